@@ -1,0 +1,9 @@
+/** The broker's notion of now; tests pass a fake one. */
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };
+
+/** Seconds since the epoch, as JWT claims want them. */
+export const epochSeconds = (clock: Clock) => Math.floor(clock.now().getTime() / 1000);

@@ -1,0 +1,177 @@
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { Type, type Static } from "typebox";
+import { Value } from "typebox/value";
+import { keyIdOf } from "./crypto/seal.ts";
+
+/** The environment variables of DESIGN.md "Configuration", as one schema. */
+export const EnvSchema = Type.Object({
+  HOST: Type.String({ default: "127.0.0.1", minLength: 1 }),
+  PORT: Type.Integer({ default: 3000, minimum: 0, maximum: 65535 }),
+  PUBLIC_URL: Type.Optional(Type.String({ minLength: 1 })),
+  DATABASE_URL: Type.Optional(Type.String({ minLength: 1 })),
+  BROKER_MASTER_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  BROKER_REGISTRATION_TOKEN: Type.Optional(Type.String({ minLength: 32 })),
+  MESSENGER_GRAPH_URL: Type.String({ default: "https://graph.facebook.com/v23.0" }),
+  MESSENGER_REDIRECT_ALLOWLIST: Type.String({
+    default: "https://www.facebook.com/messenger_platform/account_linking",
+  }),
+  NODE_ENV: Type.Optional(Type.String()),
+  LOG_LEVEL: Type.Union(
+    [Type.Literal("fatal"), Type.Literal("error"), Type.Literal("warn"), Type.Literal("info"), Type.Literal("debug"), Type.Literal("trace"), Type.Literal("silent")],
+    { default: "info" },
+  ),
+});
+export type Env = Static<typeof EnvSchema>;
+
+export interface Config {
+  readonly host: string;
+  readonly port: number;
+  readonly publicUrl: string;
+  /** Postgres URL, or undefined for embedded PGlite under dataDir. */
+  readonly databaseUrl: string | undefined;
+  readonly dataDir: string;
+  readonly masterKey: { readonly kid: string; readonly key: Buffer };
+  readonly registrationToken: string;
+  readonly messengerGraphUrl: string;
+  readonly messengerRedirectAllowlist: readonly string[];
+  readonly production: boolean;
+  readonly logLevel: Env["LOG_LEVEL"];
+}
+
+/** A configuration problem; main prints its one-line message and exits without a stack. */
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+    this.name = "ConfigError";
+  }
+}
+
+export interface LoadConfigOptions {
+  /** Where dev-only generated material lives (default `.data/`). */
+  dataDir?: string;
+  /** Told about generated dev keys. */
+  warn?: (message: string) => void;
+}
+
+const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
+
+export function isLoopbackUrl(url: URL): boolean {
+  return LOOPBACK.has(url.hostname) || url.hostname.endsWith(".localhost");
+}
+
+/**
+ * An outbound or redirect URL the broker may use: https always; http only on loopback and only
+ * outside production.
+ */
+export function checkUrl(raw: string, production: boolean): URL | string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return "is not a valid URL";
+  }
+  if (url.protocol === "https:") return url;
+  if (url.protocol === "http:" && !production && isLoopbackUrl(url)) return url;
+  return production ? "must be an https:// URL" : "must be https://, or http:// on loopback";
+}
+
+export function loadConfig(rawEnv: NodeJS.ProcessEnv, options: LoadConfigOptions = {}): Config {
+  const env = parseEnv(rawEnv);
+  const production = env.NODE_ENV === "production";
+  const dataDir = resolve(options.dataDir ?? ".data");
+  const warn = options.warn ?? (() => {});
+
+  const publicUrlRaw = env.PUBLIC_URL ?? `http://localhost:${env.PORT}`;
+  const publicUrl = checkUrl(publicUrlRaw, production);
+  if (typeof publicUrl === "string") throw new ConfigError("PUBLIC_URL", publicUrl);
+
+  if (env.DATABASE_URL !== undefined) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(env.DATABASE_URL);
+    } catch {}
+    if (!parsed || !/^postgres(ql)?:$/.test(parsed.protocol) || !parsed.hostname) {
+      throw new ConfigError("DATABASE_URL", "must be a postgres://user@host:port/database URL");
+    }
+  } else if (production) {
+    throw new ConfigError("DATABASE_URL", "is required when NODE_ENV=production");
+  }
+
+  const graph = checkUrl(env.MESSENGER_GRAPH_URL, production);
+  if (typeof graph === "string") throw new ConfigError("MESSENGER_GRAPH_URL", graph);
+
+  const allowlist = env.MESSENGER_REDIRECT_ALLOWLIST.split(",").map((s) => s.trim()).filter(Boolean);
+  if (allowlist.length === 0) throw new ConfigError("MESSENGER_REDIRECT_ALLOWLIST", "must name at least one URL prefix");
+  for (const prefix of allowlist) {
+    const checked = checkUrl(prefix, production);
+    if (typeof checked === "string") throw new ConfigError("MESSENGER_REDIRECT_ALLOWLIST", `${prefix} ${checked}`);
+  }
+
+  const masterKey = loadMasterKey(env.BROKER_MASTER_KEY, production, dataDir, warn);
+
+  let registrationToken = env.BROKER_REGISTRATION_TOKEN;
+  if (!registrationToken) {
+    if (production) throw new ConfigError("BROKER_REGISTRATION_TOKEN", "is required when NODE_ENV=production");
+    registrationToken = devSecret(dataDir, "registration-token", () => randomBytes(32).toString("base64url"));
+    warn(`BROKER_REGISTRATION_TOKEN is not set; using the development token in ${join(dataDir, "registration-token")}`);
+  }
+
+  return Object.freeze({
+    host: env.HOST,
+    port: env.PORT,
+    publicUrl: publicUrl.href.replace(/\/$/, ""),
+    databaseUrl: env.DATABASE_URL,
+    dataDir,
+    masterKey: Object.freeze(masterKey),
+    registrationToken,
+    messengerGraphUrl: graph.href.replace(/\/$/, ""),
+    messengerRedirectAllowlist: Object.freeze(allowlist),
+    production,
+    logLevel: env.LOG_LEVEL,
+  });
+}
+
+function parseEnv(rawEnv: NodeJS.ProcessEnv): Env {
+  // Only our variables, with empty strings treated as unset.
+  const picked: Record<string, unknown> = {};
+  for (const name of Object.keys(EnvSchema.properties)) {
+    const value = rawEnv[name];
+    if (value !== undefined && value !== "") picked[name] = value;
+  }
+  const withDefaults = Value.Convert(EnvSchema, Value.Default(EnvSchema, picked));
+  const errors = Value.Errors(EnvSchema, withDefaults);
+  const first = errors[0];
+  if (first) {
+    const variable = first.instancePath.replace(/^\//, "") || String((first.params as { requiredProperties?: string[] }).requiredProperties?.[0] ?? "environment");
+    throw new ConfigError(variable, first.message);
+  }
+  return withDefaults as Env;
+}
+
+function loadMasterKey(value: string | undefined, production: boolean, dataDir: string, warn: (m: string) => void) {
+  if (!value) {
+    if (production) throw new ConfigError("BROKER_MASTER_KEY", "is required when NODE_ENV=production");
+    value = devSecret(dataDir, "master.key", () => randomBytes(32).toString("base64"));
+    warn(`BROKER_MASTER_KEY is not set; using the development key in ${join(dataDir, "master.key")} (never use it in production)`);
+  }
+  const key = Buffer.from(value, "base64");
+  if (key.length !== 32 || key.toString("base64") !== value.replace(/\s/g, "")) {
+    throw new ConfigError("BROKER_MASTER_KEY", "must be 32 bytes encoded as base64 (e.g. `openssl rand -base64 32`)");
+  }
+  return { kid: keyIdOf(key), key };
+}
+
+/** A development secret generated once into dataDir and reused on every later start. */
+function devSecret(dataDir: string, name: string, make: () => string): string {
+  const path = join(dataDir, name);
+  if (existsSync(path)) return readFileSync(path, "utf8").trim();
+  mkdirSync(dataDir, { recursive: true });
+  const value = make();
+  writeFileSync(path, `${value}\n`, { mode: 0o600, flag: "wx" });
+  return value;
+}

@@ -1,0 +1,34 @@
+import type { FastifyServerOptions } from "fastify";
+
+/** Query parameters whose values never reach a log line. */
+const SECRET_PARAMS = ["account_linking_token", "authorization_code", "code", "state", "request_uri", "code_verifier", "access_token", "refresh_token", "token", "client_secret", "client_assertion", "hub.verify_token", "nonce", "id_token"];
+
+export function redactUrl(url: string): string {
+  const q = url.indexOf("?");
+  if (q === -1) return url;
+  const params = new URLSearchParams(url.slice(q + 1));
+  for (const name of SECRET_PARAMS) if (params.has(name)) params.set(name, "[Redacted]");
+  return `${url.slice(0, q)}?${params.toString()}`;
+}
+
+/** pino paths redacted in every line (DESIGN.md "Data at rest": secrets, codes, Authorization). */
+export const REDACT_PATHS = [
+  "req.headers.authorization",
+  "req.headers.cookie",
+  "req.headers.dpop",
+  "req.headers[\"x-hub-signature-256\"]",
+  "res.headers[\"set-cookie\"]",
+  ...["client_secret", "registration_access_token", "code", "code_verifier", "refresh_token", "access_token", "account_linking_token", "authorization_code", "page_access_token", "app_secret", "verify_token", "password", "secret", "totp", "client_assertion", "token", "id_token"].flatMap((k) => [k, `*.${k}`, `*.*.${k}`]),
+];
+
+export function loggerOptions(level: string): FastifyServerOptions["logger"] {
+  return {
+    level,
+    redact: { paths: REDACT_PATHS, censor: "[Redacted]" },
+    serializers: {
+      req(req: { method: string; url: string; ip?: string; id?: string }) {
+        return { method: req.method, url: redactUrl(req.url), remoteAddress: req.ip };
+      },
+    },
+  };
+}

@@ -1,0 +1,70 @@
+import { join, resolve } from "node:path";
+import { createDb, migrate, type Db } from "@link-broker/db";
+import closeWithGrace from "close-with-grace";
+import { buildApp } from "./app.ts";
+import { ConfigError, loadConfig } from "./config.ts";
+
+/** One line on stderr and exit 1: start-up problems are configuration, not crashes. */
+function die(message: string): never {
+  process.stderr.write(`link-broker: ${message}\n`);
+  process.exit(1);
+}
+
+/** Names the database problem without echoing credentials from the URL. */
+export function describeDbError(err: unknown, url: string | undefined): string {
+  const e = err as { code?: string; message?: string };
+  let where = "the embedded database";
+  if (url) {
+    try {
+      const u = new URL(url);
+      where = `postgres at ${u.hostname}:${u.port || 5432}${u.pathname}`;
+    } catch {}
+  }
+  const known: Record<string, string> = {
+    ECONNREFUSED: "connection refused",
+    ENOTFOUND: "host not found",
+    ETIMEDOUT: "connection timed out",
+    "3D000": "database does not exist",
+    "28P01": "authentication failed",
+    "28000": "authentication failed",
+  };
+  const reason = (e.code && known[e.code]) ?? e.code ?? e.message?.split("\n")[0]?.replace(/postgres(ql)?:\/\/\S+/g, "[url]") ?? "unknown error";
+  return `DATABASE_URL: cannot use ${where} (${reason})`;
+}
+
+async function main() {
+  let config;
+  try {
+    // `.data/` is where the command was run (pnpm sets INIT_CWD), not the package folder.
+    const dataDir = resolve(process.env.INIT_CWD ?? process.cwd(), ".data");
+    config = loadConfig(process.env, { dataDir, warn: (m) => process.stderr.write(`link-broker: warning: ${m}\n`) });
+  } catch (err) {
+    if (err instanceof ConfigError) die(err.message);
+    throw err;
+  }
+
+  let db: Db;
+  try {
+    db = await createDb({ url: config.databaseUrl ?? join(config.dataDir, "pglite") });
+    await migrate(db);
+  } catch (err) {
+    die(describeDbError(err, config.databaseUrl));
+  }
+
+  const app = await buildApp({ config, db });
+  closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+    if (err) app.log.error({ err }, "shutting down after an error");
+    else app.log.info({ signal }, "shutting down");
+    // Stops accepting, lets in-flight requests finish, then the database closes.
+    await app.close();
+    await db.close();
+  });
+  try {
+    await app.listen({ host: config.host, port: config.port });
+  } catch (err) {
+    await db.close();
+    die(`cannot listen on ${config.host}:${config.port} (${(err as { code?: string }).code ?? (err as Error).message})`);
+  }
+}
+
+await main();

@@ -1,0 +1,67 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import fp from "fastify-plugin";
+import { BrokerError, OAuthError, PageError } from "../errors.ts";
+import { errorPage, PAGE_CSP } from "../web/html.ts";
+
+/** Which error shape a route answers with (DESIGN.md "HTTP contract"). */
+export type ErrorFormat = "json" | "oauth" | "page";
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    errorFormat?: ErrorFormat;
+  }
+}
+
+function formatOf(request: FastifyRequest): ErrorFormat {
+  return request.routeOptions.config?.errorFormat ?? "json";
+}
+
+/** Framework errors (bad JSON, wrong content type, body too large, validation) are client errors. */
+function toBrokerError(error: FastifyError, format: ErrorFormat): BrokerError {
+  if (error instanceof BrokerError) return error;
+  const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+  if (status >= 500) return new BrokerError("internal_error", "Internal error", 500);
+  const message = error.validation ? `Invalid request: ${error.message}` : error.message;
+  if (status === 429) {
+    const e = new BrokerError("rate_limited", "Too many requests; slow down and retry later", 429);
+    return e;
+  }
+  if (format === "oauth") return new OAuthError("invalid_request", message, status === 401 ? 400 : status);
+  if (format === "page") return new PageError("invalid_request", "This link is not valid", message, "Go back to Messenger and start again.", status);
+  return new BrokerError(status === 404 ? "not_found" : status === 413 ? "payload_too_large" : status === 415 ? "unsupported_media_type" : "invalid_request", message, status);
+}
+
+export function sendError(request: FastifyRequest, reply: FastifyReply, error: BrokerError) {
+  const format = error instanceof PageError ? "page" : error instanceof OAuthError ? "oauth" : formatOf(request);
+  reply.status(error.status).headers(error.headers);
+  if (format === "page") {
+    const pageError =
+      error instanceof PageError
+        ? error
+        : new PageError(error.code, error.status === 429 ? "Please wait" : "Something went wrong", error.expose ? error.message : "The broker could not finish this step.", "Go back to Messenger and start again.", error.status);
+    return reply
+      .header("content-type", "text/html; charset=utf-8")
+      .header("content-security-policy", PAGE_CSP)
+      .header("cache-control", "no-store")
+      .send(errorPage(pageError.title, pageError.message, pageError.nextStep, request.id));
+  }
+  reply.header("cache-control", "no-store");
+  if (format === "oauth") {
+    return reply.type("application/json").send(JSON.stringify({ error: error.code, error_description: error.message }));
+  }
+  return reply.type("application/json").send(JSON.stringify({ error: error.code, message: error.message, request_id: request.id }));
+}
+
+async function errorHandler(app: FastifyInstance) {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const brokerError = toBrokerError(error, formatOf(request));
+    if (brokerError.status >= 500) request.log.error({ err: error }, "request failed");
+    else request.log.info({ code: brokerError.code, status: brokerError.status }, "request refused");
+    return sendError(request, reply, brokerError);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendError(request, reply, new BrokerError("not_found", `No route ${request.method} ${request.url.split("?")[0]}`, 404)),
+  );
+}
+
+export const errorHandlerPlugin = fp(errorHandler, { name: "error-handler" });

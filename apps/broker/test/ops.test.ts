@@ -1,0 +1,68 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestBroker, type TestBroker } from "./support/app.ts";
+
+describe("operations endpoints", () => {
+  let broker: TestBroker;
+  beforeAll(async () => {
+    broker = await startTestBroker();
+  });
+  afterAll(() => broker?.close());
+
+  it("answers /healthz and /readyz with 200 once migrated", async () => {
+    const health = await broker.app.inject({ url: "/healthz" });
+    expect(health.statusCode).toBe(200);
+    expect(health.json()).toEqual({ status: "ok" });
+    const ready = await broker.app.inject({ url: "/readyz" });
+    expect(ready.statusCode).toBe(200);
+    expect(ready.json()).toMatchObject({ status: "ready", pending_migrations: [] });
+  });
+
+  it("puts a request id on every response", async () => {
+    const res = await broker.app.inject({ url: "/healthz" });
+    expect(res.headers["x-request-id"]).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("exposes Prometheus metrics with request counts and latencies", async () => {
+    await broker.app.inject({ url: "/healthz" });
+    const res = await broker.app.inject({ url: "/metrics" });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers["content-type"]).toMatch(/text\/plain/);
+    expect(res.body).toMatch(/http_request_duration_seconds_count\{[^}]*route="\/healthz"[^}]*\} \d+/);
+    expect(res.body).toMatch(/process_cpu_user_seconds_total/);
+  });
+
+  it("serves the OpenAPI document and its UI", async () => {
+    const doc = await broker.app.inject({ url: "/docs/json" });
+    expect(doc.statusCode).toBe(200);
+    const spec = doc.json();
+    expect(spec.openapi).toMatch(/^3\./);
+    expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining(["/healthz", "/readyz", "/metrics"]));
+    const ui = await broker.app.inject({ url: "/docs" });
+    expect([200, 302]).toContain(ui.statusCode);
+  });
+
+  it("answers unknown routes with the JSON error shape, never a stack", async () => {
+    const res = await broker.app.inject({ url: "/nope?code=secret" });
+    expect(res.statusCode).toBe(404);
+    const body = res.json();
+    expect(body).toEqual({ error: "not_found", message: "No route GET /nope", request_id: res.headers["x-request-id"] });
+    expect(res.body).not.toContain("secret");
+  });
+
+  it("answers a malformed JSON body with 400, not 500", async () => {
+    const res = await broker.app.inject({ method: "POST", url: "/healthz", headers: { "content-type": "application/json" }, payload: "{bad" });
+    expect(res.statusCode).toBeLessThan(500);
+  });
+
+  it("reports not ready when the database is gone", async () => {
+    const { buildApp } = await import("../src/app.ts");
+    const { createTestDb } = await import("@link-broker/db/testing");
+    const db = await createTestDb();
+    const app = await buildApp({ config: broker.config, db, logger: false });
+    await db.drop();
+    const res = await app.inject({ url: "/readyz" });
+    expect(res.statusCode).toBe(503);
+    expect(res.json().status).toBe("database_unreachable");
+    await app.close();
+  });
+});

@@ -1,0 +1,47 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createTestDb, type TestDb } from "@link-broker/db/testing";
+import type { FastifyInstance } from "fastify";
+import { buildApp, type AppDeps } from "../../src/app.ts";
+import { loadConfig, type Config } from "../../src/config.ts";
+
+export const TEST_MASTER_KEY = randomBytes(32).toString("base64");
+export const TEST_REGISTRATION_TOKEN = randomBytes(32).toString("base64url");
+
+export function testConfig(env: Record<string, string> = {}): Config {
+  return loadConfig(
+    {
+      BROKER_MASTER_KEY: TEST_MASTER_KEY,
+      BROKER_REGISTRATION_TOKEN: TEST_REGISTRATION_TOKEN,
+      LOG_LEVEL: "silent",
+      ...env,
+    },
+    { dataDir: mkdtempSync(join(tmpdir(), "lb-test-")) },
+  );
+}
+
+export interface TestBroker {
+  app: FastifyInstance;
+  db: TestDb;
+  config: Config;
+  close(): Promise<void>;
+}
+
+/** A broker on a fresh database (PGlite, or Postgres when DATABASE_URL is set), not listening. */
+export async function startTestBroker(options: { env?: Record<string, string>; deps?: Partial<AppDeps> } = {}): Promise<TestBroker> {
+  const db = await createTestDb();
+  const config = testConfig(options.env);
+  const app = await buildApp({ config, db, logger: false, ...options.deps });
+  await app.ready();
+  return {
+    app,
+    db,
+    config,
+    async close() {
+      await app.close();
+      await db.drop();
+    },
+  };
+}

@@ -1,0 +1,73 @@
+import { mkdirSync } from "node:fs";
+import { PGlite } from "@electric-sql/pglite";
+import { PrismaPg } from "@prisma/adapter-pg";
+import type { SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
+import pg from "pg";
+import { PrismaPGlite } from "pglite-prisma-adapter";
+import { PrismaClient } from "./generated/client.ts";
+import { pgliteMigrationAdapter, pgMigrationAdapter } from "./migration-adapters.ts";
+
+export type DbKind = "postgres" | "pglite";
+
+export interface Db {
+  prisma: PrismaClient;
+  kind: DbKind;
+  /** A migration-safe adapter factory for the schema engine (migrate, drift, diff). */
+  migrationAdapter(): SqlMigrationAwareDriverAdapterFactory;
+  /** The Postgres connection string (postgres only), for LISTEN/NOTIFY connections. */
+  url?: string;
+  /** The embedded database (pglite only), for its in-process listen/notify. */
+  pglite?: PGlite;
+  close(): Promise<void>;
+}
+
+export interface CreateDbOptions {
+  /**
+   * `postgres://...` or `postgresql://...` → Postgres. Anything else is PGlite: a folder path,
+   * or `memory://` (also the default) for an in-memory database.
+   */
+  url?: string;
+  /** Pool size for Postgres. */
+  poolSize?: number;
+}
+
+export function isPostgresUrl(url: string | undefined): url is string {
+  return !!url && /^postgres(ql)?:\/\//.test(url);
+}
+
+export async function createDb(options: CreateDbOptions = {}): Promise<Db> {
+  const { url } = options;
+  if (isPostgresUrl(url)) {
+    const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 20 });
+    // A pool error on an idle client must not crash the process; the next query reports it.
+    pool.on("error", () => {});
+    const adapter = new PrismaPg(pool);
+    const prisma = new PrismaClient({ adapter });
+    return {
+      prisma,
+      kind: "postgres",
+      migrationAdapter: () => pgMigrationAdapter(url),
+      url,
+      async close() {
+        await prisma.$disconnect();
+        await pool.end().catch(() => {});
+      },
+    };
+  }
+  const dataDir = !url || url === "memory://" ? undefined : String(url).replace(/^file:(\/\/)?/, "");
+  if (dataDir) mkdirSync(dataDir, { recursive: true });
+  const pglite = dataDir ? new PGlite(dataDir) : new PGlite();
+  await pglite.waitReady;
+  const adapter = new PrismaPGlite(pglite);
+  const prisma = new PrismaClient({ adapter });
+  return {
+    prisma,
+    kind: "pglite",
+    migrationAdapter: () => pgliteMigrationAdapter(pglite),
+    pglite,
+    async close() {
+      await prisma.$disconnect();
+      if (!pglite.closed) await pglite.close();
+    },
+  };
+}

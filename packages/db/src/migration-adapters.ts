@@ -87,19 +87,29 @@ export async function newBlankPGlite(): Promise<PGlite> {
   return PGlite.create({ loadDataDir: await blankDump });
 }
 
-/** PGlite (in memory or on disk). Shadow DB = fresh in-memory PGlite, closed when the engine is done. */
+async function pgliteAdapter(client: PGlite, owned: boolean): Promise<SqlDriverAdapter> {
+  const adapter = wholeScript(await new PrismaPGlite(client).connect(), (sql) => client.exec(sql));
+  // An unclosed PGlite re-arms a 10 s internal timer forever and keeps Node alive.
+  if (owned) adapter.dispose = () => client.close();
+  return adapter;
+}
+
+/** PGlite (in memory or on disk; you own `db`). Shadow DB = fresh in-memory PGlite, closed on dispose. */
 export function pgliteMigrationAdapter(db: PGlite): SqlMigrationAwareDriverAdapterFactory {
-  const wrap = async (client: PGlite) =>
-    wholeScript(await new PrismaPGlite(client).connect(), (sql) => client.exec(sql)) as SqlDriverAdapter;
   return {
     provider: "postgres",
     adapterName: "pglite-prisma-adapter",
-    connect: () => wrap(db),
-    connectToShadowDb: async () => {
-      const shadow = await newBlankPGlite();
-      const adapter = await wrap(shadow);
-      adapter.dispose = () => shadow.close();
-      return adapter;
-    },
+    connect: () => pgliteAdapter(db, false),
+    connectToShadowDb: async () => pgliteAdapter(await newBlankPGlite(), true),
+  };
+}
+
+/** For diff/drift/createMigration without any real database: main AND shadow are throwaway PGlites. */
+export function pgliteScratchAdapter(): SqlMigrationAwareDriverAdapterFactory {
+  return {
+    provider: "postgres",
+    adapterName: "pglite-prisma-adapter",
+    connect: async () => pgliteAdapter(await newBlankPGlite(), true),
+    connectToShadowDb: async () => pgliteAdapter(await newBlankPGlite(), true),
   };
 }

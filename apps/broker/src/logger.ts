@@ -21,9 +21,10 @@ export const REDACT_PATHS = [
   ...["client_secret", "registration_access_token", "code", "code_verifier", "refresh_token", "access_token", "account_linking_token", "authorization_code", "page_access_token", "app_secret", "verify_token", "password", "secret", "totp", "client_assertion", "token", "id_token"].flatMap((k) => [k, `*.${k}`, `*.*.${k}`]),
 ];
 
-export function loggerOptions(level: string): FastifyServerOptions["logger"] {
+export function loggerOptions(level: string, stream?: { write(line: string): void }): FastifyServerOptions["logger"] {
   return {
     level,
+    ...(stream ? { stream } : {}),
     redact: { paths: REDACT_PATHS, censor: "[Redacted]" },
     serializers: {
       req(req: { method: string; url: string; ip?: string; id?: string }) {

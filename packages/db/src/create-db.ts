@@ -29,6 +29,8 @@ export interface CreateDbOptions {
   url?: string;
   /** Pool size for Postgres. */
   poolSize?: number;
+  /** An already-open embedded database to use instead of opening one from `url`. */
+  pglite?: PGlite;
 }
 
 export function isPostgresUrl(url: string | undefined): url is string {
@@ -56,7 +58,7 @@ export async function createDb(options: CreateDbOptions = {}): Promise<Db> {
   }
   const dataDir = !url || url === "memory://" ? undefined : String(url).replace(/^file:(\/\/)?/, "");
   if (dataDir) mkdirSync(dataDir, { recursive: true });
-  const pglite = dataDir ? new PGlite(dataDir) : new PGlite();
+  const pglite = options.pglite ?? (dataDir ? new PGlite(dataDir) : new PGlite());
   await pglite.waitReady;
   const adapter = new PrismaPGlite(pglite);
   const prisma = new PrismaClient({ adapter });

@@ -1,7 +1,38 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PGlite } from "@electric-sql/pglite";
 import pg from "pg";
 import { createDb, isPostgresUrl, type Db } from "./create-db.ts";
-import { migrate } from "./migrate.ts";
+import { listMigrations, migrate, MIGRATIONS_DIR } from "./migrate.ts";
+
+/**
+ * An in-memory PGlite with every migration applied. Booting and migrating PGlite takes seconds,
+ * so the first call per migration set dumps a migrated data directory to the temp folder and
+ * later ones (other test files, later runs) load it.
+ */
+async function migratedPglite(): Promise<PGlite> {
+  const list = await listMigrations(MIGRATIONS_DIR);
+  const hash = createHash("sha256");
+  for (const m of list.migrationDirectories) hash.update(m.path).update(m.migrationFile.content.value);
+  const file = join(tmpdir(), `link-broker-pglite-${hash.digest("hex").slice(0, 16)}.tgz`);
+  if (existsSync(file)) {
+    try {
+      return await PGlite.create({ loadDataDir: new Blob([readFileSync(file)]) });
+    } catch {
+      // A damaged cache file: rebuild it below.
+    }
+  }
+  const pglite = await PGlite.create();
+  const db = await createDb({ url: "memory://", pglite });
+  await migrate(db);
+  const dump = await pglite.dumpDataDir("gzip");
+  const partial = `${file}.${process.pid}.${randomBytes(4).toString("hex")}`;
+  writeFileSync(partial, Buffer.from(await dump.arrayBuffer()));
+  renameSync(partial, file);
+  return pglite;
+}
 
 export interface TestDb extends Db {
   /** Drops the database (Postgres) or closes it (PGlite). */
@@ -17,8 +48,7 @@ export interface TestDb extends Db {
 export async function createTestDb(): Promise<TestDb> {
   const baseUrl = process.env.DATABASE_URL;
   if (!isPostgresUrl(baseUrl)) {
-    const db = await createDb({ url: "memory://" });
-    await migrate(db);
+    const db = await createDb({ url: "memory://", pglite: await migratedPglite() });
     return {
       ...db,
       drop: () => db.close(),

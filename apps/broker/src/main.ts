@@ -2,7 +2,7 @@ import { join, resolve } from "node:path";
 import { createDb, migrate, type Db } from "@link-broker/db";
 import closeWithGrace from "close-with-grace";
 import { buildApp } from "./app.ts";
-import { ConfigError, loadConfig } from "./config.ts";
+import { ConfigError, loadConfig, type Config } from "./config.ts";
 
 /** One line on stderr and exit 1: start-up problems are configuration, not crashes. */
 function die(message: string): never {
@@ -33,7 +33,7 @@ export function describeDbError(err: unknown, url: string | undefined): string {
 }
 
 async function main() {
-  let config;
+  let config: Config;
   try {
     // `.data/` is where the command was run (pnpm sets INIT_CWD), not the package folder.
     const dataDir = resolve(process.env.INIT_CWD ?? process.cwd(), ".data");

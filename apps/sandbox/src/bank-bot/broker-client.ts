@@ -4,6 +4,7 @@ import type { Signer } from "./client-keys.ts";
 export class BrokerUnreachableError extends Error {
   constructor(cause: unknown) {
     super("The broker is not reachable", { cause });
+    this.name = "BrokerUnreachableError";
   }
 }
 
@@ -160,6 +161,15 @@ export function createBrokerClient(options: BrokerClientOptions) {
       if (res.ok) return true;
       if (res.status === 401 || res.status === 403 || res.status === 404) return false;
       throw new BrokerError(res.status, {});
+    },
+    /** RFC 7592 update: same client_id (and links), new metadata. */
+    async updateRegistration(clientId: string, registrationAccessToken: string, registrationClientUri: string | undefined, metadata: Record<string, unknown>) {
+      const res = await call(registrationClientUri ?? `${base}/connect/register/${encodeURIComponent(clientId)}`, {
+        method: "PUT",
+        headers: { authorization: `Bearer ${registrationAccessToken}`, "content-type": "application/json", accept: "application/json" },
+        body: JSON.stringify({ ...metadata, client_id: clientId }),
+      });
+      return expectOk<Record<string, unknown>>(res);
     },
     async par(signer: Signer, clientId: string, params: Record<string, string>) {
       const res = await authenticatedPost(signer, clientId, "/par", params);

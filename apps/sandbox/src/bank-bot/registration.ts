@@ -43,8 +43,13 @@ export function createRegistrationManager(dataDir: string, broker: BrokerClient,
 
   async function ensure(): Promise<Registration> {
     const stored = file.read();
-    if (stored && stored.fingerprint === fingerprint) {
-      if (await broker.readRegistration(stored.client_id, stored.registration_access_token, stored.registration_client_uri)) return stored;
+    if (stored && (await broker.readRegistration(stored.client_id, stored.registration_access_token, stored.registration_client_uri))) {
+      if (stored.fingerprint === fingerprint) return stored;
+      // The sandbox's setup changed (ports, secrets): update the same client so its links survive.
+      await broker.updateRegistration(stored.client_id, stored.registration_access_token, stored.registration_client_uri, registrationMetadata(input, stored.keys));
+      const updated = { ...stored, fingerprint };
+      file.write(updated);
+      return updated;
     }
     if (!input.initialAccessToken) throw new Error("BROKER_REGISTRATION_TOKEN is not set: the bank cannot register with the broker");
     const keys = await generateClientKeys();

@@ -69,6 +69,8 @@ export async function buildSandbox(config: SandboxConfig, deps: SandboxDeps = {}
   });
   app.get("/healthz", async () => ({ status: "ok" }));
 
+  let closed = false;
+  let retry: NodeJS.Timeout | undefined;
   return {
     app,
     idp,
@@ -82,10 +84,19 @@ export async function buildSandbox(config: SandboxConfig, deps: SandboxDeps = {}
         idp.server.listen(config.idpPort, config.host, () => resolve());
       });
       await app.listen({ port: config.port, host: config.host });
-      // Register in the background: the chat works (and says the broker is down) without it.
-      registration.get().catch((err) => app.log.warn({ err: (err as Error).message }, "registration with the broker failed; retried on next use"));
+      // Register in the background, retrying while the broker starts: the chat works (and says
+      // the broker is down) without it, and the Log In button retries too.
+      const attempt = (left: number) => {
+        registration.get().catch((err) => {
+          if (left > 0 && !closed) retry = setTimeout(() => attempt(left - 1), 2000);
+          else app.log.warn({ err: (err as Error).message }, "registration with the broker failed; retried on next use");
+        });
+      };
+      attempt(30);
     },
     async close() {
+      closed = true;
+      clearTimeout(retry);
       await app.close();
       await new Promise<void>((resolve) => {
         idp.server.close(() => resolve());

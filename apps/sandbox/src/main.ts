@@ -5,7 +5,7 @@ import { buildSandbox } from "./app.ts";
 const config = loadConfig(process.env, process.env.INIT_CWD ?? process.cwd());
 const sandbox = await buildSandbox(config);
 await sandbox.listen();
-process.stdout.write(`sandbox ready: chat ${config.publicUrl}/ · bank IdP ${config.idpIssuer}\n`);
+if (!process.env.SANDBOX_QUIET) process.stdout.write(`sandbox ready: chat ${config.publicUrl}/ · bank IdP ${config.idpIssuer}\n`);
 
 let closing = false;
 const stop = async () => {

@@ -4,6 +4,7 @@ import Provider from "oidc-provider";
 import { findCustomer, findCustomerByLogin } from "./customers.ts";
 import { loadIdpJwks } from "./idp-keys.ts";
 import { renderLoginPage } from "./login-page.ts";
+import { MemoryAdapter } from "./memory-adapter.ts";
 
 export interface IdpOptions {
   issuer: string;
@@ -28,6 +29,7 @@ export async function createIdp(options: IdpOptions) {
         token_endpoint_auth_method: "client_secret_basic",
       },
     ],
+    adapter: MemoryAdapter,
     jwks,
     cookies: { keys: options.cookieKeys },
     claims: { openid: ["sub"], profile: ["name"] },

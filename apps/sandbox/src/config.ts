@@ -26,7 +26,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Sandbox
     port,
     idpPort,
     publicUrl: (env.SANDBOX_PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/$/, ""),
-    idpIssuer: (env.SANDBOX_IDP_ISSUER ?? `http://localhost:${idpPort}`).replace(/\/$/, ""),
+    // 127.0.0.1, not localhost: the bank is another site, so its cookies never mix with the broker's.
+    idpIssuer: (env.SANDBOX_IDP_ISSUER ?? `http://127.0.0.1:${idpPort}`).replace(/\/$/, ""),
     brokerUrl: (env.BROKER_URL ?? `http://localhost:${brokerPort}`).replace(/\/$/, ""),
     dataDir: resolve(cwd, env.SANDBOX_DATA_DIR ?? ".data/sandbox"),
     registrationToken: env.BROKER_REGISTRATION_TOKEN,

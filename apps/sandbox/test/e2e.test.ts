@@ -12,6 +12,12 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { freePort } from "./support/ports.ts";
+import { startFakeBroker } from "./support/fake-broker.ts";
+
+// E2E_FAKE_BROKER=1 runs the same browser steps against the stand-in broker of test/support
+// (the sandbox alone, no database): a check of the suite itself while the broker's pages are built.
+const FAKE = process.env.E2E_FAKE_BROKER === "1";
+let fakeBroker: Awaited<ReturnType<typeof startFakeBroker>> | undefined;
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 const outputDir = join(repoRoot, "test-output", "e2e");
@@ -49,9 +55,9 @@ function dropDatabase() {
   });
 }
 
-/** Starts `pnpm start`'s script and resolves with its one ready line. */
-async function startStack(env: Record<string, string>): Promise<string> {
-  const child = spawn(process.execPath, ["--import", "tsx", "scripts/start.ts"], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+/** Starts `pnpm start`'s script (or the sandbox alone) and resolves with its one ready line. */
+async function startStack(env: Record<string, string>, entry = "scripts/start.ts"): Promise<string> {
+  const child = spawn(process.execPath, ["--import", "tsx", entry], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   stack = child;
   let stderr = "";
   child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
@@ -156,11 +162,18 @@ beforeAll(async () => {
   const [port, sandboxPort, idpPort] = [await freePort(), await freePort(), await freePort()];
   brokerUrl = `http://localhost:${port}`;
   chatUrl = `http://localhost:${sandboxPort}`;
-  database = freshDatabase();
   const env: Record<string, string> = { INIT_CWD: dataRoot, PORT: String(port), SANDBOX_PORT: String(sandboxPort), SANDBOX_IDP_PORT: String(idpPort), LOG_LEVEL: "warn" };
-  if (database) env.DATABASE_URL = database.url.toString();
-  const line = await startStack(env);
-  expect(line).toContain(`${chatUrl}/`);
+  if (FAKE) {
+    const token = "e2e-registration-token-e2e-registration-token";
+    fakeBroker = await startFakeBroker({ port, registrationToken: token, graphUrl: () => `${chatUrl}/graph`, pages: { allowlist: `${chatUrl}/messenger_platform/account_linking` } });
+    const line = await startStack({ ...env, BROKER_URL: brokerUrl, BROKER_REGISTRATION_TOKEN: token, SANDBOX_DATA_DIR: join(dataRoot, ".data", "sandbox") }, "apps/sandbox/src/main.ts");
+    expect(line).toContain(`${chatUrl}/`);
+  } else {
+    database = freshDatabase();
+    if (database) env.DATABASE_URL = database.url.toString();
+    const line = await startStack(env);
+    expect(line).toContain(`${chatUrl}/`);
+  }
 
   const meta = await fetch(`${brokerUrl}/.well-known/oauth-authorization-server`).catch(() => undefined);
   brokerHasLinking = Boolean(meta?.ok);
@@ -175,6 +188,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await stopStack();
+  await fakeBroker?.close();
   dropDatabase();
   rmSync(dataRoot, { recursive: true, force: true });
 }, 60_000);

@@ -4,6 +4,7 @@
 import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import Fastify, { type FastifyRequest } from "fastify";
 import formbody from "@fastify/formbody";
+import { fakeBrokerPages } from "./fake-broker-pages.ts";
 import { calculateJwkThumbprint, createLocalJWKSet, decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify, SignJWT, type JWK } from "jose";
 
 export interface FakeBrokerState {
@@ -15,7 +16,7 @@ export interface FakeBrokerState {
   links: Map<string, string>;
 }
 
-export async function startFakeBroker(opts: { port: number; registrationToken: string; graphUrl: () => string }) {
+export async function startFakeBroker(opts: { port: number; registrationToken: string; graphUrl: () => string; pages?: { allowlist: string } }) {
   const issuer = `http://localhost:${opts.port}`;
   const state: FakeBrokerState = { registrations: 0, clients: new Map(), withdrawn: new Set(), checks: [], webhooks: [], links: new Map() };
   const { privateKey, publicKey } = await generateKeyPair("ES256");
@@ -88,7 +89,21 @@ export async function startFakeBroker(opts: { port: number; registrationToken: s
     }
   });
 
-  app.get("/link", async (req, reply) => {
+  if (opts.pages) {
+    fakeBrokerPages(app, {
+      issuer,
+      allowlist: opts.pages.allowlist,
+      client: (id) => state.clients.get(id) as any,
+      graphUrl: opts.graphUrl,
+      issueCode: (requestUri, psid) => {
+        const par = pars.get(requestUri);
+        if (!par) return undefined;
+        const code = randomBytes(16).toString("base64url");
+        codes.set(code, { clientId: par.clientId, challenge: par.challenge, psid, scope: par.scope });
+        return code;
+      },
+    });
+  } else app.get("/link", async (req, reply) => {
     const q = req.query as Record<string, string>;
     const par = pars.get(q.request_uri ?? "");
     if (!par || par.clientId !== q.client_id) return reply.code(400).send("bad request_uri");

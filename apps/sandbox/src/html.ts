@@ -9,7 +9,7 @@ export function escapeHtml(value: unknown): string {
 }
 
 const CSS = `*{box-sizing:border-box}body{margin:0;font:16px/1.4 system-ui,sans-serif;background:#f4f5f7;color:#1c1e21}
-main{max-width:480px;margin:0 auto;padding:16px}h1{font-size:1.25rem}label{display:block;margin:.75rem 0 .25rem;font-weight:600}
+main{max-width:480px;margin:0 auto;padding:16px}h1{font-size:1.25rem}h2{font-size:1.05rem}label{display:block;margin:.75rem 0 .25rem;font-weight:600}
 input,textarea{width:100%;padding:.6rem;font:inherit;border:1px solid #bbb;border-radius:8px}
 button,.button{display:inline-block;padding:.6rem 1rem;font:inherit;border:0;border-radius:8px;background:#0a66c2;color:#fff;text-decoration:none;cursor:pointer}
 button.secondary,.button.secondary{background:#e4e6eb;color:#1c1e21}.error{background:#fde8e8;color:#8a1c1c;padding:.75rem;border-radius:8px}

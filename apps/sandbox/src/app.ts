@@ -1,4 +1,5 @@
 // Wires the sandbox: Messenger simulator + bank bot on one port, the bank's IdP on its own.
+import { randomBytes } from "node:crypto";
 import formbody from "@fastify/formbody";
 import Fastify from "fastify";
 import type { SandboxConfig } from "./config.ts";
@@ -69,6 +70,16 @@ export async function buildSandbox(config: SandboxConfig, deps: SandboxDeps = {}
   });
   app.get("/healthz", async () => ({ status: "ok" }));
 
+  // What Messenger does when a page subscribes a webhook: the verify handshake (hub.challenge).
+  async function subscribePage(reg: { client_id: string }) {
+    const challenge = randomBytes(12).toString("hex");
+    const url = new URL(`${config.brokerUrl}/messenger/webhook/${encodeURIComponent(reg.client_id)}`);
+    url.search = new URLSearchParams({ "hub.mode": "subscribe", "hub.verify_token": secrets.verifyToken, "hub.challenge": challenge }).toString();
+    const res = await fetch(url, { signal: AbortSignal.timeout(config.brokerTimeoutMs) }).catch(() => undefined);
+    const body = res ? await res.text() : "";
+    if (!res?.ok || body.trim() !== challenge) app.log.warn({ status: res?.status }, "the broker did not answer the Messenger webhook verify handshake");
+  }
+
   let closed = false;
   let retry: NodeJS.Timeout | undefined;
   return {
@@ -87,7 +98,7 @@ export async function buildSandbox(config: SandboxConfig, deps: SandboxDeps = {}
       // Register in the background, retrying while the broker starts: the chat works (and says
       // the broker is down) without it, and the Log In button retries too.
       const attempt = (left: number) => {
-        registration.get().catch((err) => {
+        registration.get().then(subscribePage).catch((err) => {
           if (left > 0 && !closed) retry = setTimeout(() => attempt(left - 1), 2000);
           else app.log.warn({ err: (err as Error).message }, "registration with the broker failed; retried on next use");
         });

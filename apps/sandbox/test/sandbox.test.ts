@@ -81,6 +81,7 @@ describe("linking through the chat", () => {
   it("registers once with private_key_jwt + DPoP and links through PAR, Graph and the signed webhook", async () => {
     await sandbox.registration.get();
     expect(broker.state.registrations).toBe(1);
+    await expect.poll(() => broker.state.subscribed, { timeout: 5000 }).toBe(true);
     await go(`${base}/`);
     const button = await go(`${base}/messenger/account_link`);
     expect(button.status).toBe(302);
@@ -128,6 +129,20 @@ describe("linking through the chat", () => {
     expect(broker.state.registrations).toBe(1);
     const page = await chatText(go);
     expect(page.match(/€2,450\.17/g)).toHaveLength(2);
+  });
+
+  it("updates the same registration (RFC 7592 PUT) when the sandbox's setup changes", async () => {
+    await sandbox.close();
+    idpPort = await freePort();
+    sandbox = await startSandbox();
+    await go(`${base}/healthz`).catch(() => {});
+    await sandbox.registration.get();
+    expect(broker.state.registrations).toBe(1);
+    expect(broker.state.updates).toBe(1);
+    const [client] = [...broker.state.clients.values()];
+    expect((client!.bank_idp as { issuer: string }).issuer).toBe(`http://127.0.0.1:${idpPort}`);
+    await go(`${base}/messenger/send`, form({ text: "balance" }));
+    expect((await chatText(go)).match(/€2,450\.17/g)).toHaveLength(3);
   });
 
   it("Log Out tells the bank bot and the broker with signed webhooks", async () => {

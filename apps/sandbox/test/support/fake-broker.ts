@@ -14,6 +14,8 @@ export interface FakeBrokerState {
   checks: { psid: string; scope: string; purpose: string }[];
   webhooks: { status: string; psid: string }[];
   links: Map<string, string>;
+  subscribed?: boolean;
+  updates?: number;
 }
 
 export async function startFakeBroker(opts: { port: number; registrationToken: string; graphUrl: () => string; pages?: { allowlist: string } }) {
@@ -73,6 +75,17 @@ export async function startFakeBroker(opts: { port: number; registrationToken: s
     const c = state.clients.get((req.params as { id: string }).id);
     if (!c || req.headers.authorization !== `Bearer ${c.rat}`) return reply.code(401).send({ error: "invalid_token" });
     return { client_id: (req.params as { id: string }).id };
+  });
+
+  app.put("/connect/register/:id", async (req, reply) => {
+    const id = (req.params as { id: string }).id;
+    const c = state.clients.get(id);
+    if (!c || req.headers.authorization !== `Bearer ${c.rat}`) return reply.code(401).send({ error: "invalid_token" });
+    const m = req.body as Record<string, any>;
+    if (m.client_id !== id) return reply.code(400).send({ error: "invalid_client_metadata" });
+    state.clients.set(id, { ...c, jwks: m.jwks, messenger: m.messenger, bank_idp: m.bank_idp });
+    state.updates = (state.updates ?? 0) + 1;
+    return { client_id: id };
   });
 
   app.post("/par", async (req, reply) => {
@@ -163,6 +176,14 @@ export async function startFakeBroker(opts: { port: number; registrationToken: s
     const linked = state.links.has(b.psid);
     const allowed = linked && !state.withdrawn.has(b.psid);
     return { allowed, consent_id: linked ? "consent_1" : null, expires_at: null, reason: allowed ? "active" : linked ? "withdrawn" : "no_consent" };
+  });
+
+  app.get("/messenger/webhook/:clientId", async (req, reply) => {
+    const client = state.clients.get((req.params as { clientId: string }).clientId) as any;
+    const q = req.query as Record<string, string>;
+    if (!client || q["hub.mode"] !== "subscribe" || q["hub.verify_token"] !== client.messenger.verify_token) return reply.code(403).send({ error: "forbidden" });
+    state.subscribed = true;
+    return reply.type("text/plain").send(q["hub.challenge"]);
   });
 
   app.post("/messenger/webhook/:clientId", async (req, reply) => {

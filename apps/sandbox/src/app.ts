@@ -18,6 +18,8 @@ import { graphRoutes } from "./messenger/graph-routes.ts";
 export interface SandboxDeps {
   now?: () => number;
   logLevel?: string;
+  /** How often webhooks the broker did not take are delivered again. */
+  outboxRetryMs?: number;
 }
 
 export async function buildSandbox(config: SandboxConfig, deps: SandboxDeps = {}) {
@@ -47,6 +49,7 @@ export async function buildSandbox(config: SandboxConfig, deps: SandboxDeps = {}
   await botRoutes(app, { bot, appSecret: secrets.appSecret, verifyToken: secrets.verifyToken });
   const chat = await chatRoutes(app, {
     publicUrl: config.publicUrl,
+    dataDir: config.dataDir,
     pageId: secrets.pageId,
     appSecret: secrets.appSecret,
     tokens,
@@ -82,6 +85,7 @@ export async function buildSandbox(config: SandboxConfig, deps: SandboxDeps = {}
 
   let closed = false;
   let retry: NodeJS.Timeout | undefined;
+  let outboxTimer: NodeJS.Timeout | undefined;
   return {
     app,
     idp,
@@ -104,10 +108,13 @@ export async function buildSandbox(config: SandboxConfig, deps: SandboxDeps = {}
         });
       };
       attempt(30);
+      outboxTimer = setInterval(() => void chat.retryOutbox().catch(() => {}), deps.outboxRetryMs ?? 5000);
+      outboxTimer.unref();
     },
     async close() {
       closed = true;
       clearTimeout(retry);
+      clearInterval(outboxTimer);
       await app.close();
       await new Promise<void>((resolve) => {
         idp.server.close(() => resolve());

@@ -30,7 +30,7 @@ async function startSandbox() {
     BROKER_REGISTRATION_TOKEN: REG_TOKEN,
     SANDBOX_BROKER_TIMEOUT_MS: "1500",
   });
-  const s = await buildSandbox(config, { now: () => clock, logLevel: "silent" });
+  const s = await buildSandbox(config, { now: () => clock, logLevel: "silent", outboxRetryMs: 300 });
   await s.listen();
   return s;
 }
@@ -193,5 +193,18 @@ describe("when the broker is down", () => {
     expect(login.status).toBe(303);
     expect(await chatText(go)).toContain("broker down");
     expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
+  it("a Log Out while the broker is down reaches it once it is back", async () => {
+    const go = cookieFetch();
+    await go(`${base}/`);
+    await go(`${base}/messenger/unlink`, { method: "POST" });
+    expect(await chatText(go)).toContain("sent to the bank as soon as it is back");
+    broker = await startFakeBroker({ port: brokerPort, registrationToken: REG_TOKEN, graphUrl: () => `${base}/graph` });
+    // The new stand-in knows no clients: give it the stored registration so the webhook is accepted.
+    const reg = sandbox.registration.stored()!;
+    broker.state.clients.set(reg.client_id, { jwks: { keys: [] }, rat: reg.registration_access_token, messenger: { page_access_token: sandbox.secrets.pageAccessToken, app_secret: sandbox.secrets.appSecret }, bank_idp: {} });
+    await expect.poll(() => broker.state.webhooks.length, { timeout: 10_000 }).toBeGreaterThan(0);
+    expect(broker.state.webhooks.at(-1)!.status).toBe("unlinked");
   });
 });

@@ -7,6 +7,7 @@ import type { Conversations } from "./conversations.ts";
 import type { LinkingTokens } from "./linking-tokens.ts";
 import { accountLinkingEvent, deliverWebhook, messageEvent, type WebhookDelivery } from "./webhook-signing.ts";
 import { InvalidSecretError, type Authenticator } from "./authenticator.ts";
+import { jsonFile } from "../json-store.ts";
 
 export const LANDING_PATH = "/messenger_platform/account_linking";
 const BOT_DOWN = "The bank bot is not reachable right now — try again in a moment.";
@@ -14,6 +15,7 @@ const BROKER_DOWN = "The bank is not reachable right now (broker down) — try a
 
 export interface ChatOptions {
   publicUrl: string;
+  dataDir: string;
   pageId: string;
   appSecret: string;
   tokens: LinkingTokens;
@@ -51,14 +53,27 @@ export async function chatRoutes(app: FastifyInstance, opts: ChatOptions) {
     return Array.isArray(replies) ? replies.map(String) : [];
   };
 
+  // Like Messenger, a webhook the broker did not take is delivered again later: an unlink must
+  // reach the ledger even when the broker was down at the time.
+  const outbox = jsonFile<unknown[]>(opts.dataDir, "webhook-outbox.json", () => []);
+  async function toBroker(event: unknown): Promise<WebhookDelivery> {
+    const url = await opts.brokerWebhookUrl().catch(() => undefined);
+    const d = url ? await deliverWebhook(url, event, opts.appSecret) : { url: "", ok: false };
+    // 4xx means the broker read and refused it: delivering it again would not help.
+    if (!d.ok && (d.status === undefined || d.status >= 500)) outbox.update((events) => [...events, event]);
+    return d;
+  }
+  async function retryOutbox() {
+    const pending = outbox.read();
+    if (!pending.length) return;
+    outbox.write([]);
+    for (const event of pending) await toBroker(event);
+  }
+
   async function deliverUnlinked(psid: string, alsoBroker: boolean) {
     const event = accountLinkingEvent(opts.pageId, psid, { status: "unlinked" }, now());
     const bot = await deliverWebhook(opts.botWebhookUrl, event, opts.appSecret);
-    let broker: WebhookDelivery | undefined;
-    if (alsoBroker) {
-      const url = await opts.brokerWebhookUrl().catch(() => undefined);
-      broker = url ? await deliverWebhook(url, event, opts.appSecret) : { url: "", ok: false };
-    }
+    const broker = alsoBroker ? await toBroker(event) : undefined;
     return { bot, broker };
   }
 
@@ -129,7 +144,7 @@ export async function chatRoutes(app: FastifyInstance, opts: ChatOptions) {
     const { bot, broker } = await deliverUnlinked(psid, true);
     opts.conversations.add(psid, "system", ["You logged out of Sandbox Bank."]);
     opts.conversations.add(psid, "bot", botReplies(bot));
-    if (broker && !broker.ok) flash.set(psid, { error: BROKER_DOWN });
+    if (broker && !broker.ok) flash.set(psid, { error: `${BROKER_DOWN} Your Log Out is kept and sent to the bank as soon as it is back.` });
     return reply.redirect("/", 303);
   });
 
@@ -146,5 +161,5 @@ export async function chatRoutes(app: FastifyInstance, opts: ChatOptions) {
 
   app.get("/authenticator/codes", async (_req, reply) => reply.header("cache-control", "no-store").send(opts.authenticator.codes()));
 
-  return { deliverUnlinked };
+  return { deliverUnlinked, retryOutbox };
 }

@@ -43,9 +43,9 @@ export function createBrokerClient(options: BrokerClientOptions) {
   const base = options.brokerUrl;
   let issuer: string | undefined;
 
-  async function call(url: string, init: RequestInit): Promise<Response> {
+  async function call(url: string, init: RequestInit, timeoutMs = options.timeoutMs): Promise<Response> {
     try {
-      return await doFetch(url, { ...init, signal: AbortSignal.timeout(options.timeoutMs) });
+      return await doFetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
     } catch (err) {
       throw new BrokerUnreachableError(err);
     }
@@ -138,7 +138,9 @@ export function createBrokerClient(options: BrokerClientOptions) {
     getIssuer,
     async health(): Promise<boolean> {
       try {
-        const res = await call(`${base}/healthz`, {});
+        // Short: the chat page waits for this answer before it renders.
+        const res = await call(`${base}/healthz`, {}, Math.min(options.timeoutMs, 1500));
+        await res.arrayBuffer();
         return res.ok;
       } catch {
         return false;

@@ -198,7 +198,7 @@ describe("sandbox in Chromium", () => {
   it("serves the chat page at phone width", async () => {
     await page.goto(`${chatUrl}/`);
     expect(await page.locator("h1").innerText()).toContain("Sandbox Bank");
-    await checkPage("chat-start", "1-chat");
+    await checkPage("chat-start");
     expect(await page.locator("text=Sandbox-only demo authenticator").count()).toBe(1);
   });
 

@@ -137,7 +137,7 @@ export function createBot(options: BotOptions) {
     const data = findBankAccounts(user.sub);
     if (!data) return ["I could not find your accounts at the bank."];
     if (kind === "balance") {
-      return data.accounts.map((a) => `${a.name}: ${formatEuro(a.balance)}`).map((line, i) => (i === 0 ? `Your balance — ${line}` : line));
+      return [["Your balance:", ...data.accounts.map((a) => `${a.name}: ${formatEuro(a.balance)}`)].join("\n")];
     }
     return data.fraudAlerts.length ? data.fraudAlerts.map((a) => `Fraud alert: ${a}`) : ["No fraud alerts on your accounts."];
   }

@@ -10,6 +10,8 @@ import promClient from "prom-client";
 import { systemClock, type Clock } from "./clock.ts";
 import type { Config } from "./config.ts";
 import { createSealer, type Sealer } from "./crypto/seal.ts";
+import { registerLinking, type LinkingOverrides } from "./linking/register-linking.ts";
+import type { LinkingDeps } from "./linking/linking-deps.ts";
 import { loggerOptions } from "./logger.ts";
 import { opsRoutes } from "./ops/ops-routes.ts";
 import { errorHandlerPlugin } from "./plugins/error-handler.ts";
@@ -21,6 +23,13 @@ export interface AppDeps {
   clock?: Clock;
   /** false silences logs (tests); otherwise pino at config.logLevel. */
   logger?: boolean;
+  /**
+   * The OAuth and ledger functions the linking flow needs (linking/linking-deps.ts). Without
+   * them the /link, /links and Messenger webhook routes are not registered.
+   */
+  linking?: LinkingDeps;
+  /** Test overrides for the linking flow (Graph client, bank relying party, job runner). */
+  linkingOverrides?: LinkingOverrides;
 }
 
 /** The broker's shared services, built once per app from its deps. */
@@ -85,6 +94,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: "/docs" });
 
   await app.register(opsRoutes, { db, registry });
+  if (deps.linking) await registerLinking(app, ctx, deps.linking, deps.linkingOverrides);
 
   app.decorate("broker", ctx);
   return app;

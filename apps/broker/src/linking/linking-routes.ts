@@ -57,6 +57,7 @@ export const linkingRoutes: FastifyPluginAsyncTypebox<LinkingRoutesOptions> = as
   app.setErrorHandler((error, request, reply) => {
     if (!(error instanceof LinkPageError)) throw error;
     request.log.info({ code: error.code, status: error.status }, "link step refused");
+    reply.headers(error.headers);
     return sendPage(reply, linkErrorPage({ title: error.title, message: error.message, nextStep: error.nextStep, requestId: request.id, returnUrl: error.returnUrl }), error.status);
   });
 

@@ -110,7 +110,7 @@ describe("Messenger webhook and /links", () => {
     await linked("psid-l1", "alice", other.id);
     const list = await fetch(`${env.brokerUrl}/links?psid=psid-l1`, { headers: { "x-test-client-id": client.id } });
     expect(list.status).toBe(200);
-    const { links } = await list.json();
+    const { links } = (await list.json()) as { links: unknown[] };
     expect(links).toHaveLength(1);
     expect(links[0]).toMatchObject({ link_id: link.id, psid: "psid-l1", subject: "cust-alice-001", status: "active", consent_id: link.consentId });
     expect((await fetch(`${env.brokerUrl}/links?psid=psid-l1`)).status).toBe(401);

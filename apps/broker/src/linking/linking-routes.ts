@@ -19,7 +19,9 @@ export interface LinkingRoutesOptions {
   publicUrl: string;
 }
 
-const str = (max: number) => Type.Optional(Type.String({ maxLength: max }));
+/** Printable text only: control characters (NUL above all) never reach the database. */
+export const PRINTABLE = "^[^\\u0000-\\u001f\\u007f]*$";
+const str = (max: number) => Type.Optional(Type.String({ maxLength: max, pattern: PRINTABLE }));
 const StartQuery = Type.Object({
   client_id: str(200),
   request_uri: str(512),
@@ -113,6 +115,23 @@ export const linkingRoutes: FastifyPluginAsyncTypebox<LinkingRoutesOptions> = as
       consentPage({ bankName, scopes: attempt.scopes, purposes: attempt.purposes, durationDays: attempt.durationDays, expiresOn: expiresAt.toISOString().slice(0, 10), csrf: csrf.tokenFor(binding!, "consent") }),
     );
   });
+
+  // Any other method on a linking path answers a page too (the not-found handler speaks JSON).
+  const allowed: Record<string, string> = { "/link": "GET", "/link/callback": "GET", "/link/2fa": "GET, POST", "/link/consent": "GET, POST" };
+  for (const [url, allow] of Object.entries(allowed)) {
+    const methods = (["GET", "POST", "PUT", "PATCH", "DELETE"] as const).filter((m) => !allow.split(", ").includes(m));
+    app.route({
+      method: methods,
+      url,
+      schema: { hide: true, response: PageResponse },
+      config: pageConfig,
+      handler: async (_request, reply) => {
+        const e = new LinkPageError("method_not_allowed", "This page cannot be used that way", "The page was asked for in a way it does not support.", "Go back to Messenger and start again.", 405);
+        e.headers.allow = allow;
+        throw e;
+      },
+    });
+  }
 
   app.post("/link/consent", { schema: { tags, summary: "Consent: approve or deny", body: ConsentForm, response: PageResponse }, config: pageConfig }, async (request, reply) => {
     const binding = readBinding(request);

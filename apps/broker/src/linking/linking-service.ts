@@ -126,6 +126,7 @@ export function createLinkingService(deps: LinkingServiceDeps) {
       try {
         const resolved = await graph.resolvePsid(token, messenger.pageAccessToken);
         if (resolved.pageId !== messenger.pageId) throw withReturn(Errors.pageMismatch(), back);
+        if (!/^[\x21-\x7e]{1,128}$/.test(resolved.psid)) throw new GraphError("unavailable", "Graph API answered an unusable PSID");
         psid = resolved.psid;
       } catch (err) {
         if (err instanceof GraphError) throw withReturn(err.kind === "expired_token" ? Errors.expiredToken() : Errors.graphDown(), back);
@@ -176,7 +177,7 @@ export function createLinkingService(deps: LinkingServiceDeps) {
       if (!bank) throw withReturn(Errors.clientNotReady(), attempt);
       if (currentUrl.searchParams.get("error")) {
         // The customer cancelled (or the bank refused) at the bank: back to Messenger, no code.
-        await attempts.fail(attempt.id, `bank_error:${currentUrl.searchParams.get("error")!.slice(0, 40)}`);
+        await attempts.fail(attempt.id, `bank_error:${currentUrl.searchParams.get("error")!.replace(/[^\w.-]/g, "").slice(0, 40)}`);
         return { location: messengerReturnUrl(attempt.redirectUri) };
       }
       let subject: string;

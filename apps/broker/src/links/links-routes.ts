@@ -47,7 +47,7 @@ export const linksRoutes: FastifyPluginAsyncTypebox<LinksRoutesOptions> = async 
       schema: {
         tags: ["links"],
         summary: "The calling client's links for a PSID",
-        querystring: Type.Object({ psid: Type.String({ minLength: 1, maxLength: 128 }) }),
+        querystring: Type.Object({ psid: Type.String({ minLength: 1, maxLength: 128, pattern: "^[\\x21-\\x7e]+$" }) }),
         response: { 200: Type.Object({ links: Type.Array(LinkView) }) },
       },
     },
@@ -61,7 +61,7 @@ export const linksRoutes: FastifyPluginAsyncTypebox<LinksRoutesOptions> = async 
       schema: {
         tags: ["links"],
         summary: "Unlink: revoke the link's tokens, withdraw its consent, tell Messenger",
-        params: Type.Object({ link_id: Type.String({ maxLength: 64 }) }),
+        params: Type.Object({ link_id: Type.String({ maxLength: 64, pattern: "^[\\x21-\\x7e]+$" }) }),
         response: { 200: LinkView },
       },
     },

@@ -30,7 +30,7 @@ interface MessagingEvent {
 /** Deliveries are retried for days; a delivery key is remembered for a week. */
 const DELIVERY_TTL_MS = 7 * 86_400_000;
 
-const Params = Type.Object({ client_id: Type.String({ maxLength: 200 }) });
+const Params = Type.Object({ client_id: Type.String({ maxLength: 200, pattern: "^[\\x21-\\x7e]+$" }) });
 const Ack = Type.Object({ received: Type.Integer(), unlinked: Type.Integer(), duplicates: Type.Integer() });
 
 /**
@@ -99,7 +99,7 @@ export const messengerWebhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOpti
       for (const event of events) {
         const status = event?.account_linking?.status;
         const psid = event?.sender?.id;
-        if ((status !== "linked" && status !== "unlinked") || typeof psid !== "string") continue;
+        if ((status !== "linked" && status !== "unlinked") || typeof psid !== "string" || !/^[\x21-\x7e]{1,128}$/.test(psid)) continue;
         if (typeof event.recipient?.id === "string" && event.recipient.id !== messenger.pageId) continue;
         received++;
         // `linked` events are for the bank (it receives the code through them): acknowledged only.

@@ -22,7 +22,7 @@ export const ATTEMPT_TTL_MS = 10 * 60_000;
 export const TRANSITIONS: Record<AttemptState, readonly AttemptState[]> = {
   started: ["authenticated", "failed", "declined", "expired"],
   authenticated: ["second_factor_passed", "failed", "declined", "expired"],
-  second_factor_passed: ["consented", "code_issued", "declined", "failed", "expired"],
+  second_factor_passed: ["consented", "declined", "failed", "expired"],
   consented: ["code_issued", "failed", "expired"],
   code_issued: [],
   declined: [],

@@ -94,6 +94,20 @@ describe("linking flow: /link → bank login → TOTP → consent", () => {
     expect(env.fakes.oauth.codes.length).toBe(codes);
   });
 
+  it("two concurrent approvals of one attempt mint exactly one code", async () => {
+    env.clock.advance(60_000);
+    const result = await driveLinkFlow(env, { clientId: client.id, psid: "psid-race", stopAt: "consent" });
+    const csrf = csrfOf(await result.last.text());
+    const cookie = result.jar.header(env.brokerUrl)!;
+    const codes = env.fakes.oauth.codes.length;
+    const approve = () =>
+      fetch(`${env.brokerUrl}/link/consent`, { method: "POST", redirect: "manual", headers: { "content-type": "application/x-www-form-urlencoded", cookie }, body: new URLSearchParams({ decision: "approve", csrf }) });
+    const statuses = (await Promise.all([approve(), approve(), approve()])).map((r) => r.status).sort();
+    expect(statuses).toEqual([303, 409, 409]);
+    expect(env.fakes.oauth.codes.length).toBe(codes + 1);
+    expect(await env.db.prisma.authorizationCode.count({ where: { attemptId: (await env.db.prisma.linkAttempt.findFirstOrThrow({ where: { psid: "psid-race" } })).id } })).toBe(1);
+  });
+
   it("refuses the consent step before the second factor", async () => {
     const start = await openLink(env, { clientId: client.id, psid: "psid-skip" });
     const callback = await bankLogin(env, start.jar, start.response.headers.get("location")!);
@@ -118,6 +132,9 @@ describe("linking flow: /link → bank login → TOTP → consent", () => {
     const body = await late.text();
     expect(body).toContain("expired");
     expect(body).toContain("Return to Messenger");
+    // Housekeeping (run with the job runner) records the expiry.
+    await env.broker.linking!.jobRunner.runDue();
+    expect((await env.db.prisma.linkAttempt.findFirstOrThrow({ where: { psid: "psid-late" } })).state).toBe("expired");
   });
 
   it("the enrolment page shows a QR image and the otpauth URI as text, with a labelled field", async () => {

@@ -59,12 +59,14 @@ export async function registerLinking(app: FastifyInstance, ctx: LinkingContext,
   const bankIdp = overrides.bankIdp ?? createBankIdp({ redirectUri: `${config.publicUrl}/link/callback`, production: config.production });
 
   const linksRepo = createLinksRepo(db);
+  const attempts = createLinkAttemptRepo(db);
   const jobs = createJobRepo(db);
   const jobRunner = createJobRunner({
     repo: jobs,
     clock,
     intervalMs: overrides.jobIntervalMs,
     handlers: { [GRAPH_UNLINK_JOB]: graphUnlinkHandler({ clients, sealer, graph }) },
+    onTick: () => attempts.expireDue(clock.now()),
     onError: (job, err) => app.log.warn({ job: job.id, kind: job.kind, attempts: job.attempts, err: (err as Error).message }, "job failed; will retry"),
   });
   const links = createLinksService({ links: linksRepo, jobs, oauth: deps.oauth, ledger: deps.ledger, clock, runJob: (id) => jobRunner.runOne(id) });
@@ -75,7 +77,7 @@ export async function registerLinking(app: FastifyInstance, ctx: LinkingContext,
     clock,
     sealer,
     clients,
-    attempts: createLinkAttemptRepo(db),
+    attempts,
     links: linksRepo,
     graph,
     bankIdp,

@@ -13,6 +13,8 @@ export interface JobRunnerOptions {
   /** After this many attempts a job is left alone (its lastError says why). */
   maxAttempts?: number;
   onError?: (job: Job, err: unknown) => void;
+  /** Housekeeping run on every tick (e.g. marking old link attempts expired). */
+  onTick?: () => Promise<unknown>;
 }
 
 /** Exponential backoff: 5 s, 10 s, 20 s, ... capped at one hour. */
@@ -20,7 +22,7 @@ export const backoffMs = (attempts: number) => Math.min(3_600_000, 5_000 * 2 ** 
 
 /** Runs due jobs on an interval; several broker processes may run it (a claim is a lease). */
 export function createJobRunner(options: JobRunnerOptions) {
-  const { repo, handlers, clock, intervalMs = 5_000, leaseMs = 60_000, maxAttempts = 12, onError } = options;
+  const { repo, handlers, clock, intervalMs = 5_000, leaseMs = 60_000, maxAttempts = 12, onError, onTick } = options;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
 
@@ -42,6 +44,7 @@ export function createJobRunner(options: JobRunnerOptions) {
   }
 
   async function runDue(limit = 20): Promise<void> {
+    await onTick?.().catch(() => {});
     const due = await repo.due(clock.now(), limit);
     for (const { id } of due) await runOne(id);
   }

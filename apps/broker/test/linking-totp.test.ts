@@ -39,11 +39,11 @@ describe("TOTP service", () => {
 
   it("verifies within ±1 step, not beyond", async () => {
     const { service, secret } = await enrolled("sub-window");
-    expect(await service.status("bank-a", "sub-window")).toBe("pending");
+    expect((await service.status("bank-a", "sub-window")).state).toBe("pending");
     expect((await service.verify("bank-a", "sub-window", await generate({ secret, epoch: at(-2) }))).ok).toBe(false);
     expect((await service.verify("bank-a", "sub-window", await generate({ secret, epoch: at(2) }))).ok).toBe(false);
     expect((await service.verify("bank-a", "sub-window", await generate({ secret, epoch: at(-1) }))).ok).toBe(true);
-    expect(await service.status("bank-a", "sub-window")).toBe("enrolled");
+    expect((await service.status("bank-a", "sub-window")).state).toBe("enrolled");
     expect((await service.verify("bank-a", "sub-window", await generate({ secret, epoch: at(1) }))).ok).toBe(true);
   });
 
@@ -129,10 +129,15 @@ describe("/link/2fa over HTTP", () => {
     expect(body).toContain("Return to Messenger");
     expect((await env.db.prisma.linkAttempt.findFirstOrThrow({ where: { psid: "psid-t3" } })).state).toBe("failed");
 
-    // While locked, a new attempt is refused even with the right code.
-    const fourth = await atSecondFactor("psid-t4");
-    const refused = await postForm(fourth.jar, `${env.brokerUrl}/link/2fa`, { code: await totpCode(secret, env.clock.now()), csrf: fourth.csrf });
+    // While locked, a new attempt stops at the second factor with the same page.
+    const fourth = await openLink(env, { clientId: client.id, psid: "psid-t4" });
+    const callback = await bankLogin(env, fourth.jar, fourth.response.headers.get("location")!);
+    expect((await fourth.jar.fetch(callback)).status).toBe(303);
+    const refused = await fourth.jar.fetch(`${env.brokerUrl}/link/2fa`);
     expect(refused.status).toBe(429);
+    expect(await refused.text()).toMatch(/locked until/);
+    expect((await env.db.prisma.linkAttempt.findFirstOrThrow({ where: { psid: "psid-t4" } })).state).toBe("failed");
+    void secret;
   });
 
   it("refuses a form without its CSRF token or with another attempt's", async () => {

@@ -29,5 +29,10 @@ export const Errors = {
   stateMismatch: () => linkError("state_mismatch", "Sign-in could not be confirmed", "The answer from your bank did not match this link, so we stopped for your safety.", START_AGAIN),
   bankRefused: () => linkError("bank_login_failed", "Sign-in did not complete", "Your bank did not confirm your sign-in.", START_AGAIN),
   csrf: () => linkError("invalid_form", "This form has expired", "The form was not sent from this link's page.", START_AGAIN, 403),
+  locked: (until: Date, now: Date) => {
+    const e = linkError("second_factor_locked", "Security code locked", `Too many wrong codes. Your security code is locked until ${until.toISOString().replace("T", " ").slice(0, 16)} UTC.`, "Wait until then, then start again from the chat.", 429);
+    e.headers["retry-after"] = String(Math.max(1, Math.ceil((until.getTime() - now.getTime()) / 1000)));
+    return e;
+  },
   tooFast: () => linkError("rate_limited", "Please wait", "Too many codes were tried in a short time.", "Wait a few minutes, then try again.", 429),
 };

@@ -95,13 +95,6 @@ export const linkingRoutes: FastifyPluginAsyncTypebox<LinkingRoutesOptions> = as
     }
     const result = await service.verifySecondFactor(binding, request.body.code ?? "");
     if (result.ok) return reply.redirect("/link/consent", 303);
-    if (result.reason === "locked") {
-      const until = result.lockedUntil.toISOString().replace("T", " ").slice(0, 16);
-      const locked = new LinkPageError("second_factor_locked", "Security code locked", `Too many wrong codes. Your security code is locked until ${until} UTC.`, "Wait until then, then start again from the chat.", 429);
-      locked.headers["retry-after"] = String(Math.max(1, Math.ceil((result.lockedUntil.getTime() - clock.now().getTime()) / 1000)));
-      locked.returnUrl = messengerReturnUrl(result.attempt.redirectUri);
-      throw locked;
-    }
     if (result.reason === "not_enrolled") throw Errors.wrongStep();
     const error = result.reason === "replayed" ? "That code was already used. Wait for the next code and try again." : "That code is not right. Check your authenticator app and try again.";
     return sendPage(reply, secondFactorPage({ bankName: result.bankName, csrf: csrf.tokenFor(binding, "2fa"), error, returnUrl: messengerReturnUrl(result.attempt.redirectUri) }), 400);

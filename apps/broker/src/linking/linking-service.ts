@@ -206,7 +206,11 @@ export function createLinkingService(deps: LinkingServiceDeps) {
       const attempt = await attemptFor(binding, "authenticated");
       const client = await clientOf(attempt);
       const status = await totp.status(client.id, attempt.bankSubject!);
-      const enrolment = status === "enrolled" ? undefined : await totp.enrol(client.id, attempt.bankSubject!, { issuer: client.name, account: `${client.name} customer` });
+      if (status.lockedUntil) {
+        await attempts.fail(attempt.id, "second_factor_locked");
+        throw withReturn(Errors.locked(status.lockedUntil, clock.now()), attempt);
+      }
+      const enrolment = status.state === "enrolled" ? undefined : await totp.enrol(client.id, attempt.bankSubject!, { issuer: client.name, account: `${client.name} customer` });
       return { attempt, bankName: client.name, enrolment };
     },
 
@@ -223,7 +227,10 @@ export function createLinkingService(deps: LinkingServiceDeps) {
         }
         return { ok: true as const };
       }
-      if (outcome.reason === "locked") await attempts.fail(attempt.id, "second_factor_locked");
+      if (outcome.reason === "locked") {
+        await attempts.fail(attempt.id, "second_factor_locked");
+        throw withReturn(Errors.locked(outcome.lockedUntil, clock.now()), attempt);
+      }
       return { ...outcome, attempt, bankName: client.name };
     },
 

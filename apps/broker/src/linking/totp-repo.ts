@@ -14,9 +14,9 @@ export function createTotpRepo(db: Pick<Db, "prisma">) {
       return (await this.find(input.clientId, input.subject))!;
     },
 
-    /** Replaces an unconfirmed factor's secret (a new enrolment); confirmed ones are never replaced. */
+    /** Replaces an unconfirmed factor's secret (a new enrolment); confirmed ones are never replaced. A lock stays. */
     async replacePending(id: string, secretSealed: string): Promise<boolean> {
-      const { count } = await prisma.totpFactor.updateMany({ where: { id, confirmedAt: null }, data: { secretSealed, failedCount: 0, lockedUntil: null } });
+      const { count } = await prisma.totpFactor.updateMany({ where: { id, confirmedAt: null }, data: { secretSealed } });
       return count === 1;
     },
 

@@ -36,10 +36,12 @@ export interface TotpServiceDeps {
 
 export function createTotpService({ repo, sealer, clock }: TotpServiceDeps) {
   return {
-    /** Whether the customer has a confirmed factor (else the page enrols one). */
-    async status(clientId: string, subject: string): Promise<"enrolled" | "pending" | "none"> {
+    /** Whether the customer has a confirmed factor (else the page enrols one), and any lock. */
+    async status(clientId: string, subject: string): Promise<{ state: "enrolled" | "pending" | "none"; lockedUntil?: Date }> {
       const factor = await repo.find(clientId, subject);
-      return !factor ? "none" : factor.confirmedAt ? "enrolled" : "pending";
+      if (!factor) return { state: "none" };
+      const lockedUntil = factor.lockedUntil && factor.lockedUntil > clock.now() ? factor.lockedUntil : undefined;
+      return { state: factor.confirmedAt ? "enrolled" : "pending", lockedUntil };
     },
 
     /** A new (or refreshed, while unconfirmed) secret, shown once as a QR code and as text. */

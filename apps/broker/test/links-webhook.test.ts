@@ -132,6 +132,22 @@ describe("Messenger webhook and /links", () => {
     expect(await env.db.prisma.job.count({ where: { doneAt: null } })).toBe(0);
   });
 
+  it("concurrent unlinks from the bank and from Messenger end once: one withdrawal recorded as done, at most one Graph call", async () => {
+    const link = await linked("psid-both");
+    const calls = env.graph.unlinkCalls().length;
+    const body = delivery(env.graph.pageId, [{ psid: "psid-both", status: "unlinked", timestamp: 777 }]);
+    const [del, hookRes] = await Promise.all([
+      fetch(`${env.brokerUrl}/links/${link.id}`, { method: "DELETE", headers: { "x-test-client-id": client.id } }),
+      post(body, sign(client.appSecret, body)),
+    ]);
+    expect(del.status).toBe(200);
+    expect(hookRes.status).toBe(200);
+    const row = await env.db.prisma.link.findUniqueOrThrow({ where: { id: link.id } });
+    expect(row.status).toBe("unlinked");
+    expect(env.graph.unlinkCalls().length - calls).toBe(row.unlinkedBy === "bank" ? 1 : 0);
+    expect(env.fakes.ledger.withdrawals.filter((w) => w.consentId === link.consentId && !w.alreadyWithdrawn)).toHaveLength(1);
+  });
+
   it("retries a failed Graph unlink with backoff until it goes through", async () => {
     const link = await linked("psid-retry", "bob");
     env.graph.fail(1);

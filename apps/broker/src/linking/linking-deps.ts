@@ -79,15 +79,11 @@ export interface ClientLookup {
 export interface LinkingDeps {
   oauth: LinkingOAuth;
   ledger: LinkingLedger;
-  /** Authenticates a registered client and sets `request.client` (used by /links). */
+  /**
+   * Authenticates a registered client and sets `request.client` (at least `{ id }`; used by
+   * /links). The OAuth module owns the `request.client` type declaration.
+   */
   clientAuth: preHandlerHookHandler;
   /** Defaults to a Prisma lookup of non-deleted clients. */
   clients?: ClientLookup;
-}
-
-declare module "fastify" {
-  interface FastifyRequest {
-    /** Set by the client-auth preHandler. */
-    client?: Pick<Client, "id"> & Partial<Client>;
-  }
 }

@@ -60,13 +60,14 @@ export async function registerLinking(app: FastifyInstance, ctx: LinkingContext,
 
   const linksRepo = createLinksRepo(db);
   const attempts = createLinkAttemptRepo(db);
+  const replayGuard = createReplayGuardRepo(db);
   const jobs = createJobRepo(db);
   const jobRunner = createJobRunner({
     repo: jobs,
     clock,
     intervalMs: overrides.jobIntervalMs,
     handlers: { [GRAPH_UNLINK_JOB]: graphUnlinkHandler({ clients, sealer, graph }) },
-    onTick: () => attempts.expireDue(clock.now()),
+    onTick: () => Promise.all([attempts.expireDue(clock.now()), replayGuard.purgeExpired("messenger", clock.now())]),
     onError: (job, err) => app.log.warn({ job: job.id, kind: job.kind, attempts: job.attempts, err: (err as Error).message }, "job failed; will retry"),
   });
   const links = createLinksService({ links: linksRepo, jobs, oauth: deps.oauth, ledger: deps.ledger, clock, runJob: (id) => jobRunner.runOne(id) });
@@ -98,7 +99,7 @@ export async function registerLinking(app: FastifyInstance, ctx: LinkingContext,
     });
   });
   await app.register(linksRoutes, { clientAuth: deps.clientAuth, links: linksRepo, service: links });
-  await app.register(messengerWebhookRoutes, { clients, sealer, clock, links: linksRepo, service: links, replayGuard: createReplayGuardRepo(db) });
+  await app.register(messengerWebhookRoutes, { clients, sealer, clock, links: linksRepo, service: links, replayGuard });
 
   if (overrides.startJobRunner !== false) {
     app.addHook("onReady", async () => jobRunner.start());

@@ -35,9 +35,11 @@ const view = (l: { id: string; psid: string; subject: string; status: string; co
 
 /** The bank's view of its links (client authentication as at the token endpoint). */
 export const linksRoutes: FastifyPluginAsyncTypebox<LinksRoutesOptions> = async (app, { clientAuth, links, service }) => {
-  const callerId = (request: { client?: { id: string } }) => {
-    if (!request.client?.id) throw new UnauthorizedError("Client authentication required", "invalid_client");
-    return request.client.id;
+  // `request.client` is declared by the client-auth plugin (OAuth module); only its id is used here.
+  const callerId = (request: object) => {
+    const id = (request as { client?: { id?: unknown } }).client?.id;
+    if (typeof id !== "string" || !id) throw new UnauthorizedError("Client authentication required", "invalid_client");
+    return id;
   };
 
   app.get(

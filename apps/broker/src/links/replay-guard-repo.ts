@@ -7,6 +7,12 @@ export function createReplayGuardRepo(db: Pick<Db, "prisma">) {
       const { count } = await db.prisma.replayGuard.createMany({ data: [{ key, expiresAt }], skipDuplicates: true });
       return count === 1;
     },
+
+    /** Drops expired keys of one namespace (other modules keep their own). */
+    async purgeExpired(namespace: string, now: Date): Promise<number> {
+      const { count } = await db.prisma.replayGuard.deleteMany({ where: { key: { startsWith: `${namespace}:` }, expiresAt: { lt: now } } });
+      return count;
+    },
   };
 }
 

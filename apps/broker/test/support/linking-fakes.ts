@@ -89,7 +89,7 @@ export function createFakeLedger() {
 export const fakeClientAuth: preHandlerHookHandler = async (request) => {
   const id = request.headers["x-test-client-id"];
   if (typeof id !== "string" || !id) throw InvalidClient();
-  request.client = { id };
+  (request as { client?: { id: string } }).client = { id };
 };
 
 export function fakeLinkingDeps() {

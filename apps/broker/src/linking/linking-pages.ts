@@ -6,6 +6,12 @@ import { CUSTOMER_SCOPES, PURPOSES } from "./link-params.ts";
 const returnLink = (returnUrl: string | undefined) =>
   returnUrl ? html`<p><a href="${returnUrl}">Return to Messenger</a></p>` : "";
 
+/** The base32 secret of an otpauth URI, in groups of four for typing. */
+function setupKey(otpauthUri: string): string {
+  const secret = new URL(otpauthUri).searchParams.get("secret") ?? "";
+  return secret.replace(/(.{4})(?=.)/g, "$1 ");
+}
+
 export function secondFactorPage(input: {
   bankName: string;
   csrf: string;
@@ -19,8 +25,9 @@ export function secondFactorPage(input: {
 <p>To protect your ${bankName} account, add it to an authenticator app (for example Google Authenticator or 1Password).</p>
 <p>Scan this QR code with the app:</p>
 <img class="qr" src="${enrolment.qrDataUrl}" alt="QR code for your authenticator app" width="240" height="240">
-<p>Or enter this setup key by hand:</p>
-<p><code>${enrolment.otpauthUri}</code></p>
+<p>Or enter this setup key by hand (time-based, 6 digits):</p>
+<p><code>${setupKey(enrolment.otpauthUri)}</code></p>
+<p class="muted">Setup link: <code>${enrolment.otpauthUri}</code></p>
 <p>Then type the 6-digit code the app shows.</p>`
     : html`<h1>Enter your security code</h1><p>Open your authenticator app and type the 6-digit code it shows for ${bankName}.</p>`;
   return page(

@@ -1,7 +1,10 @@
 import type { AttemptState, Db, LinkAttempt, Prisma, Tx } from "@link-broker/db";
 import { AttemptStateError, canMove } from "./link-attempt.ts";
 
-export type NewAttempt = Pick<LinkAttempt, "id" | "bindingHash" | "clientId" | "psid" | "redirectUri" | "scopes" | "purposes" | "durationDays" | "codeChallenge" | "expiresAt" | "requestId">;
+export type NewAttempt = Pick<
+  LinkAttempt,
+  "id" | "bindingHash" | "clientId" | "psid" | "redirectUri" | "scopes" | "purposes" | "durationDays" | "codeChallenge" | "expiresAt" | "requestId" | "oidcStateHash" | "oidcNonceSealed" | "oidcVerifierSealed"
+>;
 export type AttemptChanges = Partial<Pick<LinkAttempt, "oidcStateHash" | "oidcNonceSealed" | "oidcVerifierSealed" | "bankSubject" | "secondFactorMethod" | "secondFactorAt" | "failureReason" | "linkId">>;
 
 /** Link attempts. A transition is `updateMany where { id, state: from, expiresAt > now }` hitting one row. */
@@ -35,12 +38,6 @@ export function createLinkAttemptRepo(db: Pick<Db, "prisma">) {
       const where: Prisma.LinkAttemptWhereInput = { id, state: from, expiresAt: { gt: now } };
       const { count } = await client.linkAttempt.updateMany({ where, data: { ...changes, state: to } });
       if (count !== 1) await explain(client, id, from, now);
-    },
-
-    /** Records data on an attempt without moving it (e.g. the bank login request). */
-    async annotate(id: string, state: AttemptState, now: Date, changes: AttemptChanges): Promise<void> {
-      const { count } = await prisma.linkAttempt.updateMany({ where: { id, state, expiresAt: { gt: now } }, data: changes });
-      if (count !== 1) await explain(prisma, id, state, now);
     },
 
     /** Ends a live attempt as failed; a no-op when it already ended. */

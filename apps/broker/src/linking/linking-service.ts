@@ -8,7 +8,7 @@ import type { Sealer } from "../crypto/seal.ts";
 import { OAuthError } from "../errors.ts";
 import type { LinksRepo } from "../links/links-repo.ts";
 import { type AttemptBinding, bindingMatches, newBinding } from "./attempt-cookie.ts";
-import { BankIdpError, type BankIdp } from "./bank-idp.ts";
+import { BankIdpError, type AuthorizationRequest, type BankIdp } from "./bank-idp.ts";
 import { bankIdpSettings, messengerSettings } from "./client-secrets.ts";
 import { GraphError, type GraphClient } from "./graph-client.ts";
 import { ATTEMPT_TTL_MS, AttemptStateError } from "./link-attempt.ts";
@@ -133,7 +133,7 @@ export function createLinkingService(deps: LinkingServiceDeps) {
         throw err;
       }
 
-      let login;
+      let login: AuthorizationRequest;
       try {
         login = await bankIdp.authorizationRequest(bank);
       } catch (err) {
@@ -155,13 +155,11 @@ export function createLinkingService(deps: LinkingServiceDeps) {
         codeChallenge: request.codeChallenge,
         expiresAt: new Date(now.getTime() + ATTEMPT_TTL_MS),
         requestId,
+        oidcStateHash: hashToken(login.state),
+        oidcNonceSealed: sealer.seal(login.nonce, nonceContext(id)),
+        oidcVerifierSealed: sealer.seal(login.codeVerifier, verifierContext(id)),
       });
-      await attempts.annotate(id, "started", now, {
-        oidcStateHash: hashToken(login!.state),
-        oidcNonceSealed: sealer.seal(login!.nonce, nonceContext(id)),
-        oidcVerifierSealed: sealer.seal(login!.codeVerifier, verifierContext(id)),
-      });
-      return { cookie: binding.value, location: login!.url.href };
+      return { cookie: binding.value, location: login.url.href };
     },
 
     /** GET /link/callback: the bank's answer, checked by openid-client, gives the customer's `sub`. */

@@ -178,6 +178,10 @@ describe("GET /link/callback refusals", () => {
     await expectPage(res, 400, /did not confirm your sign-in/);
   });
 
+  it("discovers each bank issuer once and reuses it", async () => {
+    expect(env.idp.discoveryHits()).toBe(1);
+  });
+
   it("a bank IdP that is down gives a friendly page", async () => {
     const jar = new CookieJar();
     const down = await env.seedClient();

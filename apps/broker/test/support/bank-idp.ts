@@ -20,6 +20,8 @@ export interface BankIdpServer {
   clientSecret: string;
   /** Demo customers: username → { password, sub }. */
   accounts: Record<string, { password: string; sub: string }>;
+  /** How often the discovery document was fetched. */
+  discoveryHits(): number;
   close(): Promise<void>;
 }
 
@@ -43,9 +45,11 @@ export async function startBankIdp(options: { redirectUri: string; clientId?: st
   const subs = new Set(Object.values(accounts).map((a) => a.sub));
 
   let provider: OidcContext;
+  let discoveryHits = 0;
   const server: Server = createServer(async (req, res) => {
     try {
       const url = new URL(req.url ?? "/", "http://x");
+      if (url.pathname === "/.well-known/openid-configuration") discoveryHits++;
       const match = /^\/interaction\/([\w-]+)$/.exec(url.pathname);
       if (match && provider) {
         const details = await provider.interactionDetails(req, res);
@@ -101,6 +105,7 @@ export async function startBankIdp(options: { redirectUri: string; clientId?: st
     clientId,
     clientSecret,
     accounts,
+    discoveryHits: () => discoveryHits,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -24,10 +24,11 @@ export interface AppDeps {
   /** false silences logs (tests); otherwise pino at config.logLevel. */
   logger?: boolean;
   /**
-   * The OAuth and ledger functions the linking flow needs (linking/linking-deps.ts). Without
-   * them the /link, /links and Messenger webhook routes are not registered.
+   * The OAuth and ledger functions the linking flow needs (linking/linking-deps.ts), or a factory
+   * given the broker's services. Without them the /link, /links and Messenger webhook routes are
+   * not registered.
    */
-  linking?: LinkingDeps;
+  linking?: LinkingDeps | ((ctx: BrokerContext) => LinkingDeps);
   /** Test overrides for the linking flow (Graph client, bank relying party, job runner). */
   linkingOverrides?: LinkingOverrides;
 }
@@ -94,7 +95,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: "/docs" });
 
   await app.register(opsRoutes, { db, registry });
-  if (deps.linking) await registerLinking(app, ctx, deps.linking, deps.linkingOverrides);
+  if (deps.linking) {
+    const linkingDeps = typeof deps.linking === "function" ? deps.linking(ctx) : deps.linking;
+    await registerLinking(app, ctx, linkingDeps, deps.linkingOverrides);
+  }
 
   app.decorate("broker", ctx);
   return app;

@@ -2,7 +2,7 @@ import { createServer } from "node:net";
 import { randomBytes } from "node:crypto";
 import { createTestDb, type TestDb } from "@link-broker/db/testing";
 import type { FastifyInstance } from "fastify";
-import { buildApp } from "../../src/app.ts";
+import { buildApp, type BrokerContext } from "../../src/app.ts";
 import type { Clock } from "../../src/clock.ts";
 import type { Config } from "../../src/config.ts";
 import { createSealer, type Sealer } from "../../src/crypto/seal.ts";
@@ -49,7 +49,7 @@ export interface LinkingEnv {
   clock: ReturnType<typeof testClock>;
   /** Messenger's redirect_uri base (allowlisted). */
   messengerRedirect: string;
-  /** The OAuth/ledger deps passed to the broker (fakes unless given). */
+  /** The OAuth/ledger deps passed to the broker (fakes unless given; a factory gets the broker's services). */
   deps: LinkingDeps;
   fakes: ReturnType<typeof fakeLinkingDeps>;
   /** TOTP secrets learnt from enrolment pages, by `<clientId>:<username>`. */
@@ -78,7 +78,7 @@ export interface SeededClient {
  * A listening broker with the linking flow, a real oidc-provider bank IdP and a fake Graph API,
  * all on loopback. `deps` replaces the OAuth/ledger fakes with the real ones after the merge.
  */
-export async function startLinkingEnv(options: { deps?: LinkingDeps } = {}): Promise<LinkingEnv> {
+export async function startLinkingEnv(options: { deps?: LinkingDeps | ((ctx: BrokerContext) => LinkingDeps) } = {}): Promise<LinkingEnv> {
   const graph = await startFakeGraph();
   const port = await freePort();
   const brokerUrl = `http://127.0.0.1:${port}`;
@@ -88,8 +88,12 @@ export async function startLinkingEnv(options: { deps?: LinkingDeps } = {}): Pro
   const db = await createTestDb();
   const clock = testClock();
   const fakes = fakeLinkingDeps();
-  const deps = options.deps ?? fakes.deps;
-  const broker = await buildApp({ config, db, clock, logger: false, linking: deps, linkingOverrides: { startJobRunner: false } });
+  let deps: LinkingDeps = fakes.deps;
+  const linking = (ctx: BrokerContext) => {
+    deps = typeof options.deps === "function" ? options.deps(ctx) : (options.deps ?? fakes.deps);
+    return deps;
+  };
+  const broker = await buildApp({ config, db, clock, logger: false, linking, linkingOverrides: { startJobRunner: false } });
   await broker.listen({ port, host: "127.0.0.1" });
   const sealer = createSealer(config.masterKey);
 

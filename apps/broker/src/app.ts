@@ -10,6 +10,8 @@ import promClient from "prom-client";
 import { systemClock, type Clock } from "./clock.ts";
 import type { Config } from "./config.ts";
 import { createSealer, type Sealer } from "./crypto/seal.ts";
+import { registerLinking, type LinkingOverrides } from "./linking/register-linking.ts";
+import type { LinkingDeps } from "./linking/linking-deps.ts";
 import { loggerOptions } from "./logger.ts";
 import { opsRoutes } from "./ops/ops-routes.ts";
 import { errorHandlerPlugin } from "./plugins/error-handler.ts";
@@ -23,6 +25,14 @@ export interface AppDeps {
   logger?: boolean;
   /** Where log lines go (default stdout); tests capture them to check redaction. */
   logStream?: { write(line: string): void };
+  /**
+   * The OAuth and ledger functions the linking flow needs (linking/linking-deps.ts), or a factory
+   * given the broker's services. Without them the /link, /links and Messenger webhook routes are
+   * not registered.
+   */
+  linking?: LinkingDeps | ((ctx: BrokerContext) => LinkingDeps);
+  /** Test overrides for the linking flow (Graph client, bank relying party, job runner). */
+  linkingOverrides?: LinkingOverrides;
 }
 
 /** The broker's shared services, built once per app from its deps. */
@@ -87,6 +97,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: "/docs" });
 
   await app.register(opsRoutes, { db, registry });
+  if (deps.linking) {
+    const linkingDeps = typeof deps.linking === "function" ? deps.linking(ctx) : deps.linking;
+    await registerLinking(app, ctx, linkingDeps, deps.linkingOverrides);
+  }
 
   app.decorate("broker", ctx);
   return app;

@@ -1,0 +1,125 @@
+import * as oidc from "openid-client";
+import { checkUrl } from "../config.ts";
+import type { BankIdpSettings } from "./client-secrets.ts";
+
+/**
+ * The broker as relying party of each bank's OpenID provider (openid-client): discovery cached
+ * per issuer, authorization code + PKCE S256, state and nonce, and every ID token check
+ * openid-client performs (issuer, audience, signature, nonce, expiry).
+ */
+export class BankIdpError extends Error {
+  constructor(
+    readonly kind: "unavailable" | "misconfigured" | "denied" | "invalid_response",
+    message: string,
+  ) {
+    super(message);
+    this.name = "BankIdpError";
+  }
+}
+
+export interface AuthorizationRequest {
+  url: URL;
+  state: string;
+  nonce: string;
+  codeVerifier: string;
+}
+
+export interface BankIdp {
+  authorizationRequest(settings: BankIdpSettings): Promise<AuthorizationRequest>;
+  /** Completes the callback: exchanges the code and checks everything; answers the bank's `sub`. */
+  completeCallback(settings: BankIdpSettings, currentUrl: URL, checks: { state: string; nonce: string; codeVerifier: string }): Promise<{ subject: string }>;
+}
+
+export interface BankIdpOptions {
+  /** `{PUBLIC_URL}/link/callback`. */
+  redirectUri: string;
+  production: boolean;
+  timeoutSeconds?: number;
+  /** How long discovered metadata is reused. */
+  discoveryTtlMs?: number;
+  now?: () => number;
+}
+
+export function createBankIdp(options: BankIdpOptions): BankIdp {
+  const { redirectUri, production, timeoutSeconds = 5, discoveryTtlMs = 10 * 60_000, now = Date.now } = options;
+  const discovered = new Map<string, { metadata: oidc.ServerMetadata; at: number }>();
+
+  function insecureAllowed(issuer: URL) {
+    return !production && issuer.protocol === "http:";
+  }
+
+  function issuerUrl(issuer: string): URL {
+    const checked = checkUrl(issuer, production);
+    if (typeof checked === "string") throw new BankIdpError("misconfigured", `bank issuer ${checked}`);
+    return checked;
+  }
+
+  async function configuration(settings: BankIdpSettings): Promise<oidc.Configuration> {
+    const issuer = issuerUrl(settings.issuer);
+    const auth = settings.authMethod === "client_secret_post" ? oidc.ClientSecretPost(settings.clientSecret) : oidc.ClientSecretBasic(settings.clientSecret);
+    const cached = discovered.get(issuer.href);
+    let config: oidc.Configuration;
+    if (cached && now() - cached.at < discoveryTtlMs) {
+      config = new oidc.Configuration(cached.metadata, settings.clientId, { client_secret: settings.clientSecret }, auth);
+      if (insecureAllowed(issuer)) oidc.allowInsecureRequests(config);
+    } else {
+      try {
+        config = await oidc.discovery(issuer, settings.clientId, { client_secret: settings.clientSecret }, auth, {
+          execute: insecureAllowed(issuer) ? [oidc.allowInsecureRequests] : [],
+          timeout: timeoutSeconds,
+        });
+      } catch {
+        throw new BankIdpError("unavailable", "bank identity provider discovery failed");
+      }
+      discovered.set(issuer.href, { metadata: config.serverMetadata(), at: now() });
+    }
+    config.timeout = timeoutSeconds;
+    return config;
+  }
+
+  return {
+    async authorizationRequest(settings) {
+      const config = await configuration(settings);
+      const codeVerifier = oidc.randomPKCECodeVerifier();
+      const state = oidc.randomState();
+      const nonce = oidc.randomNonce();
+      const url = oidc.buildAuthorizationUrl(config, {
+        redirect_uri: redirectUri,
+        scope: "openid",
+        response_type: "code",
+        code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
+        code_challenge_method: "S256",
+        state,
+        nonce,
+      });
+      return { url, state, nonce, codeVerifier };
+    },
+
+    async completeCallback(settings, currentUrl, checks) {
+      const config = await configuration(settings);
+      const error = currentUrl.searchParams.get("error");
+      if (error) throw new BankIdpError(error === "access_denied" ? "denied" : "invalid_response", `bank identity provider answered ${error.slice(0, 64)}`);
+      // openid-client matches the redirect URI against the registered one: rebuild it on PUBLIC_URL.
+      const callbackUrl = new URL(redirectUri);
+      callbackUrl.search = currentUrl.search;
+      try {
+        const tokens = await oidc.authorizationCodeGrant(config, callbackUrl, {
+          expectedState: checks.state,
+          expectedNonce: checks.nonce,
+          pkceCodeVerifier: checks.codeVerifier,
+          idTokenExpected: true,
+        });
+        const subject = tokens.claims()?.sub;
+        if (!subject) throw new BankIdpError("invalid_response", "ID token without sub");
+        return { subject };
+      } catch (err) {
+        if (err instanceof BankIdpError) throw err;
+        if (err instanceof oidc.ResponseBodyError || err instanceof oidc.AuthorizationResponseError) {
+          throw new BankIdpError("invalid_response", `bank identity provider refused the code (${err.error})`);
+        }
+        if (err instanceof oidc.ClientError) throw new BankIdpError("invalid_response", `bank login response failed a check (${err.code ?? "check"})`);
+        throw new BankIdpError("unavailable", "bank identity provider could not be reached");
+      }
+    },
+  };
+}

@@ -1,0 +1,72 @@
+/**
+ * The two Graph API calls the broker makes for Messenger account linking. Tokens travel only in
+ * the request; errors never carry them.
+ */
+export class GraphError extends Error {
+  constructor(
+    /** expired_token: the account_linking_token is expired or unknown (OAuthException 10301). */
+    readonly kind: "expired_token" | "rejected" | "unavailable",
+    message: string,
+  ) {
+    super(message);
+    this.name = "GraphError";
+  }
+}
+
+export interface GraphClient {
+  resolvePsid(accountLinkingToken: string, pageAccessToken: string): Promise<{ pageId: string; psid: string }>;
+  unlinkAccount(psid: string, pageAccessToken: string): Promise<void>;
+}
+
+export interface GraphClientOptions {
+  baseUrl: string;
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+}
+
+export function createGraphClient({ baseUrl, timeoutMs = 5000, fetch: fetchFn = fetch }: GraphClientOptions): GraphClient {
+  const base = baseUrl.replace(/\/$/, "");
+
+  async function call(url: URL, init: RequestInit = {}): Promise<unknown> {
+    let response: Response;
+    try {
+      response = await fetchFn(url, { ...init, signal: AbortSignal.timeout(timeoutMs), redirect: "error" });
+    } catch (err) {
+      const reason = (err as Error).name === "TimeoutError" ? "timed out" : "could not be reached";
+      throw new GraphError("unavailable", `Graph API ${reason}`);
+    }
+    let body: unknown;
+    try {
+      body = await response.json();
+    } catch {
+      throw new GraphError("unavailable", `Graph API answered ${response.status} without JSON`);
+    }
+    if (response.status >= 500) throw new GraphError("unavailable", `Graph API answered ${response.status}`);
+    const error = (body as { error?: { code?: number; type?: string; message?: string } } | null)?.error;
+    if (!response.ok || error) {
+      if (error?.code === 10301) throw new GraphError("expired_token", "account linking token expired or unknown");
+      throw new GraphError("rejected", `Graph API refused the call (${response.status}${error?.code ? `, code ${error.code}` : ""})`);
+    }
+    return body;
+  }
+
+  return {
+    async resolvePsid(accountLinkingToken, pageAccessToken) {
+      const url = new URL(`${base}/me`);
+      url.searchParams.set("fields", "recipient");
+      url.searchParams.set("account_linking_token", accountLinkingToken);
+      url.searchParams.set("access_token", pageAccessToken);
+      const body = (await call(url)) as { id?: unknown; recipient?: unknown } | null;
+      if (!body || typeof body.id !== "string" || typeof body.recipient !== "string" || !body.id || !body.recipient) {
+        throw new GraphError("unavailable", "Graph API answered without id and recipient");
+      }
+      return { pageId: body.id, psid: body.recipient };
+    },
+
+    async unlinkAccount(psid, pageAccessToken) {
+      const url = new URL(`${base}/me/unlink_accounts`);
+      url.searchParams.set("access_token", pageAccessToken);
+      await call(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ psid }) });
+    },
+  };
+}

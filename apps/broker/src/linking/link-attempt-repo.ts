@@ -1,0 +1,62 @@
+import type { AttemptState, Db, LinkAttempt, Prisma, Tx } from "@link-broker/db";
+import { AttemptStateError, canMove } from "./link-attempt.ts";
+
+export type NewAttempt = Pick<
+  LinkAttempt,
+  "id" | "bindingHash" | "clientId" | "psid" | "redirectUri" | "scopes" | "purposes" | "durationDays" | "codeChallenge" | "expiresAt" | "requestId" | "oidcStateHash" | "oidcNonceSealed" | "oidcVerifierSealed"
+>;
+export type AttemptChanges = Partial<Pick<LinkAttempt, "oidcStateHash" | "oidcNonceSealed" | "oidcVerifierSealed" | "bankSubject" | "secondFactorMethod" | "secondFactorAt" | "failureReason" | "linkId">>;
+
+/** Link attempts. A transition is `updateMany where { id, state: from, expiresAt > now }` hitting one row. */
+export function createLinkAttemptRepo(db: Pick<Db, "prisma">) {
+  const { prisma } = db;
+
+  async function explain(client: Tx | Db["prisma"], id: string, from: AttemptState, now: Date): Promise<never> {
+    const row = await client.linkAttempt.findUnique({ where: { id }, select: { state: true, expiresAt: true } });
+    if (!row) throw new AttemptStateError("not_found", from);
+    if (row.state === from && row.expiresAt <= now) throw new AttemptStateError("expired", from, row.state);
+    throw new AttemptStateError("wrong_state", from, row.state);
+  }
+
+  return {
+    async create(attempt: NewAttempt): Promise<LinkAttempt> {
+      return prisma.linkAttempt.create({ data: { ...attempt, state: "started" } });
+    },
+
+    find(id: string): Promise<LinkAttempt | null> {
+      return prisma.linkAttempt.findUnique({ where: { id } });
+    },
+
+    findByStateHash(oidcStateHash: string): Promise<LinkAttempt | null> {
+      return prisma.linkAttempt.findUnique({ where: { oidcStateHash } });
+    },
+
+    /** Moves from `from` to `to` if the attempt is still in `from` and live; else AttemptStateError. */
+    async transition(id: string, from: AttemptState, to: AttemptState, now: Date, changes: AttemptChanges = {}, tx?: Tx): Promise<void> {
+      if (!canMove(from, to)) throw new AttemptStateError("wrong_state", from);
+      const client = tx ?? prisma;
+      const where: Prisma.LinkAttemptWhereInput = { id, state: from, expiresAt: { gt: now } };
+      const { count } = await client.linkAttempt.updateMany({ where, data: { ...changes, state: to } });
+      if (count !== 1) await explain(client, id, from, now);
+    },
+
+    /** Ends a live attempt as failed; a no-op when it already ended. */
+    async fail(id: string, reason: string): Promise<void> {
+      await prisma.linkAttempt.updateMany({
+        where: { id, state: { in: ["started", "authenticated", "second_factor_passed", "consented"] } },
+        data: { state: "failed", failureReason: reason.slice(0, 200) },
+      });
+    },
+
+    /** Marks attempts past their expiry as expired (housekeeping). */
+    async expireDue(now: Date): Promise<number> {
+      const { count } = await prisma.linkAttempt.updateMany({
+        where: { state: { in: ["started", "authenticated", "second_factor_passed", "consented"] }, expiresAt: { lte: now } },
+        data: { state: "expired" },
+      });
+      return count;
+    },
+  };
+}
+
+export type LinkAttemptRepo = ReturnType<typeof createLinkAttemptRepo>;

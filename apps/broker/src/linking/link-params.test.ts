@@ -1,0 +1,67 @@
+import { describe, expect, it } from "vitest";
+import { checkRedirectUri, LinkParamError, messengerReturnUrl, parsePlainRequest } from "./link-params.ts";
+import { canMove, TRANSITIONS } from "./link-attempt.ts";
+
+const ALLOW = ["https://www.facebook.com/messenger_platform/account_linking"];
+
+describe("redirect_uri allowlist", () => {
+  it("accepts the prefix and paths under it, as parsed URLs", () => {
+    expect(checkRedirectUri("https://www.facebook.com/messenger_platform/account_linking?account_linking_token=x", ALLOW, true)?.href).toContain("account_linking");
+    expect(checkRedirectUri("https://www.facebook.com/messenger_platform/account_linking/", ALLOW, true)).toBeDefined();
+  });
+  it.each([
+    "https://www.facebook.com/messenger_platform/account_linking_evil",
+    "https://www.facebook.com.evil.example/messenger_platform/account_linking",
+    "https://evil.example/?https://www.facebook.com/messenger_platform/account_linking",
+    "http://www.facebook.com/messenger_platform/account_linking",
+    "https://user:pw@www.facebook.com/messenger_platform/account_linking",
+    "https://www.facebook.com/messenger_platform/account_linking#frag",
+    "https://www.facebook.com/messenger_platform/../evil",
+    "javascript:alert(1)",
+    "",
+    undefined,
+  ])("refuses %s", (uri) => {
+    expect(checkRedirectUri(uri, ALLOW, true)).toBeUndefined();
+  });
+});
+
+describe("messengerReturnUrl", () => {
+  it("appends authorization_code with the URL API, keeping the existing query", () => {
+    const url = new URL(messengerReturnUrl("https://www.facebook.com/messenger_platform/account_linking?a=1&b=x%20y", "c0de+/="));
+    expect(url.searchParams.get("a")).toBe("1");
+    expect(url.searchParams.get("b")).toBe("x y");
+    expect(url.searchParams.get("authorization_code")).toBe("c0de+/=");
+    expect(new URL(messengerReturnUrl("https://x.example/p?authorization_code=old")).searchParams.has("authorization_code")).toBe(false);
+  });
+});
+
+describe("plain authorization parameters", () => {
+  const base = { scope: "balance:read support:chat", code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", code_challenge_method: "S256" };
+  const scopes = ["balance:read", "support:chat", "alerts:fraud"];
+  it("defaults purposes from scopes and the duration", () => {
+    expect(parsePlainRequest(base, scopes)).toEqual({ scopes: ["balance:read", "support:chat"], purposes: ["account_servicing", "customer_support"], codeChallenge: base.code_challenge, codeChallengeMethod: "S256", consentDurationDays: 90 });
+  });
+  it.each([
+    [{ scope: "alerts:fraud" }, /not registered/],
+    [{ scope: "transactions:read" }, /not registered/],
+    [{ scope: "ledger:check" }, /not a customer scope/],
+    [{ purpose: "profiling" }, /never allowed/],
+    [{ purpose: "advertising" }, /never allowed/],
+    [{ purpose: "unknown" }, /unknown/],
+    [{ code_challenge_method: "plain" }, /S256/],
+    [{ code_challenge: undefined }, /code_challenge/],
+    [{ consent_duration_days: "366" }, /1 to 365/],
+  ])("refuses %o", (change, message) => {
+    expect(() => parsePlainRequest({ ...base, ...change }, ["balance:read", "support:chat"])).toThrow(LinkParamError);
+    expect(() => parsePlainRequest({ ...base, ...change }, ["balance:read", "support:chat"])).toThrow(message);
+  });
+});
+
+describe("attempt state machine", () => {
+  it("has no way around the second factor and no way out of an ended attempt", () => {
+    expect(canMove("started", "second_factor_passed")).toBe(false);
+    expect(canMove("authenticated", "consented")).toBe(false);
+    expect(canMove("started", "code_issued")).toBe(false);
+    for (const end of ["code_issued", "declined", "failed", "expired"] as const) expect(TRANSITIONS[end]).toEqual([]);
+  });
+});

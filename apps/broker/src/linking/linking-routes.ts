@@ -1,0 +1,139 @@
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import type { FastifyReply } from "fastify";
+import { Type } from "typebox";
+import type { Clock } from "../clock.ts";
+import { PAGE_CSP } from "../web/html.ts";
+import { clearAttemptCookie, type createCsrf, readBinding, setAttemptCookie } from "./attempt-cookie.ts";
+import { linkErrorPage, consentPage, secondFactorPage } from "./linking-pages.ts";
+import { Errors, LinkPageError } from "./linking-errors.ts";
+import { messengerReturnUrl } from "./link-params.ts";
+import type { LinkingService } from "./linking-service.ts";
+import type { createRateLimitRepo } from "./rate-limit-repo.ts";
+
+export interface LinkingRoutesOptions {
+  service: LinkingService;
+  csrf: ReturnType<typeof createCsrf>;
+  rateLimits: ReturnType<typeof createRateLimitRepo>;
+  clock: Clock;
+  secureCookies: boolean;
+  publicUrl: string;
+}
+
+/** Printable text only: control characters (NUL above all) never reach the database. */
+export const PRINTABLE = "^[^\\u0000-\\u001f\\u007f]*$";
+const str = (max: number) => Type.Optional(Type.String({ maxLength: max, pattern: PRINTABLE }));
+const StartQuery = Type.Object({
+  client_id: str(200),
+  request_uri: str(512),
+  scope: str(500),
+  code_challenge: str(128),
+  code_challenge_method: str(16),
+  purpose: str(500),
+  consent_duration_days: str(8),
+  account_linking_token: str(1024),
+  redirect_uri: str(2048),
+});
+const CodeForm = Type.Object({ code: str(32), csrf: str(128) });
+const ConsentForm = Type.Object({ decision: str(16), csrf: str(128) });
+const PageResponse = { 200: Type.String(), "4xx": Type.String(), "5xx": Type.String() };
+const pageConfig = { errorFormat: "page" as const };
+
+/** Two-factor attempts per attempt per window, on top of the factor's own 5-failure lock. */
+const TWO_FA_LIMIT = 10;
+const TWO_FA_WINDOW_MS = 5 * 60_000;
+
+function sendPage(reply: FastifyReply, body: string, status = 200) {
+  return reply
+    .status(status)
+    .header("content-type", "text/html; charset=utf-8")
+    .header("content-security-policy", PAGE_CSP)
+    .header("cache-control", "no-store")
+    .send(body);
+}
+
+/** GET /link, /link/callback, GET|POST /link/2fa, GET|POST /link/consent (DESIGN.md "Linking"). */
+export const linkingRoutes: FastifyPluginAsyncTypebox<LinkingRoutesOptions> = async (app, options) => {
+  const { service, csrf, rateLimits, clock, secureCookies } = options;
+
+  // Linking errors carry a "Return to Messenger" link once redirect_uri is verified.
+  app.setErrorHandler((error, request, reply) => {
+    if (!(error instanceof LinkPageError)) throw error;
+    request.log.info({ code: error.code, status: error.status }, "link step refused");
+    reply.headers(error.headers);
+    return sendPage(reply, linkErrorPage({ title: error.title, message: error.message, nextStep: error.nextStep, requestId: request.id, returnUrl: error.returnUrl }), error.status);
+  });
+
+  const tags = ["linking"];
+
+  app.get("/link", { schema: { tags, summary: "Start linking (Messenger's account_link URL)", querystring: StartQuery, response: PageResponse }, config: pageConfig }, async (request, reply) => {
+    const { cookie, location } = await service.start(request.query, request.id);
+    setAttemptCookie(reply, cookie, secureCookies);
+    return reply.header("cache-control", "no-store").redirect(location, 302);
+  });
+
+  app.get("/link/callback", { schema: { tags, summary: "The bank identity provider's redirect back", response: PageResponse }, config: pageConfig }, async (request, reply) => {
+    const current = new URL(request.url, options.publicUrl);
+    const { location } = await service.callback(readBinding(request), current);
+    return reply.header("cache-control", "no-store").redirect(location, 303);
+  });
+
+  app.get("/link/2fa", { schema: { tags, summary: "Second factor: enrol or enter a TOTP code", response: PageResponse }, config: pageConfig }, async (request, reply) => {
+    const binding = readBinding(request);
+    const { bankName, enrolment, attempt } = await service.secondFactorForm(binding);
+    return sendPage(reply, secondFactorPage({ bankName, enrolment, csrf: csrf.tokenFor(binding!, "2fa"), returnUrl: messengerReturnUrl(attempt.redirectUri) }));
+  });
+
+  app.post("/link/2fa", { schema: { tags, summary: "Second factor: check a TOTP code", body: CodeForm, response: PageResponse }, config: pageConfig }, async (request, reply) => {
+    const binding = readBinding(request);
+    if (!binding) throw Errors.noSession();
+    if (!csrf.check(binding, "2fa", request.body.csrf)) throw Errors.csrf();
+    const limit = await rateLimits.hit(`link_2fa:${binding.attemptId}`, TWO_FA_LIMIT, TWO_FA_WINDOW_MS, clock.now());
+    if (!limit.allowed) {
+      const e = Errors.tooFast();
+      e.headers["retry-after"] = String(Math.max(1, Math.ceil((limit.resetAt.getTime() - clock.now().getTime()) / 1000)));
+      throw e;
+    }
+    const result = await service.verifySecondFactor(binding, request.body.code ?? "");
+    if (result.ok) return reply.redirect("/link/consent", 303);
+    if (result.reason === "not_enrolled") throw Errors.wrongStep();
+    const error = result.reason === "replayed" ? "That code was already used. Wait for the next code and try again." : "That code is not right. Check your authenticator app and try again.";
+    return sendPage(reply, secondFactorPage({ bankName: result.bankName, csrf: csrf.tokenFor(binding, "2fa"), error, returnUrl: messengerReturnUrl(result.attempt.redirectUri) }), 400);
+  });
+
+  app.get("/link/consent", { schema: { tags, summary: "Consent: what the bank may do, for what, how long", response: PageResponse }, config: pageConfig }, async (request, reply) => {
+    const binding = readBinding(request);
+    const { attempt, bankName, expiresAt } = await service.consentForm(binding);
+    return sendPage(
+      reply,
+      consentPage({ bankName, scopes: attempt.scopes, purposes: attempt.purposes, durationDays: attempt.durationDays, expiresOn: expiresAt.toISOString().slice(0, 10), csrf: csrf.tokenFor(binding!, "consent") }),
+    );
+  });
+
+  // Any other method on a linking path answers a page too (the not-found handler speaks JSON).
+  const allowed: Record<string, string> = { "/link": "GET", "/link/callback": "GET", "/link/2fa": "GET, POST", "/link/consent": "GET, POST" };
+  for (const [url, allow] of Object.entries(allowed)) {
+    const methods = (["GET", "POST", "PUT", "PATCH", "DELETE"] as const).filter((m) => !allow.split(", ").includes(m));
+    app.route({
+      method: methods,
+      url,
+      schema: { hide: true, response: PageResponse },
+      config: pageConfig,
+      handler: async (_request, reply) => {
+        const e = new LinkPageError("method_not_allowed", "This page cannot be used that way", "The page was asked for in a way it does not support.", "Go back to Messenger and start again.", 405);
+        e.headers.allow = allow;
+        throw e;
+      },
+    });
+  }
+
+  app.post("/link/consent", { schema: { tags, summary: "Consent: approve or deny", body: ConsentForm, response: PageResponse }, config: pageConfig }, async (request, reply) => {
+    const binding = readBinding(request);
+    if (!binding) throw Errors.noSession();
+    if (!csrf.check(binding, "consent", request.body.csrf)) throw Errors.csrf();
+    const decision = request.body.decision;
+    if (decision !== "approve" && decision !== "deny") throw Errors.badRequest("decision must be approve or deny");
+    const { location } = await service.decide(binding, decision, request.id);
+    clearAttemptCookie(reply, secureCookies);
+    return reply.header("cache-control", "no-store").redirect(location, 303);
+  });
+};

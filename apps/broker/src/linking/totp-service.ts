@@ -1,0 +1,93 @@
+import { randomUUID } from "node:crypto";
+import { generateSecret, generateURI, verify } from "otplib";
+import QRCode from "qrcode";
+import type { Clock } from "../clock.ts";
+import type { Sealer } from "../crypto/seal.ts";
+import type { TotpRepo } from "./totp-repo.ts";
+
+/**
+ * The customer's second factor: RFC 6238 TOTP (SHA-1, 6 digits, 30 s), one factor per
+ * (bank client, bank customer `sub`). A code is accepted within ±1 step, each time step at most
+ * once, and 5 failures in a row lock the factor for 15 minutes.
+ */
+export const TOTP_PERIOD = 30;
+export const MAX_FAILURES = 5;
+export const LOCK_MS = 15 * 60_000;
+
+export const totpSecretContext = (factorId: string) => `totp_factor:${factorId}:secret`;
+
+export interface Enrolment {
+  factorId: string;
+  otpauthUri: string;
+  qrDataUrl: string;
+}
+
+export type VerifyOutcome =
+  | { ok: true; step: number; at: Date }
+  | { ok: false; reason: "invalid" | "replayed"; failures: number }
+  | { ok: false; reason: "locked"; lockedUntil: Date }
+  | { ok: false; reason: "not_enrolled" };
+
+export interface TotpServiceDeps {
+  repo: Pick<TotpRepo, "find" | "createPending" | "replacePending" | "useStep" | "recordFailure" | "lock">;
+  sealer: Sealer;
+  clock: Clock;
+}
+
+export function createTotpService({ repo, sealer, clock }: TotpServiceDeps) {
+  return {
+    /** Whether the customer has a confirmed factor (else the page enrols one), and any lock. */
+    async status(clientId: string, subject: string): Promise<{ state: "enrolled" | "pending" | "none"; lockedUntil?: Date }> {
+      const factor = await repo.find(clientId, subject);
+      if (!factor) return { state: "none" };
+      const lockedUntil = factor.lockedUntil && factor.lockedUntil > clock.now() ? factor.lockedUntil : undefined;
+      return { state: factor.confirmedAt ? "enrolled" : "pending", lockedUntil };
+    },
+
+    /** A new (or refreshed, while unconfirmed) secret, shown once as a QR code and as text. */
+    async enrol(clientId: string, subject: string, labels: { issuer: string; account: string }): Promise<Enrolment> {
+      const secret = generateSecret({ length: 20 });
+      let factor = await repo.find(clientId, subject);
+      if (factor?.confirmedAt) throw new Error("factor already confirmed");
+      if (!factor) {
+        const id = randomUUID();
+        factor = await repo.createPending({ id, clientId, subject, secretSealed: sealer.seal(secret, totpSecretContext(id)) });
+        if (factor.id !== id && !(await repo.replacePending(factor.id, sealer.seal(secret, totpSecretContext(factor.id))))) {
+          throw new Error("factor confirmed concurrently");
+        }
+      } else if (!(await repo.replacePending(factor.id, sealer.seal(secret, totpSecretContext(factor.id))))) {
+        throw new Error("factor confirmed concurrently");
+      }
+      const otpauthUri = generateURI({ issuer: labels.issuer, label: labels.account, secret, algorithm: "sha1", digits: 6, period: TOTP_PERIOD });
+      const qrDataUrl = await QRCode.toDataURL(otpauthUri, { errorCorrectionLevel: "M", margin: 2, width: 240 });
+      return { factorId: factor.id, otpauthUri, qrDataUrl };
+    },
+
+    async verify(clientId: string, subject: string, code: string): Promise<VerifyOutcome> {
+      const factor = await repo.find(clientId, subject);
+      if (!factor) return { ok: false, reason: "not_enrolled" };
+      const now = clock.now();
+      if (factor.lockedUntil && factor.lockedUntil > now) return { ok: false, reason: "locked", lockedUntil: factor.lockedUntil };
+
+      const token = code.replace(/\s+/g, "");
+      let step: number | undefined;
+      if (/^\d{6}$/.test(token)) {
+        const secret = sealer.unseal(factor.secretSealed, totpSecretContext(factor.id));
+        const result = await verify({ secret, token, epoch: Math.floor(now.getTime() / 1000), period: TOTP_PERIOD, epochTolerance: TOTP_PERIOD, digits: 6, algorithm: "sha1" });
+        if (result.valid && "timeStep" in result) step = result.timeStep;
+      }
+      if (step !== undefined) {
+        if (await repo.useStep(factor.id, step, now)) return { ok: true, step, at: now };
+      }
+      const failures = await repo.recordFailure(factor.id);
+      if (failures >= MAX_FAILURES) {
+        const lockedUntil = new Date(now.getTime() + LOCK_MS);
+        await repo.lock(factor.id, lockedUntil);
+        return { ok: false, reason: "locked", lockedUntil };
+      }
+      return { ok: false, reason: step !== undefined ? "replayed" : "invalid", failures };
+    },
+  };
+}
+
+export type TotpService = ReturnType<typeof createTotpService>;

@@ -1,0 +1,49 @@
+import { randomUUID } from "node:crypto";
+import type { Db, Link, Tx } from "@link-broker/db";
+
+/** Links between a bank customer (client + `sub`) and a Messenger PSID. */
+export function createLinksRepo(db: Pick<Db, "prisma">) {
+  const { prisma } = db;
+  return {
+    /**
+     * The link for (client, subject, psid), made active; re-linking reuses the row. Answers
+     * whether it was already active (its consent is then renewed rather than granted anew).
+     */
+    async activate(tx: Tx, key: { clientId: string; subject: string; psid: string }): Promise<{ link: Link; wasActive: boolean }> {
+      const existing = await tx.link.findUnique({ where: { clientId_subject_psid: key } });
+      if (!existing) {
+        await tx.link.createMany({ data: [{ id: randomUUID(), ...key }], skipDuplicates: true });
+      }
+      const link = await tx.link.findUniqueOrThrow({ where: { clientId_subject_psid: key } });
+      const wasActive = existing?.status === "active";
+      if (link.status !== "active") {
+        return { link: await tx.link.update({ where: { id: link.id }, data: { status: "active", unlinkedAt: null, unlinkedBy: null } }), wasActive };
+      }
+      return { link, wasActive };
+    },
+
+    async setConsent(tx: Tx, linkId: string, consentId: string): Promise<void> {
+      await tx.link.update({ where: { id: linkId }, data: { consentId } });
+    },
+
+    find(id: string): Promise<Link | null> {
+      return prisma.link.findUnique({ where: { id } });
+    },
+
+    listByPsid(clientId: string, psid: string): Promise<Link[]> {
+      return prisma.link.findMany({ where: { clientId, psid }, orderBy: { createdAt: "asc" }, take: 100 });
+    },
+
+    activeByPsid(clientId: string, psid: string): Promise<Link[]> {
+      return prisma.link.findMany({ where: { clientId, psid, status: "active" } });
+    },
+
+    /** active → unlinked, once; answers whether this call made the change. */
+    async markUnlinked(id: string, actor: string, now: Date): Promise<boolean> {
+      const { count } = await prisma.link.updateMany({ where: { id, status: "active" }, data: { status: "unlinked", unlinkedAt: now, unlinkedBy: actor } });
+      return count === 1;
+    },
+  };
+}
+
+export type LinksRepo = ReturnType<typeof createLinksRepo>;

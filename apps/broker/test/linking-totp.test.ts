@@ -1,0 +1,159 @@
+import { createTestDb, type TestDb } from "@link-broker/db/testing";
+import { generate } from "otplib";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createSealer, keyIdOf } from "../src/crypto/seal.ts";
+import { createTotpRepo } from "../src/linking/totp-repo.ts";
+import { createTotpService, totpSecretContext } from "../src/linking/totp-service.ts";
+import { bankLogin, csrfOf, openLink, postForm, totpCode, totpSecretOf } from "./support/link-flow.ts";
+import { startLinkingEnv, testClock, type LinkingEnv, type SeededClient } from "./support/linking-env.ts";
+
+describe("TOTP service", () => {
+  let db: TestDb;
+  const clock = testClock();
+  const key = Buffer.alloc(32, 7);
+  const sealer = createSealer({ kid: keyIdOf(key), key });
+  const totp = () => createTotpService({ repo: createTotpRepo(db), sealer, clock });
+  beforeAll(async () => {
+    db = await createTestDb();
+  });
+  afterAll(() => db?.drop());
+
+  async function enrolled(subject: string) {
+    const service = totp();
+    const enrolment = await service.enrol("bank-a", subject, { issuer: "Bank A", account: "Bank A customer" });
+    const uri = new URL(enrolment.otpauthUri);
+    expect(uri.protocol).toBe("otpauth:");
+    expect(uri.searchParams.get("issuer")).toBe("Bank A");
+    expect(uri.searchParams.get("algorithm") ?? "SHA1").toBe("SHA1");
+    expect(uri.searchParams.get("digits") ?? "6").toBe("6");
+    expect(uri.searchParams.get("period") ?? "30").toBe("30");
+    const secret = uri.searchParams.get("secret")!;
+    expect(secret).toMatch(/^[A-Z2-7]{32}$/); // 20 bytes in base32
+    expect(enrolment.qrDataUrl).toMatch(/^data:image\/png;base64,/);
+    const row = await db.prisma.totpFactor.findUniqueOrThrow({ where: { id: enrolment.factorId } });
+    expect(sealer.unseal(row.secretSealed, totpSecretContext(row.id))).toBe(secret);
+    return { service, secret };
+  }
+
+  const at = (offsetSteps = 0) => Math.floor(clock.now().getTime() / 1000) + offsetSteps * 30;
+
+  it("verifies within ±1 step, not beyond", async () => {
+    const { service, secret } = await enrolled("sub-window");
+    expect((await service.status("bank-a", "sub-window")).state).toBe("pending");
+    expect((await service.verify("bank-a", "sub-window", await generate({ secret, epoch: at(-2) }))).ok).toBe(false);
+    expect((await service.verify("bank-a", "sub-window", await generate({ secret, epoch: at(2) }))).ok).toBe(false);
+    expect((await service.verify("bank-a", "sub-window", await generate({ secret, epoch: at(-1) }))).ok).toBe(true);
+    expect((await service.status("bank-a", "sub-window")).state).toBe("enrolled");
+    expect((await service.verify("bank-a", "sub-window", await generate({ secret, epoch: at(1) }))).ok).toBe(true);
+  });
+
+  it("never accepts a time step twice, even concurrently", async () => {
+    const { service, secret } = await enrolled("sub-replay");
+    const code = await generate({ secret, epoch: at() });
+    const results = await Promise.all([service.verify("bank-a", "sub-replay", code), service.verify("bank-a", "sub-replay", code), service.verify("bank-a", "sub-replay", code)]);
+    expect(results.filter((r) => r.ok)).toHaveLength(1);
+    expect(results.filter((r) => !r.ok && r.reason === "replayed")).toHaveLength(2);
+    // An earlier step after a later one is also refused.
+    clock.advance(30_000);
+    expect((await service.verify("bank-a", "sub-replay", await generate({ secret, epoch: at(-2) }))).ok).toBe(false);
+  });
+
+  it("locks for 15 minutes after 5 failures in a row", async () => {
+    const { service, secret } = await enrolled("sub-lock");
+    for (let i = 1; i <= 4; i++) expect(await service.verify("bank-a", "sub-lock", "000000")).toMatchObject({ ok: false, reason: "invalid", failures: i });
+    const locked = await service.verify("bank-a", "sub-lock", "abc");
+    expect(locked).toMatchObject({ ok: false, reason: "locked" });
+    const until = (locked as { lockedUntil: Date }).lockedUntil;
+    expect(Math.abs(until.getTime() - clock.now().getTime() - 15 * 60_000)).toBeLessThan(1000);
+    expect(await service.verify("bank-a", "sub-lock", await generate({ secret, epoch: at() }))).toMatchObject({ ok: false, reason: "locked" });
+    clock.advance(15 * 60_000 + 1000);
+    expect((await service.verify("bank-a", "sub-lock", await generate({ secret, epoch: at() }))).ok).toBe(true);
+  });
+
+  it("keeps factors per bank client", async () => {
+    const { secret } = await enrolled("sub-shared");
+    expect(await totp().verify("bank-b", "sub-shared", await generate({ secret, epoch: at() }))).toMatchObject({ ok: false, reason: "not_enrolled" });
+  });
+});
+
+describe("/link/2fa over HTTP", () => {
+  let env: LinkingEnv;
+  let client: SeededClient;
+  beforeAll(async () => {
+    env = await startLinkingEnv();
+    client = await env.seedClient();
+  });
+  afterAll(() => env?.close());
+
+  async function atSecondFactor(psid: string, username = "alice") {
+    const start = await openLink(env, { clientId: client.id, psid });
+    const callback = await bankLogin(env, start.jar, start.response.headers.get("location")!, username);
+    expect((await start.jar.fetch(callback)).status).toBe(303);
+    const page = await start.jar.fetch(`${env.brokerUrl}/link/2fa`);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    return { ...start, html, csrf: csrfOf(html) };
+  }
+
+  it("enrols, verifies, refuses a replayed code on the next link, then locks after 5 failures", async () => {
+    const first = await atSecondFactor("psid-t1");
+    const secret = totpSecretOf(first.html)!;
+    const code = await totpCode(secret, env.clock.now());
+    const ok = await postForm(first.jar, `${env.brokerUrl}/link/2fa`, { code, csrf: first.csrf });
+    expect(ok.status).toBe(303);
+    expect(ok.headers.get("location")).toBe("/link/consent");
+
+    // Second link, same customer: no enrolment, and the same code is refused.
+    const second = await atSecondFactor("psid-t2");
+    expect(totpSecretOf(second.html)).toBeUndefined();
+    expect(second.html).toContain("Enter your security code");
+    const replay = await postForm(second.jar, `${env.brokerUrl}/link/2fa`, { code, csrf: second.csrf });
+    expect(replay.status).toBe(400);
+    expect(await replay.text()).toContain("already used");
+
+    // The next step's code passes (±1 step).
+    const next = await postForm(second.jar, `${env.brokerUrl}/link/2fa`, { code: await totpCode(secret, env.clock.now(), 1), csrf: second.csrf });
+    expect(next.status).toBe(303);
+
+    // Third link: 5 wrong codes lock the factor and fail the attempt.
+    env.clock.advance(90_000);
+    const third = await atSecondFactor("psid-t3");
+    for (let i = 0; i < 3; i++) expect((await postForm(third.jar, `${env.brokerUrl}/link/2fa`, { code: "000000", csrf: third.csrf })).status).toBe(400);
+    const locked = [];
+    for (let i = 0; i < 2; i++) locked.push(await postForm(third.jar, `${env.brokerUrl}/link/2fa`, { code: "123 456", csrf: third.csrf }));
+    const last = locked.at(-1)!;
+    expect(last.status).toBe(429);
+    expect(last.headers.get("retry-after")).toBeTruthy();
+    const body = await last.text();
+    expect(body).toMatch(/locked until \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC/);
+    expect(body).toContain("Return to Messenger");
+    expect((await env.db.prisma.linkAttempt.findFirstOrThrow({ where: { psid: "psid-t3" } })).state).toBe("failed");
+
+    // While locked, a new attempt stops at the second factor with the same page.
+    const fourth = await openLink(env, { clientId: client.id, psid: "psid-t4" });
+    const callback = await bankLogin(env, fourth.jar, fourth.response.headers.get("location")!);
+    expect((await fourth.jar.fetch(callback)).status).toBe(303);
+    const refused = await fourth.jar.fetch(`${env.brokerUrl}/link/2fa`);
+    expect(refused.status).toBe(429);
+    expect(await refused.text()).toMatch(/locked until/);
+    expect((await env.db.prisma.linkAttempt.findFirstOrThrow({ where: { psid: "psid-t4" } })).state).toBe("failed");
+    void secret;
+  });
+
+  it("refuses a form without its CSRF token or with another attempt's", async () => {
+    const a = await atSecondFactor("psid-csrf-a", "bob");
+    const b = await atSecondFactor("psid-csrf-b", "bob");
+    expect((await postForm(a.jar, `${env.brokerUrl}/link/2fa`, { code: "123456" })).status).toBe(403);
+    expect((await postForm(a.jar, `${env.brokerUrl}/link/2fa`, { code: "123456", csrf: b.csrf })).status).toBe(403);
+    expect((await env.db.prisma.linkAttempt.findFirstOrThrow({ where: { psid: "psid-csrf-a" } })).state).toBe("authenticated");
+  });
+
+  it("rate-limits code submissions per attempt", async () => {
+    const a = await atSecondFactor("psid-rate", "bob");
+    // Wrong codes lock the factor at 5 and end the attempt; the limiter still counts every post.
+    const responses = [];
+    for (let i = 0; i < 12; i++) responses.push(await postForm(a.jar, `${env.brokerUrl}/link/2fa`, { code: "xx", csrf: a.csrf }));
+    expect(responses.map((r) => r.status)).toEqual([400, 400, 400, 400, 429, 409, 409, 409, 409, 409, 429, 429]);
+    expect(await responses.at(-1)!.text()).toContain("Too many codes were tried");
+  });
+});

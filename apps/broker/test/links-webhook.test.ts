@@ -1,0 +1,170 @@
+import { createHmac } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GRAPH_UNLINK_JOB } from "../src/links/links-service.ts";
+import { driveLinkFlow } from "./support/link-flow.ts";
+import { startLinkingEnv, type LinkingEnv, type SeededClient } from "./support/linking-env.ts";
+
+const sign = (secret: string, body: string | Buffer) => `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
+
+function delivery(pageId: string, events: { psid: string; status: "linked" | "unlinked"; timestamp: number; code?: string }[]) {
+  // Spacing and key order as Messenger sends them; re-serializing changes the bytes.
+  return `{"object":"page", "entry":[{"id":"${pageId}","time":${Date.now()},"messaging":[${events
+    .map(
+      (e) =>
+        `{"sender":{"id":"${e.psid}"},"recipient":{"id":"${pageId}"},"timestamp":${e.timestamp},"account_linking":{"status":"${e.status}"${e.code ? `,"authorization_code":"${e.code}"` : ""}}}`,
+    )
+    .join(",")}]}]}`;
+}
+
+describe("Messenger webhook and /links", () => {
+  let env: LinkingEnv;
+  let client: SeededClient;
+  let other: SeededClient;
+  const hook = () => `${env.brokerUrl}/messenger/webhook/${client.id}`;
+  const post = (body: string, signature?: string, contentType = "application/json") =>
+    fetch(hook(), { method: "POST", headers: { "content-type": contentType, ...(signature ? { "x-hub-signature-256": signature } : {}) }, body });
+
+  beforeAll(async () => {
+    env = await startLinkingEnv();
+    client = await env.seedClient();
+    other = await env.seedClient();
+  });
+  afterAll(() => env?.close());
+
+  async function linked(psid: string, username = "alice", clientId = client.id) {
+    env.clock.advance(60_000);
+    const result = await driveLinkFlow(env, { clientId, psid, username });
+    expect(result.authorizationCode).toBeTruthy();
+    return env.db.prisma.link.findFirstOrThrow({ where: { psid, clientId } });
+  }
+
+  it("answers the verify handshake only with the right verify token", async () => {
+    const ok = await fetch(`${hook()}?hub.mode=subscribe&hub.verify_token=${encodeURIComponent(client.verifyToken)}&hub.challenge=12345`);
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toBe("12345");
+    expect(ok.headers.get("content-type")).toMatch(/^text\/plain/);
+    const wrong = await fetch(`${hook()}?hub.mode=subscribe&hub.verify_token=nope&hub.challenge=12345`);
+    expect(wrong.status).toBe(403);
+    expect(await wrong.text()).not.toContain("12345");
+    const missing = await fetch(`${hook()}?hub.mode=subscribe&hub.challenge=1`);
+    expect(missing.status).toBe(403);
+    expect((await fetch(`${hook()}?hub.mode=unsubscribe&hub.verify_token=${client.verifyToken}&hub.challenge=1`)).status).toBe(400);
+    expect((await fetch(`${env.brokerUrl}/messenger/webhook/unknown?hub.mode=subscribe&hub.verify_token=x&hub.challenge=1`)).status).toBe(404);
+  });
+
+  it("refuses a bad, missing or re-serialized signature with 401 and changes nothing", async () => {
+    const link = await linked("psid-sig");
+    const body = delivery(env.graph.pageId, [{ psid: "psid-sig", status: "unlinked", timestamp: 1 }]);
+    expect((await post(body)).status).toBe(401);
+    expect((await post(body, "sha256=" + "0".repeat(64))).status).toBe(401);
+    expect((await post(body, sign("wrong-secret", body))).status).toBe(401);
+    expect((await post(body, sign(other.appSecret, body))).status).toBe(401);
+    const reserialized = JSON.stringify(JSON.parse(body));
+    expect(reserialized).not.toBe(body);
+    expect((await post(body, sign(client.appSecret, reserialized))).status).toBe(401);
+    expect((await post(body, sign(client.appSecret, body).replace("sha256=", "sha1="))).status).toBe(401);
+    expect((await env.db.prisma.link.findUniqueOrThrow({ where: { id: link.id } })).status).toBe("active");
+    expect(env.fakes.ledger.withdrawals).toHaveLength(0);
+    expect(await env.db.prisma.replayGuard.count()).toBe(0);
+  });
+
+  it("unlinked unlinks (no Graph call), linked is acknowledged, duplicates are harmless, several events per delivery", async () => {
+    const a = await linked("psid-w1");
+    const b = await linked("psid-w2", "bob");
+    const body = delivery(env.graph.pageId, [
+      { psid: "psid-w1", status: "unlinked", timestamp: 1000 },
+      { psid: "psid-new", status: "linked", timestamp: 1001, code: "abc" },
+      { psid: "psid-w2", status: "unlinked", timestamp: 1002 },
+    ]);
+    const graphCalls = env.graph.unlinkCalls().length;
+    const res = await post(body, sign(client.appSecret, body));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ received: 3, unlinked: 2, duplicates: 0 });
+    for (const link of [a, b]) {
+      const row = await env.db.prisma.link.findUniqueOrThrow({ where: { id: link.id } });
+      expect(row).toMatchObject({ status: "unlinked", unlinkedBy: "messenger" });
+      expect(env.fakes.oauth.revoked).toContainEqual({ linkId: link.id, reason: expect.any(String) });
+      expect(env.fakes.ledger.withdrawals).toContainEqual(expect.objectContaining({ consentId: row.consentId, actor: "messenger" }));
+    }
+    expect(env.graph.unlinkCalls().length).toBe(graphCalls);
+    expect(await env.db.prisma.job.count()).toBe(0);
+
+    const withdrawals = env.fakes.ledger.withdrawals.length;
+    const again = await post(body, sign(client.appSecret, body));
+    expect(again.status).toBe(200);
+    expect(await again.json()).toEqual({ received: 3, unlinked: 0, duplicates: 2 });
+    expect(env.fakes.ledger.withdrawals.length).toBe(withdrawals);
+  });
+
+  it("answers 200 to an empty or foreign delivery, 400 to signed garbage, any content type", async () => {
+    const empty = `{"object":"page","entry":[]}`;
+    expect((await post(empty, sign(client.appSecret, empty))).status).toBe(200);
+    const garbage = "{not json";
+    expect((await post(garbage, sign(client.appSecret, garbage))).status).toBe(400);
+    const text = delivery(env.graph.pageId, []);
+    expect((await post(text, sign(client.appSecret, text), "text/plain")).status).toBe(200);
+  });
+
+  it("GET /links lists only the calling client's links; DELETE unlinks and tells Messenger once", async () => {
+    const link = await linked("psid-l1");
+    await linked("psid-l1", "alice", other.id);
+    const list = await fetch(`${env.brokerUrl}/links?psid=psid-l1`, { headers: { "x-test-client-id": client.id } });
+    expect(list.status).toBe(200);
+    const { links } = (await list.json()) as { links: unknown[] };
+    expect(links).toHaveLength(1);
+    expect(links[0]).toMatchObject({ link_id: link.id, psid: "psid-l1", subject: "cust-alice-001", status: "active", consent_id: link.consentId });
+    expect((await fetch(`${env.brokerUrl}/links?psid=psid-l1`)).status).toBe(401);
+
+    const del = (id: string, clientId: string) => fetch(`${env.brokerUrl}/links/${id}`, { method: "DELETE", headers: { "x-test-client-id": clientId } });
+    expect((await del(link.id, other.id)).status).toBe(404);
+    expect((await del("no-such-link", client.id)).status).toBe(404);
+
+    const calls = env.graph.unlinkCalls().length;
+    const res = await del(link.id, client.id);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ link_id: link.id, status: "unlinked", unlinked_by: "bank" });
+    expect(env.graph.unlinkCalls().slice(calls)).toEqual([expect.objectContaining({ method: "POST", body: { psid: "psid-l1" }, query: { access_token: env.graph.pageAccessToken } })]);
+    expect(env.fakes.ledger.withdrawals.at(-1)).toMatchObject({ consentId: link.consentId, actor: "bank" });
+
+    // Idempotent: a second DELETE changes nothing and calls nobody.
+    expect((await del(link.id, client.id)).status).toBe(200);
+    expect(env.graph.unlinkCalls().length).toBe(calls + 1);
+    expect(await env.db.prisma.job.count({ where: { doneAt: null } })).toBe(0);
+  });
+
+  it("concurrent unlinks from the bank and from Messenger end once: one withdrawal recorded as done, at most one Graph call", async () => {
+    const link = await linked("psid-both");
+    const calls = env.graph.unlinkCalls().length;
+    const body = delivery(env.graph.pageId, [{ psid: "psid-both", status: "unlinked", timestamp: 777 }]);
+    const [del, hookRes] = await Promise.all([
+      fetch(`${env.brokerUrl}/links/${link.id}`, { method: "DELETE", headers: { "x-test-client-id": client.id } }),
+      post(body, sign(client.appSecret, body)),
+    ]);
+    expect(del.status).toBe(200);
+    expect(hookRes.status).toBe(200);
+    const row = await env.db.prisma.link.findUniqueOrThrow({ where: { id: link.id } });
+    expect(row.status).toBe("unlinked");
+    expect(env.graph.unlinkCalls().length - calls).toBe(row.unlinkedBy === "bank" ? 1 : 0);
+    expect(env.fakes.ledger.withdrawals.filter((w) => w.consentId === link.consentId && !w.alreadyWithdrawn)).toHaveLength(1);
+  });
+
+  it("retries a failed Graph unlink with backoff until it goes through", async () => {
+    const link = await linked("psid-retry", "bob");
+    env.graph.fail(1);
+    const res = await fetch(`${env.brokerUrl}/links/${link.id}`, { method: "DELETE", headers: { "x-test-client-id": client.id } });
+    expect(res.status).toBe(200);
+    const job = await env.db.prisma.job.findFirstOrThrow({ where: { kind: GRAPH_UNLINK_JOB, doneAt: null } });
+    expect(job.attempts).toBe(1);
+    expect(job.lastError).toMatch(/Graph API answered 500/);
+    expect(job.lastError).not.toContain(env.graph.pageAccessToken);
+    const runner = env.broker.linking!.jobRunner;
+    await runner.runDue();
+    expect((await env.db.prisma.job.findUniqueOrThrow({ where: { id: job.id } })).doneAt).toBeNull(); // not due yet
+    env.clock.advance(6_000);
+    await runner.runDue();
+    const done = await env.db.prisma.job.findUniqueOrThrow({ where: { id: job.id } });
+    expect(done.doneAt).not.toBeNull();
+    expect(done.attempts).toBe(2);
+    expect(env.graph.unlinkCalls().filter((c) => (c.body as { psid?: string })?.psid === "psid-retry")).toHaveLength(2);
+  });
+});

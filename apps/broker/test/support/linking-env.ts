@@ -1,0 +1,149 @@
+import { createServer } from "node:net";
+import { randomBytes } from "node:crypto";
+import { createTestDb, type TestDb } from "@link-broker/db/testing";
+import type { FastifyInstance } from "fastify";
+import { buildApp, type BrokerContext } from "../../src/app.ts";
+import type { Clock } from "../../src/clock.ts";
+import type { Config } from "../../src/config.ts";
+import { createSealer, type Sealer } from "../../src/crypto/seal.ts";
+import { hashToken, randomToken } from "../../src/crypto/hash.ts";
+import { clientSecretContext } from "../../src/linking/client-secrets.ts";
+import type { LinkingDeps } from "../../src/linking/linking-deps.ts";
+import { testConfig } from "./app.ts";
+import { startBankIdp, type BankIdpServer } from "./bank-idp.ts";
+import { startFakeGraph, type FakeGraph } from "./fake-graph.ts";
+import { fakeLinkingDeps } from "./linking-fakes.ts";
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A settable clock (defaults to real time). */
+export function testClock(): Clock & { offsetMs: number; advance(ms: number): void } {
+  return {
+    offsetMs: 0,
+    now() {
+      return new Date(Date.now() + this.offsetMs);
+    },
+    advance(ms) {
+      this.offsetMs += ms;
+    },
+  };
+}
+
+export interface LinkingEnv {
+  broker: FastifyInstance;
+  brokerUrl: string;
+  config: Config;
+  db: TestDb;
+  sealer: Sealer;
+  graph: FakeGraph;
+  idp: BankIdpServer;
+  clock: ReturnType<typeof testClock>;
+  /** Messenger's redirect_uri base (allowlisted). */
+  messengerRedirect: string;
+  /** The OAuth/ledger deps passed to the broker (fakes unless given; a factory gets the broker's services). */
+  deps: LinkingDeps;
+  fakes: ReturnType<typeof fakeLinkingDeps>;
+  /** TOTP secrets learnt from enrolment pages, by `<clientId>:<username>`. */
+  totpSecrets: Map<string, string>;
+  seedClient(options?: SeedClientOptions): Promise<SeededClient>;
+  close(): Promise<void>;
+}
+
+export interface SeedClientOptions {
+  id?: string;
+  name?: string;
+  requirePar?: boolean;
+  scopes?: string[];
+  messenger?: boolean;
+  bankIdp?: boolean;
+}
+
+export interface SeededClient {
+  id: string;
+  name: string;
+  appSecret: string;
+  verifyToken: string;
+}
+
+/**
+ * A listening broker with the linking flow, a real oidc-provider bank IdP and a fake Graph API,
+ * all on loopback. `deps` replaces the OAuth/ledger fakes with the real ones after the merge.
+ */
+export async function startLinkingEnv(options: { deps?: LinkingDeps | ((ctx: BrokerContext) => LinkingDeps) } = {}): Promise<LinkingEnv> {
+  const graph = await startFakeGraph();
+  const port = await freePort();
+  const brokerUrl = `http://127.0.0.1:${port}`;
+  const idp = await startBankIdp({ redirectUri: `${brokerUrl}/link/callback` });
+  const messengerRedirect = "http://127.0.0.1:9/messenger_platform/account_linking";
+  const config = testConfig({ PUBLIC_URL: brokerUrl, MESSENGER_GRAPH_URL: graph.url, MESSENGER_REDIRECT_ALLOWLIST: messengerRedirect });
+  const db = await createTestDb();
+  const clock = testClock();
+  const fakes = fakeLinkingDeps();
+  let deps: LinkingDeps = fakes.deps;
+  const linking = (ctx: BrokerContext) => {
+    deps = typeof options.deps === "function" ? options.deps(ctx) : (options.deps ?? fakes.deps);
+    return deps;
+  };
+  const broker = await buildApp({ config, db, clock, logger: false, linking, linkingOverrides: { startJobRunner: false } });
+  await broker.listen({ port, host: "127.0.0.1" });
+  const sealer = createSealer(config.masterKey);
+
+  return {
+    broker,
+    brokerUrl,
+    config,
+    db,
+    sealer,
+    graph,
+    idp,
+    clock,
+    messengerRedirect,
+    deps,
+    fakes,
+    totpSecrets: new Map(),
+    async seedClient(o = {}) {
+      const id = o.id ?? `client-${randomBytes(4).toString("hex")}`;
+      const name = o.name ?? "Demo Bank";
+      const appSecret = randomToken();
+      const verifyToken = randomToken(16);
+      const seal = (value: string, field: Parameters<typeof clientSecretContext>[1]) => sealer.seal(value, clientSecretContext(id, field));
+      const withMessenger = o.messenger !== false;
+      const withIdp = o.bankIdp !== false;
+      await db.prisma.client.create({
+        data: {
+          id,
+          name,
+          secretHash: hashToken(randomToken()),
+          registrationTokenHash: hashToken(randomToken()),
+          tokenEndpointAuthMethod: "client_secret_basic",
+          grantTypes: ["authorization_code", "refresh_token"],
+          scopes: o.scopes ?? ["balance:read", "transactions:read", "alerts:fraud", "support:chat"],
+          requirePar: o.requirePar ?? false,
+          messengerPageId: withMessenger ? graph.pageId : null,
+          messengerPageTokenSealed: withMessenger ? seal(graph.pageAccessToken, "page_access_token") : null,
+          messengerAppSecretSealed: withMessenger ? seal(appSecret, "app_secret") : null,
+          messengerVerifyTokenSealed: withMessenger ? seal(verifyToken, "verify_token") : null,
+          bankIdpIssuer: withIdp ? idp.issuer : null,
+          bankIdpClientId: withIdp ? idp.clientId : null,
+          bankIdpSecretSealed: withIdp ? seal(idp.clientSecret, "bank_idp_client_secret") : null,
+          bankIdpAuthMethod: withIdp ? "client_secret_basic" : null,
+        },
+      });
+      return { id, name, appSecret, verifyToken };
+    },
+    async close() {
+      await broker.close();
+      await Promise.all([graph.close(), idp.close()]);
+      await db.drop();
+    },
+  };
+}

@@ -11,6 +11,8 @@ import { systemClock, type Clock } from "./clock.ts";
 import type { Config } from "./config.ts";
 import { createSealer, type Sealer } from "./crypto/seal.ts";
 import { loggerOptions } from "./logger.ts";
+import { createOAuth, type OAuthOptions } from "./oauth/oauth-module.ts";
+import { oauthRoutes } from "./oauth/oauth-routes.ts";
 import { opsRoutes } from "./ops/ops-routes.ts";
 import { errorHandlerPlugin } from "./plugins/error-handler.ts";
 
@@ -21,6 +23,8 @@ export interface AppDeps {
   clock?: Clock;
   /** false silences logs (tests); otherwise pino at config.logLevel. */
   logger?: boolean;
+  /** OAuth hooks and limits (consent check, rate limits). */
+  oauth?: OAuthOptions;
 }
 
 /** The broker's shared services, built once per app from its deps. */
@@ -87,6 +91,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(opsRoutes, { db, registry });
 
   app.decorate("broker", ctx);
+  app.decorate("oauth", createOAuth(ctx, deps.oauth));
+  await app.register(oauthRoutes);
   return app;
 }
 

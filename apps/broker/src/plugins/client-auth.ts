@@ -1,10 +1,9 @@
 import type { FastifyRequest, preHandlerAsyncHookHandler } from "fastify";
 import type { ClientRow } from "../oauth/clients/client-repo.ts";
-import type { ClientAuthenticator } from "../oauth/clients/authenticate-client.ts";
 
 declare module "fastify" {
   interface FastifyRequest {
-    /** The authenticated OAuth client, set by the client-auth preHandler. */
+    /** The authenticated OAuth client, set by the `clientAuth` preHandler. */
     client?: ClientRow;
   }
 }
@@ -13,17 +12,17 @@ declare module "fastify" {
 export const endpointUrl = (publicUrl: string, request: FastifyRequest) => `${publicUrl}${request.url.split("?")[0]}`;
 
 /**
- * A preHandler that authenticates a registered client (client_secret_basic or private_key_jwt)
- * and sets `request.client`; failures answer 401 invalid_client with WWW-Authenticate.
- * Routes using it: `preHandler: clientAuth(authenticator, publicUrl)`.
+ * preHandler: authenticates a registered client (client_secret_basic or private_key_jwt) and sets
+ * `request.client`. Failures answer 401 invalid_client with WWW-Authenticate. It uses the
+ * authenticator the OAuth module decorates the app with (`app.oauth`), so any route module can
+ * simply write `preHandler: clientAuth`.
  */
-export function clientAuth(authenticator: ClientAuthenticator, publicUrl: string): preHandlerAsyncHookHandler {
-  return async function clientAuthHook(request) {
-    const body = (request.body && typeof request.body === "object" ? request.body : {}) as Record<string, unknown>;
-    request.client = await authenticator.authenticate({
-      authorization: request.headers.authorization,
-      body,
-      endpoint: endpointUrl(publicUrl, request),
-    });
-  };
-}
+export const clientAuth: preHandlerAsyncHookHandler = async function clientAuth(request) {
+  const { oauth, broker } = request.server;
+  const body = (request.body && typeof request.body === "object" ? request.body : {}) as Record<string, unknown>;
+  request.client = await oauth.authenticator.authenticate({
+    authorization: request.headers.authorization,
+    body,
+    endpoint: endpointUrl(broker.config.publicUrl, request),
+  });
+};

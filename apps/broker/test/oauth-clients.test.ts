@@ -16,7 +16,7 @@ describe("OAuth: metadata, registration, client credentials, introspection", () 
   const service = () => registerClient(url, { client_name: "Bank back office", grant_types: ["client_credentials"], scope: "ledger:check ledger:audit" });
 
   it("publishes truthful RFC 8414 metadata and a JWKS", async () => {
-    const meta = await (await fetch(`${url}/.well-known/oauth-authorization-server`)).json();
+    const meta = (await (await fetch(`${url}/.well-known/oauth-authorization-server`)).json()) as any;
     expect(meta).toMatchObject({
       issuer: url,
       authorization_endpoint: `${url}/link`,
@@ -27,7 +27,7 @@ describe("OAuth: metadata, registration, client credentials, introspection", () 
       grant_types_supported: ["authorization_code", "refresh_token", "client_credentials"],
     });
     expect(meta.dpop_signing_alg_values_supported).toContain("ES256");
-    const jwks = await (await fetch(`${url}/jwks.json`)).json();
+    const jwks = (await (await fetch(`${url}/jwks.json`)).json()) as any;
     expect(jwks.keys).toHaveLength(1);
     expect(jwks.keys[0]).not.toHaveProperty("d");
     const row = await broker.db.prisma.signingKey.findFirstOrThrow();
@@ -54,7 +54,7 @@ describe("OAuth: metadata, registration, client credentials, introspection", () 
     const auth = { authorization: `Bearer ${created.registration_access_token}` };
     const read = await fetch(created.registration_client_uri, { headers: auth });
     expect(read.status).toBe(200);
-    const readBody = await read.json();
+    const readBody = (await read.json()) as any;
     expect(readBody).not.toHaveProperty("client_secret");
     expect(readBody).not.toHaveProperty("registration_access_token");
     expect(JSON.stringify(readBody)).not.toMatch(/secret-value|page-token/);
@@ -68,7 +68,7 @@ describe("OAuth: metadata, registration, client credentials, introspection", () 
       body: JSON.stringify({ client_id: created.client_id, client_name: "Demo Bank 2", scope: "balance:read", messenger: { page_id: "456" } }),
     });
     expect(put.status).toBe(200);
-    expect(await put.json()).toMatchObject({ client_name: "Demo Bank 2", scope: "balance:read", messenger: { page_id: "456" } });
+    expect((await put.json()) as any).toMatchObject({ client_name: "Demo Bank 2", scope: "balance:read", messenger: { page_id: "456" } });
     const kept = await broker.db.prisma.client.findUniqueOrThrow({ where: { id: created.client_id } });
     expect(kept.messengerAppSecretSealed).toBe(row.messengerAppSecretSealed);
     expect(kept.bankIdpIssuer).toBeNull();
@@ -81,7 +81,7 @@ describe("OAuth: metadata, registration, client credentials, introspection", () 
   it("refuses registration without the initial access token", async () => {
     const res = await fetch(`${url}/connect/register`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
     expect(res.status).toBe(401);
-    expect((await res.json()).error).toBe("invalid_token");
+    expect(((await res.json()) as any).error).toBe("invalid_token");
   });
 
   it.each([
@@ -99,7 +99,7 @@ describe("OAuth: metadata, registration, client credentials, introspection", () 
       body: JSON.stringify(metadata),
     });
     expect(res.status).toBe(400);
-    const body = await res.json();
+    const body = (await res.json()) as any;
     expect(body.error).toBe("invalid_client_metadata");
     expect(body.error_description).toMatch(description);
   });
@@ -175,7 +175,7 @@ describe("OAuth: metadata, registration, client credentials, introspection", () 
     expect(a.protectedHeader.kid).toBe(newKid);
     const b = await jwtVerify(before.access_token, createRemoteJWKSet(new URL(`${url}/jwks.json`)), { issuer: url });
     expect(b.protectedHeader.kid).not.toBe(newKid);
-    const published = await (await fetch(`${url}/jwks.json`)).json();
+    const published = (await (await fetch(`${url}/jwks.json`)).json()) as any;
     expect(published.keys.map((k: { kid: string }) => k.kid)).toEqual(expect.arrayContaining([newKid, b.protectedHeader.kid]));
     // The receipts signer is the same key store.
     const receipt = await broker.app.oauth.signer.sign({ hello: "ledger" }, { typ: "consent-receipt+jwt" });
@@ -210,17 +210,17 @@ describe("OAuth: metadata, registration, client credentials, introspection", () 
       expect(dupes.json.error, path).toBe("invalid_request");
       const json = await fetch(`${url}${path}`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: "{" });
       expect(json.status, path).toBe(400);
-      expect((await json.json()).error, path).toBe("invalid_request");
+      expect(((await json.json()) as any).error, path).toBe("invalid_request");
       const empty = await fetch(`${url}${path}`, { method: "POST", headers: auth });
       expect(empty.status, path).toBeLessThan(500);
-      expect((await empty.json()).error, path).toBeTruthy();
+      expect(((await empty.json()) as any).error, path).toBeTruthy();
     }
     const badJson = await fetch(`${url}/connect/register`, { method: "POST", headers: { authorization: `Bearer ${TEST_REGISTRATION_TOKEN}`, "content-type": "application/json" }, body: "{not json" });
     expect(badJson.status).toBe(400);
-    expect((await badJson.json()).error).toMatch(/invalid_request|invalid_client_metadata/);
+    expect(((await badJson.json()) as any).error).toMatch(/invalid_request|invalid_client_metadata/);
     const bigName = await fetch(`${url}/connect/register`, { method: "POST", headers: { authorization: `Bearer ${TEST_REGISTRATION_TOKEN}`, "content-type": "application/json" }, body: JSON.stringify({ client_name: "x".repeat(5000) }) });
     expect(bigName.status).toBe(400);
-    expect((await bigName.json()).error).toBe("invalid_client_metadata");
+    expect(((await bigName.json()) as any).error).toBe("invalid_client_metadata");
     const unsupported = await postForm(`${url}/oauth/token`, { grant_type: "password" }, auth);
     expect(unsupported.json.error).toBe("unsupported_grant_type");
   });

@@ -7,6 +7,7 @@ import { createClientCache, createClientRepo } from "./clients/client-repo.ts";
 import { createRegistrationService } from "./clients/register-service.ts";
 import { createDpopVerifier } from "./dpop/check-dpop.ts";
 import { createIntrospectionService } from "./introspect/introspect-service.ts";
+import { createRevocationFeed } from "./introspect/revocation-feed.ts";
 import { createKeyStore } from "./keys/key-store.ts";
 import { createKeysRepo } from "./keys/keys-repo.ts";
 import { createParRepo } from "./par/par-repo.ts";
@@ -55,7 +56,7 @@ export function createOAuth(ctx: BrokerContext, options: OAuthOptions = {}) {
       refresh_token: refreshTokenGrant(tokenDeps),
       client_credentials: clientCredentialsGrant(tokenDeps),
     } as Record<string, ReturnType<typeof clientCredentialsGrant>>,
-    introspection: createIntrospectionService({ repo: tokensRepo, accessTokens, clock, consentCheck, issuer: config.publicUrl }),
+    introspection: createIntrospectionService({ repo: tokensRepo, accessTokens, feed: createRevocationFeed({ db }), clientExists: async (id) => (await clients.get(id)) !== null, clock, consentCheck, issuer: config.publicUrl }),
     rateLimiter: createRateLimiter({ db }),
     rateLimits,
     /** Contract: a single-use code inside the caller's transaction, valid 60 s from the broker clock. */

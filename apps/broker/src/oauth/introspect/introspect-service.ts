@@ -4,6 +4,7 @@ import type { ClientRow } from "../clients/client-repo.ts";
 import type { AccessTokenClaims, AccessTokens } from "../token/access-token.ts";
 import type { ConsentCheck } from "../token/token-service.ts";
 import type { TokensRepo } from "../token/tokens-repo.ts";
+import type { RevocationFeed } from "./revocation-feed.ts";
 
 export interface IntrospectionResponse {
   active: boolean;
@@ -28,13 +29,18 @@ const looksLikeJwt = (t: string) => t.split(".").length === 3;
  * Introspection (RFC 7662) and revocation (RFC 7009). A client only ever sees or ends its own
  * tokens: another client's token is simply inactive, and revoking it does nothing.
  */
-export function createIntrospectionService(deps: { repo: Pick<TokensRepo, "findAccessToken" | "findGrant" | "findRefresh" | "revokeGrant" | "revokeAccessToken">; accessTokens: Pick<AccessTokens, "verify">; clock: Clock; consentCheck: ConsentCheck; issuer: string }) {
+export function createIntrospectionService(deps: { repo: Pick<TokensRepo, "findAccessToken" | "findGrant" | "findRefresh" | "revokeGrant" | "revokeAccessToken">; accessTokens: Pick<AccessTokens, "verify">; feed: RevocationFeed; clientExists: (id: string) => Promise<boolean>; clock: Clock; consentCheck: ConsentCheck; issuer: string }) {
   const { repo, accessTokens, clock, consentCheck } = deps;
 
   /** An access token is live when it verifies, is not revoked, and its grant and consent still stand. */
   async function liveAccessToken(token: string): Promise<AccessTokenClaims | undefined> {
     const claims = await accessTokens.verify(token);
     if (!claims) return undefined;
+    if (!claims.link_id) {
+      // client_credentials: no row unless revoked; the in-memory feed answers without a query.
+      if (await deps.feed.isRevoked(claims.jti)) return undefined;
+      return (await deps.clientExists(claims.client_id)) ? claims : undefined;
+    }
     const row = await repo.findAccessToken(claims.jti);
     if (row?.revokedAt) return undefined;
     if (row?.grantId) {
@@ -102,7 +108,10 @@ export function createIntrospectionService(deps: { repo: Pick<TokensRepo, "findA
       const now = clock.now();
       if (looksLikeJwt(token)) {
         const c = await accessTokens.verify(token);
-        if (c && c.client_id === client.id) await repo.revokeAccessToken(c.jti, client.id, new Date(c.exp * 1000), now);
+        if (c && c.client_id === client.id) {
+          await repo.revokeAccessToken(c.jti, client.id, new Date(c.exp * 1000), now);
+          deps.feed.add(c.jti, new Date(c.exp * 1000));
+        }
         return;
       }
       const rt = await repo.findRefresh(hashToken(token));

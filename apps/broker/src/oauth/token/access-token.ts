@@ -32,6 +32,8 @@ export interface AccessTokenInput {
  */
 export function createAccessTokens(deps: { keyStore: Pick<KeyStore, "signer" | "verify">; issuer: string; clock: Clock }) {
   const { keyStore, issuer, clock } = deps;
+  // Tokens whose signature already verified (introspection and APIs see the same token often).
+  const verified = new Map<string, AccessTokenClaims>();
   return {
     async issue(input: AccessTokenInput): Promise<{ token: string; claims: AccessTokenClaims }> {
       const iat = Math.floor(clock.now().getTime() / 1000);
@@ -54,11 +56,15 @@ export function createAccessTokens(deps: { keyStore: Pick<KeyStore, "signer" | "
     /** Signature, typ, issuer, audience and expiry; undefined for anything else. Revocation is the caller's. */
     async verify(token: string): Promise<AccessTokenClaims | undefined> {
       if (typeof token !== "string" || token.length > 4096) return undefined;
-      const verified = await keyStore.verify(token);
-      if (!verified || verified.header.typ !== "at+jwt") return undefined;
-      const c = verified.payload as unknown as AccessTokenClaims;
       const now = Math.floor(clock.now().getTime() / 1000);
+      const cached = verified.get(token);
+      if (cached) return cached.exp > now ? cached : undefined;
+      const result = await keyStore.verify(token);
+      if (!result || result.header.typ !== "at+jwt") return undefined;
+      const c = result.payload as unknown as AccessTokenClaims;
       if (c.iss !== issuer || c.aud !== issuer || typeof c.exp !== "number" || c.exp <= now || typeof c.jti !== "string" || typeof c.client_id !== "string") return undefined;
+      if (verified.size >= 10_000) verified.clear();
+      verified.set(token, c);
       return c;
     },
   };

@@ -44,7 +44,8 @@ if (mode === "broker") {
     },
     scopes: ["ledger:check"],
   } as never);
-  provider.listen(port, "127.0.0.1");
+  const server = provider.listen(port, "127.0.0.1");
+  await new Promise((resolve) => server.once("listening", resolve));
 } else {
   throw new Error("usage: oauth-servers.ts broker|oidc <port> [database url]");
 }

@@ -224,4 +224,41 @@ describe("OAuth: metadata, registration, client credentials, introspection", () 
     const unsupported = await postForm(`${url}/oauth/token`, { grant_type: "password" }, auth);
     expect(unsupported.json.error).toBe("unsupported_grant_type");
   });
+  it("never answers 5xx to hostile input", async () => {
+    const c = await service();
+    const good = basic(c.client_id, c.client_secret!);
+    const headerSets: Record<string, string>[] = [
+      { authorization: "Basic !!!notbase64" },
+      { authorization: `Basic ${Buffer.from("no-colon").toString("base64")}` },
+      { authorization: `Basic ${Buffer.from("%E0%A4%A:%").toString("base64")}` },
+      { authorization: good, dpop: "not.a.jwt" },
+      { authorization: good, dpop: "eyJhbGciOiJub25lIn0.e30." },
+      { authorization: "Bearer x" },
+    ];
+    const bodies = [
+      "grant_type=client_credentials",
+      "grant_type=authorization_code&code=x&code_verifier=y",
+      "grant_type=refresh_token&refresh_token=abc",
+      "client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=a.b.c",
+      "client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=eyJhbGciOiJub25lIn0.eyJpc3MiOiJ4Iiwic3ViIjoieCJ9.",
+      "token=a.b.c&token_type_hint=weird",
+      "%%%=%%%",
+      "scope=" + "a ".repeat(1000),
+    ];
+    for (const path of ["/oauth/token", "/par", "/oauth/introspect", "/oauth/revoke"]) {
+      for (const headers of headerSets) {
+        for (const body of bodies) {
+          const res = await postForm(`${url}${path}`, body, headers);
+          expect(res.status, `${path} ${body}`).toBeLessThan(500);
+          if (res.status >= 400) expect(res.json.error, `${path} ${body}`).toBeTruthy();
+        }
+      }
+    }
+    for (const body of ['{"jwks":{"keys":[{"kty":"EC"}]},"token_endpoint_auth_method":"private_key_jwt"}', '{"jwks_uri":"not a url","token_endpoint_auth_method":"private_key_jwt"}', "[]", "null", '{"messenger":{"page_id":""}}']) {
+      const res = await fetch(`${url}/connect/register`, { method: "POST", headers: { authorization: `Bearer ${TEST_REGISTRATION_TOKEN}`, "content-type": "application/json" }, body });
+      expect(res.status, body).toBe(400);
+    }
+    const weird = await fetch(`${url}/connect/register/${"%FF".repeat(10)}`, { headers: { authorization: "Bearer x" } });
+    expect(weird.status).toBeLessThan(500);
+  });
 });

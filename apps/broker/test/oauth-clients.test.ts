@@ -115,6 +115,9 @@ describe("OAuth: metadata, registration, client credentials, introspection", () 
     expect(payload).toMatchObject({ sub: c.client_id, client_id: c.client_id, scope: "ledger:check" });
     expect(payload.jti).toBeTruthy();
 
+    const ok = await postForm(`${url}/oauth/token`, { grant_type: "client_credentials" }, { authorization: basic(c.client_id, c.client_secret!) });
+    expect(ok.headers.get("cache-control")).toBe("no-store");
+    expect(ok.headers.get("pragma")).toBe("no-cache");
     const res = await postForm(`${url}/oauth/token`, { grant_type: "client_credentials", scope: "balance:read" }, { authorization: basic(c.client_id, c.client_secret!) });
     expect(res.status).toBe(400);
     expect(res.json.error).toBe("invalid_scope");
@@ -162,6 +165,23 @@ describe("OAuth: metadata, registration, client credentials, introspection", () 
       .setExpirationTime(now + 3600)
       .sign(privateKey);
     expect((await postForm(`${url}/oauth/token`, { ...form, client_assertion: long })).json.error).toBe("invalid_client");
+  });
+
+  it("authenticates private_key_jwt against a jwks_uri (loopback http in development)", async () => {
+    const { createServer } = await import("node:http");
+    const { privateKey, publicKey } = await generateKeyPair("ES256");
+    const jwk = { ...(await exportJWK(publicKey)), kid: "remote", alg: "ES256" };
+    const server = createServer((_req, res) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: [jwk] })));
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    try {
+      const jwksUri = `http://127.0.0.1:${(server.address() as { port: number }).port}/jwks`;
+      const c = await registerClient(url, { token_endpoint_auth_method: "private_key_jwt", jwks_uri: jwksUri, grant_types: ["client_credentials"], scope: "ledger:check" });
+      const config = await clientConfig(url, c.client_id, oidc.PrivateKeyJwt({ key: privateKey, kid: "remote" }));
+      const tokens = await oidc.clientCredentialsGrant(config);
+      expect(tokens.access_token).toBeTruthy();
+    } finally {
+      server.close();
+    }
   });
 
   it("signs with the new key after rotation and keeps the old key published", async () => {

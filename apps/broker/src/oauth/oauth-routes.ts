@@ -29,6 +29,8 @@ export const oauthRoutes: FastifyPluginAsync = async (appBase) => {
   const limits = m.rateLimits;
   const ip = (name: keyof typeof limits) => limitByIp(m.rateLimiter, name, limits[name].perIp);
   const byClient = (name: keyof typeof limits) => limitByClient(m.rateLimiter, name, limits[name].perClient);
+  // Error responses get no-store from the error handler; successful ones set it here.
+  const noCache = { "cache-control": "no-store", pragma: "no-cache" };
 
   app.get("/.well-known/oauth-authorization-server", { schema: { response: { 200: MetadataSchema } }, config: oauth }, async () => ({
     issuer: publicUrl,
@@ -110,8 +112,9 @@ export const oauthRoutes: FastifyPluginAsync = async (appBase) => {
   }
   app.post(
     "/oauth/token",
-    { schema: { body: FormBody, response: { 200: TokenResponseSchema } }, config: oauth, onRequest: ip("token"), preValidation: checkFormBody, preHandler: [noStore, clientAuth, byClient("token")] },
+    { schema: { body: FormBody, response: { 200: TokenResponseSchema } }, config: oauth, onRequest: ip("token"), preValidation: checkFormBody, preHandler: [clientAuth, byClient("token")] },
     async (request, reply) => {
+      reply.headers(noCache);
       const body = request.body as Form;
       if (!body.grant_type) throw InvalidRequest("grant_type is required");
       const grant = Object.hasOwn(m.grants, body.grant_type) ? m.grants[body.grant_type] : undefined;
@@ -125,8 +128,9 @@ export const oauthRoutes: FastifyPluginAsync = async (appBase) => {
   // ---------------------------------------------------------------- introspection (RFC 7662), revocation (RFC 7009)
   app.post(
     "/oauth/introspect",
-    { schema: { body: FormBody, response: { 200: IntrospectionResponseSchema } }, config: oauth, onRequest: ip("introspect"), preValidation: checkFormBody, preHandler: [noStore, clientAuth, byClient("introspect")] },
-    async (request) => {
+    { schema: { body: FormBody, response: { 200: IntrospectionResponseSchema } }, config: oauth, onRequest: ip("introspect"), preValidation: checkFormBody, preHandler: [clientAuth, byClient("introspect")] },
+    async (request, reply) => {
+      reply.headers(noCache);
       const { token } = request.body as Form;
       if (!token) throw InvalidRequest("token is required");
       return m.introspection.introspect(request.client!, token);

@@ -68,8 +68,15 @@ export function createKeyStore(deps: { repo: KeysRepo; sealer: Sealer; clock: Cl
     return published;
   }
 
+  const headers = new Map<string, string>();
   function signWith(key: { kid: string; key: KeyObject }, payload: Record<string, unknown>, typ: string): string {
-    const input = `${b64(JSON.stringify({ alg: "ES256", typ, kid: key.kid }))}.${b64(JSON.stringify(payload))}`;
+    let header = headers.get(`${key.kid} ${typ}`);
+    if (!header) {
+      header = b64(JSON.stringify({ alg: "ES256", typ, kid: key.kid }));
+      if (headers.size > 100) headers.clear();
+      headers.set(`${key.kid} ${typ}`, header);
+    }
+    const input = `${header}.${b64(JSON.stringify(payload))}`;
     const sig = cryptoSign("sha256", Buffer.from(input), { key: key.key, dsaEncoding: "ieee-p1363" });
     return `${input}.${sig.toString("base64url")}`;
   }

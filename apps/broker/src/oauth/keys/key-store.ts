@@ -50,21 +50,44 @@ export function createKeyStore(deps: { repo: KeysRepo; sealer: Sealer; clock: Cl
     return createPrivateKey({ key: jwk, format: "jwk" });
   }
 
+  // Loads are shared by concurrent callers; once loaded, a stale key keeps serving while one
+  // background reload runs, so a cache expiry never stalls requests.
+  let loadingActive: Promise<NonNullable<typeof active>> | undefined;
+  let loadingPublished: Promise<NonNullable<typeof published>> | undefined;
+
+  function reloadActive() {
+    loadingActive ??= (async () => {
+      const row = (await repo.active()) ?? (await repo.ensureOrRotate(false, clock.now(), publishFor, makeKey));
+      active = { kid: row.kid, key: openPrivate(row), loadedAt: Date.now() };
+      return active;
+    })().finally(() => {
+      loadingActive = undefined;
+    });
+    return loadingActive;
+  }
+
   async function activeKey() {
-    const now = Date.now();
-    if (active && now - active.loadedAt < cacheMs) return active;
-    const row = await repo.ensureOrRotate(false, clock.now(), publishFor, makeKey);
-    active = { kid: row.kid, key: openPrivate(row), loadedAt: now };
+    if (!active) return reloadActive();
+    if (Date.now() - active.loadedAt >= cacheMs) reloadActive().catch(() => {});
     return active;
   }
 
+  function reloadPublished() {
+    loadingPublished ??= (async () => {
+      await activeKey();
+      const rows = await repo.published(clock.now());
+      const jwks = rows.map((r) => r.publicJwk as PublicJwk);
+      published = { jwks, keys: new Map(jwks.map((j) => [j.kid, createPublicKey({ key: j as unknown as JsonWebKey, format: "jwk" })])), loadedAt: Date.now() };
+      return published;
+    })().finally(() => {
+      loadingPublished = undefined;
+    });
+    return loadingPublished;
+  }
+
   async function loadPublished() {
-    const now = Date.now();
-    if (published && now - published.loadedAt < cacheMs) return published;
-    await activeKey();
-    const rows = await repo.published(clock.now());
-    const jwks = rows.map((r) => r.publicJwk as PublicJwk);
-    published = { jwks, keys: new Map(jwks.map((j) => [j.kid, createPublicKey({ key: j as unknown as JsonWebKey, format: "jwk" })])), loadedAt: now };
+    if (!published) return reloadPublished();
+    if (Date.now() - published.loadedAt >= cacheMs) reloadPublished().catch(() => {});
     return published;
   }
 
@@ -99,8 +122,7 @@ export function createKeyStore(deps: { repo: KeysRepo; sealer: Sealer; clock: Cl
       let key = pub.keys.get(kid);
       if (!key && Date.now() - lastMissRefresh > 1000) {
         lastMissRefresh = Date.now();
-        published = undefined;
-        pub = await loadPublished();
+        pub = await reloadPublished();
         key = pub.keys.get(kid);
       }
       return key;
@@ -127,6 +149,8 @@ export function createKeyStore(deps: { repo: KeysRepo; sealer: Sealer; clock: Cl
     async rotate(): Promise<string> {
       const row = await repo.ensureOrRotate(true, clock.now(), publishFor, makeKey);
       active = undefined;
+      loadingActive = undefined;
+      loadingPublished = undefined;
       published = undefined;
       return row.kid;
     },

@@ -22,6 +22,9 @@ export function createKeysRepo(db: Db) {
         orderBy: { createdAt: "desc" },
       });
     },
+    async active(): Promise<SigningKeyRow | null> {
+      return db.prisma.signingKey.findFirst({ where: { retiredAt: null }, orderBy: { createdAt: "desc" } });
+    },
     async all(): Promise<SigningKeyRow[]> {
       return db.prisma.signingKey.findMany({ orderBy: { createdAt: "desc" } });
     },

@@ -79,7 +79,8 @@ export function createClientAuthenticator(deps: { clients: Pick<ClientCache, "ge
       ({ payload } = await jwtVerify(jwt, keys, {
         issuer: id,
         subject: id,
-        audience: [config.publicUrl, endpoint],
+        // FAPI 2.0 wants the issuer; RFC 7523 the token endpoint; some clients send the endpoint called.
+        audience: [config.publicUrl, `${config.publicUrl}/oauth/token`, endpoint],
         algorithms: ASSERTION_ALGS,
         requiredClaims: ["exp", "jti"],
         currentDate: now,

@@ -31,3 +31,19 @@ describe("OAuth rate limits shared through Postgres", () => {
     }
   });
 });
+
+describe("OAuth housekeeping", () => {
+  it("sweeps expired replay guards and rate-limit windows", async () => {
+    const broker = await startRunningBroker();
+    try {
+      const past = new Date(Date.now() - 3 * 24 * 3600_000);
+      await broker.db.prisma.replayGuard.create({ data: { key: "dpop:x:y", expiresAt: past } });
+      await broker.db.prisma.rateLimit.create({ data: { key: "token:ip:x", count: 3, resetAt: past } });
+      await broker.db.prisma.replayGuard.create({ data: { key: "dpop:x:z", expiresAt: new Date(Date.now() + 60_000) } });
+      expect(await broker.app.oauth.sweepExpired()).toBe(2);
+      expect(await broker.db.prisma.replayGuard.count()).toBe(1);
+    } finally {
+      await broker.close();
+    }
+  });
+});

@@ -20,6 +20,7 @@ import { issueAuthorizationCode, type AuthorizationCodeInput } from "./token/iss
 import { allowAllConsents, type ConsentCheck } from "./token/token-service.ts";
 import { createTokensRepo } from "./token/tokens-repo.ts";
 import { createReplayRepo } from "./shared/replay-repo.ts";
+import { createSweepRepo } from "./shared/sweep-repo.ts";
 
 export interface OAuthOptions {
   /** The consent ledger's check; until it is wired every grant's consent counts as active. */
@@ -58,6 +59,8 @@ export function createOAuth(ctx: BrokerContext, options: OAuthOptions = {}) {
     } as Record<string, ReturnType<typeof clientCredentialsGrant>>,
     introspection: createIntrospectionService({ repo: tokensRepo, accessTokens, feed: createRevocationFeed({ db }), clientExists: async (id) => (await clients.get(id)) !== null, clock, consentCheck, issuer: config.publicUrl }),
     rateLimiter: createRateLimiter({ db }),
+    /** Deletes expired replay guards, rate-limit windows, pushed requests and old codes. */
+    sweepExpired: () => createSweepRepo(db).sweep(clock.now()),
     rateLimits,
     /** Contract: a single-use code inside the caller's transaction, valid 60 s from the broker clock. */
     issueAuthorizationCode: (tx: Tx, input: AuthorizationCodeInput) => issueAuthorizationCode(tx, input, clock.now()),

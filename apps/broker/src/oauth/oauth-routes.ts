@@ -27,6 +27,10 @@ export const oauthRoutes: FastifyPluginAsync = async (appBase) => {
   const m = app.oauth;
   const { publicUrl } = app.broker.config;
   const limits = m.rateLimits;
+  // Housekeeping every 10 minutes in each process (cheap indexed deletes; concurrent runs are harmless).
+  const sweeper = setInterval(() => m.sweepExpired().catch((err) => app.log.warn({ err }, "oauth sweep failed")), 10 * 60_000);
+  sweeper.unref();
+  app.addHook("onClose", async () => clearInterval(sweeper));
   const ip = (name: keyof typeof limits) => limitByIp(m.rateLimiter, name, limits[name].perIp);
   const byClient = (name: keyof typeof limits) => limitByClient(m.rateLimiter, name, limits[name].perClient);
   // Error responses get no-store from the error handler; successful ones set it here.

@@ -2,7 +2,8 @@
 // (ES256 JWT access tokens, in-memory store) on the same machine, in the same run.
 // Each server runs in its own process; autocannon runs here. DATABASE_URL names the Postgres
 // server (default postgres://postgres@127.0.0.1:5432/postgres); a temporary database is made and
-// dropped. BENCH_SECONDS (default 10) sets each measurement's length.
+// dropped. BENCH_SECONDS (default 10) sets each measurement's length, BENCH_ROUNDS (default 2)
+// how many alternating rounds run; the ratios are over the sums of the rounds.
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createRequire } from "node:module";
@@ -16,6 +17,7 @@ const autocannon = require("autocannon") as (opts: Record<string, unknown>) => P
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
 const baseUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const registrationToken = randomBytes(32).toString("base64url");
 const servers = fileURLToPath(new URL("./support/oauth-servers.ts", import.meta.url));
@@ -82,24 +84,31 @@ async function main() {
     });
     const client = (await reg.json()) as { client_id: string; client_secret: string };
     const auth = { ...form, authorization: basic(client.client_id, client.client_secret) };
-    const brokerCc = await measure("broker client_credentials (ES256 JWT)", `${broker}/oauth/token`, auth, "grant_type=client_credentials&scope=ledger%3Acheck");
     const token = ((await (await fetch(`${broker}/oauth/token`, { method: "POST", headers: auth, body: "grant_type=client_credentials" })).json()) as { access_token: string }).access_token;
-    const brokerIntro = await measure("broker introspection (JWT, revocation checked)", `${broker}/oauth/introspect`, auth, `token=${token}`);
-    children.pop()!.kill();
 
     const oidcPort = await freePort();
     const op = `http://127.0.0.1:${oidcPort}`;
     await start(["oidc", String(oidcPort)]);
     const jwtAuth = { ...form, authorization: basic("bench-jwt", "bench-secret-bench-secret-bench-secret-1") };
     const opaqueAuth = { ...form, authorization: basic("bench-opaque", "bench-secret-bench-secret-bench-secret-2") };
-    const opCc = await measure("oidc-provider client_credentials (ES256 JWT)", `${op}/token`, jwtAuth, "grant_type=client_credentials&scope=ledger%3Acheck");
     const opToken = ((await (await fetch(`${op}/token`, { method: "POST", headers: opaqueAuth, body: "grant_type=client_credentials&scope=ledger%3Acheck" })).json()) as { access_token: string }).access_token;
     const introCheck = (await (await fetch(`${op}/token/introspection`, { method: "POST", headers: opaqueAuth, body: `token=${opToken}` })).json()) as { active: boolean };
     if (!introCheck.active) throw new Error("oidc-provider introspection answered inactive");
-    const opIntro = await measure("oidc-provider introspection (opaque, in memory)", `${op}/token/introspection`, opaqueAuth, `token=${opToken}`);
 
-    process.stdout.write(`\nclient_credentials: broker ${brokerCc}/s, oidc-provider ${opCc}/s, ratio ${(brokerCc / opCc).toFixed(2)}x (target 2x)\n`);
-    process.stdout.write(`introspection:      broker ${brokerIntro}/s, oidc-provider ${opIntro}/s, ratio ${(brokerIntro / opIntro).toFixed(2)}x (target 3x)\n`);
+    // Both servers run throughout; measurements alternate so that both see the same machine load.
+    const cc = { broker: [] as number[], op: [] as number[] };
+    const intro = { broker: [] as number[], op: [] as number[] };
+    for (let round = 1; round <= rounds; round++) {
+      process.stdout.write(`-- round ${round}/${rounds}\n`);
+      cc.broker.push(await measure("broker client_credentials (ES256 JWT)", `${broker}/oauth/token`, auth, "grant_type=client_credentials&scope=ledger%3Acheck"));
+      cc.op.push(await measure("oidc-provider client_credentials (ES256 JWT)", `${op}/token`, jwtAuth, "grant_type=client_credentials&scope=ledger%3Acheck"));
+      intro.broker.push(await measure("broker introspection (JWT, revocation checked)", `${broker}/oauth/introspect`, auth, `token=${token}`));
+      intro.op.push(await measure("oidc-provider introspection (opaque, in memory)", `${op}/token/introspection`, opaqueAuth, `token=${opToken}`));
+    }
+    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+    const line = (name: string, r: { broker: number[]; op: number[] }, target: number) =>
+      `${name.padEnd(20)}broker ${Math.round(sum(r.broker) / rounds)}/s, oidc-provider ${Math.round(sum(r.op) / rounds)}/s, ratio ${(sum(r.broker) / sum(r.op)).toFixed(2)}x (target ${target}x)\n`;
+    process.stdout.write(`\n${line("client_credentials:", cc, 2)}${line("introspection:", intro, 3)}`);
   } finally {
     for (const c of children) c.kill();
     await new Promise((r) => setTimeout(r, 500));

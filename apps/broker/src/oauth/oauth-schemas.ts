@@ -6,7 +6,6 @@ import { Type } from "typebox";
  */
 export const FormBody = Type.Record(Type.String({ maxLength: 100 }), Type.String({ maxLength: 4096 }), { maxProperties: 30 });
 
-export const OAuthErrorBody = Type.Object({ error: Type.String(), error_description: Type.Optional(Type.String()) });
 
 export const TokenResponseSchema = Type.Object({
   access_token: Type.String(),

@@ -3,7 +3,8 @@
 // Each server runs in its own process; autocannon runs here. DATABASE_URL names the Postgres
 // server (default postgres://postgres@127.0.0.1:5432/postgres); a temporary database is made and
 // dropped. BENCH_SECONDS (default 10) sets each measurement's length, BENCH_ROUNDS (default 2)
-// how many alternating rounds run; the ratios are over the sums of the rounds.
+// how many alternating rounds run; the ratios are over the sums of the rounds. BENCH_WORKERS
+// gives autocannon worker threads (default none).
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createRequire } from "node:module";
@@ -18,6 +19,7 @@ const autocannon = require("autocannon") as (opts: Record<string, unknown>) => P
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
+const workers = Number(process.env.BENCH_WORKERS ?? 0);
 const baseUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const registrationToken = randomBytes(32).toString("base64url");
 const servers = fileURLToPath(new URL("./support/oauth-servers.ts", import.meta.url));
@@ -54,8 +56,8 @@ async function measure(title: string, url: string, headers: Record<string, strin
   const check = await fetch(url, { method: "POST", headers, body });
   const sample = await check.text();
   if (check.status !== 200) throw new Error(`${title}: ${check.status} ${sample}`);
-  await autocannon({ url, method: "POST", headers, body, connections, duration: 2 }); // warm-up
-  const r = await autocannon({ url, method: "POST", headers, body, connections, duration: seconds });
+  await autocannon({ url, method: "POST", headers, body, connections, duration: 2, ...(workers ? { workers } : {}) }); // warm-up
+  const r = await autocannon({ url, method: "POST", headers, body, connections, duration: seconds, ...(workers ? { workers } : {}) });
   const rate = Math.round(r.requests.average);
   process.stdout.write(`${title.padEnd(44)} ${String(rate).padStart(7)} req/s  p99 ${r.latency.p99} ms  non-2xx ${r.non2xx}  errors ${r.errors}\n`);
   if (r.non2xx > 0 || r.errors > 0) process.stdout.write(`  warning: ${title} had failures; its figure is not valid\n`);

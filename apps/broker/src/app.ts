@@ -13,6 +13,8 @@ import { createSealer, type Sealer } from "./crypto/seal.ts";
 import { registerLinking, type LinkingOverrides } from "./linking/register-linking.ts";
 import type { LinkingDeps } from "./linking/linking-deps.ts";
 import { loggerOptions } from "./logger.ts";
+import { createOAuth, type OAuthOptions } from "./oauth/oauth-module.ts";
+import { oauthRoutes } from "./oauth/oauth-routes.ts";
 import { opsRoutes } from "./ops/ops-routes.ts";
 import { errorHandlerPlugin } from "./plugins/error-handler.ts";
 
@@ -33,6 +35,8 @@ export interface AppDeps {
   linking?: LinkingDeps | ((ctx: BrokerContext) => LinkingDeps);
   /** Test overrides for the linking flow (Graph client, bank relying party, job runner). */
   linkingOverrides?: LinkingOverrides;
+  /** OAuth hooks and limits (consent check, rate limits). */
+  oauth?: OAuthOptions;
 }
 
 /** The broker's shared services, built once per app from its deps. */
@@ -97,12 +101,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: "/docs" });
 
   await app.register(opsRoutes, { db, registry });
+  app.decorate("broker", ctx);
+  app.decorate("oauth", createOAuth(ctx, deps.oauth));
+  await app.register(oauthRoutes);
   if (deps.linking) {
     const linkingDeps = typeof deps.linking === "function" ? deps.linking(ctx) : deps.linking;
     await registerLinking(app, ctx, linkingDeps, deps.linkingOverrides);
   }
-
-  app.decorate("broker", ctx);
   return app;
 }
 

@@ -23,6 +23,7 @@ const groups: Record<string, () => Promise<CliGroup>> = {
       },
     },
   }),
+  keys: async () => (await import("./keys-commands.ts")).keysCommands,
 };
 
 function usage(): string {

@@ -1,0 +1,121 @@
+import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, jwtVerify, type JWTVerifyGetKey } from "jose";
+import type { Clock } from "../../clock.ts";
+import type { Config } from "../../config.ts";
+import { constantEquals } from "../../crypto/constant-equals.ts";
+import { hashToken } from "../../crypto/hash.ts";
+import { InvalidClient, InvalidRequest } from "../../errors.ts";
+import type { ReplayRepo } from "../shared/replay-repo.ts";
+import type { ClientCache, ClientRow } from "./client-repo.ts";
+
+export const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+export const ASSERTION_ALGS = ["ES256", "PS256", "RS256", "EdDSA"];
+/** A client assertion may live at most this long (exp - iat, and exp - now). */
+export const MAX_ASSERTION_LIFETIME = 300;
+
+export interface ClientAuthInput {
+  authorization?: string;
+  body: Record<string, unknown>;
+  /** The endpoint URL, accepted as `aud` besides the issuer. */
+  endpoint: string;
+}
+
+/**
+ * client_secret_basic and private_key_jwt (RFC 6749 §2.3, RFC 7523). Every failure is the same
+ * 401 invalid_client, whatever went wrong, so an attacker learns nothing about which part.
+ */
+export function createClientAuthenticator(deps: { clients: Pick<ClientCache, "get">; replay: ReplayRepo; clock: Clock; config: Pick<Config, "publicUrl"> }) {
+  const { clients, replay, clock, config } = deps;
+  const remoteSets = new Map<string, JWTVerifyGetKey>();
+
+  function keySet(client: ClientRow): JWTVerifyGetKey | undefined {
+    if (client.jwks) return createLocalJWKSet(client.jwks as never);
+    if (!client.jwksUri) return undefined;
+    let set = remoteSets.get(`${client.id} ${client.jwksUri}`);
+    if (!set) {
+      set = createRemoteJWKSet(new URL(client.jwksUri), { cacheMaxAge: 10 * 60_000, cooldownDuration: 30_000, timeoutDuration: 3_000 });
+      remoteSets.set(`${client.id} ${client.jwksUri}`, set);
+    }
+    return set;
+  }
+
+  async function basic(header: string, bodyClientId: unknown): Promise<ClientRow> {
+    const decoded = Buffer.from(header.slice(6).trim(), "base64").toString("utf8");
+    const colon = decoded.indexOf(":");
+    if (colon < 0) throw InvalidClient("malformed Basic credentials");
+    let id: string;
+    let secret: string;
+    try {
+      // RFC 6749 §2.3.1: both parts are form-urlencoded before base64.
+      id = decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, " "));
+      secret = decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, " "));
+    } catch {
+      throw InvalidClient("malformed Basic credentials");
+    }
+    if (bodyClientId !== undefined && bodyClientId !== id) throw InvalidRequest("client_id does not match the authenticated client");
+    if (id.length > 200 || secret.length > 500) throw InvalidClient();
+    const client = await clients.get(id);
+    if (!client || client.tokenEndpointAuthMethod !== "client_secret_basic" || !client.secretHash) throw InvalidClient();
+    if (!constantEquals(hashToken(secret), client.secretHash)) throw InvalidClient();
+    return client;
+  }
+
+  async function assertion(jwt: string, bodyClientId: unknown, endpoint: string): Promise<ClientRow> {
+    let claims;
+    try {
+      claims = decodeJwt(jwt);
+    } catch {
+      throw InvalidClient("malformed client assertion");
+    }
+    const id = claims.iss;
+    if (typeof id !== "string" || claims.sub !== id) throw InvalidClient("client assertion iss and sub must be the client_id");
+    if (bodyClientId !== undefined && bodyClientId !== id) throw InvalidRequest("client_id does not match the authenticated client");
+    const client = await clients.get(id);
+    if (!client || client.tokenEndpointAuthMethod !== "private_key_jwt") throw InvalidClient();
+    const keys = keySet(client);
+    if (!keys) throw InvalidClient();
+    const now = clock.now();
+    let payload;
+    try {
+      ({ payload } = await jwtVerify(jwt, keys, {
+        issuer: id,
+        subject: id,
+        // FAPI 2.0 wants the issuer; RFC 7523 the token endpoint; some clients send the endpoint called.
+        audience: [config.publicUrl, `${config.publicUrl}/oauth/token`, endpoint],
+        algorithms: ASSERTION_ALGS,
+        requiredClaims: ["exp", "jti"],
+        currentDate: now,
+        clockTolerance: 5,
+      }));
+    } catch {
+      throw InvalidClient("client assertion is not valid");
+    }
+    const nowSec = Math.floor(now.getTime() / 1000);
+    const exp = payload.exp!;
+    if (exp - nowSec > MAX_ASSERTION_LIFETIME || (payload.iat !== undefined && exp - payload.iat > MAX_ASSERTION_LIFETIME)) {
+      throw InvalidClient("client assertion lifetime is too long");
+    }
+    if (typeof payload.jti !== "string" || payload.jti.length > 200) throw InvalidClient("client assertion jti is missing");
+    const fresh = await replay.consumeOnce(`assertion:${id}:${payload.jti}`, new Date((exp + 5) * 1000), now);
+    if (!fresh) throw InvalidClient("client assertion jti was already used");
+    return client;
+  }
+
+  return {
+    async authenticate(input: ClientAuthInput): Promise<ClientRow> {
+      const { authorization, body } = input;
+      const hasBasic = typeof authorization === "string" && /^basic /i.test(authorization);
+      const hasAssertion = body.client_assertion !== undefined || body.client_assertion_type !== undefined;
+      if (body.client_secret !== undefined) throw InvalidClient("client_secret_post is not supported");
+      if (hasBasic && hasAssertion) throw InvalidRequest("use exactly one client authentication method");
+      if (hasBasic) return basic(authorization!, body.client_id);
+      if (hasAssertion) {
+        if (body.client_assertion_type !== ASSERTION_TYPE || typeof body.client_assertion !== "string") {
+          throw InvalidClient("unsupported client_assertion_type");
+        }
+        return assertion(body.client_assertion, body.client_id, input.endpoint);
+      }
+      throw InvalidClient("client authentication is required");
+    },
+  };
+}
+export type ClientAuthenticator = ReturnType<typeof createClientAuthenticator>;

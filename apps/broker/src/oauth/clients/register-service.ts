@@ -1,0 +1,142 @@
+import { Prisma } from "@link-broker/db";
+import type { Static } from "typebox";
+import type { Clock } from "../../clock.ts";
+import type { Config } from "../../config.ts";
+import { constantEquals } from "../../crypto/constant-equals.ts";
+import { hashToken, randomToken } from "../../crypto/hash.ts";
+import type { Sealer } from "../../crypto/seal.ts";
+import { InvalidClientMetadata, InvalidToken } from "../../errors.ts";
+import type { ClientCache, ClientRepo, ClientRow } from "./client-repo.ts";
+import type { ClientMetadataOutput } from "./register-schemas.ts";
+import { validateMetadata, type ClientMetadata } from "./validate-metadata.ts";
+
+type Output = Static<typeof ClientMetadataOutput>;
+
+/**
+ * Dynamic client registration (RFC 7591) and management (RFC 7592). The client secret and the
+ * registration access token are 256-bit random values stored as SHA-256 and shown once, at
+ * creation. Messenger and bank IdP secrets are sealed with the context `client:<id>:<field>`.
+ * PUT replaces the metadata; secrets of an extension object that the PUT leaves out are kept
+ * (they are never echoed, so a read-modify-write cannot send them back).
+ */
+export function createRegistrationService(deps: { repo: ClientRepo; cache: Pick<ClientCache, "invalidate">; sealer: Sealer; config: Pick<Config, "publicUrl" | "production" | "registrationToken">; clock: Clock }) {
+  const { repo, cache, sealer, config, clock } = deps;
+  const seal = (id: string, field: string, value: string | undefined) => (value === undefined ? undefined : sealer.seal(value, `client:${id}:${field}`));
+
+  function extensionColumns(id: string, meta: ClientMetadata, current?: ClientRow) {
+    const m = meta.messenger;
+    const b = meta.bank_idp;
+    const keep = <T>(value: T | undefined, old: T | null | undefined) => value ?? old ?? null;
+    const creating = !current;
+    if (m && creating && (!m.page_access_token || !m.app_secret || !m.verify_token)) throw InvalidClientMetadata("messenger needs page_id, page_access_token, app_secret and verify_token");
+    if (b && creating && !b.client_secret) throw InvalidClientMetadata("bank_idp needs issuer, client_id and client_secret");
+    return {
+      messengerPageId: m?.page_id ?? null,
+      messengerPageTokenSealed: m ? keep(seal(id, "messenger_page_token", m.page_access_token), current?.messengerPageTokenSealed) : null,
+      messengerAppSecretSealed: m ? keep(seal(id, "messenger_app_secret", m.app_secret), current?.messengerAppSecretSealed) : null,
+      messengerVerifyTokenSealed: m ? keep(seal(id, "messenger_verify_token", m.verify_token), current?.messengerVerifyTokenSealed) : null,
+      bankIdpIssuer: b?.issuer ?? null,
+      bankIdpClientId: b?.client_id ?? null,
+      bankIdpSecretSealed: b ? keep(seal(id, "bank_idp_secret", b.client_secret), current?.bankIdpSecretSealed) : null,
+      bankIdpAuthMethod: b ? (b.token_endpoint_auth_method ?? "client_secret_basic") : null,
+    };
+  }
+
+  function view(c: ClientRow): Output {
+    const extra = (c.metadata ?? {}) as Record<string, unknown>;
+    return {
+      ...extra,
+      client_id: c.id,
+      client_id_issued_at: Math.floor(c.createdAt.getTime() / 1000),
+      ...(c.secretHash ? { client_secret_expires_at: 0 } : {}),
+      registration_client_uri: `${config.publicUrl}/connect/register/${encodeURIComponent(c.id)}`,
+      client_name: c.name,
+      token_endpoint_auth_method: c.tokenEndpointAuthMethod,
+      ...(c.jwks ? { jwks: c.jwks as Output["jwks"] } : {}),
+      ...(c.jwksUri ? { jwks_uri: c.jwksUri } : {}),
+      grant_types: c.grantTypes,
+      response_types: c.grantTypes.includes("authorization_code") ? ["code"] : [],
+      scope: c.scopes.join(" "),
+      require_pushed_authorization_requests: c.requirePar,
+      dpop_bound_access_tokens: c.dpopBound,
+      ...(c.messengerPageId ? { messenger: { page_id: c.messengerPageId } } : {}),
+      ...(c.bankIdpIssuer ? { bank_idp: { issuer: c.bankIdpIssuer, client_id: c.bankIdpClientId ?? "", token_endpoint_auth_method: c.bankIdpAuthMethod ?? "client_secret_basic" } } : {}),
+    };
+  }
+
+  async function authorize(clientId: string, authorization: string | undefined): Promise<ClientRow> {
+    const token = /^bearer /i.test(authorization ?? "") ? authorization!.slice(7).trim() : "";
+    if (!token) throw InvalidToken("registration access token is required");
+    const client = await repo.findById(clientId);
+    if (!client || !constantEquals(hashToken(token), client.registrationTokenHash)) throw InvalidToken("registration access token is not valid for this client");
+    return client;
+  }
+
+  return {
+    /** The initial access token check for POST /connect/register. */
+    checkInitialToken(authorization: string | undefined) {
+      const token = /^bearer /i.test(authorization ?? "") ? authorization!.slice(7).trim() : "";
+      if (!token || !constantEquals(token, config.registrationToken)) throw InvalidToken("initial access token is missing or not valid");
+    },
+
+    async register(meta: ClientMetadata): Promise<Output> {
+      if (meta.client_id !== undefined) throw InvalidClientMetadata("client_id is assigned by the broker");
+      const v = validateMetadata(meta, config.production);
+      const id = randomToken(18);
+      const secret = v.tokenEndpointAuthMethod === "client_secret_basic" ? randomToken(32) : undefined;
+      const registrationToken = randomToken(32);
+      const row = await repo.create({
+        id,
+        name: v.name,
+        secretHash: secret ? hashToken(secret) : null,
+        registrationTokenHash: hashToken(registrationToken),
+        tokenEndpointAuthMethod: v.tokenEndpointAuthMethod,
+        jwks: v.jwks ? (v.jwks as object) : Prisma.DbNull,
+        jwksUri: v.jwksUri,
+        grantTypes: v.grantTypes,
+        scopes: v.scopes,
+        requirePar: v.requirePar,
+        dpopBound: v.dpopBound,
+        metadata: v.extra as object,
+        ...extensionColumns(id, meta),
+        createdAt: clock.now(),
+      });
+      return { ...view(row), ...(secret ? { client_secret: secret } : {}), registration_access_token: registrationToken };
+    },
+
+    async read(clientId: string, authorization: string | undefined): Promise<Output> {
+      return view(await authorize(clientId, authorization));
+    },
+
+    async update(clientId: string, authorization: string | undefined, meta: ClientMetadata): Promise<Output> {
+      const current = await authorize(clientId, authorization);
+      if (meta.client_id !== clientId) throw InvalidClientMetadata("client_id in the body must match the client being updated");
+      const v = validateMetadata(meta, config.production);
+      const switchedToSecret = v.tokenEndpointAuthMethod === "client_secret_basic" && !current.secretHash;
+      // Changing to client_secret_basic needs a secret the client never received: refuse.
+      if (switchedToSecret) throw InvalidClientMetadata("token_endpoint_auth_method cannot change to client_secret_basic; register a new client");
+      const row = await repo.update(clientId, {
+        name: v.name,
+        secretHash: v.tokenEndpointAuthMethod === "client_secret_basic" ? current.secretHash : null,
+        tokenEndpointAuthMethod: v.tokenEndpointAuthMethod,
+        jwks: v.jwks ? (v.jwks as object) : Prisma.DbNull,
+        jwksUri: v.jwksUri,
+        grantTypes: v.grantTypes,
+        scopes: v.scopes,
+        requirePar: v.requirePar,
+        dpopBound: v.dpopBound,
+        metadata: v.extra as object,
+        ...extensionColumns(clientId, meta, current),
+      });
+      cache.invalidate(clientId);
+      return view(row);
+    },
+
+    async remove(clientId: string, authorization: string | undefined): Promise<void> {
+      await authorize(clientId, authorization);
+      await repo.remove(clientId, clock.now());
+      cache.invalidate(clientId);
+    },
+  };
+}
+export type RegistrationService = ReturnType<typeof createRegistrationService>;

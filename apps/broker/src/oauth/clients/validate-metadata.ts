@@ -1,0 +1,97 @@
+import { createPublicKey, type JsonWebKey } from "node:crypto";
+import type { Static } from "typebox";
+import { checkUrl } from "../../config.ts";
+import { InvalidClientMetadata } from "../../errors.ts";
+import { ALL_SCOPES, CUSTOMER_SCOPES, isCustomerScope, isForbiddenPurpose, isServiceScope, parseScope } from "../scopes.ts";
+import type { ClientMetadataInput } from "./register-schemas.ts";
+
+export type ClientMetadata = Static<typeof ClientMetadataInput>;
+
+export interface ValidatedMetadata {
+  name: string;
+  tokenEndpointAuthMethod: "client_secret_basic" | "private_key_jwt";
+  jwks: { keys: Record<string, unknown>[] } | null;
+  jwksUri: string | null;
+  grantTypes: string[];
+  scopes: string[];
+  requirePar: boolean;
+  dpopBound: boolean;
+  extra: Record<string, unknown>;
+}
+
+const EXTRA_FIELDS = ["client_uri", "logo_uri", "tos_uri", "policy_uri", "contacts", "software_id", "software_version"] as const;
+const SECRET_FIELDS = new Set(["page_access_token", "app_secret", "verify_token", "client_secret"]);
+
+/** Every string the client supplied except its secrets, for the "advertising anywhere" rule. */
+function publicStrings(value: unknown, out: string[] = [], key = ""): string[] {
+  if (typeof value === "string" && !SECRET_FIELDS.has(key)) out.push(value);
+  else if (Array.isArray(value)) for (const v of value) publicStrings(v, out, key);
+  else if (value && typeof value === "object") for (const [k, v] of Object.entries(value)) publicStrings(v, out, k);
+  return out;
+}
+
+function url(field: string, value: string, production: boolean): string {
+  const checked = checkUrl(value, production);
+  if (typeof checked === "string") throw InvalidClientMetadata(`${field} ${checked}`);
+  return checked.href;
+}
+
+/**
+ * The checks registration runs, in order. Each failure is invalid_client_metadata with a
+ * description naming the field.
+ */
+export function validateMetadata(meta: ClientMetadata, production: boolean): ValidatedMetadata {
+  if (publicStrings(meta).some((s) => /advertis/i.test(s))) throw InvalidClientMetadata("advertising is refused everywhere: no scope, purpose or field may name it");
+
+  const scopeList = parseScope(meta.scope);
+  for (const s of scopeList) {
+    if (isForbiddenPurpose(s)) throw InvalidClientMetadata(`scope ${s} is refused everywhere`);
+    if (!ALL_SCOPES.includes(s)) throw InvalidClientMetadata(`unknown scope ${s}`);
+  }
+  const grantTypes = meta.grant_types ? [...new Set(meta.grant_types)] : undefined;
+  const scopes = scopeList.length > 0 ? scopeList : grantTypes?.includes("client_credentials") && !grantTypes.includes("authorization_code") ? ["ledger:check"] : [...CUSTOMER_SCOPES];
+  const grants = grantTypes ?? [
+    ...(scopes.some(isCustomerScope) ? ["authorization_code", "refresh_token"] : []),
+    ...(scopes.some(isServiceScope) ? ["client_credentials"] : []),
+  ];
+  if (scopes.some(isCustomerScope) && !grants.includes("authorization_code")) throw InvalidClientMetadata("customer scopes need the authorization_code grant type");
+  if (scopes.some(isServiceScope) && !grants.includes("client_credentials")) throw InvalidClientMetadata("ledger:check and ledger:audit need the client_credentials grant type");
+  if (grants.includes("client_credentials") && !scopes.some(isServiceScope)) throw InvalidClientMetadata("client_credentials is only for the service scopes ledger:check and ledger:audit");
+  if (grants.includes("refresh_token") && !grants.includes("authorization_code")) throw InvalidClientMetadata("refresh_token needs the authorization_code grant type");
+
+  const method = meta.token_endpoint_auth_method ?? "client_secret_basic";
+  if (meta.jwks && meta.jwks_uri) throw InvalidClientMetadata("jwks and jwks_uri are mutually exclusive");
+  if (method === "private_key_jwt" && !meta.jwks && !meta.jwks_uri) throw InvalidClientMetadata("private_key_jwt needs jwks or jwks_uri");
+  if (meta.jwks) {
+    if (meta.jwks.keys.length === 0) throw InvalidClientMetadata("jwks has no keys");
+    for (const jwk of meta.jwks.keys) {
+      if ("d" in jwk || "k" in jwk) throw InvalidClientMetadata("jwks must hold public keys only");
+      try {
+        createPublicKey({ key: jwk as JsonWebKey, format: "jwk" });
+      } catch {
+        throw InvalidClientMetadata("jwks holds a key that is not a valid public JWK");
+      }
+    }
+  }
+  const jwksUri = meta.jwks_uri ? url("jwks_uri", meta.jwks_uri, production) : null;
+
+  const extra: Record<string, unknown> = {};
+  for (const field of EXTRA_FIELDS) {
+    const value = meta[field];
+    if (value === undefined) continue;
+    extra[field] = field.endsWith("_uri") ? url(field, value as string, production) : value;
+  }
+  if (meta.bank_idp) url("bank_idp.issuer", meta.bank_idp.issuer, production);
+
+  return {
+    name: meta.client_name ?? "",
+    tokenEndpointAuthMethod: method,
+    jwks: meta.jwks ? { keys: meta.jwks.keys } : null,
+    jwksUri,
+    grantTypes: grants,
+    scopes,
+    requirePar: meta.require_pushed_authorization_requests ?? true,
+    dpopBound: meta.dpop_bound_access_tokens ?? false,
+    extra,
+  };
+}

@@ -1,0 +1,124 @@
+import type { Clock } from "../../clock.ts";
+import { hashToken } from "../../crypto/hash.ts";
+import type { ClientRow } from "../clients/client-repo.ts";
+import type { AccessTokenClaims, AccessTokens } from "../token/access-token.ts";
+import type { ConsentCheck } from "../token/token-service.ts";
+import type { TokensRepo } from "../token/tokens-repo.ts";
+import type { RevocationFeed } from "./revocation-feed.ts";
+
+export interface IntrospectionResponse {
+  active: boolean;
+  scope?: string;
+  client_id?: string;
+  token_type?: string;
+  exp?: number;
+  iat?: number;
+  sub?: string;
+  aud?: string;
+  iss?: string;
+  jti?: string;
+  cnf?: { jkt: string };
+  link_id?: string;
+  consent_id?: string;
+}
+
+const INACTIVE: IntrospectionResponse = { active: false };
+const looksLikeJwt = (t: string) => t.split(".").length === 3;
+
+/**
+ * Introspection (RFC 7662) and revocation (RFC 7009). A client only ever sees or ends its own
+ * tokens: another client's token is simply inactive, and revoking it does nothing.
+ */
+export function createIntrospectionService(deps: { repo: Pick<TokensRepo, "findAccessToken" | "findGrant" | "findRefresh" | "revokeGrant" | "revokeAccessToken">; accessTokens: Pick<AccessTokens, "verify">; feed: RevocationFeed; clientExists: (id: string) => Promise<boolean>; clock: Clock; consentCheck: ConsentCheck; issuer: string }) {
+  const { repo, accessTokens, clock, consentCheck } = deps;
+
+  /** An access token is live when it verifies, is not revoked, and its grant and consent still stand. */
+  async function liveAccessToken(token: string): Promise<AccessTokenClaims | undefined> {
+    const claims = await accessTokens.verify(token);
+    if (!claims) return undefined;
+    if (!claims.link_id) {
+      // client_credentials: no row unless revoked; the in-memory feed answers without a query.
+      if (await deps.feed.isRevoked(claims.jti)) return undefined;
+      return (await deps.clientExists(claims.client_id)) ? claims : undefined;
+    }
+    const row = await repo.findAccessToken(claims.jti);
+    if (row?.revokedAt) return undefined;
+    if (row?.grantId) {
+      const grant = await repo.findGrant(row.grantId);
+      if (!grant || grant.revokedAt) return undefined;
+      if (!(await consentCheck(grant))) {
+        await repo.revokeGrant(grant.id, "consent_inactive", clock.now());
+        return undefined;
+      }
+    }
+    return claims;
+  }
+
+  async function liveRefreshToken(token: string) {
+    const rt = await repo.findRefresh(hashToken(token));
+    if (!rt || rt.revokedAt || rt.rotatedAt || rt.expiresAt <= clock.now()) return undefined;
+    const grant = await repo.findGrant(rt.grantId);
+    if (!grant || grant.revokedAt) return undefined;
+    if (!(await consentCheck(grant))) {
+      await repo.revokeGrant(grant.id, "consent_inactive", clock.now());
+      return undefined;
+    }
+    return { rt, grant };
+  }
+
+  return {
+    async introspect(client: ClientRow, token: string): Promise<IntrospectionResponse> {
+      if (looksLikeJwt(token)) {
+        const c = await liveAccessToken(token);
+        if (!c || c.client_id !== client.id) return INACTIVE;
+        return {
+          active: true,
+          scope: c.scope,
+          client_id: c.client_id,
+          token_type: c.cnf ? "DPoP" : "Bearer",
+          exp: c.exp,
+          iat: c.iat,
+          sub: c.sub,
+          aud: c.aud,
+          iss: c.iss,
+          jti: c.jti,
+          ...(c.cnf ? { cnf: c.cnf } : {}),
+          ...(c.link_id ? { link_id: c.link_id } : {}),
+          ...(c.consent_id ? { consent_id: c.consent_id } : {}),
+        };
+      }
+      const live = await liveRefreshToken(token);
+      if (!live || live.rt.clientId !== client.id) return INACTIVE;
+      return {
+        active: true,
+        scope: live.grant.scopes.join(" "),
+        client_id: client.id,
+        token_type: "refresh_token",
+        exp: Math.floor(live.rt.expiresAt.getTime() / 1000),
+        iss: deps.issuer,
+        ...(live.grant.subject ? { sub: live.grant.subject } : {}),
+        ...(live.rt.dpopJkt ? { cnf: { jkt: live.rt.dpopJkt } } : {}),
+        ...(live.grant.linkId ? { link_id: live.grant.linkId } : {}),
+        ...(live.grant.consentId ? { consent_id: live.grant.consentId } : {}),
+      };
+    },
+
+    /** Always succeeds for the caller (RFC 7009 §2.2); revoking a refresh token ends its grant. */
+    async revoke(client: ClientRow, token: string): Promise<void> {
+      const now = clock.now();
+      if (looksLikeJwt(token)) {
+        const c = await accessTokens.verify(token);
+        if (c && c.client_id === client.id) {
+          await repo.revokeAccessToken(c.jti, client.id, new Date(c.exp * 1000), now);
+          deps.feed.add(c.jti, new Date(c.exp * 1000));
+        }
+        return;
+      }
+      const rt = await repo.findRefresh(hashToken(token));
+      if (rt && rt.clientId === client.id) await repo.revokeGrant(rt.grantId, "revoked_by_client", now);
+    },
+
+    liveAccessToken,
+  };
+}
+export type IntrospectionService = ReturnType<typeof createIntrospectionService>;

@@ -1,0 +1,153 @@
+import type { FastifyPluginAsync, FastifyRequest } from "fastify";
+import { Type } from "typebox";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import { InvalidClientMetadata, InvalidDpopProof, InvalidRequest, UnsupportedGrantType } from "../errors.ts";
+import { clientAuth, endpointUrl } from "../plugins/client-auth.ts";
+import { limitByClient, limitByIp } from "../plugins/rate-limit.ts";
+import { checkFormBody, noStore } from "./checks/check-form.ts";
+import { ClientIdParams, ClientMetadataInput, ClientMetadataOutput } from "./clients/register-schemas.ts";
+import type { ClientMetadata } from "./clients/validate-metadata.ts";
+import { DPOP_ALGS } from "./dpop/check-dpop.ts";
+import { ASSERTION_ALGS } from "./clients/authenticate-client.ts";
+import { FormBody, IntrospectionResponseSchema, JwksSchema, MetadataSchema, ParResponseSchema, TokenResponseSchema } from "./oauth-schemas.ts";
+import { ALL_SCOPES } from "./scopes.ts";
+
+type Form = Record<string, string>;
+const oauth = { errorFormat: "oauth" as const };
+
+/**
+ * The OAuth endpoints. Each is an ordered pipeline, as in node-oidc-provider:
+ *   token:      rate limit (IP) → form body → schema → client auth → rate limit (client) → DPoP → grant
+ *   par:        rate limit (IP) → form body → schema → client auth → rate limit (client) → link request checks
+ *   introspect: rate limit (IP) → form body → schema → client auth → rate limit (client) → lookup
+ *   register:   rate limit (IP) → JSON schema → initial / registration access token → metadata checks
+ */
+export const oauthRoutes: FastifyPluginAsync = async (appBase) => {
+  const app = appBase.withTypeProvider<TypeBoxTypeProvider>();
+  const m = app.oauth;
+  const { publicUrl } = app.broker.config;
+  const limits = m.rateLimits;
+  // Housekeeping every 10 minutes in each process (cheap indexed deletes; concurrent runs are harmless).
+  const sweeper = setInterval(() => m.sweepExpired().catch((err) => app.log.warn({ err }, "oauth sweep failed")), 10 * 60_000);
+  sweeper.unref();
+  app.addHook("onClose", async () => clearInterval(sweeper));
+  const ip = (name: keyof typeof limits) => limitByIp(m.rateLimiter, name, limits[name].perIp);
+  const byClient = (name: keyof typeof limits) => limitByClient(m.rateLimiter, name, limits[name].perClient);
+  // Error responses get no-store from the error handler; successful ones set it here.
+  const noCache = { "cache-control": "no-store", pragma: "no-cache" };
+
+  app.get("/.well-known/oauth-authorization-server", { schema: { response: { 200: MetadataSchema } }, config: oauth }, async () => ({
+    issuer: publicUrl,
+    authorization_endpoint: `${publicUrl}/link`,
+    token_endpoint: `${publicUrl}/oauth/token`,
+    jwks_uri: `${publicUrl}/jwks.json`,
+    registration_endpoint: `${publicUrl}/connect/register`,
+    pushed_authorization_request_endpoint: `${publicUrl}/par`,
+    // Per client (require_pushed_authorization_requests, default true); not for every client.
+    require_pushed_authorization_requests: false,
+    introspection_endpoint: `${publicUrl}/oauth/introspect`,
+    revocation_endpoint: `${publicUrl}/oauth/revoke`,
+    scopes_supported: [...ALL_SCOPES],
+    response_types_supported: ["code"],
+    grant_types_supported: ["authorization_code", "refresh_token", "client_credentials"],
+    code_challenge_methods_supported: ["S256"],
+    token_endpoint_auth_methods_supported: ["client_secret_basic", "private_key_jwt"],
+    token_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS,
+    introspection_endpoint_auth_methods_supported: ["client_secret_basic", "private_key_jwt"],
+    introspection_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS,
+    revocation_endpoint_auth_methods_supported: ["client_secret_basic", "private_key_jwt"],
+    revocation_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS,
+    dpop_signing_alg_values_supported: DPOP_ALGS,
+    service_documentation: `${publicUrl}/docs`,
+  }));
+
+  app.get("/jwks.json", { schema: { response: { 200: JwksSchema } }, config: oauth }, async (_request, reply) => {
+    reply.header("cache-control", "public, max-age=60");
+    return m.keyStore.jwks();
+  });
+
+  // ---------------------------------------------------------------- registration (RFC 7591 / 7592)
+  const attachMetadataErrors = async (request: FastifyRequest) => {
+    if (request.validationError) throw InvalidClientMetadata(request.validationError.message);
+  };
+  app.post(
+    "/connect/register",
+    { schema: { body: ClientMetadataInput, response: { 201: ClientMetadataOutput } }, attachValidation: true, config: oauth, onRequest: ip("register"), preHandler: noStore },
+    async (request, reply) => {
+      m.registration.checkInitialToken(request.headers.authorization);
+      await attachMetadataErrors(request);
+      const out = await m.registration.register(request.body as ClientMetadata);
+      return reply.code(201).send(out);
+    },
+  );
+  app.get("/connect/register/:client_id", { schema: { params: ClientIdParams, response: { 200: ClientMetadataOutput } }, config: oauth, onRequest: ip("register"), preHandler: noStore }, async (request) =>
+    m.registration.read(request.params.client_id, request.headers.authorization),
+  );
+  app.put(
+    "/connect/register/:client_id",
+    { schema: { params: ClientIdParams, body: ClientMetadataInput, response: { 200: ClientMetadataOutput } }, attachValidation: true, config: oauth, onRequest: ip("register"), preHandler: noStore },
+    async (request) => {
+      await m.registration.read(request.params.client_id, request.headers.authorization);
+      await attachMetadataErrors(request);
+      return m.registration.update(request.params.client_id, request.headers.authorization, request.body as ClientMetadata);
+    },
+  );
+  app.delete("/connect/register/:client_id", { schema: { params: ClientIdParams, response: { 204: Type.Null() } }, config: oauth, onRequest: ip("register") }, async (request, reply) => {
+    await m.registration.remove(request.params.client_id, request.headers.authorization);
+    return reply.code(204).send(null);
+  });
+
+  // ---------------------------------------------------------------- PAR (RFC 9126)
+  app.post(
+    "/par",
+    { schema: { body: FormBody, response: { 201: ParResponseSchema } }, config: oauth, onRequest: ip("par"), preValidation: checkFormBody, preHandler: [noStore, clientAuth, byClient("par")] },
+    async (request, reply) => reply.code(201).send(await m.par.push(request.client!, request.body as Form)),
+  );
+
+  // ---------------------------------------------------------------- token (RFC 6749, 7636, 9449)
+  async function dpopKey(request: FastifyRequest): Promise<string | undefined> {
+    const proof = request.headers.dpop;
+    if (proof === undefined) {
+      if (request.client!.dpopBound) throw InvalidDpopProof("this client must send a DPoP proof");
+      return undefined;
+    }
+    const { jkt } = await m.dpop.verify({ proof, htm: "POST", htu: endpointUrl(publicUrl, request), requireNonce: true });
+    return jkt;
+  }
+  app.post(
+    "/oauth/token",
+    { schema: { body: FormBody, response: { 200: TokenResponseSchema } }, config: oauth, onRequest: ip("token"), preValidation: checkFormBody, preHandler: [clientAuth, byClient("token")] },
+    async (request, reply) => {
+      reply.headers(noCache);
+      const body = request.body as Form;
+      if (!body.grant_type) throw InvalidRequest("grant_type is required");
+      const grant = Object.hasOwn(m.grants, body.grant_type) ? m.grants[body.grant_type] : undefined;
+      if (!grant) throw UnsupportedGrantType(`grant_type ${body.grant_type.slice(0, 60)} is not supported`);
+      const jkt = await dpopKey(request);
+      if (jkt) reply.header("dpop-nonce", m.dpop.nonce());
+      return grant({ client: request.client!, body, jkt });
+    },
+  );
+
+  // ---------------------------------------------------------------- introspection (RFC 7662), revocation (RFC 7009)
+  app.post(
+    "/oauth/introspect",
+    { schema: { body: FormBody, response: { 200: IntrospectionResponseSchema } }, config: oauth, onRequest: ip("introspect"), preValidation: checkFormBody, preHandler: [clientAuth, byClient("introspect")] },
+    async (request, reply) => {
+      reply.headers(noCache);
+      const { token } = request.body as Form;
+      if (!token) throw InvalidRequest("token is required");
+      return m.introspection.introspect(request.client!, token);
+    },
+  );
+  app.post(
+    "/oauth/revoke",
+    { schema: { body: FormBody, response: { 200: Type.Object({}) } }, config: oauth, onRequest: ip("revoke"), preValidation: checkFormBody, preHandler: [noStore, clientAuth, byClient("revoke")] },
+    async (request) => {
+      const { token } = request.body as Form;
+      if (!token) throw InvalidRequest("token is required");
+      await m.introspection.revoke(request.client!, token);
+      return {};
+    },
+  );
+};

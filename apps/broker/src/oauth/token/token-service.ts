@@ -1,0 +1,43 @@
+import type { Clock } from "../../clock.ts";
+import type { ClientRow } from "../clients/client-repo.ts";
+import type { AccessTokens } from "./access-token.ts";
+import type { GrantRow, TokensRepo } from "./tokens-repo.ts";
+
+/**
+ * Asks the consent ledger whether a grant's consent is still active. Refresh and introspection
+ * call it; the default allows everything until the ledger is wired in.
+ */
+export type ConsentCheck = (grant: GrantRow) => Promise<boolean>;
+export const allowAllConsents: ConsentCheck = async () => true;
+
+export interface TokenResponse {
+  access_token: string;
+  token_type: "Bearer" | "DPoP";
+  expires_in: number;
+  scope: string;
+  refresh_token?: string;
+}
+
+/** What every grant handler gets: the authenticated client, the form body and the DPoP key, if any. */
+export interface GrantContext {
+  client: ClientRow;
+  body: Record<string, unknown>;
+  jkt: string | undefined;
+}
+
+export interface TokenServiceDeps {
+  repo: TokensRepo;
+  accessTokens: AccessTokens;
+  clock: Clock;
+  consentCheck: ConsentCheck;
+}
+
+export function tokenResponse(token: string, exp: number, iat: number, scopes: readonly string[], jkt: string | undefined, refreshToken?: string): TokenResponse {
+  return {
+    access_token: token,
+    token_type: jkt ? "DPoP" : "Bearer",
+    expires_in: exp - iat,
+    scope: scopes.join(" "),
+    ...(refreshToken ? { refresh_token: refreshToken } : {}),
+  };
+}

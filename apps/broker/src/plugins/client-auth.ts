@@ -1,0 +1,28 @@
+import type { FastifyRequest, preHandlerAsyncHookHandler } from "fastify";
+import type { ClientRow } from "../oauth/clients/client-repo.ts";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** The authenticated OAuth client, set by the `clientAuth` preHandler. */
+    client?: ClientRow;
+  }
+}
+
+/** The absolute URL of the current endpoint, accepted as a client assertion `aud`. */
+export const endpointUrl = (publicUrl: string, request: FastifyRequest) => `${publicUrl}${request.url.split("?")[0]}`;
+
+/**
+ * preHandler: authenticates a registered client (client_secret_basic or private_key_jwt) and sets
+ * `request.client`. Failures answer 401 invalid_client with WWW-Authenticate. It uses the
+ * authenticator the OAuth module decorates the app with (`app.oauth`), so any route module can
+ * simply write `preHandler: clientAuth`.
+ */
+export const clientAuth: preHandlerAsyncHookHandler = async function clientAuth(request) {
+  const { oauth, broker } = request.server;
+  const body = (request.body && typeof request.body === "object" ? request.body : {}) as Record<string, unknown>;
+  request.client = await oauth.authenticator.authenticate({
+    authorization: request.headers.authorization,
+    body,
+    endpoint: endpointUrl(broker.config.publicUrl, request),
+  });
+};

@@ -1,0 +1,122 @@
+// client_credentials tokens/s and introspections/s: the broker on Postgres against oidc-provider
+// (ES256 JWT access tokens, in-memory store) on the same machine, in the same run.
+// Each server runs in its own process; autocannon runs here. DATABASE_URL names the Postgres
+// server (default postgres://postgres@127.0.0.1:5432/postgres); a temporary database is made and
+// dropped. BENCH_SECONDS (default 10) sets each measurement's length, BENCH_ROUNDS (default 2)
+// how many alternating rounds run; the ratios are over the sums of the rounds. BENCH_WORKERS
+// gives autocannon worker threads (default none).
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { createRequire } from "node:module";
+import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
+import { migrate, createDb } from "../packages/db/src/index.ts";
+
+const require = createRequire(new URL("../apps/broker/package.json", import.meta.url));
+const pg = createRequire(new URL("../packages/db/package.json", import.meta.url))("pg") as typeof import("pg");
+const autocannon = require("autocannon") as (opts: Record<string, unknown>) => Promise<{ requests: { average: number }; non2xx: number; errors: number; latency: { p99: number } }>;
+
+const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
+const workers = Number(process.env.BENCH_WORKERS ?? 0);
+const baseUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+const registrationToken = randomBytes(32).toString("base64url");
+const servers = fileURLToPath(new URL("./support/oauth-servers.ts", import.meta.url));
+const children: ChildProcess[] = [];
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function start(args: string[], env: Record<string, string> = {}): Promise<void> {
+  const child = spawn(process.execPath, ["--import", "tsx", servers, ...args], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...env } });
+  children.push(child);
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${args[0]} did not start`)), 60_000);
+    child.stdout!.on("data", (d: Buffer) => {
+      if (d.toString().includes("ready")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once("exit", (code) => reject(new Error(`${args[0]} exited with ${code}`)));
+  });
+}
+
+const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString("base64")}`;
+const form = { "content-type": "application/x-www-form-urlencoded" };
+
+async function measure(title: string, url: string, headers: Record<string, string>, body: string): Promise<number> {
+  const check = await fetch(url, { method: "POST", headers, body });
+  const sample = await check.text();
+  if (check.status !== 200) throw new Error(`${title}: ${check.status} ${sample}`);
+  await autocannon({ url, method: "POST", headers, body, connections, duration: 2, ...(workers ? { workers } : {}) }); // warm-up
+  const r = await autocannon({ url, method: "POST", headers, body, connections, duration: seconds, ...(workers ? { workers } : {}) });
+  const rate = Math.round(r.requests.average);
+  process.stdout.write(`${title.padEnd(44)} ${String(rate).padStart(7)} req/s  p99 ${r.latency.p99} ms  non-2xx ${r.non2xx}  errors ${r.errors}\n`);
+  if (r.non2xx > 0 || r.errors > 0) process.stdout.write(`  warning: ${title} had failures; its figure is not valid\n`);
+  return rate;
+}
+
+async function main() {
+  const dbName = `lb_bench_${randomBytes(4).toString("hex")}`;
+  const admin = new pg.Client({ connectionString: baseUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${dbName}`);
+  const dbUrl = new URL(baseUrl);
+  dbUrl.pathname = `/${dbName}`;
+  try {
+    const db = await createDb({ url: dbUrl.href });
+    await migrate(db);
+    await db.close();
+
+    const brokerPort = await freePort();
+    const broker = `http://127.0.0.1:${brokerPort}`;
+    await start(["broker", String(brokerPort), dbUrl.href], { BENCH_REGISTRATION_TOKEN: registrationToken });
+    const reg = await fetch(`${broker}/connect/register`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${registrationToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ client_name: "bench", grant_types: ["client_credentials"], scope: "ledger:check" }),
+    });
+    const client = (await reg.json()) as { client_id: string; client_secret: string };
+    const auth = { ...form, authorization: basic(client.client_id, client.client_secret) };
+    const token = ((await (await fetch(`${broker}/oauth/token`, { method: "POST", headers: auth, body: "grant_type=client_credentials" })).json()) as { access_token: string }).access_token;
+
+    const oidcPort = await freePort();
+    const op = `http://127.0.0.1:${oidcPort}`;
+    await start(["oidc", String(oidcPort)]);
+    const jwtAuth = { ...form, authorization: basic("bench-jwt", "bench-secret-bench-secret-bench-secret-1") };
+    const opaqueAuth = { ...form, authorization: basic("bench-opaque", "bench-secret-bench-secret-bench-secret-2") };
+    const opToken = ((await (await fetch(`${op}/token`, { method: "POST", headers: opaqueAuth, body: "grant_type=client_credentials&scope=ledger%3Acheck" })).json()) as { access_token: string }).access_token;
+    const introCheck = (await (await fetch(`${op}/token/introspection`, { method: "POST", headers: opaqueAuth, body: `token=${opToken}` })).json()) as { active: boolean };
+    if (!introCheck.active) throw new Error("oidc-provider introspection answered inactive");
+
+    // Both servers run throughout; measurements alternate so that both see the same machine load.
+    const cc = { broker: [] as number[], op: [] as number[] };
+    const intro = { broker: [] as number[], op: [] as number[] };
+    for (let round = 1; round <= rounds; round++) {
+      process.stdout.write(`-- round ${round}/${rounds}\n`);
+      cc.broker.push(await measure("broker client_credentials (ES256 JWT)", `${broker}/oauth/token`, auth, "grant_type=client_credentials&scope=ledger%3Acheck"));
+      cc.op.push(await measure("oidc-provider client_credentials (ES256 JWT)", `${op}/token`, jwtAuth, "grant_type=client_credentials&scope=ledger%3Acheck"));
+      intro.broker.push(await measure("broker introspection (JWT, revocation checked)", `${broker}/oauth/introspect`, auth, `token=${token}`));
+      intro.op.push(await measure("oidc-provider introspection (opaque, in memory)", `${op}/token/introspection`, opaqueAuth, `token=${opToken}`));
+    }
+    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+    const line = (name: string, r: { broker: number[]; op: number[] }, target: number) =>
+      `${name.padEnd(20)}broker ${Math.round(sum(r.broker) / rounds)}/s, oidc-provider ${Math.round(sum(r.op) / rounds)}/s, ratio ${(sum(r.broker) / sum(r.op)).toFixed(2)}x (target ${target}x)\n`;
+    process.stdout.write(`\n${line("client_credentials:", cc, 2)}${line("introspection:", intro, 3)}`);
+  } finally {
+    for (const c of children) c.kill();
+    await new Promise((r) => setTimeout(r, 500));
+    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => {});
+    await admin.end();
+  }
+}
+
+await main();

@@ -22,6 +22,8 @@ import { INVALIDATION_CHANNEL } from "./ledger-store.ts";
 
 export const HEARTBEAT_MS = 200;
 export const STALE_MS = 600;
+/** The LISTEN connection's application_name (visible in pg_stat_activity). */
+export const LISTENER_APPLICATION_NAME = "link-broker-ledger-listener";
 const MAX_KEYS = 100_000;
 
 type Subscriber = ReturnType<typeof import("pg-listen").default>;
@@ -129,7 +131,7 @@ export function createCheckCache(db: Db, options: CheckCacheOptions = {}): Check
         return;
       }
       if (!db.url) return; // no way to hear other processes: never cache
-      const sub = createSubscriber({ connectionString: db.url }, { retryLimit: Infinity, retryTimeout: 0, retryInterval: 250, paranoidChecking: false });
+      const sub = createSubscriber({ connectionString: db.url, application_name: LISTENER_APPLICATION_NAME }, { retryLimit: Infinity, retryTimeout: 0, retryInterval: 250, paranoidChecking: false });
       subscriber = sub;
       sub.events.on("notification", (n) => {
         if (n.channel === INVALIDATION_CHANNEL) onPayload(n.payload);

@@ -69,7 +69,7 @@ describe("grant", () => {
   for (const [what, code, run] of bad) {
     it(`refuses ${what} with ${code} and writes nothing`, async () => {
       const before = await entryCount(db);
-      const err = await run().catch((e) => e);
+      const err = (await run().catch((e: unknown) => e)) as LedgerError;
       expect(err).toBeInstanceOf(LedgerError);
       expect(err.code).toBe(code);
       expect(await entryCount(db)).toBe(before);

@@ -3,6 +3,7 @@ import formbody from "@fastify/formbody";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import type { ConsentLedger, LedgerSigner } from "@link-broker/consent-ledger";
 import type { Db } from "@link-broker/db";
 import Fastify, { type FastifyInstance } from "fastify";
 import metricsPlugin from "fastify-metrics";
@@ -10,6 +11,7 @@ import promClient from "prom-client";
 import { systemClock, type Clock } from "./clock.ts";
 import type { Config } from "./config.ts";
 import { createSealer, type Sealer } from "./crypto/seal.ts";
+import { createBrokerLedger, registerLedger } from "./ledger/broker-ledger.ts";
 import { loggerOptions } from "./logger.ts";
 import { opsRoutes } from "./ops/ops-routes.ts";
 import { errorHandlerPlugin } from "./plugins/error-handler.ts";
@@ -21,6 +23,8 @@ export interface AppDeps {
   clock?: Clock;
   /** false silences logs (tests); otherwise pino at config.logLevel. */
   logger?: boolean;
+  /** Signs ledger receipts and checkpoints; default: a temporary key until OAuth's keyStore lands. */
+  ledgerSigner?: LedgerSigner;
 }
 
 /** The broker's shared services, built once per app from its deps. */
@@ -29,15 +33,18 @@ export interface BrokerContext {
   db: Db;
   clock: Clock;
   sealer: Sealer;
+  ledger: ConsentLedger;
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config, db } = deps;
+  const clock = deps.clock ?? systemClock;
   const ctx: BrokerContext = {
     config,
     db,
-    clock: deps.clock ?? systemClock,
+    clock,
     sealer: createSealer(config.masterKey),
+    ledger: await createBrokerLedger({ config, db, clock, signer: deps.ledgerSigner }),
   };
 
   const app = Fastify({
@@ -85,6 +92,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: "/docs" });
 
   await app.register(opsRoutes, { db, registry });
+  await registerLedger(app, ctx.ledger, config);
 
   app.decorate("broker", ctx);
   return app;

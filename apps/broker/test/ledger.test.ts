@@ -1,6 +1,7 @@
 import { request as httpRequest } from "node:http";
 import type { AddressInfo } from "node:net";
 import { entryHash, GENESIS_HASH, type ConsentLedger } from "@link-broker/consent-ledger";
+import { createLedgerClient, LedgerClientError } from "@link-broker/consent-ledger/client";
 import { CompactSign, createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify, type JWK } from "jose";
 import Fastify from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -32,7 +33,7 @@ const check = (body: unknown, headers: Record<string, string> = auth) => broker.
 
 describe("ledger routes: auth stand-in", () => {
   it("refuses a missing or wrong token with a JSON error", async () => {
-    for (const headers of [{}, { authorization: "Bearer wrong-token" }, { authorization: `Basic ${TEST_REGISTRATION_TOKEN}` }]) {
+    for (const headers of [{} as Record<string, string>, { authorization: "Bearer wrong-token" }, { authorization: `Basic ${TEST_REGISTRATION_TOKEN}` }]) {
       const res = await check({ link_id: "x", scope: "balance:read" }, headers);
       expect(res.statusCode).toBe(401);
       expect(res.json()).toMatchObject({ error: "invalid_token", request_id: expect.any(String) });
@@ -184,5 +185,22 @@ describe("tenant isolation through the routes", () => {
     expect((await app.inject({ url: "/ledger/consents?subject=dave" })).json().items).toEqual([]);
     expect((await app.inject({ url: "/ledger/export" })).statusCode).toBe(403);
     await app.close();
+  });
+});
+
+describe("remote client", () => {
+  it("createLedgerClient has the same check signature and calls POST /ledger/check", async () => {
+    if (!broker.app.server.listening) await broker.app.listen({ port: 0, host: "127.0.0.1" });
+    const { port } = broker.app.server.address() as AddressInfo;
+    const g = await grant("erin");
+    const client = createLedgerClient({ baseUrl: `http://127.0.0.1:${port}`, getAccessToken: () => TEST_REGISTRATION_TOKEN });
+    expect(await client.check({ linkId: "link-erin" }, { scope: "balance:read" })).toEqual({ allowed: true, consentId: g.consentId, expiresAt: g.expiresAt, reason: "active" });
+    expect((await client.check({ clientId: "bank-a", psid: "psid-erin" }, { scope: "support:chat" })).reason).toBe("scope_not_granted");
+    expect((await client.check({ clientId: "bank-a", subject: "erin" }, { scope: "balance:read", purpose: "marketing" })).reason).toBe("purpose_forbidden");
+    const err = await client.check({ linkId: "link-erin" }, { scope: "nope" }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LedgerClientError);
+    expect(err).toMatchObject({ status: 400, code: "invalid_scope" });
+    const bad = createLedgerClient({ baseUrl: `http://127.0.0.1:${port}/`, getAccessToken: async () => "wrong" });
+    await expect(bad.check({ linkId: "link-erin" }, { scope: "balance:read" })).rejects.toMatchObject({ status: 401 });
   });
 });

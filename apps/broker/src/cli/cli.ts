@@ -23,6 +23,7 @@ const groups: Record<string, () => Promise<CliGroup>> = {
       },
     },
   }),
+  ledger: async () => (await import("./ledger-commands.ts")).ledgerCommands,
 };
 
 function usage(): string {

@@ -44,5 +44,5 @@ describe("link-broker ledger (embedded database)", () => {
     const csv = cli("export", "--format", "csv");
     expect(csv.out.trim().split("\r\n")).toHaveLength(4);
     expect(cli("export", "--format", "xml")).toMatchObject({ code: 1, err: ["link-broker: --format must be jsonl or csv"] });
-  });
+  }, 180_000);
 });

@@ -211,7 +211,8 @@ export function createConsentLedger(options: ConsentLedgerOptions) {
       if (!nonEmpty(consentId)) throw invalidRequest("consentId must be a non-empty string");
       const fields = { clientId: i.clientId, subject: i.subject, linkId: i.linkId ?? null, psid: i.psid ?? null };
       const row = await store.withChainLock(opts.tx, async (tx) => {
-        if (await store.consentById(consentId, tx)) throw invalidRequest(`consent ${consentId} already exists`);
+        // A random id cannot collide; a caller-chosen one is checked (else the insert would abort the transaction).
+        if (i.consentId !== undefined && (await store.consentById(consentId, tx))) throw invalidRequest(`consent ${consentId} already exists`);
         return store.appendLocked(tx, { consentId, action: "granted", ...fields, scopes, purposes, expiresAt, actor, evidence, recordedAt: now });
       });
       // In the caller's transaction the NOTIFY invalidates after its commit; a stale "no consent"

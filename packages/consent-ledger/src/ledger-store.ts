@@ -66,37 +66,50 @@ export function createLedgerStore(db: Db) {
    * the next seq, hashes, inserts, updates the consent projection and queues the NOTIFY (sent by
    * Postgres at commit, never for a rolled-back append).
    */
-  async function appendLocked(tx: Tx, input: AppendInput): Promise<LedgerEntry> {
-    const head = await tx.ledgerEntry.findFirst({ orderBy: { seq: "desc" }, select: { hash: true } });
-    const prevHash = head?.hash ?? GENESIS_HASH;
-    const [{ seq }] = (await tx.$queryRaw<{ seq: bigint }[]>`SELECT nextval(pg_get_serial_sequence('ledger_entry', 'seq')) AS seq`) as [{ seq: bigint }];
-    const entry = { ...input, seq: BigInt(seq), prevHash };
-    const hash = entryHash(prevHash, entry);
-    const row = await tx.ledgerEntry.create({
-      data: { ...entry, evidence: input.evidence as Prisma.InputJsonValue, hash },
-    });
+  async function appendLocked(tx: Tx, input: AppendInput): Promise<{ seq: bigint; hash: string }> {
+    // After the lock: a new statement, so its snapshot sees the head committed by the previous holder.
+    const [head] = await tx.$queryRaw<{ prev: string | null; seq: bigint }[]>`
+      SELECT (SELECT hash FROM ledger_entry ORDER BY seq DESC LIMIT 1) AS prev,
+             nextval(pg_get_serial_sequence('ledger_entry', 'seq')) AS seq`;
+    const prevHash = head!.prev ?? GENESIS_HASH;
+    const seq = BigInt(head!.seq);
+    const hash = entryHash(prevHash, { ...input, seq });
     const status = statusAfter(input.action);
-    await tx.consent.upsert({
-      where: { id: input.consentId },
-      create: {
-        id: input.consentId,
-        clientId: input.clientId,
-        subject: input.subject,
-        linkId: input.linkId,
-        psid: input.psid,
-        status,
-        scopes: input.scopes,
-        purposes: input.purposes,
-        expiresAt: input.expiresAt,
-        grantedAt: input.recordedAt,
-        updatedAt: input.recordedAt,
-        lastSeq: row.seq,
-      },
-      update: { status, expiresAt: input.expiresAt, updatedAt: input.recordedAt, lastSeq: row.seq },
-    });
     const payload = JSON.stringify({ consentId: input.consentId, keys: keysOf(input) });
-    await tx.$executeRaw`SELECT pg_notify(${INVALIDATION_CHANNEL}, ${payload})`;
-    return row;
+    // Timestamps travel as ISO strings cast to timestamp(3): UTC, whatever the session time zone.
+    const expiresAt = input.expiresAt.toISOString();
+    const recordedAt = input.recordedAt.toISOString();
+    // One statement: the entry, the consent projection (a grant must create it, the others
+    // update it) and the NOTIFY that Postgres sends at commit.
+    if (input.action === "granted") {
+      await tx.$executeRaw`
+        WITH e AS (
+          INSERT INTO ledger_entry (seq, "consentId", action, "clientId", subject, "linkId", psid, scopes, purposes, "expiresAt", actor, evidence, "recordedAt", "prevHash", hash)
+          VALUES (${seq}, ${input.consentId}, ${input.action}::"LedgerAction", ${input.clientId}, ${input.subject}, ${input.linkId}, ${input.psid}, ${input.scopes}::text[], ${input.purposes}::text[],
+                  ${expiresAt}::timestamp(3), ${input.actor}, ${JSON.stringify(input.evidence)}::jsonb, ${recordedAt}::timestamp(3), ${prevHash}, ${hash})
+          RETURNING seq
+        ), c AS (
+          INSERT INTO consent (id, "clientId", subject, "linkId", psid, status, scopes, purposes, "expiresAt", "grantedAt", "updatedAt", "lastSeq")
+          SELECT ${input.consentId}, ${input.clientId}, ${input.subject}, ${input.linkId}, ${input.psid}, ${status}, ${input.scopes}::text[], ${input.purposes}::text[],
+                 ${expiresAt}::timestamp(3), ${recordedAt}::timestamp(3), ${recordedAt}::timestamp(3), seq FROM e
+          RETURNING id
+        )
+        SELECT pg_notify(${INVALIDATION_CHANNEL}, ${payload}) FROM c`;
+    } else {
+      await tx.$executeRaw`
+        WITH e AS (
+          INSERT INTO ledger_entry (seq, "consentId", action, "clientId", subject, "linkId", psid, scopes, purposes, "expiresAt", actor, evidence, "recordedAt", "prevHash", hash)
+          VALUES (${seq}, ${input.consentId}, ${input.action}::"LedgerAction", ${input.clientId}, ${input.subject}, ${input.linkId}, ${input.psid}, ${input.scopes}::text[], ${input.purposes}::text[],
+                  ${expiresAt}::timestamp(3), ${input.actor}, ${JSON.stringify(input.evidence)}::jsonb, ${recordedAt}::timestamp(3), ${prevHash}, ${hash})
+          RETURNING seq
+        ), c AS (
+          UPDATE consent SET status = ${status}, "expiresAt" = ${expiresAt}::timestamp(3), "updatedAt" = ${recordedAt}::timestamp(3), "lastSeq" = e.seq
+          FROM e WHERE consent.id = ${input.consentId}
+          RETURNING consent.id
+        )
+        SELECT pg_notify(${INVALIDATION_CHANNEL}, ${payload}) FROM c`;
+    }
+    return { seq, hash };
   }
 
   /** Runs `fn` in `tx` when given, else in a new transaction; the chain lock is taken first. */

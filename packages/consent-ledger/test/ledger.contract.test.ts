@@ -1,4 +1,5 @@
 // One contract suite for the ledger, run on PGlite and (with DATABASE_URL) on Postgres.
+import { createHash } from "node:crypto";
 import { createTestDb, type TestDb } from "@link-broker/db/testing";
 import { compactVerify, createLocalJWKSet, jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -234,6 +235,16 @@ describe("find, export, receipts, checkpoints", () => {
     const bySeq = (a: { seq: string }, b: { seq: string }) => Number(BigInt(a.seq) - BigInt(b.seq));
     expect(exported).toEqual(JSON.parse(JSON.stringify(all)).sort(bySeq));
     expect(exported.length).toBe(await entryCount(db));
+    // An outside auditor recomputes the chain from the export alone (the README's recipe).
+    const canon = (v: unknown): string =>
+      Array.isArray(v) ? `[${v.map(canon).join(",")}]` : v && typeof v === "object" ? `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canon((v as Record<string, unknown>)[k])}`).join(",")}}` : JSON.stringify(v);
+    let prev = "0".repeat(64);
+    for (const { prev_hash, hash, ...e } of exported) {
+      expect(prev_hash).toBe(prev);
+      expect(createHash("sha256").update(prev + canon(e)).digest("hex")).toBe(hash);
+      prev = hash;
+    }
+    expect(prev).toBe((await ledger.verify()).headHash);
     let csv = "";
     for await (const chunk of ledger.export({ format: "csv" })) csv += chunk;
     const lines = csv.trim().split("\r\n");

@@ -150,8 +150,14 @@ export function createCheckCache(db: Db, options: CheckCacheOptions = {}): Check
       });
       await sub.connect();
       await sub.listenTo(INVALIDATION_CHANNEL);
+      let beating = false;
       const beat = () => {
-        sub.notify(INVALIDATION_CHANNEL, { hb: token, sentAt: now() }).catch(() => {});
+        if (beating) return; // the previous one is still in flight: a stall shows up as staleness
+        beating = true;
+        sub
+          .notify(INVALIDATION_CHANNEL, { hb: token, sentAt: now() })
+          .catch(() => {})
+          .finally(() => (beating = false));
       };
       beat();
       heartbeat = setInterval(beat, HEARTBEAT_MS);

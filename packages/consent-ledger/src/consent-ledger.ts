@@ -249,6 +249,7 @@ export function createConsentLedger(options: ConsentLedgerOptions) {
         const state = effectiveState(c.status, c.expiresAt, now);
         const t = transition(state, "renew");
         if (t.kind !== "append") throw notActive(c.id, state);
+        if (expiresAt.getTime() <= c.expiresAt.getTime()) throw invalidExpiry("a renewal must extend the consent beyond its current expiry");
         const row = await store.appendLocked(tx, { consentId: c.id, action: "renewed", clientId: c.clientId, subject: c.subject, linkId: c.linkId, psid: c.psid, scopes: c.scopes, purposes: c.purposes, expiresAt, actor, evidence, recordedAt: now });
         return { c, row };
       });

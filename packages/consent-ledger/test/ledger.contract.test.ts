@@ -105,6 +105,8 @@ describe("lifecycle", () => {
     expect(r.expiresAt.getTime()).toBe(clock.now().getTime() + 90 * DAY);
     expect((await ledger.get(g.consentId)).consent.expiresAt).toEqual(r.expiresAt);
     await expect(ledger.renew({ consentId: g.consentId, actor: "customer", expiresAt: new Date(clock.now().getTime() + 400 * DAY) })).rejects.toMatchObject({ code: "invalid_expiry" });
+    await expect(ledger.renew({ consentId: g.consentId, actor: "customer", expiresAt: new Date(r.expiresAt.getTime() - DAY) })).rejects.toMatchObject({ code: "invalid_expiry" });
+    expect((await ledger.get(g.consentId)).entries.map((e) => e.action)).toEqual(["granted", "renewed"]);
     await ledger.withdraw({ consentId: g.consentId, actor: "bank" });
     const before = await entryCount(db);
     await expect(ledger.renew({ consentId: g.consentId, actor: "customer" })).rejects.toMatchObject({ code: "not_active" });

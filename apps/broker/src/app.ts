@@ -3,6 +3,7 @@ import formbody from "@fastify/formbody";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import type { ConsentLedger, LedgerSigner } from "@link-broker/consent-ledger";
 import type { Db } from "@link-broker/db";
 import Fastify, { type FastifyInstance } from "fastify";
 import metricsPlugin from "fastify-metrics";
@@ -12,8 +13,11 @@ import type { Config } from "./config.ts";
 import { createSealer, type Sealer } from "./crypto/seal.ts";
 import { registerLinking, type LinkingOverrides } from "./linking/register-linking.ts";
 import type { LinkingDeps } from "./linking/linking-deps.ts";
+import { createBrokerLedger, registerLedger } from "./ledger/broker-ledger.ts";
 import { loggerOptions } from "./logger.ts";
+import { linkingDepsOf } from "./linking/linking-wiring.ts";
 import { createOAuth, type OAuthOptions } from "./oauth/oauth-module.ts";
+import type { ConsentCheck } from "./oauth/token/token-service.ts";
 import { oauthRoutes } from "./oauth/oauth-routes.ts";
 import { opsRoutes } from "./ops/ops-routes.ts";
 import { errorHandlerPlugin } from "./plugins/error-handler.ts";
@@ -27,16 +31,14 @@ export interface AppDeps {
   logger?: boolean;
   /** Where log lines go (default stdout); tests capture them to check redaction. */
   logStream?: { write(line: string): void };
-  /**
-   * The OAuth and ledger functions the linking flow needs (linking/linking-deps.ts), or a factory
-   * given the broker's services. Without them the /link, /links and Messenger webhook routes are
-   * not registered.
-   */
+  /** Replaces the OAuth and ledger functions the linking flow uses (default: the real ones). */
   linking?: LinkingDeps | ((ctx: BrokerContext) => LinkingDeps);
   /** Test overrides for the linking flow (Graph client, bank relying party, job runner). */
   linkingOverrides?: LinkingOverrides;
   /** OAuth hooks and limits (consent check, rate limits). */
   oauth?: OAuthOptions;
+  /** Signs ledger receipts and checkpoints; default: the broker's signing keys. */
+  ledgerSigner?: LedgerSigner;
 }
 
 /** The broker's shared services, built once per app from its deps. */
@@ -45,16 +47,20 @@ export interface BrokerContext {
   db: Db;
   clock: Clock;
   sealer: Sealer;
+  ledger: ConsentLedger;
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config, db } = deps;
-  const ctx: BrokerContext = {
-    config,
-    db,
-    clock: deps.clock ?? systemClock,
-    sealer: createSealer(config.masterKey),
-  };
+  const clock = deps.clock ?? systemClock;
+  const base = { config, db, clock, sealer: createSealer(config.masterKey) };
+  // Refresh and introspection end a grant whose consent is no longer active in the ledger, and
+  // the ledger signs receipts and checkpoints with the keys the broker publishes at /jwks.json.
+  let ledger: ConsentLedger | undefined;
+  const consentCheck: ConsentCheck = async (grant) => !grant.consentId || (ledger !== undefined && (await ledger.isActive(grant.consentId)));
+  const oauth = createOAuth(base, { consentCheck, ...deps.oauth });
+  ledger = await createBrokerLedger({ config, db, clock, signer: deps.ledgerSigner ?? oauth.signer });
+  const ctx: BrokerContext = { ...base, ledger };
 
   const app = Fastify({
     logger: deps.logger === false ? false : loggerOptions(config.logLevel, deps.logStream),
@@ -102,12 +108,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(opsRoutes, { db, registry });
   app.decorate("broker", ctx);
-  app.decorate("oauth", createOAuth(ctx, deps.oauth));
+  app.decorate("oauth", oauth);
   await app.register(oauthRoutes);
-  if (deps.linking) {
-    const linkingDeps = typeof deps.linking === "function" ? deps.linking(ctx) : deps.linking;
-    await registerLinking(app, ctx, linkingDeps, deps.linkingOverrides);
-  }
+  await registerLedger(app, ledger, config);
+  const linkingDeps = typeof deps.linking === "function" ? deps.linking(ctx) : (deps.linking ?? linkingDepsOf(oauth, ledger));
+  await registerLinking(app, ctx, linkingDeps, deps.linkingOverrides);
   return app;
 }
 

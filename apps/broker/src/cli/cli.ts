@@ -24,6 +24,7 @@ const groups: Record<string, () => Promise<CliGroup>> = {
     },
   }),
   keys: async () => (await import("./keys-commands.ts")).keysCommands,
+  ledger: async () => (await import("./ledger-commands.ts")).ledgerCommands,
 };
 
 function usage(): string {

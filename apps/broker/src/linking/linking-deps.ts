@@ -49,24 +49,21 @@ export interface GrantInput {
   evidence: Record<string, unknown>;
 }
 
-export interface RenewInput {
+/** Re-linking: the customer consents again over the consent the link already holds. */
+export interface ReconsentInput extends GrantInput {
   consentId: string;
-  scopes: string[];
-  purposes: string[];
-  expiresAt: Date;
-  actor: LedgerActor;
-  evidence: Record<string, unknown>;
 }
 
 export interface LedgerAppendResult {
   consentId: string;
-  seq: bigint | number;
+  seq: bigint | number | string;
   hash: string;
 }
 
 export interface LinkingLedger {
   grant(input: GrantInput, options: { tx: Tx }): Promise<LedgerAppendResult>;
-  renew(input: RenewInput, options: { tx: Tx }): Promise<LedgerAppendResult>;
+  /** Same scopes and purposes with a later expiry renew; anything else replaces the consent. */
+  reconsent(input: ReconsentInput, options: { tx: Tx }): Promise<LedgerAppendResult>;
   /** Idempotent: says when the consent was already withdrawn. */
   withdraw(input: { consentId: string; actor: LedgerActor; reason: string }): Promise<{ alreadyWithdrawn: boolean }>;
 }

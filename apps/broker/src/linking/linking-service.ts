@@ -42,7 +42,7 @@ export interface LinkingServiceDeps {
   bankIdp: BankIdp;
   totp: TotpService;
   oauth: Pick<LinkingOAuth, "consumePushedRequest" | "issueAuthorizationCode">;
-  ledger: Pick<LinkingLedger, "grant" | "renew">;
+  ledger: Pick<LinkingLedger, "grant" | "reconsent">;
 }
 
 const nonceContext = (attemptId: string) => `link_attempt:${attemptId}:oidc_nonce`;
@@ -263,10 +263,9 @@ export function createLinkingService(deps: LinkingServiceDeps) {
         code = await deps.db.prisma.$transaction(async (tx) => {
           await attempts.transition(attempt.id, "second_factor_passed", "consented", now, {}, tx);
           const { link, wasActive } = await deps.links.activate(tx, { clientId: attempt.clientId, subject, psid: attempt.psid });
+          const terms = { clientId: attempt.clientId, subject, linkId: link.id, psid: attempt.psid, scopes: attempt.scopes, purposes: attempt.purposes, expiresAt, actor: "customer" as const, evidence };
           const consent =
-            wasActive && link.consentId
-              ? await ledger.renew({ consentId: link.consentId, scopes: attempt.scopes, purposes: attempt.purposes, expiresAt, actor: "customer", evidence }, { tx })
-              : await ledger.grant({ clientId: attempt.clientId, subject, linkId: link.id, psid: attempt.psid, scopes: attempt.scopes, purposes: attempt.purposes, expiresAt, actor: "customer", evidence }, { tx });
+            wasActive && link.consentId ? await ledger.reconsent({ ...terms, consentId: link.consentId }, { tx }) : await ledger.grant(terms, { tx });
           await deps.links.setConsent(tx, link.id, consent.consentId);
           const issued = await oauth.issueAuthorizationCode(tx, {
             clientId: attempt.clientId,

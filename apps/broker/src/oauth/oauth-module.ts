@@ -29,7 +29,7 @@ export interface OAuthOptions {
 }
 
 /** Builds the OAuth services once from the broker context. */
-export function createOAuth(ctx: BrokerContext, options: OAuthOptions = {}) {
+export function createOAuth(ctx: Omit<BrokerContext, "ledger">, options: OAuthOptions = {}) {
   const { db, clock, sealer, config } = ctx;
   const consentCheck = options.consentCheck ?? allowAllConsents;
   const clientRepo = createClientRepo(db);

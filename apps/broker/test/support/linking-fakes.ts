@@ -3,7 +3,7 @@ import type { Tx } from "@link-broker/db";
 import type { preHandlerHookHandler } from "fastify";
 import { hashToken, randomToken } from "../../src/crypto/hash.ts";
 import { InvalidClient, OAuthError } from "../../src/errors.ts";
-import type { GrantInput, IssueCodeInput, LinkingDeps, LinkingLedger, LinkingOAuth, PushedRequest, RenewInput } from "../../src/linking/linking-deps.ts";
+import type { GrantInput, IssueCodeInput, LinkingDeps, LinkingLedger, LinkingOAuth, PushedRequest, ReconsentInput } from "../../src/linking/linking-deps.ts";
 
 /**
  * Stand-ins for the OAuth server and the consent ledger, recording every call. The code fake
@@ -58,7 +58,7 @@ export function createFakeOAuth() {
 
 export function createFakeLedger() {
   const grants: (GrantInput & { consentId: string })[] = [];
-  const renewals: RenewInput[] = [];
+  const renewals: ReconsentInput[] = [];
   const withdrawals: { consentId: string; actor: string; reason: string; alreadyWithdrawn: boolean }[] = [];
   const withdrawn = new Set<string>();
   let seq = 0;
@@ -71,7 +71,7 @@ export function createFakeLedger() {
       grants.push({ ...input, consentId });
       return { consentId, seq: ++seq, hash: hashToken(`${seq}`) };
     },
-    async renew(input) {
+    async reconsent(input) {
       renewals.push(input);
       return { consentId: input.consentId, seq: ++seq, hash: hashToken(`${seq}`) };
     },

@@ -1,0 +1,32 @@
+// The broker's consent ledger: built once per app, swept periodically, closed with the app.
+import { createHmac } from "node:crypto";
+import { createConsentLedger, type ConsentLedger, type LedgerSigner } from "@link-broker/consent-ledger";
+import type { Db } from "@link-broker/db";
+import type { FastifyInstance } from "fastify";
+import type { Clock } from "../clock.ts";
+import type { Config } from "../config.ts";
+import { ledgerAuth } from "./ledger-auth.ts";
+import { ledgerRoutes } from "./ledger-routes.ts";
+
+export const SWEEP_INTERVAL_MS = 60_000;
+
+export async function createBrokerLedger(deps: { config: Config; db: Db; clock: Clock; signer: LedgerSigner }): Promise<ConsentLedger> {
+  return createConsentLedger({
+    db: deps.db,
+    signer: deps.signer,
+    clock: deps.clock,
+    // Receipt subjects are HMAC pseudonyms under a key derived from the master key.
+    subjectKey: createHmac("sha256", deps.config.masterKey.key).update("ledger-receipt-subject").digest(),
+    issuer: deps.config.publicUrl,
+  });
+}
+
+/** Routes, sweeper and shutdown of the ledger inside the app. */
+export async function registerLedger(app: FastifyInstance, ledger: ConsentLedger, config: Config) {
+  await app.register(ledgerRoutes, { ledger, checkAuth: ledgerAuth("ledger:check", config, false), auditAuth: ledgerAuth("ledger:audit", config, true) });
+  const stopSweeper = ledger.startSweeper({ intervalMs: SWEEP_INTERVAL_MS, onError: (err) => app.log.error({ err }, "ledger sweep failed") });
+  app.addHook("onClose", async () => {
+    stopSweeper();
+    await ledger.close();
+  });
+}

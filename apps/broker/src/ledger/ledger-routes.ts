@@ -1,0 +1,87 @@
+// The ledger's HTTP routes (DESIGN.md "Consent ledger"). Thin: validate, call the ledger, map.
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { consentToWire, entryToWire, LedgerError, type ConsentLedger } from "@link-broker/consent-ledger";
+import type { FastifyError, preHandlerAsyncHookHandler } from "fastify";
+import { Type } from "typebox";
+import { BadRequestError, BrokerError } from "../errors.ts";
+import { sendError } from "../plugins/error-handler.ts";
+import { tenantOf } from "./ledger-auth.ts";
+import { CheckBody, CheckReply, ConsentReply, ConsentsQuery, ConsentsReply, ErrorReply, ExportQuery, IdParams, ReceiptReply, VerifyReply } from "./ledger-schemas.ts";
+
+export interface LedgerRoutesDeps {
+  ledger: Pick<ConsentLedger, "check" | "find" | "get" | "receipt" | "verify" | "export">;
+  /** `ledger:check` access (stand-in: registrationTokenStandIn). */
+  checkAuth: preHandlerAsyncHookHandler;
+  /** `ledger:audit` access, or a staff session (stand-in: registrationTokenStandIn). */
+  auditAuth: preHandlerAsyncHookHandler;
+}
+
+const errors = { 400: ErrorReply, 401: ErrorReply, 403: ErrorReply, 404: ErrorReply, 409: ErrorReply };
+const tags = ["ledger"];
+
+export const ledgerRoutes: FastifyPluginAsyncTypebox<LedgerRoutesDeps> = async (app, { ledger, checkAuth, auditAuth }) => {
+  // Ledger errors keep their stable code and status; anything else goes to the broker's handler.
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof LedgerError) return sendError(request, reply, new BrokerError(error.code, error.message, error.status));
+    throw error;
+  });
+
+  app.post(
+    "/ledger/check",
+    { preHandler: checkAuth, schema: { tags, summary: "May this service use a scope for a purpose now?", body: CheckBody, response: { 200: CheckReply, ...errors } } },
+    async (request) => {
+      const b = request.body;
+      const who =
+        b.link_id !== undefined
+          ? { linkId: b.link_id }
+          : b.client_id !== undefined && b.subject !== undefined
+            ? { clientId: b.client_id, subject: b.subject }
+            : b.client_id !== undefined && b.psid !== undefined
+              ? { clientId: b.client_id, psid: b.psid }
+              : null;
+      if (!who) throw new BadRequestError("give link_id, or client_id with subject or psid");
+      const r = await ledger.check(who, { scope: b.scope, ...(b.purpose !== undefined ? { purpose: b.purpose } : {}) }, tenantOf(request));
+      return { allowed: r.allowed, consent_id: r.consentId, expires_at: r.expiresAt?.toISOString() ?? null, reason: r.reason };
+    },
+  );
+
+  app.get("/ledger/consents", { preHandler: auditAuth, schema: { tags, summary: "Consents, newest first, paginated", querystring: ConsentsQuery, response: { 200: ConsentsReply, ...errors } } }, async (request) => {
+    const q = request.query;
+    const page = await ledger.find({ clientId: q.client_id, subject: q.subject, psid: q.psid, linkId: q.link_id, status: q.status, limit: q.limit, cursor: q.cursor }, tenantOf(request));
+    return { items: page.items.map(consentToWire), next_cursor: page.nextCursor };
+  });
+
+  app.get("/ledger/consents/:id", { preHandler: auditAuth, schema: { tags, summary: "A consent and its history", params: IdParams, response: { 200: ConsentReply, ...errors } } }, async (request) => {
+    const { consent, entries } = await ledger.get(request.params.id, tenantOf(request));
+    return { consent: consentToWire(consent), history: entries.map(entryToWire) as never };
+  });
+
+  app.get("/ledger/consents/:id/receipt", { preHandler: auditAuth, schema: { tags, summary: "Signed consent receipt (JWS)", params: IdParams, response: { 200: ReceiptReply, ...errors } } }, async (request) => {
+    const receipt = await ledger.receipt(request.params.id, tenantOf(request));
+    return { consent_id: request.params.id, receipt };
+  });
+
+  app.get("/ledger/verify", { preHandler: auditAuth, schema: { tags, summary: "Recompute the hash chain and check the latest signed checkpoint", response: { 200: VerifyReply, ...errors } } }, async (request) => {
+    if (tenantOf(request).clientId !== undefined) throw new BrokerError("forbidden", "Only compliance may verify the whole ledger", 403);
+    const v = await ledger.verify();
+    return { ok: v.ok, checked: v.checked, head_hash: v.headHash, head_seq: v.headSeq, ...(v.firstBadSeq !== undefined ? { first_bad_seq: v.firstBadSeq } : {}), ...(v.checkpoint ? { checkpoint: v.checkpoint } : {}) };
+  });
+
+  app.get(
+    "/ledger/export",
+    {
+      preHandler: auditAuth,
+      schema: { tags, summary: "The whole ledger, streamed (JSONL or CSV)", querystring: ExportQuery, response: { 200: Type.String({ description: "JSONL or CSV stream" }), ...errors } },
+    },
+    async (request, reply) => {
+      if (tenantOf(request).clientId !== undefined) throw new BrokerError("forbidden", "Only compliance may export the whole ledger", 403);
+      const { format = "jsonl", from, to } = request.query;
+      const stream = ledger.export({ format, ...(from ? { from: new Date(from) } : {}), ...(to ? { to: new Date(to) } : {}) });
+      return reply
+        .header("cache-control", "no-store")
+        .header("content-disposition", `attachment; filename="ledger.${format}"`)
+        .type(format === "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson")
+        .send(stream as never); // a stream bypasses the serializer
+    },
+  );
+};

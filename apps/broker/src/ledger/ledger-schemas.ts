@@ -1,0 +1,98 @@
+import { Type, type Static } from "typebox";
+
+const Reason = Type.Union([Type.Literal("active"), Type.Literal("no_consent"), Type.Literal("withdrawn"), Type.Literal("expired"), Type.Literal("scope_not_granted"), Type.Literal("purpose_forbidden")]);
+const Id = Type.String({ minLength: 1, maxLength: 200 });
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+
+export const CheckBody = Type.Object(
+  {
+    link_id: Type.Optional(Id),
+    client_id: Type.Optional(Id),
+    subject: Type.Optional(Type.String({ maxLength: 512 })),
+    psid: Type.Optional(Id),
+    scope: Type.String({ minLength: 1, maxLength: 100 }),
+    purpose: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+  },
+  { additionalProperties: false },
+);
+export type CheckBody = Static<typeof CheckBody>;
+
+export const CheckReply = Type.Object({
+  allowed: Type.Boolean(),
+  consent_id: Nullable(Type.String()),
+  expires_at: Nullable(Type.String({ format: "date-time" })),
+  reason: Reason,
+});
+
+export const Consent = Type.Object({
+  id: Type.String(),
+  client_id: Type.String(),
+  subject: Type.String(),
+  link_id: Nullable(Type.String()),
+  psid: Nullable(Type.String()),
+  status: Type.String(),
+  scopes: Type.Array(Type.String()),
+  purposes: Type.Array(Type.String()),
+  expires_at: Type.String(),
+  granted_at: Type.String(),
+  updated_at: Type.String(),
+  last_seq: Type.String(),
+});
+
+export const Entry = Type.Object({
+  seq: Type.String(),
+  consent_id: Type.String(),
+  action: Type.String(),
+  client_id: Type.String(),
+  subject: Type.String(),
+  link_id: Nullable(Type.String()),
+  psid: Nullable(Type.String()),
+  scopes: Type.Array(Type.String()),
+  purposes: Type.Array(Type.String()),
+  expires_at: Type.String(),
+  actor: Type.String(),
+  evidence: Type.Record(Type.String(), Type.Unknown()),
+  recorded_at: Type.String(),
+  prev_hash: Type.String(),
+  hash: Type.String(),
+});
+
+export const ConsentsQuery = Type.Object(
+  {
+    client_id: Type.Optional(Id),
+    subject: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
+    psid: Type.Optional(Id),
+    link_id: Type.Optional(Id),
+    status: Type.Optional(Type.Union([Type.Literal("active"), Type.Literal("withdrawn"), Type.Literal("expired")])),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
+    cursor: Type.Optional(Id),
+  },
+  { additionalProperties: false },
+);
+export type ConsentsQuery = Static<typeof ConsentsQuery>;
+
+export const ConsentsReply = Type.Object({ items: Type.Array(Consent), next_cursor: Nullable(Type.String()) });
+export const ConsentReply = Type.Object({ consent: Consent, history: Type.Array(Entry) });
+export const ReceiptReply = Type.Object({ consent_id: Type.String(), receipt: Type.String({ description: "compact JWS (ES256), typ consent-receipt+jwt" }) });
+export const IdParams = Type.Object({ id: Id });
+
+export const VerifyReply = Type.Object({
+  ok: Type.Boolean(),
+  checked: Type.Integer(),
+  head_hash: Type.String(),
+  head_seq: Nullable(Type.String()),
+  first_bad_seq: Type.Optional(Type.String()),
+  checkpoint: Type.Optional(Type.Object({ seq: Type.String(), ok: Type.Boolean() })),
+});
+
+export const ExportQuery = Type.Object(
+  {
+    format: Type.Optional(Type.Union([Type.Literal("jsonl"), Type.Literal("csv")], { default: "jsonl" })),
+    from: Type.Optional(Type.String({ format: "date-time" })),
+    to: Type.Optional(Type.String({ format: "date-time" })),
+  },
+  { additionalProperties: false },
+);
+export type ExportQuery = Static<typeof ExportQuery>;
+
+export const ErrorReply = Type.Object({ error: Type.String(), message: Type.String(), request_id: Type.String() });

@@ -1,0 +1,38 @@
+import type { ConsentLedger } from "@link-broker/consent-ledger";
+import { InvalidRequest } from "../errors.ts";
+import type { OAuthModule } from "../oauth/oauth-module.ts";
+import { clientAuth } from "../plugins/client-auth.ts";
+import type { LinkingDeps } from "./linking-deps.ts";
+
+/** The linking flow's view of the broker's OAuth server and consent ledger (ARCHITECTURE.md). */
+export function linkingDepsOf(oauth: OAuthModule, ledger: ConsentLedger): LinkingDeps {
+  return {
+    oauth: {
+      async consumePushedRequest(clientId, requestUri) {
+        const par = await oauth.consumePushedRequest(clientId, requestUri);
+        if (!par) throw InvalidRequest("request_uri is unknown, expired, already used or not this bank's");
+        return {
+          scopes: par.scopes,
+          purposes: par.purposes,
+          codeChallenge: par.code_challenge,
+          codeChallengeMethod: "S256",
+          consentDurationDays: par.consent_duration_days,
+        };
+      },
+      issueAuthorizationCode: oauth.issueAuthorizationCode,
+      async revokeGrantsOfLink(linkId, reason) {
+        await oauth.revokeGrantsOfLink(linkId, reason);
+      },
+    },
+    ledger: {
+      grant: (input, { tx }) => ledger.grant(input, { tx }),
+      reconsent: (input, { tx }) => ledger.reconsent(input, { tx }),
+      async withdraw(input) {
+        const result = await ledger.withdraw(input);
+        return { alreadyWithdrawn: !result.changed };
+      },
+    },
+    clientAuth,
+    clients: { findById: (id) => oauth.clients.get(id) },
+  };
+}

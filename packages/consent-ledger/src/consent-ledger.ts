@@ -1,0 +1,446 @@
+// createConsentLedger: the ledger's API. Rules live here and in consent-state.ts / policy.ts;
+// storage in ledger-store.ts; the hot-path cache in check-cache.ts.
+import { randomUUID } from "node:crypto";
+import type { Readable } from "node:stream";
+import type { Consent, Db, Tx } from "@link-broker/db";
+import { decodeJwt, decodeProtectedHeader } from "jose";
+import { createCheckCache, type CheckCache } from "./check-cache.ts";
+import { effectiveState, transition, type ConsentState } from "./consent-state.ts";
+import { exportLedger, type ExportFormat } from "./export.ts";
+import { ChainVerifier } from "./hash-chain.ts";
+import { invalidExpiry, invalidRequest, invalidSubject, notActive, unknownConsent } from "./ledger-errors.ts";
+import { createLedgerStore, keyOf, keysOf, type ConsentFilters, type LookupKey } from "./ledger-store.ts";
+import { assertPurpose, assertScope, DAY_MS, DEFAULT_DURATION_DAYS, DEFAULT_PURPOSE, isForbiddenPurpose, MAX_DURATION_DAYS, normalizeGrant } from "./policy.ts";
+import { receiptPayload, RECEIPT_TYP } from "./receipt.ts";
+import { toConsentRecord, toEntryRecord, type ConsentRecord, type EntryRecord } from "./records.ts";
+
+/** Signs a JSON payload as a compact JWS (the broker's keyStore.signer: ES256, kid of the active key). */
+export interface LedgerSigner {
+  sign(payload: Record<string, unknown>, options?: { typ?: string }): Promise<string>;
+}
+export interface LedgerClock {
+  now(): Date;
+}
+
+export const ACTORS = ["customer", "bank", "messenger", "compliance", "system"] as const;
+export type Actor = (typeof ACTORS)[number];
+
+export interface GrantInput {
+  clientId: string;
+  subject: string;
+  linkId?: string | null;
+  psid?: string | null;
+  scopes: string[];
+  /** Defaults to each scope's own purpose. */
+  purposes?: string[];
+  /** Default: now + 90 days; at most now + 365 days. */
+  expiresAt?: Date;
+  actor: Actor;
+  evidence?: Record<string, unknown>;
+  /** Lets the caller pick the id (e.g. to reference it in the same transaction). */
+  consentId?: string;
+}
+export interface GrantResult {
+  consentId: string;
+  seq: string;
+  hash: string;
+  scopes: string[];
+  purposes: string[];
+  expiresAt: Date;
+}
+export interface WithdrawResult {
+  consentId: string;
+  /** false when nothing was appended (already withdrawn or expired). */
+  changed: boolean;
+  state: "withdrawn" | "expired";
+  message: string;
+  seq?: string;
+}
+export interface RenewInput {
+  consentId: string;
+  /** Default: now + 90 days; at most now + 365 days. */
+  expiresAt?: Date;
+  actor: Actor;
+  evidence?: Record<string, unknown>;
+}
+export type CheckReason = "active" | "no_consent" | "withdrawn" | "expired" | "scope_not_granted" | "purpose_forbidden";
+export interface CheckResult {
+  allowed: boolean;
+  consentId: string | null;
+  expiresAt: Date | null;
+  reason: CheckReason;
+}
+export interface CheckOptions {
+  scope: string;
+  /** Default: the scope's own purpose. */
+  purpose?: string;
+  at?: Date;
+}
+/** Tenant isolation: with `clientId`, only that bank's consents exist. */
+export interface TenantOptions {
+  clientId?: string;
+}
+export interface VerifyResult {
+  ok: boolean;
+  checked: number;
+  headHash: string;
+  headSeq: string | null;
+  firstBadSeq?: string;
+  checkpoint?: { seq: string; ok: boolean };
+}
+export interface CheckpointResult {
+  seq: string;
+  headHash: string;
+  kid: string;
+  jws: string;
+}
+
+export interface ConsentLedgerOptions {
+  db: Db;
+  signer: LedgerSigner;
+  clock?: LedgerClock;
+  /** Keys the receipt's pseudonymous subject (HMAC-SHA256); see receipt.ts. */
+  subjectKey?: string | Buffer;
+  /** Receipt `iss` (the broker's PUBLIC_URL). */
+  issuer?: string;
+  /** The in-process check cache (default on). */
+  cache?: boolean;
+}
+
+export type ConsentLedger = ReturnType<typeof createConsentLedger>;
+
+const systemClock: LedgerClock = { now: () => new Date() };
+
+function nonEmpty(v: unknown): v is string {
+  return typeof v === "string" && v.trim().length > 0 && v.length <= 512;
+}
+function assertActor(actor: unknown): Actor {
+  if (!(ACTORS as readonly unknown[]).includes(actor)) throw invalidRequest(`actor must be one of ${ACTORS.join(", ")}`);
+  return actor as Actor;
+}
+function assertEvidence(e: unknown): Record<string, unknown> {
+  if (e === undefined) return {};
+  if (e === null || typeof e !== "object" || Array.isArray(e)) throw invalidRequest("evidence must be an object");
+  return e as Record<string, unknown>;
+}
+
+export function createConsentLedger(options: ConsentLedgerOptions) {
+  const { db, signer } = options;
+  const clock = options.clock ?? systemClock;
+  const store = createLedgerStore(db);
+  const cache: CheckCache = createCheckCache(db, { enabled: options.cache ?? true });
+  const ready = cache.start().catch(() => {});
+  const sweepers = new Set<() => void>();
+
+  function expiryFrom(now: Date, expiresAt: Date | undefined): Date {
+    if (expiresAt === undefined) return new Date(now.getTime() + DEFAULT_DURATION_DAYS * DAY_MS);
+    if (!(expiresAt instanceof Date) || Number.isNaN(expiresAt.getTime())) throw invalidExpiry("expiresAt must be a date");
+    if (expiresAt.getTime() <= now.getTime()) throw invalidExpiry("expiresAt must be in the future");
+    if (expiresAt.getTime() > now.getTime() + MAX_DURATION_DAYS * DAY_MS) throw invalidExpiry(`a consent lasts at most ${MAX_DURATION_DAYS} days`);
+    return expiresAt;
+  }
+
+  async function consentOrThrow(consentId: unknown, tenant?: TenantOptions, tx?: Tx): Promise<Consent> {
+    if (!nonEmpty(consentId)) throw unknownConsent(String(consentId));
+    const c = await store.consentById(consentId, tx);
+    if (!c || (tenant?.clientId !== undefined && c.clientId !== tenant.clientId)) throw unknownConsent(consentId);
+    return c;
+  }
+
+  /** Own transactions invalidate this process's cache at once; other processes hear the NOTIFY. */
+  function committed(c: Pick<Consent, "clientId" | "subject" | "linkId" | "psid">) {
+    cache.invalidate(keysOf(c));
+  }
+
+  async function lookup(key: LookupKey): Promise<Consent[]> {
+    const k = keyOf(key);
+    const hit = cache.get(k);
+    if (hit) return hit;
+    const epoch = cache.epoch();
+    const rows = await store.consentsByKey(key);
+    cache.set(k, rows, epoch);
+    return rows;
+  }
+
+  function parseLookup(who: unknown): LookupKey {
+    const w = (who ?? {}) as Record<string, unknown>;
+    if (w.linkId !== undefined) {
+      if (!nonEmpty(w.linkId)) throw invalidRequest("linkId must be a non-empty string");
+      return { linkId: w.linkId };
+    }
+    if (!nonEmpty(w.clientId)) throw invalidRequest("give linkId, or clientId with subject or psid");
+    if (w.subject !== undefined) {
+      if (!nonEmpty(w.subject)) throw invalidSubject();
+      return { clientId: w.clientId, subject: w.subject };
+    }
+    if (nonEmpty(w.psid)) return { clientId: w.clientId, psid: w.psid };
+    throw invalidRequest("give linkId, or clientId with subject or psid");
+  }
+
+  async function expireOne(consentId: string): Promise<boolean> {
+    const now = clock.now();
+    const changed = await store.withChainLock(undefined, async (tx) => {
+      const c = await store.consentById(consentId, tx);
+      if (!c) return null;
+      // The recorded state decides: only a recorded-active consent whose expiry passed is expired.
+      if (c.expiresAt.getTime() > now.getTime()) return null;
+      if (transition(c.status as ConsentState, "expire").kind !== "append") return null;
+      await store.appendLocked(tx, { consentId: c.id, action: "expired", clientId: c.clientId, subject: c.subject, linkId: c.linkId, psid: c.psid, scopes: c.scopes, purposes: c.purposes, expiresAt: c.expiresAt, actor: "system", evidence: { reason: "expires_at passed" }, recordedAt: now });
+      return c;
+    });
+    if (changed) committed(changed);
+    return !!changed;
+  }
+
+  const ledger = {
+    /** Resolves once the invalidation listener is up (checks are correct before; only slower). */
+    ready: () => ready,
+
+    async grant(input: GrantInput, opts: { tx?: Tx } = {}): Promise<GrantResult> {
+      const i = (input ?? {}) as GrantInput;
+      if (!nonEmpty(i.clientId)) throw invalidRequest("clientId must be a non-empty string");
+      if (!nonEmpty(i.subject)) throw invalidSubject();
+      if (i.linkId != null && !nonEmpty(i.linkId)) throw invalidRequest("linkId must be a non-empty string");
+      if (i.psid != null && !nonEmpty(i.psid)) throw invalidRequest("psid must be a non-empty string");
+      const { scopes, purposes } = normalizeGrant(i.scopes, i.purposes);
+      const now = clock.now();
+      const expiresAt = expiryFrom(now, i.expiresAt);
+      const actor = assertActor(i.actor);
+      const evidence = assertEvidence(i.evidence);
+      const consentId = i.consentId ?? randomUUID();
+      if (!nonEmpty(consentId)) throw invalidRequest("consentId must be a non-empty string");
+      const fields = { clientId: i.clientId, subject: i.subject, linkId: i.linkId ?? null, psid: i.psid ?? null };
+      const row = await store.withChainLock(opts.tx, async (tx) => {
+        // A random id cannot collide; a caller-chosen one is checked (else the insert would abort the transaction).
+        if (i.consentId !== undefined && (await store.consentById(consentId, tx))) throw invalidRequest(`consent ${consentId} already exists`);
+        return store.appendLocked(tx, { consentId, action: "granted", ...fields, scopes, purposes, expiresAt, actor, evidence, recordedAt: now });
+      });
+      // In the caller's transaction the NOTIFY invalidates after its commit; a stale "no consent"
+      // until then is harmless (it never allows anything).
+      if (!opts.tx) committed(fields);
+      return { consentId, seq: row.seq.toString(), hash: row.hash, scopes, purposes, expiresAt };
+    },
+
+    async withdraw(input: { consentId: string; actor: Actor; reason?: string; evidence?: Record<string, unknown> }, tenant?: TenantOptions, opts: { tx?: Tx } = {}): Promise<WithdrawResult> {
+      const actor = assertActor(input?.actor);
+      const evidence = { ...assertEvidence(input.evidence), ...(input.reason !== undefined ? { reason: String(input.reason) } : {}) };
+      await consentOrThrow(input.consentId, tenant, opts.tx);
+      const now = clock.now();
+      const out = await store.withChainLock(opts.tx, async (tx) => {
+        const c = await consentOrThrow(input.consentId, tenant, tx);
+        const state = effectiveState(c.status, c.expiresAt, now);
+        const t = transition(state, "withdraw");
+        if (t.kind !== "append") return { c, result: { consentId: c.id, changed: false, state: state as "withdrawn" | "expired", message: `no-op: ${t.reason}` } };
+        const row = await store.appendLocked(tx, { consentId: c.id, action: "withdrawn", clientId: c.clientId, subject: c.subject, linkId: c.linkId, psid: c.psid, scopes: c.scopes, purposes: c.purposes, expiresAt: c.expiresAt, actor, evidence, recordedAt: now });
+        return { c, result: { consentId: c.id, changed: true, state: "withdrawn" as const, message: "withdrawn", seq: row.seq.toString() } };
+      });
+      if (out.result.changed && !opts.tx) committed(out.c);
+      return out.result;
+    },
+
+    async renew(input: RenewInput, tenant?: TenantOptions, opts: { tx?: Tx } = {}): Promise<GrantResult> {
+      const actor = assertActor(input?.actor);
+      const evidence = assertEvidence(input.evidence);
+      const now = clock.now();
+      const expiresAt = expiryFrom(now, input.expiresAt);
+      await consentOrThrow(input.consentId, tenant, opts.tx);
+      const { c, row } = await store.withChainLock(opts.tx, async (tx) => {
+        const c = await consentOrThrow(input.consentId, tenant, tx);
+        const state = effectiveState(c.status, c.expiresAt, now);
+        const t = transition(state, "renew");
+        if (t.kind !== "append") throw notActive(c.id, state);
+        if (expiresAt.getTime() <= c.expiresAt.getTime()) throw invalidExpiry("a renewal must extend the consent beyond its current expiry");
+        const row = await store.appendLocked(tx, { consentId: c.id, action: "renewed", clientId: c.clientId, subject: c.subject, linkId: c.linkId, psid: c.psid, scopes: c.scopes, purposes: c.purposes, expiresAt, actor, evidence, recordedAt: now });
+        return { c, row };
+      });
+      if (!opts.tx) committed(c);
+      return { consentId: c.id, seq: row.seq.toString(), hash: row.hash, scopes: c.scopes, purposes: c.purposes, expiresAt };
+    },
+
+    /**
+     * A customer consents again to a consent they already hold (re-linking): the same scopes and
+     * purposes with a later expiry renew it; anything else withdraws it (if still active) and
+     * grants a new one. Joins the caller's transaction like `grant`.
+     */
+    async reconsent(input: { consentId: string } & GrantInput, opts: { tx?: Tx } = {}): Promise<GrantResult> {
+      const current = await consentOrThrow(input.consentId, { clientId: input.clientId }, opts.tx);
+      const { scopes, purposes } = normalizeGrant(input.scopes, input.purposes);
+      const now = clock.now();
+      const expiresAt = expiryFrom(now, input.expiresAt);
+      const same = (a: string[], b: string[]) => a.length === b.length && a.every((x) => b.includes(x));
+      const active = effectiveState(current.status, current.expiresAt, now) === "active";
+      if (active && same(current.scopes, scopes) && same(current.purposes, purposes) && expiresAt > current.expiresAt) {
+        return ledger.renew({ consentId: current.id, expiresAt, actor: input.actor, evidence: input.evidence }, undefined, opts);
+      }
+      if (active) await ledger.withdraw({ consentId: current.id, actor: input.actor, reason: "replaced by a new consent" }, undefined, opts);
+      const { consentId: _previous, ...grantInput } = input;
+      return ledger.grant(grantInput, opts);
+    },
+
+    /** The hot path: may this service use `scope` for `purpose` for this customer now? */
+    async check(who: LookupKey, opts: CheckOptions, tenant?: TenantOptions): Promise<CheckResult> {
+      const key = parseLookup(who);
+      const scope = assertScope(String(opts?.scope));
+      if (opts.purpose !== undefined && isForbiddenPurpose(String(opts.purpose))) return { allowed: false, consentId: null, expiresAt: null, reason: "purpose_forbidden" };
+      const purpose = opts.purpose === undefined ? DEFAULT_PURPOSE[scope] : assertPurpose(String(opts.purpose));
+      const at = opts.at ?? clock.now();
+      if (!(at instanceof Date) || Number.isNaN(at.getTime())) throw invalidRequest("at must be a date");
+      let rows = await lookup(key);
+      if (tenant?.clientId !== undefined) rows = rows.filter((c) => c.clientId === tenant.clientId);
+      if (rows.length === 0) return { allowed: false, consentId: null, expiresAt: null, reason: "no_consent" };
+      const active = rows.filter((c) => effectiveState(c.status, c.expiresAt, at) === "active");
+      const full = active.find((c) => c.scopes.includes(scope) && c.purposes.includes(purpose));
+      if (full) return { allowed: true, consentId: full.id, expiresAt: full.expiresAt, reason: "active" };
+      const withScope = active.find((c) => c.scopes.includes(scope));
+      // A purpose the customer did not consent to is as forbidden for this consent as the refused ones.
+      if (withScope) return { allowed: false, consentId: withScope.id, expiresAt: withScope.expiresAt, reason: "purpose_forbidden" };
+      if (active[0]) return { allowed: false, consentId: active[0].id, expiresAt: active[0].expiresAt, reason: "scope_not_granted" };
+      const newest = rows[0]!;
+      const state = effectiveState(newest.status, newest.expiresAt, at);
+      return { allowed: false, consentId: newest.id, expiresAt: newest.expiresAt, reason: state === "withdrawn" ? "withdrawn" : "expired" };
+    },
+
+    async get(consentId: string, tenant?: TenantOptions): Promise<{ consent: ConsentRecord; entries: EntryRecord[] }> {
+      const c = await consentOrThrow(consentId, tenant);
+      const entries = await store.entriesOf(c.id);
+      return { consent: toConsentRecord(c, clock.now()), entries: entries.map(toEntryRecord) };
+    },
+
+    async find(filters: ConsentFilters = {}, tenant?: TenantOptions): Promise<{ items: ConsentRecord[]; nextCursor: string | null }> {
+      if (filters.limit !== undefined && (!Number.isInteger(filters.limit) || filters.limit < 1 || filters.limit > 500)) throw invalidRequest("limit must be an integer from 1 to 500");
+      if (tenant?.clientId !== undefined) {
+        if (filters.clientId !== undefined && filters.clientId !== tenant.clientId) return { items: [], nextCursor: null };
+        filters = { ...filters, clientId: tenant.clientId };
+      }
+      const now = clock.now();
+      // `status` filters on the effective state; an active consent past its expiry is expired.
+      const dbFilters = { ...filters };
+      if (filters.status === "expired" || filters.status === "active") delete dbFilters.status;
+      if (!["active", "withdrawn", "expired", undefined].includes(filters.status)) throw invalidRequest("status must be active, withdrawn or expired");
+      if (dbFilters.status === undefined && filters.status !== undefined) {
+        // Page through until the page is full (rarely more than one round).
+        const items: ConsentRecord[] = [];
+        let cursor = filters.cursor;
+        const limit = filters.limit ?? 50;
+        for (;;) {
+          const page = await store.findConsents({ ...dbFilters, cursor, limit });
+          for (const c of page.items) {
+            const r = toConsentRecord(c, now);
+            if (r.status === filters.status && items.length < limit) items.push(r);
+          }
+          cursor = page.nextCursor ?? undefined;
+          if (items.length >= limit || !page.nextCursor) return { items, nextCursor: items.length >= limit ? items[items.length - 1]!.id : null };
+        }
+      }
+      const page = await store.findConsents(dbFilters);
+      return { items: page.items.map((c) => toConsentRecord(c, now)), nextCursor: page.nextCursor };
+    },
+
+    /** Recomputes the whole chain, then checks it against the latest signed checkpoint. */
+    async verify(): Promise<VerifyResult> {
+      const cp = await store.latestCheckpoint();
+      const v = new ChainVerifier();
+      let after = -1n;
+      let hashAtCheckpoint: string | undefined;
+      outer: for (;;) {
+        const batch = await store.entriesAfter(after, 1_000);
+        for (const e of batch) {
+          if (!v.push(e)) break outer;
+          if (cp && e.seq === cp.seq) hashAtCheckpoint = e.hash;
+        }
+        if (batch.length < 1_000) break;
+        after = batch[batch.length - 1]!.seq;
+      }
+      const head = v.firstBadSeq === null ? await store.head() : null;
+      const result: VerifyResult = { ok: v.firstBadSeq === null, checked: v.checked, headHash: v.headHash, headSeq: head ? head.seq.toString() : null };
+      if (v.firstBadSeq !== null) result.firstBadSeq = v.firstBadSeq.toString();
+      if (cp && v.firstBadSeq === null) {
+        let signedHead: unknown;
+        try {
+          signedHead = decodeJwt(cp.jws).head_hash;
+        } catch {
+          signedHead = undefined;
+        }
+        const ok = hashAtCheckpoint === cp.headHash && signedHead === cp.headHash;
+        result.checkpoint = { seq: cp.seq.toString(), ok };
+        if (!ok) {
+          // History up to the checkpoint was rewritten consistently: only the signed head shows it.
+          result.ok = false;
+          result.firstBadSeq = cp.seq.toString();
+        }
+      }
+      return result;
+    },
+
+    /** Signs `{ seq, head_hash, recorded_at }` of the current head and records it. */
+    async checkpoint(): Promise<CheckpointResult | null> {
+      const head = await store.head();
+      if (!head) return null;
+      const jws = await signer.sign({ seq: head.seq.toString(), head_hash: head.hash, recorded_at: clock.now().toISOString() }, { typ: "ledger-checkpoint+jwt" });
+      const kid = String(decodeProtectedHeader(jws).kid ?? "");
+      const existing = await store.latestCheckpoint();
+      if (existing && existing.seq === head.seq) return { seq: existing.seq.toString(), headHash: existing.headHash, kid: existing.kid, jws: existing.jws };
+      await store.saveCheckpoint({ seq: head.seq, headHash: head.hash, kid, jws, createdAt: clock.now() });
+      return { seq: head.seq.toString(), headHash: head.hash, kid, jws };
+    },
+
+    export(options: { format: ExportFormat; from?: Date; to?: Date }): Readable {
+      if (options?.format !== "jsonl" && options?.format !== "csv") throw invalidRequest("format must be jsonl or csv");
+      return exportLedger(store, options);
+    },
+
+    async receipt(consentId: string, tenant?: TenantOptions): Promise<string> {
+      const { consent, entries } = await ledger.get(consentId, tenant);
+      const last = entries[entries.length - 1]!;
+      const controllerName = (await store.clientName(consent.clientId)) ?? consent.clientId;
+      const payload = receiptPayload({ consent, last, controllerName, issuer: options.issuer, now: clock.now(), subjectKey: options.subjectKey });
+      return signer.sign(payload, { typ: RECEIPT_TYP });
+    },
+
+    /** Appends `expired` for every lapsed active consent. Idempotent; safe with concurrent sweepers. */
+    async sweepExpired(): Promise<number> {
+      let count = 0;
+      for (;;) {
+        const ids = await store.lapsedConsentIds(clock.now(), 200);
+        let progressed = 0;
+        for (const id of ids) if (await expireOne(id)) progressed++;
+        count += progressed;
+        if (ids.length < 200 || progressed === 0) return count;
+      }
+    },
+
+    startSweeper({ intervalMs = 60_000, onError }: { intervalMs?: number; onError?: (err: unknown) => void } = {}): () => void {
+      let running = false;
+      const timer = setInterval(() => {
+        if (running) return;
+        running = true;
+        ledger
+          .sweepExpired()
+          .catch((err) => onError?.(err))
+          .finally(() => (running = false));
+      }, intervalMs);
+      timer.unref();
+      const stop = () => {
+        clearInterval(timer);
+        sweepers.delete(stop);
+      };
+      sweepers.add(stop);
+      return stop;
+    },
+
+    /** Is this consent active now? (Token refresh and introspection end grants whose consent is not.) */
+    async isActive(consentId: string): Promise<boolean> {
+      const c = await store.consentById(consentId);
+      return !!c && effectiveState(c.status, c.expiresAt, clock.now()) === "active";
+    },
+
+    cacheStats: () => cache.stats(),
+
+    async close(): Promise<void> {
+      for (const stop of [...sweepers]) stop();
+      await ready;
+      await cache.close();
+    },
+  };
+  return ledger;
+}

@@ -1,0 +1,74 @@
+import { createHash } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { canonicalJson, ChainVerifier, entryHash, GENESIS_HASH, hashedFields } from "./hash-chain.ts";
+
+const entry = {
+  seq: 7n,
+  consentId: "c-1",
+  action: "granted",
+  clientId: "bank-a",
+  subject: "cust-1",
+  linkId: null,
+  psid: "psid-1",
+  scopes: ["balance:read"],
+  purposes: ["account_servicing"],
+  expiresAt: new Date("2026-06-01T00:00:00.000Z"),
+  actor: "customer",
+  evidence: { second_factor: { method: "totp", at: "2026-03-01T10:00:00.000Z" }, request_id: "r-1" },
+  recordedAt: new Date("2026-03-01T10:00:00.123Z"),
+};
+
+describe("canonical JSON", () => {
+  it("sorts keys at every level, drops whitespace, writes dates as ISO and bigints as strings", () => {
+    expect(canonicalJson({ b: 1, a: { d: [3, { y: null, x: true }], c: "é\"" }, t: new Date(0), n: 10n })).toBe(
+      '{"a":{"c":"é\\"","d":[3,{"x":true,"y":null}]},"b":1,"n":"10","t":"1970-01-01T00:00:00.000Z"}',
+    );
+  });
+  it("refuses values JSON cannot carry", () => {
+    expect(() => canonicalJson({ x: Number.NaN })).toThrow(TypeError);
+  });
+});
+
+describe("entry hash", () => {
+  it("is SHA-256 over prev_hash followed by the canonical JSON (the README's recipe)", () => {
+    const canonical =
+      '{"action":"granted","actor":"customer","client_id":"bank-a","consent_id":"c-1","evidence":{"request_id":"r-1","second_factor":{"at":"2026-03-01T10:00:00.000Z","method":"totp"}},"expires_at":"2026-06-01T00:00:00.000Z","link_id":null,"psid":"psid-1","purposes":["account_servicing"],"recorded_at":"2026-03-01T10:00:00.123Z","scopes":["balance:read"],"seq":"7","subject":"cust-1"}';
+    expect(canonicalJson(hashedFields(entry))).toBe(canonical);
+    expect(entryHash(GENESIS_HASH, entry)).toBe(createHash("sha256").update(GENESIS_HASH + canonical).digest("hex"));
+  });
+  it("changes with any field, the seq and the previous hash", () => {
+    const h = entryHash(GENESIS_HASH, entry);
+    expect(entryHash(GENESIS_HASH, { ...entry, seq: 8n })).not.toBe(h);
+    expect(entryHash(GENESIS_HASH, { ...entry, scopes: ["balance:read", "alerts:fraud"] })).not.toBe(h);
+    expect(entryHash("1".repeat(64), entry)).not.toBe(h);
+  });
+});
+
+describe("ChainVerifier", () => {
+  const chain = () => {
+    let prev = GENESIS_HASH;
+    return [1n, 2n, 3n].map((seq) => {
+      const e = { ...entry, seq, prevHash: prev };
+      const hash = entryHash(prev, e);
+      prev = hash;
+      return { ...e, hash };
+    });
+  };
+  it("accepts a good chain and reports its head", () => {
+    const v = new ChainVerifier();
+    const c = chain();
+    for (const e of c) expect(v.push(e)).toBe(true);
+    expect(v).toMatchObject({ checked: 3, firstBadSeq: null, headHash: c[2]!.hash });
+  });
+  it("names the first entry that does not link or does not match", () => {
+    const c = chain();
+    const v = new ChainVerifier();
+    v.push(c[0]!);
+    v.push({ ...c[1]!, actor: "bank" });
+    expect(v.firstBadSeq).toBe(2n);
+    const w = new ChainVerifier();
+    w.push(c[0]!);
+    w.push(c[2]!);
+    expect(w.firstBadSeq).toBe(3n);
+  });
+});

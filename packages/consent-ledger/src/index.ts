@@ -1,0 +1,28 @@
+export {
+  createConsentLedger,
+  ACTORS,
+  type Actor,
+  type ConsentLedger,
+  type ConsentLedgerOptions,
+  type LedgerSigner,
+  type LedgerClock,
+  type GrantInput,
+  type GrantResult,
+  type RenewInput,
+  type WithdrawResult,
+  type CheckOptions,
+  type CheckResult,
+  type CheckReason,
+  type TenantOptions,
+  type VerifyResult,
+  type CheckpointResult,
+} from "./consent-ledger.ts";
+export { LedgerError, type LedgerErrorCode } from "./ledger-errors.ts";
+export { effectiveState, transition, type ConsentState } from "./consent-state.ts";
+export { canonicalJson, entryHash, hashedFields, GENESIS_HASH, ChainVerifier } from "./hash-chain.ts";
+export { CUSTOMER_SCOPES, PURPOSES, FORBIDDEN_PURPOSES, DEFAULT_PURPOSE, MAX_DURATION_DAYS, DEFAULT_DURATION_DAYS } from "./policy.ts";
+export { pseudonymousSubject, RECEIPT_TYP } from "./receipt.ts";
+export { CSV_COLUMNS, type ExportFormat } from "./export.ts";
+export { entryToWire, consentToWire, type ConsentRecord, type EntryRecord, type WireEntry } from "./records.ts";
+export { INVALIDATION_CHANNEL, CHAIN_LOCK_KEY, type LookupKey, type ConsentFilters } from "./ledger-store.ts";
+export { HEARTBEAT_MS, STALE_MS } from "./check-cache.ts";

@@ -1,0 +1,183 @@
+// The ledger's storage: the only file of this package that uses Prisma.
+import type { Consent, Db, LedgerAction, LedgerEntry, Prisma, PrismaClient, Tx } from "@link-broker/db";
+import { statusAfter } from "./consent-state.ts";
+import { entryHash, GENESIS_HASH } from "./hash-chain.ts";
+
+/** pg_advisory_xact_lock key that serializes appends to the one chain ("ledger" in ASCII). */
+export const CHAIN_LOCK_KEY = 0x6c6564676572n;
+/** NOTIFY channel carrying `{ consentId, keys }` for each committed append. */
+export const INVALIDATION_CHANNEL = "link_broker_ledger";
+
+export type LookupKey = { linkId: string } | { clientId: string; subject: string } | { clientId: string; psid: string };
+
+/** Cache keys a consent answers for; the check cache and NOTIFY payloads use them. */
+export function keysOf(c: { clientId: string; subject: string; linkId: string | null; psid: string | null }): string[] {
+  const keys = [`s:${c.clientId}:${c.subject}`];
+  if (c.linkId) keys.push(`l:${c.linkId}`);
+  if (c.psid) keys.push(`p:${c.clientId}:${c.psid}`);
+  return keys;
+}
+
+export function keyOf(k: LookupKey): string {
+  if ("linkId" in k) return `l:${k.linkId}`;
+  if ("subject" in k) return `s:${k.clientId}:${k.subject}`;
+  return `p:${k.clientId}:${k.psid}`;
+}
+
+export interface AppendInput {
+  consentId: string;
+  action: LedgerAction;
+  clientId: string;
+  subject: string;
+  linkId: string | null;
+  psid: string | null;
+  scopes: string[];
+  purposes: string[];
+  expiresAt: Date;
+  actor: string;
+  evidence: Record<string, unknown>;
+  recordedAt: Date;
+}
+
+export interface ConsentFilters {
+  clientId?: string;
+  subject?: string;
+  psid?: string;
+  linkId?: string;
+  status?: string;
+  /** Page size (1..500, default 50). */
+  limit?: number;
+  /** The `nextCursor` of the previous page. */
+  cursor?: string;
+}
+
+export type LedgerStore = ReturnType<typeof createLedgerStore>;
+
+export function createLedgerStore(db: Db) {
+  const prisma: PrismaClient = db.prisma;
+
+  /** Takes the chain lock for the rest of the transaction. */
+  async function lockChain(tx: Tx) {
+    await tx.$executeRaw`SELECT pg_advisory_xact_lock(${CHAIN_LOCK_KEY})`;
+  }
+
+  /**
+   * Appends one entry inside `tx`, which must already hold the chain lock: reads the head, takes
+   * the next seq, hashes, inserts, updates the consent projection and queues the NOTIFY (sent by
+   * Postgres at commit, never for a rolled-back append).
+   */
+  async function appendLocked(tx: Tx, input: AppendInput): Promise<{ seq: bigint; hash: string }> {
+    // After the lock: a new statement, so its snapshot sees the head committed by the previous holder.
+    const [head] = await tx.$queryRaw<{ prev: string | null; seq: bigint }[]>`
+      SELECT (SELECT hash FROM ledger_entry ORDER BY seq DESC LIMIT 1) AS prev,
+             nextval(pg_get_serial_sequence('ledger_entry', 'seq')) AS seq`;
+    const prevHash = head!.prev ?? GENESIS_HASH;
+    const seq = BigInt(head!.seq);
+    const hash = entryHash(prevHash, { ...input, seq });
+    const status = statusAfter(input.action);
+    const payload = JSON.stringify({ consentId: input.consentId, keys: keysOf(input) });
+    // Timestamps travel as ISO strings cast to timestamp(3): UTC, whatever the session time zone.
+    const expiresAt = input.expiresAt.toISOString();
+    const recordedAt = input.recordedAt.toISOString();
+    // One statement: the entry, the consent projection (a grant must create it, the others
+    // update it) and the NOTIFY that Postgres sends at commit.
+    if (input.action === "granted") {
+      await tx.$executeRaw`
+        WITH e AS (
+          INSERT INTO ledger_entry (seq, "consentId", action, "clientId", subject, "linkId", psid, scopes, purposes, "expiresAt", actor, evidence, "recordedAt", "prevHash", hash)
+          VALUES (${seq}, ${input.consentId}, ${input.action}::"LedgerAction", ${input.clientId}, ${input.subject}, ${input.linkId}, ${input.psid}, ${input.scopes}::text[], ${input.purposes}::text[],
+                  ${expiresAt}::timestamp(3), ${input.actor}, ${JSON.stringify(input.evidence)}::jsonb, ${recordedAt}::timestamp(3), ${prevHash}, ${hash})
+          RETURNING seq
+        ), c AS (
+          INSERT INTO consent (id, "clientId", subject, "linkId", psid, status, scopes, purposes, "expiresAt", "grantedAt", "updatedAt", "lastSeq")
+          SELECT ${input.consentId}, ${input.clientId}, ${input.subject}, ${input.linkId}, ${input.psid}, ${status}, ${input.scopes}::text[], ${input.purposes}::text[],
+                 ${expiresAt}::timestamp(3), ${recordedAt}::timestamp(3), ${recordedAt}::timestamp(3), seq FROM e
+          RETURNING id
+        )
+        SELECT pg_notify(${INVALIDATION_CHANNEL}, ${payload}) FROM c`;
+    } else {
+      await tx.$executeRaw`
+        WITH e AS (
+          INSERT INTO ledger_entry (seq, "consentId", action, "clientId", subject, "linkId", psid, scopes, purposes, "expiresAt", actor, evidence, "recordedAt", "prevHash", hash)
+          VALUES (${seq}, ${input.consentId}, ${input.action}::"LedgerAction", ${input.clientId}, ${input.subject}, ${input.linkId}, ${input.psid}, ${input.scopes}::text[], ${input.purposes}::text[],
+                  ${expiresAt}::timestamp(3), ${input.actor}, ${JSON.stringify(input.evidence)}::jsonb, ${recordedAt}::timestamp(3), ${prevHash}, ${hash})
+          RETURNING seq
+        ), c AS (
+          UPDATE consent SET status = ${status}, "expiresAt" = ${expiresAt}::timestamp(3), "updatedAt" = ${recordedAt}::timestamp(3), "lastSeq" = e.seq
+          FROM e WHERE consent.id = ${input.consentId}
+          RETURNING consent.id
+        )
+        SELECT pg_notify(${INVALIDATION_CHANNEL}, ${payload}) FROM c`;
+    }
+    return { seq, hash };
+  }
+
+  /** Runs `fn` in `tx` when given, else in a new transaction; the chain lock is taken first. */
+  async function withChainLock<T>(tx: Tx | undefined, fn: (tx: Tx) => Promise<T>): Promise<T> {
+    if (tx) {
+      await lockChain(tx);
+      return fn(tx);
+    }
+    return prisma.$transaction(async (t) => {
+      await lockChain(t);
+      return fn(t);
+    });
+  }
+
+  return {
+    withChainLock,
+    appendLocked,
+
+    consentById: (id: string, tx?: Tx): Promise<Consent | null> => (tx ?? prisma).consent.findUnique({ where: { id } }),
+
+    /** Consents a lookup answers for, newest first. */
+    consentsByKey(k: LookupKey): Promise<Consent[]> {
+      const where: Prisma.ConsentWhereInput = "linkId" in k ? { linkId: k.linkId } : "subject" in k ? { clientId: k.clientId, subject: k.subject } : { clientId: k.clientId, psid: k.psid };
+      return prisma.consent.findMany({ where, orderBy: [{ grantedAt: "desc" }, { lastSeq: "desc" }], take: 50 });
+    },
+
+    entriesOf: (consentId: string) => prisma.ledgerEntry.findMany({ where: { consentId }, orderBy: { seq: "asc" } }),
+
+    async findConsents(f: ConsentFilters): Promise<{ items: Consent[]; nextCursor: string | null }> {
+      const take = Math.min(Math.max(Math.trunc(f.limit ?? 50), 1), 500);
+      const where: Prisma.ConsentWhereInput = {};
+      if (f.clientId !== undefined) where.clientId = f.clientId;
+      if (f.subject !== undefined) where.subject = f.subject;
+      if (f.psid !== undefined) where.psid = f.psid;
+      if (f.linkId !== undefined) where.linkId = f.linkId;
+      if (f.status !== undefined) where.status = f.status;
+      // Cursor = the lastSeq of a consent's *grant* is not stable; page by grant order instead:
+      // (grantedAt, id) descending, the cursor naming the last id seen.
+      let cursorWhere: Prisma.ConsentWhereInput | undefined;
+      if (f.cursor) {
+        const last = await prisma.consent.findUnique({ where: { id: f.cursor }, select: { grantedAt: true, id: true } });
+        if (last) cursorWhere = { OR: [{ grantedAt: { lt: last.grantedAt } }, { grantedAt: last.grantedAt, id: { lt: last.id } }] };
+      }
+      const items = await prisma.consent.findMany({
+        where: cursorWhere ? { AND: [where, cursorWhere] } : where,
+        orderBy: [{ grantedAt: "desc" }, { id: "desc" }],
+        take: take + 1,
+      });
+      const more = items.length > take;
+      if (more) items.pop();
+      return { items, nextCursor: more ? items[items.length - 1]!.id : null };
+    },
+
+    /** Entries with seq > after, in seq order, one batch. */
+    entriesAfter(after: bigint, take: number, range?: { from?: Date; to?: Date }): Promise<LedgerEntry[]> {
+      const where: Prisma.LedgerEntryWhereInput = { seq: { gt: after } };
+      if (range?.from || range?.to) where.recordedAt = { ...(range.from ? { gte: range.from } : {}), ...(range.to ? { lt: range.to } : {}) };
+      return prisma.ledgerEntry.findMany({ where, orderBy: { seq: "asc" }, take });
+    },
+
+    head: () => prisma.ledgerEntry.findFirst({ orderBy: { seq: "desc" }, select: { seq: true, hash: true, recordedAt: true } }),
+
+    lapsedConsentIds: async (at: Date, take: number) =>
+      (await prisma.consent.findMany({ where: { status: "active", expiresAt: { lte: at } }, select: { id: true }, orderBy: { expiresAt: "asc" }, take })).map((c) => c.id),
+
+    clientName: async (clientId: string) => (await prisma.client.findUnique({ where: { id: clientId }, select: { name: true } }))?.name ?? null,
+
+    saveCheckpoint: (c: { seq: bigint; headHash: string; kid: string; jws: string; createdAt: Date }) => prisma.ledgerCheckpoint.create({ data: c }),
+    latestCheckpoint: () => prisma.ledgerCheckpoint.findFirst({ orderBy: { seq: "desc" } }),
+  };
+}

@@ -1,0 +1,46 @@
+// Scopes and purposes of DESIGN.md. Purpose limitation is enforced here, on grant and on check.
+import { invalidPurpose, invalidScope, purposeForbidden } from "./ledger-errors.ts";
+
+export const CUSTOMER_SCOPES = ["balance:read", "transactions:read", "alerts:fraud", "support:chat"] as const;
+export type CustomerScope = (typeof CUSTOMER_SCOPES)[number];
+
+export const PURPOSES = ["account_servicing", "fraud_alerts", "customer_support", "transaction_notifications"] as const;
+export type Purpose = (typeof PURPOSES)[number];
+
+/** Refused everywhere, always. */
+export const FORBIDDEN_PURPOSES = ["advertising", "marketing", "profiling"] as const;
+
+/** The purpose a scope gets when a request names none. */
+export const DEFAULT_PURPOSE: Record<CustomerScope, Purpose> = {
+  "balance:read": "account_servicing",
+  "transactions:read": "account_servicing",
+  "alerts:fraud": "fraud_alerts",
+  "support:chat": "customer_support",
+};
+
+export const MAX_DURATION_DAYS = 365;
+export const DEFAULT_DURATION_DAYS = 90;
+export const DAY_MS = 24 * 60 * 60 * 1000;
+
+export const isScope = (s: string): s is CustomerScope => (CUSTOMER_SCOPES as readonly string[]).includes(s);
+export const isPurpose = (p: string): p is Purpose => (PURPOSES as readonly string[]).includes(p);
+export const isForbiddenPurpose = (p: string) => (FORBIDDEN_PURPOSES as readonly string[]).includes(p);
+
+export function assertScope(scope: string): CustomerScope {
+  if (!isScope(scope)) throw invalidScope(scope);
+  return scope;
+}
+
+export function assertPurpose(purpose: string): Purpose {
+  if (isForbiddenPurpose(purpose)) throw purposeForbidden(purpose);
+  if (!isPurpose(purpose)) throw invalidPurpose(purpose);
+  return purpose;
+}
+
+/** Validated, de-duplicated scopes and purposes; purposes default to each scope's own. */
+export function normalizeGrant(scopes: readonly string[], purposes: readonly string[] | undefined): { scopes: CustomerScope[]; purposes: Purpose[] } {
+  if (!Array.isArray(scopes) || scopes.length === 0) throw invalidScope("(none)");
+  const s = [...new Set(scopes.map(assertScope))].sort();
+  const named = purposes && purposes.length > 0 ? purposes.map(assertPurpose) : s.map((x) => DEFAULT_PURPOSE[x]);
+  return { scopes: s, purposes: [...new Set(named)].sort() };
+}

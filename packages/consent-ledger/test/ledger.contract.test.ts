@@ -1,0 +1,285 @@
+// One contract suite for the ledger, run on PGlite and (with DATABASE_URL) on Postgres.
+import { createHash } from "node:crypto";
+import { createTestDb, type TestDb } from "@link-broker/db/testing";
+import { compactVerify, createLocalJWKSet, jwtVerify } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { entryToWire, LedgerError, pseudonymousSubject, type ConsentLedger } from "../src/index.ts";
+import { DAY, entryCount, makeLedger, type TestSigner } from "./support.ts";
+
+let db: TestDb;
+let ledger: ConsentLedger;
+let clock: Awaited<ReturnType<typeof makeLedger>>["clock"];
+let signer: TestSigner;
+let n = 0;
+const uniq = (p: string) => `${p}-${++n}`;
+
+beforeAll(async () => {
+  db = await createTestDb();
+  ({ ledger, clock, signer } = await makeLedger(db));
+  await db.prisma.client.create({ data: { id: "bank-a", name: "Bank A", registrationTokenHash: "x1", tokenEndpointAuthMethod: "client_secret_basic" } });
+});
+afterAll(async () => {
+  await ledger?.close();
+  await db?.drop();
+});
+
+async function grantOne(over: Partial<Parameters<ConsentLedger["grant"]>[0]> = {}) {
+  return ledger.grant({ clientId: "bank-a", subject: uniq("cust"), linkId: uniq("link"), psid: uniq("psid"), scopes: ["balance:read"], actor: "customer", evidence: { second_factor: "totp", request_id: "r1" }, ...over });
+}
+
+describe("grant", () => {
+  it("defaults purposes per scope and the duration to 90 days", async () => {
+    const g = await grantOne({ scopes: ["balance:read", "alerts:fraud"] });
+    expect(g.purposes).toEqual(["account_servicing", "fraud_alerts"]);
+    expect(g.expiresAt.getTime() - clock.now().getTime()).toBe(90 * DAY);
+    const { consent, entries } = await ledger.get(g.consentId);
+    expect(consent.status).toBe("active");
+    expect(entries.map((e) => e.action)).toEqual(["granted"]);
+    expect(entries[0]!.evidence).toEqual({ second_factor: "totp", request_id: "r1" });
+  });
+
+  it("joins the caller's transaction: a rollback leaves no entry, a commit keeps it", async () => {
+    const before = await entryCount(db);
+    await expect(
+      db.prisma.$transaction(async (tx) => {
+        await ledger.grant({ clientId: "bank-a", subject: "tx-cust", scopes: ["balance:read"], actor: "customer" }, { tx });
+        throw new Error("rollback");
+      }),
+    ).rejects.toThrow("rollback");
+    expect(await entryCount(db)).toBe(before);
+    const id = await db.prisma.$transaction(async (tx) => (await ledger.grant({ clientId: "bank-a", subject: "tx-cust", scopes: ["balance:read"], actor: "customer" }, { tx })).consentId);
+    expect((await ledger.get(id)).entries).toHaveLength(1);
+    expect((await ledger.verify()).ok).toBe(true);
+  });
+
+  const bad: [string, string, () => Promise<unknown>][] = [
+    ["an unknown scope", "invalid_scope", () => grantOne({ scopes: ["balance:write"] })],
+    ["no scope", "invalid_scope", () => grantOne({ scopes: [] })],
+    ["a forbidden purpose (advertising)", "purpose_forbidden", () => grantOne({ purposes: ["advertising"] })],
+    ["a forbidden purpose (marketing)", "purpose_forbidden", () => grantOne({ purposes: ["account_servicing", "marketing"] })],
+    ["a forbidden purpose (profiling)", "purpose_forbidden", () => grantOne({ purposes: ["profiling"] })],
+    ["an unknown purpose", "invalid_purpose", () => grantOne({ purposes: ["resale"] })],
+    ["an expiry in the past", "invalid_expiry", () => grantOne({ expiresAt: new Date(clock.now().getTime() - 1000) })],
+    ["an expiry over 365 days", "invalid_expiry", () => grantOne({ expiresAt: new Date(clock.now().getTime() + 366 * DAY) })],
+    ["an empty subject", "invalid_subject", () => grantOne({ subject: "" })],
+    ["a blank subject", "invalid_subject", () => grantOne({ subject: "   " })],
+    ["an unknown actor", "invalid_request", () => grantOne({ actor: "robot" as never })],
+    ["an unknown consent (withdraw)", "unknown_consent", () => ledger.withdraw({ consentId: "nope", actor: "customer" })],
+    ["an unknown consent (renew)", "unknown_consent", () => ledger.renew({ consentId: "nope", actor: "customer" })],
+  ];
+  for (const [what, code, run] of bad) {
+    it(`refuses ${what} with ${code} and writes nothing`, async () => {
+      const before = await entryCount(db);
+      const err = (await run().catch((e: unknown) => e)) as LedgerError;
+      expect(err).toBeInstanceOf(LedgerError);
+      expect(err.code).toBe(code);
+      expect(await entryCount(db)).toBe(before);
+    });
+  }
+
+  it("accepts exactly 365 days", async () => {
+    const g = await grantOne({ expiresAt: new Date(clock.now().getTime() + 365 * DAY) });
+    expect(g.expiresAt.getTime() - clock.now().getTime()).toBe(365 * DAY);
+  });
+});
+
+describe("lifecycle", () => {
+  it("withdraws once; withdrawing again is a no-op that says so", async () => {
+    const g = await grantOne();
+    const w1 = await ledger.withdraw({ consentId: g.consentId, actor: "customer", reason: "unlinked in Messenger" });
+    expect(w1).toMatchObject({ changed: true, state: "withdrawn" });
+    const before = await entryCount(db);
+    const w2 = await ledger.withdraw({ consentId: g.consentId, actor: "customer" });
+    expect(w2).toMatchObject({ changed: false, state: "withdrawn" });
+    expect(w2.message).toMatch(/already withdrawn/);
+    expect(await entryCount(db)).toBe(before);
+    const { entries } = await ledger.get(g.consentId);
+    expect(entries.map((e) => e.action)).toEqual(["granted", "withdrawn"]);
+    expect(entries[1]!.evidence).toEqual({ reason: "unlinked in Messenger" });
+  });
+
+  it("renews an active consent, refuses to renew a withdrawn one", async () => {
+    const g = await grantOne();
+    clock.advance(10 * DAY);
+    const r = await ledger.renew({ consentId: g.consentId, actor: "customer" });
+    expect(r.expiresAt.getTime()).toBe(clock.now().getTime() + 90 * DAY);
+    expect((await ledger.get(g.consentId)).consent.expiresAt).toEqual(r.expiresAt);
+    await expect(ledger.renew({ consentId: g.consentId, actor: "customer", expiresAt: new Date(clock.now().getTime() + 400 * DAY) })).rejects.toMatchObject({ code: "invalid_expiry" });
+    await expect(ledger.renew({ consentId: g.consentId, actor: "customer", expiresAt: new Date(r.expiresAt.getTime() - DAY) })).rejects.toMatchObject({ code: "invalid_expiry" });
+    expect((await ledger.get(g.consentId)).entries.map((e) => e.action)).toEqual(["granted", "renewed"]);
+    await ledger.withdraw({ consentId: g.consentId, actor: "bank" });
+    const before = await entryCount(db);
+    await expect(ledger.renew({ consentId: g.consentId, actor: "customer" })).rejects.toMatchObject({ code: "not_active" });
+    expect(await entryCount(db)).toBe(before);
+  });
+
+  it("answers expired once expiresAt passes, and the sweeper records it exactly once", async () => {
+    const g = await grantOne({ expiresAt: new Date(clock.now().getTime() + DAY) });
+    const who = { clientId: "bank-a", subject: (await ledger.get(g.consentId)).consent.subject };
+    expect((await ledger.check(who, { scope: "balance:read" })).reason).toBe("active");
+    clock.advance(DAY + 1);
+    expect(await ledger.check(who, { scope: "balance:read" })).toMatchObject({ allowed: false, reason: "expired", consentId: g.consentId });
+    await expect(ledger.renew({ consentId: g.consentId, actor: "customer" })).rejects.toMatchObject({ code: "not_active" });
+    // Two sweepers at once, then a third: one `expired` entry.
+    const swept = await Promise.all([ledger.sweepExpired(), ledger.sweepExpired()]);
+    expect(swept.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(1);
+    await ledger.sweepExpired();
+    const { consent, entries } = await ledger.get(g.consentId);
+    expect(consent.status).toBe("expired");
+    expect(entries.map((e) => e.action)).toEqual(["granted", "expired"]);
+    expect(entries[1]!.actor).toBe("system");
+    expect((await ledger.withdraw({ consentId: g.consentId, actor: "customer" })).changed).toBe(false);
+    expect((await ledger.verify()).ok).toBe(true);
+  });
+
+  it("startSweeper runs the sweep periodically and stops", async () => {
+    const g = await grantOne({ expiresAt: new Date(clock.now().getTime() + 1000) });
+    clock.advance(2000);
+    const stop = ledger.startSweeper({ intervalMs: 20 });
+    for (let i = 0; i < 100 && (await ledger.get(g.consentId)).entries.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+    stop();
+    expect((await ledger.get(g.consentId)).entries.map((e) => e.action)).toEqual(["granted", "expired"]);
+  });
+});
+
+describe("check", () => {
+  it("answers every reason", async () => {
+    const subject = uniq("cust");
+    const g = await grantOne({ subject, scopes: ["balance:read", "alerts:fraud"], purposes: ["account_servicing", "fraud_alerts"] });
+    const who = { clientId: "bank-a", subject };
+    expect(await ledger.check(who, { scope: "balance:read", purpose: "account_servicing" })).toEqual({ allowed: true, consentId: g.consentId, expiresAt: g.expiresAt, reason: "active" });
+    expect((await ledger.check(who, { scope: "balance:read" })).reason).toBe("active");
+    expect((await ledger.check(who, { scope: "transactions:read" })).reason).toBe("scope_not_granted");
+    expect((await ledger.check(who, { scope: "balance:read", purpose: "customer_support" })).reason).toBe("purpose_forbidden");
+    for (const p of ["advertising", "marketing", "profiling"]) expect(await ledger.check(who, { scope: "balance:read", purpose: p })).toMatchObject({ allowed: false, reason: "purpose_forbidden" });
+    expect((await ledger.check({ clientId: "bank-a", subject: "nobody" }, { scope: "balance:read" })).reason).toBe("no_consent");
+    await ledger.withdraw({ consentId: g.consentId, actor: "customer" });
+    expect(await ledger.check(who, { scope: "balance:read" })).toMatchObject({ allowed: false, reason: "withdrawn", consentId: g.consentId });
+    expect((await ledger.check(who, { scope: "balance:read", at: new Date(g.expiresAt.getTime() + 1) })).reason).toBe("withdrawn");
+  });
+
+  it("finds the consent by link id and by psid, and uses the newest active consent", async () => {
+    const subject = uniq("cust");
+    const old = await grantOne({ subject, linkId: "link-x1", psid: "psid-x1" });
+    await ledger.withdraw({ consentId: old.consentId, actor: "customer" });
+    clock.advance(1000);
+    const fresh = await grantOne({ subject, linkId: "link-x2", psid: "psid-x1" });
+    expect((await ledger.check({ linkId: "link-x1" }, { scope: "balance:read" })).reason).toBe("withdrawn");
+    expect(await ledger.check({ linkId: "link-x2" }, { scope: "balance:read" })).toMatchObject({ allowed: true, consentId: fresh.consentId });
+    expect(await ledger.check({ clientId: "bank-a", psid: "psid-x1" }, { scope: "balance:read" })).toMatchObject({ allowed: true, consentId: fresh.consentId });
+    expect(await ledger.check({ clientId: "bank-a", subject }, { scope: "balance:read" })).toMatchObject({ allowed: true, consentId: fresh.consentId });
+  });
+
+  it("rejects bad check input with typed errors", async () => {
+    await expect(ledger.check({ clientId: "bank-a", subject: "x" }, { scope: "balance:write" })).rejects.toMatchObject({ code: "invalid_scope" });
+    await expect(ledger.check({ clientId: "bank-a", subject: "" }, { scope: "balance:read" })).rejects.toMatchObject({ code: "invalid_subject" });
+    await expect(ledger.check({} as never, { scope: "balance:read" })).rejects.toMatchObject({ code: "invalid_request" });
+    await expect(ledger.check({ linkId: "l" }, { scope: "balance:read", purpose: "resale" })).rejects.toMatchObject({ code: "invalid_purpose" });
+  });
+
+  it("isolates tenants: another bank's consent is no_consent on check and unknown on read", async () => {
+    const subject = uniq("cust");
+    const g = await grantOne({ subject, linkId: "link-iso" });
+    const otherBank = { clientId: "bank-b" };
+    expect((await ledger.check({ linkId: "link-iso" }, { scope: "balance:read" }, otherBank)).reason).toBe("no_consent");
+    expect((await ledger.check({ clientId: "bank-a", subject }, { scope: "balance:read" }, otherBank)).reason).toBe("no_consent");
+    expect((await ledger.check({ linkId: "link-iso" }, { scope: "balance:read" }, { clientId: "bank-a" })).reason).toBe("active");
+    await expect(ledger.get(g.consentId, otherBank)).rejects.toMatchObject({ code: "unknown_consent", status: 404 });
+    await expect(ledger.receipt(g.consentId, otherBank)).rejects.toMatchObject({ code: "unknown_consent" });
+    await expect(ledger.withdraw({ consentId: g.consentId, actor: "bank" }, otherBank)).rejects.toMatchObject({ code: "unknown_consent" });
+    expect((await ledger.find({ subject }, otherBank)).items).toEqual([]);
+    expect((await ledger.find({ subject, clientId: "bank-a" }, otherBank)).items).toEqual([]);
+    expect((await ledger.find({ subject }, { clientId: "bank-a" })).items.map((c) => c.id)).toEqual([g.consentId]);
+  });
+
+  it("serves warm checks from the cache and still sees a withdrawal at once", async () => {
+    const subject = uniq("cust");
+    const g = await grantOne({ subject });
+    const who = { clientId: "bank-a", subject };
+    await new Promise((r) => setTimeout(r, 100)); // the grant's own NOTIFY has arrived
+    await ledger.check(who, { scope: "balance:read" });
+    const hits = ledger.cacheStats().hits;
+    for (let i = 0; i < 20; i++) expect((await ledger.check(who, { scope: "balance:read" })).allowed).toBe(true);
+    // Most come from the cache (on a loaded machine a late heartbeat may bypass it, as designed).
+    expect(ledger.cacheStats().hits).toBeGreaterThan(hits);
+    await ledger.withdraw({ consentId: g.consentId, actor: "customer" });
+    expect((await ledger.check(who, { scope: "balance:read" })).reason).toBe("withdrawn");
+  });
+});
+
+describe("find, export, receipts, checkpoints", () => {
+  it("paginates find", async () => {
+    const subject = uniq("page");
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      clock.advance(1000);
+      ids.push((await grantOne({ subject })).consentId);
+    }
+    const p1 = await ledger.find({ subject, limit: 2 });
+    const p2 = await ledger.find({ subject, limit: 2, cursor: p1.nextCursor! });
+    const p3 = await ledger.find({ subject, limit: 2, cursor: p2.nextCursor! });
+    expect([...p1.items, ...p2.items, ...p3.items].map((c) => c.id)).toEqual(ids.reverse());
+    expect(p3.nextCursor).toBeNull();
+    await expect(ledger.find({ limit: 0 })).rejects.toMatchObject({ code: "invalid_request" });
+  });
+
+  it("export round-trips: the JSONL parsed back equals the entries of find", async () => {
+    let jsonl = "";
+    for await (const chunk of ledger.export({ format: "jsonl" })) jsonl += chunk;
+    const exported = jsonl.trim().split("\n").map((l) => JSON.parse(l));
+    const all: unknown[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await ledger.find({ limit: 100, cursor });
+      for (const c of page.items) all.push(...(await ledger.get(c.id)).entries.map(entryToWire));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    const bySeq = (a: { seq: string }, b: { seq: string }) => Number(BigInt(a.seq) - BigInt(b.seq));
+    expect(exported).toEqual(JSON.parse(JSON.stringify(all)).sort(bySeq));
+    expect(exported.length).toBe(await entryCount(db));
+    // An outside auditor recomputes the chain from the export alone (the README's recipe).
+    const canon = (v: unknown): string =>
+      Array.isArray(v) ? `[${v.map(canon).join(",")}]` : v && typeof v === "object" ? `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canon((v as Record<string, unknown>)[k])}`).join(",")}}` : JSON.stringify(v);
+    let prev = "0".repeat(64);
+    for (const { prev_hash, hash, ...e } of exported) {
+      expect(prev_hash).toBe(prev);
+      expect(createHash("sha256").update(prev + canon(e)).digest("hex")).toBe(hash);
+      prev = hash;
+    }
+    expect(prev).toBe((await ledger.verify()).headHash);
+    let csv = "";
+    for await (const chunk of ledger.export({ format: "csv" })) csv += chunk;
+    const lines = csv.trim().split("\r\n");
+    expect(lines[0]).toBe("seq,consent_id,action,client_id,subject,link_id,psid,scopes,purposes,expires_at,actor,evidence,recorded_at,prev_hash,hash");
+    expect(lines.length - 1).toBe(exported.length);
+    expect(() => ledger.export({ format: "xml" as never })).toThrow(LedgerError);
+  });
+
+  it("signs a receipt that verifies against the JWKS", async () => {
+    const subject = uniq("cust");
+    const g = await grantOne({ subject, scopes: ["balance:read", "support:chat"] });
+    const jws = await ledger.receipt(g.consentId);
+    const { payload, protectedHeader } = await jwtVerify(jws, createLocalJWKSet(signer.jwks));
+    expect(protectedHeader).toMatchObject({ alg: "ES256", kid: "test-key-1", typ: "consent-receipt+jwt" });
+    expect(payload).toMatchObject({
+      consent_id: g.consentId,
+      controller: { name: "Bank A", client_id: "bank-a" },
+      sub: pseudonymousSubject("bank-a", subject, "receipt-subject-key"),
+      scopes: ["balance:read", "support:chat"],
+      expires_at: g.expiresAt.toISOString(),
+      ledger: { seq: g.seq, hash: g.hash },
+    });
+    expect(payload.receipt_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(JSON.stringify(payload)).not.toContain(subject);
+  });
+
+  it("records signed checkpoints that verify", async () => {
+    const cp = (await ledger.checkpoint())!;
+    const { payload } = await compactVerify(cp.jws, createLocalJWKSet(signer.jwks));
+    const body = JSON.parse(new TextDecoder().decode(payload));
+    expect(body).toMatchObject({ seq: cp.seq, head_hash: cp.headHash });
+    const v = await ledger.verify();
+    expect(v).toMatchObject({ ok: true, headHash: cp.headHash, checkpoint: { seq: cp.seq, ok: true } });
+    expect(v.checked).toBe(await entryCount(db));
+  });
+});

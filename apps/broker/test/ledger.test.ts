@@ -9,7 +9,11 @@ import { ledgerRoutes } from "../src/ledger/ledger-routes.ts";
 import { errorHandlerPlugin } from "../src/plugins/error-handler.ts";
 import { startTestBroker, TEST_REGISTRATION_TOKEN, type TestBroker } from "./support/app.ts";
 
+// The operator's token is the compliance credential on the read routes; /ledger/check takes a
+// bank's `ledger:check` access token (bank-a's, minted in beforeAll).
 const auth = { authorization: `Bearer ${TEST_REGISTRATION_TOKEN}` };
+let checkAuth: Record<string, string>;
+let bankAToken: string;
 let broker: TestBroker;
 let ledger: ConsentLedger;
 let jwks: { keys: JWK[] };
@@ -24,22 +28,30 @@ beforeAll(async () => {
   ledger = broker.app.broker.ledger;
   await ledger.ready();
   await broker.db.prisma.client.create({ data: { id: "bank-a", name: "Bank A", registrationTokenHash: "h", tokenEndpointAuthMethod: "client_secret_basic" } });
+  bankAToken = (await broker.app.oauth.accessTokens.issue({ clientId: "bank-a", subject: "bank-a", scopes: ["ledger:check"] })).token;
+  checkAuth = { authorization: `Bearer ${bankAToken}` };
 });
 afterAll(() => broker?.close());
 
 const grant = (subject: string, over: Record<string, unknown> = {}) =>
   ledger.grant({ clientId: "bank-a", subject, linkId: `link-${subject}`, psid: `psid-${subject}`, scopes: ["balance:read"], actor: "customer", ...over });
-const check = (body: unknown, headers: Record<string, string> = auth) => broker.app.inject({ method: "POST", url: "/ledger/check", headers, payload: body as object });
+const check = (body: unknown, headers: Record<string, string> = checkAuth) => broker.app.inject({ method: "POST", url: "/ledger/check", headers, payload: body as object });
 
-describe("ledger routes: auth stand-in", () => {
+describe("ledger routes: authentication", () => {
   it("refuses a missing or wrong token with a JSON error", async () => {
-    for (const headers of [{} as Record<string, string>, { authorization: "Bearer wrong-token" }, { authorization: `Basic ${TEST_REGISTRATION_TOKEN}` }]) {
+    for (const headers of [{} as Record<string, string>, { authorization: "Bearer wrong-token" }, { authorization: `Basic ${TEST_REGISTRATION_TOKEN}` }, auth]) {
       const res = await check({ link_id: "x", scope: "balance:read" }, headers);
       expect(res.statusCode).toBe(401);
       expect(res.json()).toMatchObject({ error: "invalid_token", request_id: expect.any(String) });
     }
     expect((await broker.app.inject({ url: "/ledger/consents" })).statusCode).toBe(401);
     expect((await broker.app.inject({ url: "/ledger/export" })).statusCode).toBe(401);
+  });
+
+  it("needs the right scope: a ledger:check token cannot read the audit routes", async () => {
+    const res = await broker.app.inject({ url: "/ledger/consents", headers: checkAuth });
+    expect(res.statusCode).toBe(403);
+    expect(res.json()).toMatchObject({ error: "insufficient_scope" });
   });
 });
 
@@ -74,7 +86,7 @@ describe("POST /ledger/check", () => {
       expect(res.statusCode, JSON.stringify(body)).toBe(400);
       expect(res.json()).toMatchObject({ error: code, message: expect.any(String), request_id: expect.any(String) });
     }
-    const raw = await broker.app.inject({ method: "POST", url: "/ledger/check", headers: { ...auth, "content-type": "application/json" }, payload: "{not json" });
+    const raw = await broker.app.inject({ method: "POST", url: "/ledger/check", headers: { ...checkAuth, "content-type": "application/json" }, payload: "{not json" });
     expect(raw.statusCode).toBe(400);
   });
 });
@@ -193,7 +205,7 @@ describe("remote client", () => {
     if (!broker.app.server.listening) await broker.app.listen({ port: 0, host: "127.0.0.1" });
     const { port } = broker.app.server.address() as AddressInfo;
     const g = await grant("erin");
-    const client = createLedgerClient({ baseUrl: `http://127.0.0.1:${port}`, getAccessToken: () => TEST_REGISTRATION_TOKEN });
+    const client = createLedgerClient({ baseUrl: `http://127.0.0.1:${port}`, getAccessToken: () => bankAToken });
     expect(await client.check({ linkId: "link-erin" }, { scope: "balance:read" })).toEqual({ allowed: true, consentId: g.consentId, expiresAt: g.expiresAt, reason: "active" });
     expect((await client.check({ clientId: "bank-a", psid: "psid-erin" }, { scope: "support:chat" })).reason).toBe("scope_not_granted");
     expect((await client.check({ clientId: "bank-a", subject: "erin" }, { scope: "balance:read", purpose: "marketing" })).reason).toBe("purpose_forbidden");

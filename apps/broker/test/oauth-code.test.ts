@@ -32,11 +32,13 @@ describe("OAuth: PAR, authorization codes, refresh tokens, DPoP", () => {
   });
   afterAll(() => broker?.close());
 
-  /** What the linking flow does inside its consent transaction. */
+  /** What the linking flow does inside its consent transaction: a ledger grant, then the code. */
   async function issueCode(client: Registered, codeVerifier: string, scopes = ["balance:read"]) {
-    return broker.db.prisma.$transaction((tx) =>
-      broker.app.oauth.issueAuthorizationCode(tx, { clientId: client.client_id, linkId: randomUUID(), attemptId: randomUUID(), consentId: randomUUID(), subject: "customer-1", scopes, codeChallenge: challengeOf(codeVerifier) }),
-    );
+    const linkId = randomUUID();
+    return broker.db.prisma.$transaction(async (tx) => {
+      const { consentId } = await broker.app.broker.ledger.grant({ clientId: client.client_id, subject: "customer-1", linkId, psid: "psid-1", scopes, actor: "customer" }, { tx });
+      return broker.app.oauth.issueAuthorizationCode(tx, { clientId: client.client_id, linkId, attemptId: randomUUID(), consentId, subject: "customer-1", scopes, codeChallenge: challengeOf(codeVerifier) });
+    });
   }
   const exchange = (client: Registered, code: string, codeVerifier?: string) =>
     postForm(`${url}/oauth/token`, { grant_type: "authorization_code", code, ...(codeVerifier !== undefined ? { code_verifier: codeVerifier } : {}) }, { authorization: basic(client.client_id, client.client_secret!) });

@@ -32,7 +32,9 @@ function toBrokerError(error: FastifyError, format: ErrorFormat): BrokerError {
 }
 
 export function sendError(request: FastifyRequest, reply: FastifyReply, error: BrokerError) {
-  const format = error instanceof PageError ? "page" : error instanceof OAuthError ? "oauth" : formatOf(request);
+  // The route decides the shape (DESIGN.md): an OAuth error on a JSON route (e.g. a bearer token
+  // refused by /ledger/check) answers `{ error, message, request_id }` with the same code.
+  const format = error instanceof PageError ? "page" : formatOf(request);
   reply.status(error.status).headers(error.headers);
   if (format === "page") {
     const pageError =

@@ -5,7 +5,7 @@ import { join } from "node:path";
 export interface JsonFile<T> {
   read(): T;
   write(value: T): void;
-  update(change: (value: T) => T | void): T;
+  update(change: (value: T) => T | undefined): T;
 }
 
 export function jsonFile<T>(dir: string, name: string, initial: () => T): JsonFile<T> {

@@ -118,7 +118,7 @@ export const linkingRoutes: FastifyPluginAsyncTypebox<LinkingRoutesOptions> = as
       url,
       schema: { hide: true, response: PageResponse },
       config: pageConfig,
-      handler: async (_request, reply) => {
+      handler: async (_request, _reply) => {
         const e = new LinkPageError("method_not_allowed", "This page cannot be used that way", "The page was asked for in a way it does not support.", "Go back to Messenger and start again.", 405);
         e.headers.allow = allow;
         throw e;

@@ -42,6 +42,7 @@ export async function createIdp(options: IdpOptions) {
       return { accountId: sub, claims: () => ({ sub, name: customer.name }) };
     },
     // The bank's own broker is first-party: no consent screen at the bank (the broker asks for consent).
+    // biome-ignore lint/suspicious/noExplicitAny: oidc-provider ships no types for its context
     loadExistingGrant: async (ctx: any) => {
       const grantId = ctx.oidc.result?.consent?.grantId ?? ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
       if (grantId) return ctx.oidc.provider.Grant.find(grantId);

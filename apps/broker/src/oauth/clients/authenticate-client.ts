@@ -1,4 +1,4 @@
-import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, jwtVerify, type JWTVerifyGetKey } from "jose";
+import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import type { Clock } from "../../clock.ts";
 import type { Config } from "../../config.ts";
 import { constantEquals } from "../../crypto/constant-equals.ts";
@@ -54,13 +54,13 @@ export function createClientAuthenticator(deps: { clients: Pick<ClientCache, "ge
     if (bodyClientId !== undefined && bodyClientId !== id) throw InvalidRequest("client_id does not match the authenticated client");
     if (id.length > 200 || secret.length > 500) throw InvalidClient();
     const client = await clients.get(id);
-    if (!client || client.tokenEndpointAuthMethod !== "client_secret_basic" || !client.secretHash) throw InvalidClient();
+    if (client?.tokenEndpointAuthMethod !== "client_secret_basic" || !client.secretHash) throw InvalidClient();
     if (!constantEquals(hashToken(secret), client.secretHash)) throw InvalidClient();
     return client;
   }
 
   async function assertion(jwt: string, bodyClientId: unknown, endpoint: string): Promise<ClientRow> {
-    let claims;
+    let claims: JWTPayload;
     try {
       claims = decodeJwt(jwt);
     } catch {
@@ -70,11 +70,11 @@ export function createClientAuthenticator(deps: { clients: Pick<ClientCache, "ge
     if (typeof id !== "string" || claims.sub !== id) throw InvalidClient("client assertion iss and sub must be the client_id");
     if (bodyClientId !== undefined && bodyClientId !== id) throw InvalidRequest("client_id does not match the authenticated client");
     const client = await clients.get(id);
-    if (!client || client.tokenEndpointAuthMethod !== "private_key_jwt") throw InvalidClient();
+    if (client?.tokenEndpointAuthMethod !== "private_key_jwt") throw InvalidClient();
     const keys = keySet(client);
     if (!keys) throw InvalidClient();
     const now = clock.now();
-    let payload;
+    let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(jwt, keys, {
         issuer: id,

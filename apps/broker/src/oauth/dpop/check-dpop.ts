@@ -1,5 +1,5 @@
 import { createHash, createHmac } from "node:crypto";
-import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, jwtVerify, type JWK } from "jose";
+import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, jwtVerify, type JWK, type JWTPayload, type ProtectedHeaderParameters } from "jose";
 import type { Clock } from "../../clock.ts";
 import { constantEquals } from "../../crypto/constant-equals.ts";
 import { InvalidDpopProof, OAuthError } from "../../errors.ts";
@@ -57,7 +57,7 @@ export function createDpopVerifier(deps: { replay: ReplayRepo; clock: Clock; sec
       const { proof } = check;
       if (Array.isArray(proof)) throw InvalidDpopProof("exactly one DPoP header is allowed");
       if (!proof || proof.length > 4096) throw InvalidDpopProof("DPoP proof is missing or too large");
-      let header;
+      let header: ProtectedHeaderParameters;
       try {
         header = decodeProtectedHeader(proof);
       } catch {
@@ -68,7 +68,7 @@ export function createDpopVerifier(deps: { replay: ReplayRepo; clock: Clock; sec
       const jwk = header.jwk as JWK | undefined;
       if (!jwk || typeof jwk !== "object" || "d" in jwk || "p" in jwk || "k" in jwk) throw InvalidDpopProof("DPoP proof must carry a public jwk");
       const now = clock.now();
-      let payload;
+      let payload: JWTPayload;
       try {
         ({ payload } = await jwtVerify(proof, EmbeddedJWK, { typ: "dpop+jwt", algorithms: DPOP_ALGS, currentDate: now }));
       } catch {

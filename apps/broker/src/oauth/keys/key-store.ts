@@ -139,7 +139,7 @@ export function createKeyStore(deps: { repo: KeysRepo; sealer: Sealer; clock: Cl
       } catch {
         return undefined;
       }
-      if (!header || header.alg !== "ES256" || typeof header.kid !== "string" || !payload || typeof payload !== "object") return undefined;
+      if (header?.alg !== "ES256" || typeof header.kid !== "string" || !payload || typeof payload !== "object") return undefined;
       const key = await this.verificationKey(header.kid);
       if (!key) return undefined;
       const ok = cryptoVerify("sha256", Buffer.from(`${parts[0]}.${parts[1]}`), { key, dsaEncoding: "ieee-p1363" }, Buffer.from(parts[2]!, "base64url"));

@@ -60,7 +60,7 @@ export function createAccessTokens(deps: { keyStore: Pick<KeyStore, "signer" | "
       const cached = verified.get(token);
       if (cached) return cached.exp > now ? cached : undefined;
       const result = await keyStore.verify(token);
-      if (!result || result.header.typ !== "at+jwt") return undefined;
+      if (result?.header.typ !== "at+jwt") return undefined;
       const c = result.payload as unknown as AccessTokenClaims;
       if (c.iss !== issuer || c.aud !== issuer || typeof c.exp !== "number" || c.exp <= now || typeof c.jti !== "string" || typeof c.client_id !== "string") return undefined;
       if (verified.size >= 10_000) verified.clear();

@@ -264,6 +264,7 @@ export function createConsentLedger(options: ConsentLedgerOptions) {
      */
     async reconsent(input: { consentId: string } & GrantInput, opts: { tx?: Tx } = {}): Promise<GrantResult> {
       const current = await consentOrThrow(input.consentId, { clientId: input.clientId }, opts.tx);
+      if (current.subject !== input.subject) throw invalidRequest("a consent can only be given again by the same customer");
       const { scopes, purposes } = normalizeGrant(input.scopes, input.purposes);
       const now = clock.now();
       const expiresAt = expiryFrom(now, input.expiresAt);

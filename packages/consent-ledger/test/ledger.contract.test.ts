@@ -142,6 +142,45 @@ describe("lifecycle", () => {
   });
 });
 
+describe("reconsent (re-linking)", () => {
+  it("renews a consent given again on the same terms, inside the caller's transaction", async () => {
+    const g = await grantOne({ expiresAt: new Date(clock.now().getTime() + 30 * DAY) });
+    const { consent } = await ledger.get(g.consentId);
+    const later = new Date(clock.now().getTime() + 60 * DAY);
+    const r = await db.prisma.$transaction((tx) => ledger.reconsent({ consentId: g.consentId, clientId: "bank-a", subject: consent.subject, linkId: consent.linkId ?? undefined, psid: consent.psid ?? undefined, scopes: ["balance:read"], expiresAt: later, actor: "customer" }, { tx }));
+    expect(r.consentId).toBe(g.consentId);
+    expect((await ledger.get(g.consentId)).entries.map((e) => e.action)).toEqual(["granted", "renewed"]);
+    expect(r.expiresAt).toEqual(later);
+  });
+
+  it("replaces a consent given on other terms: the old one is withdrawn, a new one granted", async () => {
+    const g = await grantOne();
+    const { consent } = await ledger.get(g.consentId);
+    const r = await db.prisma.$transaction((tx) => ledger.reconsent({ consentId: g.consentId, clientId: "bank-a", subject: consent.subject, linkId: consent.linkId ?? undefined, psid: consent.psid ?? undefined, scopes: ["balance:read", "alerts:fraud"], actor: "customer" }, { tx }));
+    expect(r.consentId).not.toBe(g.consentId);
+    expect((await ledger.get(g.consentId)).consent.status).toBe("withdrawn");
+    expect((await ledger.get(r.consentId)).consent).toMatchObject({ status: "active", scopes: ["alerts:fraud", "balance:read"] });
+    expect(await ledger.isActive(g.consentId)).toBe(false);
+    expect(await ledger.isActive(r.consentId)).toBe(true);
+    expect((await ledger.verify()).ok).toBe(true);
+  });
+
+  it("refuses another customer's consent, and writes nothing when the transaction rolls back", async () => {
+    const g = await grantOne();
+    const { consent } = await ledger.get(g.consentId);
+    await expect(ledger.reconsent({ consentId: g.consentId, clientId: "bank-a", subject: "someone-else", scopes: ["balance:read"], actor: "customer" })).rejects.toMatchObject({ code: "invalid_request" });
+    const before = await entryCount(db);
+    await expect(
+      db.prisma.$transaction(async (tx) => {
+        await ledger.reconsent({ consentId: g.consentId, clientId: "bank-a", subject: consent.subject, scopes: ["support:chat"], actor: "customer" }, { tx });
+        throw new Error("rollback");
+      }),
+    ).rejects.toThrow("rollback");
+    expect(await entryCount(db)).toBe(before);
+    expect(await ledger.isActive(g.consentId)).toBe(true);
+  });
+});
+
 describe("check", () => {
   it("answers every reason", async () => {
     const subject = uniq("cust");

@@ -1,17 +1,10 @@
-/** Scopes and purposes of DESIGN.md. */
-export const CUSTOMER_SCOPES = ["balance:read", "transactions:read", "alerts:fraud", "support:chat"] as const;
+import { CUSTOMER_SCOPES, DEFAULT_PURPOSE as LEDGER_DEFAULT_PURPOSE, FORBIDDEN_PURPOSES, PURPOSES } from "@link-broker/consent-ledger";
+
+/** Scopes and purposes of DESIGN.md: the customer ones are the consent ledger's policy. */
+export { CUSTOMER_SCOPES, FORBIDDEN_PURPOSES, PURPOSES };
 export const SERVICE_SCOPES = ["ledger:check", "ledger:audit"] as const;
 export const ALL_SCOPES: readonly string[] = [...CUSTOMER_SCOPES, ...SERVICE_SCOPES];
-export const PURPOSES = ["account_servicing", "fraud_alerts", "customer_support", "transaction_notifications"] as const;
-/** Refused everywhere, always. */
-export const FORBIDDEN_PURPOSES = ["advertising", "marketing", "profiling"] as const;
-
-export const DEFAULT_PURPOSE: Record<string, string> = {
-  "balance:read": "account_servicing",
-  "transactions:read": "account_servicing",
-  "alerts:fraud": "fraud_alerts",
-  "support:chat": "customer_support",
-};
+export const DEFAULT_PURPOSE: Record<string, string> = LEDGER_DEFAULT_PURPOSE;
 
 export const isCustomerScope = (s: string) => (CUSTOMER_SCOPES as readonly string[]).includes(s);
 export const isServiceScope = (s: string) => (SERVICE_SCOPES as readonly string[]).includes(s);

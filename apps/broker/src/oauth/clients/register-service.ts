@@ -19,6 +19,20 @@ type Output = Static<typeof ClientMetadataOutput>;
  * PUT replaces the metadata; secrets of an extension object that the PUT leaves out are kept
  * (they are never echoed, so a read-modify-write cannot send them back).
  */
+/** The columns registered metadata fills, the same on create and update. */
+function metadataColumns(v: ReturnType<typeof validateMetadata>) {
+  return {
+    tokenEndpointAuthMethod: v.tokenEndpointAuthMethod,
+    jwks: v.jwks ? (v.jwks as object) : Prisma.DbNull,
+    jwksUri: v.jwksUri,
+    grantTypes: v.grantTypes,
+    scopes: v.scopes,
+    requirePar: v.requirePar,
+    dpopBound: v.dpopBound,
+    metadata: v.extra as object,
+  };
+}
+
 export function createRegistrationService(deps: { repo: ClientRepo; cache: Pick<ClientCache, "invalidate">; sealer: Sealer; config: Pick<Config, "publicUrl" | "production" | "registrationToken">; clock: Clock }) {
   const { repo, cache, sealer, config, clock } = deps;
   const seal = (id: string, field: string, value: string | undefined) => (value === undefined ? undefined : sealer.seal(value, `client:${id}:${field}`));
@@ -90,14 +104,7 @@ export function createRegistrationService(deps: { repo: ClientRepo; cache: Pick<
         name: v.name,
         secretHash: secret ? hashToken(secret) : null,
         registrationTokenHash: hashToken(registrationToken),
-        tokenEndpointAuthMethod: v.tokenEndpointAuthMethod,
-        jwks: v.jwks ? (v.jwks as object) : Prisma.DbNull,
-        jwksUri: v.jwksUri,
-        grantTypes: v.grantTypes,
-        scopes: v.scopes,
-        requirePar: v.requirePar,
-        dpopBound: v.dpopBound,
-        metadata: v.extra as object,
+        ...metadataColumns(v),
         ...extensionColumns(id, meta),
         createdAt: clock.now(),
       });
@@ -118,14 +125,7 @@ export function createRegistrationService(deps: { repo: ClientRepo; cache: Pick<
       const row = await repo.update(clientId, {
         name: v.name,
         secretHash: v.tokenEndpointAuthMethod === "client_secret_basic" ? current.secretHash : null,
-        tokenEndpointAuthMethod: v.tokenEndpointAuthMethod,
-        jwks: v.jwks ? (v.jwks as object) : Prisma.DbNull,
-        jwksUri: v.jwksUri,
-        grantTypes: v.grantTypes,
-        scopes: v.scopes,
-        requirePar: v.requirePar,
-        dpopBound: v.dpopBound,
-        metadata: v.extra as object,
+        ...metadataColumns(v),
         ...extensionColumns(clientId, meta, current),
       });
       cache.invalidate(clientId);

@@ -38,30 +38,32 @@ describe("linking end to end (real OAuth server and ledger)", () => {
   }
 
   it("PAR → /link → bank login → TOTP enrol → approve → token exchange → /ledger/check allowed", async () => {
-    const { verifier, challenge } = api.pkce();
-    const requestUri = await api.par({ scope: "balance:read alerts:fraud", code_challenge: challenge });
-    env.clock.advance(60_000);
-    const enrol = await driveLinkFlow(env, { clientId: bank.client_id, psid: "psid-happy", params: { request_uri: requestUri }, stopAt: "second_factor" });
-    // A new customer enrols: the page shows the otpauth URI beside the QR code.
-    const page = await enrol.last.text();
-    expect(totpSecretOf(page)).toBeTruthy();
+    // Alice is new to this bank: no second factor yet, so the journey enrols one from the page's otpauth URI.
+    expect(await env.db.prisma.totpFactor.count({ where: { clientId: bank.client_id } })).toBe(0);
+    expect(env.totpSecrets.has(`${bank.client_id}:alice`)).toBe(false);
+    const first = await linkAndExchange({ psid: "psid-happy" });
+    const factor = await env.db.prisma.totpFactor.findFirstOrThrow({ where: { clientId: bank.client_id, subject: "cust-alice-001" } });
+    expect(factor.confirmedAt).not.toBeNull();
+    expect(first.flow.totpSecret).toBe(env.totpSecrets.get(`${bank.client_id}:alice`));
 
-    // The whole journey (a new PAR: the one above was consumed by /link).
-    const first = await linkAndExchange({ psid: "psid-happy-2" });
     expect(first.flow.finalLocation!.href.startsWith(env.messengerRedirect)).toBe(true);
     expect(first.tokens).toMatchObject({ token_type: expect.stringMatching(/^bearer$/i), scope: "balance:read alerts:fraud" });
     const claims = JSON.parse(Buffer.from(first.access.split(".")[1]!, "base64url").toString());
     expect(claims).toMatchObject({ sub: "cust-alice-001", client_id: bank.client_id, link_id: first.link.id, consent_id: first.link.consentId });
     expect(await api.introspect(first.access)).toMatchObject({ active: true, link_id: first.link.id });
-    expect(verifier).toBeTruthy();
 
     const check = await api.check({ link_id: first.link.id, scope: "balance:read", purpose: "account_servicing" });
     expect(check).toMatchObject({ allowed: true, reason: "active", consent_id: first.link.consentId });
-    expect(await api.check({ client_id: bank.client_id, psid: "psid-happy-2", scope: "alerts:fraud" })).toMatchObject({ allowed: true, reason: "active" });
+    expect(await api.check({ client_id: bank.client_id, psid: "psid-happy", scope: "alerts:fraud" })).toMatchObject({ allowed: true, reason: "active" });
     expect((await api.check({ link_id: first.link.id, scope: "transactions:read" })).reason).toBe("scope_not_granted");
     const { entries } = await env.broker.broker.ledger.get(first.link.consentId!);
     expect(entries.map((e) => [e.action, e.actor])).toEqual([["granted", "customer"]]);
     expect(entries[0]!.evidence).toMatchObject({ second_factor: "totp" });
+
+    // The refresh token works while the consent is active (and rotates).
+    const refreshed = await api.refresh(first.refresh);
+    expect(refreshed.status).toBe(200);
+    expect(refreshed.json.refresh_token).not.toBe(first.refresh);
   });
 
   it("DELETE /links/{id} → /ledger/check withdrawn → introspection inactive, refresh refused → Graph unlink called", async () => {
@@ -77,6 +79,7 @@ describe("linking end to end (real OAuth server and ledger)", () => {
     const refused = await api.refresh(refresh);
     expect(refused.status).toBe(400);
     expect(refused.json.error).toBe("invalid_grant");
+    expect((await env.db.prisma.grant.findMany({ where: { linkId: row.id } })).map((g) => g.revokedReason)).toEqual([expect.any(String)]);
     const calls = env.graph.unlinkCalls().slice(before);
     expect(calls).toHaveLength(1);
     expect(calls[0]!.body).toEqual({ psid: "psid-unlink" });

@@ -128,6 +128,42 @@ describe("unlinking from Messenger and from the ledger (real OAuth server and le
     expect((await api.introspect(again.access)).active).toBe(true);
   });
 
+  it("/links and the webhook fed garbage answer 4xx, never 5xx, and change nothing", async () => {
+    const { link } = await linked("psid-garbage");
+    const auth = { authorization: `Basic ${Buffer.from(`${bank.client_id}:${bank.client_secret}`).toString("base64")}` };
+    const long = "x".repeat(5000);
+    const requests: [string, string, RequestInit][] = [
+      ["no auth", "/links?psid=psid-garbage", {}],
+      ["wrong secret", "/links?psid=psid-garbage", { headers: { authorization: `Basic ${Buffer.from(`${bank.client_id}:nope`).toString("base64")}` } }],
+      ["junk auth", "/links?psid=psid-garbage", { headers: { authorization: "Basic %%%" } }],
+      ["no psid", "/links", { headers: auth }],
+      ["long psid", `/links?psid=${long}`, { headers: auth }],
+      ["odd psid", "/links?psid=a%20b%00", { headers: auth }],
+      ["delete no auth", `/links/${link.id}`, { method: "DELETE" }],
+      ["delete long id", `/links/${long}`, { method: "DELETE", headers: auth }],
+      ["delete odd id", "/links/%3Cscript%3E", { method: "DELETE", headers: auth }],
+      ["delete unknown", "/links/00000000-0000-0000-0000-000000000000", { method: "DELETE", headers: auth }],
+      ["webhook unknown client", "/messenger/webhook/nobody", { method: "POST", body: "{}" }],
+      ["webhook long client", `/messenger/webhook/${long}`, { method: "POST", body: "{}" }],
+      ["webhook no signature", `/messenger/webhook/${bank.client_id}`, { method: "POST", body: "{}" }],
+      ["webhook huge", `/messenger/webhook/${bank.client_id}`, { method: "POST", headers: { "x-hub-signature-256": "sha256=00" }, body: "x".repeat(300 * 1024) }],
+      ["webhook verify junk", `/messenger/webhook/${bank.client_id}?hub.mode=%ff&hub.challenge=${long}`, {}],
+    ];
+    for (const [label, path, init] of requests) {
+      const res = await fetch(`${env.brokerUrl}${path}`, init);
+      expect(res.status, label).toBeGreaterThanOrEqual(400);
+      expect(res.status, label).toBeLessThan(500);
+    }
+    // Correctly signed garbage: JSON that is not an event, or not JSON at all.
+    for (const body of ["{bad json", "[]", "null", '{"entry":"x"}', '{"entry":[{"messaging":[{"sender":{"id":{}},"account_linking":{"status":"unlinked"}}]}]}', `{"entry":[{"messaging":[{"sender":{"id":"${long}"},"account_linking":{"status":"unlinked"}}]}]}`]) {
+      const res = await api.webhook(body);
+      expect(res.status, body.slice(0, 40)).toBeLessThan(500);
+      if (res.status === 200) expect(await res.json()).toMatchObject({ unlinked: 0 });
+    }
+    expect((await linkRow(link.id)).status).toBe("active");
+    expect(await entriesOf(link.consentId!)).toEqual([["granted", "customer"]]);
+  });
+
   // Last: it moves the clock days ahead.
   it("an expired consent ends the link on the next tick (actor system), tokens refused", async () => {
     const { link, refresh } = await linked("psid-expired", { days: "1" });

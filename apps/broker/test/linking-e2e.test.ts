@@ -154,6 +154,18 @@ describe("linking end to end (real OAuth server and ledger)", () => {
     expect(refused.json.error).toBe("invalid_grant");
   });
 
+  it("a code exchanged after the link was unlinked mints no token (the consent is checked at the exchange)", async () => {
+    const { flow, verifier } = await link({ psid: "psid-late-exchange" });
+    const row = await env.db.prisma.link.findFirstOrThrow({ where: { clientId: bank.client_id, psid: "psid-late-exchange" } });
+    expect((await api.unlink(row.id)).status).toBe(200);
+    const late = await api.exchange(flow.authorizationCode!, verifier);
+    expect(late.status).toBe(400);
+    expect(late.json).toMatchObject({ error: "invalid_grant" });
+    expect(late.json.access_token).toBeUndefined();
+    const grants = await env.db.prisma.grant.findMany({ where: { linkId: row.id } });
+    expect(grants.every((g) => g.revokedAt !== null)).toBe(true);
+  });
+
   it("tenant isolation: another bank sees no consent, cannot unlink, lists only its own links", async () => {
     const { link: row } = await linkAndExchange({ psid: "psid-tenant" });
     const bankB = await env.registerBank({ name: "Other Bank" });
@@ -176,7 +188,6 @@ describe("linking end to end (real OAuth server and ledger)", () => {
     const { link: row, refresh } = await linkAndExchange({ psid: "psid-expiry", days: "1" });
     expect((await api.check({ link_id: row.id, scope: "balance:read" })).allowed).toBe(true);
     env.clock.advance(86_400_000 + 60_000);
-    await api.ledgerToken(true); // the earlier one expired with the day
     expect(await api.check({ link_id: row.id, scope: "balance:read" })).toMatchObject({ allowed: false, reason: "expired" });
     const refused = await api.refresh(refresh);
     expect(refused.status).toBe(400);

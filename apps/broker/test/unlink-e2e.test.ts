@@ -169,7 +169,6 @@ describe("unlinking from Messenger and from the ledger (real OAuth server and le
     const { link, refresh } = await linked("psid-expired", { days: "1" });
     const graphCalls = env.graph.unlinkCalls().length;
     env.clock.advance(86_400_000 + 60_000);
-    await api.ledgerToken(true);
     expect(await api.check({ link_id: link.id, scope: "balance:read" })).toMatchObject({ allowed: false, reason: "expired" });
     expect((await api.refresh(refresh)).json.error).toBe("invalid_grant");
     await env.broker.linking!.jobRunner.runDue();

@@ -42,9 +42,11 @@ export function createLinksService(deps: LinksServiceDeps) {
     const link = await links.find(linkId);
     if (!link) return { status: "not_found" };
     if (options.consentId !== undefined && link.consentId !== options.consentId) return { status: "already_unlinked" };
-    await oauth.revokeGrantsOfLink(link.id, options.reason);
+    // Withdraw first, then revoke: a code exchanged meanwhile either has its grant revoked here or
+    // sees the withdrawal (the token endpoint checks the consent after writing the grant).
     // A no-op when the consent already ended (withdrawn elsewhere, or expired): no second entry.
     if (link.consentId) await ledger.withdraw({ consentId: link.consentId, actor: options.actor, reason: options.reason });
+    await oauth.revokeGrantsOfLink(link.id, options.reason);
     const changed = await links.markUnlinked(link.id, options.actor, clock.now(), options.consentId);
     if (!changed) return { status: "already_unlinked" };
     if (options.notifyMessenger) {

@@ -10,7 +10,7 @@ import { basic, postForm } from "./oauth.ts";
 export function bankApi(env: LinkingEnv, bank: { client_id: string; client_secret: string; appSecret?: string }) {
   const auth = { authorization: basic(bank.client_id, bank.client_secret) };
   const url = env.brokerUrl;
-  let ledgerToken: string | undefined;
+  let ledgerToken: { token: string; expiresAt: number } | undefined;
 
   const api = {
     clientId: bank.client_id,
@@ -31,13 +31,14 @@ export function bankApi(env: LinkingEnv, bank: { client_id: string; client_secre
       if (res.status !== 200) throw new Error(`introspection answered ${res.status}`);
       return res.json;
     },
-    /** A `ledger:check` client_credentials token (minted once, then reused). */
+    /** A `ledger:check` client_credentials token, reused until a minute before it expires on the broker's clock. */
     async ledgerToken(fresh = false): Promise<string> {
-      if (ledgerToken && !fresh) return ledgerToken;
+      const now = env.clock.now().getTime();
+      if (ledgerToken && !fresh && ledgerToken.expiresAt - now > 60_000) return ledgerToken.token;
       const res = await postForm(`${url}/oauth/token`, { grant_type: "client_credentials", scope: "ledger:check" }, auth);
       if (res.status !== 200) throw new Error(`client_credentials answered ${res.status}: ${JSON.stringify(res.json)}`);
-      ledgerToken = res.json.access_token as string;
-      return ledgerToken;
+      ledgerToken = { token: res.json.access_token as string, expiresAt: now + (res.json.expires_in as number) * 1000 };
+      return ledgerToken.token;
     },
     async check(body: Record<string, string>): Promise<{ allowed: boolean; consent_id: string | null; expires_at: string | null; reason: string }> {
       const res = await fetch(`${url}/ledger/check`, {

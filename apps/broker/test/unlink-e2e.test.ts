@@ -126,6 +126,7 @@ describe("unlinking from Messenger and from the ledger (real OAuth server and le
     await env.broker.linking!.jobRunner.runDue();
     expect((await linkRow(link.id)).status).toBe("active");
     expect((await api.introspect(again.access)).active).toBe(true);
+    expect(await api.check({ link_id: link.id, scope: "balance:read" })).toMatchObject({ allowed: true, consent_id: again.link.consentId });
   });
 
   it("/links and the webhook fed garbage answer 4xx, never 5xx, and change nothing", async () => {

@@ -92,6 +92,7 @@ export interface SeededClient {
  * A listening broker with the linking flow, a real oidc-provider bank IdP and a fake Graph API,
  * all on loopback. The flow uses fakes for the OAuth server and the ledger unless `deps` says
  * otherwise: `"real"` keeps the broker's own (what `buildApp` wires by default).
+ * `LB_TEST_LOG=1` prints the broker's error log lines (to see why a page answered 500).
  */
 export async function startLinkingEnv(options: { deps?: "real" | LinkingDeps | ((ctx: BrokerContext) => LinkingDeps) } = {}): Promise<LinkingEnv> {
   const graph = await startFakeGraph();

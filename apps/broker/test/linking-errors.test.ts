@@ -19,7 +19,7 @@ describe("GET /link refusals", () => {
   let env: LinkingEnv;
   let client: SeededClient;
   beforeAll(async () => {
-    env = await startLinkingEnv();
+    env = await startLinkingEnv({ deps: "real" });
     client = await env.seedClient();
   });
   afterAll(() => env?.close());
@@ -99,7 +99,7 @@ describe("GET /link/callback refusals", () => {
   let env: LinkingEnv;
   let client: SeededClient;
   beforeAll(async () => {
-    env = await startLinkingEnv();
+    env = await startLinkingEnv({ deps: "real" });
     client = await env.seedClient();
   });
   afterAll(() => env?.close());

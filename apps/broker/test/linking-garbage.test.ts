@@ -11,7 +11,7 @@ describe("linking pages fed garbage", () => {
   let consentJar: CookieJar;
   let consentCsrf: string;
   beforeAll(async () => {
-    env = await startLinkingEnv();
+    env = await startLinkingEnv({ deps: "real" });
     client = await env.seedClient();
     const start = await openLink(env, { clientId: client.id, psid: "psid-g1" });
     const callback = await bankLogin(env, start.jar, start.response.headers.get("location")!);

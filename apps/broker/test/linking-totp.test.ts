@@ -80,7 +80,7 @@ describe("/link/2fa over HTTP", () => {
   let env: LinkingEnv;
   let client: SeededClient;
   beforeAll(async () => {
-    env = await startLinkingEnv();
+    env = await startLinkingEnv({ deps: "real" });
     client = await env.seedClient();
   });
   afterAll(() => env?.close());

@@ -66,6 +66,16 @@ export interface LinkingLedger {
   reconsent(input: ReconsentInput, options: { tx: Tx }): Promise<LedgerAppendResult>;
   /** Idempotent: says when the consent was already withdrawn. */
   withdraw(input: { consentId: string; actor: LedgerActor; reason: string }): Promise<{ alreadyWithdrawn: boolean }>;
+  /**
+   * How a consent ended: withdrawn (by whom, from its `withdrawn` entry) or expired (actor
+   * `system`); undefined while it is active or when it is unknown.
+   */
+  endOf(consentId: string): Promise<ConsentEnd | undefined>;
+}
+
+export interface ConsentEnd {
+  state: "withdrawn" | "expired";
+  actor: LedgerActor;
 }
 
 /** The registered client record (Prisma `Client`), as the OAuth client repo returns it. */

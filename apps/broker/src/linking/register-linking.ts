@@ -67,7 +67,12 @@ export async function registerLinking(app: FastifyInstance, ctx: LinkingContext,
     clock,
     intervalMs: overrides.jobIntervalMs,
     handlers: { [GRAPH_UNLINK_JOB]: graphUnlinkHandler({ clients, sealer, graph }) },
-    onTick: () => Promise.all([attempts.expireDue(clock.now()), replayGuard.purgeExpired("messenger", clock.now())]),
+    onTick: () =>
+      Promise.all([
+        attempts.expireDue(clock.now()),
+        replayGuard.purgeExpired("messenger", clock.now()),
+        links.reconcileEndedConsents().catch((err) => app.log.warn({ err: (err as Error).message }, "reconciling links with the ledger failed")),
+      ]),
     onError: (job, err) => app.log.warn({ job: job.id, kind: job.kind, attempts: job.attempts, err: (err as Error).message }, "job failed; will retry"),
   });
   const links = createLinksService({ links: linksRepo, jobs, oauth: deps.oauth, ledger: deps.ledger, clock, runJob: (id) => jobRunner.runOne(id) });

@@ -38,10 +38,30 @@ export function createLinksRepo(db: Pick<Db, "prisma">) {
       return prisma.link.findMany({ where: { clientId, psid, status: "active" } });
     },
 
-    /** active → unlinked, once; answers whether this call made the change. */
-    async markUnlinked(id: string, actor: string, now: Date): Promise<boolean> {
-      const { count } = await prisma.link.updateMany({ where: { id, status: "active" }, data: { status: "unlinked", unlinkedAt: now, unlinkedBy: actor } });
+    /**
+     * active → unlinked, once; answers whether this call made the change. With `consentId`, only
+     * while the link still holds that consent (a re-link may have given it a new one meanwhile).
+     */
+    async markUnlinked(id: string, actor: string, now: Date, consentId?: string): Promise<boolean> {
+      const { count } = await prisma.link.updateMany({
+        where: { id, status: "active", ...(consentId !== undefined ? { consentId } : {}) },
+        data: { status: "unlinked", unlinkedAt: now, unlinkedBy: actor },
+      });
       return count === 1;
+    },
+
+    /**
+     * Active links whose consent is no longer active in the ledger (withdrawn by someone else, or
+     * past its expiry): the reconciler unlinks them. Reads the ledger's `consent` projection; the
+     * ledger package owns and writes it.
+     */
+    activeWithEndedConsent(now: Date, limit: number): Promise<{ id: string; consentId: string }[]> {
+      return prisma.$queryRaw<{ id: string; consentId: string }[]>`
+        SELECT l."id", l."consentId"
+        FROM "link" l JOIN "consent" c ON c."id" = l."consentId"
+        WHERE l."status" = 'active' AND (c."status" <> 'active' OR c."expiresAt" <= ${now})
+        ORDER BY l."id"
+        LIMIT ${limit}`;
     },
   };
 }

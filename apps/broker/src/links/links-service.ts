@@ -9,10 +9,10 @@ import type { LinksRepo } from "./links-repo.ts";
 export const GRAPH_UNLINK_JOB = "messenger.unlink";
 
 export interface LinksServiceDeps {
-  links: Pick<LinksRepo, "find" | "markUnlinked">;
+  links: Pick<LinksRepo, "find" | "markUnlinked" | "activeWithEndedConsent">;
   jobs: Pick<JobRepo, "enqueue">;
   oauth: Pick<LinkingOAuth, "revokeGrantsOfLink">;
-  ledger: Pick<LinkingLedger, "withdraw">;
+  ledger: Pick<LinkingLedger, "withdraw" | "endOf">;
   clock: Clock;
   /** Runs a queued job right away; a failure leaves it to the runner's retries. */
   runJob?: (id: string) => Promise<unknown>;
@@ -23,7 +23,12 @@ export interface UnlinkOptions {
   reason: string;
   /** false when Messenger started the unlink (its webhook): no Graph call. */
   notifyMessenger: boolean;
+  /** Only while the link still holds this consent (the reconciler: a re-link may have replaced it). */
+  consentId?: string;
 }
+
+/** Links reconciled per pass; the next tick takes the rest. */
+const RECONCILE_BATCH = 100;
 
 /**
  * Unlinking, from any side, ends the same way: the link's grants revoked, a ledger `withdrawn`
@@ -32,19 +37,45 @@ export interface UnlinkOptions {
  */
 export function createLinksService(deps: LinksServiceDeps) {
   const { links, jobs, oauth, ledger, clock } = deps;
+
+  async function unlink(linkId: string, options: UnlinkOptions): Promise<{ status: "unlinked" | "already_unlinked" | "not_found" }> {
+    const link = await links.find(linkId);
+    if (!link) return { status: "not_found" };
+    if (options.consentId !== undefined && link.consentId !== options.consentId) return { status: "already_unlinked" };
+    // Withdraw first, then revoke: a code exchanged meanwhile either has its grant revoked here or
+    // sees the withdrawal (the token endpoint checks the consent after writing the grant).
+    // A no-op when the consent already ended (withdrawn elsewhere, or expired): no second entry.
+    if (link.consentId) await ledger.withdraw({ consentId: link.consentId, actor: options.actor, reason: options.reason });
+    await oauth.revokeGrantsOfLink(link.id, options.reason);
+    const changed = await links.markUnlinked(link.id, options.actor, clock.now(), options.consentId);
+    if (!changed) return { status: "already_unlinked" };
+    if (options.notifyMessenger) {
+      const job = await jobs.enqueue(GRAPH_UNLINK_JOB, { clientId: link.clientId, psid: link.psid, linkId: link.id }, clock.now());
+      await deps.runJob?.(job.id).catch(() => {});
+    }
+    return { status: "unlinked" };
+  }
+
   return {
-    async unlink(linkId: string, options: UnlinkOptions): Promise<{ status: "unlinked" | "already_unlinked" | "not_found" }> {
-      const link = await links.find(linkId);
-      if (!link) return { status: "not_found" };
-      await oauth.revokeGrantsOfLink(link.id, options.reason);
-      if (link.consentId) await ledger.withdraw({ consentId: link.consentId, actor: options.actor, reason: options.reason });
-      const changed = await links.markUnlinked(link.id, options.actor, clock.now());
-      if (!changed) return { status: "already_unlinked" };
-      if (options.notifyMessenger) {
-        const job = await jobs.enqueue(GRAPH_UNLINK_JOB, { clientId: link.clientId, psid: link.psid, linkId: link.id }, clock.now());
-        await deps.runJob?.(job.id).catch(() => {});
+    unlink,
+
+    /**
+     * A consent can end outside any unlink: withdrawn in the ledger by compliance or another
+     * service, or expired. Tokens end at once (refresh and introspection re-check the ledger);
+     * this ends the link the same way an unlink does (grants revoked, link unlinked by the actor
+     * who withdrew, Messenger told), without a second `withdrawn` entry. Runs on the job runner's
+     * tick; idempotent and safe in several processes at once.
+     */
+    async reconcileEndedConsents(): Promise<number> {
+      let unlinked = 0;
+      for (const { id, consentId } of await links.activeWithEndedConsent(clock.now(), RECONCILE_BATCH)) {
+        const end = await ledger.endOf(consentId);
+        if (!end) continue;
+        const reason = end.state === "withdrawn" ? "consent withdrawn in the ledger" : "consent expired";
+        const result = await unlink(id, { actor: end.actor, reason, notifyMessenger: true, consentId });
+        if (result.status === "unlinked") unlinked++;
       }
-      return { status: "unlinked" };
+      return unlinked;
     },
   };
 }

@@ -9,10 +9,12 @@ import { createSealer, type Sealer } from "../../src/crypto/seal.ts";
 import { hashToken, randomToken } from "../../src/crypto/hash.ts";
 import { clientSecretContext } from "../../src/linking/client-secrets.ts";
 import type { LinkingDeps } from "../../src/linking/linking-deps.ts";
+import { linkingDepsOf } from "../../src/linking/linking-wiring.ts";
 import { testConfig } from "./app.ts";
 import { startBankIdp, type BankIdpServer } from "./bank-idp.ts";
 import { startFakeGraph, type FakeGraph } from "./fake-graph.ts";
 import { fakeLinkingDeps } from "./linking-fakes.ts";
+import { registerClient, type Registered } from "./oauth.ts";
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -55,7 +57,19 @@ export interface LinkingEnv {
   /** TOTP secrets learnt from enrolment pages, by `<clientId>:<username>`. */
   totpSecrets: Map<string, string>;
   seedClient(options?: SeedClientOptions): Promise<SeededClient>;
+  /**
+   * Registers a bank through `POST /connect/register` with `messenger` and `bank_idp` objects
+   * pointing at the fake Graph and the test IdP; it may also ask the ledger (`ledger:check`).
+   * `service`: a back-office client with `ledger:check` only.
+   */
+  registerBank(options?: { name?: string; metadata?: Record<string, unknown>; service?: boolean }): Promise<RegisteredBank>;
   close(): Promise<void>;
+}
+
+export interface RegisteredBank extends Registered {
+  client_secret: string;
+  appSecret: string;
+  verifyToken: string;
 }
 
 export interface SeedClientOptions {
@@ -76,24 +90,31 @@ export interface SeededClient {
 
 /**
  * A listening broker with the linking flow, a real oidc-provider bank IdP and a fake Graph API,
- * all on loopback. `deps` replaces the OAuth/ledger fakes with the real ones after the merge.
+ * all on loopback. The flow uses fakes for the OAuth server and the ledger unless `deps` says
+ * otherwise: `"real"` keeps the broker's own (what `buildApp` wires by default).
+ * `LB_TEST_LOG=1` prints the broker's error log lines (to see why a page answered 500).
  */
-export async function startLinkingEnv(options: { deps?: LinkingDeps | ((ctx: BrokerContext) => LinkingDeps) } = {}): Promise<LinkingEnv> {
+export async function startLinkingEnv(options: { deps?: "real" | LinkingDeps | ((ctx: BrokerContext) => LinkingDeps) } = {}): Promise<LinkingEnv> {
   const graph = await startFakeGraph();
   const port = await freePort();
   const brokerUrl = `http://127.0.0.1:${port}`;
   const idp = await startBankIdp({ redirectUri: `${brokerUrl}/link/callback` });
   const messengerRedirect = "http://127.0.0.1:9/messenger_platform/account_linking";
-  const config = testConfig({ PUBLIC_URL: brokerUrl, MESSENGER_GRAPH_URL: graph.url, MESSENGER_REDIRECT_ALLOWLIST: messengerRedirect });
+  const config = testConfig({ PUBLIC_URL: brokerUrl, MESSENGER_GRAPH_URL: graph.url, MESSENGER_REDIRECT_ALLOWLIST: messengerRedirect, ...(process.env.LB_TEST_LOG === "1" ? { LOG_LEVEL: "error" } : {}) });
   const db = await createTestDb();
   const clock = testClock();
   const fakes = fakeLinkingDeps();
   let deps: LinkingDeps = fakes.deps;
-  const linking = (ctx: BrokerContext) => {
-    deps = typeof options.deps === "function" ? options.deps(ctx) : (options.deps ?? fakes.deps);
-    return deps;
-  };
-  const broker = await buildApp({ config, db, clock, logger: false, linking, linkingOverrides: { startJobRunner: false } });
+  const given = options.deps;
+  const linking =
+    given === "real"
+      ? undefined
+      : (ctx: BrokerContext) => {
+          deps = typeof given === "function" ? given(ctx) : (given ?? fakes.deps);
+          return deps;
+        };
+  const broker = await buildApp({ config, db, clock, logger: process.env.LB_TEST_LOG === "1", linking, linkingOverrides: { startJobRunner: false } });
+  if (given === "real") deps = linkingDepsOf(broker.oauth, broker.broker.ledger);
   await broker.listen({ port, host: "127.0.0.1" });
   const sealer = createSealer(config.masterKey);
 
@@ -139,6 +160,22 @@ export async function startLinkingEnv(options: { deps?: LinkingDeps | ((ctx: Bro
         },
       });
       return { id, name, appSecret, verifyToken };
+    },
+    async registerBank(o = {}) {
+      const appSecret = randomToken();
+      const verifyToken = randomToken(16);
+      const metadata = o.service
+        ? { client_name: o.name ?? "Bank back office", grant_types: ["client_credentials"], scope: "ledger:check", ...o.metadata }
+        : {
+            client_name: o.name ?? "Demo Bank",
+            grant_types: ["authorization_code", "refresh_token", "client_credentials"],
+            scope: "balance:read transactions:read alerts:fraud support:chat ledger:check",
+            messenger: { page_id: graph.pageId, page_access_token: graph.pageAccessToken, app_secret: appSecret, verify_token: verifyToken },
+            bank_idp: { issuer: idp.issuer, client_id: idp.clientId, client_secret: idp.clientSecret },
+            ...o.metadata,
+          };
+      const registered = await registerClient(brokerUrl, metadata);
+      return { ...registered, client_secret: registered.client_secret!, appSecret, verifyToken };
     },
     async close() {
       await broker.close();

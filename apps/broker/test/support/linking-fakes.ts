@@ -3,7 +3,7 @@ import type { Tx } from "@link-broker/db";
 import type { preHandlerHookHandler } from "fastify";
 import { hashToken, randomToken } from "../../src/crypto/hash.ts";
 import { InvalidClient, OAuthError } from "../../src/errors.ts";
-import type { GrantInput, IssueCodeInput, LinkingDeps, LinkingLedger, LinkingOAuth, PushedRequest, ReconsentInput } from "../../src/linking/linking-deps.ts";
+import type { GrantInput, IssueCodeInput, LedgerActor, LinkingDeps, LinkingLedger, LinkingOAuth, PushedRequest, ReconsentInput } from "../../src/linking/linking-deps.ts";
 
 /**
  * Stand-ins for the OAuth server and the consent ledger, recording every call. The code fake
@@ -80,6 +80,10 @@ export function createFakeLedger() {
       withdrawn.add(input.consentId);
       withdrawals.push({ ...input, alreadyWithdrawn });
       return { alreadyWithdrawn };
+    },
+    async endOf(consentId) {
+      const last = withdrawals.findLast((w) => w.consentId === consentId);
+      return last ? { state: "withdrawn", actor: last.actor as LedgerActor } : undefined;
     },
   };
   return ledger;

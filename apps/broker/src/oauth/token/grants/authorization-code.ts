@@ -9,10 +9,10 @@ import { tokenResponse, type GrantContext, type TokenResponse, type TokenService
  * authorization_code (RFC 6749 §4.1.3 + RFC 7636). Checks, in order: the client may use the
  * grant, the code exists, was not used (a replay revokes every token it issued), is this
  * client's, has not expired, and the PKCE verifier matches; then the code is consumed and the
- * grant with its tokens written in one transaction.
+ * grant with its tokens written in one transaction, and its consent must still be active.
  */
-export function authorizationCodeGrant(deps: Pick<TokenServiceDeps, "repo" | "accessTokens" | "clock">) {
-  const { repo, accessTokens, clock } = deps;
+export function authorizationCodeGrant(deps: Pick<TokenServiceDeps, "repo" | "accessTokens" | "clock" | "consentCheck">) {
+  const { repo, accessTokens, clock, consentCheck } = deps;
   return async ({ client, body, jkt }: GrantContext): Promise<TokenResponse> => {
     if (!client.grantTypes.includes("authorization_code")) throw UnauthorizedClient("this client is not registered for authorization_code");
     if (typeof body.code !== "string" || !body.code) throw InvalidRequest("code is required");
@@ -43,6 +43,14 @@ export function authorizationCodeGrant(deps: Pick<TokenServiceDeps, "repo" | "ac
       const again = await repo.findCode(codeHash);
       if (again?.grantId) await repo.revokeGrant(again.grantId, "code_replayed", now);
       throw InvalidGrant("authorization code was already used");
+    }
+    // The link may have been unlinked (its consent withdrawn) between approval and exchange.
+    // Checked after the grant is written: an unlink withdraws before it revokes the link's
+    // grants, so either that revocation sees this grant or this check sees the withdrawal.
+    const grant = await repo.findGrant(grantId);
+    if (!grant || !(await consentCheck(grant))) {
+      await repo.revokeGrant(grantId, "consent_inactive", now);
+      throw InvalidGrant("consent is no longer active");
     }
     return tokenResponse(token, claims.exp, claims.iat, code.scopes, jkt, refreshToken);
   };

@@ -114,7 +114,7 @@ export function createLinkingService(deps: LinkingServiceDeps) {
         } else if (client.requirePar) {
           throw new LinkParamError("this bank requires a pushed authorization request (request_uri)");
         } else {
-          request = parsePlainRequest(query, client.scopes);
+          request = parsePlainRequest(query, client);
         }
       } catch (err) {
         if (err instanceof LinkParamError) throw withReturn(Errors.badRequest(err.message), back);

@@ -2,6 +2,7 @@ import { ACTORS, LedgerError, type ConsentLedger } from "@link-broker/consent-le
 import { InvalidRequest } from "../errors.ts";
 import type { OAuthModule } from "../oauth/oauth-module.ts";
 import { clientAuth } from "../plugins/client-auth.ts";
+import { toPushedRequest } from "./link-params.ts";
 import type { LedgerActor, LinkingDeps } from "./linking-deps.ts";
 
 /** The linking flow's view of the broker's OAuth server and consent ledger (ARCHITECTURE.md). */
@@ -11,13 +12,7 @@ export function linkingDepsOf(oauth: OAuthModule, ledger: ConsentLedger): Linkin
       async consumePushedRequest(clientId, requestUri) {
         const par = await oauth.consumePushedRequest(clientId, requestUri);
         if (!par) throw InvalidRequest("request_uri is unknown, expired, already used or not this bank's");
-        return {
-          scopes: par.scopes,
-          purposes: par.purposes,
-          codeChallenge: par.code_challenge,
-          codeChallengeMethod: "S256",
-          consentDurationDays: par.consent_duration_days,
-        };
+        return toPushedRequest(par);
       },
       issueAuthorizationCode: oauth.issueAuthorizationCode,
       async revokeGrantsOfLink(linkId, reason) {

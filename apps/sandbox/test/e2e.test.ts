@@ -12,12 +12,6 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { freePort } from "./support/ports.ts";
-import { startFakeBroker } from "./support/fake-broker.ts";
-
-// E2E_FAKE_BROKER=1 runs the same browser steps against the stand-in broker of test/support
-// (the sandbox alone, no database): a check of the suite itself while the broker's pages are built.
-const FAKE = process.env.E2E_FAKE_BROKER === "1";
-let fakeBroker: Awaited<ReturnType<typeof startFakeBroker>> | undefined;
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 const outputDir = join(repoRoot, "test-output", "e2e");
@@ -32,7 +26,6 @@ let chatUrl: string;
 let browser: Browser | undefined;
 let context: BrowserContext;
 let page: Page;
-let brokerHasLinking = false;
 const pageChecks: { name: string; url: string; scrollOk: boolean; unlabeled: string[] }[] = [];
 
 /** A fresh Postgres database beside the one DATABASE_URL names, as the other integration tests do. */
@@ -105,8 +98,7 @@ const PAGE_CHECKS = `(() => {
 async function checkPage(name: string, docsName?: string) {
   mkdirSync(outputDir, { recursive: true });
   await page.screenshot({ path: join(outputDir, `${name}.png`) });
-  // The stand-in broker's pages are not the broker's: they never go into the README.
-  if (docsName && process.env.UPDATE_SCREENSHOTS === "1" && !(FAKE && page.url().startsWith(brokerUrl))) {
+  if (docsName && process.env.UPDATE_SCREENSHOTS === "1") {
     mkdirSync(docsDir, { recursive: true });
     await page.screenshot({ path: join(docsDir, `${docsName}.png`) });
   }
@@ -164,21 +156,10 @@ beforeAll(async () => {
   brokerUrl = `http://localhost:${port}`;
   chatUrl = `http://localhost:${sandboxPort}`;
   const env: Record<string, string> = { INIT_CWD: dataRoot, PORT: String(port), SANDBOX_PORT: String(sandboxPort), SANDBOX_IDP_PORT: String(idpPort), LOG_LEVEL: "warn" };
-  if (FAKE) {
-    const token = "e2e-registration-token-e2e-registration-token";
-    fakeBroker = await startFakeBroker({ port, registrationToken: token, graphUrl: () => `${chatUrl}/graph`, pages: { allowlist: `${chatUrl}/messenger_platform/account_linking` } });
-    const line = await startStack({ ...env, BROKER_URL: brokerUrl, BROKER_REGISTRATION_TOKEN: token, SANDBOX_DATA_DIR: join(dataRoot, ".data", "sandbox") }, "apps/sandbox/src/main.ts");
-    expect(line).toContain(`${chatUrl}/`);
-  } else {
-    database = freshDatabase();
-    if (database) env.DATABASE_URL = database.url.toString();
-    const line = await startStack(env);
-    expect(line).toContain(`${chatUrl}/`);
-  }
-
-  const meta = await fetch(`${brokerUrl}/.well-known/oauth-authorization-server`).catch(() => undefined);
-  brokerHasLinking = Boolean(meta?.ok);
-  if (!brokerHasLinking) process.stderr.write("e2e: the broker has no OAuth metadata yet (linking flow not merged); the browser steps are skipped\n");
+  database = freshDatabase();
+  if (database) env.DATABASE_URL = database.url.toString();
+  const line = await startStack(env);
+  expect(line).toContain(`${chatUrl}/`);
 
   browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", args: CHROMIUM_ARGS });
   context = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 1 });
@@ -189,7 +170,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await stopStack();
-  await fakeBroker?.close();
   dropDatabase();
   rmSync(dataRoot, { recursive: true, force: true });
 }, 60_000);
@@ -202,8 +182,7 @@ describe("sandbox in Chromium", () => {
     expect(await page.locator("text=Sandbox-only demo authenticator").count()).toBe(1);
   });
 
-  it("links: bank login, TOTP enrolment with the demo authenticator, consent; then the balance", async (ctx) => {
-    if (!brokerHasLinking) ctx.skip();
+  it("links: bank login, TOTP enrolment with the demo authenticator, consent; then the balance", async () => {
     await logInAtBank();
     await checkPage("totp-enrol", "3-totp-enrol");
     const text = await page.locator("body").innerText();
@@ -231,8 +210,7 @@ describe("sandbox in Chromium", () => {
     (globalThis as { lastCode?: string }).lastCode = shown;
   }, 180_000);
 
-  it("Log Out from Messenger: the balance is refused afterwards", async (ctx) => {
-    if (!brokerHasLinking) ctx.skip();
+  it("Log Out from Messenger: the balance is refused afterwards", async () => {
     await Promise.all([page.waitForURL(`${chatUrl}/`), page.click("#logout")]);
     await chat("What is my balance?");
     const answer = await lastBotMessage();
@@ -241,8 +219,7 @@ describe("sandbox in Chromium", () => {
     expect(await page.locator("text=broker down").count()).toBe(0);
   }, 60_000);
 
-  it("a second link verifies the enrolled TOTP instead of enrolling again", async (ctx) => {
-    if (!brokerHasLinking) ctx.skip();
+  it("a second link verifies the enrolled TOTP instead of enrolling again", async () => {
     await logInAtBank();
     expect(await page.locator("body").innerText()).not.toMatch(/otpauth:\/\//);
     await checkPage("totp-verify");
@@ -255,8 +232,7 @@ describe("sandbox in Chromium", () => {
     await Promise.all([page.waitForURL(`${chatUrl}/`), page.click("#logout")]);
   }, 120_000);
 
-  it("a denied consent links nothing and shares nothing", async (ctx) => {
-    if (!brokerHasLinking) ctx.skip();
+  it("a denied consent links nothing and shares nothing", async () => {
     await logInAtBank();
     await submitCode(await authenticatorCode((globalThis as { lastCode?: string }).lastCode));
     await decide("deny");

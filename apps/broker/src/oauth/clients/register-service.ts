@@ -5,6 +5,7 @@ import type { Config } from "../../config.ts";
 import { constantEquals } from "../../crypto/constant-equals.ts";
 import { hashToken, randomToken } from "../../crypto/hash.ts";
 import type { Sealer } from "../../crypto/seal.ts";
+import { clientSecretContext, type ClientSecretField } from "../../linking/client-secrets.ts";
 import { InvalidClientMetadata, InvalidToken } from "../../errors.ts";
 import type { ClientCache, ClientRepo, ClientRow } from "./client-repo.ts";
 import type { ClientMetadataOutput } from "./register-schemas.ts";
@@ -21,7 +22,8 @@ type Output = Static<typeof ClientMetadataOutput>;
  */
 export function createRegistrationService(deps: { repo: ClientRepo; cache: Pick<ClientCache, "invalidate">; sealer: Sealer; config: Pick<Config, "publicUrl" | "production" | "registrationToken">; clock: Clock }) {
   const { repo, cache, sealer, config, clock } = deps;
-  const seal = (id: string, field: string, value: string | undefined) => (value === undefined ? undefined : sealer.seal(value, `client:${id}:${field}`));
+  // The same contexts the linking flow opens them with (linking/client-secrets.ts).
+  const seal = (id: string, field: ClientSecretField, value: string | undefined) => (value === undefined ? undefined : sealer.seal(value, clientSecretContext(id, field)));
 
   function extensionColumns(id: string, meta: ClientMetadata, current?: ClientRow) {
     const m = meta.messenger;
@@ -32,12 +34,12 @@ export function createRegistrationService(deps: { repo: ClientRepo; cache: Pick<
     if (b && creating && !b.client_secret) throw InvalidClientMetadata("bank_idp needs issuer, client_id and client_secret");
     return {
       messengerPageId: m?.page_id ?? null,
-      messengerPageTokenSealed: m ? keep(seal(id, "messenger_page_token", m.page_access_token), current?.messengerPageTokenSealed) : null,
-      messengerAppSecretSealed: m ? keep(seal(id, "messenger_app_secret", m.app_secret), current?.messengerAppSecretSealed) : null,
-      messengerVerifyTokenSealed: m ? keep(seal(id, "messenger_verify_token", m.verify_token), current?.messengerVerifyTokenSealed) : null,
+      messengerPageTokenSealed: m ? keep(seal(id, "page_access_token", m.page_access_token), current?.messengerPageTokenSealed) : null,
+      messengerAppSecretSealed: m ? keep(seal(id, "app_secret", m.app_secret), current?.messengerAppSecretSealed) : null,
+      messengerVerifyTokenSealed: m ? keep(seal(id, "verify_token", m.verify_token), current?.messengerVerifyTokenSealed) : null,
       bankIdpIssuer: b?.issuer ?? null,
       bankIdpClientId: b?.client_id ?? null,
-      bankIdpSecretSealed: b ? keep(seal(id, "bank_idp_secret", b.client_secret), current?.bankIdpSecretSealed) : null,
+      bankIdpSecretSealed: b ? keep(seal(id, "bank_idp_client_secret", b.client_secret), current?.bankIdpSecretSealed) : null,
       bankIdpAuthMethod: b ? (b.token_endpoint_auth_method ?? "client_secret_basic") : null,
     };
   }

@@ -19,6 +19,8 @@ const docsDir = join(repoRoot, "docs", "screenshots");
 const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
 
 let dataRoot: string;
+let stackEnv: Record<string, string>;
+let stackLog = "";
 let stack: ChildProcess | undefined;
 let database: { name: string; url: URL } | undefined;
 let brokerUrl: string;
@@ -48,12 +50,15 @@ function dropDatabase() {
   });
 }
 
-/** Starts `pnpm start`'s script (or the sandbox alone) and resolves with its one ready line. */
-async function startStack(env: Record<string, string>, entry = "scripts/start.ts"): Promise<string> {
-  const child = spawn(process.execPath, ["--import", "tsx", entry], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+/** Starts `pnpm start`'s script and resolves with its one ready line. */
+async function startStack(env: Record<string, string>): Promise<string> {
+  const child = spawn(process.execPath, ["--import", "tsx", "scripts/start.ts"], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   stack = child;
   let stderr = "";
-  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => {
+    stderr += d.toString();
+    stackLog = stderr.slice(-20_000);
+  });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`not ready within 90 s:\n${stderr}`)), 90_000);
     let out = "";
@@ -69,6 +74,14 @@ async function startStack(env: Record<string, string>, entry = "scripts/start.ts
       reject(new Error(`start.ts exited (${code}):\n${stderr}`));
     });
   });
+}
+
+/** The broker process that start.ts runs (its child running apps/broker/src/main.ts). */
+function brokerPid(): number {
+  const ps = spawnSync("ps", ["-o", "pid=,args=", "--ppid", String(stack!.pid)], { encoding: "utf8" });
+  const line = ps.stdout.split("\n").find((l) => l.includes("apps/broker/src/main.ts"));
+  if (!line) throw new Error(`no broker process under start.ts (pid ${stack!.pid}):\n${ps.stdout}`);
+  return Number(line.trim().split(/\s+/)[0]);
 }
 
 async function stopStack() {
@@ -155,10 +168,10 @@ beforeAll(async () => {
   const [port, sandboxPort, idpPort] = [await freePort(), await freePort(), await freePort()];
   brokerUrl = `http://localhost:${port}`;
   chatUrl = `http://localhost:${sandboxPort}`;
-  const env: Record<string, string> = { INIT_CWD: dataRoot, PORT: String(port), SANDBOX_PORT: String(sandboxPort), SANDBOX_IDP_PORT: String(idpPort), LOG_LEVEL: "warn" };
+  stackEnv = { INIT_CWD: dataRoot, PORT: String(port), SANDBOX_PORT: String(sandboxPort), SANDBOX_IDP_PORT: String(idpPort), LOG_LEVEL: "warn" };
   database = freshDatabase();
-  if (database) env.DATABASE_URL = database.url.toString();
-  const line = await startStack(env);
+  if (database) stackEnv.DATABASE_URL = database.url.toString();
+  const line = await startStack(stackEnv);
   expect(line).toContain(`${chatUrl}/`);
 
   browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", args: CHROMIUM_ARGS });
@@ -174,7 +187,9 @@ afterAll(async () => {
   rmSync(dataRoot, { recursive: true, force: true });
 }, 60_000);
 
-describe("sandbox in Chromium", () => {
+const lastCode: { value?: string } = {};
+
+describe("sandbox in Chromium against the real broker", () => {
   it("serves the chat page at phone width", async () => {
     await page.goto(`${chatUrl}/`);
     expect(await page.locator("h1").innerText()).toContain("Sandbox Bank");
@@ -199,6 +214,7 @@ describe("sandbox in Chromium", () => {
     await phone.close();
 
     await submitCode(shown);
+    lastCode.value = shown;
     await checkPage("consent", "4-consent");
     await decide("approve");
     expect(await page.locator("text=Account linked.").count()).toBeGreaterThan(0);
@@ -207,42 +223,77 @@ describe("sandbox in Chromium", () => {
     await chat("What is my balance?");
     expect(await lastBotMessage()).toMatch(/€/);
     await checkPage("chat-balance", "5-chat-balance");
-    (globalThis as { lastCode?: string }).lastCode = shown;
-  }, 180_000);
+  }, 120_000);
+
+  it("a restart of `pnpm start` keeps the registration and the link: the balance still works", async () => {
+    await stopStack();
+    expect(stack!.exitCode ?? stack!.signalCode, "start.ts stops on SIGTERM").not.toBeNull();
+    const line = await startStack(stackEnv);
+    expect(line).toContain(`${chatUrl}/`);
+    await page.goto(`${chatUrl}/`);
+    await chat("balance please");
+    expect(await lastBotMessage()).toMatch(/€/);
+    expect(stackLog).not.toMatch(/registration with the broker failed|verify handshake/);
+  }, 120_000);
 
   it("Log Out from Messenger: the balance is refused afterwards", async () => {
     await Promise.all([page.waitForURL(`${chatUrl}/`), page.click("#logout")]);
+    expect(await page.locator("text=broker down").count()).toBe(0);
     await chat("What is my balance?");
     const answer = await lastBotMessage();
     expect(answer).not.toMatch(/€/);
     expect(answer).toMatch(/not linked|no longer have access/);
-    expect(await page.locator("text=broker down").count()).toBe(0);
+    expect(await page.locator("#login").count()).toBe(1);
   }, 60_000);
-
-  it("a second link verifies the enrolled TOTP instead of enrolling again", async () => {
-    await logInAtBank();
-    expect(await page.locator("body").innerText()).not.toMatch(/otpauth:\/\//);
-    await checkPage("totp-verify");
-    const code = await authenticatorCode((globalThis as { lastCode?: string }).lastCode);
-    await submitCode(code);
-    (globalThis as { lastCode?: string }).lastCode = code;
-    await decide("approve");
-    await chat("Any fraud alerts?");
-    expect(await lastBotMessage()).toMatch(/fraud alert/i);
-    await Promise.all([page.waitForURL(`${chatUrl}/`), page.click("#logout")]);
-  }, 120_000);
 
   it("a denied consent links nothing and shares nothing", async () => {
     await logInAtBank();
-    await submitCode(await authenticatorCode((globalThis as { lastCode?: string }).lastCode));
+    expect(await page.locator("body").innerText()).not.toMatch(/otpauth:\/\//);
+    await checkPage("totp-verify");
+    lastCode.value = await authenticatorCode(lastCode.value);
+    await submitCode(lastCode.value);
     await decide("deny");
     expect(await page.locator("text=Linking was cancelled").count()).toBeGreaterThan(0);
     await chat("What is my balance?");
     expect(await lastBotMessage()).not.toMatch(/€/);
-  }, 120_000);
+  }, 90_000);
+
+  it("a second link verifies the enrolled TOTP instead of enrolling again", async () => {
+    await logInAtBank();
+    expect(await page.locator("body").innerText()).not.toMatch(/otpauth:\/\//);
+    lastCode.value = await authenticatorCode(lastCode.value);
+    await submitCode(lastCode.value);
+    await decide("approve");
+    expect(await page.locator("text=Account linked.").count()).toBeGreaterThan(0);
+    await chat("Any fraud alerts?");
+    expect(await lastBotMessage()).toMatch(/fraud alert/i);
+  }, 90_000);
+
+  it("killing the broker process: the chat page says the bank is not reachable, without hanging", async () => {
+    process.kill(brokerPid(), "SIGKILL");
+    const started = Date.now();
+    await page.goto(`${chatUrl}/`);
+    const banner = "The bank is not reachable right now (broker down)";
+    expect(await page.locator(`text=${banner}`).count()).toBeGreaterThan(0);
+    await checkPage("chat-broker-down");
+
+    // Linked, so the bot needs the broker's ledger check: it answers with the outage, not stale data.
+    await chat("What is my balance?");
+    const answer = await lastBotMessage();
+    expect(answer).toContain("broker down");
+    expect(answer).not.toMatch(/€/);
+
+    // Log Out is kept for the broker; Log In needs its PAR endpoint: both say so clearly.
+    await Promise.all([page.waitForURL(`${chatUrl}/`), page.click("#logout")]);
+    expect(await page.locator("text=sent to the bank as soon as it is back").count()).toBeGreaterThan(0);
+    await Promise.all([page.waitForURL(`${chatUrl}/`), page.click("#login")]);
+    expect(await page.locator(`text=${banner}`).count()).toBeGreaterThan(0);
+    expect(Date.now() - started, "every step answers well within the broker timeout").toBeLessThan(20_000);
+    expect(stackLog).toContain("the broker stopped");
+  }, 60_000);
 
   it("every page fits a phone (no horizontal scrollbar) and labels every form field", () => {
-    expect(pageChecks.length).toBeGreaterThan(0);
+    expect(pageChecks.map((p) => p.name)).toEqual(expect.arrayContaining(["bank-login", "totp-enrol", "consent", "totp-verify", "chat-balance", "chat-broker-down"]));
     const bad = pageChecks.filter((p) => !p.scrollOk || p.unlabeled.length > 0);
     expect(bad).toEqual([]);
   });

@@ -5,7 +5,7 @@
 //
 // UPDATE_SCREENSHOTS=1 also writes the README's screenshots to docs/screenshots/.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -238,7 +238,7 @@ describe("sandbox in Chromium against the real broker", () => {
 
   it("Log Out from Messenger: the balance is refused afterwards", async () => {
     await Promise.all([page.waitForURL(`${chatUrl}/`), page.click("#logout")]);
-    expect(await page.locator("text=broker down").count()).toBe(0);
+    expect(await page.locator("[role=alert]").count(), "the broker took the Log Out").toBe(0);
     await chat("What is my balance?");
     const answer = await lastBotMessage();
     expect(answer).not.toMatch(/€/);
@@ -274,7 +274,7 @@ describe("sandbox in Chromium against the real broker", () => {
     const started = Date.now();
     await page.goto(`${chatUrl}/`);
     const banner = "The bank is not reachable right now (broker down)";
-    expect(await page.locator(`text=${banner}`).count()).toBeGreaterThan(0);
+    expect(await page.locator("[data-testid=broker-down]").innerText()).toContain(banner);
     await checkPage("chat-broker-down");
 
     // Linked, so the bot needs the broker's ledger check: it answers with the outage, not stale data.
@@ -290,6 +290,17 @@ describe("sandbox in Chromium against the real broker", () => {
     expect(await page.locator(`text=${banner}`).count()).toBeGreaterThan(0);
     expect(Date.now() - started, "every step answers well within the broker timeout").toBeLessThan(20_000);
     expect(stackLog).toContain("the broker stopped");
+  }, 60_000);
+
+  it("once the broker is back (a restart of `pnpm start`), the kept Log Out reaches it", async () => {
+    await stopStack();
+    await startStack(stackEnv);
+    const outbox = join(dataRoot, ".data", "sandbox", "webhook-outbox.json");
+    await expect.poll(() => JSON.parse(readFileSync(outbox, "utf8")) as unknown[], { timeout: 15_000, interval: 500 }).toEqual([]);
+    await page.goto(`${chatUrl}/`);
+    expect(await page.locator("[role=alert]").count(), "no error on the chat page").toBe(0);
+    await chat("What is my balance?");
+    expect(await lastBotMessage()).not.toMatch(/€/);
   }, 60_000);
 
   it("every page fits a phone (no horizontal scrollbar) and labels every form field", () => {

@@ -1,6 +1,8 @@
 import { exportJWK, generateKeyPair, jwtVerify, createRemoteJWKSet, SignJWT } from "jose";
 import * as oidc from "openid-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createSealer } from "../src/crypto/seal.ts";
+import { bankIdpSettings, messengerSettings } from "../src/linking/client-secrets.ts";
 import { TEST_REGISTRATION_TOKEN } from "./support/app.ts";
 import { basic, clientConfig, postForm, registerClient, startRunningBroker, type RunningBroker } from "./support/oauth.ts";
 
@@ -50,6 +52,10 @@ describe("OAuth: metadata, registration, client credentials, introspection", () 
     expect(row.secretHash).not.toBe(created.client_secret);
     expect(row.messengerAppSecretSealed).toMatch(/^v1\./);
     expect(row.bankIdpSecretSealed).not.toContain("idp-secret-value");
+    // The linking flow and the Messenger webhook open them under their own contexts.
+    const sealer = createSealer(broker.config.masterKey);
+    expect(messengerSettings(row, sealer)).toEqual({ pageId: "123", pageAccessToken: "page-token-secret", appSecret: "app-secret-value", verifyToken: "verify-me" });
+    expect(bankIdpSettings(row, sealer)?.clientSecret).toBe("idp-secret-value");
 
     const auth = { authorization: `Bearer ${created.registration_access_token}` };
     const read = await fetch(created.registration_client_uri, { headers: auth });

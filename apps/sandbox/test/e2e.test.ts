@@ -250,6 +250,11 @@ describe("sandbox in Chromium against the real broker", () => {
     await logInAtBank();
     expect(await page.locator("body").innerText()).not.toMatch(/otpauth:\/\//);
     await checkPage("totp-verify");
+    // A wrong code keeps the customer on the page with an error they can act on.
+    await page.fill("input[name=code]", "000000");
+    await Promise.all([page.waitForLoadState("load"), page.locator("input[name=code]").press("Enter")]);
+    expect(await page.locator("[role=alert]").innerText()).not.toBe("");
+    await checkPage("totp-wrong-code");
     lastCode.value = await authenticatorCode(lastCode.value);
     await submitCode(lastCode.value);
     await decide("deny");
@@ -268,6 +273,13 @@ describe("sandbox in Chromium against the real broker", () => {
     await chat("Any fraud alerts?");
     expect(await lastBotMessage()).toMatch(/fraud alert/i);
   }, 90_000);
+
+  it("a stale Log In link gets the broker's error page, not a blank one", async () => {
+    const res = await page.goto(`${brokerUrl}/link?client_id=unknown&request_uri=urn:ietf:params:oauth:request_uri:stale`);
+    expect(res?.status()).toBeGreaterThanOrEqual(400);
+    expect(await page.locator("h1").innerText()).not.toBe("");
+    await checkPage("broker-error");
+  });
 
   it("killing the broker process: the chat page says the bank is not reachable, without hanging", async () => {
     process.kill(brokerPid(), "SIGKILL");
@@ -304,7 +316,7 @@ describe("sandbox in Chromium against the real broker", () => {
   }, 60_000);
 
   it("every page fits a phone (no horizontal scrollbar) and labels every form field", () => {
-    expect(pageChecks.map((p) => p.name)).toEqual(expect.arrayContaining(["bank-login", "totp-enrol", "consent", "totp-verify", "chat-balance", "chat-broker-down"]));
+    expect(pageChecks.map((p) => p.name)).toEqual(expect.arrayContaining(["bank-login", "totp-enrol", "consent", "totp-verify", "totp-wrong-code", "broker-error", "chat-balance", "chat-broker-down"]));
     const bad = pageChecks.filter((p) => !p.scrollOk || p.unlabeled.length > 0);
     expect(bad).toEqual([]);
   });

@@ -21,6 +21,8 @@ const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable
 let dataRoot: string;
 let stackEnv: Record<string, string>;
 let stackLog = "";
+/** Every error-level line the broker or the sandbox logged, across restarts. */
+const loggedErrors: string[] = [];
 let stack: ChildProcess | undefined;
 let database: { name: string; url: URL } | undefined;
 let brokerUrl: string;
@@ -58,6 +60,7 @@ async function startStack(env: Record<string, string>): Promise<string> {
   child.stderr!.on("data", (d: Buffer) => {
     stderr += d.toString();
     stackLog = stderr.slice(-20_000);
+    for (const line of d.toString().split("\n")) if (/"level":(50|60)|verify handshake/.test(line)) loggedErrors.push(line.slice(0, 2000));
   });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`not ready within 90 s:\n${stderr}`)), 90_000);
@@ -319,5 +322,9 @@ describe("sandbox in Chromium against the real broker", () => {
     expect(pageChecks.map((p) => p.name)).toEqual(expect.arrayContaining(["bank-login", "totp-enrol", "consent", "totp-verify", "totp-wrong-code", "broker-error", "chat-balance", "chat-broker-down"]));
     const bad = pageChecks.filter((p) => !p.scrollOk || p.unlabeled.length > 0);
     expect(bad).toEqual([]);
+  });
+
+  it("neither the broker nor the sandbox logged an error along the way", () => {
+    expect(loggedErrors).toEqual([]);
   });
 });

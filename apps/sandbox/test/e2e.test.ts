@@ -1,7 +1,9 @@
-// Browser end-to-end: `scripts/start.ts` (broker + sandbox) on free ports and a temp data dir,
-// driven in Debian's Chromium at phone size. It goes through the broker's pages exactly as
-// DESIGN.md describes them: the bank's login, /link/2fa (field `code`, otpauth:// URI as text),
-// /link/consent (buttons `decision=approve|deny`).
+// Browser end-to-end against the real broker: `scripts/start.ts` (broker + sandbox, what
+// `pnpm start` runs) on free ports and a temp data dir, with a database of its own when
+// DATABASE_URL is set, driven in Debian's Chromium at phone size. It goes through the broker's
+// pages as DESIGN.md describes them: the bank's login, /link/2fa (field `code`, otpauth:// URI
+// as text), /link/consent (buttons `decision=approve|deny`); then restarts the stack, kills the
+// broker process, and checks what the chat page says each time.
 //
 // UPDATE_SCREENSHOTS=1 also writes the README's screenshots to docs/screenshots/.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";

@@ -1,23 +1,19 @@
-// Browser end-to-end: `scripts/start.ts` (broker + sandbox) on free ports and a temp data dir,
-// driven in Debian's Chromium at phone size. It goes through the broker's pages exactly as
-// DESIGN.md describes them: the bank's login, /link/2fa (field `code`, otpauth:// URI as text),
-// /link/consent (buttons `decision=approve|deny`).
+// Browser end-to-end against the real broker: `scripts/start.ts` (broker + sandbox, what
+// `pnpm start` runs) on free ports and a temp data dir, with a database of its own when
+// DATABASE_URL is set, driven in Debian's Chromium at phone size. It goes through the broker's
+// pages as DESIGN.md describes them: the bank's login, /link/2fa (field `code`, otpauth:// URI
+// as text), /link/consent (buttons `decision=approve|deny`); then restarts the stack, kills the
+// broker process, and checks what the chat page says each time.
 //
 // UPDATE_SCREENSHOTS=1 also writes the README's screenshots to docs/screenshots/.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { freePort } from "./support/ports.ts";
-import { startFakeBroker } from "./support/fake-broker.ts";
-
-// E2E_FAKE_BROKER=1 runs the same browser steps against the stand-in broker of test/support
-// (the sandbox alone, no database): a check of the suite itself while the broker's pages are built.
-const FAKE = process.env.E2E_FAKE_BROKER === "1";
-let fakeBroker: Awaited<ReturnType<typeof startFakeBroker>> | undefined;
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 const outputDir = join(repoRoot, "test-output", "e2e");
@@ -25,6 +21,10 @@ const docsDir = join(repoRoot, "docs", "screenshots");
 const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
 
 let dataRoot: string;
+let stackEnv: Record<string, string>;
+let stackLog = "";
+/** Every error-level line the broker or the sandbox logged, across restarts. */
+const loggedErrors: string[] = [];
 let stack: ChildProcess | undefined;
 let database: { name: string; url: URL } | undefined;
 let brokerUrl: string;
@@ -32,7 +32,6 @@ let chatUrl: string;
 let browser: Browser | undefined;
 let context: BrowserContext;
 let page: Page;
-let brokerHasLinking = false;
 const pageChecks: { name: string; url: string; scrollOk: boolean; unlabeled: string[] }[] = [];
 
 /** A fresh Postgres database beside the one DATABASE_URL names, as the other integration tests do. */
@@ -55,12 +54,16 @@ function dropDatabase() {
   });
 }
 
-/** Starts `pnpm start`'s script (or the sandbox alone) and resolves with its one ready line. */
-async function startStack(env: Record<string, string>, entry = "scripts/start.ts"): Promise<string> {
-  const child = spawn(process.execPath, ["--import", "tsx", entry], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+/** Starts `pnpm start`'s script and resolves with its one ready line. */
+async function startStack(env: Record<string, string>): Promise<string> {
+  const child = spawn(process.execPath, ["--import", "tsx", "scripts/start.ts"], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   stack = child;
   let stderr = "";
-  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => {
+    stderr += d.toString();
+    stackLog = stderr.slice(-20_000);
+    for (const line of d.toString().split("\n")) if (/"level":(50|60)|verify handshake/.test(line)) loggedErrors.push(line.slice(0, 2000));
+  });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`not ready within 90 s:\n${stderr}`)), 90_000);
     let out = "";
@@ -76,6 +79,14 @@ async function startStack(env: Record<string, string>, entry = "scripts/start.ts
       reject(new Error(`start.ts exited (${code}):\n${stderr}`));
     });
   });
+}
+
+/** The broker process that start.ts runs (its child running apps/broker/src/main.ts). */
+function brokerPid(): number {
+  const ps = spawnSync("ps", ["-o", "pid=,args=", "--ppid", String(stack!.pid)], { encoding: "utf8" });
+  const line = ps.stdout.split("\n").find((l) => l.includes("apps/broker/src/main.ts"));
+  if (!line) throw new Error(`no broker process under start.ts (pid ${stack!.pid}):\n${ps.stdout}`);
+  return Number(line.trim().split(/\s+/)[0]);
 }
 
 async function stopStack() {
@@ -105,8 +116,7 @@ const PAGE_CHECKS = `(() => {
 async function checkPage(name: string, docsName?: string) {
   mkdirSync(outputDir, { recursive: true });
   await page.screenshot({ path: join(outputDir, `${name}.png`) });
-  // The stand-in broker's pages are not the broker's: they never go into the README.
-  if (docsName && process.env.UPDATE_SCREENSHOTS === "1" && !(FAKE && page.url().startsWith(brokerUrl))) {
+  if (docsName && process.env.UPDATE_SCREENSHOTS === "1") {
     mkdirSync(docsDir, { recursive: true });
     await page.screenshot({ path: join(docsDir, `${docsName}.png`) });
   }
@@ -163,22 +173,11 @@ beforeAll(async () => {
   const [port, sandboxPort, idpPort] = [await freePort(), await freePort(), await freePort()];
   brokerUrl = `http://localhost:${port}`;
   chatUrl = `http://localhost:${sandboxPort}`;
-  const env: Record<string, string> = { INIT_CWD: dataRoot, PORT: String(port), SANDBOX_PORT: String(sandboxPort), SANDBOX_IDP_PORT: String(idpPort), LOG_LEVEL: "warn" };
-  if (FAKE) {
-    const token = "e2e-registration-token-e2e-registration-token";
-    fakeBroker = await startFakeBroker({ port, registrationToken: token, graphUrl: () => `${chatUrl}/graph`, pages: { allowlist: `${chatUrl}/messenger_platform/account_linking` } });
-    const line = await startStack({ ...env, BROKER_URL: brokerUrl, BROKER_REGISTRATION_TOKEN: token, SANDBOX_DATA_DIR: join(dataRoot, ".data", "sandbox") }, "apps/sandbox/src/main.ts");
-    expect(line).toContain(`${chatUrl}/`);
-  } else {
-    database = freshDatabase();
-    if (database) env.DATABASE_URL = database.url.toString();
-    const line = await startStack(env);
-    expect(line).toContain(`${chatUrl}/`);
-  }
-
-  const meta = await fetch(`${brokerUrl}/.well-known/oauth-authorization-server`).catch(() => undefined);
-  brokerHasLinking = Boolean(meta?.ok);
-  if (!brokerHasLinking) process.stderr.write("e2e: the broker has no OAuth metadata yet (linking flow not merged); the browser steps are skipped\n");
+  stackEnv = { INIT_CWD: dataRoot, PORT: String(port), SANDBOX_PORT: String(sandboxPort), SANDBOX_IDP_PORT: String(idpPort), LOG_LEVEL: "warn" };
+  database = freshDatabase();
+  if (database) stackEnv.DATABASE_URL = database.url.toString();
+  const line = await startStack(stackEnv);
+  expect(line).toContain(`${chatUrl}/`);
 
   browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", args: CHROMIUM_ARGS });
   context = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 1 });
@@ -189,12 +188,13 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await stopStack();
-  await fakeBroker?.close();
   dropDatabase();
   rmSync(dataRoot, { recursive: true, force: true });
 }, 60_000);
 
-describe("sandbox in Chromium", () => {
+const lastCode: { value?: string } = {};
+
+describe("sandbox in Chromium against the real broker", () => {
   it("serves the chat page at phone width", async () => {
     await page.goto(`${chatUrl}/`);
     expect(await page.locator("h1").innerText()).toContain("Sandbox Bank");
@@ -202,8 +202,7 @@ describe("sandbox in Chromium", () => {
     expect(await page.locator("text=Sandbox-only demo authenticator").count()).toBe(1);
   });
 
-  it("links: bank login, TOTP enrolment with the demo authenticator, consent; then the balance", async (ctx) => {
-    if (!brokerHasLinking) ctx.skip();
+  it("links: bank login, TOTP enrolment with the demo authenticator, consent; then the balance", async () => {
     await logInAtBank();
     await checkPage("totp-enrol", "3-totp-enrol");
     const text = await page.locator("body").innerText();
@@ -220,6 +219,7 @@ describe("sandbox in Chromium", () => {
     await phone.close();
 
     await submitCode(shown);
+    lastCode.value = shown;
     await checkPage("consent", "4-consent");
     await decide("approve");
     expect(await page.locator("text=Account linked.").count()).toBeGreaterThan(0);
@@ -228,46 +228,105 @@ describe("sandbox in Chromium", () => {
     await chat("What is my balance?");
     expect(await lastBotMessage()).toMatch(/€/);
     await checkPage("chat-balance", "5-chat-balance");
-    (globalThis as { lastCode?: string }).lastCode = shown;
-  }, 180_000);
+  }, 120_000);
 
-  it("Log Out from Messenger: the balance is refused afterwards", async (ctx) => {
-    if (!brokerHasLinking) ctx.skip();
+  it("a restart of `pnpm start` keeps the registration and the link: the balance still works", async () => {
+    await stopStack();
+    expect(stack!.exitCode ?? stack!.signalCode, "start.ts stops on SIGTERM").not.toBeNull();
+    const line = await startStack(stackEnv);
+    expect(line).toContain(`${chatUrl}/`);
+    await page.goto(`${chatUrl}/`);
+    await chat("balance please");
+    expect(await lastBotMessage()).toMatch(/€/);
+    expect(stackLog).not.toMatch(/registration with the broker failed|verify handshake/);
+  }, 120_000);
+
+  it("Log Out from Messenger: the balance is refused afterwards", async () => {
     await Promise.all([page.waitForURL(`${chatUrl}/`), page.click("#logout")]);
+    expect(await page.locator("[role=alert]").count(), "the broker took the Log Out").toBe(0);
     await chat("What is my balance?");
     const answer = await lastBotMessage();
     expect(answer).not.toMatch(/€/);
     expect(answer).toMatch(/not linked|no longer have access/);
-    expect(await page.locator("text=broker down").count()).toBe(0);
+    expect(await page.locator("#login").count()).toBe(1);
   }, 60_000);
 
-  it("a second link verifies the enrolled TOTP instead of enrolling again", async (ctx) => {
-    if (!brokerHasLinking) ctx.skip();
+  it("a denied consent links nothing and shares nothing", async () => {
     await logInAtBank();
     expect(await page.locator("body").innerText()).not.toMatch(/otpauth:\/\//);
     await checkPage("totp-verify");
-    const code = await authenticatorCode((globalThis as { lastCode?: string }).lastCode);
-    await submitCode(code);
-    (globalThis as { lastCode?: string }).lastCode = code;
-    await decide("approve");
-    await chat("Any fraud alerts?");
-    expect(await lastBotMessage()).toMatch(/fraud alert/i);
-    await Promise.all([page.waitForURL(`${chatUrl}/`), page.click("#logout")]);
-  }, 120_000);
-
-  it("a denied consent links nothing and shares nothing", async (ctx) => {
-    if (!brokerHasLinking) ctx.skip();
-    await logInAtBank();
-    await submitCode(await authenticatorCode((globalThis as { lastCode?: string }).lastCode));
+    // A wrong code keeps the customer on the page with an error they can act on.
+    await page.fill("input[name=code]", "000000");
+    await Promise.all([page.waitForLoadState("load"), page.locator("input[name=code]").press("Enter")]);
+    expect(await page.locator("[role=alert]").innerText()).not.toBe("");
+    await checkPage("totp-wrong-code");
+    lastCode.value = await authenticatorCode(lastCode.value);
+    await submitCode(lastCode.value);
     await decide("deny");
     expect(await page.locator("text=Linking was cancelled").count()).toBeGreaterThan(0);
     await chat("What is my balance?");
     expect(await lastBotMessage()).not.toMatch(/€/);
-  }, 120_000);
+  }, 90_000);
+
+  it("a second link verifies the enrolled TOTP instead of enrolling again", async () => {
+    await logInAtBank();
+    expect(await page.locator("body").innerText()).not.toMatch(/otpauth:\/\//);
+    lastCode.value = await authenticatorCode(lastCode.value);
+    await submitCode(lastCode.value);
+    await decide("approve");
+    expect(await page.locator("text=Account linked.").count()).toBeGreaterThan(0);
+    await chat("Any fraud alerts?");
+    expect(await lastBotMessage()).toMatch(/fraud alert/i);
+  }, 90_000);
+
+  it("a stale Log In link gets the broker's error page, not a blank one", async () => {
+    const res = await page.goto(`${brokerUrl}/link?client_id=unknown&request_uri=urn:ietf:params:oauth:request_uri:stale`);
+    expect(res?.status()).toBeGreaterThanOrEqual(400);
+    expect(await page.locator("h1").innerText()).not.toBe("");
+    await checkPage("broker-error");
+  });
+
+  it("killing the broker process: the chat page says the bank is not reachable, without hanging", async () => {
+    process.kill(brokerPid(), "SIGKILL");
+    const started = Date.now();
+    await page.goto(`${chatUrl}/`);
+    const banner = "The bank is not reachable right now (broker down)";
+    expect(await page.locator("[data-testid=broker-down]").innerText()).toContain(banner);
+    await checkPage("chat-broker-down");
+
+    // Linked, so the bot needs the broker's ledger check: it answers with the outage, not stale data.
+    await chat("What is my balance?");
+    const answer = await lastBotMessage();
+    expect(answer).toContain("broker down");
+    expect(answer).not.toMatch(/€/);
+
+    // Log Out is kept for the broker; Log In needs its PAR endpoint: both say so clearly.
+    await Promise.all([page.waitForURL(`${chatUrl}/`), page.click("#logout")]);
+    expect(await page.locator("text=sent to the bank as soon as it is back").count()).toBeGreaterThan(0);
+    await Promise.all([page.waitForURL(`${chatUrl}/`), page.click("#login")]);
+    expect(await page.locator(`text=${banner}`).count()).toBeGreaterThan(0);
+    expect(Date.now() - started, "every step answers well within the broker timeout").toBeLessThan(20_000);
+    expect(stackLog).toContain("the broker stopped");
+  }, 60_000);
+
+  it("once the broker is back (a restart of `pnpm start`), the kept Log Out reaches it", async () => {
+    await stopStack();
+    await startStack(stackEnv);
+    const outbox = join(dataRoot, ".data", "sandbox", "webhook-outbox.json");
+    await expect.poll(() => JSON.parse(readFileSync(outbox, "utf8")) as unknown[], { timeout: 15_000, interval: 500 }).toEqual([]);
+    await page.goto(`${chatUrl}/`);
+    expect(await page.locator("[role=alert]").count(), "no error on the chat page").toBe(0);
+    await chat("What is my balance?");
+    expect(await lastBotMessage()).not.toMatch(/€/);
+  }, 60_000);
 
   it("every page fits a phone (no horizontal scrollbar) and labels every form field", () => {
-    expect(pageChecks.length).toBeGreaterThan(0);
+    expect(pageChecks.map((p) => p.name)).toEqual(expect.arrayContaining(["bank-login", "totp-enrol", "consent", "totp-verify", "totp-wrong-code", "broker-error", "chat-balance", "chat-broker-down"]));
     const bad = pageChecks.filter((p) => !p.scrollOk || p.unlabeled.length > 0);
     expect(bad).toEqual([]);
+  });
+
+  it("neither the broker nor the sandbox logged an error along the way", () => {
+    expect(loggedErrors).toEqual([]);
   });
 });

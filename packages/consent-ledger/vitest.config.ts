@@ -1,12 +1,1 @@
-import { defineConfig } from "vitest/config";
-
-export default defineConfig({
-  test: {
-    include: ["src/**/*.test.ts", "test/**/*.test.ts"],
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
-    // Integration files each make their own database; two at a time suits a 2-core machine.
-    maxWorkers: 2,
-    passWithNoTests: false,
-  },
-});
+export { default } from "../../vitest.shared.ts";

@@ -5,6 +5,7 @@ import { createLedgerClient, LedgerClientError } from "@link-broker/consent-ledg
 import { CompactSign, createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify, type JWK } from "jose";
 import Fastify from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { scheduleCheckpoints } from "../src/ledger/broker-ledger.ts";
 import { ledgerRoutes } from "../src/ledger/ledger-routes.ts";
 import { errorHandlerPlugin } from "../src/plugins/error-handler.ts";
 import { startTestBroker, TEST_REGISTRATION_TOKEN, type TestBroker } from "./support/app.ts";
@@ -178,6 +179,23 @@ describe("audit routes", () => {
     expect(chunks[0]!.at).toBeLessThan(chunks[chunks.length - 1]!.at);
     // No single chunk carries more than one batch of 1,000 entries (~500 bytes each).
     expect(Math.max(...chunks.map((c) => c.bytes))).toBeLessThan(total / 3);
+    expect((await ledger.verify()).ok).toBe(true);
+  });
+});
+
+describe("periodic checkpoints", () => {
+  it("signs the moving head on a schedule, once per head", async () => {
+    await grant("frank");
+    const before = await broker.db.prisma.ledgerCheckpoint.count();
+    const stop = scheduleCheckpoints(ledger, 20, (err) => {
+      throw err;
+    });
+    await new Promise((r) => setTimeout(r, 150));
+    stop();
+    const rows = await broker.db.prisma.ledgerCheckpoint.findMany({ orderBy: { seq: "desc" } });
+    expect(rows.length).toBe(before + 1);
+    const head = await broker.db.prisma.ledgerEntry.findFirstOrThrow({ orderBy: { seq: "desc" } });
+    expect(rows[0]).toMatchObject({ seq: head.seq, headHash: head.hash });
     expect((await ledger.verify()).ok).toBe(true);
   });
 });

@@ -177,7 +177,8 @@ export function createLedgerStore(db: Db) {
 
     clientName: async (clientId: string) => (await prisma.client.findUnique({ where: { id: clientId }, select: { name: true } }))?.name ?? null,
 
-    saveCheckpoint: (c: { seq: bigint; headHash: string; kid: string; jws: string; createdAt: Date }) => prisma.ledgerCheckpoint.create({ data: c }),
+    // Several processes may checkpoint the same head: the first one's signature stands.
+    saveCheckpoint: (c: { seq: bigint; headHash: string; kid: string; jws: string; createdAt: Date }) => prisma.ledgerCheckpoint.createMany({ data: [c], skipDuplicates: true }),
     latestCheckpoint: () => prisma.ledgerCheckpoint.findFirst({ orderBy: { seq: "desc" } }),
   };
 }

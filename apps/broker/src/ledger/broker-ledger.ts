@@ -9,6 +9,17 @@ import { ledgerAuth } from "./ledger-auth.ts";
 import { ledgerRoutes } from "./ledger-routes.ts";
 
 export const SWEEP_INTERVAL_MS = 60_000;
+/** How often the broker signs the ledger's head (a no-op while the head has not moved). */
+export const CHECKPOINT_INTERVAL_MS = 10 * 60_000;
+
+/** Records a signed checkpoint every `intervalMs`, so auditors can prove history was not rewritten. */
+export function scheduleCheckpoints(ledger: Pick<ConsentLedger, "checkpoint">, intervalMs: number, onError: (err: unknown) => void): () => void {
+  const timer = setInterval(() => {
+    ledger.checkpoint().catch(onError);
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
 
 export async function createBrokerLedger(deps: { config: Config; db: Db; clock: Clock; signer: LedgerSigner }): Promise<ConsentLedger> {
   return createConsentLedger({
@@ -25,8 +36,10 @@ export async function createBrokerLedger(deps: { config: Config; db: Db; clock: 
 export async function registerLedger(app: FastifyInstance, ledger: ConsentLedger, config: Config) {
   await app.register(ledgerRoutes, { ledger, checkAuth: ledgerAuth("ledger:check", config, false), auditAuth: ledgerAuth("ledger:audit", config, true) });
   const stopSweeper = ledger.startSweeper({ intervalMs: SWEEP_INTERVAL_MS, onError: (err) => app.log.error({ err }, "ledger sweep failed") });
+  const stopCheckpoints = scheduleCheckpoints(ledger, CHECKPOINT_INTERVAL_MS, (err) => app.log.error({ err }, "ledger checkpoint failed"));
   app.addHook("onClose", async () => {
     stopSweeper();
+    stopCheckpoints();
     await ledger.close();
   });
 }

@@ -111,6 +111,9 @@ try {
   const app = await buildApp({ config, db, logger: false });
   await app.broker.ledger.ready();
   await app.listen({ port: 0, host: "127.0.0.1" });
+  // The bank "bench" asks with its own ledger:check access token, as a real service would.
+  await db.prisma.client.upsert({ where: { id: "bench" }, update: {}, create: { id: "bench", name: "Bench Bank", registrationTokenHash: randomBytes(32).toString("hex"), tokenEndpointAuthMethod: "client_secret_basic", grantTypes: ["client_credentials"], scopes: ["ledger:check"] } });
+  const checkToken = (await app.oauth.accessTokens.issue({ clientId: "bench", subject: "bench", scopes: ["ledger:check"] })).token;
   const brokerUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}/ledger/check`;
   const bare = Fastify({ logger: false });
   bare.post("/check", async () => ({ allowed: true, consent_id: "c", expires_at: null, reason: "active" }));
@@ -118,7 +121,7 @@ try {
   await bare.listen({ port: 0, host: "127.0.0.1" });
   const bareUrl = `http://127.0.0.1:${(bare.server.address() as AddressInfo).port}/check`;
   const body = JSON.stringify({ link_id: "l42", scope: "balance:read", purpose: "account_servicing" });
-  await autocannon(brokerUrl, body, { authorization: `Bearer ${token}` }, 1); // warm-up
+  await autocannon(brokerUrl, body, { authorization: `Bearer ${checkToken}` }, 1); // warm-up
   // Interleaved rounds, so a load change on a shared machine hits both sides alike.
   const bareRuns: number[] = [];
   const brokerRuns: number[] = [];
@@ -127,7 +130,7 @@ try {
   const before = app.broker.ledger.cacheStats();
   for (let round = 0; round < 3; round++) {
     const b = await autocannon(bareUrl, body, {}, 3);
-    const r = await autocannon(brokerUrl, body, { authorization: `Bearer ${token}` }, 3);
+    const r = await autocannon(brokerUrl, body, { authorization: `Bearer ${checkToken}` }, 3);
     bareRuns.push(b.rps);
     brokerRuns.push(r.rps);
     p99 = { bare: Math.max(p99.bare, b.p99), broker: Math.max(p99.broker, r.p99) };

@@ -6,7 +6,6 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { ConsentLedger, LedgerSigner } from "@link-broker/consent-ledger";
 import type { Db } from "@link-broker/db";
 import Fastify, { type FastifyInstance } from "fastify";
-import metricsPlugin from "fastify-metrics";
 import promClient from "prom-client";
 import { systemClock, type Clock } from "./clock.ts";
 import type { Config } from "./config.ts";
@@ -21,6 +20,7 @@ import type { ConsentCheck } from "./oauth/token/token-service.ts";
 import { oauthRoutes } from "./oauth/oauth-routes.ts";
 import { opsRoutes } from "./ops/ops-routes.ts";
 import { errorHandlerPlugin } from "./plugins/error-handler.ts";
+import { metricsPlugin } from "./plugins/metrics.ts";
 
 /** Everything the broker needs from outside; tests swap any of them. */
 export interface AppDeps {
@@ -82,16 +82,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(formbody);
 
   const registry = new promClient.Registry();
-  // CommonJS module: its plugin is the `default` export of module.exports.
-  await app.register(metricsPlugin.default, {
-    endpoint: null,
-    defaultMetrics: { enabled: true, register: registry },
-    routeMetrics: {
-      enabled: { histogram: true, summary: false },
-      registeredRoutesOnly: true,
-      overrides: { histogram: { registers: [registry] }, summary: { registers: [registry] } },
-    },
-  });
+  await app.register(metricsPlugin, { registry });
 
   await app.register(swagger, {
     openapi: {

@@ -1,4 +1,3 @@
-import { createServer } from "node:net";
 import { randomBytes } from "node:crypto";
 import { createTestDb, type TestDb } from "@link-broker/db/testing";
 import type { FastifyInstance } from "fastify";
@@ -14,18 +13,8 @@ import { testConfig } from "./app.ts";
 import { startBankIdp, type BankIdpServer } from "./bank-idp.ts";
 import { startFakeGraph, type FakeGraph } from "./fake-graph.ts";
 import { fakeLinkingDeps } from "./linking-fakes.ts";
-import { registerClient, type Registered } from "./oauth.ts";
+import { freePort, registerClient, type Registered } from "./oauth.ts";
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** A settable clock (defaults to real time). */
 export function testClock(): Clock & { offsetMs: number; advance(ms: number): void } {

@@ -14,7 +14,8 @@ export interface RunningBroker {
   close(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
+/** A free loopback port (for a test server that must know its URL before it listens). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once("error", reject);

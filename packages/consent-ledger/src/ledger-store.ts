@@ -1,5 +1,7 @@
 // The ledger's storage: the only file of this package that uses Prisma.
-import type { Consent, Db, LedgerAction, LedgerEntry, Prisma, PrismaClient, Tx } from "@link-broker/db";
+import { type Consent, type Db, type LedgerAction, type LedgerEntry, Prisma, type PrismaClient, type Tx } from "@link-broker/db";
+
+const { sql } = Prisma;
 import { statusAfter } from "./consent-state.ts";
 import { entryHash, GENESIS_HASH } from "./hash-chain.ts";
 
@@ -81,34 +83,23 @@ export function createLedgerStore(db: Db) {
     const recordedAt = input.recordedAt.toISOString();
     // One statement: the entry, the consent projection (a grant must create it, the others
     // update it) and the NOTIFY that Postgres sends at commit.
-    if (input.action === "granted") {
-      await tx.$executeRaw`
-        WITH e AS (
-          INSERT INTO ledger_entry (seq, "consentId", action, "clientId", subject, "linkId", psid, scopes, purposes, "expiresAt", actor, evidence, "recordedAt", "prevHash", hash)
-          VALUES (${seq}, ${input.consentId}, ${input.action}::"LedgerAction", ${input.clientId}, ${input.subject}, ${input.linkId}, ${input.psid}, ${input.scopes}::text[], ${input.purposes}::text[],
-                  ${expiresAt}::timestamp(3), ${input.actor}, ${JSON.stringify(input.evidence)}::jsonb, ${recordedAt}::timestamp(3), ${prevHash}, ${hash})
-          RETURNING seq
-        ), c AS (
-          INSERT INTO consent (id, "clientId", subject, "linkId", psid, status, scopes, purposes, "expiresAt", "grantedAt", "updatedAt", "lastSeq")
-          SELECT ${input.consentId}, ${input.clientId}, ${input.subject}, ${input.linkId}, ${input.psid}, ${status}, ${input.scopes}::text[], ${input.purposes}::text[],
-                 ${expiresAt}::timestamp(3), ${recordedAt}::timestamp(3), ${recordedAt}::timestamp(3), seq FROM e
-          RETURNING id
-        )
-        SELECT pg_notify(${INVALIDATION_CHANNEL}, ${payload}) FROM c`;
-    } else {
-      await tx.$executeRaw`
-        WITH e AS (
-          INSERT INTO ledger_entry (seq, "consentId", action, "clientId", subject, "linkId", psid, scopes, purposes, "expiresAt", actor, evidence, "recordedAt", "prevHash", hash)
-          VALUES (${seq}, ${input.consentId}, ${input.action}::"LedgerAction", ${input.clientId}, ${input.subject}, ${input.linkId}, ${input.psid}, ${input.scopes}::text[], ${input.purposes}::text[],
-                  ${expiresAt}::timestamp(3), ${input.actor}, ${JSON.stringify(input.evidence)}::jsonb, ${recordedAt}::timestamp(3), ${prevHash}, ${hash})
-          RETURNING seq
-        ), c AS (
-          UPDATE consent SET status = ${status}, "expiresAt" = ${expiresAt}::timestamp(3), "updatedAt" = ${recordedAt}::timestamp(3), "lastSeq" = e.seq
-          FROM e WHERE consent.id = ${input.consentId}
-          RETURNING consent.id
-        )
-        SELECT pg_notify(${INVALIDATION_CHANNEL}, ${payload}) FROM c`;
-    }
+    const entry = sql`
+        INSERT INTO ledger_entry (seq, "consentId", action, "clientId", subject, "linkId", psid, scopes, purposes, "expiresAt", actor, evidence, "recordedAt", "prevHash", hash)
+        VALUES (${seq}, ${input.consentId}, ${input.action}::"LedgerAction", ${input.clientId}, ${input.subject}, ${input.linkId}, ${input.psid}, ${input.scopes}::text[], ${input.purposes}::text[],
+                ${expiresAt}::timestamp(3), ${input.actor}, ${JSON.stringify(input.evidence)}::jsonb, ${recordedAt}::timestamp(3), ${prevHash}, ${hash})
+        RETURNING seq`;
+    const projection =
+      input.action === "granted"
+        ? sql`
+        INSERT INTO consent (id, "clientId", subject, "linkId", psid, status, scopes, purposes, "expiresAt", "grantedAt", "updatedAt", "lastSeq")
+        SELECT ${input.consentId}, ${input.clientId}, ${input.subject}, ${input.linkId}, ${input.psid}, ${status}, ${input.scopes}::text[], ${input.purposes}::text[],
+               ${expiresAt}::timestamp(3), ${recordedAt}::timestamp(3), ${recordedAt}::timestamp(3), seq FROM e
+        RETURNING id`
+        : sql`
+        UPDATE consent SET status = ${status}, "expiresAt" = ${expiresAt}::timestamp(3), "updatedAt" = ${recordedAt}::timestamp(3), "lastSeq" = e.seq
+        FROM e WHERE consent.id = ${input.consentId}
+        RETURNING consent.id`;
+    await tx.$executeRaw`WITH e AS (${entry}), c AS (${projection}) SELECT pg_notify(${INVALIDATION_CHANNEL}, ${payload}) FROM c`;
     return { seq, hash };
   }
 

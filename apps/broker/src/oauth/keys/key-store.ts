@@ -29,12 +29,42 @@ const privateContext = (kid: string) => `signing_key:${kid}:private`;
  * `cacheMs`, so after a rotation another process may still sign with the previous key for that
  * long — harmless, as that key stays published for the access token lifetime plus a margin.
  */
+/**
+ * A value loaded on first use and shared by concurrent callers; once loaded, a stale value keeps
+ * serving while one background reload runs, so a cache expiry never stalls requests.
+ */
+function refreshingValue<T>(ttlMs: number, load: () => Promise<T>) {
+  let current: { value: T; loadedAt: number } | undefined;
+  let loading: Promise<T> | undefined;
+  const reload = (): Promise<T> => {
+    loading ??= load()
+      .then((value) => {
+        current = { value, loadedAt: Date.now() };
+        return value;
+      })
+      .finally(() => {
+        loading = undefined;
+      });
+    return loading;
+  };
+  return {
+    reload,
+    async get(): Promise<T> {
+      if (!current) return reload();
+      if (Date.now() - current.loadedAt >= ttlMs) reload().catch(() => {});
+      return current.value;
+    },
+    clear() {
+      current = undefined;
+      loading = undefined;
+    },
+  };
+}
+
 export function createKeyStore(deps: { repo: KeysRepo; sealer: Sealer; clock: Clock; cacheMs?: number; publishFor?: number }) {
   const { repo, sealer, clock } = deps;
   const cacheMs = deps.cacheMs ?? 10_000;
   const publishFor = deps.publishFor ?? ACCESS_TOKEN_TTL + 120;
-  let active: { kid: string; key: KeyObject; loadedAt: number } | undefined;
-  let published: { jwks: PublicJwk[]; keys: Map<string, KeyObject>; loadedAt: number } | undefined;
   let lastMissRefresh = 0;
 
   function makeKey() {
@@ -50,46 +80,16 @@ export function createKeyStore(deps: { repo: KeysRepo; sealer: Sealer; clock: Cl
     return createPrivateKey({ key: jwk, format: "jwk" });
   }
 
-  // Loads are shared by concurrent callers; once loaded, a stale key keeps serving while one
-  // background reload runs, so a cache expiry never stalls requests.
-  let loadingActive: Promise<NonNullable<typeof active>> | undefined;
-  let loadingPublished: Promise<NonNullable<typeof published>> | undefined;
-
-  function reloadActive() {
-    loadingActive ??= (async () => {
-      const row = (await repo.active()) ?? (await repo.ensureOrRotate(false, clock.now(), publishFor, makeKey));
-      active = { kid: row.kid, key: openPrivate(row), loadedAt: Date.now() };
-      return active;
-    })().finally(() => {
-      loadingActive = undefined;
-    });
-    return loadingActive;
-  }
-
-  async function activeKey() {
-    if (!active) return reloadActive();
-    if (Date.now() - active.loadedAt >= cacheMs) reloadActive().catch(() => {});
-    return active;
-  }
-
-  function reloadPublished() {
-    loadingPublished ??= (async () => {
-      await activeKey();
-      const rows = await repo.published(clock.now());
-      const jwks = rows.map((r) => r.publicJwk as PublicJwk);
-      published = { jwks, keys: new Map(jwks.map((j) => [j.kid, createPublicKey({ key: j as unknown as JsonWebKey, format: "jwk" })])), loadedAt: Date.now() };
-      return published;
-    })().finally(() => {
-      loadingPublished = undefined;
-    });
-    return loadingPublished;
-  }
-
-  async function loadPublished() {
-    if (!published) return reloadPublished();
-    if (Date.now() - published.loadedAt >= cacheMs) reloadPublished().catch(() => {});
-    return published;
-  }
+  const active = refreshingValue(cacheMs, async () => {
+    const row = (await repo.active()) ?? (await repo.ensureOrRotate(false, clock.now(), publishFor, makeKey));
+    return { kid: row.kid, key: openPrivate(row) };
+  });
+  const published = refreshingValue(cacheMs, async () => {
+    await active.get();
+    const rows = await repo.published(clock.now());
+    const jwks = rows.map((r) => r.publicJwk as PublicJwk);
+    return { jwks, keys: new Map(jwks.map((j) => [j.kid, createPublicKey({ key: j as unknown as JsonWebKey, format: "jwk" })])) };
+  });
 
   const headers = new Map<string, string>();
   function signWith(key: { kid: string; key: KeyObject }, payload: Record<string, unknown>, typ: string): string {
@@ -106,7 +106,7 @@ export function createKeyStore(deps: { repo: KeysRepo; sealer: Sealer; clock: Cl
 
   const signer: Signer = {
     async sign(payload, { typ }) {
-      return signWith(await activeKey(), payload, typ);
+      return signWith(await active.get(), payload, typ);
     },
   };
 
@@ -114,15 +114,15 @@ export function createKeyStore(deps: { repo: KeysRepo; sealer: Sealer; clock: Cl
     signer,
     /** Public keys for /jwks.json: the active one and those inside their publication window. */
     async jwks(): Promise<{ keys: PublicJwk[] }> {
-      return { keys: (await loadPublished()).jwks };
+      return { keys: (await published.get()).jwks };
     },
     /** The public key of `kid`, if it is still published. */
     async verificationKey(kid: string): Promise<KeyObject | undefined> {
-      let pub = await loadPublished();
+      let pub = await published.get();
       let key = pub.keys.get(kid);
       if (!key && Date.now() - lastMissRefresh > 1000) {
         lastMissRefresh = Date.now();
-        pub = await reloadPublished();
+        pub = await published.reload();
         key = pub.keys.get(kid);
       }
       return key;
@@ -148,10 +148,8 @@ export function createKeyStore(deps: { repo: KeysRepo; sealer: Sealer; clock: Cl
     /** Adds a new active key; the previous one stays published for `publishFor` seconds. */
     async rotate(): Promise<string> {
       const row = await repo.ensureOrRotate(true, clock.now(), publishFor, makeKey);
-      active = undefined;
-      loadingActive = undefined;
-      loadingPublished = undefined;
-      published = undefined;
+      active.clear();
+      published.clear();
       return row.kid;
     },
     async list() {

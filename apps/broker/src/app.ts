@@ -72,10 +72,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: "array", allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  app.addHook("onRequest", async (request, reply) => {
-    reply.header("x-request-id", request.id);
-    reply.header("x-content-type-options", "nosniff");
-    reply.header("referrer-policy", "no-referrer");
+  app.addHook("onRequest", (request, reply, done) => {
+    reply.headers({ "x-request-id": request.id, "x-content-type-options": "nosniff", "referrer-policy": "no-referrer" });
+    done();
   });
 
   await app.register(errorHandlerPlugin);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { constantEquals } from "./constant-equals.ts";
-import { hashToken, randomToken } from "./hash.ts";
+import { hashToken, matchesHash, randomToken } from "./hash.ts";
 
 describe("token hashing", () => {
   it("makes 256-bit tokens and stores them as SHA-256", () => {
@@ -9,6 +9,17 @@ describe("token hashing", () => {
     expect(hashToken(token)).toMatch(/^[0-9a-f]{64}$/);
     expect(hashToken(token)).toBe(hashToken(token));
     expect(hashToken(token)).not.toBe(hashToken(randomToken()));
+  });
+
+  it("matches a token against its stored hash, and nothing else", () => {
+    const token = randomToken();
+    const stored = hashToken(token);
+    expect(matchesHash(token, stored)).toBe(true);
+    expect(matchesHash(`${token}x`, stored)).toBe(false);
+    expect(matchesHash(token.slice(1), stored)).toBe(false);
+    expect(matchesHash(token, stored.slice(2))).toBe(false);
+    expect(matchesHash(token, "not hex")).toBe(false);
+    expect(matchesHash("", hashToken(""))).toBe(true);
   });
 });
 

@@ -1,10 +1,10 @@
-import type { FastifyPluginAsync, FastifyRequest } from "fastify";
+import type { FastifyPluginAsync, FastifyRequest, preHandlerHookHandler } from "fastify";
 import { Type } from "typebox";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { InvalidClientMetadata, InvalidDpopProof, InvalidRequest, UnsupportedGrantType } from "../errors.ts";
-import { clientAuth, endpointUrl } from "../plugins/client-auth.ts";
+import { authenticateRequest, endpointUrl } from "../plugins/client-auth.ts";
 import { limitByClient, limitByIp } from "../plugins/rate-limit.ts";
-import { checkFormBody, noStore } from "./checks/check-form.ts";
+import { checkFormBody, NO_STORE } from "./checks/check-form.ts";
 import { ClientIdParams, ClientMetadataInput, ClientMetadataOutput } from "./clients/register-schemas.ts";
 import type { ClientMetadata } from "./clients/validate-metadata.ts";
 import { DPOP_ALGS } from "./dpop/check-dpop.ts";
@@ -32,9 +32,19 @@ export const oauthRoutes: FastifyPluginAsync = async (appBase) => {
   sweeper.unref();
   app.addHook("onClose", async () => clearInterval(sweeper));
   const ip = (name: keyof typeof limits) => limitByIp(m.rateLimiter, name, limits[name].perIp);
-  const byClient = (name: keyof typeof limits) => limitByClient(m.rateLimiter, name, limits[name].perClient);
+  /** Client authentication, then the per-client limit: one preHandler, so one hook stage. */
+  const authenticated = (name: keyof typeof limits) => {
+    const perClient = limitByClient(m.rateLimiter, name, limits[name].perClient);
+    return async (request: FastifyRequest) => {
+      await authenticateRequest(request);
+      await perClient(request);
+    };
+  };
   // Error responses get no-store from the error handler; successful ones set it here.
-  const noCache = { "cache-control": "no-store", pragma: "no-cache" };
+  const noStore: preHandlerHookHandler = (_request, reply, done) => {
+    reply.headers(NO_STORE);
+    done();
+  };
 
   app.get("/.well-known/oauth-authorization-server", { schema: { response: { 200: MetadataSchema } }, config: oauth }, async () => ({
     issuer: publicUrl,
@@ -100,8 +110,8 @@ export const oauthRoutes: FastifyPluginAsync = async (appBase) => {
   // ---------------------------------------------------------------- PAR (RFC 9126)
   app.post(
     "/par",
-    { schema: { body: FormBody, response: { 201: ParResponseSchema } }, config: oauth, onRequest: ip("par"), preValidation: checkFormBody, preHandler: [noStore, clientAuth, byClient("par")] },
-    async (request, reply) => reply.code(201).send(await m.par.push(request.client!, request.body as Form)),
+    { schema: { body: FormBody, response: { 201: ParResponseSchema } }, config: oauth, onRequest: ip("par"), preValidation: checkFormBody, preHandler: authenticated("par") },
+    async (request, reply) => reply.code(201).headers(NO_STORE).send(await m.par.push(request.client!, request.body as Form)),
   );
 
   // ---------------------------------------------------------------- token (RFC 6749, 7636, 9449)
@@ -116,9 +126,9 @@ export const oauthRoutes: FastifyPluginAsync = async (appBase) => {
   }
   app.post(
     "/oauth/token",
-    { schema: { body: FormBody, response: { 200: TokenResponseSchema } }, config: oauth, onRequest: ip("token"), preValidation: checkFormBody, preHandler: [clientAuth, byClient("token")] },
+    { schema: { body: FormBody, response: { 200: TokenResponseSchema } }, config: oauth, onRequest: ip("token"), preValidation: checkFormBody, preHandler: authenticated("token") },
     async (request, reply) => {
-      reply.headers(noCache);
+      reply.headers(NO_STORE);
       const body = request.body as Form;
       if (!body.grant_type) throw InvalidRequest("grant_type is required");
       const grant = Object.hasOwn(m.grants, body.grant_type) ? m.grants[body.grant_type] : undefined;
@@ -132,9 +142,9 @@ export const oauthRoutes: FastifyPluginAsync = async (appBase) => {
   // ---------------------------------------------------------------- introspection (RFC 7662), revocation (RFC 7009)
   app.post(
     "/oauth/introspect",
-    { schema: { body: FormBody, response: { 200: IntrospectionResponseSchema } }, config: oauth, onRequest: ip("introspect"), preValidation: checkFormBody, preHandler: [clientAuth, byClient("introspect")] },
+    { schema: { body: FormBody, response: { 200: IntrospectionResponseSchema } }, config: oauth, onRequest: ip("introspect"), preValidation: checkFormBody, preHandler: authenticated("introspect") },
     async (request, reply) => {
-      reply.headers(noCache);
+      reply.headers(NO_STORE);
       const { token } = request.body as Form;
       if (!token) throw InvalidRequest("token is required");
       return m.introspection.introspect(request.client!, token);
@@ -142,8 +152,9 @@ export const oauthRoutes: FastifyPluginAsync = async (appBase) => {
   );
   app.post(
     "/oauth/revoke",
-    { schema: { body: FormBody, response: { 200: Type.Object({}) } }, config: oauth, onRequest: ip("revoke"), preValidation: checkFormBody, preHandler: [noStore, clientAuth, byClient("revoke")] },
-    async (request) => {
+    { schema: { body: FormBody, response: { 200: Type.Object({}) } }, config: oauth, onRequest: ip("revoke"), preValidation: checkFormBody, preHandler: authenticated("revoke") },
+    async (request, reply) => {
+      reply.headers(NO_STORE);
       const { token } = request.body as Form;
       if (!token) throw InvalidRequest("token is required");
       await m.introspection.revoke(request.client!, token);

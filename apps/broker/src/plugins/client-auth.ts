@@ -18,6 +18,11 @@ export const endpointUrl = (publicUrl: string, request: FastifyRequest) => `${pu
  * simply write `preHandler: clientAuth`.
  */
 export const clientAuth: preHandlerAsyncHookHandler = async function clientAuth(request) {
+  await authenticateRequest(request);
+};
+
+/** What `clientAuth` does, for routes that run it inside a larger preHandler. */
+export async function authenticateRequest(request: FastifyRequest): Promise<void> {
   const { oauth, broker } = request.server;
   const body = (request.body && typeof request.body === "object" ? request.body : {}) as Record<string, unknown>;
   request.client = await oauth.authenticator.authenticate({
@@ -25,4 +30,4 @@ export const clientAuth: preHandlerAsyncHookHandler = async function clientAuth(
     body,
     endpoint: endpointUrl(broker.config.publicUrl, request),
   });
-};
+}

@@ -22,11 +22,14 @@ async function metrics(app: FastifyInstance, { registry }: { registry: Registry 
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
-  app.addHook("onResponse", async (request, reply) => {
+  // Callback style: an async hook would cost every request a promise and a tick.
+  app.addHook("onResponse", (request, reply, done) => {
     const route = request.routeOptions.url;
     // Unmatched URLs are not labelled one by one (that would let any caller grow the label set).
-    if (route === undefined || request.routeOptions.config?.disableMetrics) return;
-    duration.observe({ method: request.method, route, status_code: reply.statusCode }, reply.elapsedTime / 1000);
+    if (route !== undefined && !request.routeOptions.config?.disableMetrics) {
+      duration.observe({ method: request.method, route, status_code: reply.statusCode }, reply.elapsedTime / 1000);
+    }
+    done();
   });
 }
 

@@ -1,5 +1,5 @@
 import type { Db } from "@link-broker/db";
-import type { FastifyRequest, preHandlerAsyncHookHandler } from "fastify";
+import type { FastifyRequest, onRequestHookHandler } from "fastify";
 import { TooManyRequestsError } from "../errors.ts";
 
 export interface Limit {
@@ -24,6 +24,11 @@ interface Counter {
  * So a limit holds across processes, overshooting by at most what the other processes took in
  * the last `flushMs`, and the database sees a few writes per second per key, not one per request.
  */
+export interface Hit {
+  count: number;
+  retryAfter: number;
+}
+
 export function createRateLimiter(deps: { db: Db; now?: () => number; flushMs?: number }) {
   const { db } = deps;
   const now = deps.now ?? Date.now;
@@ -58,8 +63,11 @@ export function createRateLimiter(deps: { db: Db; now?: () => number; flushMs?: 
   }
 
   return {
-    /** Counts one hit; returns the count in this window and the seconds until it resets. */
-    async hit(key: string, limit: Limit): Promise<{ count: number; retryAfter: number }> {
+    /**
+     * Counts one hit; returns the count in this window and the seconds until it resets. Only the
+     * first hit of a window waits for Postgres; the rest answer synchronously (the hot path).
+     */
+    hit(key: string, limit: Limit): Hit | Promise<Hit> {
       const t = now();
       const windowMs = limit.windowSeconds * 1000;
       const windowStart = Math.floor(t / windowMs) * windowMs;
@@ -68,8 +76,11 @@ export function createRateLimiter(deps: { db: Db; now?: () => number; flushMs?: 
         if (counters.size > 50_000) counters.clear();
         c = { windowStart, resetAt: windowStart + windowMs, shared: 0, pending: 0 };
         counters.set(key, c);
-        c.shared = await upsert(key, 1, windowStart, c.resetAt);
-        return { count: c.shared + c.pending, retryAfter: (c.resetAt - t) / 1000 };
+        const counter = c;
+        return upsert(key, 1, windowStart, c.resetAt).then((shared) => {
+          counter.shared = shared;
+          return { count: counter.shared + counter.pending, retryAfter: (counter.resetAt - t) / 1000 };
+        });
       }
       c.pending++;
       scheduleFlush(key, c);
@@ -93,19 +104,32 @@ export const DEFAULT_RATE_LIMITS: Record<"token" | "par" | "register" | "introsp
   register: { perIp: { max: 30, windowSeconds: 60 } },
 };
 
-async function enforce(limiter: RateLimiter, key: string, limit: Limit) {
-  const { count, retryAfter } = await limiter.hit(key, limit);
-  if (count > limit.max) throw new TooManyRequestsError("Too many requests; slow down and retry later", retryAfter);
+const tooMany = (hit: Hit, limit: Limit) =>
+  hit.count > limit.max ? new TooManyRequestsError("Too many requests; slow down and retry later", hit.retryAfter) : undefined;
+
+/** Counts a hit on `key`; resolves to the 429 error when it is over `limit`, synchronously when it can. */
+function check(limiter: RateLimiter, key: string, limit: Limit): TooManyRequestsError | undefined | Promise<TooManyRequestsError | undefined> {
+  const hit = limiter.hit(key, limit);
+  return hit instanceof Promise ? hit.then((h) => tooMany(h, limit)) : tooMany(hit, limit);
 }
 
-/** onRequest-style check keyed by the caller's IP. */
-export function limitByIp(limiter: RateLimiter, name: string, limit: Limit) {
-  return async (request: FastifyRequest) => enforce(limiter, `${name}:ip:${request.ip}`, limit);
+/**
+ * onRequest hook keyed by the caller's IP, before the body is read. Callback style: the common
+ * case never waits, so it costs no promise on the hot path.
+ */
+export function limitByIp(limiter: RateLimiter, name: string, limit: Limit): onRequestHookHandler {
+  return (request, _reply, done) => {
+    const result = check(limiter, `${name}:ip:${request.ip}`, limit);
+    if (result instanceof Promise) result.then((err) => done(err), done);
+    else done(result);
+  };
 }
 
-/** preHandler keyed by the authenticated client; runs after client authentication. */
-export function limitByClient(limiter: RateLimiter, name: string, limit: Limit | undefined): preHandlerAsyncHookHandler {
-  return async (request) => {
-    if (limit && request.client) await enforce(limiter, `${name}:client:${request.client.id}`, limit);
+/** Keyed by the authenticated client; runs right after client authentication. */
+export function limitByClient(limiter: RateLimiter, name: string, limit: Limit | undefined) {
+  return async (request: FastifyRequest): Promise<void> => {
+    if (!limit || !request.client) return;
+    const err = await check(limiter, `${name}:client:${request.client.id}`, limit);
+    if (err) throw err;
   };
 }

@@ -1,8 +1,7 @@
 import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import type { Clock } from "../../clock.ts";
 import type { Config } from "../../config.ts";
-import { constantEquals } from "../../crypto/constant-equals.ts";
-import { hashToken } from "../../crypto/hash.ts";
+import { matchesHash } from "../../crypto/hash.ts";
 import { InvalidClient, InvalidRequest } from "../../errors.ts";
 import type { ReplayRepo } from "../shared/replay-repo.ts";
 import type { ClientCache, ClientRow } from "./client-repo.ts";
@@ -55,7 +54,7 @@ export function createClientAuthenticator(deps: { clients: Pick<ClientCache, "ge
     if (id.length > 200 || secret.length > 500) throw InvalidClient();
     const client = await clients.get(id);
     if (client?.tokenEndpointAuthMethod !== "client_secret_basic" || !client.secretHash) throw InvalidClient();
-    if (!constantEquals(hashToken(secret), client.secretHash)) throw InvalidClient();
+    if (!matchesHash(secret, client.secretHash)) throw InvalidClient();
     return client;
   }
 

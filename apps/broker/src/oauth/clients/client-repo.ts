@@ -28,23 +28,45 @@ export type ClientRepo = ReturnType<typeof createClientRepo>;
 
 /**
  * Client lookups cached for a few seconds per process (the token and introspection hot paths).
- * Registration PUT/DELETE invalidate this process's entry; other processes see the change within
- * `ttlMs`, and a deleted client's tokens are revoked in the database at once anyway.
+ * An expired entry keeps answering while one background read refreshes it, so an expiry never
+ * stalls a burst of requests on the database; concurrent misses share one read. Registration
+ * PUT/DELETE invalidate this process's entry; other processes see the change within `ttlMs`
+ * (one more request at most), and a deleted client's tokens are revoked in the database at once.
  */
 export function createClientCache(repo: Pick<ClientRepo, "findById">, ttlMs = 5_000) {
   const cache = new Map<string, { row: ClientRow | null; at: number }>();
+  const loading = new Map<string, Promise<ClientRow | null>>();
+  function load(id: string): Promise<ClientRow | null> {
+    let pending = loading.get(id);
+    if (!pending) {
+      const read: Promise<ClientRow | null> = repo
+        .findById(id)
+        .then((row) => {
+          // A read that an invalidation overtook must not put its older row back.
+          if (loading.get(id) === read) {
+            if (cache.size > 10_000) cache.clear();
+            cache.set(id, { row, at: Date.now() });
+          }
+          return row;
+        })
+        .finally(() => {
+          if (loading.get(id) === read) loading.delete(id);
+        });
+      pending = read;
+      loading.set(id, pending);
+    }
+    return pending;
+  }
   return {
     async get(id: string): Promise<ClientRow | null> {
       const hit = cache.get(id);
-      const now = Date.now();
-      if (hit && now - hit.at < ttlMs) return hit.row;
-      const row = await repo.findById(id);
-      if (cache.size > 10_000) cache.clear();
-      cache.set(id, { row, at: now });
-      return row;
+      if (!hit) return load(id);
+      if (Date.now() - hit.at >= ttlMs) load(id).catch(() => {});
+      return hit.row;
     },
     invalidate(id: string) {
       cache.delete(id);
+      loading.delete(id);
     },
   };
 }

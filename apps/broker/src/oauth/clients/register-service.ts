@@ -3,7 +3,7 @@ import type { Static } from "typebox";
 import type { Clock } from "../../clock.ts";
 import type { Config } from "../../config.ts";
 import { constantEquals } from "../../crypto/constant-equals.ts";
-import { hashToken, randomToken } from "../../crypto/hash.ts";
+import { hashToken, matchesHash, randomToken } from "../../crypto/hash.ts";
 import type { Sealer } from "../../crypto/seal.ts";
 import { clientSecretContext, type ClientSecretField } from "../../linking/client-secrets.ts";
 import { InvalidClientMetadata, InvalidToken } from "../../errors.ts";
@@ -84,7 +84,7 @@ export function createRegistrationService(deps: { repo: ClientRepo; cache: Pick<
     const token = /^bearer /i.test(authorization ?? "") ? authorization!.slice(7).trim() : "";
     if (!token) throw InvalidToken("registration access token is required");
     const client = await repo.findById(clientId);
-    if (!client || !constantEquals(hashToken(token), client.registrationTokenHash)) throw InvalidToken("registration access token is not valid for this client");
+    if (!client || !matchesHash(token, client.registrationTokenHash)) throw InvalidToken("registration access token is not valid for this client");
     return client;
   }
 

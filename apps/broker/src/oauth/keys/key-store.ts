@@ -23,8 +23,8 @@ const b64 = (value: string | Buffer) => Buffer.from(value).toString("base64url")
 const privateContext = (kid: string) => `signing_key:${kid}:private`;
 
 /**
- * ES256 signing keys, sealed at rest. Signing uses node:crypto on a cached KeyObject (about three
- * times faster than WebCrypto here); the output is an ordinary compact JWS (IEEE P1363
+ * ES256 signing keys, sealed at rest. Signing uses node:crypto on a cached KeyObject, on the thread
+ * pool (about three times faster than WebCrypto here); the output is an ordinary compact JWS (IEEE P1363
  * signature), verified by jose and openid-client. Each process re-reads the key table every
  * `cacheMs`, so after a rotation another process may still sign with the previous key for that
  * long — harmless, as that key stays published for the access token lifetime plus a margin.
@@ -92,7 +92,7 @@ export function createKeyStore(deps: { repo: KeysRepo; sealer: Sealer; clock: Cl
   });
 
   const headers = new Map<string, string>();
-  function signWith(key: { kid: string; key: KeyObject }, payload: Record<string, unknown>, typ: string): string {
+  function signWith(key: { kid: string; key: KeyObject }, payload: Record<string, unknown>, typ: string): Promise<string> {
     let header = headers.get(`${key.kid} ${typ}`);
     if (!header) {
       header = b64(JSON.stringify({ alg: "ES256", typ, kid: key.kid }));
@@ -100,8 +100,11 @@ export function createKeyStore(deps: { repo: KeysRepo; sealer: Sealer; clock: Cl
       headers.set(`${key.kid} ${typ}`, header);
     }
     const input = `${header}.${b64(JSON.stringify(payload))}`;
-    const sig = cryptoSign("sha256", Buffer.from(input), { key: key.key, dsaEncoding: "ieee-p1363" });
-    return `${input}.${sig.toString("base64url")}`;
+    // With a callback, node:crypto signs on the libuv thread pool, so the event loop keeps serving
+    // requests meanwhile (as WebCrypto does, without its key import and promise layers).
+    return new Promise((resolve, reject) => {
+      cryptoSign("sha256", Buffer.from(input), { key: key.key, dsaEncoding: "ieee-p1363" }, (err, sig) => (err ? reject(err) : resolve(`${input}.${sig.toString("base64url")}`)));
+    });
   }
 
   const signer: Signer = {

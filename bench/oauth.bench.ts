@@ -1,12 +1,16 @@
 // client_credentials tokens/s and introspections/s: the broker on Postgres against oidc-provider
 // (ES256 JWT access tokens, in-memory store) on the same machine, in the same run.
-// Each server runs in its own process; autocannon runs here. DATABASE_URL names the Postgres
+// Each server runs in its own process; autocannon runs here. Both servers are measured as one
+// process, and again as one process per core (BENCH_PROCESSES, default the core count): the broker
+// as BROKER_WORKERS runs it, oidc-provider the same way for client_credentials only, since its
+// in-memory store, which holds the opaque tokens it introspects, cannot be shared by processes. DATABASE_URL names the Postgres
 // server (default postgres://postgres@127.0.0.1:5432/postgres); a temporary database is made and
 // dropped. BENCH_SECONDS (default 10) sets each measurement's length, BENCH_ROUNDS (default 2)
 // how many alternating rounds run; the ratios are over the sums of the rounds. BENCH_WORKERS
 // gives autocannon worker threads (default none).
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { availableParallelism } from "node:os";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
@@ -20,6 +24,8 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
 const workers = Number(process.env.BENCH_WORKERS ?? 0);
+const perCore = Number(process.env.BENCH_PROCESSES ?? availableParallelism());
+const masterKey = randomBytes(32).toString("base64");
 const baseUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const registrationToken = randomBytes(32).toString("base64url");
 const servers = fileURLToPath(new URL("./support/oauth-servers.ts", import.meta.url));
@@ -35,7 +41,7 @@ async function freePort(): Promise<number> {
 }
 
 async function start(args: string[], env: Record<string, string> = {}): Promise<void> {
-  const child = spawn(process.execPath, ["--import", "tsx", servers, ...args], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, ["--import", "tsx", servers, ...args], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, BENCH_MASTER_KEY: masterKey, ...env } });
   children.push(child);
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${args[0]} did not start`)), 60_000);
@@ -56,6 +62,8 @@ async function measure(title: string, url: string, headers: Record<string, strin
   const check = await fetch(url, { method: "POST", headers, body });
   const sample = await check.text();
   if (check.status !== 200) throw new Error(`${title}: ${check.status} ${sample}`);
+  // An inactive answer is a 200 too; measure the path that finds the token live.
+  if (sample.includes('"active":false')) throw new Error(`${title}: the token is not active`);
   await autocannon({ url, method: "POST", headers, body, connections, duration: 2, ...(workers ? { workers } : {}) }); // warm-up
   const r = await autocannon({ url, method: "POST", headers, body, connections, duration: seconds, ...(workers ? { workers } : {}) });
   const rate = Math.round(r.requests.average);
@@ -87,30 +95,46 @@ async function main() {
     const client = (await reg.json()) as { client_id: string; client_secret: string };
     const auth = { ...form, authorization: basic(client.client_id, client.client_secret) };
     const token = ((await (await fetch(`${broker}/oauth/token`, { method: "POST", headers: auth, body: "grant_type=client_credentials" })).json()) as { access_token: string }).access_token;
+    // The same database and keys, so the same client and token work on every broker process.
+    const brokersPort = await freePort();
+    const brokers = `http://127.0.0.1:${brokersPort}`;
+    await start(["broker", String(brokersPort), dbUrl.href, String(perCore)], { BENCH_REGISTRATION_TOKEN: registrationToken });
+    // Its own token: the issuer is part of each broker's address here.
+    const tokens = ((await (await fetch(`${brokers}/oauth/token`, { method: "POST", headers: auth, body: "grant_type=client_credentials" })).json()) as { access_token: string }).access_token;
 
     const oidcPort = await freePort();
     const op = `http://127.0.0.1:${oidcPort}`;
     await start(["oidc", String(oidcPort)]);
+    const opsPort = await freePort();
+    const ops = `http://127.0.0.1:${opsPort}`;
+    await start(["oidc", String(opsPort), String(perCore)]);
     const jwtAuth = { ...form, authorization: basic("bench-jwt", "bench-secret-bench-secret-bench-secret-1") };
     const opaqueAuth = { ...form, authorization: basic("bench-opaque", "bench-secret-bench-secret-bench-secret-2") };
     const opToken = ((await (await fetch(`${op}/token`, { method: "POST", headers: opaqueAuth, body: "grant_type=client_credentials&scope=ledger%3Acheck" })).json()) as { access_token: string }).access_token;
     const introCheck = (await (await fetch(`${op}/token/introspection`, { method: "POST", headers: opaqueAuth, body: `token=${opToken}` })).json()) as { active: boolean };
     if (!introCheck.active) throw new Error("oidc-provider introspection answered inactive");
 
-    // Both servers run throughout; measurements alternate so that both see the same machine load.
+    // Every server runs throughout; measurements alternate so that all see the same machine load.
+    const ccBody = "grant_type=client_credentials&scope=ledger%3Acheck";
     const cc = { broker: [] as number[], op: [] as number[] };
+    const ccPerCore = { broker: [] as number[], op: [] as number[] };
     const intro = { broker: [] as number[], op: [] as number[] };
+    const introPerCore = { broker: [] as number[], op: intro.op };
     for (let round = 1; round <= rounds; round++) {
       process.stdout.write(`-- round ${round}/${rounds}\n`);
-      cc.broker.push(await measure("broker client_credentials (ES256 JWT)", `${broker}/oauth/token`, auth, "grant_type=client_credentials&scope=ledger%3Acheck"));
-      cc.op.push(await measure("oidc-provider client_credentials (ES256 JWT)", `${op}/token`, jwtAuth, "grant_type=client_credentials&scope=ledger%3Acheck"));
+      cc.broker.push(await measure("broker client_credentials (ES256 JWT)", `${broker}/oauth/token`, auth, ccBody));
+      cc.op.push(await measure("oidc-provider client_credentials (ES256 JWT)", `${op}/token`, jwtAuth, ccBody));
+      ccPerCore.broker.push(await measure(`  same, broker x${perCore} processes`, `${brokers}/oauth/token`, auth, ccBody));
+      ccPerCore.op.push(await measure(`  same, oidc-provider x${perCore} processes`, `${ops}/token`, jwtAuth, ccBody));
       intro.broker.push(await measure("broker introspection (JWT, revocation checked)", `${broker}/oauth/introspect`, auth, `token=${token}`));
       intro.op.push(await measure("oidc-provider introspection (opaque, in memory)", `${op}/token/introspection`, opaqueAuth, `token=${opToken}`));
+      introPerCore.broker.push(await measure(`  same, broker x${perCore} processes`, `${brokers}/oauth/introspect`, auth, `token=${tokens}`));
     }
     const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
     const line = (name: string, r: { broker: number[]; op: number[] }, target: number) =>
       `${name.padEnd(20)}broker ${Math.round(sum(r.broker) / rounds)}/s, oidc-provider ${Math.round(sum(r.op) / rounds)}/s, ratio ${(sum(r.broker) / sum(r.op)).toFixed(2)}x (target ${target}x)\n`;
-    process.stdout.write(`\n${line("client_credentials:", cc, 2)}${line("introspection:", intro, 3)}`);
+    process.stdout.write(`\none process each:\n${line("client_credentials:", cc, 2)}${line("introspection:", intro, 3)}`);
+    process.stdout.write(`${perCore} processes each (oidc-provider introspection: one process, see above):\n${line("client_credentials:", ccPerCore, 2)}${line("introspection:", introPerCore, 3)}`);
   } finally {
     for (const c of children) c.kill();
     await new Promise((r) => setTimeout(r, 500));

@@ -1,53 +1,80 @@
-// Servers for bench/oauth.bench.ts, each run in its own process:
-//   broker <port> <database url>   the broker on Postgres (rate limits on, raised above the load)
-//   oidc <port>                    oidc-provider, ES256 JWT access tokens for client_credentials
+// Servers for bench/oauth.bench.ts, each run in its own process group:
+//   broker <port> <database url> [processes]   the broker on Postgres (rate limits on, raised above the load)
+//   oidc <port> [processes]                    oidc-provider, ES256 JWT access tokens for client_credentials
+// With more than one process, node:cluster runs that many on the port (the broker's own supervisor,
+// src/workers.ts, as BROKER_WORKERS does). BENCH_MASTER_KEY and BENCH_OIDC_JWK, when set, make
+// every process (and every server started with them) use the same keys.
+import cluster from "node:cluster";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
+import { superviseWorkers } from "../../apps/broker/src/workers.ts";
 
-const [mode, portArg, dbUrl] = process.argv.slice(2);
+const [mode, portArg, ...rest] = process.argv.slice(2);
 const port = Number(portArg);
 const issuer = `http://127.0.0.1:${port}`;
+const processes = Number((mode === "broker" ? rest[1] : rest[0]) ?? 1);
 
-if (mode === "broker") {
-  const { createDb } = await import("../../packages/db/src/index.ts");
-  const { buildApp } = await import("../../apps/broker/src/app.ts");
-  const { loadConfig } = await import("../../apps/broker/src/config.ts");
-  const config = loadConfig(
-    { PUBLIC_URL: issuer, PORT: String(port), DATABASE_URL: dbUrl, BROKER_MASTER_KEY: randomBytes(32).toString("base64"), BROKER_REGISTRATION_TOKEN: process.env.BENCH_REGISTRATION_TOKEN, LOG_LEVEL: "silent" },
-    { dataDir: tmpdir() },
-  );
-  const db = await createDb({ url: dbUrl, poolSize: 20 });
-  const high = { perIp: { max: 10_000_000, windowSeconds: 10 }, perClient: { max: 10_000_000, windowSeconds: 10 } };
-  const app = await buildApp({ config, db, logger: false, oauth: { rateLimits: { token: high, introspect: high } } });
-  await app.listen({ port, host: "127.0.0.1" });
-} else if (mode === "oidc") {
-  const { default: Provider } = await import("../../apps/broker/node_modules/oidc-provider/lib/index.js");
-  const jwk = { ...generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "jwk" }), kid: "bench", alg: "ES256", use: "sig" };
-  const provider = new Provider(issuer, {
-    clients: [
-      { client_id: "bench-jwt", client_secret: "bench-secret-bench-secret-bench-secret-1", grant_types: ["client_credentials"], response_types: [], redirect_uris: [], scope: "ledger:check", token_endpoint_auth_method: "client_secret_basic", id_token_signed_response_alg: "ES256" },
-      { client_id: "bench-opaque", client_secret: "bench-secret-bench-secret-bench-secret-2", grant_types: ["client_credentials"], response_types: [], redirect_uris: [], scope: "ledger:check", token_endpoint_auth_method: "client_secret_basic", id_token_signed_response_alg: "ES256" },
-    ],
-    jwks: { keys: [jwk] },
-    features: {
-      devInteractions: { enabled: false },
-      clientCredentials: { enabled: true },
-      introspection: { enabled: true, allowedPolicy: async () => true },
-      revocation: { enabled: true },
-      resourceIndicators: {
-        enabled: true,
-        // bench-jwt gets ES256 JWT access tokens; bench-opaque gets stored (introspectable) ones.
-        defaultResource: (_ctx: unknown, client: { clientId: string }) => (client.clientId === "bench-jwt" ? "urn:link-broker" : undefined),
-        getResourceServerInfo: () => ({ scope: "ledger:check", audience: "urn:link-broker", accessTokenTTL: 600, accessTokenFormat: "jwt", jwt: { sign: { alg: "ES256" } } }),
-        useGrantedResource: () => true,
+async function serve() {
+  if (mode === "broker") {
+    const dbUrl = rest[0]!;
+    const { createDb } = await import("../../packages/db/src/index.ts");
+    const { buildApp } = await import("../../apps/broker/src/app.ts");
+    const { loadConfig } = await import("../../apps/broker/src/config.ts");
+    const config = loadConfig(
+      { PUBLIC_URL: issuer, PORT: String(port), DATABASE_URL: dbUrl, BROKER_MASTER_KEY: process.env.BENCH_MASTER_KEY ?? randomBytes(32).toString("base64"), BROKER_REGISTRATION_TOKEN: process.env.BENCH_REGISTRATION_TOKEN, LOG_LEVEL: "silent" },
+      { dataDir: tmpdir() },
+    );
+    const db = await createDb({ url: dbUrl, poolSize: 20 });
+    const high = { perIp: { max: 10_000_000, windowSeconds: 10 }, perClient: { max: 10_000_000, windowSeconds: 10 } };
+    const app = await buildApp({ config, db, logger: false, oauth: { rateLimits: { token: high, introspect: high } } });
+    await app.listen({ port, host: "127.0.0.1" });
+  } else if (mode === "oidc") {
+    const { default: Provider } = await import("../../apps/broker/node_modules/oidc-provider/lib/index.js");
+    const jwk = process.env.BENCH_OIDC_JWK ? JSON.parse(process.env.BENCH_OIDC_JWK) : newJwk();
+    const provider = new Provider(issuer, {
+      clients: [
+        { client_id: "bench-jwt", client_secret: "bench-secret-bench-secret-bench-secret-1", grant_types: ["client_credentials"], response_types: [], redirect_uris: [], scope: "ledger:check", token_endpoint_auth_method: "client_secret_basic", id_token_signed_response_alg: "ES256" },
+        { client_id: "bench-opaque", client_secret: "bench-secret-bench-secret-bench-secret-2", grant_types: ["client_credentials"], response_types: [], redirect_uris: [], scope: "ledger:check", token_endpoint_auth_method: "client_secret_basic", id_token_signed_response_alg: "ES256" },
+      ],
+      jwks: { keys: [jwk] },
+      features: {
+        devInteractions: { enabled: false },
+        clientCredentials: { enabled: true },
+        introspection: { enabled: true, allowedPolicy: async () => true },
+        revocation: { enabled: true },
+        resourceIndicators: {
+          enabled: true,
+          // bench-jwt gets ES256 JWT access tokens; bench-opaque gets stored (introspectable) ones.
+          defaultResource: (_ctx: unknown, client: { clientId: string }) => (client.clientId === "bench-jwt" ? "urn:link-broker" : undefined),
+          getResourceServerInfo: () => ({ scope: "ledger:check", audience: "urn:link-broker", accessTokenTTL: 600, accessTokenFormat: "jwt", jwt: { sign: { alg: "ES256" } } }),
+          useGrantedResource: () => true,
+        },
       },
-    },
-    scopes: ["ledger:check"],
-  } as never);
-  const server = provider.listen(port, "127.0.0.1");
-  await new Promise((resolve) => server.once("listening", resolve));
-} else {
-  throw new Error("usage: oauth-servers.ts broker|oidc <port> [database url]");
+      scopes: ["ledger:check"],
+    } as never);
+    const server = provider.listen(port, "127.0.0.1");
+    await new Promise((resolve) => server.once("listening", resolve));
+  } else {
+    throw new Error("usage: oauth-servers.ts broker <port> <database url> [processes] | oidc <port> [processes]");
+  }
 }
-process.stdout.write("ready\n");
-process.on("SIGTERM", () => process.exit(0));
+
+function newJwk() {
+  return { ...generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "jwk" }), kid: "bench", alg: "ES256", use: "sig" };
+}
+
+if (processes > 1 && cluster.isPrimary) {
+  process.env.BENCH_MASTER_KEY ??= randomBytes(32).toString("base64");
+  process.env.BENCH_OIDC_JWK ??= JSON.stringify(newJwk());
+  let listening = 0;
+  cluster.on("listening", () => {
+    if (++listening === processes) process.stdout.write("ready\n");
+  });
+  superviseWorkers(processes, (line) => process.stderr.write(`${line}\n`));
+} else {
+  await serve();
+  if (cluster.isPrimary) {
+    process.stdout.write("ready\n");
+    process.on("SIGTERM", () => process.exit(0));
+  }
+}

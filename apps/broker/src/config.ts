@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { availableParallelism } from "node:os";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Type, type Static } from "typebox";
@@ -18,6 +19,7 @@ export const EnvSchema = Type.Object({
     default: "https://www.facebook.com/messenger_platform/account_linking",
   }),
   NODE_ENV: Type.Optional(Type.String()),
+  BROKER_WORKERS: Type.String({ pattern: "^(auto|[1-9][0-9]{0,2})$", default: "1" }),
   LOG_LEVEL: Type.Union(
     [Type.Literal("fatal"), Type.Literal("error"), Type.Literal("warn"), Type.Literal("info"), Type.Literal("debug"), Type.Literal("trace"), Type.Literal("silent")],
     { default: "info" },
@@ -38,6 +40,8 @@ export interface Config {
   readonly messengerRedirectAllowlist: readonly string[];
   readonly production: boolean;
   readonly logLevel: Env["LOG_LEVEL"];
+  /** Broker processes on this host sharing the port (node:cluster); 1 runs the broker in this process. */
+  readonly workers: number;
 }
 
 /** A configuration problem; main prints its one-line message and exits without a stack. */
@@ -121,6 +125,10 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, options: LoadConfigOptions
     warn(`BROKER_REGISTRATION_TOKEN is not set; using the development token in ${join(dataDir, "registration-token")}`);
   }
 
+  const workers = env.BROKER_WORKERS === "auto" ? availableParallelism() : Number(env.BROKER_WORKERS);
+  // Several processes share state only through Postgres; an embedded database belongs to one.
+  if (workers > 1 && env.DATABASE_URL === undefined) throw new ConfigError("BROKER_WORKERS", "above 1 needs DATABASE_URL (the embedded database serves one process)");
+
   return Object.freeze({
     host: env.HOST,
     port: env.PORT,
@@ -133,6 +141,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, options: LoadConfigOptions
     messengerRedirectAllowlist: Object.freeze(allowlist),
     production,
     logLevel: env.LOG_LEVEL,
+    workers,
   });
 }
 

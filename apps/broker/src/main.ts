@@ -1,8 +1,10 @@
+import cluster from "node:cluster";
 import { join, resolve } from "node:path";
 import { createDb, migrate, type Db } from "@link-broker/db";
 import closeWithGrace from "close-with-grace";
 import { buildApp } from "./app.ts";
 import { ConfigError, loadConfig, type Config } from "./config.ts";
+import { superviseWorkers } from "./workers.ts";
 
 /** One line on stderr and exit 1: start-up problems are configuration, not crashes. */
 function die(message: string): never {
@@ -37,22 +39,34 @@ async function main() {
   try {
     // `.data/` is where the command was run (pnpm sets INIT_CWD), not the package folder.
     const dataDir = resolve(process.env.INIT_CWD ?? process.cwd(), ".data");
-    config = loadConfig(process.env, { dataDir, warn: (m) => process.stderr.write(`link-broker: warning: ${m}\n`) });
+    // Workers re-read the configuration their supervisor already warned about.
+    const warn = cluster.isPrimary ? (m: string) => process.stderr.write(`link-broker: warning: ${m}\n`) : () => {};
+    config = loadConfig(process.env, { dataDir, warn });
   } catch (err) {
     if (err instanceof ConfigError) die(err.message);
     throw err;
   }
 
+  // With BROKER_WORKERS above 1 this process migrates once, then only supervises the workers.
+  const supervisor = cluster.isPrimary && config.workers > 1;
   let db: Db;
   try {
     db = await createDb({ url: config.databaseUrl ?? join(config.dataDir, "pglite") });
-    await migrate(db);
+    if (cluster.isPrimary) await migrate(db);
   } catch (err) {
     die(describeDbError(err, config.databaseUrl));
   }
+  if (supervisor) {
+    await db.close();
+    superviseWorkers(config.workers, (line) => process.stderr.write(`link-broker: ${line}\n`));
+    return;
+  }
 
   const app = await buildApp({ config, db });
-  closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+  // A worker leaves SIGINT to its supervisor, which passes it on as SIGTERM: a terminal's Ctrl-C
+  // reaches the whole process group, and a second signal would cut the graceful close short.
+  if (cluster.isWorker) process.on("SIGINT", () => {});
+  closeWithGrace({ delay: 10_000, skip: cluster.isWorker ? ["SIGINT"] : [] }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, "shutting down after an error");
     else app.log.info({ signal }, "shutting down");
     // Stops accepting, lets in-flight requests finish, then the database closes.

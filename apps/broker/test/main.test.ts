@@ -1,9 +1,11 @@
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { createTestDb } from "@link-broker/db/testing";
 import { describe, expect, it } from "vitest";
+import { freePort } from "./support/oauth.ts";
 
 const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
 // Resolved here, so the child can run from an empty working directory.
@@ -40,9 +42,73 @@ describe("start-up with bad configuration", () => {
     expect(stderr[0]).toMatch(/^link-broker: DATABASE_URL: /);
   });
 
+  it("refuses several workers on the embedded database", () => {
+    const { code, stderr } = start({ BROKER_WORKERS: "2" });
+    expect(code).toBe(1);
+    expect(stderr).toEqual(["link-broker: BROKER_WORKERS: above 1 needs DATABASE_URL (the embedded database serves one process)"]);
+  });
+
   it("requires the production secrets", () => {
     const { code, stderr } = start({ NODE_ENV: "production", PUBLIC_URL: "https://broker.example", BROKER_REGISTRATION_TOKEN: "t".repeat(40) });
     expect(code).toBe(1);
     expect(stderr).toEqual(["link-broker: DATABASE_URL: is required when NODE_ENV=production"]);
   });
+});
+
+/** The broker worker processes under `pid` (node:cluster forks of main.ts). */
+function workersOf(pid: number): number[] {
+  try {
+    return execFileSync("pgrep", ["-P", String(pid), "-f", "main.ts"], { encoding: "utf8" }).split("\n").filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = await Promise.resolve(probe()).catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+// Several workers need Postgres; this runs in the Postgres pass of the test command.
+describe.runIf(process.env.DATABASE_URL)("BROKER_WORKERS", () => {
+  it("serves from several processes, replaces one that dies, and stops them all on SIGTERM", async () => {
+    const db = await createTestDb();
+    const port = await freePort();
+    const cwd = mkdtempSync(join(tmpdir(), "lb-main-"));
+    const child = spawn(process.execPath, ["--import", TSX, MAIN], {
+      cwd,
+      env: { PATH: process.env.PATH!, INIT_CWD: cwd, PORT: String(port), DATABASE_URL: (db as { url?: string }).url!, BROKER_WORKERS: "2", LOG_LEVEL: "silent" },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+    try {
+      const healthy = async () => ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok ? true : undefined);
+      const first = await until("two workers", () => (workersOf(child.pid!).length === 2 ? workersOf(child.pid!) : undefined));
+      await until("the broker to answer", healthy);
+
+      process.kill(first[0]!, "SIGKILL");
+      const next = await until("a replacement worker", () => {
+        const now = workersOf(child.pid!);
+        return now.length === 2 && !now.includes(first[0]!) ? now : undefined;
+      });
+      expect(next).toContain(first[1]);
+      await until("the broker to answer again", healthy);
+      expect(stderr).toContain(`worker ${first[0]} exited (SIGKILL); starting another`);
+
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+      for (const pid of next) expect(() => process.kill(pid, 0)).toThrow();
+    } finally {
+      child.kill("SIGKILL");
+      for (const pid of workersOf(child.pid!)) process.kill(pid, "SIGKILL");
+      await db.drop();
+    }
+  }, 90_000);
 });

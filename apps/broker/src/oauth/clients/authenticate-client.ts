@@ -8,6 +8,8 @@ import type { ClientCache, ClientRow } from "./client-repo.ts";
 
 export const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 export const ASSERTION_ALGS = ["ES256", "PS256", "RS256", "EdDSA"];
+const formDecode = (part: string) => (/[%+]/.test(part) ? decodeURIComponent(part.replace(/\+/g, " ")) : part);
+
 /** A client assertion may live at most this long (exp - iat, and exp - now). */
 export const MAX_ASSERTION_LIFETIME = 300;
 
@@ -44,9 +46,9 @@ export function createClientAuthenticator(deps: { clients: Pick<ClientCache, "ge
     let id: string;
     let secret: string;
     try {
-      // RFC 6749 §2.3.1: both parts are form-urlencoded before base64.
-      id = decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, " "));
-      secret = decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, " "));
+      // RFC 6749 §2.3.1: both parts are form-urlencoded before base64 (ours never need it).
+      id = formDecode(decoded.slice(0, colon));
+      secret = formDecode(decoded.slice(colon + 1));
     } catch {
       throw InvalidClient("malformed Basic credentials");
     }

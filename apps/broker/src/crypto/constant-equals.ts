@@ -9,3 +9,14 @@ export function constantEquals(a: string, b: string): boolean {
   const hb = createHash("sha256").update(b, "utf8").digest();
   return timingSafeEqual(ha, hb) && a.length === b.length;
 }
+
+/**
+ * Constant-time comparison of strings whose length is public (a fixed-size secret): no hashing,
+ * so it costs almost nothing. Strings of different lengths answer false at once.
+ */
+export function sameLengthEquals(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}

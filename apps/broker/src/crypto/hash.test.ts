@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { constantEquals } from "./constant-equals.ts";
+import { constantEquals, sameLengthEquals } from "./constant-equals.ts";
 import { hashToken, matchesHash, randomToken } from "./hash.ts";
 
 describe("token hashing", () => {
@@ -29,5 +29,16 @@ describe("constantEquals", () => {
     expect(constantEquals("abc", "abd")).toBe(false);
     expect(constantEquals("abc", "abcd")).toBe(false);
     expect(constantEquals("", "")).toBe(true);
+  });
+});
+
+describe("sameLengthEquals", () => {
+  it("compares by value, whatever position differs", () => {
+    const secret = "s".repeat(43);
+    expect(sameLengthEquals(secret, "s".repeat(43))).toBe(true);
+    expect(sameLengthEquals(secret, `x${"s".repeat(42)}`)).toBe(false);
+    expect(sameLengthEquals(secret, `${"s".repeat(42)}x`)).toBe(false);
+    expect(sameLengthEquals(secret, "s".repeat(42))).toBe(false);
+    expect(sameLengthEquals("", "")).toBe(true);
   });
 });

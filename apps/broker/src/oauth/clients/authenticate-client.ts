@@ -1,6 +1,7 @@
 import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import type { Clock } from "../../clock.ts";
 import type { Config } from "../../config.ts";
+import { sameLengthEquals } from "../../crypto/constant-equals.ts";
 import { matchesHash } from "../../crypto/hash.ts";
 import { InvalidClient, InvalidRequest } from "../../errors.ts";
 import type { ReplayRepo } from "../shared/replay-repo.ts";
@@ -27,6 +28,7 @@ export interface ClientAuthInput {
 export function createClientAuthenticator(deps: { clients: Pick<ClientCache, "get">; replay: ReplayRepo; clock: Clock; config: Pick<Config, "publicUrl"> }) {
   const { clients, replay, clock, config } = deps;
   const remoteSets = new Map<string, JWTVerifyGetKey>();
+  const proven = new Map<string, { secretHash: string; secret: string }>();
 
   function keySet(client: ClientRow): JWTVerifyGetKey | undefined {
     if (client.jwks) return createLocalJWKSet(client.jwks as never);
@@ -56,7 +58,14 @@ export function createClientAuthenticator(deps: { clients: Pick<ClientCache, "ge
     if (id.length > 200 || secret.length > 500) throw InvalidClient();
     const client = await clients.get(id);
     if (client?.tokenEndpointAuthMethod !== "client_secret_basic" || !client.secretHash) throw InvalidClient();
+    // The secret this client last proved is kept in memory with the stored hash it matched, so a
+    // busy client is checked by a constant-time compare instead of a SHA-256 per request (the
+    // largest cost of an introspection). A changed secret changes the hash and drops the entry.
+    const known = proven.get(id);
+    if (known?.secretHash === client.secretHash && sameLengthEquals(secret, known.secret)) return client;
     if (!matchesHash(secret, client.secretHash)) throw InvalidClient();
+    if (proven.size >= 10_000) proven.clear();
+    proven.set(id, { secretHash: client.secretHash, secret });
     return client;
   }
 

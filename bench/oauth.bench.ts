@@ -108,6 +108,8 @@ async function main() {
     const opsPort = await freePort();
     const ops = `http://127.0.0.1:${opsPort}`;
     await start(["oidc", String(opsPort), String(perCore)]);
+    const floorPort = await freePort();
+    await start(["floor", String(floorPort)]);
     const jwtAuth = { ...form, authorization: basic("bench-jwt", "bench-secret-bench-secret-bench-secret-1") };
     const opaqueAuth = { ...form, authorization: basic("bench-opaque", "bench-secret-bench-secret-bench-secret-2") };
     const opToken = ((await (await fetch(`${op}/token`, { method: "POST", headers: opaqueAuth, body: "grant_type=client_credentials&scope=ledger%3Acheck" })).json()) as { access_token: string }).access_token;
@@ -120,6 +122,7 @@ async function main() {
     const ccPerCore = { broker: [] as number[], op: [] as number[] };
     const intro = { broker: [] as number[], op: [] as number[] };
     const introPerCore = { broker: [] as number[], op: intro.op };
+    const floor: number[] = [];
     for (let round = 1; round <= rounds; round++) {
       process.stdout.write(`-- round ${round}/${rounds}\n`);
       cc.broker.push(await measure("broker client_credentials (ES256 JWT)", `${broker}/oauth/token`, auth, ccBody));
@@ -128,12 +131,14 @@ async function main() {
       ccPerCore.op.push(await measure(`  same, oidc-provider x${perCore} processes`, `${ops}/token`, jwtAuth, ccBody));
       intro.broker.push(await measure("broker introspection (JWT, revocation checked)", `${broker}/oauth/introspect`, auth, `token=${token}`));
       intro.op.push(await measure("oidc-provider introspection (opaque, in memory)", `${op}/token/introspection`, opaqueAuth, `token=${opToken}`));
+      floor.push(await measure("  floor: an empty Fastify route, one process", `http://127.0.0.1:${floorPort}/oauth/introspect`, auth, `token=${token}`));
       introPerCore.broker.push(await measure(`  same, broker x${perCore} processes`, `${brokers}/oauth/introspect`, auth, `token=${tokens}`));
     }
     const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
     const line = (name: string, r: { broker: number[]; op: number[] }, target: number) =>
       `${name.padEnd(20)}broker ${Math.round(sum(r.broker) / rounds)}/s, oidc-provider ${Math.round(sum(r.op) / rounds)}/s, ratio ${(sum(r.broker) / sum(r.op)).toFixed(2)}x (target ${target}x)\n`;
     process.stdout.write(`\none process each:\n${line("client_credentials:", cc, 2)}${line("introspection:", intro, 3)}`);
+    process.stdout.write(`${"".padEnd(20)}one broker process reaches ${Math.round((100 * sum(intro.broker)) / sum(floor))}% of an empty Fastify route (${Math.round(sum(floor) / rounds)}/s)\n`);
     process.stdout.write(`${perCore} processes each (oidc-provider introspection: one process, see above):\n${line("client_credentials:", ccPerCore, 2)}${line("introspection:", introPerCore, 3)}`);
   } finally {
     for (const c of children) c.kill();

@@ -1,6 +1,8 @@
 // Servers for bench/oauth.bench.ts, each run in its own process group:
 //   broker <port> <database url> [processes]   the broker on Postgres (rate limits on, raised above the load)
 //   oidc <port> [processes]                    oidc-provider, ES256 JWT access tokens for client_credentials
+//   floor <port>                               Fastify with only a form body parser and one POST route that
+//                                              answers a fixed introspection reply: what any Fastify route costs
 // With more than one process, node:cluster runs that many on the port (the broker's own supervisor,
 // src/workers.ts, as BROKER_WORKERS does). BENCH_MASTER_KEY and BENCH_OIDC_JWK, when set, make
 // every process (and every server started with them) use the same keys.
@@ -54,8 +56,16 @@ async function serve() {
     } as never);
     const server = provider.listen(port, "127.0.0.1");
     await new Promise((resolve) => server.once("listening", resolve));
+  } else if (mode === "floor") {
+    const { default: Fastify } = await import("../../apps/broker/node_modules/fastify/fastify.js");
+    const { default: formbody } = await import("../../apps/broker/node_modules/@fastify/formbody/index.js");
+    const app = Fastify({ logger: false });
+    await app.register(formbody);
+    const reply = { active: true, scope: "ledger:check", client_id: "bench", token_type: "Bearer", exp: 1, iat: 1, sub: "bench", aud: issuer, iss: issuer, jti: "bench" };
+    app.post("/oauth/introspect", async () => reply);
+    await app.listen({ port, host: "127.0.0.1" });
   } else {
-    throw new Error("usage: oauth-servers.ts broker <port> <database url> [processes] | oidc <port> [processes]");
+    throw new Error("usage: oauth-servers.ts broker <port> <database url> [processes] | oidc <port> [processes] | floor <port>");
   }
 }
 

@@ -2,10 +2,10 @@ import cluster, { type Worker } from "node:cluster";
 
 /**
  * Runs `count` broker processes sharing one listening port (node:cluster), so one host uses all
- * its cores. The primary only supervises: it restarts a worker that dies after it started
- * serving, and on SIGTERM or SIGINT sends each worker SIGTERM, so it finishes its in-flight
- * requests, and exits when they have all gone. A worker that dies before it ever listened (bad
- * configuration, port taken) stops the whole group: restarting it would only fail again.
+ * its cores. The primary only supervises: it restarts a worker that dies, and on SIGTERM or
+ * SIGINT sends each worker SIGTERM, so it finishes its in-flight requests, and exits when they
+ * have all gone. If workers die before any of them ever listened (bad configuration, port
+ * taken), the group stops with exit code 1: restarting them would only fail again.
  * Workers share state only through Postgres, as separate replicas do.
  */
 export function superviseWorkers(count: number, log: (line: string) => void): void {
@@ -23,17 +23,23 @@ export function superviseWorkers(count: number, log: (line: string) => void): vo
     setTimeout(() => process.exit(1), 15_000).unref();
   };
 
-  cluster.on("listening", (worker) => listening.add(worker));
+  let served = false;
+  cluster.on("listening", (worker) => {
+    listening.add(worker);
+    served = true;
+  });
   cluster.on("exit", (worker, code, signal) => {
     alive.delete(worker);
     const started = listening.delete(worker);
-    if (stopping || !started) {
-      if (!stopping) stop(1);
+    if (!stopping && !served) stop(1);
+    if (stopping) {
       if (alive.size === 0) process.exit();
       return;
     }
     log(`worker ${worker.process.pid} exited (${signal ?? `code ${code}`}); starting another`);
-    fork();
+    // One that never got to serve waits a moment, so a fault at start-up cannot spin.
+    if (started) fork();
+    else setTimeout(fork, 1000);
   });
   process.on("SIGTERM", () => stop(0));
   process.on("SIGINT", () => stop(0));

@@ -1,5 +1,6 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -82,22 +83,27 @@ describe.runIf(process.env.DATABASE_URL)("BROKER_WORKERS", () => {
     const cwd = mkdtempSync(join(tmpdir(), "lb-main-"));
     const child = spawn(process.execPath, ["--import", TSX, MAIN], {
       cwd,
-      env: { PATH: process.env.PATH!, INIT_CWD: cwd, PORT: String(port), DATABASE_URL: (db as { url?: string }).url!, BROKER_WORKERS: "2", LOG_LEVEL: "silent" },
-      stdio: ["ignore", "ignore", "pipe"],
+      env: { PATH: process.env.PATH!, INIT_CWD: cwd, PORT: String(port), DATABASE_URL: (db as { url?: string }).url!, BROKER_WORKERS: "2", LOG_LEVEL: "info" },
+      stdio: ["ignore", "pipe", "pipe"],
     });
     let stderr = "";
+    let stdout = "";
     child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
+    // Each worker logs its pid when its server listens.
+    const listening = (pid: number) => stdout.split("\n").some((l) => l.includes(`"pid":${pid},`) && l.includes("Server listening"));
     const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
     try {
       const healthy = async () => ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok ? true : undefined);
       const first = await until("two workers", () => (workersOf(child.pid!).length === 2 ? workersOf(child.pid!) : undefined));
+      await until("both workers to listen", () => (first.every(listening) ? true : undefined), 60_000);
       await until("the broker to answer", healthy);
 
       process.kill(first[0]!, "SIGKILL");
       const next = await until("a replacement worker", () => {
         const now = workersOf(child.pid!);
-        return now.length === 2 && !now.includes(first[0]!) ? now : undefined;
-      });
+        return now.length === 2 && !now.includes(first[0]!) && now.every(listening) ? now : undefined;
+      }, 60_000);
       expect(next).toContain(first[1]);
       await until("the broker to answer again", healthy);
       expect(stderr).toContain(`worker ${first[0]} exited (SIGKILL); starting another`);
@@ -110,5 +116,28 @@ describe.runIf(process.env.DATABASE_URL)("BROKER_WORKERS", () => {
       for (const pid of workersOf(child.pid!)) process.kill(pid, "SIGKILL");
       await db.drop();
     }
-  }, 90_000);
+  }, 180_000);
+
+  it("stops with exit code 1 when no worker can start", async () => {
+    const db = await createTestDb();
+    const port = await freePort();
+    const taken = createServer().listen(port, "127.0.0.1");
+    try {
+      const cwd = mkdtempSync(join(tmpdir(), "lb-main-"));
+      const child = spawn(process.execPath, ["--import", TSX, MAIN], {
+        cwd,
+        env: { PATH: process.env.PATH!, INIT_CWD: cwd, PORT: String(port), DATABASE_URL: (db as { url?: string }).url!, BROKER_WORKERS: "2", LOG_LEVEL: "silent" },
+        stdio: ["ignore", "ignore", "pipe"],
+      });
+      let stderr = "";
+      child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+      const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+      expect(code).toBe(1);
+      expect(stderr).toContain(`link-broker: cannot listen on 127.0.0.1:${port} (EADDRINUSE)`);
+      expect(stderr).not.toContain("starting another");
+    } finally {
+      taken.close();
+      await db.drop();
+    }
+  }, 120_000);
 });

@@ -75,24 +75,38 @@ async function until<T>(what: string, probe: () => Promise<T | undefined> | T | 
   }
 }
 
+/** The real broker with BROKER_WORKERS=2 on `port`, its output collected as it comes. */
+function startWorkers(port: number, databaseUrl: string) {
+  const cwd = mkdtempSync(join(tmpdir(), "lb-main-"));
+  const child = spawn(process.execPath, ["--import", TSX, MAIN], {
+    cwd,
+    env: { PATH: process.env.PATH!, INIT_CWD: cwd, PORT: String(port), DATABASE_URL: databaseUrl, BROKER_WORKERS: "2", LOG_LEVEL: "info" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const out = { stdout: "", stderr: "" };
+  child.stdout!.on("data", (d: Buffer) => (out.stdout += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (out.stderr += d.toString()));
+  return {
+    child,
+    out,
+    exited: new Promise<number | null>((resolve) => child.once("exit", resolve)),
+    /** Each worker logs its pid when its server listens. */
+    listening: (pid: number) => out.stdout.split("\n").some((l) => l.includes(`"pid":${pid},`) && l.includes("Server listening")),
+    kill() {
+      const workers = workersOf(child.pid!);
+      child.kill("SIGKILL");
+      for (const pid of workers) process.kill(pid, "SIGKILL");
+    },
+  };
+}
+
 // Several workers need Postgres; this runs in the Postgres pass of the test command.
 describe.runIf(process.env.DATABASE_URL)("BROKER_WORKERS", () => {
   it("serves from several processes, replaces one that dies, and stops them all on SIGTERM", async () => {
     const db = await createTestDb();
     const port = await freePort();
-    const cwd = mkdtempSync(join(tmpdir(), "lb-main-"));
-    const child = spawn(process.execPath, ["--import", TSX, MAIN], {
-      cwd,
-      env: { PATH: process.env.PATH!, INIT_CWD: cwd, PORT: String(port), DATABASE_URL: (db as { url?: string }).url!, BROKER_WORKERS: "2", LOG_LEVEL: "info" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stderr = "";
-    let stdout = "";
-    child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
-    // Each worker logs its pid when its server listens.
-    const listening = (pid: number) => stdout.split("\n").some((l) => l.includes(`"pid":${pid},`) && l.includes("Server listening"));
-    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+    const broker = startWorkers(port, (db as { url?: string }).url!);
+    const { child, listening } = broker;
     try {
       const healthy = async () => ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok ? true : undefined);
       const first = await until("two workers", () => (workersOf(child.pid!).length === 2 ? workersOf(child.pid!) : undefined));
@@ -106,14 +120,13 @@ describe.runIf(process.env.DATABASE_URL)("BROKER_WORKERS", () => {
       }, 60_000);
       expect(next).toContain(first[1]);
       await until("the broker to answer again", healthy);
-      expect(stderr).toContain(`worker ${first[0]} exited (SIGKILL); starting another`);
+      expect(broker.out.stderr).toContain(`worker ${first[0]} exited (SIGKILL); starting another`);
 
       child.kill("SIGTERM");
-      expect(await exited).toBe(0);
+      expect(await broker.exited).toBe(0);
       for (const pid of next) expect(() => process.kill(pid, 0)).toThrow();
     } finally {
-      child.kill("SIGKILL");
-      for (const pid of workersOf(child.pid!)) process.kill(pid, "SIGKILL");
+      broker.kill();
       await db.drop();
     }
   }, 180_000);
@@ -122,20 +135,13 @@ describe.runIf(process.env.DATABASE_URL)("BROKER_WORKERS", () => {
     const db = await createTestDb();
     const port = await freePort();
     const taken = createServer().listen(port, "127.0.0.1");
+    const broker = startWorkers(port, (db as { url?: string }).url!);
     try {
-      const cwd = mkdtempSync(join(tmpdir(), "lb-main-"));
-      const child = spawn(process.execPath, ["--import", TSX, MAIN], {
-        cwd,
-        env: { PATH: process.env.PATH!, INIT_CWD: cwd, PORT: String(port), DATABASE_URL: (db as { url?: string }).url!, BROKER_WORKERS: "2", LOG_LEVEL: "silent" },
-        stdio: ["ignore", "ignore", "pipe"],
-      });
-      let stderr = "";
-      child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
-      const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
-      expect(code).toBe(1);
-      expect(stderr).toContain(`link-broker: cannot listen on 127.0.0.1:${port} (EADDRINUSE)`);
-      expect(stderr).not.toContain("starting another");
+      expect(await broker.exited).toBe(1);
+      expect(broker.out.stderr).toContain(`link-broker: cannot listen on 127.0.0.1:${port} (EADDRINUSE)`);
+      expect(broker.out.stderr).not.toContain("starting another");
     } finally {
+      broker.kill();
       taken.close();
       await db.drop();
     }

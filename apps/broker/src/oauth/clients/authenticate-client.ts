@@ -9,10 +9,11 @@ import type { ClientCache, ClientRow } from "./client-repo.ts";
 
 export const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 export const ASSERTION_ALGS = ["ES256", "PS256", "RS256", "EdDSA"];
-const formDecode = (part: string) => (/[%+]/.test(part) ? decodeURIComponent(part.replace(/\+/g, " ")) : part);
-
 /** A client assertion may live at most this long (exp - iat, and exp - now). */
 export const MAX_ASSERTION_LIFETIME = 300;
+
+/** Undoes form-urlencoding, which only a part holding `%` or `+` can carry. */
+const formDecode = (part: string) => (/[%+]/.test(part) ? decodeURIComponent(part.replace(/\+/g, " ")) : part);
 
 export interface ClientAuthInput {
   authorization?: string;

@@ -31,7 +31,7 @@ export type ClientRepo = ReturnType<typeof createClientRepo>;
  * An expired entry keeps answering while one background read refreshes it, so an expiry never
  * stalls a burst of requests on the database; concurrent misses share one read. Registration
  * PUT/DELETE invalidate this process's entry; other processes see the change within `ttlMs`
- * (one more request at most), and a deleted client's tokens are revoked in the database at once.
+ * and one read, and a deleted client's tokens are revoked in the database at once.
  */
 export function createClientCache(repo: Pick<ClientRepo, "findById">, ttlMs = 5_000) {
   const cache = new Map<string, { row: ClientRow | null; at: number }>();

@@ -17,6 +17,11 @@ interface Counter {
   flushing?: Promise<void>;
 }
 
+export interface Hit {
+  count: number;
+  retryAfter: number;
+}
+
 /**
  * Fixed-window rate limits shared by every broker process through the RateLimit table.
  * The first hit of a window in a process goes to Postgres synchronously (an upsert that returns
@@ -24,11 +29,6 @@ interface Counter {
  * So a limit holds across processes, overshooting by at most what the other processes took in
  * the last `flushMs`, and the database sees a few writes per second per key, not one per request.
  */
-export interface Hit {
-  count: number;
-  retryAfter: number;
-}
-
 export function createRateLimiter(deps: { db: Db; now?: () => number; flushMs?: number }) {
   const { db } = deps;
   const now = deps.now ?? Date.now;

@@ -23,9 +23,9 @@ const b64 = (value: string | Buffer) => Buffer.from(value).toString("base64url")
 const privateContext = (kid: string) => `signing_key:${kid}:private`;
 
 /**
- * ES256 signing keys, sealed at rest. Signing uses node:crypto on a cached KeyObject, on the thread
- * pool (about three times faster than WebCrypto here); the output is an ordinary compact JWS (IEEE P1363
- * signature), verified by jose and openid-client. Each process re-reads the key table every
+ * ES256 signing keys, sealed at rest. Signing uses node:crypto on a cached KeyObject, on the
+ * thread pool (about three times faster than WebCrypto here); the output is an ordinary compact
+ * JWS (IEEE P1363 signature), verified by jose and openid-client. Each process re-reads the key table every
  * `cacheMs`, so after a rotation another process may still sign with the previous key for that
  * long — harmless, as that key stays published for the access token lifetime plus a margin.
  */

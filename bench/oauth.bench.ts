@@ -1,13 +1,15 @@
 // client_credentials tokens/s and introspections/s: the broker on Postgres against oidc-provider
-// (ES256 JWT access tokens, in-memory store) on the same machine, in the same run.
-// Each server runs in its own process; autocannon runs here. Both servers are measured as one
-// process, and again as one process per core (BENCH_PROCESSES, default the core count): the broker
-// as BROKER_WORKERS runs it, oidc-provider the same way for client_credentials only, since its
-// in-memory store, which holds the opaque tokens it introspects, cannot be shared by processes. DATABASE_URL names the Postgres
-// server (default postgres://postgres@127.0.0.1:5432/postgres); a temporary database is made and
-// dropped. BENCH_SECONDS (default 10) sets each measurement's length, BENCH_ROUNDS (default 2)
-// how many alternating rounds run; the ratios are over the sums of the rounds. BENCH_WORKERS
-// gives autocannon worker threads (default none).
+// (ES256 JWT access tokens) on the same machine, in the same run, with an empty Fastify route as
+// the floor. Each server runs in its own process group; autocannon runs here. Both servers are
+// measured as one process, and again as one process per core (BENCH_PROCESSES, default the core
+// count): the broker as BROKER_WORKERS runs it; oidc-provider with its in-memory store for
+// client_credentials (JWT access tokens need no store), and with its store in Redis for
+// introspection, as processes must share the opaque tokens they introspect (REDIS_URL, default
+// redis://127.0.0.1:6379). DATABASE_URL names the Postgres server (default
+// postgres://postgres@127.0.0.1:5432/postgres); a temporary database is made and dropped.
+// BENCH_SECONDS (default 10) sets each measurement's length, BENCH_ROUNDS (default 2) how many
+// alternating rounds run; the ratios are over the sums of the rounds. BENCH_WORKERS gives
+// autocannon worker threads (default none).
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { availableParallelism } from "node:os";
@@ -108,6 +110,9 @@ async function main() {
     const opsPort = await freePort();
     const ops = `http://127.0.0.1:${opsPort}`;
     await start(["oidc", String(opsPort), String(perCore)]);
+    const opsRedisPort = await freePort();
+    const opsRedis = `http://127.0.0.1:${opsRedisPort}`;
+    await start(["oidc-redis", String(opsRedisPort), String(perCore)]);
     const floorPort = await freePort();
     await start(["floor", String(floorPort)]);
     const jwtAuth = { ...form, authorization: basic("bench-jwt", "bench-secret-bench-secret-bench-secret-1") };
@@ -115,13 +120,14 @@ async function main() {
     const opToken = ((await (await fetch(`${op}/token`, { method: "POST", headers: opaqueAuth, body: "grant_type=client_credentials&scope=ledger%3Acheck" })).json()) as { access_token: string }).access_token;
     const introCheck = (await (await fetch(`${op}/token/introspection`, { method: "POST", headers: opaqueAuth, body: `token=${opToken}` })).json()) as { active: boolean };
     if (!introCheck.active) throw new Error("oidc-provider introspection answered inactive");
+    const opsRedisToken = ((await (await fetch(`${opsRedis}/token`, { method: "POST", headers: opaqueAuth, body: "grant_type=client_credentials&scope=ledger%3Acheck" })).json()) as { access_token: string }).access_token;
 
     // Every server runs throughout; measurements alternate so that all see the same machine load.
     const ccBody = "grant_type=client_credentials&scope=ledger%3Acheck";
     const cc = { broker: [] as number[], op: [] as number[] };
     const ccPerCore = { broker: [] as number[], op: [] as number[] };
     const intro = { broker: [] as number[], op: [] as number[] };
-    const introPerCore = { broker: [] as number[], op: intro.op };
+    const introPerCore = { broker: [] as number[], op: [] as number[] };
     const floor: number[] = [];
     for (let round = 1; round <= rounds; round++) {
       process.stdout.write(`-- round ${round}/${rounds}\n`);
@@ -133,13 +139,15 @@ async function main() {
       intro.op.push(await measure("oidc-provider introspection (opaque, in memory)", `${op}/token/introspection`, opaqueAuth, `token=${opToken}`));
       floor.push(await measure("  floor: an empty Fastify route, one process", `http://127.0.0.1:${floorPort}/oauth/introspect`, auth, `token=${token}`));
       introPerCore.broker.push(await measure(`  same, broker x${perCore} processes`, `${brokers}/oauth/introspect`, auth, `token=${tokens}`));
+      introPerCore.op.push(await measure(`  same, oidc-provider x${perCore} processes (Redis)`, `${opsRedis}/token/introspection`, opaqueAuth, `token=${opsRedisToken}`));
     }
     const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
     const line = (name: string, r: { broker: number[]; op: number[] }, target: number) =>
       `${name.padEnd(20)}broker ${Math.round(sum(r.broker) / rounds)}/s, oidc-provider ${Math.round(sum(r.op) / rounds)}/s, ratio ${(sum(r.broker) / sum(r.op)).toFixed(2)}x (target ${target}x)\n`;
     process.stdout.write(`\none process each:\n${line("client_credentials:", cc, 2)}${line("introspection:", intro, 3)}`);
     process.stdout.write(`${"".padEnd(20)}one broker process reaches ${Math.round((100 * sum(intro.broker)) / sum(floor))}% of an empty Fastify route (${Math.round(sum(floor) / rounds)}/s)\n`);
-    process.stdout.write(`${perCore} processes each (oidc-provider introspection: one process, see above):\n${line("client_credentials:", ccPerCore, 2)}${line("introspection:", introPerCore, 3)}`);
+    process.stdout.write(`${perCore} processes each:\n${line("client_credentials:", ccPerCore, 2)}${line("introspection:", introPerCore, 3)}`);
+    process.stdout.write(`${"".padEnd(20)}against one oidc-provider process with its in-memory store: ${(sum(introPerCore.broker) / sum(intro.op)).toFixed(2)}x\n`);
   } finally {
     for (const c of children) c.kill();
     await new Promise((r) => setTimeout(r, 500));

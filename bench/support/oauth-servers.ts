@@ -1,6 +1,7 @@
 // Servers for bench/oauth.bench.ts, each run in its own process group:
 //   broker <port> <database url> [processes]   the broker on Postgres (rate limits on, raised above the load)
 //   oidc <port> [processes]                    oidc-provider, ES256 JWT access tokens for client_credentials
+//   oidc-redis <port> [processes]              the same with its store in Redis (REDIS_URL), shared by processes
 //   floor <port>                               Fastify with only a form body parser and one POST route that
 //                                              answers a fixed introspection reply: what any Fastify route costs
 // With more than one process, node:cluster runs that many on the port (the broker's own supervisor,
@@ -30,10 +31,11 @@ async function serve() {
     const high = { perIp: { max: 10_000_000, windowSeconds: 10 }, perClient: { max: 10_000_000, windowSeconds: 10 } };
     const app = await buildApp({ config, db, logger: false, oauth: { rateLimits: { token: high, introspect: high } } });
     await app.listen({ port, host: "127.0.0.1" });
-  } else if (mode === "oidc") {
+  } else if (mode === "oidc" || mode === "oidc-redis") {
     const { default: Provider } = await import("../../apps/broker/node_modules/oidc-provider/lib/index.js");
     const jwk = process.env.BENCH_OIDC_JWK ? JSON.parse(process.env.BENCH_OIDC_JWK) : newJwk();
     const provider = new Provider(issuer, {
+      ...(mode === "oidc-redis" ? { adapter: await redisAdapter() } : {}),
       clients: [
         { client_id: "bench-jwt", client_secret: "bench-secret-bench-secret-bench-secret-1", grant_types: ["client_credentials"], response_types: [], redirect_uris: [], scope: "ledger:check", token_endpoint_auth_method: "client_secret_basic", id_token_signed_response_alg: "ES256" },
         { client_id: "bench-opaque", client_secret: "bench-secret-bench-secret-bench-secret-2", grant_types: ["client_credentials"], response_types: [], redirect_uris: [], scope: "ledger:check", token_endpoint_auth_method: "client_secret_basic", id_token_signed_response_alg: "ES256" },
@@ -65,8 +67,42 @@ async function serve() {
     app.post("/oauth/introspect", async () => reply);
     await app.listen({ port, host: "127.0.0.1" });
   } else {
-    throw new Error("usage: oauth-servers.ts broker <port> <database url> [processes] | oidc <port> [processes] | floor <port>");
+    throw new Error("usage: oauth-servers.ts broker <port> <database url> [processes] | oidc|oidc-redis <port> [processes] | floor <port>");
   }
+}
+
+/** oidc-provider's storage interface on Redis (after its example adapter), for the models this benchmark uses. */
+async function redisAdapter() {
+  const { Redis } = await import("../../apps/broker/node_modules/ioredis/built/index.js");
+  const redis = new Redis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379", { keyPrefix: `oidc-bench:${port}:` });
+  return class RedisAdapter {
+    constructor(private readonly name: string) {}
+    private key(id: string) {
+      return `${this.name}:${id}`;
+    }
+    async upsert(id: string, payload: object, expiresIn?: number) {
+      if (expiresIn) await redis.set(this.key(id), JSON.stringify(payload), "EX", expiresIn);
+      else await redis.set(this.key(id), JSON.stringify(payload));
+    }
+    async find(id: string) {
+      const data = await redis.get(this.key(id));
+      return data ? JSON.parse(data) : undefined;
+    }
+    async consume(id: string) {
+      const data = await this.find(id);
+      if (data) await redis.set(this.key(id), JSON.stringify({ ...data, consumed: Math.floor(Date.now() / 1000) }), "KEEPTTL");
+    }
+    async destroy(id: string) {
+      await redis.del(this.key(id));
+    }
+    async findByUid() {
+      return undefined;
+    }
+    async findByUserCode() {
+      return undefined;
+    }
+    async revokeByGrantId() {}
+  };
 }
 
 function newJwk() {

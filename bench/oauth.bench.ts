@@ -8,8 +8,9 @@
 // redis://127.0.0.1:6379). DATABASE_URL names the Postgres server (default
 // postgres://postgres@127.0.0.1:5432/postgres); a temporary database is made and dropped.
 // BENCH_SECONDS (default 10) sets each measurement's length, BENCH_ROUNDS (default 2) how many
-// alternating rounds run; the ratios are over the sums of the rounds. BENCH_WORKERS gives
-// autocannon worker threads (default none).
+// alternating rounds run; the ratios are over the sums of the rounds. The load comes from wrk
+// when it is installed, else autocannon (support/load.ts says why); BENCH_LOAD=autocannon forces
+// autocannon. Each figure comes with the server's CPU time per request (all its processes).
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { availableParallelism } from "node:os";
@@ -17,15 +18,13 @@ import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { migrate, createDb } from "../packages/db/src/index.ts";
+import { cpuMs, loadGenerator, postLoad } from "./support/load.ts";
 
-const require = createRequire(new URL("../apps/broker/package.json", import.meta.url));
 const pg = createRequire(new URL("../packages/db/package.json", import.meta.url))("pg") as typeof import("pg");
-const autocannon = require("autocannon") as (opts: Record<string, unknown>) => Promise<{ requests: { average: number }; non2xx: number; errors: number; latency: { p99: number } }>;
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
-const workers = Number(process.env.BENCH_WORKERS ?? 0);
 const perCore = Number(process.env.BENCH_PROCESSES ?? availableParallelism());
 const masterKey = randomBytes(32).toString("base64");
 const baseUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
@@ -42,7 +41,8 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function start(args: string[], env: Record<string, string> = {}): Promise<void> {
+/** Starts a server of support/oauth-servers.ts; resolves to its pid once it is ready. */
+async function start(args: string[], env: Record<string, string> = {}): Promise<number> {
   const child = spawn(process.execPath, ["--import", "tsx", servers, ...args], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, BENCH_MASTER_KEY: masterKey, ...env } });
   children.push(child);
   await new Promise<void>((resolve, reject) => {
@@ -55,23 +55,33 @@ async function start(args: string[], env: Record<string, string> = {}): Promise<
     });
     child.once("exit", (code) => reject(new Error(`${args[0]} exited with ${code}`)));
   });
+  return child.pid!;
 }
 
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString("base64")}`;
 const form = { "content-type": "application/x-www-form-urlencoded" };
 
-async function measure(title: string, url: string, headers: Record<string, string>, body: string): Promise<number> {
-  const check = await fetch(url, { method: "POST", headers, body });
+interface Figure {
+  rps: number;
+  /** The server's CPU time per request, in microseconds. */
+  cpuUs: number;
+}
+
+async function measure(title: string, server: { url: string; pid: number }, headers: Record<string, string>, body: string): Promise<Figure> {
+  const check = await fetch(server.url, { method: "POST", headers, body });
   const sample = await check.text();
   if (check.status !== 200) throw new Error(`${title}: ${check.status} ${sample}`);
   // An inactive answer is a 200 too; measure the path that finds the token live.
   if (sample.includes('"active":false')) throw new Error(`${title}: the token is not active`);
-  await autocannon({ url, method: "POST", headers, body, connections, duration: 2, ...(workers ? { workers } : {}) }); // warm-up
-  const r = await autocannon({ url, method: "POST", headers, body, connections, duration: seconds, ...(workers ? { workers } : {}) });
-  const rate = Math.round(r.requests.average);
-  process.stdout.write(`${title.padEnd(44)} ${String(rate).padStart(7)} req/s  p99 ${r.latency.p99} ms  non-2xx ${r.non2xx}  errors ${r.errors}\n`);
-  if (r.non2xx > 0 || r.errors > 0) process.stdout.write(`  warning: ${title} had failures; its figure is not valid\n`);
-  return rate;
+  const opts = { url: server.url, headers, body, connections };
+  await postLoad({ ...opts, seconds: 2 }); // warm-up
+  const cpu0 = cpuMs(server.pid);
+  const r = await postLoad({ ...opts, seconds });
+  const cpuUs = ((cpuMs(server.pid) - cpu0) * 1000) / r.requests;
+  const rps = Math.round(r.rps);
+  process.stdout.write(`${title.padEnd(50)} ${String(rps).padStart(7)} req/s  ${cpuUs.toFixed(1).padStart(6)} µs CPU/req  p99 ${r.p99Ms} ms  failures ${r.failures}\n`);
+  if (r.failures > 0) process.stdout.write(`  warning: ${title} had failures; its figure is not valid\n`);
+  return { rps, cpuUs };
 }
 
 async function main() {
@@ -88,7 +98,7 @@ async function main() {
 
     const brokerPort = await freePort();
     const broker = `http://127.0.0.1:${brokerPort}`;
-    await start(["broker", String(brokerPort), dbUrl.href], { BENCH_REGISTRATION_TOKEN: registrationToken });
+    const brokerPid = await start(["broker", String(brokerPort), dbUrl.href], { BENCH_REGISTRATION_TOKEN: registrationToken });
     const reg = await fetch(`${broker}/connect/register`, {
       method: "POST",
       headers: { authorization: `Bearer ${registrationToken}`, "content-type": "application/json" },
@@ -100,21 +110,21 @@ async function main() {
     // The same database and keys, so the same client and token work on every broker process.
     const brokersPort = await freePort();
     const brokers = `http://127.0.0.1:${brokersPort}`;
-    await start(["broker", String(brokersPort), dbUrl.href, String(perCore)], { BENCH_REGISTRATION_TOKEN: registrationToken });
+    const brokersPid = await start(["broker", String(brokersPort), dbUrl.href, String(perCore)], { BENCH_REGISTRATION_TOKEN: registrationToken });
     // Its own token: the issuer is part of each broker's address here.
     const tokens = ((await (await fetch(`${brokers}/oauth/token`, { method: "POST", headers: auth, body: "grant_type=client_credentials" })).json()) as { access_token: string }).access_token;
 
     const oidcPort = await freePort();
     const op = `http://127.0.0.1:${oidcPort}`;
-    await start(["oidc", String(oidcPort)]);
+    const opPid = await start(["oidc", String(oidcPort)]);
     const opsPort = await freePort();
     const ops = `http://127.0.0.1:${opsPort}`;
-    await start(["oidc", String(opsPort), String(perCore)]);
+    const opsPid = await start(["oidc", String(opsPort), String(perCore)]);
     const opsRedisPort = await freePort();
     const opsRedis = `http://127.0.0.1:${opsRedisPort}`;
-    await start(["oidc-redis", String(opsRedisPort), String(perCore)]);
+    const opsRedisPid = await start(["oidc-redis", String(opsRedisPort), String(perCore)]);
     const floorPort = await freePort();
-    await start(["floor", String(floorPort)]);
+    const floorPid = await start(["floor", String(floorPort)]);
     const jwtAuth = { ...form, authorization: basic("bench-jwt", "bench-secret-bench-secret-bench-secret-1") };
     const opaqueAuth = { ...form, authorization: basic("bench-opaque", "bench-secret-bench-secret-bench-secret-2") };
     const opToken = ((await (await fetch(`${op}/token`, { method: "POST", headers: opaqueAuth, body: "grant_type=client_credentials&scope=ledger%3Acheck" })).json()) as { access_token: string }).access_token;
@@ -124,30 +134,32 @@ async function main() {
 
     // Every server runs throughout; measurements alternate so that all see the same machine load.
     const ccBody = "grant_type=client_credentials&scope=ledger%3Acheck";
-    const cc = { broker: [] as number[], op: [] as number[] };
-    const ccPerCore = { broker: [] as number[], op: [] as number[] };
-    const intro = { broker: [] as number[], op: [] as number[] };
-    const introPerCore = { broker: [] as number[], op: [] as number[] };
-    const floor: number[] = [];
+    type Pair = { broker: Figure[]; op: Figure[] };
+    const pair = (): Pair => ({ broker: [], op: [] });
+    const [cc, ccPerCore, intro, introPerCore] = [pair(), pair(), pair(), pair()];
+    const floor: Figure[] = [];
+    const at = (path: string, pid: number) => ({ url: path, pid });
+    process.stdout.write(`load: ${loadGenerator}, ${connections} connections, ${seconds} s per figure\n`);
     for (let round = 1; round <= rounds; round++) {
       process.stdout.write(`-- round ${round}/${rounds}\n`);
-      cc.broker.push(await measure("broker client_credentials (ES256 JWT)", `${broker}/oauth/token`, auth, ccBody));
-      cc.op.push(await measure("oidc-provider client_credentials (ES256 JWT)", `${op}/token`, jwtAuth, ccBody));
-      ccPerCore.broker.push(await measure(`  same, broker x${perCore} processes`, `${brokers}/oauth/token`, auth, ccBody));
-      ccPerCore.op.push(await measure(`  same, oidc-provider x${perCore} processes`, `${ops}/token`, jwtAuth, ccBody));
-      intro.broker.push(await measure("broker introspection (JWT, revocation checked)", `${broker}/oauth/introspect`, auth, `token=${token}`));
-      intro.op.push(await measure("oidc-provider introspection (opaque, in memory)", `${op}/token/introspection`, opaqueAuth, `token=${opToken}`));
-      floor.push(await measure("  floor: an empty Fastify route, one process", `http://127.0.0.1:${floorPort}/oauth/introspect`, auth, `token=${token}`));
-      introPerCore.broker.push(await measure(`  same, broker x${perCore} processes`, `${brokers}/oauth/introspect`, auth, `token=${tokens}`));
-      introPerCore.op.push(await measure(`  same, oidc-provider x${perCore} processes (Redis)`, `${opsRedis}/token/introspection`, opaqueAuth, `token=${opsRedisToken}`));
+      cc.broker.push(await measure("broker client_credentials (ES256 JWT)", at(`${broker}/oauth/token`, brokerPid), auth, ccBody));
+      cc.op.push(await measure("oidc-provider client_credentials (ES256 JWT)", at(`${op}/token`, opPid), jwtAuth, ccBody));
+      ccPerCore.broker.push(await measure(`  same, broker x${perCore} processes`, at(`${brokers}/oauth/token`, brokersPid), auth, ccBody));
+      ccPerCore.op.push(await measure(`  same, oidc-provider x${perCore} processes`, at(`${ops}/token`, opsPid), jwtAuth, ccBody));
+      intro.broker.push(await measure("broker introspection (JWT, revocation checked)", at(`${broker}/oauth/introspect`, brokerPid), auth, `token=${token}`));
+      intro.op.push(await measure("oidc-provider introspection (opaque, in memory)", at(`${op}/token/introspection`, opPid), opaqueAuth, `token=${opToken}`));
+      floor.push(await measure("  floor: an empty Fastify route, one process", at(`http://127.0.0.1:${floorPort}/oauth/introspect`, floorPid), auth, `token=${token}`));
+      introPerCore.broker.push(await measure(`  same, broker x${perCore} processes`, at(`${brokers}/oauth/introspect`, brokersPid), auth, `token=${tokens}`));
+      introPerCore.op.push(await measure(`  same, oidc-provider x${perCore} processes (Redis)`, at(`${opsRedis}/token/introspection`, opsRedisPid), opaqueAuth, `token=${opsRedisToken}`));
     }
-    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
-    const line = (name: string, r: { broker: number[]; op: number[] }, target: number) =>
-      `${name.padEnd(20)}broker ${Math.round(sum(r.broker) / rounds)}/s, oidc-provider ${Math.round(sum(r.op) / rounds)}/s, ratio ${(sum(r.broker) / sum(r.op)).toFixed(2)}x (target ${target}x)\n`;
+    const sum = (xs: Figure[], k: keyof Figure) => xs.reduce((a, b) => a + b[k], 0);
+    const line = (name: string, r: Pair, target: number) =>
+      `${name.padEnd(20)}broker ${Math.round(sum(r.broker, "rps") / rounds)}/s, oidc-provider ${Math.round(sum(r.op, "rps") / rounds)}/s, ratio ${(sum(r.broker, "rps") / sum(r.op, "rps")).toFixed(2)}x (target ${target}x)` +
+      `; CPU per request ${(sum(r.broker, "cpuUs") / rounds).toFixed(1)} vs ${(sum(r.op, "cpuUs") / rounds).toFixed(1)} µs, ${(sum(r.op, "cpuUs") / sum(r.broker, "cpuUs")).toFixed(2)}x less\n`;
     process.stdout.write(`\none process each:\n${line("client_credentials:", cc, 2)}${line("introspection:", intro, 3)}`);
-    process.stdout.write(`${"".padEnd(20)}one broker process reaches ${Math.round((100 * sum(intro.broker)) / sum(floor))}% of an empty Fastify route (${Math.round(sum(floor) / rounds)}/s)\n`);
+    process.stdout.write(`${"".padEnd(20)}one broker process reaches ${Math.round((100 * sum(intro.broker, "rps")) / sum(floor, "rps"))}% of an empty Fastify route (${Math.round(sum(floor, "rps") / rounds)}/s, ${(sum(floor, "cpuUs") / rounds).toFixed(1)} µs CPU/req)\n`);
     process.stdout.write(`${perCore} processes each:\n${line("client_credentials:", ccPerCore, 2)}${line("introspection:", introPerCore, 3)}`);
-    process.stdout.write(`${"".padEnd(20)}against one oidc-provider process with its in-memory store: ${(sum(introPerCore.broker) / sum(intro.op)).toFixed(2)}x\n`);
+    process.stdout.write(`${"".padEnd(20)}against one oidc-provider process with its in-memory store: ${(sum(introPerCore.broker, "rps") / sum(intro.op, "rps")).toFixed(2)}x\n`);
   } finally {
     for (const c of children) c.kill();
     await new Promise((r) => setTimeout(r, 500));

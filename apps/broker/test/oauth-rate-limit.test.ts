@@ -30,6 +30,21 @@ describe("OAuth rate limits shared through Postgres", () => {
       await second.close();
     }
   });
+
+  it("counts requests with the wrong content type against the IP limit, and refuses them before reading the body", async () => {
+    const app = await buildApp({ config: testConfig({ PUBLIC_URL: broker.url }), db: broker.db, logger: false, oauth: { rateLimits: { introspect: { perIp: { max: 2, windowSeconds: 60 } } } } });
+    try {
+      const json = () => app.inject({ method: "POST", url: "/oauth/introspect", remoteAddress: "192.0.2.7", headers: { "content-type": "application/json" }, payload: "{" });
+      for (let i = 0; i < 2; i++) {
+        const res = await json();
+        expect(res.statusCode).toBe(400);
+        expect(res.json()).toMatchObject({ error: "invalid_request", error_description: "the body must be application/x-www-form-urlencoded" });
+      }
+      expect((await json()).statusCode).toBe(429);
+    } finally {
+      await app.close();
+    }
+  });
 });
 
 describe("OAuth housekeeping", () => {

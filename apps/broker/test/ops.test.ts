@@ -29,6 +29,11 @@ describe("operations endpoints", () => {
     expect(res.headers["content-type"]).toMatch(/text\/plain/);
     expect(res.body).toMatch(/http_request_duration_seconds_count\{[^}]*route="\/healthz"[^}]*\} \d+/);
     expect(res.body).toMatch(/process_cpu_user_seconds_total/);
+    // Neither /metrics itself nor an unmatched URL gets a label of its own.
+    await broker.app.inject({ url: "/no-such-route-7f3a" });
+    const again = await broker.app.inject({ url: "/metrics" });
+    expect(again.body).not.toMatch(/route="\/metrics"/);
+    expect(again.body).not.toMatch(/no-such-route-7f3a/);
   });
 
   it("serves the OpenAPI document and its UI", async () => {

@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { InvalidClientMetadata, InvalidDpopProof, InvalidRequest, UnsupportedGrantType } from "../errors.ts";
 import { authenticateRequest, endpointUrl } from "../plugins/client-auth.ts";
 import { limitByClient, limitByIp } from "../plugins/rate-limit.ts";
-import { checkFormBody, NO_STORE } from "./checks/check-form.ts";
+import { formBodyValidator, formContentTypeError, NO_STORE } from "./checks/check-form.ts";
 import { ClientIdParams, ClientMetadataInput, ClientMetadataOutput } from "./clients/register-schemas.ts";
 import type { ClientMetadata } from "./clients/validate-metadata.ts";
 import { DPOP_ALGS } from "./dpop/check-dpop.ts";
@@ -14,12 +14,14 @@ import { ALL_SCOPES } from "./scopes.ts";
 
 type Form = Record<string, string>;
 const oauth = { errorFormat: "oauth" as const };
+/** What every form endpoint shares: OAuth errors, and FormBody checked in one loop. */
+const formRoute = { config: oauth, validatorCompiler: formBodyValidator };
 
 /**
  * The OAuth endpoints. Each is an ordered pipeline, as in node-oidc-provider:
- *   token:      rate limit (IP) → form body → schema → client auth → rate limit (client) → DPoP → grant
- *   par:        rate limit (IP) → form body → schema → client auth → rate limit (client) → link request checks
- *   introspect: rate limit (IP) → form body → schema → client auth → rate limit (client) → lookup
+ *   token:      rate limit (IP) → content type → form body → client auth → rate limit (client) → DPoP → grant
+ *   par:        rate limit (IP) → content type → form body → client auth → rate limit (client) → link request checks
+ *   introspect: rate limit (IP) → content type → form body → client auth → rate limit (client) → lookup
  *   register:   rate limit (IP) → JSON schema → initial / registration access token → metadata checks
  */
 export const oauthRoutes: FastifyPluginAsync = async (appBase) => {
@@ -32,12 +34,16 @@ export const oauthRoutes: FastifyPluginAsync = async (appBase) => {
   sweeper.unref();
   app.addHook("onClose", async () => clearInterval(sweeper));
   const ip = (name: keyof typeof limits) => limitByIp(m.rateLimiter, name, limits[name].perIp);
+  /** A form endpoint's onRequest: the IP limit, then the content type. */
+  const ipForm = (name: keyof typeof limits) => limitByIp(m.rateLimiter, name, limits[name].perIp, formContentTypeError);
   /** Client authentication, then the per-client limit: one preHandler, so one hook stage. */
   const authenticated = (name: keyof typeof limits) => {
     const perClient = limitByClient(m.rateLimiter, name, limits[name].perClient);
     return async (request: FastifyRequest) => {
       await authenticateRequest(request);
-      await perClient(request);
+      const limited = perClient(request);
+      const err = limited instanceof Promise ? await limited : limited;
+      if (err) throw err;
     };
   };
   // Error responses get no-store from the error handler; successful ones set it here.
@@ -110,7 +116,7 @@ export const oauthRoutes: FastifyPluginAsync = async (appBase) => {
   // ---------------------------------------------------------------- PAR (RFC 9126)
   app.post(
     "/par",
-    { schema: { body: FormBody, response: { 201: ParResponseSchema } }, config: oauth, onRequest: ip("par"), preValidation: checkFormBody, preHandler: authenticated("par") },
+    { schema: { body: FormBody, response: { 201: ParResponseSchema } }, ...formRoute, onRequest: ipForm("par"), preHandler: authenticated("par") },
     async (request, reply) => reply.code(201).headers(NO_STORE).send(await m.par.push(request.client!, request.body as Form)),
   );
 
@@ -126,7 +132,7 @@ export const oauthRoutes: FastifyPluginAsync = async (appBase) => {
   }
   app.post(
     "/oauth/token",
-    { schema: { body: FormBody, response: { 200: TokenResponseSchema } }, config: oauth, onRequest: ip("token"), preValidation: checkFormBody, preHandler: authenticated("token") },
+    { schema: { body: FormBody, response: { 200: TokenResponseSchema } }, ...formRoute, onRequest: ipForm("token"), preHandler: authenticated("token") },
     async (request, reply) => {
       reply.headers(NO_STORE);
       const body = request.body as Form;
@@ -142,7 +148,7 @@ export const oauthRoutes: FastifyPluginAsync = async (appBase) => {
   // ---------------------------------------------------------------- introspection (RFC 7662), revocation (RFC 7009)
   app.post(
     "/oauth/introspect",
-    { schema: { body: FormBody, response: { 200: IntrospectionResponseSchema } }, config: oauth, onRequest: ip("introspect"), preValidation: checkFormBody, preHandler: authenticated("introspect") },
+    { schema: { body: FormBody, response: { 200: IntrospectionResponseSchema } }, ...formRoute, onRequest: ipForm("introspect"), preHandler: authenticated("introspect") },
     async (request, reply) => {
       reply.headers(NO_STORE);
       const { token } = request.body as Form;
@@ -152,7 +158,7 @@ export const oauthRoutes: FastifyPluginAsync = async (appBase) => {
   );
   app.post(
     "/oauth/revoke",
-    { schema: { body: FormBody, response: { 200: Type.Object({}) } }, config: oauth, onRequest: ip("revoke"), preValidation: checkFormBody, preHandler: authenticated("revoke") },
+    { schema: { body: FormBody, response: { 200: Type.Object({}) } }, ...formRoute, onRequest: ipForm("revoke"), preHandler: authenticated("revoke") },
     async (request, reply) => {
       reply.headers(NO_STORE);
       const { token } = request.body as Form;

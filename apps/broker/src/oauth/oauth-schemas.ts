@@ -1,10 +1,15 @@
 import { Type } from "typebox";
+import { FORM_LIMITS } from "./checks/check-form.ts";
 
 /**
  * Form bodies of the OAuth endpoints: flat string parameters, each at most 4 KiB, at most 30 of
  * them. A repeated parameter arrives as an array and fails (RFC 6749 §3.1: no parameter twice).
+ * For the OpenAPI document: the routes check it with `formBodyValidator`.
  */
-export const FormBody = Type.Record(Type.String({ maxLength: 100 }), Type.String({ maxLength: 4096 }), { maxProperties: 30 });
+export const FormBody = Type.Record(Type.String(), Type.String({ maxLength: FORM_LIMITS.maxValue }), {
+  maxProperties: FORM_LIMITS.maxParams,
+  propertyNames: { maxLength: FORM_LIMITS.maxName },
+});
 
 
 export const TokenResponseSchema = Type.Object({

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, onResponseHookHandler } from "fastify";
 import fp from "fastify-plugin";
 import { collectDefaultMetrics, type Registry } from "prom-client";
 import { createRequestHistogram } from "./request-histogram.ts";
@@ -20,14 +20,18 @@ async function metrics(app: FastifyInstance, { registry }: { registry: Registry 
     0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
   ]);
   registry.registerMetric(duration.metric);
-  // Callback style: an async hook would cost every request a promise and a tick.
-  app.addHook("onResponse", (request, reply, done) => {
-    const route = request.routeOptions.url;
-    // Unmatched URLs are not labelled one by one (that would let any caller grow the label set).
-    if (route !== undefined && !request.routeOptions.config?.disableMetrics) {
-      duration.observe(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
-    }
-    done();
+  // One onResponse hook per route, with its label fixed when the route is added: reading
+  // request.routeOptions builds a new object on each access. Callback style: an async hook would
+  // cost every request a promise and a tick. Unmatched URLs have no route, so they are not
+  // labelled one by one (that would let any caller grow the label set).
+  app.addHook("onRoute", (route) => {
+    if (route.config?.disableMetrics) return;
+    const label = route.url;
+    const observe: onResponseHookHandler = (request, reply, done) => {
+      duration.observe(request.method, label, reply.statusCode, reply.elapsedTime / 1000);
+      done();
+    };
+    route.onResponse = route.onResponse ? [...[route.onResponse].flat(), observe] : observe;
   });
 }
 

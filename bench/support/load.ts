@@ -1,0 +1,99 @@
+// Load generation and server CPU accounting for the HTTP benchmarks.
+//
+// wrk (C; Debian package `wrk`) is used when it is on the PATH, autocannon otherwise. On a 2-core
+// machine the load generator shares the cores with the server it measures: autocannon, being
+// JavaScript, spends about as much CPU per request as a lean server does, which squeezes every
+// ratio toward 1. wrk spends a fraction of that, so more of the machine goes to the server.
+// Either way each figure comes with the server's own CPU time per request, read from /proc,
+// which does not depend on how busy the load generator kept the machine.
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export interface LoadResult {
+  rps: number;
+  p99Ms: number;
+  failures: number;
+  requests: number;
+}
+
+export interface LoadOptions {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+  seconds: number;
+  connections: number;
+}
+
+const require = createRequire(new URL("../../apps/broker/package.json", import.meta.url));
+
+/** wrk when the machine has it (BENCH_LOAD=autocannon forces autocannon). */
+export const loadGenerator: "wrk" | "autocannon" = process.env.BENCH_LOAD !== "autocannon" && spawnSync("wrk", ["-v"]).error === undefined ? "wrk" : "autocannon";
+
+export function postLoad(o: LoadOptions): Promise<LoadResult> {
+  return loadGenerator === "wrk" ? wrk(o) : autocannon(o);
+}
+
+/** Lua for wrk: a POST with a fixed body and headers (JSON strings are valid Lua strings here). */
+function wrkScript(o: LoadOptions): string {
+  const lines = ['wrk.method = "POST"', `wrk.body = ${JSON.stringify(o.body)}`];
+  for (const [k, v] of Object.entries(o.headers)) lines.push(`wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`);
+  return `${lines.join("\n")}\n`;
+}
+
+function wrk(o: LoadOptions): Promise<LoadResult> {
+  const dir = mkdtempSync(join(tmpdir(), "lb-bench-"));
+  const script = join(dir, "post.lua");
+  writeFileSync(script, wrkScript(o));
+  return new Promise((resolve, reject) => {
+    const p = spawn("wrk", ["-t1", `-c${o.connections}`, `-d${o.seconds}s`, "--latency", "-s", script, o.url], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    p.stdout.on("data", (c: Buffer) => (out += c));
+    p.on("error", reject);
+    p.on("exit", (code) => {
+      rmSync(dir, { recursive: true, force: true });
+      const num = (re: RegExp) => Number(re.exec(out)?.[1] ?? Number.NaN);
+      const rps = num(/Requests\/sec:\s+([\d.]+)/);
+      if (code !== 0 || !Number.isFinite(rps)) return reject(new Error(`wrk failed (${code}): ${out}`));
+      const p99 = /\s99%\s+([\d.]+)(us|ms|s)\b/.exec(out);
+      const p99Ms = p99 ? Number(p99[1]) * ({ us: 0.001, ms: 1, s: 1000 } as Record<string, number>)[p99[2]!]! : Number.NaN;
+      const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+      const errors = socketErrors ? socketErrors.slice(1).reduce((a, b) => a + Number(b), 0) : 0;
+      const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
+      resolve({ rps, p99Ms, failures: errors + Number(non2xx?.[1] ?? 0), requests: num(/(\d+) requests in/) });
+    });
+  });
+}
+
+type Autocannon = (opts: Record<string, unknown>) => Promise<{ requests: { average: number; total: number }; non2xx: number; errors: number; latency: { p99: number } }>;
+
+async function autocannon(o: LoadOptions): Promise<LoadResult> {
+  const run = require("autocannon") as Autocannon;
+  const r = await run({ url: o.url, method: "POST", headers: o.headers, body: o.body, connections: o.connections, duration: o.seconds });
+  return { rps: r.requests.average, p99Ms: r.latency.p99, failures: r.non2xx + r.errors, requests: r.requests.total };
+}
+
+/** CPU time (user + system, ms) used so far by a process and all its descendants (Linux /proc). */
+export function cpuMs(rootPid: number): number {
+  const tick = 1000 / 100; // USER_HZ is 100 on Linux
+  const stats: { pid: number; ppid: number; ms: number }[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      // The command name (field 2) may hold spaces; the fields after its closing ")" do not.
+      const raw = readFileSync(`/proc/${name}/stat`, "utf8");
+      const f = raw.slice(raw.lastIndexOf(")") + 2).split(" ");
+      stats.push({ pid: Number(name), ppid: Number(f[1]), ms: (Number(f[11]) + Number(f[12])) * tick });
+    } catch {
+      // the process ended while we read
+    }
+  }
+  const tree = new Set([rootPid]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const s of stats) if (!tree.has(s.pid) && tree.has(s.ppid)) (tree.add(s.pid), (grew = true));
+  }
+  return stats.filter((s) => tree.has(s.pid)).reduce((a, s) => a + s.ms, 0);
+}

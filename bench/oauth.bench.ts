@@ -8,7 +8,9 @@
 // redis://127.0.0.1:6379). DATABASE_URL names the Postgres server (default
 // postgres://postgres@127.0.0.1:5432/postgres); a temporary database is made and dropped.
 // BENCH_SECONDS (default 10) sets each measurement's length, BENCH_ROUNDS (default 2) how many
-// alternating rounds run; the ratios are over the sums of the rounds. The load comes from wrk
+// alternating rounds run; the ratios are over the sums of the rounds. Before the first round every
+// server is warmed up on each of its measurements for BENCH_WARMUP seconds (default 5): a server's
+// first seconds run on code the JIT has not optimised yet, which measures start-up, not throughput. The load comes from wrk
 // when it is installed, else autocannon (support/load.ts says why); BENCH_LOAD=autocannon forces
 // autocannon. Each figure comes with the server's CPU time per request (all its processes).
 import { spawn, type ChildProcess } from "node:child_process";
@@ -23,6 +25,7 @@ import { cpuMs, loadGenerator, postLoad } from "./support/load.ts";
 const pg = createRequire(new URL("../packages/db/package.json", import.meta.url))("pg") as typeof import("pg");
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+const warmup = Number(process.env.BENCH_WARMUP ?? 5);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
 const perCore = Number(process.env.BENCH_PROCESSES ?? availableParallelism());
@@ -74,7 +77,7 @@ async function measure(title: string, server: { url: string; pid: number }, head
   // An inactive answer is a 200 too; measure the path that finds the token live.
   if (sample.includes('"active":false')) throw new Error(`${title}: the token is not active`);
   const opts = { url: server.url, headers, body, connections };
-  await postLoad({ ...opts, seconds: 2 }); // warm-up
+  await postLoad({ ...opts, seconds: 2 }); // the server that ran before has left the machine's caches cold
   const cpu0 = cpuMs(server.pid);
   const r = await postLoad({ ...opts, seconds });
   const cpuUs = ((cpuMs(server.pid) - cpu0) * 1000) / r.requests;
@@ -139,18 +142,23 @@ async function main() {
     const [cc, ccPerCore, intro, introPerCore] = [pair(), pair(), pair(), pair()];
     const floor: Figure[] = [];
     const at = (path: string, pid: number) => ({ url: path, pid });
-    process.stdout.write(`load: ${loadGenerator}, ${connections} connections, ${seconds} s per figure\n`);
+    type Step = [title: string, figures: Figure[], server: { url: string; pid: number }, headers: Record<string, string>, body: string];
+    const plan: Step[] = [
+      ["broker client_credentials (ES256 JWT)", cc.broker, at(`${broker}/oauth/token`, brokerPid), auth, ccBody],
+      ["oidc-provider client_credentials (ES256 JWT)", cc.op, at(`${op}/token`, opPid), jwtAuth, ccBody],
+      [`  same, broker x${perCore} processes`, ccPerCore.broker, at(`${brokers}/oauth/token`, brokersPid), auth, ccBody],
+      [`  same, oidc-provider x${perCore} processes`, ccPerCore.op, at(`${ops}/token`, opsPid), jwtAuth, ccBody],
+      ["broker introspection (JWT, revocation checked)", intro.broker, at(`${broker}/oauth/introspect`, brokerPid), auth, `token=${token}`],
+      ["oidc-provider introspection (opaque, in memory)", intro.op, at(`${op}/token/introspection`, opPid), opaqueAuth, `token=${opToken}`],
+      ["  floor: an empty Fastify route, one process", floor, at(`http://127.0.0.1:${floorPort}/oauth/introspect`, floorPid), auth, `token=${token}`],
+      [`  same, broker x${perCore} processes`, introPerCore.broker, at(`${brokers}/oauth/introspect`, brokersPid), auth, `token=${tokens}`],
+      [`  same, oidc-provider x${perCore} processes (Redis)`, introPerCore.op, at(`${opsRedis}/token/introspection`, opsRedisPid), opaqueAuth, `token=${opsRedisToken}`],
+    ];
+    process.stdout.write(`load: ${loadGenerator}, ${connections} connections, ${seconds} s per figure after ${warmup} s of warm-up\n`);
+    for (const [, , server, headers, body] of plan) await postLoad({ url: server.url, headers, body, connections, seconds: warmup });
     for (let round = 1; round <= rounds; round++) {
       process.stdout.write(`-- round ${round}/${rounds}\n`);
-      cc.broker.push(await measure("broker client_credentials (ES256 JWT)", at(`${broker}/oauth/token`, brokerPid), auth, ccBody));
-      cc.op.push(await measure("oidc-provider client_credentials (ES256 JWT)", at(`${op}/token`, opPid), jwtAuth, ccBody));
-      ccPerCore.broker.push(await measure(`  same, broker x${perCore} processes`, at(`${brokers}/oauth/token`, brokersPid), auth, ccBody));
-      ccPerCore.op.push(await measure(`  same, oidc-provider x${perCore} processes`, at(`${ops}/token`, opsPid), jwtAuth, ccBody));
-      intro.broker.push(await measure("broker introspection (JWT, revocation checked)", at(`${broker}/oauth/introspect`, brokerPid), auth, `token=${token}`));
-      intro.op.push(await measure("oidc-provider introspection (opaque, in memory)", at(`${op}/token/introspection`, opPid), opaqueAuth, `token=${opToken}`));
-      floor.push(await measure("  floor: an empty Fastify route, one process", at(`http://127.0.0.1:${floorPort}/oauth/introspect`, floorPid), auth, `token=${token}`));
-      introPerCore.broker.push(await measure(`  same, broker x${perCore} processes`, at(`${brokers}/oauth/introspect`, brokersPid), auth, `token=${tokens}`));
-      introPerCore.op.push(await measure(`  same, oidc-provider x${perCore} processes (Redis)`, at(`${opsRedis}/token/introspection`, opsRedisPid), opaqueAuth, `token=${opsRedisToken}`));
+      for (const [title, figures, server, headers, body] of plan) figures.push(await measure(title, server, headers, body));
     }
     const sum = (xs: Figure[], k: keyof Figure) => xs.reduce((a, b) => a + b[k], 0);
     const line = (name: string, r: Pair, target: number) =>

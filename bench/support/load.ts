@@ -93,7 +93,11 @@ export function cpuMs(rootPid: number): number {
   const tree = new Set([rootPid]);
   for (let grew = true; grew; ) {
     grew = false;
-    for (const s of stats) if (!tree.has(s.pid) && tree.has(s.ppid)) (tree.add(s.pid), (grew = true));
+    for (const s of stats) {
+      if (tree.has(s.pid) || !tree.has(s.ppid)) continue;
+      tree.add(s.pid);
+      grew = true;
+    }
   }
   return stats.filter((s) => tree.has(s.pid)).reduce((a, s) => a + s.ms, 0);
 }

@@ -29,5 +29,7 @@ describe("form body check", () => {
     expect(formBodyError({ token: ["a", "b"] })).toMatchObject({ code: "invalid_request", message: "token must be sent once, as a string" });
     expect(formBodyError(many(31))?.message).toMatch(/more than 30 parameters/);
     expect(formBodyError(null)?.code).toBe("invalid_request");
+    // A caller's parameter name is echoed only when it is plain ASCII (RFC 6749 §5.2).
+    expect(formBodyError({ 'x"\u00e9<': ["a", "b"] })?.message).toBe("a parameter must be sent once, as a string");
   });
 });

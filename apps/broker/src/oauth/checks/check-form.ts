@@ -17,6 +17,9 @@ export const NO_STORE = { "cache-control": "no-store", pragma: "no-cache" } as c
 /** The limits `FormBody` (oauth-schemas.ts) documents. */
 export const FORM_LIMITS = { maxParams: 30, maxName: 100, maxValue: 4096 } as const;
 
+/** A parameter's name for an error description, which RFC 6749 §5.2 keeps to printable ASCII. */
+const named = (name: string) => (/^[A-Za-z0-9_.:-]{1,40}$/.test(name) ? name : "a parameter");
+
 /** Why a parsed form body breaks FormBody, or undefined when it keeps to it. */
 export function formBodyError(body: unknown): OAuthError | undefined {
   if (body === null || typeof body !== "object") return InvalidRequest("the body must be a form");
@@ -27,8 +30,8 @@ export function formBodyError(body: unknown): OAuthError | undefined {
     if (name.length > FORM_LIMITS.maxName) return InvalidRequest(`a parameter name is longer than ${FORM_LIMITS.maxName} characters`);
     const value = (body as Record<string, unknown>)[name];
     // A repeated parameter arrives as an array (RFC 6749 §3.1: no parameter twice).
-    if (typeof value !== "string") return InvalidRequest(`${name} must be sent once, as a string`);
-    if (value.length > FORM_LIMITS.maxValue) return InvalidRequest(`${name} must not be longer than ${FORM_LIMITS.maxValue} characters`);
+    if (typeof value !== "string") return InvalidRequest(`${named(name)} must be sent once, as a string`);
+    if (value.length > FORM_LIMITS.maxValue) return InvalidRequest(`${named(name)} must not be longer than ${FORM_LIMITS.maxValue} characters`);
   }
   return undefined;
 }

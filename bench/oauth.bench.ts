@@ -1,18 +1,18 @@
 // client_credentials tokens/s and introspections/s: the broker on Postgres against oidc-provider
 // (ES256 JWT access tokens) on the same machine, in the same run, with an empty Fastify route as
-// the floor. Each server runs in its own process group; autocannon runs here. Both servers are
-// measured as one process, and again as one process per core (BENCH_PROCESSES, default the core
-// count): the broker as BROKER_WORKERS runs it; oidc-provider with its in-memory store for
-// client_credentials (JWT access tokens need no store), and with its store in Redis for
+// the floor. Each server runs as a child process; the load comes from wrk when it is installed,
+// else autocannon (support/load.ts says why; BENCH_LOAD=autocannon forces it), and each figure
+// comes with the server's CPU time per request (all its processes).
+// Both servers are measured as one process, and again as one process per core (BENCH_PROCESSES,
+// default the core count): the broker as BROKER_WORKERS runs it; oidc-provider with its in-memory
+// store for client_credentials (JWT access tokens need no store), and with its store in Redis for
 // introspection, as processes must share the opaque tokens they introspect (REDIS_URL, default
 // redis://127.0.0.1:6379). DATABASE_URL names the Postgres server (default
 // postgres://postgres@127.0.0.1:5432/postgres); a temporary database is made and dropped.
 // BENCH_SECONDS (default 10) sets each measurement's length, BENCH_ROUNDS (default 2) how many
-// alternating rounds run; the ratios are over the sums of the rounds. Before the first round every
-// server is warmed up on each of its measurements for BENCH_WARMUP seconds (default 5): a server's
-// first seconds run on code the JIT has not optimised yet, which measures start-up, not throughput. The load comes from wrk
-// when it is installed, else autocannon (support/load.ts says why); BENCH_LOAD=autocannon forces
-// autocannon. Each figure comes with the server's CPU time per request (all its processes).
+// alternating rounds run; the ratios are over the sums of the rounds. Before the first round each
+// measurement is run once for BENCH_WARMUP seconds (default 5): a server's first seconds run on
+// code the JIT has not optimised yet, which measures start-up, not throughput.
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { availableParallelism } from "node:os";

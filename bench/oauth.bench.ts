@@ -17,8 +17,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { createRequire } from "node:module";
-import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
+import { freePort } from "../apps/broker/test/support/ports.ts";
 import { migrate, createDb } from "../packages/db/src/index.ts";
 import { cpuMs, loadGenerator, postLoad } from "./support/load.ts";
 
@@ -34,15 +34,6 @@ const baseUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/
 const registrationToken = randomBytes(32).toString("base64url");
 const servers = fileURLToPath(new URL("./support/oauth-servers.ts", import.meta.url));
 const children: ChildProcess[] = [];
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Starts a server of support/oauth-servers.ts; resolves to its pid once it is ready. */
 async function start(args: string[], env: Record<string, string> = {}): Promise<number> {

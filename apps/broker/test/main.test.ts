@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createTestDb } from "@link-broker/db/testing";
 import { describe, expect, it } from "vitest";
-import { freePort } from "./support/oauth.ts";
+import { freePort } from "./support/ports.ts";
 
 const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
 // Resolved here, so the child can run from an empty working directory.

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
-import { freePort } from "./support/ports.ts";
+import { freePort } from "../../broker/test/support/ports.ts";
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 const outputDir = join(repoRoot, "test-output", "e2e");

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildSandbox } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
 import { cookieFetch, form } from "./support/cookie-fetch.ts";
-import { freePort } from "./support/ports.ts";
+import { freePort } from "../../broker/test/support/ports.ts";
 
 let dataDir: string;
 let clock = Date.now();

@@ -1,9 +1,9 @@
 // The ledger's storage: the only file of this package that uses Prisma.
 import { type Consent, type Db, type LedgerAction, type LedgerEntry, Prisma, type PrismaClient, type Tx } from "@link-broker/db";
-
-const { sql } = Prisma;
 import { statusAfter } from "./consent-state.ts";
 import { entryHash, GENESIS_HASH } from "./hash-chain.ts";
+
+const { sql } = Prisma;
 
 /** pg_advisory_xact_lock key that serializes appends to the one chain ("ledger" in ASCII). */
 export const CHAIN_LOCK_KEY = 0x6c6564676572n;

@@ -13,7 +13,8 @@ import { testConfig } from "./app.ts";
 import { startBankIdp, type BankIdpServer } from "./bank-idp.ts";
 import { startFakeGraph, type FakeGraph } from "./fake-graph.ts";
 import { fakeLinkingDeps } from "./linking-fakes.ts";
-import { freePort, registerClient, type Registered } from "./oauth.ts";
+import { registerClient, type Registered } from "./oauth.ts";
+import { freePort } from "./ports.ts";
 
 
 /** A settable clock (defaults to real time). */

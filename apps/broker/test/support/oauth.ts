@@ -1,10 +1,10 @@
-import { createServer } from "node:net";
 import { createTestDb, type TestDb } from "@link-broker/db/testing";
 import type { FastifyInstance } from "fastify";
 import * as oidc from "openid-client";
 import { buildApp, type AppDeps } from "../../src/app.ts";
 import type { Config } from "../../src/config.ts";
 import { testConfig, TEST_REGISTRATION_TOKEN } from "./app.ts";
+import { freePort } from "./ports.ts";
 
 export interface RunningBroker {
   app: FastifyInstance;
@@ -14,23 +14,6 @@ export interface RunningBroker {
   close(): Promise<void>;
 }
 
-/**
- * A free loopback port for a test server that must know its URL before it listens. Chosen at
- * random below the kernel's ephemeral range (32768+), so no outgoing connection or port-0 listen
- * can take it between this check and the server's listen; checked by binding it.
- */
-export async function freePort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    const free = await new Promise<boolean>((resolve) => {
-      const server = createServer();
-      server.once("error", () => resolve(false));
-      server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-  throw new Error("no free loopback port found");
-}
 
 /** A broker listening on a loopback port, its issuer being that address, driven over real HTTP. */
 export async function startRunningBroker(options: { deps?: Partial<AppDeps>; setup?: (app: FastifyInstance) => void } = {}): Promise<RunningBroker> {

@@ -7,7 +7,7 @@ import { createRemoteJWKSet, jwtVerify } from "jose";
 import { createIdp } from "./idp-server.ts";
 import { loadIdpJwks } from "./idp-keys.ts";
 import { cookieFetch, form } from "../../test/support/cookie-fetch.ts";
-import { freePort } from "../../test/support/ports.ts";
+import { freePort } from "../../../broker/test/support/ports.ts";
 
 const redirectUri = "http://localhost:3999/link/callback";
 let issuer: string;

@@ -1,4 +1,5 @@
 import type { Db, Prisma } from "@link-broker/db";
+import { refreshingValue, type RefreshingValue } from "../shared/refreshing-value.ts";
 
 export type ClientRow = Awaited<ReturnType<Db["prisma"]["client"]["findUnique"]>> & {};
 
@@ -34,39 +35,21 @@ export type ClientRepo = ReturnType<typeof createClientRepo>;
  * and one read, and a deleted client's tokens are revoked in the database at once.
  */
 export function createClientCache(repo: Pick<ClientRepo, "findById">, ttlMs = 5_000) {
-  const cache = new Map<string, { row: ClientRow | null; at: number }>();
-  const loading = new Map<string, Promise<ClientRow | null>>();
-  function load(id: string): Promise<ClientRow | null> {
-    let pending = loading.get(id);
-    if (!pending) {
-      const read: Promise<ClientRow | null> = repo
-        .findById(id)
-        .then((row) => {
-          // A read that an invalidation overtook must not put its older row back.
-          if (loading.get(id) === read) {
-            if (cache.size > 10_000) cache.clear();
-            cache.set(id, { row, at: Date.now() });
-          }
-          return row;
-        })
-        .finally(() => {
-          if (loading.get(id) === read) loading.delete(id);
-        });
-      pending = read;
-      loading.set(id, pending);
-    }
-    return pending;
-  }
+  // One refreshing value per client. Invalidating drops the client's entry, so a read that was
+  // running for it lands in an entry no longer used and cannot put its older row back.
+  const entries = new Map<string, RefreshingValue<ClientRow | null>>();
   return {
-    async get(id: string): Promise<ClientRow | null> {
-      const hit = cache.get(id);
-      if (!hit) return load(id);
-      if (Date.now() - hit.at >= ttlMs) load(id).catch(() => {});
-      return hit.row;
+    get(id: string): Promise<ClientRow | null> {
+      let entry = entries.get(id);
+      if (!entry) {
+        if (entries.size > 10_000) entries.clear();
+        entry = refreshingValue(ttlMs, () => repo.findById(id));
+        entries.set(id, entry);
+      }
+      return entry.get();
     },
     invalidate(id: string) {
-      cache.delete(id);
-      loading.delete(id);
+      entries.delete(id);
     },
   };
 }

@@ -1,6 +1,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, sign as cryptoSign, verify as cryptoVerify, type JsonWebKey, type KeyObject } from "node:crypto";
 import type { Clock } from "../../clock.ts";
 import type { Sealer } from "../../crypto/seal.ts";
+import { refreshingValue } from "../shared/refreshing-value.ts";
 import { ACCESS_TOKEN_TTL } from "../scopes.ts";
 import type { KeysRepo, SigningKeyRow } from "./keys-repo.ts";
 
@@ -25,42 +26,10 @@ const privateContext = (kid: string) => `signing_key:${kid}:private`;
 /**
  * ES256 signing keys, sealed at rest. Signing uses node:crypto on a cached KeyObject, on the
  * thread pool (about three times faster than WebCrypto here); the output is an ordinary compact
- * JWS (IEEE P1363 signature), verified by jose and openid-client. Each process re-reads the key table every
- * `cacheMs`, so after a rotation another process may still sign with the previous key for that
- * long — harmless, as that key stays published for the access token lifetime plus a margin.
+ * JWS (IEEE P1363 signature), verified by jose and openid-client. Each process re-reads the key
+ * table every `cacheMs`, so after a rotation another process may still sign with the previous key
+ * for that long — harmless, as that key stays published for the access token lifetime plus a margin.
  */
-/**
- * A value loaded on first use and shared by concurrent callers; once loaded, a stale value keeps
- * serving while one background reload runs, so a cache expiry never stalls requests.
- */
-function refreshingValue<T>(ttlMs: number, load: () => Promise<T>) {
-  let current: { value: T; loadedAt: number } | undefined;
-  let loading: Promise<T> | undefined;
-  const reload = (): Promise<T> => {
-    loading ??= load()
-      .then((value) => {
-        current = { value, loadedAt: Date.now() };
-        return value;
-      })
-      .finally(() => {
-        loading = undefined;
-      });
-    return loading;
-  };
-  return {
-    reload,
-    async get(): Promise<T> {
-      if (!current) return reload();
-      if (Date.now() - current.loadedAt >= ttlMs) reload().catch(() => {});
-      return current.value;
-    },
-    clear() {
-      current = undefined;
-      loading = undefined;
-    },
-  };
-}
-
 export function createKeyStore(deps: { repo: KeysRepo; sealer: Sealer; clock: Clock; cacheMs?: number; publishFor?: number }) {
   const { repo, sealer, clock } = deps;
   const cacheMs = deps.cacheMs ?? 10_000;

@@ -1,0 +1,36 @@
+/**
+ * A value loaded on first use and shared by concurrent callers. Once loaded, a stale value keeps
+ * serving while one background reload runs, so an expiry never stalls requests. After `clear()`
+ * the next caller loads afresh, and a load that was already running cannot put its older value
+ * back.
+ */
+export function refreshingValue<T>(ttlMs: number, load: () => Promise<T>) {
+  let current: { value: T; loadedAt: number } | undefined;
+  let loading: Promise<T> | undefined;
+  const reload = (): Promise<T> => {
+    if (loading) return loading;
+    const run: Promise<T> = load()
+      .then((value) => {
+        if (loading === run) current = { value, loadedAt: Date.now() };
+        return value;
+      })
+      .finally(() => {
+        if (loading === run) loading = undefined;
+      });
+    loading = run;
+    return run;
+  };
+  return {
+    reload,
+    async get(): Promise<T> {
+      if (!current) return reload();
+      if (Date.now() - current.loadedAt >= ttlMs) reload().catch(() => {});
+      return current.value;
+    },
+    clear() {
+      current = undefined;
+      loading = undefined;
+    },
+  };
+}
+export type RefreshingValue<T> = ReturnType<typeof refreshingValue<T>>;

@@ -13,6 +13,7 @@ import { createSealer, type Sealer } from "./crypto/seal.ts";
 import { registerLinking, type LinkingOverrides } from "./linking/register-linking.ts";
 import type { LinkingDeps } from "./linking/linking-deps.ts";
 import { createBrokerLedger, registerLedger } from "./ledger/broker-ledger.ts";
+import { createLinksRepo } from "./links/links-repo.ts";
 import { loggerOptions } from "./logger.ts";
 import { linkingDepsOf } from "./linking/linking-wiring.ts";
 import { createOAuth, type OAuthOptions } from "./oauth/oauth-module.ts";
@@ -58,7 +59,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // the ledger signs receipts and checkpoints with the keys the broker publishes at /jwks.json.
   let ledger: ConsentLedger | undefined;
   const consentCheck: ConsentCheck = async (grant) => !grant.consentId || (ledger !== undefined && (await ledger.isActive(grant.consentId)));
-  const oauth = createOAuth(base, { consentCheck, ...deps.oauth });
+  const linksRepo = createLinksRepo(db);
+  const oauth = createOAuth(base, { consentCheck, linkCheck: linksRepo.holdsConsent, ...deps.oauth });
   ledger = await createBrokerLedger({ config, db, clock, signer: deps.ledgerSigner ?? oauth.signer });
   const ctx: BrokerContext = { ...base, ledger };
 

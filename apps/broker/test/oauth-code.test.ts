@@ -32,11 +32,12 @@ describe("OAuth: PAR, authorization codes, refresh tokens, DPoP", () => {
   });
   afterAll(() => broker?.close());
 
-  /** What the linking flow does inside its consent transaction: a ledger grant, then the code. */
+  /** What the linking flow does inside its consent transaction: the link, a ledger grant, then the code. */
   async function issueCode(client: Registered, codeVerifier: string, scopes = ["balance:read"]) {
     const linkId = randomUUID();
     return broker.db.prisma.$transaction(async (tx) => {
       const { consentId } = await broker.app.broker.ledger.grant({ clientId: client.client_id, subject: "customer-1", linkId, psid: "psid-1", scopes, actor: "customer" }, { tx });
+      await tx.link.create({ data: { id: linkId, clientId: client.client_id, subject: "customer-1", psid: linkId, consentId } });
       return broker.app.oauth.issueAuthorizationCode(tx, { clientId: client.client_id, linkId, attemptId: randomUUID(), consentId, subject: "customer-1", scopes, codeChallenge: challengeOf(codeVerifier) });
     });
   }

@@ -263,19 +263,29 @@ export function createConsentLedger(options: ConsentLedgerOptions) {
      * grants a new one. Joins the caller's transaction like `grant`.
      */
     async reconsent(input: { consentId: string } & GrantInput, opts: { tx?: Tx } = {}): Promise<GrantResult> {
-      const current = await consentOrThrow(input.consentId, { clientId: input.clientId }, opts.tx);
-      if (current.subject !== input.subject) throw invalidRequest("a consent can only be given again by the same customer");
-      const { scopes, purposes } = normalizeGrant(input.scopes, input.purposes);
-      const now = clock.now();
-      const expiresAt = expiryFrom(now, input.expiresAt);
-      const same = (a: string[], b: string[]) => a.length === b.length && a.every((x) => b.includes(x));
-      const active = effectiveState(current.status, current.expiresAt, now) === "active";
-      if (active && same(current.scopes, scopes) && same(current.purposes, purposes) && expiresAt > current.expiresAt) {
-        return ledger.renew({ consentId: current.id, expiresAt, actor: input.actor, evidence: input.evidence }, undefined, opts);
+      // Decide under the chain lock, from the consent as committed: a concurrent reconsent or
+      // withdrawal cannot slip between the read and the append.
+      const { current, granted } = await store.withChainLock(opts.tx, async (tx) => {
+        const current = await consentOrThrow(input.consentId, { clientId: input.clientId }, tx);
+        if (current.subject !== input.subject) throw invalidRequest("a consent can only be given again by the same customer");
+        const { scopes, purposes } = normalizeGrant(input.scopes, input.purposes);
+        const now = clock.now();
+        const expiresAt = expiryFrom(now, input.expiresAt);
+        const same = (a: string[], b: string[]) => a.length === b.length && a.every((x) => b.includes(x));
+        const active = effectiveState(current.status, current.expiresAt, now) === "active";
+        if (active && same(current.scopes, scopes) && same(current.purposes, purposes) && expiresAt > current.expiresAt) {
+          return { current, granted: await ledger.renew({ consentId: current.id, expiresAt, actor: input.actor, evidence: input.evidence }, undefined, { tx }) };
+        }
+        if (active) await ledger.withdraw({ consentId: current.id, actor: input.actor, reason: "replaced by a new consent" }, undefined, { tx });
+        const { consentId: _previous, ...grantInput } = input;
+        return { current, granted: await ledger.grant(grantInput, { tx }) };
+      });
+      // Inside the caller's transaction its NOTIFY invalidates after commit; on our own, at once.
+      if (!opts.tx) {
+        committed(current);
+        committed({ clientId: input.clientId, subject: input.subject, linkId: input.linkId ?? null, psid: input.psid ?? null });
       }
-      if (active) await ledger.withdraw({ consentId: current.id, actor: input.actor, reason: "replaced by a new consent" }, undefined, opts);
-      const { consentId: _previous, ...grantInput } = input;
-      return ledger.grant(grantInput, opts);
+      return granted;
     },
 
     /** The hot path: may this service use `scope` for `purpose` for this customer now? */

@@ -7,19 +7,28 @@ export function createLinksRepo(db: Pick<Db, "prisma">) {
   return {
     /**
      * The link for (client, subject, psid), made active; re-linking reuses the row. Answers
-     * whether it was already active (its consent is then renewed rather than granted anew).
+     * whether it was already active (its consent is then renewed or replaced rather than granted
+     * anew). The row stays locked until the caller's transaction ends, so two approvals for one
+     * link run one after the other and the second decides from what the first committed.
      */
     async activate(tx: Tx, key: { clientId: string; subject: string; psid: string }): Promise<{ link: Link; wasActive: boolean }> {
-      const existing = await tx.link.findUnique({ where: { clientId_subject_psid: key } });
-      if (!existing) {
-        await tx.link.createMany({ data: [{ id: randomUUID(), ...key }], skipDuplicates: true });
-      }
-      const link = await tx.link.findUniqueOrThrow({ where: { clientId_subject_psid: key } });
-      const wasActive = existing?.status === "active";
+      // A concurrent insert of the same key waits here for the other transaction to end.
+      const { count: created } = await tx.link.createMany({ data: [{ id: randomUUID(), ...key }], skipDuplicates: true });
+      const [locked] = await tx.$queryRaw<{ id: string }[]>`
+        SELECT "id" FROM "link"
+        WHERE "clientId" = ${key.clientId} AND "subject" = ${key.subject} AND "psid" = ${key.psid}
+        FOR UPDATE`;
+      const link = await tx.link.findUniqueOrThrow({ where: { id: locked!.id } });
+      const wasActive = created === 0 && link.status === "active";
       if (link.status !== "active") {
         return { link: await tx.link.update({ where: { id: link.id }, data: { status: "active", unlinkedAt: null, unlinkedBy: null } }), wasActive };
       }
       return { link, wasActive };
+    },
+
+    /** Whether the link is active and holds this consent (a code or grant of an older consent is not its own). */
+    async holdsConsent(linkId: string, consentId: string): Promise<boolean> {
+      return (await prisma.link.count({ where: { id: linkId, status: "active", consentId } })) === 1;
     },
 
     async setConsent(tx: Tx, linkId: string, consentId: string): Promise<void> {

@@ -17,7 +17,7 @@ import { authorizationCodeGrant } from "./token/grants/authorization-code.ts";
 import { clientCredentialsGrant } from "./token/grants/client-credentials.ts";
 import { refreshTokenGrant } from "./token/grants/refresh-token.ts";
 import { issueAuthorizationCode, type AuthorizationCodeInput } from "./token/issue-authorization-code.ts";
-import { allowAllConsents, type ConsentCheck } from "./token/token-service.ts";
+import { allowAllConsents, allowAllLinks, type ConsentCheck, type LinkCheck } from "./token/token-service.ts";
 import { createTokensRepo } from "./token/tokens-repo.ts";
 import { createReplayRepo } from "./shared/replay-repo.ts";
 import { createSweepRepo } from "./shared/sweep-repo.ts";
@@ -25,6 +25,8 @@ import { createSweepRepo } from "./shared/sweep-repo.ts";
 export interface OAuthOptions {
   /** The consent ledger's check; until it is wired every grant's consent counts as active. */
   consentCheck?: ConsentCheck;
+  /** The links module's check at code exchange: the link is active and holds the code's consent. */
+  linkCheck?: LinkCheck;
   rateLimits?: Partial<typeof DEFAULT_RATE_LIMITS>;
 }
 
@@ -39,7 +41,7 @@ export function createOAuth(ctx: Omit<BrokerContext, "ledger">, options: OAuthOp
   const tokensRepo = createTokensRepo(db);
   const accessTokens = createAccessTokens({ keyStore, issuer: config.publicUrl, clock });
   const par = createParService({ repo: createParRepo(db), clock });
-  const tokenDeps = { repo: tokensRepo, accessTokens, clock, consentCheck };
+  const tokenDeps = { repo: tokensRepo, accessTokens, clock, consentCheck, linkCheck: options.linkCheck ?? allowAllLinks };
   const rateLimits: Record<keyof typeof DEFAULT_RATE_LIMITS, EndpointLimits> = { ...DEFAULT_RATE_LIMITS, ...options.rateLimits };
 
   return {

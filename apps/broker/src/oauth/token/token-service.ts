@@ -10,6 +10,13 @@ import type { GrantRow, TokensRepo } from "./tokens-repo.ts";
 export type ConsentCheck = (grant: GrantRow) => Promise<boolean>;
 export const allowAllConsents: ConsentCheck = async () => true;
 
+/**
+ * Asks the links module whether a link is active and holds a consent. The code exchange calls
+ * it: a code is only good while its link is live and its consent is still the link's.
+ */
+export type LinkCheck = (linkId: string, consentId: string) => Promise<boolean>;
+export const allowAllLinks: LinkCheck = async () => true;
+
 export interface TokenResponse {
   access_token: string;
   token_type: "Bearer" | "DPoP";
@@ -30,6 +37,7 @@ export interface TokenServiceDeps {
   accessTokens: AccessTokens;
   clock: Clock;
   consentCheck: ConsentCheck;
+  linkCheck: LinkCheck;
 }
 
 export function tokenResponse(token: string, exp: number, iat: number, scopes: readonly string[], jkt: string | undefined, refreshToken?: string): TokenResponse {

@@ -9,10 +9,11 @@ import { tokenResponse, type GrantContext, type TokenResponse, type TokenService
  * authorization_code (RFC 6749 §4.1.3 + RFC 7636). Checks, in order: the client may use the
  * grant, the code exists, was not used (a replay revokes every token it issued), is this
  * client's, has not expired, and the PKCE verifier matches; then the code is consumed and the
- * grant with its tokens written in one transaction, and its consent must still be active.
+ * grant with its tokens written in one transaction, its consent must still be active, and its
+ * link must still be active and hold that consent.
  */
-export function authorizationCodeGrant(deps: Pick<TokenServiceDeps, "repo" | "accessTokens" | "clock" | "consentCheck">) {
-  const { repo, accessTokens, clock, consentCheck } = deps;
+export function authorizationCodeGrant(deps: Pick<TokenServiceDeps, "repo" | "accessTokens" | "clock" | "consentCheck" | "linkCheck">) {
+  const { repo, accessTokens, clock, consentCheck, linkCheck } = deps;
   return async ({ client, body, jkt }: GrantContext): Promise<TokenResponse> => {
     if (!client.grantTypes.includes("authorization_code")) throw UnauthorizedClient("this client is not registered for authorization_code");
     if (typeof body.code !== "string" || !body.code) throw InvalidRequest("code is required");
@@ -51,6 +52,12 @@ export function authorizationCodeGrant(deps: Pick<TokenServiceDeps, "repo" | "ac
     if (!grant || !(await consentCheck(grant))) {
       await repo.revokeGrant(grantId, "consent_inactive", now);
       throw InvalidGrant("consent is no longer active");
+    }
+    // The link must still be live and hold this code's consent (unlink marks the link after it
+    // revokes, so a grant written after that revocation is caught here).
+    if (grant.linkId && grant.consentId && !(await linkCheck(grant.linkId, grant.consentId))) {
+      await repo.revokeGrant(grantId, "link_inactive", now);
+      throw InvalidGrant("the link is no longer active");
     }
     return tokenResponse(token, claims.exp, claims.iat, code.scopes, jkt, refreshToken);
   };

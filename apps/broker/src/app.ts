@@ -20,6 +20,7 @@ import { createOAuth, type OAuthOptions } from "./oauth/oauth-module.ts";
 import type { ConsentCheck } from "./oauth/token/token-service.ts";
 import { oauthRoutes } from "./oauth/oauth-routes.ts";
 import { opsRoutes } from "./ops/ops-routes.ts";
+import { accessLogPlugin } from "./plugins/access-log.ts";
 import { errorHandlerPlugin } from "./plugins/error-handler.ts";
 import { metricsPlugin } from "./plugins/metrics.ts";
 
@@ -67,6 +68,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: deps.logger === false ? false : loggerOptions(config.logLevel, deps.logStream),
     genReqId: () => randomUUID(),
+    // plugins/access-log.ts writes one line per request instead of Fastify's two.
+    disableRequestLogging: true,
     requestIdHeader: false,
     trustProxy: config.production,
     bodyLimit: 64 * 1024,
@@ -80,6 +83,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   await app.register(errorHandlerPlugin);
+  await app.register(accessLogPlugin);
   await app.register(formbody);
 
   const registry = new promClient.Registry();

@@ -1,4 +1,5 @@
 import type { FastifyServerOptions } from "fastify";
+import pino from "pino";
 
 /** Query parameters whose values never reach a log line. */
 const SECRET_PARAMS = ["account_linking_token", "authorization_code", "code", "state", "request_uri", "code_verifier", "access_token", "refresh_token", "token", "client_secret", "client_assertion", "hub.verify_token", "nonce", "id_token"];
@@ -33,3 +34,14 @@ export function loggerOptions(level: string, stream?: { write(line: string): voi
     },
   };
 }
+
+/**
+ * Where the broker's log lines go in production: stdout, written asynchronously so a request
+ * never waits for the terminal or the log shipper; lines written while a write is in flight go
+ * out together in the next one. `flushSync()` on shutdown writes what is left, so nothing logged
+ * before the process ends is lost.
+ */
+export function createLogDestination(fd = 1) {
+  return pino.destination({ dest: fd, sync: false });
+}
+export type LogDestination = ReturnType<typeof createLogDestination>;

@@ -4,6 +4,7 @@ import { createDb, migrate, type Db } from "@link-broker/db";
 import closeWithGrace from "close-with-grace";
 import { buildApp } from "./app.ts";
 import { ConfigError, loadConfig, type Config } from "./config.ts";
+import { createLogDestination } from "./logger.ts";
 import { superviseWorkers } from "./workers.ts";
 
 /** One line on stderr and exit 1: start-up problems are configuration, not crashes. */
@@ -62,7 +63,8 @@ async function main() {
     return;
   }
 
-  const app = await buildApp({ config, db });
+  const logDestination = createLogDestination();
+  const app = await buildApp({ config, db, logStream: logDestination });
   // A worker leaves SIGINT to its supervisor, which passes it on as SIGTERM: a terminal's Ctrl-C
   // reaches the whole process group, and a second signal would cut the graceful close short.
   if (cluster.isWorker) process.on("SIGINT", () => {});
@@ -72,6 +74,9 @@ async function main() {
     // Stops accepting, lets in-flight requests finish, then the database closes.
     await app.close();
     await db.close();
+    // Lines still queued for the asynchronous stdout writer go out before close-with-grace exits
+    // (pino also flushes on exit; this keeps the guarantee explicit).
+    logDestination.flushSync();
   });
   try {
     await app.listen({ host: config.host, port: config.port });

@@ -58,7 +58,7 @@ export const linkingRoutes: FastifyPluginAsyncTypebox<LinkingRoutesOptions> = as
   // Linking errors carry a "Return to Messenger" link once redirect_uri is verified.
   app.setErrorHandler((error, request, reply) => {
     if (!(error instanceof LinkPageError)) throw error;
-    request.log.info({ code: error.code, status: error.status }, "link step refused");
+    request.refusal = error.code;
     reply.headers(error.headers);
     return sendPage(reply, linkErrorPage({ title: error.title, message: error.message, nextStep: error.nextStep, requestId: request.id, returnUrl: error.returnUrl }), error.status);
   });

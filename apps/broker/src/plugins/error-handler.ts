@@ -58,12 +58,13 @@ async function errorHandler(app: FastifyInstance) {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const brokerError = toBrokerError(error, formatOf(request));
     if (brokerError.status >= 500) request.log.error({ err: error }, "request failed");
-    else request.log.info({ code: brokerError.code, status: brokerError.status }, "request refused");
+    else request.refusal = brokerError.code;
     return sendError(request, reply, brokerError);
   });
-  app.setNotFoundHandler((request, reply) =>
-    sendError(request, reply, new BrokerError("not_found", `No route ${request.method} ${request.url.split("?")[0]}`, 404)),
-  );
+  app.setNotFoundHandler((request, reply) => {
+    request.refusal = "not_found";
+    return sendError(request, reply, new BrokerError("not_found", `No route ${request.method} ${request.url.split("?")[0]}`, 404));
+  });
 }
 
 export const errorHandlerPlugin = fp(errorHandler, { name: "error-handler" });

@@ -1,9 +1,8 @@
 import { mkdirSync } from "node:fs";
-import { PGlite } from "@electric-sql/pglite";
+import type { PGlite } from "@electric-sql/pglite";
 import { PrismaPg } from "@prisma/adapter-pg";
 import type { SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 import pg from "pg";
-import { PrismaPGlite } from "pglite-prisma-adapter";
 import { PrismaClient } from "./generated/client.ts";
 import { pgliteMigrationAdapter, pgMigrationAdapter } from "./migration-adapters.ts";
 
@@ -58,6 +57,8 @@ export async function createDb(options: CreateDbOptions = {}): Promise<Db> {
   }
   const dataDir = !url || url === "memory://" ? undefined : String(url).replace(/^file:(\/\/)?/, "");
   if (dataDir) mkdirSync(dataDir, { recursive: true });
+  // Loaded only here: the embedded database's code costs a Postgres-backed process ~40 MB of RSS.
+  const [{ PGlite }, { PrismaPGlite }] = await Promise.all([import("@electric-sql/pglite"), import("pglite-prisma-adapter")]);
   const pglite = options.pglite ?? (dataDir ? new PGlite(dataDir) : new PGlite());
   await pglite.waitReady;
   const adapter = new PrismaPGlite(pglite);

@@ -10,9 +10,8 @@
 // leaves no partial schema (same as native `migrate deploy`).
 import { randomUUID } from "node:crypto";
 import pg from "pg";
-import { PGlite } from "@electric-sql/pglite";
+import type { PGlite } from "@electric-sql/pglite";
 import { PrismaPg } from "@prisma/adapter-pg";
-import { PrismaPGlite } from "pglite-prisma-adapter";
 import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 
 type Internals = { onError(e: unknown): never };
@@ -79,6 +78,8 @@ export function pgMigrationAdapter(connectionString: string, pool?: pg.Pool): Sq
 // A blank PGlite data dir, dumped once per process: booting from it takes ~1 s vs ~3-4 s for initdb.
 let blankDump: Promise<File | Blob> | undefined;
 export async function newBlankPGlite(): Promise<PGlite> {
+  // Loaded on first use, like in create-db.ts: Postgres-backed processes never pay for it.
+  const { PGlite } = await import("@electric-sql/pglite");
   blankDump ??= PGlite.create().then(async (db) => {
     const dump = await db.dumpDataDir("none");
     await db.close();
@@ -88,6 +89,7 @@ export async function newBlankPGlite(): Promise<PGlite> {
 }
 
 async function pgliteAdapter(client: PGlite, owned: boolean): Promise<SqlDriverAdapter> {
+  const { PrismaPGlite } = await import("pglite-prisma-adapter");
   const adapter = wholeScript(await new PrismaPGlite(client).connect(), (sql) => client.exec(sql));
   // An unclosed PGlite re-arms a 10 s internal timer forever and keeps Node alive.
   if (owned) adapter.dispose = () => client.close();

@@ -75,7 +75,7 @@ describe("PGlite in a folder", () => {
     const dir = mkdtempSync(join(tmpdir(), "lb-pglite-"));
     const first = await createDb({ url: dir });
     expect((await migrate(first)).applied.length).toBeGreaterThan(0);
-    await first.prisma.staff.create({ data: { id: "s1", email: "a@bank.example", passwordHash: "x" } });
+    await first.prisma.staff.create({ data: { id: "s1", email: "a@bank.example", passwordHash: "x", role: "auditor" } });
     await first.close();
 
     const second = await createDb({ url: dir });

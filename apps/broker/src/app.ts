@@ -9,6 +9,7 @@ import Fastify, { LogController, type FastifyInstance } from "fastify";
 import promClient from "prom-client";
 import { systemClock, type Clock } from "./clock.ts";
 import type { Config } from "./config.ts";
+import { createConsoleModule } from "./console/console-module.ts";
 import { createSealer, type Sealer } from "./crypto/seal.ts";
 import { registerLinking, type LinkingOverrides } from "./linking/register-linking.ts";
 import type { LinkingDeps } from "./linking/linking-deps.ts";
@@ -106,9 +107,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.decorate("broker", ctx);
   app.decorate("oauth", oauth);
   await app.register(oauthRoutes);
-  await registerLedger(app, ledger, config);
   const linkingDeps = typeof deps.linking === "function" ? deps.linking(ctx) : (deps.linking ?? linkingDepsOf(oauth, ledger));
-  await registerLinking(app, ctx, linkingDeps, deps.linkingOverrides);
+  const linking = await registerLinking(app, ctx, linkingDeps, deps.linkingOverrides);
+  const consoleModule = createConsoleModule({ ...base, ledger, links: linking.links, clients: { list: oauth.listClients, disable: oauth.disableClient } });
+  await registerLedger(app, ledger, consoleModule.services.staffOfRequest);
+  await app.register(consoleModule.routes);
   return app;
 }
 

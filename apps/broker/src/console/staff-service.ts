@@ -23,7 +23,7 @@ export type SignInOutcome = { ok: true; cookie: string; staff: Staff } | { ok: f
 
 export interface StaffServiceDeps {
   staff: Pick<StaffRepo, "create" | "findByEmail" | "findById" | "disable" | "recordPasswordFailure" | "lock" | "clearFailures" | "resetFactor" | "list">;
-  sessions: Pick<StaffSessionRepo, "create" | "touch" | "passSecondFactor" | "end">;
+  sessions: Pick<StaffSessionRepo, "create" | "touch" | "passSecondFactor" | "end" | "purgeExpired">;
   totp: TotpService;
   clock: Clock;
   /** scrypt cost for new passwords (tests lower it). */
@@ -86,6 +86,8 @@ export function createStaffService(deps: StaffServiceDeps) {
         return { ok: false, reason: "invalid", staff: member };
       }
       await staff.clearFailures(member.id);
+      // Sign-ins are rare: they also clear sessions past their expiry (no periodic task needed).
+      await sessions.purgeExpired(now, SESSION_IDLE_MS);
       const cookie = randomToken();
       await sessions.create({ idHash: hashToken(cookie), staffId: member.id, expiresAt: new Date(now.getTime() + SESSION_ABSOLUTE_MS), lastSeenAt: now, createdAt: now });
       return { ok: true, cookie, staff: member };

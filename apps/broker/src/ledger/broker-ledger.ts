@@ -5,7 +5,7 @@ import type { Db } from "@link-broker/db";
 import type { FastifyInstance } from "fastify";
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config.ts";
-import { ledgerAuth } from "./ledger-auth.ts";
+import { ledgerAuth, type StaffOfRequest } from "./ledger-auth.ts";
 import { ledgerRoutes } from "./ledger-routes.ts";
 
 export const SWEEP_INTERVAL_MS = 60_000;
@@ -32,9 +32,9 @@ export async function createBrokerLedger(deps: { config: Config; db: Db; clock: 
   });
 }
 
-/** Routes, sweeper and shutdown of the ledger inside the app. */
-export async function registerLedger(app: FastifyInstance, ledger: ConsentLedger, config: Config) {
-  await app.register(ledgerRoutes, { ledger, checkAuth: ledgerAuth("ledger:check", config, false), auditAuth: ledgerAuth("ledger:audit", config, true) });
+/** Routes, sweeper and shutdown of the ledger inside the app. Staff read through their console session. */
+export async function registerLedger(app: FastifyInstance, ledger: ConsentLedger, staffOf: StaffOfRequest) {
+  await app.register(ledgerRoutes, { ledger, checkAuth: ledgerAuth("ledger:check"), auditAuth: ledgerAuth("ledger:audit", staffOf) });
   const stopSweeper = ledger.startSweeper({ intervalMs: SWEEP_INTERVAL_MS, onError: (err) => app.log.error({ err }, "ledger sweep failed") });
   const stopCheckpoints = scheduleCheckpoints(ledger, CHECKPOINT_INTERVAL_MS, (err) => app.log.error({ err }, "ledger checkpoint failed"));
   app.addHook("onClose", async () => {

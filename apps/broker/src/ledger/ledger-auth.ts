@@ -1,12 +1,10 @@
 // Who is calling the ledger routes, and which consents they may see.
 //
 // A bank calls with a broker access token carrying `ledger:check` or `ledger:audit` and sees only
-// its own consents. Compliance sees every bank's: until the staff console exists, the operator's
-// BROKER_REGISTRATION_TOKEN is the compliance credential for the read, verify and export routes.
+// its own consents. Compliance staff see every bank's through a console session (signed in with
+// password and TOTP); the operator's registration token is no compliance credential.
 import type { TenantOptions } from "@link-broker/consent-ledger";
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from "fastify";
-import type { Config } from "../config.ts";
-import { constantEquals } from "../crypto/constant-equals.ts";
 import { requireScope } from "../plugins/bearer-auth.ts";
 
 export interface LedgerCaller {
@@ -21,19 +19,18 @@ declare module "fastify" {
   }
 }
 
-function isOperatorToken(request: FastifyRequest, config: Pick<Config, "registrationToken">): boolean {
-  const match = /^Bearer ([^\s]+)$/i.exec(request.headers.authorization ?? "");
-  return !!match && constantEquals(match[1]!, config.registrationToken);
-}
+/** The signed-in staff member behind a request's console session cookie, if any (the console module). */
+export type StaffOfRequest = (request: FastifyRequest) => Promise<unknown | undefined>;
 
 /**
  * preHandler: a broker access token with `scope` (the calling bank is the tenant), or, where
- * `allowCompliance` is set, the operator's registration token (compliance: sees all).
+ * `staffOf` is given, a staff console session (compliance: sees all). A request that carries an
+ * Authorization header is always judged by its token.
  */
-export function ledgerAuth(scope: "ledger:check" | "ledger:audit", config: Pick<Config, "registrationToken">, allowCompliance: boolean): preHandlerAsyncHookHandler {
+export function ledgerAuth(scope: "ledger:check" | "ledger:audit", staffOf?: StaffOfRequest): preHandlerAsyncHookHandler {
   const bearer = requireScope(scope);
   return async function ledgerAuthHook(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
-    if (allowCompliance && isOperatorToken(request, config)) {
+    if (staffOf && request.headers.authorization === undefined && (await staffOf(request))) {
       request.ledgerCaller = { role: "compliance" };
       return;
     }

@@ -65,7 +65,7 @@ export interface LinkingLedger {
   /** Same scopes and purposes with a later expiry renew; anything else replaces the consent. */
   reconsent(input: ReconsentInput, options: { tx: Tx }): Promise<LedgerAppendResult>;
   /** Idempotent: says when the consent was already withdrawn. */
-  withdraw(input: { consentId: string; actor: LedgerActor; reason: string }): Promise<{ alreadyWithdrawn: boolean }>;
+  withdraw(input: { consentId: string; actor: LedgerActor; reason: string; evidence?: Record<string, unknown> }): Promise<{ alreadyWithdrawn: boolean }>;
   /**
    * How a consent ended: withdrawn (by whom, from its `withdrawn` entry) or expired (actor
    * `system`); undefined while it is active or when it is unknown.

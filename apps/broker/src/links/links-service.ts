@@ -25,6 +25,8 @@ export interface UnlinkOptions {
   notifyMessenger: boolean;
   /** Only while the link still holds this consent (the reconciler: a re-link may have replaced it). */
   consentId?: string;
+  /** Recorded on the ledger's `withdrawn` entry (e.g. the staff member who withdrew). */
+  evidence?: Record<string, unknown>;
 }
 
 /** Links reconciled per pass; the next tick takes the rest. */
@@ -45,7 +47,7 @@ export function createLinksService(deps: LinksServiceDeps) {
     // Withdraw first, then revoke: a code exchanged meanwhile either has its grant revoked here or
     // sees the withdrawal (the token endpoint checks the consent after writing the grant).
     // A no-op when the consent already ended (withdrawn elsewhere, or expired): no second entry.
-    if (link.consentId) await ledger.withdraw({ consentId: link.consentId, actor: options.actor, reason: options.reason });
+    if (link.consentId) await ledger.withdraw({ consentId: link.consentId, actor: options.actor, reason: options.reason, ...(options.evidence ? { evidence: options.evidence } : {}) });
     await oauth.revokeGrantsOfLink(link.id, options.reason);
     const changed = await links.markUnlinked(link.id, options.actor, clock.now(), options.consentId);
     if (!changed) return { status: "already_unlinked" };

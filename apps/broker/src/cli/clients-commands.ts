@@ -1,7 +1,7 @@
 // `link-broker clients list | create --name ... | disable --client-id ID`
 import { readFileSync } from "node:fs";
 import type { ClientMetadata } from "../oauth/clients/validate-metadata.ts";
-import { str, UsageError, type CliContext, type CliGroup } from "./cli-command.ts";
+import { str, UsageError, type CliGroup } from "./cli-command.ts";
 
 /** Loaded when a command runs: help and usage errors need none of it. */
 const load = async () => {

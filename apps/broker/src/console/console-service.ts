@@ -201,8 +201,8 @@ export function createConsoleService(deps: ConsoleServiceDeps) {
       for (const e of entries) {
         const d = byDay.get(e.day);
         if (d) add(d, e);
-        let b = banks.get(e.clientId);
-        if (!b) banks.set(e.clientId, (b = { clientId: e.clientId, name: names.get(e.clientId) ?? e.clientId, granted: 0, withdrawn: 0, expired: 0 }));
+        const b = banks.get(e.clientId) ?? { clientId: e.clientId, name: names.get(e.clientId) ?? e.clientId, granted: 0, withdrawn: 0, expired: 0 };
+        banks.set(e.clientId, b);
         add(b, e);
       }
       const count = (state: string) => attempts.filter((a) => a.state === state).reduce((n, a) => n + a.count, 0);

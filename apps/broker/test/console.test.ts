@@ -117,6 +117,36 @@ describe("sign-in", () => {
     expect((await get("/console", `lb_staff=${s}`)).headers.location).toBe("/console/login?expired=1");
   });
 
+  it("a one-time password (staff create) must be replaced at the first sign-in before anything opens", async () => {
+    await createStaff(broker.db, "newcomer@bank.example", "admin", "one-time-password-123", { passwordChangeRequired: true });
+    advance(31_000);
+    const s = await signIn(broker.app, "newcomer@bank.example", { password: "one-time-password-123", now: clock.now() });
+    secrets["newcomer@bank.example"] = s.secret;
+    expect((await get("/console", s.cookie)).headers.location).toBe("/console/password");
+    expect((await get("/console/consents", s.cookie)).headers.location).toBe("/console/password");
+    expect((await get("/ledger/consents", s.cookie)).statusCode).toBe(401);
+    const page = await get("/console/password", s.cookie);
+    expect(page.body).toContain("works for this first sign-in only");
+    const csrf = csrfOf(page.body, "/console/password");
+    const tries: [Record<string, string>, string][] = [
+      [{ current: "wrong", password: "a brand new passphrase", confirm: "a brand new passphrase" }, "current password is not right"],
+      [{ current: "one-time-password-123", password: "short", confirm: "short" }, "12 to 200 characters"],
+      [{ current: "one-time-password-123", password: "a brand new passphrase", confirm: "a brand new passphrasE" }, "differ"],
+    ];
+    for (const [fields, message] of tries) {
+      const res = await postForm(broker.app, "/console/password", s.cookie, { ...fields, csrf });
+      expect(res.statusCode).toBe(400);
+      expect(res.body).toContain(message);
+    }
+    expect((await postForm(broker.app, "/console/password", s.cookie, { current: "one-time-password-123", password: "a brand new passphrase", confirm: "a brand new passphrase" })).statusCode).toBe(403);
+    const ok = await postForm(broker.app, "/console/password", s.cookie, { current: "one-time-password-123", password: "a brand new passphrase", confirm: "a brand new passphrase", csrf });
+    expect(ok.headers.location).toBe("/console");
+    expect((await get("/console", s.cookie)).statusCode).toBe(200);
+    advance(31_000);
+    expect((await passwordStep(broker.app, "newcomer@bank.example", "one-time-password-123")).res.statusCode).toBe(401);
+    expect((await passwordStep(broker.app, "newcomer@bank.example", "a brand new passphrase")).res.statusCode).toBe(303);
+  });
+
   it("refuses a sign-in form without its CSRF token", async () => {
     const res = await broker.app.inject({ method: "POST", url: "/console/login", headers: { "content-type": "application/x-www-form-urlencoded" }, payload: "email=admin%40bank.example&password=correct+horse+battery+staple&csrf=forged" });
     expect(res.statusCode).toBe(403);
@@ -336,6 +366,15 @@ describe("ledger read routes", () => {
   });
 });
 
+describe("OpenAPI", () => {
+  it("documents every console route", async () => {
+    const doc = (await get("/docs/json")).json() as { paths: Record<string, Record<string, unknown>> };
+    for (const [method, path] of [["get", "/console/login"], ["post", "/console/login"], ["post", "/console/login/totp"], ["post", "/console/logout"], ["get", "/console/consents"], ["get", "/console/consents/export"], ["post", "/console/consents/{id}/withdraw"], ["get", "/console/customers/export"], ["get", "/console/integrity/verify"], ["post", "/console/banks/{id}/disable"], ["get", "/console/audit"], ["post", "/console/password"]] as const) {
+      expect(doc.paths[path]?.[method], `${method} ${path}`).toMatchObject({ tags: ["console"], responses: expect.any(Object) });
+    }
+  });
+});
+
 describe("staff audit log", () => {
   it("lists what staff did and cannot be edited", async () => {
     const cookie = await session("admin@bank.example");
@@ -346,7 +385,7 @@ describe("staff audit log", () => {
       pages += res.body;
       url = /href="(\/console\/audit\?before=\d+)">Older/.exec(res.body)?.[1];
     }
-    for (const action of ["sign_in", "sign_in_failed", "search", "view", "export", "verify", "withdraw", "disable", "subject_access", "sign_out"]) expect(pages, action).toContain(`<td>${action}</td>`);
+    for (const action of ["sign_in", "sign_in_failed", "password_change", "search", "view", "export", "verify", "withdraw", "disable", "subject_access", "sign_out"]) expect(pages, action).toContain(`<td>${action}</td>`);
     expect(pages).toContain("customer complaint #42");
     await expect(broker.db.prisma.$executeRawUnsafe(`UPDATE staff_audit_event SET action = 'nothing'`)).rejects.toThrow(/append-only/);
     await expect(broker.db.prisma.$executeRawUnsafe(`DELETE FROM staff_audit_event`)).rejects.toThrow(/append-only/);

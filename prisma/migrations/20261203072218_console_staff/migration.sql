@@ -4,6 +4,7 @@ CREATE TYPE "StaffRole" AS ENUM ('auditor', 'admin');
 -- AlterTable
 ALTER TABLE "staff" DROP COLUMN "totpLastUsedStep",
 DROP COLUMN "totpSecretSealed",
+ADD COLUMN     "passwordChangeRequired" BOOLEAN NOT NULL DEFAULT false,
 ADD COLUMN     "role" "StaffRole" NOT NULL;
 
 -- AlterTable

@@ -42,7 +42,7 @@ export const staffCommands: CliGroup = {
         await record("staff.create", member);
         ctx.out(`created ${member.role} ${member.email} (${member.id})`);
         ctx.out(`one-time password: ${password}`);
-        ctx.out(`sign in at ${ctx.config.publicUrl}/console/login; the first sign-in enrols an authenticator app (TOTP), required at every sign-in after.`);
+        ctx.out(`sign in at ${ctx.config.publicUrl}/console/login: the first sign-in enrols an authenticator app (TOTP, required at every sign-in) and replaces this password with one of their own.`);
         ctx.out("This password is not shown again. Hand it over in person or through a channel you trust.");
       },
     },

@@ -40,7 +40,7 @@ export function createConsoleModule(deps: ConsoleModuleDeps) {
    */
   async function staffOfRequest(request: FastifyRequest): Promise<StaffActor | undefined> {
     const session = await staff.authenticate(readCookie(request, cookies.session));
-    if (!session?.complete) return undefined;
+    if (!session?.complete || session.staff.passwordChangeRequired) return undefined;
     const actor = { staff: session.staff, requestId: request.id, ip: request.ip };
     await service.record(actor, request.url.startsWith("/ledger/export") ? "export" : request.url.startsWith("/ledger/verify") ? "verify" : "view", request.url.split("?")[0]!.slice(0, 300), { via: "ledger_api" });
     return actor;

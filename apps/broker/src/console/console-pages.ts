@@ -70,6 +70,20 @@ ${enrolment ? html`<p>Scan this code with an authenticator app, or type the key 
   );
 }
 
+export function passwordPage(options: { csrf: string; email: string; required: boolean; error?: string }): string {
+  return plainPage(
+    "Choose a password",
+    html`<h1>Choose your password</h1><p class="muted">Signed in as ${options.email}.</p>
+${options.required ? html`<p class="notice">The password you were given works for this first sign-in only. Choose your own before you go on.</p>` : ""}
+${options.error ? html`<p class="error" role="alert">${options.error}</p>` : ""}
+<form method="post" action="/console/password"><input type="hidden" name="csrf" value="${options.csrf}">
+<label for="current">Current password</label><input id="current" name="current" type="password" autocomplete="current-password" required maxlength="200">
+<label for="password">New password (at least 12 characters)</label><input id="password" name="password" type="password" autocomplete="new-password" required minlength="12" maxlength="200">
+<label for="confirm">New password again</label><input id="confirm" name="confirm" type="password" autocomplete="new-password" required minlength="12" maxlength="200">
+<button type="submit">Save password</button></form>`,
+  );
+}
+
 const status = (s: string) => html`<span class="status status-${s}">${s}</span>`;
 const day = (iso: string | Date) => (typeof iso === "string" ? iso : iso.toISOString()).replace("T", " ").slice(0, 19);
 
@@ -184,7 +198,10 @@ ${report.consents.map(({ consent: c, entries }) => html`<div class="card"><h2><a
   );
 }
 
-export function integrityPage(chrome: Chrome, result?: VerifyResult): string {
+/** `verify`'s result; `problem` and `checkpointsVerified` are shown when the ledger reports them. */
+type VerifyView = VerifyResult & { problem?: string | null; checkpointsVerified?: number };
+
+export function integrityPage(chrome: Chrome, result?: VerifyView): string {
   return layout(
     chrome,
     "Integrity",
@@ -195,7 +212,8 @@ ${
     ? html`<div class="card" data-testid="verify-result"><p class="${result.ok ? "ok" : "error"}" role="status">${result.ok ? "The ledger verifies." : html`The ledger does NOT verify: the first bad entry is seq <strong data-testid="first-bad">${result.firstBadSeq}</strong>.`}</p>
 <dl><dt>Entries checked</dt><dd data-testid="checked">${result.checked}</dd><dt>Head</dt><dd>seq ${result.headSeq ?? "—"}, hash <code>${result.headHash}</code></dd>
 <dt>Latest checkpoint</dt><dd>${result.checkpoint ? html`seq ${result.checkpoint.seq}: ${result.checkpoint.ok ? "matches the chain" : "does NOT match"}` : "none yet"}</dd>
-${result.firstBadSeq !== undefined ? html`<dt>First bad entry</dt><dd>seq ${result.firstBadSeq}</dd>` : ""}</dl></div>`
+${result.checkpointsVerified !== undefined ? html`<dt>Checkpoints verified</dt><dd>${result.checkpointsVerified}</dd>` : ""}
+${result.firstBadSeq !== undefined ? html`<dt>First bad entry</dt><dd>seq ${result.firstBadSeq}</dd>` : ""}${result.problem ? html`<dt>Problem</dt><dd>${result.problem}</dd>` : ""}</dl></div>`
     : ""
 }`,
   );

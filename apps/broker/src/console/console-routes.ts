@@ -5,7 +5,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { Type } from "typebox";
 import { BadRequestError, BrokerError, ForbiddenError, UnauthorizedError } from "../errors.ts";
 import type { ConsentSearch } from "./console-repo.ts";
-import { auditPage, banksPage, consentPage, customerLookupPage, customerPage, errorPage, integrityPage, loginPage, overviewPage, searchPage, totpPage, type Chrome, type SearchForm } from "./console-pages.ts";
+import { auditPage, banksPage, passwordPage, consentPage, customerLookupPage, customerPage, errorPage, integrityPage, loginPage, overviewPage, searchPage, totpPage, type Chrome, type SearchForm } from "./console-pages.ts";
 import { PAGE_SIZE, type ConsoleService, type StaffActor } from "./console-service.ts";
 import { clearSessionCookie, loginBinding, readCookie, setSessionCookie, type ConsoleCookies, type ConsoleCsrf } from "./console-session.ts";
 import type { StaffService, StaffSessionView } from "./staff-service.ts";
@@ -30,6 +30,7 @@ const tags = ["console"];
 const LoginForm = Type.Object({ email: str(254), password: Type.Optional(Type.String({ maxLength: 200 })), csrf: str(128) });
 const CodeForm = Type.Object({ code: str(32), csrf: str(128) });
 const CsrfForm = Type.Object({ csrf: str(128) });
+const PasswordForm = Type.Object({ current: Type.Optional(Type.String({ maxLength: 200 })), password: Type.Optional(Type.String({ maxLength: 200 })), confirm: Type.Optional(Type.String({ maxLength: 200 })), csrf: str(128) });
 const ReasonForm = Type.Object({ reason: str(500), csrf: str(128) });
 const SearchQuery = Type.Object({ bank: str(200), customer: str(512), psid: str(200), status: str(20), scope: str(100), purpose: str(100), from: str(10), to: str(10), page: str(6) });
 const ExportQuery = Type.Object({ ...SearchQuery.properties, format: str(10) });
@@ -113,6 +114,10 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<ConsoleRoutesOptions> = as
       if (request.method === "GET") return reply.redirect("/console/login/totp", 303);
       throw new UnauthorizedError("Finish signing in first.");
     }
+    if (session.staff.passwordChangeRequired && request.routeOptions.url !== "/console/password") {
+      if (request.method === "GET") return reply.redirect("/console/password", 303);
+      throw new ForbiddenError("Choose your own password first.");
+    }
     request.staffSession = session;
   }
   const page = { preHandler: requireStaff };
@@ -170,7 +175,7 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<ConsoleRoutesOptions> = as
     const outcome = await staff.secondFactor(p.session, request.body.code ?? "");
     if (outcome.ok) {
       await service.record({ staff: p.session.staff, requestId: request.id, ip: request.ip }, "sign_in", null);
-      return reply.redirect("/console", 303);
+      return reply.redirect(p.session.staff.passwordChangeRequired ? "/console/password" : "/console", 303);
     }
     await service.recordSignInFailure(p.session.staff, p.session.staff.email, { requestId: request.id, ip: request.ip }, { step: "totp", reason: outcome.reason });
     if (outcome.reason === "locked") {
@@ -192,6 +197,21 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<ConsoleRoutesOptions> = as
     }
     clearSessionCookie(reply, cookies);
     return reply.redirect("/console/login", 303);
+  });
+
+  app.get("/console/password", { ...page, schema: { tags, summary: "Change password (required at the first sign-in)", response: Html } }, async (request, reply) => {
+    const { staff: member } = request.staffSession!;
+    return sendPage(reply, passwordPage({ csrf: chromeOf(request, "").csrf("password"), email: member.email, required: member.passwordChangeRequired }));
+  });
+
+  app.post("/console/password", { ...page, schema: { tags, summary: "Change password", body: PasswordForm, response: Html } }, async (request, reply) => {
+    checkCsrf(request, "password", request.body.csrf);
+    const { staff: member } = request.staffSession!;
+    const { current = "", password = "", confirm = "" } = request.body;
+    const result = await staff.changePassword(member, current, password, confirm);
+    if (!result.ok) return sendPage(reply, passwordPage({ csrf: chromeOf(request, "").csrf("password"), email: member.email, required: member.passwordChangeRequired, error: result.message }), 400);
+    await service.record(actorOf(request), "password_change", `staff:${member.id}`);
+    return reply.redirect("/console", 303);
   });
 
   // ---------------------------------------------------------------- pages

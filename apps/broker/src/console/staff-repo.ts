@@ -6,7 +6,8 @@ export type { Staff, StaffRole };
 export function createStaffRepo(db: Pick<Db, "prisma">) {
   const { prisma } = db;
   return {
-    create: (input: { id: string; email: string; passwordHash: string; role: StaffRole; createdAt: Date }) => prisma.staff.create({ data: input }),
+    create: (input: { id: string; email: string; passwordHash: string; role: StaffRole; passwordChangeRequired: boolean; createdAt: Date }) => prisma.staff.create({ data: input }),
+    setPassword: (id: string, passwordHash: string) => prisma.staff.update({ where: { id }, data: { passwordHash, passwordChangeRequired: false } }),
     findByEmail: (email: string) => prisma.staff.findUnique({ where: { email } }),
     findById: (id: string) => prisma.staff.findUnique({ where: { id } }),
     list: () => prisma.staff.findMany({ orderBy: { createdAt: "asc" } }),

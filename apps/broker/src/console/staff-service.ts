@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Clock } from "../clock.ts";
 import { hashToken, randomToken } from "../crypto/hash.ts";
 import { LOCK_MS, MAX_FAILURES, type TotpService } from "../linking/totp-service.ts";
-import { decoyHash, hashPassword, verifyPassword } from "./password.ts";
+import { decoyHash, hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from "./password.ts";
 import type { Staff, StaffRepo, StaffRole, StaffSessionRepo } from "./staff-repo.ts";
 
 /** Staff second factors live beside customers' under this client id; registered ids never contain ':'. */
@@ -22,7 +22,7 @@ export interface StaffSessionView {
 export type SignInOutcome = { ok: true; cookie: string; staff: Staff } | { ok: false; reason: "invalid"; staff?: Staff } | { ok: false; reason: "locked"; staff: Staff; lockedUntil: Date };
 
 export interface StaffServiceDeps {
-  staff: Pick<StaffRepo, "create" | "findByEmail" | "findById" | "disable" | "recordPasswordFailure" | "lock" | "clearFailures" | "resetFactor" | "list">;
+  staff: Pick<StaffRepo, "create" | "findByEmail" | "findById" | "disable" | "recordPasswordFailure" | "lock" | "clearFailures" | "resetFactor" | "list" | "setPassword">;
   sessions: Pick<StaffSessionRepo, "create" | "touch" | "passSecondFactor" | "end" | "purgeExpired">;
   totp: TotpService;
   clock: Clock;
@@ -46,14 +46,14 @@ export function createStaffService(deps: StaffServiceDeps) {
       return EMAIL.test(e) ? e : undefined;
     },
 
-    /** A new staff member with a one-time password, shown once. */
+    /** A new staff member with a one-time password, shown once: the first sign-in must replace it. */
     async create(email: string, role: StaffRole): Promise<{ staff: Staff; password: string }> {
       const normalized = this.normalizeEmail(email);
       if (!normalized) throw new Error("--email must be an email address");
       if (!ROLES.includes(role)) throw new Error("--role must be auditor or admin");
       if (await staff.findByEmail(normalized)) throw new Error(`staff member ${normalized} already exists`);
       const password = randomToken(18);
-      const row = await staff.create({ id: randomUUID(), email: normalized, passwordHash: await hashPassword(password, deps.passwordParams), role, createdAt: clock.now() });
+      const row = await staff.create({ id: randomUUID(), email: normalized, passwordHash: await hashPassword(password, deps.passwordParams), role, passwordChangeRequired: true, createdAt: clock.now() });
       return { staff: row, password };
     },
 
@@ -111,6 +111,16 @@ export function createStaffService(deps: StaffServiceDeps) {
     },
 
     signOut: (session: Pick<StaffSessionView, "idHash">) => sessions.end(session.idHash),
+
+    /** Replaces the password of a signed-in staff member (the one-time one at first sign-in). */
+    async changePassword(member: Staff, current: string, next: string, confirm: string): Promise<{ ok: true } | { ok: false; message: string }> {
+      if (!(await verifyPassword(current, member.passwordHash))) return { ok: false, message: "The current password is not right." };
+      if (next.length < MIN_PASSWORD_LENGTH || next.length > 200) return { ok: false, message: `Choose a password of ${MIN_PASSWORD_LENGTH} to 200 characters.` };
+      if (next !== confirm) return { ok: false, message: "The two new passwords differ." };
+      if (next === current) return { ok: false, message: "Choose a password other than the current one." };
+      await staff.setPassword(member.id, await hashPassword(next, deps.passwordParams));
+      return { ok: true };
+    },
   };
 }
 export type StaffService = ReturnType<typeof createStaffService>;

@@ -8,8 +8,8 @@ import { hashPassword } from "../../src/console/password.ts";
 /** A cheap scrypt cost for tests; verification reads the cost from the stored hash. */
 const FAST = { N: 2 ** 10, r: 8, p: 1 };
 
-export async function createStaff(db: Db, email: string, role: StaffRole, password = "correct horse battery staple") {
-  return db.prisma.staff.create({ data: { id: randomUUID(), email, role, passwordHash: await hashPassword(password, FAST) } });
+export async function createStaff(db: Db, email: string, role: StaffRole, password = "correct horse battery staple", options: { passwordChangeRequired?: boolean } = {}) {
+  return db.prisma.staff.create({ data: { id: randomUUID(), email, role, passwordHash: await hashPassword(password, FAST), passwordChangeRequired: options.passwordChangeRequired ?? false } });
 }
 
 export const csrfOf = (html: string, action?: string): string => {
@@ -63,7 +63,7 @@ export async function signIn(app: FastifyInstance, email: string, options: { pas
   const secret = options.secret ?? otpauthSecret(totpPage.body);
   if (!secret) throw new Error("no factor to use");
   const { res } = await submitCode(app, session, await totpAt(secret, options.now ?? new Date(), options.step ?? 0), csrfOf(totpPage.body));
-  if (res.statusCode !== 303 || res.headers.location !== "/console") throw new Error(`TOTP step failed: ${res.statusCode}`);
+  if (res.statusCode !== 303 || !String(res.headers.location).startsWith("/console")) throw new Error(`TOTP step failed: ${res.statusCode}`);
   return { cookie: `lb_staff=${session}`, session, secret };
 }
 

@@ -96,6 +96,17 @@ describe("compliance console in Chromium", () => {
     await expect(admin.locator("svg[data-chart=attempts]").getAttribute("aria-label")).resolves.toMatch(/^Link attempts: 2 started; linked 2 \(100%\)/);
   }, 120_000);
 
+  it("works at phone width: no page scrolls sideways", async () => {
+    await admin.setViewportSize({ width: 390, height: 800 });
+    for (const path of ["/console", "/console/consents", `/console/consents/${alice.consentId}`, "/console/banks", "/console/audit", "/console/customers?subject=cust-alice-001"]) {
+      await admin.goto(`${env.brokerUrl}${path}`);
+      const { scroll, client } = await admin.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
+      expect(scroll, path).toBeLessThanOrEqual(client);
+    }
+    await admin.setViewportSize({ width: 1280, height: 900 });
+    await admin.goto(`${env.brokerUrl}/console`);
+  }, 60_000);
+
   it("finds a consent made through the linking flow and shows its timeline", async () => {
     await admin.click("nav >> text=Consents");
     await admin.fill("#customer", "cust-alice-001");

@@ -352,6 +352,11 @@ describe("banks", () => {
     expect(res.statusCode).toBe(303);
     expect((await check()).statusCode).toBe(401);
     expect((await get("/console/banks", admin)).body).toMatch(/data-client="bank-b">[\s\S]*?disabled 2026/);
+    // No new link can start for it.
+    const link = await get("/link?client_id=bank-b&scope=balance%3Aread&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256&account_linking_token=t&redirect_uri=https%3A%2F%2Fwww.facebook.com%2Fmessenger_platform%2Faccount_linking");
+    expect(link.statusCode).toBeGreaterThanOrEqual(400);
+    expect(link.statusCode).toBeLessThan(500);
+    expect(link.headers.location).toBeUndefined();
   });
 });
 

@@ -187,7 +187,7 @@ describe("audit routes", () => {
     // No single chunk carries more than one batch of 1,000 entries (~500 bytes each).
     expect(Math.max(...chunks.map((c) => c.bytes))).toBeLessThan(total / 3);
     expect((await ledger.verify()).ok).toBe(true);
-  });
+  }, 120_000); // 5,000 inserts and a full verify: slow on a loaded machine
 });
 
 describe("periodic checkpoints", () => {

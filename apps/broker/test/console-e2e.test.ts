@@ -100,7 +100,7 @@ describe("compliance console in Chromium", () => {
     await admin.setViewportSize({ width: 390, height: 800 });
     for (const path of ["/console", "/console/consents", `/console/consents/${alice.consentId}`, "/console/banks", "/console/audit", "/console/customers?subject=cust-alice-001"]) {
       await admin.goto(`${env.brokerUrl}${path}`);
-      const { scroll, client } = await admin.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
+      const { scroll, client } = await admin.evaluate<{ scroll: number; client: number }>("({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth })");
       expect(scroll, path).toBeLessThanOrEqual(client);
     }
     await admin.setViewportSize({ width: 1280, height: 900 });

@@ -333,6 +333,11 @@ describe("consents", () => {
     expect(res.body).toMatch(/data-chart="daily"[^>]*data-granted="3" data-withdrawn="1" data-expired="0"/);
     expect(res.body).toContain('data-bank="bank-a" data-granted="1" data-withdrawn="1" data-expired="0"');
     expect(res.body).toContain('data-bank="bank-b" data-granted="2" data-withdrawn="0" data-expired="0"');
+    const one = await get("/console?bank=bank-a", cookie);
+    expect(one.body).toMatch(/data-chart="daily"[^>]*data-granted="1" data-withdrawn="1" data-expired="0"/);
+    expect(one.body).not.toContain('data-bank="bank-b"');
+    expect(one.body).toContain("for <strong>Bank A</strong>");
+    expect((await get("/console?bank=%27%20OR%201%3D1", cookie)).body).toMatch(/data-chart="daily"[^>]*data-granted="0"/);
   });
 });
 

@@ -87,11 +87,12 @@ ${options.error ? html`<p class="error" role="alert">${options.error}</p>` : ""}
 const status = (s: string) => html`<span class="status status-${s}">${s}</span>`;
 const day = (iso: string | Date) => (typeof iso === "string" ? iso : iso.toISOString()).replace("T", " ").slice(0, 19);
 
-export function overviewPage(chrome: Chrome, o: Overview): string {
+export function overviewPage(chrome: Chrome, o: Overview, banks: { id: string; name: string }[]): string {
   return layout(
     chrome,
     "Overview",
-    html`<h1>Overview</h1><p class="muted">The last ${o.days.length} days (UTC), counted from the ledger.</p>
+    html`<h1>Overview</h1><p class="muted">The last ${o.days.length} days (UTC), counted from the ledger${o.bank ? html` for <strong>${banks.find((b) => b.id === o.bank)?.name ?? o.bank}</strong>` : ""}.</p>
+<form class="filters" method="get" action="/console"><div><label for="bank">Bank</label><select id="bank" name="bank"><option value="">all banks</option>${banks.map((b) => html`<option value="${b.id}"${o.bank === b.id ? new SafeHtml(" selected") : ""}>${b.name}</option>`)}</select></div><div class="actions"><button type="submit">Show</button></div></form>
 <h2>Per day</h2><div class="card">${dailyChart(o)}</div>
 <h2>Per bank</h2><div class="card">${bankChart(o)}</div>
 <h2>How link attempts ended</h2><div class="card">${attemptsChart(o)}</div>`,

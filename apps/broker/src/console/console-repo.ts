@@ -64,20 +64,21 @@ export function createConsoleRepo(db: Pick<Db, "prisma">) {
       }
     },
 
-    /** Ledger entries per UTC day, bank and action since `since`. */
-    async dailyEntries(since: Date): Promise<DailyCount[]> {
+    /** Ledger entries per UTC day, bank and action since `since` (of one bank when `clientId` is given). */
+    async dailyEntries(since: Date, clientId?: string): Promise<DailyCount[]> {
       const rows = await prisma.$queryRaw<{ day: string; clientId: string; action: string; count: bigint }[]>`
         SELECT to_char(date_trunc('day', "recordedAt"), 'YYYY-MM-DD') AS day, "clientId", action::text AS action, count(*) AS count
-        FROM ledger_entry WHERE "recordedAt" >= ${since}
+        FROM ledger_entry WHERE "recordedAt" >= ${since} AND (${clientId ?? null}::text IS NULL OR "clientId" = ${clientId ?? null})
         GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`;
       return rows.map((r) => ({ day: r.day, clientId: r.clientId, action: r.action, count: Number(r.count) }));
     },
 
-    /** Link attempts started since `since`, by bank and final state. */
-    async attemptOutcomes(since: Date): Promise<{ clientId: string; state: string; count: number }[]> {
+    /** Link attempts started since `since`, by bank and final state (of one bank when `clientId` is given). */
+    async attemptOutcomes(since: Date, clientId?: string): Promise<{ clientId: string; state: string; count: number }[]> {
       const rows = await prisma.$queryRaw<{ clientId: string; state: string; count: bigint }[]>`
         SELECT "clientId", state::text AS state, count(*) AS count FROM link_attempt
-        WHERE "createdAt" >= ${since} GROUP BY 1, 2 ORDER BY 1, 2`;
+        WHERE "createdAt" >= ${since} AND (${clientId ?? null}::text IS NULL OR "clientId" = ${clientId ?? null})
+        GROUP BY 1, 2 ORDER BY 1, 2`;
       return rows.map((r) => ({ clientId: r.clientId, state: r.state, count: Number(r.count) }));
     },
 

@@ -216,7 +216,10 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<ConsoleRoutesOptions> = as
 
   // ---------------------------------------------------------------- pages
 
-  app.get("/console", { ...page, schema: { tags, summary: "Overview charts", response: Html } }, async (request, reply) => sendPage(reply, overviewPage(chromeOf(request, "/console"), await service.overview(actorOf(request)))));
+  app.get("/console", { ...page, schema: { tags, summary: "Overview charts (all banks, or one)", querystring: Type.Object({ bank: str(200) }), response: Html } }, async (request, reply) => {
+    const overview = await service.overview(actorOf(request), request.query.bank || undefined);
+    return sendPage(reply, overviewPage(chromeOf(request, "/console"), overview, await service.bankOptions()));
+  });
 
   app.get("/console/consents", { ...page, schema: { tags, summary: "Search consents", querystring: SearchQuery, response: Html } }, async (request, reply) => {
     const { page: rawPage, ...form } = request.query;

@@ -83,6 +83,8 @@ export interface Overview {
   daily: { day: string; granted: number; withdrawn: number; expired: number }[];
   byBank: { clientId: string; name: string; granted: number; withdrawn: number; expired: number }[];
   attempts: { total: number; declined: number; failed: number; expired: number; completed: number; inProgress: number };
+  /** The bank the overview is narrowed to, if any. */
+  bank?: string;
 }
 
 export function createConsoleService(deps: ConsoleServiceDeps) {
@@ -186,10 +188,10 @@ export function createConsoleService(deps: ConsoleServiceDeps) {
     },
 
     /** Counts per day and bank, from SQL aggregates over the last `OVERVIEW_DAYS` days. */
-    async overview(actor: StaffActor): Promise<Overview> {
+    async overview(actor: StaffActor, clientId?: string): Promise<Overview> {
       const now = clock.now();
       const since = new Date(Math.floor(now.getTime() / DAY_MS) * DAY_MS - (OVERVIEW_DAYS - 1) * DAY_MS);
-      const [entries, attempts, bankList] = await Promise.all([repo.dailyEntries(since), repo.attemptOutcomes(since), clients.list()]);
+      const [entries, attempts, bankList] = await Promise.all([repo.dailyEntries(since, clientId), repo.attemptOutcomes(since, clientId), clients.list()]);
       const days = Array.from({ length: OVERVIEW_DAYS }, (_, i) => new Date(since.getTime() + i * DAY_MS).toISOString().slice(0, 10));
       const names = new Map(bankList.map((c) => [c.id, c.name]));
       const daily = days.map((day) => ({ day, granted: 0, withdrawn: 0, expired: 0 }));
@@ -208,8 +210,8 @@ export function createConsoleService(deps: ConsoleServiceDeps) {
       const count = (state: string) => attempts.filter((a) => a.state === state).reduce((n, a) => n + a.count, 0);
       const total = attempts.reduce((n, a) => n + a.count, 0);
       const finished = { declined: count("declined"), failed: count("failed"), expired: count("expired"), completed: count("code_issued") };
-      await record(actor, "view", "overview");
-      return { days, daily, byBank: [...banks.values()].sort((a, b) => a.name.localeCompare(b.name)), attempts: { total, ...finished, inProgress: total - finished.declined - finished.failed - finished.expired - finished.completed } };
+      await record(actor, "view", "overview", clientId ? { bank: clientId } : {});
+      return { ...(clientId ? { bank: clientId } : {}), days, daily, byBank: [...banks.values()].sort((a, b) => a.name.localeCompare(b.name)), attempts: { total, ...finished, inProgress: total - finished.declined - finished.failed - finished.expired - finished.completed } };
     },
 
     async banks(actor: StaffActor) {

@@ -53,7 +53,7 @@ describe("schema.prisma and the SQL migrations", () => {
     } finally {
       await scratch.close();
     }
-  });
+  }, 120_000); // applies every migration in the WebAssembly schema engine: slow on a loaded machine
 
   it("reports a schema change that has no migration yet", async () => {
     const dir = mkdtempSync(join(tmpdir(), "lb-drift-"));

@@ -197,6 +197,8 @@ describe("periodic checkpoints", () => {
     const stop = scheduleCheckpoints(ledger, 20, (err) => {
       throw err;
     });
+    // Until the first checkpoint lands (slow on a loaded machine), then a few more ticks of the same head.
+    for (let i = 0; i < 200 && (await broker.db.prisma.ledgerCheckpoint.count()) === before; i++) await new Promise((r) => setTimeout(r, 50));
     await new Promise((r) => setTimeout(r, 150));
     stop();
     const rows = await broker.db.prisma.ledgerCheckpoint.findMany({ orderBy: { seq: "desc" } });

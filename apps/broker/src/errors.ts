@@ -86,8 +86,14 @@ export function InvalidClient(description = "client authentication failed"): OAu
   return e;
 }
 
-/** An error shown to a person in the webview: what happened and what to do next. */
+/**
+ * An error shown to a person in the webview: what happened and what to do next. Once Messenger's
+ * redirect_uri is verified, `returnUrl` is that URI with no `authorization_code`: the page offers
+ * it as "Return to Messenger" (Messenger reads it as a cancelled link).
+ */
 export class PageError extends BrokerError {
+  returnUrl?: string;
+
   constructor(
     code: string,
     readonly title: string,

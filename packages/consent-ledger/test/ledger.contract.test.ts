@@ -131,15 +131,6 @@ describe("lifecycle", () => {
     expect((await ledger.withdraw({ consentId: g.consentId, actor: "customer" })).changed).toBe(false);
     expect((await ledger.verify()).ok).toBe(true);
   });
-
-  it("startSweeper runs the sweep periodically and stops", async () => {
-    const g = await grantOne({ expiresAt: new Date(clock.now().getTime() + 1000) });
-    clock.advance(2000);
-    const stop = ledger.startSweeper({ intervalMs: 20 });
-    for (let i = 0; i < 100 && (await ledger.get(g.consentId)).entries.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
-    stop();
-    expect((await ledger.get(g.consentId)).entries.map((e) => e.action)).toEqual(["granted", "expired"]);
-  });
 });
 
 describe("reconsent (re-linking)", () => {

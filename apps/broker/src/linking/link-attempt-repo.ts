@@ -19,6 +19,11 @@ export function createLinkAttemptRepo(db: Pick<Db, "prisma">) {
   }
 
   return {
+    /** Runs `fn` in one transaction: the consent transaction (attempt, link, ledger entry, code). */
+    inTransaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+      return prisma.$transaction(fn);
+    },
+
     async create(attempt: NewAttempt): Promise<LinkAttempt> {
       return prisma.linkAttempt.create({ data: { ...attempt, state: "started" } });
     },

@@ -5,7 +5,7 @@ import type { Config } from "../../config.ts";
 import { constantEquals } from "../../crypto/constant-equals.ts";
 import { hashToken, matchesHash, randomToken } from "../../crypto/hash.ts";
 import type { Sealer } from "../../crypto/seal.ts";
-import { clientSecretContext, type ClientSecretField } from "../../linking/client-secrets.ts";
+import { clientSecretContext, type ClientSecretField } from "./client-secrets.ts";
 import { InvalidClientMetadata, InvalidToken } from "../../errors.ts";
 import type { ClientCache, ClientRepo, ClientRow } from "./client-repo.ts";
 import type { ClientMetadataOutput } from "./register-schemas.ts";

@@ -40,20 +40,10 @@ export class NotFoundError extends BrokerError {
     super(code, message, 404);
   }
 }
-export class ConflictError extends BrokerError {
-  constructor(message: string, code = "conflict") {
-    super(code, message, 409);
-  }
-}
 export class TooManyRequestsError extends BrokerError {
   constructor(message = "Too many requests", retryAfterSeconds?: number) {
     super("rate_limited", message, 429);
     if (retryAfterSeconds !== undefined) this.headers["retry-after"] = String(Math.max(1, Math.ceil(retryAfterSeconds)));
-  }
-}
-export class ServiceUnavailableError extends BrokerError {
-  constructor(message = "Service unavailable") {
-    super("unavailable", message, 503);
   }
 }
 

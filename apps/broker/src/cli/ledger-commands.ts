@@ -5,7 +5,7 @@ import { systemClock } from "../clock.ts";
 import { createSealer } from "../crypto/seal.ts";
 import { createBrokerLedger } from "../ledger/ledger-module.ts";
 import { createKeysModule } from "../oauth/keys/keys-module.ts";
-import type { CliContext, CliGroup } from "./cli.ts";
+import type { CliContext, CliGroup } from "./cli-context.ts";
 
 function option(args: string[], name: string): string | undefined {
   const i = args.indexOf(`--${name}`);

@@ -45,4 +45,3 @@ export function createLedgerModule(deps: Pick<BrokerContext, "config" | "db" | "
   };
   return { ledger, routes };
 }
-export type LedgerModule = ReturnType<typeof createLedgerModule>;

@@ -62,4 +62,3 @@ export function createLinkingModule(deps: LinkingModuleDeps) {
   };
   return { service, routes };
 }
-export type LinkingModule = ReturnType<typeof createLinkingModule>;

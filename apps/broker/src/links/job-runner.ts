@@ -51,5 +51,3 @@ export function createJobRunner(options: JobRunnerOptions) {
     runDue,
   };
 }
-
-export type JobRunner = ReturnType<typeof createJobRunner>;

@@ -45,4 +45,3 @@ export function createLinksModule(deps: LinksModuleDeps) {
   };
   return { repo, service, jobRunner, unlinker, routes };
 }
-export type LinksModule = ReturnType<typeof createLinksModule>;

@@ -37,4 +37,3 @@ export function createMessengerModule(deps: MessengerModuleDeps) {
     routes,
   };
 }
-export type MessengerModule = ReturnType<typeof createMessengerModule>;

@@ -92,5 +92,3 @@ export function createOAuthModule(deps: OAuthModuleDeps) {
   };
   return { ...services, routes };
 }
-export type OAuthModule = ReturnType<typeof createOAuthModule>;
-export type OAuthServices = Omit<OAuthModule, "routes">;

@@ -1,4 +1,3 @@
-import { Prisma } from "@link-broker/db";
 import type { Static } from "typebox";
 import type { Clock } from "../../clock.ts";
 import type { Config } from "../../config.ts";
@@ -24,7 +23,7 @@ type Output = Static<typeof ClientMetadataOutput>;
 function metadataColumns(v: ReturnType<typeof validateMetadata>) {
   return {
     tokenEndpointAuthMethod: v.tokenEndpointAuthMethod,
-    jwks: v.jwks ? (v.jwks as object) : Prisma.DbNull,
+    jwks: v.jwks ? (v.jwks as object) : null,
     jwksUri: v.jwksUri,
     grantTypes: v.grantTypes,
     scopes: v.scopes,

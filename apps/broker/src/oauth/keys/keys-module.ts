@@ -14,4 +14,3 @@ export function createKeysModule(deps: Pick<BrokerContext, "db" | "sealer" | "cl
     signer: keyStore.signer,
   };
 }
-export type KeysModule = ReturnType<typeof createKeysModule>;

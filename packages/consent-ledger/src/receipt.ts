@@ -47,7 +47,7 @@ export function pseudonymousSubject(clientId: string, subject: string, key?: str
 
 /** How the grant was collected, from its ledger entry (actor and second-factor evidence). */
 function collectionMethod(grant: EntryRecord | undefined): string {
-  if (!grant || grant.actor !== "customer") return `recorded by the ${grant?.actor ?? "broker"} through the consent ledger API`;
+  if (grant?.actor !== "customer") return `recorded by the ${grant?.actor ?? "broker"} through the consent ledger API`;
   const ev = (grant.evidence ?? {}) as Record<string, unknown>;
   const factor = typeof ev.second_factor === "string" ? ` and a second factor (${ev.second_factor})` : "";
   return `Messenger account linking: sign-in at the bank${factor}, then explicit opt-in on the consent page`;

@@ -77,18 +77,18 @@ let prev = GENESIS, last = null, checked = 0, verified = 0, next = 0, bad = null
 const replayed = new Map(); // consent id -> its projection, replayed from the chain
 const fail = (seq, problem, consent_id) => (bad = { seq: String(seq), problem, consent_id });
 
-walk: {
+// The walk; returns at the first failure.
+function walk() {
   for (const e of entries) {
     const seq = seqOf(e.seq);
     // A checkpoint whose seq the walk passed without meeting its entry.
     if (next < checkpoints.length && seqOf(checkpoints[next].seq) < seq) {
       const c = checkpoints[next];
-      fail(seqOf(c.seq), signed(c) ? "missing_entry" : "checkpoint_signature");
-      break walk;
+      return fail(seqOf(c.seq), signed(c) ? "missing_entry" : "checkpoint_signature");
     }
     checked++;
-    if ((last !== null && seq <= last) || e.prev_hash !== prev) { fail(seq, "broken_link"); break walk; }
-    if (entryHash(e) !== e.hash) { fail(seq, "hash_mismatch"); break walk; }
+    if ((last !== null && seq <= last) || e.prev_hash !== prev) return fail(seq, "broken_link");
+    if (entryHash(e) !== e.hash) return fail(seq, "hash_mismatch");
     prev = e.hash;
     last = seq;
     const before = replayed.get(e.consent_id);
@@ -99,15 +99,14 @@ walk: {
     });
     for (; next < checkpoints.length && seqOf(checkpoints[next].seq) === seq; next++) {
       const c = checkpoints[next];
-      if (!signed(c)) { fail(seq, "checkpoint_signature"); break walk; }
-      if (c.head_hash !== e.hash) { fail(seq, "checkpoint_mismatch"); break walk; }
+      if (!signed(c)) return fail(seq, "checkpoint_signature");
+      if (c.head_hash !== e.hash) return fail(seq, "checkpoint_mismatch");
       verified++;
     }
   }
   if (next < checkpoints.length) {
     const c = checkpoints[next];
-    fail(seqOf(c.seq), signed(c) ? "missing_entry" : "checkpoint_signature");
-    break walk;
+    return fail(seqOf(c.seq), signed(c) ? "missing_entry" : "checkpoint_signature");
   }
   // The projection rows (when the export has them) must equal the state replayed from the chain.
   if (rows.length > 0) {
@@ -125,6 +124,7 @@ walk: {
     if (first) fail(first.seq, "projection_mismatch", first.id);
   }
 }
+walk();
 
 const result = {
   ok: bad === null,

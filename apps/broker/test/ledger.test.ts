@@ -227,6 +227,12 @@ describe("audit routes", () => {
     const csv = await broker.app.inject({ url: "/ledger/export?format=csv", headers: auth });
     expect(csv.headers["content-type"]).toMatch(/text\/csv/);
     expect(csv.body.trim().split("\r\n")).toHaveLength(lines.length + 1);
+    // A bank-controlled value that a spreadsheet would run: exported as text.
+    await ledger.grant({ clientId: "bank-a", subject: '=HYPERLINK("http://evil.example","x")', psid: "@SUM(1+1)", scopes: ["balance:read"], actor: "bank" });
+    const rows = (await broker.app.inject({ url: "/ledger/export?format=csv", headers: auth })).body.trim().split("\r\n");
+    expect(rows.at(-1)).toContain(`,"'=HYPERLINK(""http://evil.example"",""x"")",`);
+    expect(rows.at(-1)).toContain(`,"'@SUM(1+1)",`);
+    expect(rows.join("\n")).not.toMatch(/(^|,)"[=+\-@]/m);
     expect((await broker.app.inject({ url: "/ledger/export?format=xml", headers: auth })).statusCode).toBe(400);
     expect((await broker.app.inject({ url: "/ledger/export?from=yesterday", headers: auth })).statusCode).toBe(400);
   });

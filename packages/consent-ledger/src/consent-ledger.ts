@@ -407,7 +407,8 @@ export function createConsentLedger(options: ConsentLedgerOptions) {
       const cp = { seq: head.seq.toString(), headHash: head.hash, kid, jws };
       const stored = await store.saveCheckpoint({ seq: head.seq, headHash: head.hash, kid, jws, createdAt: now });
       if (!stored) {
-        const winner = (await store.checkpoints(undefined, head.seq)).at(-1)!;
+        // Another process checkpointed this head first: its signature stands (and it anchored it).
+        const winner = (await store.latestCheckpoint())!;
         return { seq: winner.seq.toString(), headHash: winner.headHash, kid: winner.kid, jws: winner.jws };
       }
       if (options.checkpointFile) await appendCheckpointLine(options.checkpointFile, cp);

@@ -205,6 +205,6 @@ export function createLedgerStore(db: Db) {
     /** Several processes may checkpoint the same head: the first one's signature stands. true when this one was stored. */
     saveCheckpoint: async (c: { seq: bigint; headHash: string; kid: string; jws: string; createdAt: Date }) => (await prisma.ledgerCheckpoint.createMany({ data: [c], skipDuplicates: true })).count === 1,
     latestCheckpoint: () => prisma.ledgerCheckpoint.findFirst({ orderBy: { seq: "desc" } }),
-    checkpoints: (tx?: Tx, upTo?: bigint) => (tx ?? prisma).ledgerCheckpoint.findMany({ ...(upTo === undefined ? {} : { where: { seq: { lte: upTo } } }), orderBy: { seq: "asc" } }),
+    checkpoints: (tx?: Tx) => (tx ?? prisma).ledgerCheckpoint.findMany({ orderBy: { seq: "asc" } }),
   };
 }

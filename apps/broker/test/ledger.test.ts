@@ -203,6 +203,9 @@ describe("audit routes", () => {
       expect(k).not.toHaveProperty("d");
     }
     expect((await broker.app.inject({ method: "POST", url: "/ledger/keys.json" })).statusCode).toBe(404);
+    // Both new routes are in the OpenAPI document.
+    const paths = Object.keys((await broker.app.inject({ url: "/docs/json" })).json().paths);
+    expect(paths).toEqual(expect.arrayContaining(["/ledger/keys.json", "/receipts/{id}", "/ledger/verify"]));
   });
 
   it("verifies the chain, the checkpoints and the projection", async () => {

@@ -1,11 +1,10 @@
 import cluster from "node:cluster";
 import { join, resolve } from "node:path";
-import { createDb, type Db } from "@link-broker/db";
+import { createDb, migrateAsOwner, type Db } from "@link-broker/db";
 import closeWithGrace from "close-with-grace";
 import { buildApp } from "./app.ts";
 import { ConfigError, loadConfig, type Config } from "./config.ts";
 import { createLogDestination } from "./logger.ts";
-import { migrateAsOwner } from "./ops/migrate-as-owner.ts";
 import { superviseWorkers } from "./workers.ts";
 
 /** One line on stderr and exit 1: start-up problems are configuration, not crashes. */
@@ -54,7 +53,7 @@ async function main() {
   let db: Db;
   try {
     db = await createDb({ url: config.databaseUrl ?? join(config.dataDir, "pglite") });
-    if (cluster.isPrimary) await migrateAsOwner(db, config);
+    if (cluster.isPrimary) await migrateAsOwner(db, config.databaseMigrationUrl);
   } catch (err) {
     die(describeDbError(err, config.databaseUrl));
   }

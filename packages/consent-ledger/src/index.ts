@@ -39,7 +39,7 @@ export {
   type CustomerScope,
   type Purpose,
 } from "./policy.ts";
-export { pseudonymousSubject, RECEIPT_TYP, KANTARA_VERSION, PURPOSE_TEXT, SCOPE_PII, type ReceiptContext, type ReceiptPayload } from "./receipt.ts";
+export { pseudonymousSubject, RECEIPT_TYP } from "./receipt.ts";
 export { CSV_COLUMNS, type ExportFormat } from "./export.ts";
 export { entryToWire, consentToWire, type ConsentRecord, type EntryRecord, type WireEntry } from "./records.ts";
 export { INVALIDATION_CHANNEL, CHAIN_LOCK_KEY, type LookupKey, type ConsentFilters } from "./ledger-store.ts";

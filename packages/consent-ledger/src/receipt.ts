@@ -10,6 +10,7 @@
  * (with the keyed form, not even to someone who can guess customer ids).
  */
 import { createHash, createHmac, randomUUID } from "node:crypto";
+import { PURPOSE_DESCRIPTIONS } from "./policy.ts";
 import type { ConsentRecord, EntryRecord } from "./records.ts";
 
 export const RECEIPT_TYP = "consent-receipt+jwt";
@@ -25,15 +26,8 @@ export interface ReceiptContext {
   pageUrl?: (consentId: string) => string;
 }
 
-/** What each purpose means to the customer, as the consent page says it. */
-export const PURPOSE_TEXT: Record<string, string> = {
-  account_servicing: "Servicing your account in Messenger",
-  fraud_alerts: "Alerting you to suspected fraud",
-  customer_support: "Answering your support requests",
-  transaction_notifications: "Notifying you of transactions",
-};
 /** Kantara `piiCategory` of the data each scope reaches. */
-export const SCOPE_PII: Record<string, string> = {
+const SCOPE_PII: Record<string, string> = {
   "balance:read": "Financial: account balances",
   "transactions:read": "Financial: transactions",
   "alerts:fraud": "Financial: fraud alerts",
@@ -97,7 +91,7 @@ export function receiptPayload(input: { consent: ConsentRecord; entries: EntryRe
       {
         service: `${controller.name} in Messenger`,
         purposes: consent.purposes.map((purpose) => ({
-          purpose: PURPOSE_TEXT[purpose] ?? purpose,
+          purpose: (PURPOSE_DESCRIPTIONS as Record<string, string>)[purpose] ?? purpose,
           purposeCategory: [purpose],
           consentType: "EXPLICIT",
           piiCategory: consent.scopes.map((s) => SCOPE_PII[s] ?? s),
@@ -121,4 +115,3 @@ export function receiptPayload(input: { consent: ConsentRecord; entries: EntryRe
     ...(ctx.pageUrl ? { receipt_url: ctx.pageUrl(consent.id) } : {}),
   };
 }
-export type ReceiptPayload = ReturnType<typeof receiptPayload>;

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { PRISMA_DIR } from "./migrate.ts";
 
-export const RUNTIME_ROLE_SQL = path.join(PRISMA_DIR, "runtime-role.sql");
+const RUNTIME_ROLE_SQL = path.join(PRISMA_DIR, "runtime-role.sql");
 
 export function runtimeRoleSql(role: string): string {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(role)) throw new Error("runtime role must be a plain lowercase identifier");

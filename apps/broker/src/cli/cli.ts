@@ -1,9 +1,8 @@
 // The admin CLI: `pnpm cli <group> <command> [args]` (also the `link-broker` bin).
 // Each group lives in its own `<group>-commands.ts` and gets the parsed config and a database.
 import { join } from "node:path";
-import { createDb } from "@link-broker/db";
+import { createDb, migrateAsOwner } from "@link-broker/db";
 import { ConfigError, loadConfig, type Config } from "../config.ts";
-import { migrateAsOwner } from "../ops/migrate-as-owner.ts";
 import type { CliGroup } from "./cli-context.ts";
 
 const groups: Record<string, () => Promise<CliGroup>> = {
@@ -11,7 +10,7 @@ const groups: Record<string, () => Promise<CliGroup>> = {
     "": {
       help: "apply pending migrations",
       run: async ({ db, config, out }) => {
-        const { applied } = await migrateAsOwner(db, config);
+        const { applied } = await migrateAsOwner(db, config.databaseMigrationUrl);
         out(applied.length ? `applied ${applied.join(", ")}` : "database is up to date");
       },
     },
@@ -59,7 +58,7 @@ async function main(argv: string[]) {
   }
   const db = await createDb({ url: config.databaseUrl ?? join(config.dataDir, "pglite") });
   try {
-    if (groupName !== "migrate") await migrateAsOwner(db, config);
+    if (groupName !== "migrate") await migrateAsOwner(db, config.databaseMigrationUrl);
     await command.run({ config, db, out }, rest);
   } catch (err) {
     process.stderr.write(`link-broker: ${(err as Error).message}\n`);

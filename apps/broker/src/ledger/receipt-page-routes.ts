@@ -5,7 +5,7 @@
 import { createHmac } from "node:crypto";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { decodeJwt } from "jose";
-import { LedgerError, type ConsentLedger } from "@link-broker/consent-ledger";
+import { LedgerError, SCOPE_DESCRIPTIONS, type ConsentLedger } from "@link-broker/consent-ledger";
 import { Type } from "typebox";
 import type { Config } from "../config.ts";
 import { constantEquals } from "../crypto/constant-equals.ts";
@@ -23,13 +23,6 @@ export function receiptToken(key: Buffer, consentId: string): string {
 export function receiptPageUrl(config: Pick<Config, "masterKey" | "publicUrl">, consentId: string): string {
   return `${config.publicUrl}/receipts/${encodeURIComponent(consentId)}?token=${receiptToken(receiptTokenKey(config), consentId)}`;
 }
-
-const SCOPE_TEXT: Record<string, string> = {
-  "balance:read": "See your account balances",
-  "transactions:read": "See your transactions",
-  "alerts:fraud": "Send you fraud alerts",
-  "support:chat": "Answer your support requests in the chat",
-};
 
 const notFound = () => new PageError("unknown_receipt", "Receipt not found", "This receipt link is not valid.", "Open the link from your bank's chat again, or ask your bank for a new one.", 404);
 
@@ -67,7 +60,7 @@ export const receiptPageRoutes: FastifyPluginAsyncTypebox<ReceiptPageOptions> = 
       const body = html`<h1>Your consent receipt</h1>
 <p>You allowed <strong>${controller.piiController}</strong> to use your linked account in Messenger on ${granted}. This consent is <strong>${r.status}</strong>.</p>
 <p>${controller.piiController}'s chat may:</p>
-<ul>${r.scopes.map((s) => html`<li>${SCOPE_TEXT[s] ?? s}</li>`)}</ul>
+<ul>${r.scopes.map((s) => html`<li>${(SCOPE_DESCRIPTIONS as Record<string, string>)[s] ?? s}</li>`)}</ul>
 <p>Only for:</p>
 <ul>${r.services[0]!.purposes.map((p) => html`<li>${p.purpose}</li>`)}</ul>
 <p>It ends ${r.services[0]!.purposes[0]?.termination ?? ""}.</p>

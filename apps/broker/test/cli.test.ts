@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { createConsentLedger } from "@link-broker/consent-ledger";
 import { createDb } from "@link-broker/db";
 import { beforeAll, describe, expect, it } from "vitest";
-import { createEphemeralLedgerSigner } from "./support/ephemeral-signer.ts";
+import { createEphemeralLedgerKeys } from "@link-broker/consent-ledger/testing";
 
 const BIN = fileURLToPath(new URL("../bin/link-broker.js", import.meta.url));
 // Each invocation starts Node, tsx, Prisma and the embedded database: seconds of CPU, far more on
@@ -29,8 +29,8 @@ describe("link-broker (the bin)", () => {
   it("answers --help on every level with exit 0", () => {
     const top = cli("--help");
     expect(top.code).toBe(0);
-    for (const group of ["migrate", "staff create|disable|reset-totp|list", "clients list|create|disable", "keys rotate|list", "ledger verify|export|checkpoint"]) expect(top.out).toContain(group);
-    for (const args of [["staff", "--help"], ["ledger", "-h"], ["migrate", "--help"], ["staff", "create", "--help"], ["staff", "disable", "--help"], ["staff", "reset-totp", "--help"], ["clients", "create", "--help"], ["clients", "list", "--help"], ["clients", "disable", "--help"], ["keys", "rotate", "--help"], ["keys", "list", "--help"], ["ledger", "verify", "--help"], ["ledger", "export", "--help"], ["ledger", "checkpoint", "--help"]]) {
+    for (const group of ["migrate", "staff create|disable|reset-totp|list", "clients list|create|disable", "keys rotate|list", "ledger verify|export|checkpoint|keys rotate|keys list"]) expect(top.out).toContain(group);
+    for (const args of [["staff", "--help"], ["ledger", "-h"], ["migrate", "--help"], ["staff", "create", "--help"], ["staff", "disable", "--help"], ["staff", "reset-totp", "--help"], ["clients", "create", "--help"], ["clients", "list", "--help"], ["clients", "disable", "--help"], ["keys", "rotate", "--help"], ["keys", "list", "--help"], ["ledger", "verify", "--help"], ["ledger", "export", "--help"], ["ledger", "checkpoint", "--help"], ["ledger", "keys", "rotate", "--help"], ["ledger", "keys", "list", "--help"]]) {
       const r = cli(...args);
       expect(r.code, args.join(" ")).toBe(0);
       expect(r.out).toMatch(/^usage: link-broker/);
@@ -135,7 +135,7 @@ describe("link-broker (the bin)", () => {
     describe("ledger", () => {
       beforeAll(async () => {
         const db = await openDb();
-        const ledger = createConsentLedger({ db, signer: await createEphemeralLedgerSigner() });
+        const ledger = createConsentLedger({ db, keys: createEphemeralLedgerKeys() });
         for (let i = 0; i < 3; i++) await ledger.grant({ clientId: "bank-a", subject: `c${i}`, scopes: ["balance:read"], actor: "customer" });
         await ledger.close();
         await db.close();
@@ -147,9 +147,9 @@ describe("link-broker (the bin)", () => {
         expect(JSON.parse(cp.out)).toMatchObject({ seq: "3", head_hash: expect.stringMatching(/^[0-9a-f]{64}$/) });
         const v = cli("ledger", "verify");
         expect(v.code).toBe(0);
-        expect(JSON.parse(v.out)).toMatchObject({ ok: true, checked: 3, first_bad_seq: null, checkpoint: { seq: "3", ok: true } });
+        expect(JSON.parse(v.out)).toMatchObject({ ok: true, checked: 3, checkpoints_verified: 1, first_bad_seq: null, problem: null });
         const jsonl = cli("ledger", "export");
-        expect(jsonl.out.trim().split("\n").map((l) => JSON.parse(l).seq)).toEqual(["1", "2", "3"]);
+        expect(jsonl.out.trim().split("\n").map((l) => JSON.parse(l).seq).filter(Boolean)).toEqual(["1", "2", "3"]);
         const csv = cli("ledger", "export", "--format", "csv");
         expect(csv.out.trim().split("\r\n")).toHaveLength(4);
         expect(cli("ledger", "export", "--from", "2999-01-01").out).toBe("");
@@ -168,7 +168,7 @@ describe("link-broker (the bin)", () => {
         const v = cli("ledger", "verify");
         expect(v.code).toBe(3);
         expect(JSON.parse(v.out)).toMatchObject({ ok: false, first_bad_seq: "2" });
-        expect(v.err).toEqual(["link-broker: the ledger does not verify: first bad entry is seq 2"]);
+        expect(v.err).toEqual([expect.stringMatching(/^link-broker: the ledger does not verify: first bad entry is seq 2/)]);
       }, 600_000);
     });
   });

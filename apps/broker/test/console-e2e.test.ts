@@ -59,7 +59,7 @@ beforeAll(async () => {
   alice = await linkCustomer("alice", "psid-alice");
   await linkCustomer("bob", "psid-bob");
   // Seeded history on a second bank: 3 grants, 1 withdrawal (for the chart totals).
-  const ledger = env.broker.broker.ledger;
+  const ledger = env.broker.modules.ledger.ledger;
   const seeded = [];
   for (const subject of ["s1", "s2", "s3"]) seeded.push(await ledger.grant({ clientId: "seeded-bank", subject, scopes: ["balance:read"], actor: "customer" }));
   await ledger.withdraw({ consentId: seeded[0]!.consentId, actor: "bank", reason: "closed account" });

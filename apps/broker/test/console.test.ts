@@ -25,7 +25,7 @@ const get = (url: string, cookie?: string) => broker.app.inject({ url, headers: 
 
 beforeAll(async () => {
   broker = await startTestBroker({ deps: { clock } });
-  ledger = broker.app.broker.ledger;
+  ledger = broker.app.modules.ledger.ledger;
   const { prisma } = broker.db;
   await prisma.client.create({ data: { id: "bank-a", name: "Bank A", registrationTokenHash: "ha", tokenEndpointAuthMethod: "client_secret_basic", scopes: ["balance:read"] } });
   await prisma.client.create({ data: { id: "bank-b", name: "Bank <B>", registrationTokenHash: "hb", tokenEndpointAuthMethod: "client_secret_basic", scopes: ["balance:read"] } });
@@ -343,7 +343,7 @@ describe("consents", () => {
 
 describe("banks", () => {
   it("an admin disables a bank: its tokens are revoked and it is listed as disabled; an auditor cannot", async () => {
-    const token = (await broker.app.oauth.accessTokens.issue({ clientId: "bank-b", subject: "bank-b", scopes: ["ledger:check"] })).token;
+    const token = (await broker.app.modules.oauth.accessTokens.issue({ clientId: "bank-b", subject: "bank-b", scopes: ["ledger:check"] })).token;
     const check = () => broker.app.inject({ method: "POST", url: "/ledger/check", headers: { authorization: `Bearer ${token}` }, payload: { link_id: "x", scope: "balance:read" } });
     expect((await check()).statusCode).toBe(200);
     const auditor = await session("auditor@bank.example");

@@ -5,6 +5,8 @@ export interface CliContext {
   config: Config;
   db: Db;
   out: (line: string) => void;
+  /** Applies pending migrations as the owning role (the boot helper; only cli.ts touches the db package). */
+  migrate: () => Promise<{ applied: string[] }>;
 }
 
 export interface CliOption {
@@ -31,6 +33,8 @@ export interface CliCommand {
    */
   access: "read" | "write" | "migrate";
   run(ctx: CliContext, values: CliValues): Promise<void>;
+  /** For these values, the command needs neither configuration nor database (e.g. verifying an export file). */
+  withoutDb?: (values: CliValues) => ((out: (line: string) => void) => Promise<void>) | undefined;
 }
 
 /** A command group; a group with a single "" command is a command itself (`migrate`). */

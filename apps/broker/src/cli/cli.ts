@@ -43,11 +43,15 @@ async function resolve(argv: string[]): Promise<{ path: string; command: CliComm
   const group = await load();
   const single = group.commands[""];
   if (single) return { path: `link-broker ${groupName}`, command: single, args: rest };
-  const [commandName, ...args] = rest;
-  if (commandName === undefined || isHelp(commandName)) {
+  const [first, ...afterFirst] = rest;
+  if (first === undefined || isHelp(first)) {
     out(formatGroupHelp(groupName, group));
-    process.exit(commandName === undefined ? 2 : 0);
+    process.exit(first === undefined ? 2 : 0);
   }
+  // A two-word command (`ledger keys rotate`) wins over a one-word one.
+  const two = afterFirst[0] !== undefined ? `${first} ${afterFirst[0]}` : undefined;
+  const commandName = two !== undefined && group.commands[two] ? two : first;
+  const args = commandName === two ? afterFirst.slice(1) : afterFirst;
   const command = group.commands[commandName];
   if (!command) usageFailure(`unknown command '${groupName} ${commandName}'`, `link-broker ${groupName}`);
   return { path: `link-broker ${groupName} ${commandName}`, command, args };
@@ -79,8 +83,20 @@ function parse(path: string, command: CliCommand, args: string[]): Record<string
 async function main(argv: string[]) {
   const { path, command, args } = await resolve(argv);
   const values = parse(path, command, args);
+  const offline = command.withoutDb?.(values);
+  if (offline) {
+    // Needs neither the broker's configuration nor its database (e.g. verifying an export file).
+    try {
+      await offline((line) => process.stdout.write(`${line}\n`));
+    } catch (err) {
+      if (err instanceof UsageError) usageFailure(err.message, path);
+      process.stderr.write(`link-broker: ${(err as Error).message}\n`);
+      process.exitCode = 1;
+    }
+    return;
+  }
   const { ConfigError, loadConfig } = await import("../config.ts");
-  const { createDb, migrate, migrationStatus } = await import("@link-broker/db");
+  const { createDb, migrateAsOwner, migrationStatus } = await import("@link-broker/db");
   let config: Config;
   try {
     config = loadConfig(process.env, { dataDir: join(process.env.INIT_CWD ?? process.cwd(), ".data") });
@@ -94,13 +110,14 @@ async function main(argv: string[]) {
   let db: Db | undefined;
   try {
     db = await createDb({ url: config.databaseUrl ?? join(config.dataDir, "pglite") });
-    if (command.access === "write") await migrate(db);
+    if (command.access === "write") await migrateAsOwner(db, config.databaseMigrationUrl);
     else if (command.access === "read") {
       // A command that only reads never changes the schema behind the operator's back.
       const { pending } = await migrationStatus(db);
       if (pending.length) throw new Error(`the database has ${pending.length} pending migration(s): run \`link-broker migrate\` first`);
     }
-    await command.run({ config, db, out: (line) => process.stdout.write(`${line}\n`) }, values);
+    const opened = db;
+    await command.run({ config, db, out: (line) => process.stdout.write(`${line}\n`), migrate: () => migrateAsOwner(opened, config.databaseMigrationUrl) }, values);
   } catch (err) {
     if (err instanceof UsageError) usageFailure(err.message, path);
     process.stderr.write(`link-broker: ${(err as Error).message}\n`);

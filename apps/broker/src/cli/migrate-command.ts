@@ -1,4 +1,3 @@
-import { migrate } from "@link-broker/db";
 import type { CliGroup } from "./cli-command.ts";
 
 /** `link-broker migrate`: the only command that changes the schema. */
@@ -8,8 +7,8 @@ export const migrateCommand: CliGroup = {
     "": {
       summary: "apply pending database migrations (the database of DATABASE_URL, else the embedded one under .data/)",
       access: "migrate",
-      run: async ({ db, out }) => {
-        const { applied } = await migrate(db);
+      run: async ({ migrate, out }) => {
+        const { applied } = await migrate();
         out(applied.length ? `applied ${applied.join(", ")}` : "database is up to date");
       },
     },

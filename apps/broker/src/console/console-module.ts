@@ -53,4 +53,3 @@ export function createConsoleModule(deps: ConsoleModuleDeps) {
     },
   };
 }
-export type ConsoleModule = ReturnType<typeof createConsoleModule>;

@@ -199,10 +199,7 @@ ${report.consents.map(({ consent: c, entries }) => html`<div class="card"><h2><a
   );
 }
 
-/** `verify`'s result; `problem` and `checkpointsVerified` are shown when the ledger reports them. */
-type VerifyView = VerifyResult & { problem?: string | null; checkpointsVerified?: number };
-
-export function integrityPage(chrome: Chrome, result?: VerifyView): string {
+export function integrityPage(chrome: Chrome, result?: VerifyResult): string {
   return layout(
     chrome,
     "Integrity",
@@ -212,9 +209,8 @@ ${
   result
     ? html`<div class="card" data-testid="verify-result"><p class="${result.ok ? "ok" : "error"}" role="status">${result.ok ? "The ledger verifies." : html`The ledger does NOT verify: the first bad entry is seq <strong data-testid="first-bad">${result.firstBadSeq}</strong>.`}</p>
 <dl><dt>Entries checked</dt><dd data-testid="checked">${result.checked}</dd><dt>Head</dt><dd>seq ${result.headSeq ?? "—"}, hash <code>${result.headHash}</code></dd>
-<dt>Latest checkpoint</dt><dd>${result.checkpoint ? html`seq ${result.checkpoint.seq}: ${result.checkpoint.ok ? "matches the chain" : "does NOT match"}` : "none yet"}</dd>
-${result.checkpointsVerified !== undefined ? html`<dt>Checkpoints verified</dt><dd>${result.checkpointsVerified}</dd>` : ""}
-${result.firstBadSeq !== undefined ? html`<dt>First bad entry</dt><dd>seq ${result.firstBadSeq}</dd>` : ""}${result.problem ? html`<dt>Problem</dt><dd>${result.problem}</dd>` : ""}</dl></div>`
+<dt>Signed checkpoints verified</dt><dd>${result.checkpointsVerified}</dd>
+${result.firstBadSeq !== null ? html`<dt>First bad entry</dt><dd>seq ${result.firstBadSeq}</dd>` : ""}${result.problem ? html`<dt>Problem</dt><dd data-testid="problem">${result.problem}${result.consentId ? html` (consent <code>${result.consentId}</code>)` : ""}</dd>` : ""}</dl></div>`
     : ""
 }`,
   );

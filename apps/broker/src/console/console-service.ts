@@ -3,7 +3,7 @@ import { Readable } from "node:stream";
 import { CUSTOMER_SCOPES, effectiveState, LedgerError, PURPOSES, type ConsentLedger, type ConsentRecord, type EntryRecord, type VerifyResult } from "@link-broker/consent-ledger";
 import type { Consent } from "@link-broker/db";
 import type { Clock } from "../clock.ts";
-import { ConflictError, ForbiddenError, NotFoundError } from "../errors.ts";
+import { BrokerError, ForbiddenError, NotFoundError } from "../errors.ts";
 import type { LinksService } from "../links/links-service.ts";
 import type { ClientRow } from "../oauth/clients/client-repo.ts";
 import type { ConsentSearch, ConsoleRepo, DailyCount } from "./console-repo.ts";
@@ -158,7 +158,7 @@ export function createConsoleService(deps: ConsoleServiceDeps) {
     async withdraw(actor: StaffActor, id: string, reason: string): Promise<{ changed: boolean }> {
       requireAdmin(actor, "withdraw a consent");
       const { consent } = await getConsent(id);
-      if (consent.status !== "active") throw new ConflictError(`This consent is already ${consent.status}`, "not_active");
+      if (consent.status !== "active") throw new BrokerError("not_active", `This consent is already ${consent.status}`, 409);
       const evidence = { staff_id: actor.staff.id, request_id: actor.requestId };
       let changed = false;
       if (consent.linkId) {
@@ -183,7 +183,7 @@ export function createConsoleService(deps: ConsoleServiceDeps) {
 
     async verify(actor: StaffActor): Promise<VerifyResult> {
       const result = await ledger.verify();
-      await record(actor, "verify", null, { ok: result.ok, checked: result.checked, first_bad_seq: result.firstBadSeq ?? null });
+      await record(actor, "verify", null, { ok: result.ok, checked: result.checked, first_bad_seq: result.firstBadSeq, problem: result.problem });
       return result;
     },
 

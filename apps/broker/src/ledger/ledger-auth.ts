@@ -5,7 +5,6 @@
 // password and TOTP); the operator's registration token is no compliance credential.
 import type { TenantOptions } from "@link-broker/consent-ledger";
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from "fastify";
-import { requireScope } from "../plugins/bearer-auth.ts";
 
 export interface LedgerCaller {
   /** Set for a bank's token: the tenant filter. Unset for compliance: sees all. */
@@ -23,12 +22,11 @@ declare module "fastify" {
 export type StaffOfRequest = (request: FastifyRequest) => Promise<unknown | undefined>;
 
 /**
- * preHandler: a broker access token with `scope` (the calling bank is the tenant), or, where
- * `staffOf` is given, a staff console session (compliance: sees all). A request that carries an
- * Authorization header is always judged by its token.
+ * preHandler: a broker access token that `bearer` accepts (the calling bank is the tenant), or,
+ * where `staffOf` is given, a staff console session (compliance: sees all). A request that
+ * carries an Authorization header is always judged by its token.
  */
-export function ledgerAuth(scope: "ledger:check" | "ledger:audit", staffOf?: StaffOfRequest): preHandlerAsyncHookHandler {
-  const bearer = requireScope(scope);
+export function ledgerAuth(bearer: preHandlerAsyncHookHandler, staffOf?: StaffOfRequest): preHandlerAsyncHookHandler {
   return async function ledgerAuthHook(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
     if (staffOf && request.headers.authorization === undefined && (await staffOf(request))) {
       request.ledgerCaller = { role: "compliance" };

@@ -149,7 +149,8 @@ describe("link-broker (the bin)", () => {
         expect(v.code).toBe(0);
         expect(JSON.parse(v.out)).toMatchObject({ ok: true, checked: 3, checkpoints_verified: 1, first_bad_seq: null, problem: null });
         const jsonl = cli("ledger", "export");
-        expect(jsonl.out.trim().split("\n").map((l) => JSON.parse(l).seq).filter(Boolean)).toEqual(["1", "2", "3"]);
+        // Entries, then the signed checkpoint and the projection rows (typed lines).
+        expect(jsonl.out.trim().split("\n").map((l) => JSON.parse(l).type ?? JSON.parse(l).seq)).toEqual(["1", "2", "3", "checkpoint", "consent", "consent", "consent"]);
         const csv = cli("ledger", "export", "--format", "csv");
         expect(csv.out.trim().split("\r\n")).toHaveLength(4);
         expect(cli("ledger", "export", "--from", "2999-01-01").out).toBe("");

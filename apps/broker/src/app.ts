@@ -22,6 +22,7 @@ import { oauthRoutes } from "./oauth/oauth-routes.ts";
 import { opsRoutes } from "./ops/ops-routes.ts";
 import { accessLogPlugin } from "./plugins/access-log.ts";
 import { errorHandlerPlugin } from "./plugins/error-handler.ts";
+import { inputGuardPlugin } from "./plugins/input-guard.ts";
 import { metricsPlugin } from "./plugins/metrics.ts";
 
 /** Everything the broker needs from outside; tests swap any of them. */
@@ -85,6 +86,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(errorHandlerPlugin);
   await app.register(accessLogPlugin);
   await app.register(formbody);
+  await app.register(inputGuardPlugin);
 
   const registry = new promClient.Registry();
   await app.register(metricsPlugin, { registry });

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
+import { isInvalidTextError } from "@link-broker/db";
 import { BrokerError, OAuthError, PageError } from "../errors.ts";
 import { errorPage, PAGE_CSP } from "../web/html.ts";
 
@@ -19,6 +20,8 @@ function formatOf(request: FastifyRequest): ErrorFormat {
 /** Framework errors (bad JSON, wrong content type, body too large, validation) are client errors. */
 function toBrokerError(error: FastifyError, format: ErrorFormat): BrokerError {
   if (error instanceof BrokerError) return error;
+  // A backstop behind the input guard: text the database cannot store is bad input, not a fault.
+  if (isInvalidTextError(error)) return badInput(format, "Request holds characters the broker does not accept", 400);
   const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
   if (status >= 500) return new BrokerError("internal_error", "Internal error", 500);
   const message = error.validation ? `Invalid request: ${error.message}` : error.message;
@@ -26,6 +29,10 @@ function toBrokerError(error: FastifyError, format: ErrorFormat): BrokerError {
     const e = new BrokerError("rate_limited", "Too many requests; slow down and retry later", 429);
     return e;
   }
+  return badInput(format, message, status);
+}
+
+function badInput(format: ErrorFormat, message: string, status: number): BrokerError {
   if (format === "oauth") return new OAuthError("invalid_request", message, status === 401 ? 400 : status);
   if (format === "page") return new PageError("invalid_request", "This link is not valid", message, "Go back to Messenger and start again.", status);
   return new BrokerError(status === 404 ? "not_found" : status === 413 ? "payload_too_large" : status === 415 ? "unsupported_media_type" : "invalid_request", message, status);

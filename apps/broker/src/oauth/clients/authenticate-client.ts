@@ -4,6 +4,7 @@ import type { Config } from "../../config.ts";
 import { sameLengthEquals } from "../../crypto/constant-equals.ts";
 import { matchesHash } from "../../crypto/hash.ts";
 import { InvalidClient, InvalidRequest } from "../../errors.ts";
+import { hasControlCharacter } from "../../web/control-characters.ts";
 import type { ReplayRepo } from "../shared/replay-repo.ts";
 import type { ClientCache, ClientRow } from "./client-repo.ts";
 
@@ -56,7 +57,7 @@ export function createClientAuthenticator(deps: { clients: Pick<ClientCache, "ge
       throw InvalidClient("malformed Basic credentials");
     }
     if (bodyClientId !== undefined && bodyClientId !== id) throw InvalidRequest("client_id does not match the authenticated client");
-    if (id.length > 200 || secret.length > 500) throw InvalidClient();
+    if (id.length > 200 || secret.length > 500 || hasControlCharacter(id) || hasControlCharacter(secret)) throw InvalidClient();
     const client = await clients.get(id);
     if (client?.tokenEndpointAuthMethod !== "client_secret_basic" || !client.secretHash) throw InvalidClient();
     // The secret this client last proved is kept in memory with the stored hash it matched, so a
@@ -79,6 +80,7 @@ export function createClientAuthenticator(deps: { clients: Pick<ClientCache, "ge
     }
     const id = claims.iss;
     if (typeof id !== "string" || claims.sub !== id) throw InvalidClient("client assertion iss and sub must be the client_id");
+    if (id.length > 200 || hasControlCharacter(id)) throw InvalidClient();
     if (bodyClientId !== undefined && bodyClientId !== id) throw InvalidRequest("client_id does not match the authenticated client");
     const client = await clients.get(id);
     if (client?.tokenEndpointAuthMethod !== "private_key_jwt") throw InvalidClient();
@@ -105,7 +107,7 @@ export function createClientAuthenticator(deps: { clients: Pick<ClientCache, "ge
     if (exp - nowSec > MAX_ASSERTION_LIFETIME || (payload.iat !== undefined && exp - payload.iat > MAX_ASSERTION_LIFETIME)) {
       throw InvalidClient("client assertion lifetime is too long");
     }
-    if (typeof payload.jti !== "string" || payload.jti.length > 200) throw InvalidClient("client assertion jti is missing");
+    if (typeof payload.jti !== "string" || payload.jti.length > 200 || hasControlCharacter(payload.jti)) throw InvalidClient("client assertion jti is missing");
     const fresh = await replay.consumeOnce(`assertion:${id}:${payload.jti}`, new Date((exp + 5) * 1000), now);
     if (!fresh) throw InvalidClient("client assertion jti was already used");
     return client;

@@ -1,0 +1,21 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isInvalidTextError } from "../src/index.ts";
+import { createTestDb, type TestDb } from "../src/testing.ts";
+
+describe(`isInvalidTextError on ${process.env.DATABASE_URL ? "Postgres" : "PGlite"}`, () => {
+  let db: TestDb;
+  beforeAll(async () => {
+    db = await createTestDb();
+  });
+  afterAll(() => db?.drop());
+
+  it("recognises the database refusing a NUL byte in text, and nothing else", async () => {
+    const refused = await db.prisma.client.findFirst({ where: { id: "a\u0000b" } }).catch((e: unknown) => e);
+    expect(isInvalidTextError(refused)).toBe(true);
+    const other = await db.prisma.$queryRawUnsafe("SELECT * FROM no_such_table").catch((e: unknown) => e);
+    expect(other).toBeInstanceOf(Error);
+    expect(isInvalidTextError(other)).toBe(false);
+    expect(isInvalidTextError(new Error("x"))).toBe(false);
+    expect(isInvalidTextError(undefined)).toBe(false);
+  });
+});

@@ -72,7 +72,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // plugins/access-log.ts writes one line per request instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: false,
-    trustProxy: config.production,
+    trustProxy: trustProxyOption(config.trustProxy),
     bodyLimit: 64 * 1024,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: "array", allErrors: false } },
@@ -112,6 +112,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const linkingDeps = typeof deps.linking === "function" ? deps.linking(ctx) : (deps.linking ?? linkingDepsOf(oauth, ledger));
   await registerLinking(app, ctx, linkingDeps, deps.linkingOverrides);
   return app;
+}
+
+/**
+ * Only the configured proxies' X-Forwarded-For is believed; anyone else could name any address.
+ * Fastify refuses a bare hop count (it cannot tell a proxy from a direct caller), so a hop count
+ * is a function here: it suits a broker reachable only through that many proxies.
+ */
+function trustProxyOption(trust: Config["trustProxy"]): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (trust === false) return false;
+  if (typeof trust === "number") return (_address, hop) => hop < trust;
+  return [...trust];
 }
 
 declare module "fastify" {

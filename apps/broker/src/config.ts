@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -20,6 +21,7 @@ export const EnvSchema = Type.Object({
   }),
   NODE_ENV: Type.Optional(Type.String()),
   BROKER_WORKERS: Type.String({ pattern: "^(auto|[1-9][0-9]{0,2})$", default: "1" }),
+  BROKER_TRUST_PROXY: Type.Optional(Type.String({ minLength: 1 })),
   LOG_LEVEL: Type.Union(
     [Type.Literal("fatal"), Type.Literal("error"), Type.Literal("warn"), Type.Literal("info"), Type.Literal("debug"), Type.Literal("trace"), Type.Literal("silent")],
     { default: "info" },
@@ -42,6 +44,11 @@ export interface Config {
   readonly logLevel: Env["LOG_LEVEL"];
   /** Broker processes on this host sharing the port (node:cluster); 1 runs the broker in this process. */
   readonly workers: number;
+  /**
+   * Whose `X-Forwarded-For` is believed (Fastify's `trustProxy`): false (nobody, the default), a
+   * hop count, or the proxies' addresses and CIDRs. Per-IP limits key on the address it yields.
+   */
+  readonly trustProxy: false | number | readonly string[];
 }
 
 /** A configuration problem; main prints its one-line message and exits without a stack. */
@@ -129,6 +136,8 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, options: LoadConfigOptions
   // Several processes share state only through Postgres; an embedded database belongs to one.
   if (workers > 1 && env.DATABASE_URL === undefined) throw new ConfigError("BROKER_WORKERS", "above 1 needs DATABASE_URL (the embedded database serves one process)");
 
+  const trustProxy = parseTrustProxy(env.BROKER_TRUST_PROXY);
+
   return Object.freeze({
     host: env.HOST,
     port: env.PORT,
@@ -142,7 +151,28 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, options: LoadConfigOptions
     production,
     logLevel: env.LOG_LEVEL,
     workers,
+    trustProxy,
   });
+}
+
+/** `BROKER_TRUST_PROXY`: unset or `none`, a hop count, or comma-separated addresses and CIDRs. */
+export function parseTrustProxy(value: string | undefined): Config["trustProxy"] {
+  if (value === undefined || value.trim() === "none") return false;
+  if (/^\d+$/.test(value.trim())) {
+    const hops = Number(value.trim());
+    if (hops < 1 || hops > 10) throw new ConfigError("BROKER_TRUST_PROXY", "a hop count must be between 1 and 10");
+    return hops;
+  }
+  const entries = value.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const entry of entries) {
+    const [address = "", prefix, extra] = entry.split("/");
+    const family = isIP(address);
+    const bits = family === 6 ? 128 : 32;
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
+    if (!family || !prefixOk || extra !== undefined) throw new ConfigError("BROKER_TRUST_PROXY", `${entry} is not an IP address or CIDR (give a hop count, or addresses and CIDRs)`);
+  }
+  if (entries.length === 0) throw new ConfigError("BROKER_TRUST_PROXY", "give a hop count, or addresses and CIDRs");
+  return Object.freeze(entries);
 }
 
 function parseEnv(rawEnv: NodeJS.ProcessEnv): Env {

@@ -151,7 +151,7 @@ describe("OAuth: metadata, registration, client credentials, introspection", () 
       .setProtectedHeader({ alg: "ES256", kid: "k1" })
       .setIssuer(c.client_id)
       .setSubject(c.client_id)
-      .setAudience(`${url}/oauth/token`)
+      .setAudience(url)
       .setIssuedAt(now)
       .setExpirationTime(now + 60)
       .sign(privateKey);

@@ -8,7 +8,7 @@ declare module "fastify" {
   }
 }
 
-/** The absolute URL of the current endpoint, accepted as a client assertion `aud`. */
+/** The absolute URL of the current endpoint (a DPoP proof's `htu`). */
 export const endpointUrl = (publicUrl: string, request: FastifyRequest) => `${publicUrl}${request.url.split("?")[0]}`;
 
 /**
@@ -23,11 +23,10 @@ export const clientAuth: preHandlerAsyncHookHandler = async function clientAuth(
 
 /** What `clientAuth` does, for routes that run it inside a larger preHandler. */
 export async function authenticateRequest(request: FastifyRequest): Promise<void> {
-  const { oauth, broker } = request.server;
+  const { oauth } = request.server;
   const body = (request.body && typeof request.body === "object" ? request.body : {}) as Record<string, unknown>;
   request.client = await oauth.authenticator.authenticate({
     authorization: request.headers.authorization,
     body,
-    endpoint: endpointUrl(broker.config.publicUrl, request),
   });
 }

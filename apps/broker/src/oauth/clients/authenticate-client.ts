@@ -19,8 +19,6 @@ const formDecode = (part: string) => (/[%+]/.test(part) ? decodeURIComponent(par
 export interface ClientAuthInput {
   authorization?: string;
   body: Record<string, unknown>;
-  /** The endpoint URL, accepted as `aud` besides the issuer. */
-  endpoint: string;
 }
 
 /**
@@ -71,7 +69,7 @@ export function createClientAuthenticator(deps: { clients: Pick<ClientCache, "ge
     return client;
   }
 
-  async function assertion(jwt: string, bodyClientId: unknown, endpoint: string): Promise<ClientRow> {
+  async function assertion(jwt: string, bodyClientId: unknown): Promise<ClientRow> {
     let claims: JWTPayload;
     try {
       claims = decodeJwt(jwt);
@@ -92,8 +90,7 @@ export function createClientAuthenticator(deps: { clients: Pick<ClientCache, "ge
       ({ payload } = await jwtVerify(jwt, keys, {
         issuer: id,
         subject: id,
-        // FAPI 2.0 wants the issuer; RFC 7523 the token endpoint; some clients send the endpoint called.
-        audience: [config.publicUrl, `${config.publicUrl}/oauth/token`, endpoint],
+        audience: config.publicUrl,
         algorithms: ASSERTION_ALGS,
         requiredClaims: ["exp", "jti"],
         currentDate: now,
@@ -102,6 +99,10 @@ export function createClientAuthenticator(deps: { clients: Pick<ClientCache, "ge
     } catch {
       throw InvalidClient("client assertion is not valid");
     }
+    // FAPI 2.0 §5.3.2.1 and RFC 7523bis: `aud` is the issuer as a single string. A list, or any
+    // other endpoint, lets an assertion minted for one server be replayed at another (audience
+    // injection), so both are refused.
+    if (payload.aud !== config.publicUrl) throw InvalidClient("client assertion aud must be the issuer, as a single string");
     const nowSec = Math.floor(now.getTime() / 1000);
     const exp = payload.exp!;
     if (exp - nowSec > MAX_ASSERTION_LIFETIME || (payload.iat !== undefined && exp - payload.iat > MAX_ASSERTION_LIFETIME)) {
@@ -125,7 +126,7 @@ export function createClientAuthenticator(deps: { clients: Pick<ClientCache, "ge
         if (body.client_assertion_type !== ASSERTION_TYPE || typeof body.client_assertion !== "string") {
           throw InvalidClient("unsupported client_assertion_type");
         }
-        return assertion(body.client_assertion, body.client_id, input.endpoint);
+        return assertion(body.client_assertion, body.client_id);
       }
       throw InvalidClient("client authentication is required");
     },

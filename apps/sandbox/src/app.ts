@@ -67,6 +67,7 @@ export async function buildSandbox(config: SandboxConfig, deps: SandboxDeps = {}
     pageId: secrets.pageId,
     pageAccessToken: secrets.pageAccessToken,
     tokens,
+    publicUrl: config.publicUrl,
     onUnlinkAccounts: async (psid) => {
       await chat.deliverUnlinked(psid, false);
     },

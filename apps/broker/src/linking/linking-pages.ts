@@ -42,11 +42,31 @@ export function secondFactorPage(input: {
   );
 }
 
-export function consentPage(input: { bankName: string; scopes: string[]; purposes: string[]; durationDays: number; expiresOn: string; csrf: string }): string {
+/** Which Messenger account is being linked, or a warning that it could not be confirmed. */
+function messengerAccountBlock(account: { name?: string; picture?: URL } | undefined): SafeHtml {
+  const warning = html`<p class="error" role="alert"><strong>Only continue if you tapped the link in your own Messenger chat.</strong> If someone sent you this link, choose "Don't link": they would get access to your account.</p>`;
+  if (!account) {
+    return html`<p class="notice">We could not confirm which Messenger account this link is for.</p>${warning}`;
+  }
+  return html`<div class="account"><p>Messenger account being linked:</p>
+<p class="who">${account.picture ? html`<img class="avatar" src="${account.picture.href}" alt="" width="48" height="48">` : ""}<strong>${account.name ?? "(name not shared)"}</strong></p></div>
+${warning}`;
+}
+
+export function consentPage(input: {
+  bankName: string;
+  scopes: string[];
+  purposes: string[];
+  durationDays: number;
+  expiresOn: string;
+  csrf: string;
+  messengerAccount?: { name?: string; picture?: URL };
+}): string {
   const { bankName, scopes, purposes, durationDays, expiresOn, csrf } = input;
   return page(
     "Link your account",
     html`<h1>Link your ${bankName} account to Messenger?</h1>
+${messengerAccountBlock(input.messengerAccount)}
 <p>${bankName}'s Messenger chat will be able to:</p>
 <ul>${scopes.map((s) => html`<li>${CUSTOMER_SCOPES[s] ?? s}</li>`)}</ul>
 <p>Only for:</p>

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyReply } from "fastify";
 import { Type } from "typebox";
 import type { Clock } from "../clock.ts";
-import { PAGE_CSP } from "../web/html.ts";
+import { PAGE_CSP, pageCspWithImages } from "../web/html.ts";
 import { clearAttemptCookie, type createCsrf, readBinding, setAttemptCookie } from "./attempt-cookie.ts";
 import { linkErrorPage, consentPage, secondFactorPage } from "./linking-pages.ts";
 import { Errors, LinkPageError } from "./linking-errors.ts";
@@ -42,11 +42,11 @@ const pageConfig = { errorFormat: "page" as const };
 const TWO_FA_LIMIT = 10;
 const TWO_FA_WINDOW_MS = 5 * 60_000;
 
-function sendPage(reply: FastifyReply, body: string, status = 200) {
+function sendPage(reply: FastifyReply, body: string, status = 200, csp = PAGE_CSP) {
   return reply
     .status(status)
     .header("content-type", "text/html; charset=utf-8")
-    .header("content-security-policy", PAGE_CSP)
+    .header("content-security-policy", csp)
     .header("cache-control", "no-store")
     .send(body);
 }
@@ -102,10 +102,12 @@ export const linkingRoutes: FastifyPluginAsyncTypebox<LinkingRoutesOptions> = as
 
   app.get("/link/consent", { schema: { tags, summary: "Consent: what the bank may do, for what, how long", response: PageResponse }, config: pageConfig }, async (request, reply) => {
     const binding = readBinding(request);
-    const { attempt, bankName, expiresAt } = await service.consentForm(binding);
+    const { attempt, bankName, expiresAt, messengerAccount } = await service.consentForm(binding);
     return sendPage(
       reply,
-      consentPage({ bankName, scopes: attempt.scopes, purposes: attempt.purposes, durationDays: attempt.durationDays, expiresOn: expiresAt.toISOString().slice(0, 10), csrf: csrf.tokenFor(binding!, "consent") }),
+      consentPage({ bankName, scopes: attempt.scopes, purposes: attempt.purposes, durationDays: attempt.durationDays, expiresOn: expiresAt.toISOString().slice(0, 10), csrf: csrf.tokenFor(binding!, "consent"), messengerAccount }),
+      200,
+      messengerAccount?.picture ? pageCspWithImages(messengerAccount.picture.origin) : PAGE_CSP,
     );
   });
 

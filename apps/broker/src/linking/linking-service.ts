@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Client, Db, LinkAttempt } from "@link-broker/db";
 import type { Clock } from "../clock.ts";
-import type { Config } from "../config.ts";
+import { checkUrl, type Config } from "../config.ts";
 import { constantEquals } from "../crypto/constant-equals.ts";
 import { hashToken } from "../crypto/hash.ts";
 import type { Sealer } from "../crypto/seal.ts";
@@ -232,12 +232,19 @@ export function createLinkingService(deps: LinkingServiceDeps) {
       return { ...outcome, attempt, bankName: client.name };
     },
 
-    /** GET /link/consent. */
+    /**
+     * GET /link/consent. It names the Messenger account being linked (name and picture when the
+     * page token may read them), so a customer walked into linking someone else's chat can see it.
+     */
     async consentForm(binding: AttemptBinding | undefined) {
       const attempt = await attemptFor(binding, "second_factor_passed");
       const client = await clientOf(attempt);
       const expiresAt = new Date(clock.now().getTime() + attempt.durationDays * 86_400_000);
-      return { attempt, bankName: client.name, expiresAt };
+      const messenger = messengerSettings(client, sealer);
+      const profile = messenger ? await graph.profile(attempt.psid, messenger.pageAccessToken) : undefined;
+      const picture = profile?.pictureUrl ? checkUrl(profile.pictureUrl, config.production) : undefined;
+      const messengerAccount = profile?.name || picture instanceof URL ? { name: profile?.name, picture: picture instanceof URL ? picture : undefined } : undefined;
+      return { attempt, bankName: client.name, expiresAt, messengerAccount };
     },
 
     /**

@@ -32,6 +32,9 @@ export function html(strings: TemplateStringsArray, ...values: unknown[]): SafeH
 export const PAGE_CSP =
   "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self' https: http://localhost:* http://127.0.0.1:*; frame-ancestors 'none'; base-uri 'none'";
 
+/** The page CSP that also lets images load from one more origin (a Messenger profile picture). */
+export const pageCspWithImages = (origin: string) => PAGE_CSP.replace("img-src 'self' data:", `img-src 'self' data: ${origin}`);
+
 const STYLE = `
 *{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#1c1e21;background:#f0f2f5}
 main{max-width:480px;margin:0 auto;padding:20px 16px;background:#fff;min-height:100vh}
@@ -45,6 +48,7 @@ button{width:100%;font-size:1rem;padding:12px;border:0;border-radius:6px;margin-
 button.secondary{background:#e4e6eb;color:#1c1e21}
 code{word-break:break-all;background:#f0f2f5;padding:2px 4px;border-radius:4px;font-size:.85rem}
 img.qr{display:block;max-width:100%;height:auto;margin:8px auto}
+.who{display:flex;align-items:center;gap:10px}img.avatar{border-radius:50%}
 `;
 
 export function page(title: string, body: SafeHtml): string {

@@ -20,6 +20,8 @@ export interface FakeGraph {
   /** A fresh account_linking_token for a PSID (as Messenger appends to the link URL). */
   issueToken(psid: string): string;
   expireToken(token: string): void;
+  /** The profile `GET /{psid}?fields=name,profile_pic` answers; a PSID without one gets a permission error. */
+  setProfile(psid: string, profile: { name?: string; profile_pic?: string }): void;
   /** The next `n` requests answer 500 (or hang past any timeout with mode "hang", or bad JSON). */
   fail(n: number, mode?: "500" | "hang" | "garbage"): void;
   unlinkCalls(): GraphCall[];
@@ -30,6 +32,7 @@ export async function startFakeGraph(options: { pageId?: string; pageAccessToken
   const pageId = options.pageId ?? "PAGE-1";
   const pageAccessToken = options.pageAccessToken ?? `page-token-${Math.random().toString(36).slice(2)}`;
   const tokens = new Map<string, { psid: string; expired: boolean }>();
+  const profiles = new Map<string, { name?: string; profile_pic?: string }>();
   const calls: GraphCall[] = [];
   let failures = 0;
   let failMode: "500" | "hang" | "garbage" = "500";
@@ -76,6 +79,11 @@ export async function startFakeGraph(options: { pageId?: string; pageAccessToken
       }
       return send(200, { id: pageId, recipient: entry.psid });
     }
+    if (req.method === "GET" && url.searchParams.get("fields") === "name,profile_pic") {
+      const profile = profiles.get(decodeURIComponent(path.slice(1)));
+      if (!profile) return send(400, { error: { message: "(#230) Requires pages_messaging permission", type: "OAuthException", code: 230 } });
+      return send(200, { ...profile, id: path.slice(1) });
+    }
     if (req.method === "POST" && path === "/me/unlink_accounts") {
       const psid = (body as { psid?: unknown } | undefined)?.psid;
       if (typeof psid !== "string") return send(400, { error: { message: "psid required", type: "OAuthException", code: 100 } });
@@ -99,6 +107,9 @@ export async function startFakeGraph(options: { pageId?: string; pageAccessToken
     expireToken(token) {
       const entry = tokens.get(token);
       if (entry) entry.expired = true;
+    },
+    setProfile(psid, profile) {
+      profiles.set(psid, profile);
     },
     fail(n, mode = "500") {
       failures = n;

@@ -38,6 +38,9 @@ const ConsentForm = Type.Object({ decision: str(16), csrf: str(128) });
 const PageResponse = { 200: Type.String(), "4xx": Type.String(), "5xx": Type.String() };
 const pageConfig = { errorFormat: "page" as const };
 
+/** /link starts per caller address per minute (each may cost a Graph call; per client: the service). */
+export const LINK_IP_LIMIT = { max: 30, windowMs: 60_000 };
+
 /** Two-factor attempts per attempt per window, on top of the factor's own 5-failure lock. */
 const TWO_FA_LIMIT = 10;
 const TWO_FA_WINDOW_MS = 5 * 60_000;
@@ -66,6 +69,12 @@ export const linkingRoutes: FastifyPluginAsyncTypebox<LinkingRoutesOptions> = as
   const tags = ["linking"];
 
   app.get("/link", { schema: { tags, summary: "Start linking (Messenger's account_link URL)", querystring: StartQuery, response: PageResponse }, config: pageConfig }, async (request, reply) => {
+    const limit = await rateLimits.hit(`link:ip:${request.ip}`, LINK_IP_LIMIT.max, LINK_IP_LIMIT.windowMs, clock.now());
+    if (!limit.allowed) {
+      const e = Errors.tooManyLinks();
+      e.headers["retry-after"] = String(Math.max(1, Math.ceil((limit.resetAt.getTime() - clock.now().getTime()) / 1000)));
+      throw e;
+    }
     const { cookie, location } = await service.start(request.query, request.id);
     setAttemptCookie(reply, cookie, secureCookies);
     return reply.header("cache-control", "no-store").redirect(location, 302);

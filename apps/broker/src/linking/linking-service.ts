@@ -16,6 +16,7 @@ import type { LinkAttemptRepo } from "./link-attempt-repo.ts";
 import { checkRedirectUri, LinkParamError, messengerReturnUrl, parsePlainRequest } from "./link-params.ts";
 import type { ClientLookup, LinkingLedger, LinkingOAuth, PushedRequest } from "./linking-deps.ts";
 import { Errors, type LinkPageError } from "./linking-errors.ts";
+import type { RateLimitRepo } from "./rate-limit-repo.ts";
 import type { TotpService } from "./totp-service.ts";
 
 export interface StartQuery {
@@ -43,10 +44,23 @@ export interface LinkingServiceDeps {
   totp: TotpService;
   oauth: Pick<LinkingOAuth, "consumePushedRequest" | "issueAuthorizationCode">;
   ledger: Pick<LinkingLedger, "grant" | "reconsent">;
+  /** Counts /link starts per client before the Graph call (shared counters, every process). */
+  rateLimits: Pick<RateLimitRepo, "hit">;
 }
+
+/**
+ * /link starts per client per minute. Each start costs a Graph call on the bank's page token, so
+ * a flood of bogus account_linking_tokens for one bank stops here; the IP limit is in the route.
+ */
+export const LINK_CLIENT_LIMIT = { max: 300, windowMs: 60_000 };
 
 const nonceContext = (attemptId: string) => `link_attempt:${attemptId}:oidc_nonce`;
 const verifierContext = (attemptId: string) => `link_attempt:${attemptId}:oidc_verifier`;
+
+function retryAfter(error: LinkPageError, resetAt: Date, now: Date): LinkPageError {
+  error.headers["retry-after"] = String(Math.max(1, Math.ceil((resetAt.getTime() - now.getTime()) / 1000)));
+  return error;
+}
 
 /** The steps of DESIGN.md "The linking flow"; routes only parse, call one step and render. */
 export function createLinkingService(deps: LinkingServiceDeps) {
@@ -121,6 +135,10 @@ export function createLinkingService(deps: LinkingServiceDeps) {
         if (err instanceof OAuthError) throw withReturn(Errors.badRequest(err.message.slice(0, 120)), back);
         throw err;
       }
+
+      // Everything above needed no network; the Graph call below spends the bank's quota.
+      const limit = await deps.rateLimits.hit(`link:client:${client.id}`, LINK_CLIENT_LIMIT.max, LINK_CLIENT_LIMIT.windowMs, clock.now());
+      if (!limit.allowed) throw withReturn(retryAfter(Errors.tooManyLinks(), limit.resetAt, clock.now()), back);
 
       let psid: string;
       try {

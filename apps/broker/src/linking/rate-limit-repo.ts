@@ -19,3 +19,4 @@ export function createRateLimitRepo(db: Pick<Db, "prisma">) {
     },
   };
 }
+export type RateLimitRepo = ReturnType<typeof createRateLimitRepo>;

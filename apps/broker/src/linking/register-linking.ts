@@ -77,6 +77,7 @@ export async function registerLinking(app: FastifyInstance, ctx: LinkingContext,
   });
   const links = createLinksService({ links: linksRepo, jobs, oauth: deps.oauth, ledger: deps.ledger, clock, runJob: (id) => jobRunner.runOne(id) });
 
+  const rateLimits = createRateLimitRepo(db);
   const service = createLinkingService({
     config,
     db,
@@ -90,6 +91,7 @@ export async function registerLinking(app: FastifyInstance, ctx: LinkingContext,
     totp: createTotpService({ repo: createTotpRepo(db), sealer, clock }),
     oauth: deps.oauth,
     ledger: deps.ledger,
+    rateLimits,
   });
 
   await app.register(async (scope) => {
@@ -97,7 +99,7 @@ export async function registerLinking(app: FastifyInstance, ctx: LinkingContext,
     await scope.register(linkingRoutes, {
       service,
       csrf: createCsrf(config.masterKey.key),
-      rateLimits: createRateLimitRepo(db),
+      rateLimits,
       clock,
       secureCookies: config.production,
       publicUrl: config.publicUrl,

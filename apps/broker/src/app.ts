@@ -24,6 +24,7 @@ import { accessLogPlugin } from "./plugins/access-log.ts";
 import { errorHandlerPlugin } from "./plugins/error-handler.ts";
 import { inputGuardPlugin } from "./plugins/input-guard.ts";
 import { metricsPlugin } from "./plugins/metrics.ts";
+import { securityHeadersPlugin } from "./plugins/security-headers.ts";
 
 /** Everything the broker needs from outside; tests swap any of them. */
 export interface AppDeps {
@@ -85,6 +86,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(errorHandlerPlugin);
   await app.register(accessLogPlugin);
+  await app.register(securityHeadersPlugin, { production: config.production });
   await app.register(formbody);
   await app.register(inputGuardPlugin);
 
@@ -102,9 +104,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       servers: [{ url: config.publicUrl }],
     },
   });
-  await app.register(swaggerUi, { routePrefix: "/docs" });
+  // The OpenAPI document is always built (tests read it); served at /docs only when enabled.
+  if (config.docs) await app.register(swaggerUi, { routePrefix: "/docs" });
 
-  await app.register(opsRoutes, { db, registry });
+  // /metrics: on METRICS_PORT's listener when set, else behind METRICS_TOKEN, else open only in development.
+  const metrics = config.metricsPort !== undefined ? ({ access: "off" } as const) : config.metricsToken ? ({ access: "token", token: config.metricsToken } as const) : config.production ? ({ access: "off" } as const) : ({ access: "open" } as const);
+  await app.register(opsRoutes, { db, registry, metrics });
+  app.decorate("metricsRegistry", registry);
   app.decorate("broker", ctx);
   app.decorate("oauth", oauth);
   await app.register(oauthRoutes);
@@ -128,5 +134,7 @@ function trustProxyOption(trust: Config["trustProxy"]): boolean | string[] | ((a
 declare module "fastify" {
   interface FastifyInstance {
     broker: BrokerContext;
+    /** The Prometheus registry, for the operations listener (main.ts). */
+    metricsRegistry: promClient.Registry;
   }
 }

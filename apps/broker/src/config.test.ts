@@ -75,4 +75,11 @@ describe("loadConfig", () => {
       expect(configError({ BROKER_MASTER_KEY: KEY, BROKER_TRUST_PROXY: bad }).variable).toBe("BROKER_TRUST_PROXY");
     }
   });
+
+  it("METRICS_PORT must differ from PORT; BROKER_DOCS defaults to off in production only", () => {
+    expect(configError({ BROKER_MASTER_KEY: KEY, PORT: "3000", METRICS_PORT: "3000" }).variable).toBe("METRICS_PORT");
+    expect(configError({ BROKER_MASTER_KEY: KEY, METRICS_TOKEN: "short" }).variable).toBe("METRICS_TOKEN");
+    expect(loadConfig({ BROKER_MASTER_KEY: KEY }, { dataDir: tmp() }).docs).toBe(true);
+    expect(loadConfig({ BROKER_MASTER_KEY: KEY, BROKER_DOCS: "false" }, { dataDir: tmp() }).docs).toBe(false);
+  });
 });

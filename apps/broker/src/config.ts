@@ -22,6 +22,9 @@ export const EnvSchema = Type.Object({
   NODE_ENV: Type.Optional(Type.String()),
   BROKER_WORKERS: Type.String({ pattern: "^(auto|[1-9][0-9]{0,2})$", default: "1" }),
   BROKER_TRUST_PROXY: Type.Optional(Type.String({ minLength: 1 })),
+  METRICS_PORT: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 32 })),
+  BROKER_DOCS: Type.Optional(Type.Union([Type.Literal("true"), Type.Literal("false")])),
   LOG_LEVEL: Type.Union(
     [Type.Literal("fatal"), Type.Literal("error"), Type.Literal("warn"), Type.Literal("info"), Type.Literal("debug"), Type.Literal("trace"), Type.Literal("silent")],
     { default: "info" },
@@ -49,6 +52,12 @@ export interface Config {
    * hop count, or the proxies' addresses and CIDRs. Per-IP limits key on the address it yields.
    */
   readonly trustProxy: false | number | readonly string[];
+  /** Serve /metrics on this port only (an operations listener apart from the public one). */
+  readonly metricsPort: number | undefined;
+  /** Or: /metrics on the public listener answers only `Authorization: Bearer <token>`. */
+  readonly metricsToken: string | undefined;
+  /** /docs (OpenAPI): on by default outside production, off in production unless BROKER_DOCS=true. */
+  readonly docs: boolean;
 }
 
 /** A configuration problem; main prints its one-line message and exits without a stack. */
@@ -137,6 +146,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, options: LoadConfigOptions
   if (workers > 1 && env.DATABASE_URL === undefined) throw new ConfigError("BROKER_WORKERS", "above 1 needs DATABASE_URL (the embedded database serves one process)");
 
   const trustProxy = parseTrustProxy(env.BROKER_TRUST_PROXY);
+  if (env.METRICS_PORT !== undefined && env.METRICS_PORT === env.PORT) throw new ConfigError("METRICS_PORT", "must differ from PORT (it is the operations listener)");
 
   return Object.freeze({
     host: env.HOST,
@@ -152,6 +162,9 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, options: LoadConfigOptions
     logLevel: env.LOG_LEVEL,
     workers,
     trustProxy,
+    metricsPort: env.METRICS_PORT,
+    metricsToken: env.METRICS_TOKEN,
+    docs: env.BROKER_DOCS === undefined ? !production : env.BROKER_DOCS === "true",
   });
 }
 

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyReply } from "fastify";
 import { Type } from "typebox";
 import type { Clock } from "../clock.ts";
-import { PAGE_CSP, pageCspWithImages } from "../web/html.ts";
+import { pageCsp } from "../web/html.ts";
 import { clearAttemptCookie, type createCsrf, readBinding, setAttemptCookie } from "./attempt-cookie.ts";
 import { linkErrorPage, consentPage, secondFactorPage } from "./linking-pages.ts";
 import { Errors, LinkPageError } from "./linking-errors.ts";
@@ -17,6 +17,8 @@ export interface LinkingRoutesOptions {
   clock: Clock;
   secureCookies: boolean;
   publicUrl: string;
+  /** Origins a page's form may end up at: Messenger's redirect allowlist (never a wildcard). */
+  formActionOrigins: readonly string[];
 }
 
 /** Printable text only: control characters (NUL above all) never reach the database. */
@@ -45,7 +47,7 @@ export const LINK_IP_LIMIT = { max: 30, windowMs: 60_000 };
 const TWO_FA_LIMIT = 10;
 const TWO_FA_WINDOW_MS = 5 * 60_000;
 
-function sendPage(reply: FastifyReply, body: string, status = 200, csp = PAGE_CSP) {
+function sendPage(reply: FastifyReply, body: string, status: number, csp: string) {
   return reply
     .status(status)
     .header("content-type", "text/html; charset=utf-8")
@@ -57,13 +59,14 @@ function sendPage(reply: FastifyReply, body: string, status = 200, csp = PAGE_CS
 /** GET /link, /link/callback, GET|POST /link/2fa, GET|POST /link/consent (DESIGN.md "Linking"). */
 export const linkingRoutes: FastifyPluginAsyncTypebox<LinkingRoutesOptions> = async (app, options) => {
   const { service, csrf, rateLimits, clock, secureCookies } = options;
+  const csp = pageCsp({ formActions: options.formActionOrigins });
 
   // Linking errors carry a "Return to Messenger" link once redirect_uri is verified.
   app.setErrorHandler((error, request, reply) => {
     if (!(error instanceof LinkPageError)) throw error;
     request.refusal = error.code;
     reply.headers(error.headers);
-    return sendPage(reply, linkErrorPage({ title: error.title, message: error.message, nextStep: error.nextStep, requestId: request.id, returnUrl: error.returnUrl }), error.status);
+    return sendPage(reply, linkErrorPage({ title: error.title, message: error.message, nextStep: error.nextStep, requestId: request.id, returnUrl: error.returnUrl }), error.status, csp);
   });
 
   const tags = ["linking"];
@@ -89,7 +92,7 @@ export const linkingRoutes: FastifyPluginAsyncTypebox<LinkingRoutesOptions> = as
   app.get("/link/2fa", { schema: { tags, summary: "Second factor: enrol or enter a TOTP code", response: PageResponse }, config: pageConfig }, async (request, reply) => {
     const binding = readBinding(request);
     const { bankName, enrolment, attempt } = await service.secondFactorForm(binding);
-    return sendPage(reply, secondFactorPage({ bankName, enrolment, csrf: csrf.tokenFor(binding!, "2fa"), returnUrl: messengerReturnUrl(attempt.redirectUri) }));
+    return sendPage(reply, secondFactorPage({ bankName, enrolment, csrf: csrf.tokenFor(binding!, "2fa"), returnUrl: messengerReturnUrl(attempt.redirectUri) }), 200, csp);
   });
 
   app.post("/link/2fa", { schema: { tags, summary: "Second factor: check a TOTP code", body: CodeForm, response: PageResponse }, config: pageConfig }, async (request, reply) => {
@@ -106,7 +109,7 @@ export const linkingRoutes: FastifyPluginAsyncTypebox<LinkingRoutesOptions> = as
     if (result.ok) return reply.redirect("/link/consent", 303);
     if (result.reason === "not_enrolled") throw Errors.wrongStep();
     const error = result.reason === "replayed" ? "That code was already used. Wait for the next code and try again." : "That code is not right. Check your authenticator app and try again.";
-    return sendPage(reply, secondFactorPage({ bankName: result.bankName, csrf: csrf.tokenFor(binding, "2fa"), error, returnUrl: messengerReturnUrl(result.attempt.redirectUri) }), 400);
+    return sendPage(reply, secondFactorPage({ bankName: result.bankName, csrf: csrf.tokenFor(binding, "2fa"), error, returnUrl: messengerReturnUrl(result.attempt.redirectUri) }), 400, csp);
   });
 
   app.get("/link/consent", { schema: { tags, summary: "Consent: what the bank may do, for what, how long", response: PageResponse }, config: pageConfig }, async (request, reply) => {
@@ -116,7 +119,7 @@ export const linkingRoutes: FastifyPluginAsyncTypebox<LinkingRoutesOptions> = as
       reply,
       consentPage({ bankName, scopes: attempt.scopes, purposes: attempt.purposes, durationDays: attempt.durationDays, expiresOn: expiresAt.toISOString().slice(0, 10), csrf: csrf.tokenFor(binding!, "consent"), messengerAccount }),
       200,
-      messengerAccount?.picture ? pageCspWithImages(messengerAccount.picture.origin) : PAGE_CSP,
+      messengerAccount?.picture ? pageCsp({ formActions: options.formActionOrigins, images: [messengerAccount.picture.origin] }) : csp,
     );
   });
 

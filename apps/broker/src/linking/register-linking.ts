@@ -103,6 +103,7 @@ export async function registerLinking(app: FastifyInstance, ctx: LinkingContext,
       clock,
       secureCookies: config.production,
       publicUrl: config.publicUrl,
+      formActionOrigins: [...new Set(config.messengerRedirectAllowlist.map((prefix) => new URL(prefix).origin))],
     });
   });
   await app.register(linksRoutes, { clientAuth: deps.clientAuth, links: linksRepo, service: links });

@@ -28,12 +28,19 @@ export function html(strings: TemplateStringsArray, ...values: unknown[]): SafeH
   return new SafeHtml(out);
 }
 
-/** No script runs on the broker's pages; styles are inline in <style> with a hash-free 'self'. */
-export const PAGE_CSP =
-  "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self' https: http://localhost:* http://127.0.0.1:*; frame-ancestors 'none'; base-uri 'none'";
+/**
+ * No script runs on the broker's pages; styles are inline. Forms post to the broker only, and a
+ * form's redirect may only go where `formActions` allows (the linking pages add the Messenger
+ * redirect allowlist's origins, where the consent form's answer lands).
+ */
+export function pageCsp(options: { formActions?: readonly string[]; images?: readonly string[] } = {}): string {
+  const images = ["'self'", "data:", ...(options.images ?? [])].join(" ");
+  const forms = ["'self'", ...(options.formActions ?? [])].join(" ");
+  return `default-src 'none'; style-src 'unsafe-inline'; img-src ${images}; form-action ${forms}; frame-ancestors 'none'; base-uri 'none'`;
+}
 
-/** The page CSP that also lets images load from one more origin (a Messenger profile picture). */
-export const pageCspWithImages = (origin: string) => PAGE_CSP.replace("img-src 'self' data:", `img-src 'self' data: ${origin}`);
+/** The CSP of a page with no form leaving the broker (error pages). */
+export const PAGE_CSP = pageCsp();
 
 const STYLE = `
 *{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#1c1e21;background:#f0f2f5}

@@ -1,4 +1,4 @@
-import { CUSTOMER_SCOPES, DEFAULT_PURPOSE as LEDGER_DEFAULT_PURPOSE, FORBIDDEN_PURPOSES, PURPOSES } from "@link-broker/consent-ledger";
+import { CUSTOMER_SCOPES, DEFAULT_PURPOSE as LEDGER_DEFAULT_PURPOSE, FORBIDDEN_PURPOSES, namesForbiddenPurpose, PURPOSES } from "@link-broker/consent-ledger";
 
 /** Scopes and purposes of DESIGN.md: the customer ones are the consent ledger's policy. */
 export { CUSTOMER_SCOPES, FORBIDDEN_PURPOSES, PURPOSES };
@@ -8,7 +8,8 @@ export const DEFAULT_PURPOSE: Record<string, string> = LEDGER_DEFAULT_PURPOSE;
 
 export const isCustomerScope = (s: string) => (CUSTOMER_SCOPES as readonly string[]).includes(s);
 export const isServiceScope = (s: string) => (SERVICE_SCOPES as readonly string[]).includes(s);
-export const isForbiddenPurpose = (s: string) => (FORBIDDEN_PURPOSES as readonly string[]).includes(s.toLowerCase());
+/** The ledger's rule, with the ledger's normalisation: one answer for scopes, purposes and any field. */
+export const isForbiddenPurpose = namesForbiddenPurpose;
 
 /** Space-delimited scope string → unique list (RFC 6749 §3.3). */
 export function parseScope(scope: string | undefined): string[] {

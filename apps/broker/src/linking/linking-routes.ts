@@ -14,6 +14,8 @@ export interface LinkingRoutesOptions {
   service: LinkingService;
   csrf: ReturnType<typeof createCsrf>;
   rateLimits: ReturnType<typeof createRateLimitRepo>;
+  /** /link starts per caller address (each may cost a Graph call; the per-client limit is the service's). */
+  linkIpLimit: { max: number; windowMs: number };
   clock: Clock;
   secureCookies: boolean;
   publicUrl: string;
@@ -39,9 +41,6 @@ const CodeForm = Type.Object({ code: str(32), csrf: str(128) });
 const ConsentForm = Type.Object({ decision: str(16), csrf: str(128) });
 const PageResponse = { 200: Type.String(), "4xx": Type.String(), "5xx": Type.String() };
 const pageConfig = { errorFormat: "page" as const };
-
-/** /link starts per caller address per minute (each may cost a Graph call; per client: the service). */
-export const LINK_IP_LIMIT = { max: 30, windowMs: 60_000 };
 
 /** Two-factor attempts per attempt per window, on top of the factor's own 5-failure lock. */
 const TWO_FA_LIMIT = 10;
@@ -72,7 +71,7 @@ export const linkingRoutes: FastifyPluginAsyncTypebox<LinkingRoutesOptions> = as
   const tags = ["linking"];
 
   app.get("/link", { schema: { tags, summary: "Start linking (Messenger's account_link URL)", querystring: StartQuery, response: PageResponse }, config: pageConfig }, async (request, reply) => {
-    const limit = await rateLimits.hit(`link:ip:${request.ip}`, LINK_IP_LIMIT.max, LINK_IP_LIMIT.windowMs, clock.now());
+    const limit = await rateLimits.hit(`link:ip:${request.ip}`, options.linkIpLimit.max, options.linkIpLimit.windowMs, clock.now());
     if (!limit.allowed) {
       const e = Errors.tooManyLinks();
       e.headers["retry-after"] = String(Math.max(1, Math.ceil((limit.resetAt.getTime() - clock.now().getTime()) / 1000)));

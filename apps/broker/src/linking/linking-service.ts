@@ -46,13 +46,19 @@ export interface LinkingServiceDeps {
   ledger: Pick<LinkingLedger, "grant" | "reconsent">;
   /** Counts /link starts per client before the Graph call (shared counters, every process). */
   rateLimits: Pick<RateLimitRepo, "hit">;
+  linkLimits: LinkLimits;
+}
+
+export interface LinkLimits {
+  perIp: { max: number; windowMs: number };
+  perClient: { max: number; windowMs: number };
 }
 
 /**
- * /link starts per client per minute. Each start costs a Graph call on the bank's page token, so
- * a flood of bogus account_linking_tokens for one bank stops here; the IP limit is in the route.
+ * /link starts per minute, per caller address (the route) and per client (here). Each start costs
+ * a Graph call on the bank's page token, so a flood of bogus account_linking_tokens stops first.
  */
-export const LINK_CLIENT_LIMIT = { max: 300, windowMs: 60_000 };
+export const LINK_LIMITS: LinkLimits = { perIp: { max: 30, windowMs: 60_000 }, perClient: { max: 300, windowMs: 60_000 } };
 
 const nonceContext = (attemptId: string) => `link_attempt:${attemptId}:oidc_nonce`;
 const verifierContext = (attemptId: string) => `link_attempt:${attemptId}:oidc_verifier`;
@@ -137,7 +143,8 @@ export function createLinkingService(deps: LinkingServiceDeps) {
       }
 
       // Everything above needed no network; the Graph call below spends the bank's quota.
-      const limit = await deps.rateLimits.hit(`link:client:${client.id}`, LINK_CLIENT_LIMIT.max, LINK_CLIENT_LIMIT.windowMs, clock.now());
+      const { max, windowMs } = deps.linkLimits.perClient;
+      const limit = await deps.rateLimits.hit(`link:client:${client.id}`, max, windowMs, clock.now());
       if (!limit.allowed) throw withReturn(retryAfter(Errors.tooManyLinks(), limit.resetAt, clock.now()), back);
 
       let psid: string;

@@ -17,7 +17,7 @@ import { createGraphClient, type GraphClient } from "./graph-client.ts";
 import { createLinkAttemptRepo } from "./link-attempt-repo.ts";
 import type { ClientLookup, LinkingDeps } from "./linking-deps.ts";
 import { linkingRoutes } from "./linking-routes.ts";
-import { createLinkingService } from "./linking-service.ts";
+import { createLinkingService, LINK_LIMITS, type LinkLimits } from "./linking-service.ts";
 import { createRateLimitRepo } from "./rate-limit-repo.ts";
 import { createTotpRepo } from "./totp-repo.ts";
 import { createTotpService } from "./totp-service.ts";
@@ -36,6 +36,8 @@ export interface LinkingOverrides {
   jobIntervalMs?: number;
   /** false: the job runner is not started with the app (tests drive it). */
   startJobRunner?: boolean;
+  /** /link starts per caller address and per client (default LINK_LIMITS). */
+  linkLimits?: LinkLimits;
 }
 
 export interface LinkingHandle {
@@ -92,6 +94,7 @@ export async function registerLinking(app: FastifyInstance, ctx: LinkingContext,
     oauth: deps.oauth,
     ledger: deps.ledger,
     rateLimits,
+    linkLimits: overrides.linkLimits ?? LINK_LIMITS,
   });
 
   await app.register(async (scope) => {
@@ -100,6 +103,7 @@ export async function registerLinking(app: FastifyInstance, ctx: LinkingContext,
       service,
       csrf: createCsrf(config.masterKey.key),
       rateLimits,
+      linkIpLimit: (overrides.linkLimits ?? LINK_LIMITS).perIp,
       clock,
       secureCookies: config.production,
       publicUrl: config.publicUrl,

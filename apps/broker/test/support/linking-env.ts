@@ -1,3 +1,4 @@
+import type { LinkingOverrides } from "../../src/linking/register-linking.ts";
 import { randomBytes } from "node:crypto";
 import { createTestDb, type TestDb } from "@link-broker/db/testing";
 import type { FastifyInstance } from "fastify";
@@ -84,7 +85,7 @@ export interface SeededClient {
  * otherwise: `"real"` keeps the broker's own (what `buildApp` wires by default).
  * `LB_TEST_LOG=1` prints the broker's error log lines (to see why a page answered 500).
  */
-export async function startLinkingEnv(options: { deps?: "real" | LinkingDeps | ((ctx: BrokerContext) => LinkingDeps) } = {}): Promise<LinkingEnv> {
+export async function startLinkingEnv(options: { deps?: "real" | LinkingDeps | ((ctx: BrokerContext) => LinkingDeps); linkingOverrides?: LinkingOverrides } = {}): Promise<LinkingEnv> {
   const graph = await startFakeGraph();
   const port = await freePort();
   const brokerUrl = `http://127.0.0.1:${port}`;
@@ -103,7 +104,7 @@ export async function startLinkingEnv(options: { deps?: "real" | LinkingDeps | (
           deps = typeof given === "function" ? given(ctx) : (given ?? fakes.deps);
           return deps;
         };
-  const broker = await buildApp({ config, db, clock, logger: process.env.LB_TEST_LOG === "1", linking, linkingOverrides: { startJobRunner: false } });
+  const broker = await buildApp({ config, db, clock, logger: process.env.LB_TEST_LOG === "1", linking, linkingOverrides: { startJobRunner: false, ...options.linkingOverrides } });
   if (given === "real") deps = linkingDepsOf(broker.oauth, broker.broker.ledger);
   await broker.listen({ port, host: "127.0.0.1" });
   const sealer = createSealer(config.masterKey);

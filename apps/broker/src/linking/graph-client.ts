@@ -24,6 +24,8 @@ export interface GraphClient {
   /** The PSID's name and picture, or undefined when the page token may not read them. */
   profile(psid: string, pageAccessToken: string): Promise<MessengerProfile | undefined>;
   unlinkAccount(psid: string, pageAccessToken: string): Promise<void>;
+  /** Send API: a message the customer did not ask for, tagged ACCOUNT_UPDATE (allowed outside 24 h). */
+  sendAccountUpdate(psid: string, text: string, pageAccessToken: string): Promise<void>;
 }
 
 export interface GraphClientOptions {
@@ -86,6 +88,13 @@ export function createGraphClient({ baseUrl, timeoutMs = 5000, fetch: fetchFn = 
       const name = typeof body?.name === "string" && body.name.trim() ? body.name.trim().slice(0, 100) : undefined;
       const pictureUrl = typeof body?.profile_pic === "string" && body.profile_pic.length <= 2048 ? body.profile_pic : undefined;
       return name || pictureUrl ? { name, pictureUrl } : undefined;
+    },
+
+    async sendAccountUpdate(psid, text, pageAccessToken) {
+      const url = new URL(`${base}/me/messages`);
+      url.searchParams.set("access_token", pageAccessToken);
+      const body = { recipient: { id: psid }, messaging_type: "MESSAGE_TAG", tag: "ACCOUNT_UPDATE", message: { text } };
+      await call(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
     },
 
     async unlinkAccount(psid, pageAccessToken) {

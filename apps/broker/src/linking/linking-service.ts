@@ -244,7 +244,7 @@ export function createLinkingService(deps: LinkingServiceDeps) {
       const outcome = await totp.verify(client.id, attempt.bankSubject!, code);
       if (outcome.ok) {
         try {
-          await attempts.transition(attempt.id, "authenticated", "second_factor_passed", clock.now(), { secondFactorMethod: "totp", secondFactorAt: outcome.at });
+          await attempts.transition(attempt.id, "authenticated", "second_factor_passed", clock.now(), { secondFactorMethod: outcome.method, secondFactorAt: outcome.at });
         } catch (err) {
           mapStateError(err, attempt);
         }

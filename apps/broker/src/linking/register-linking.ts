@@ -19,6 +19,7 @@ import type { ClientLookup, LinkingDeps } from "./linking-deps.ts";
 import { linkingRoutes } from "./linking-routes.ts";
 import { createLinkingService, LINK_LIMITS, type LinkLimits } from "./linking-service.ts";
 import { createRateLimitRepo } from "./rate-limit-repo.ts";
+import { createResetSecondFactor, type ResetSecondFactor } from "./reset-second-factor.ts";
 import { createTotpRepo } from "./totp-repo.ts";
 import { createTotpService } from "./totp-service.ts";
 
@@ -43,6 +44,8 @@ export interface LinkingOverrides {
 export interface LinkingHandle {
   links: LinksService;
   jobRunner: JobRunner;
+  /** Staff reset of a customer's second factor (the console and CLI call it and audit the result). */
+  resetSecondFactor: ResetSecondFactor;
 }
 
 /** A Prisma lookup of registered clients, until the OAuth client repo is wired in. */
@@ -80,6 +83,7 @@ export async function registerLinking(app: FastifyInstance, ctx: LinkingContext,
   const links = createLinksService({ links: linksRepo, jobs, oauth: deps.oauth, ledger: deps.ledger, clock, runJob: (id) => jobRunner.runOne(id) });
 
   const rateLimits = createRateLimitRepo(db);
+  const totpRepo = createTotpRepo(db);
   const service = createLinkingService({
     config,
     db,
@@ -90,7 +94,7 @@ export async function registerLinking(app: FastifyInstance, ctx: LinkingContext,
     links: linksRepo,
     graph,
     bankIdp,
-    totp: createTotpService({ repo: createTotpRepo(db), sealer, clock }),
+    totp: createTotpService({ repo: totpRepo, sealer, clock }),
     oauth: deps.oauth,
     ledger: deps.ledger,
     rateLimits,
@@ -118,7 +122,16 @@ export async function registerLinking(app: FastifyInstance, ctx: LinkingContext,
   }
   app.addHook("onClose", async () => jobRunner.stop());
 
-  const handle = { links, jobRunner };
+  const resetSecondFactor = createResetSecondFactor({
+    totp: totpRepo,
+    links: linksRepo,
+    clients,
+    sealer,
+    graph,
+    clock,
+    onNotifyError: (err) => app.log.warn({ err: err.message }, "telling the customer about a second-factor reset failed"),
+  });
+  const handle = { links, jobRunner, resetSecondFactor };
   app.decorate("linking", handle);
   return handle;
 }

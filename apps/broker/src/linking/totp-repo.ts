@@ -42,6 +42,36 @@ export function createTotpRepo(db: Pick<Db, "prisma">) {
       return row.failedCount;
     },
 
+    /** Replaces a factor's recovery codes (a new enrolment shows new ones; old ones stop working). */
+    async replaceRecoveryCodes(factorId: string, codes: { id: string; codeHash: string }[]): Promise<void> {
+      await prisma.$transaction([
+        prisma.totpRecoveryCode.deleteMany({ where: { factorId } }),
+        prisma.totpRecoveryCode.createMany({ data: codes.map((c) => ({ ...c, factorId })) }),
+      ]);
+    },
+
+    /** Spends a recovery code: one conditional update, so a code works once even when raced. */
+    async useRecoveryCode(factorId: string, codeHash: string, now: Date): Promise<boolean> {
+      const { count } = await prisma.totpRecoveryCode.updateMany({ where: { factorId, codeHash, usedAt: null }, data: { usedAt: now } });
+      return count === 1;
+    },
+
+    /** Unused recovery codes left on a factor. */
+    unusedRecoveryCodes(factorId: string): Promise<number> {
+      return prisma.totpRecoveryCode.count({ where: { factorId, usedAt: null } });
+    },
+
+    /** Removes a customer's factor and its recovery codes; the next link enrols a new one. */
+    async remove(clientId: string, subject: string): Promise<{ id: string } | null> {
+      return prisma.$transaction(async (tx) => {
+        const factor = await tx.totpFactor.findUnique({ where: { clientId_subject: { clientId, subject } }, select: { id: true } });
+        if (!factor) return null;
+        await tx.totpRecoveryCode.deleteMany({ where: { factorId: factor.id } });
+        await tx.totpFactor.delete({ where: { id: factor.id } });
+        return factor;
+      });
+    },
+
     async lock(id: string, until: Date): Promise<void> {
       await prisma.totpFactor.update({ where: { id }, data: { lockedUntil: until, failedCount: 0 } });
     },

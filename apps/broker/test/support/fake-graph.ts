@@ -25,6 +25,8 @@ export interface FakeGraph {
   /** The next `n` requests answer 500 (or hang past any timeout with mode "hang", or bad JSON). */
   fail(n: number, mode?: "500" | "hang" | "garbage"): void;
   unlinkCalls(): GraphCall[];
+  /** Send API calls (`POST /me/messages`). */
+  messageCalls(): GraphCall[];
   close(): Promise<void>;
 }
 
@@ -84,6 +86,11 @@ export async function startFakeGraph(options: { pageId?: string; pageAccessToken
       if (!profile) return send(400, { error: { message: "(#230) Requires pages_messaging permission", type: "OAuthException", code: 230 } });
       return send(200, { ...profile, id: path.slice(1) });
     }
+    if (req.method === "POST" && path === "/me/messages") {
+      const b = body as { recipient?: { id?: unknown }; messaging_type?: unknown; tag?: unknown; message?: { text?: unknown } } | undefined;
+      if (typeof b?.recipient?.id !== "string" || typeof b.message?.text !== "string") return send(400, { error: { message: "recipient and message required", type: "OAuthException", code: 100 } });
+      return send(200, { recipient_id: b.recipient.id, message_id: `m-${++counter}` });
+    }
     if (req.method === "POST" && path === "/me/unlink_accounts") {
       const psid = (body as { psid?: unknown } | undefined)?.psid;
       if (typeof psid !== "string") return send(400, { error: { message: "psid required", type: "OAuthException", code: 100 } });
@@ -116,6 +123,7 @@ export async function startFakeGraph(options: { pageId?: string; pageAccessToken
       failMode = mode;
     },
     unlinkCalls: () => calls.filter((c) => c.path === "/me/unlink_accounts"),
+    messageCalls: () => calls.filter((c) => c.path === "/me/messages"),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

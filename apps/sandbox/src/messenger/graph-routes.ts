@@ -8,6 +8,8 @@ export interface GraphOptions {
   tokens: LinkingTokens;
   /** Where the simulator is reachable from the browser (profile pictures are served from it). */
   publicUrl: string;
+  /** Send API: a message from the page (the broker's ACCOUNT_UPDATE notices) lands in the chat. */
+  onPageMessage: (psid: string, text: string) => void;
   /** Messenger tells the page's webhook when the broker unlinks. */
   onUnlinkAccounts: (psid: string) => Promise<void>;
 }
@@ -54,6 +56,18 @@ export async function graphRoutes(app: FastifyInstance, opts: GraphOptions) {
     await opts.onUnlinkAccounts(psid);
     return reply.code(200).send({ result: "unlink account success" });
   };
+  const messages = async (req: { query: unknown; body: unknown }, reply: { code(n: number): { send(b: unknown): unknown } }) => {
+    const q = req.query as Record<string, string | undefined>;
+    const body = (req.body ?? {}) as { recipient?: { id?: unknown }; message?: { text?: unknown } };
+    if (!checkPageToken(q.access_token)) return reply.code(400).send(oauthError("Invalid OAuth access token.", 190));
+    const psid = body.recipient?.id;
+    const text = body.message?.text;
+    if (typeof psid !== "string" || typeof text !== "string" || text.length > 2000) return reply.code(400).send(oauthError("(#100) recipient and message are required", 100));
+    opts.onPageMessage(psid, text);
+    return reply.code(200).send({ recipient_id: psid, message_id: `m_${Date.now()}` });
+  };
+  app.post("/graph/me/messages", messages);
+  app.post("/graph/:version/me/messages", messages);
   app.post("/graph/me/unlink_accounts", unlink);
   app.post("/graph/:version/me/unlink_accounts", unlink);
 }

@@ -14,6 +14,7 @@ import { createReplayGuardRepo } from "../links/replay-guard-repo.ts";
 import { createCsrf } from "./attempt-cookie.ts";
 import { createBankIdp, type BankIdp } from "./bank-idp.ts";
 import { createGraphClient, type GraphClient } from "./graph-client.ts";
+import { ATTEMPT_RETENTION_MS } from "./link-attempt.ts";
 import { createLinkAttemptRepo } from "./link-attempt-repo.ts";
 import type { ClientLookup, LinkingDeps } from "./linking-deps.ts";
 import { linkingRoutes } from "./linking-routes.ts";
@@ -75,6 +76,7 @@ export async function registerLinking(app: FastifyInstance, ctx: LinkingContext,
     onTick: () =>
       Promise.all([
         attempts.expireDue(clock.now()),
+        attempts.purgeExpired(new Date(clock.now().getTime() - ATTEMPT_RETENTION_MS)),
         replayGuard.purgeExpired("messenger", clock.now()),
         links.reconcileEndedConsents().catch((err) => app.log.warn({ err: (err as Error).message }, "reconciling links with the ledger failed")),
       ]),

@@ -21,7 +21,7 @@ import type { ConsentCheck } from "./oauth/token/token-service.ts";
 import { oauthRoutes } from "./oauth/oauth-routes.ts";
 import { opsRoutes } from "./ops/ops-routes.ts";
 import { accessLogPlugin } from "./plugins/access-log.ts";
-import { errorHandlerPlugin } from "./plugins/error-handler.ts";
+import { errorHandlerPlugin, frameworkError } from "./plugins/error-handler.ts";
 import { inputGuardPlugin } from "./plugins/input-guard.ts";
 import { metricsPlugin } from "./plugins/metrics.ts";
 import { securityHeadersPlugin } from "./plugins/security-headers.ts";
@@ -76,6 +76,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     trustProxy: trustProxyOption(config.trustProxy),
     bodyLimit: 64 * 1024,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    frameworkErrors: frameworkError,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: "array", allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 

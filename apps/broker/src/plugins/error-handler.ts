@@ -61,6 +61,28 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: B
   return reply.type("application/json").send(JSON.stringify({ error: error.code, message: error.message, request_id: request.id }));
 }
 
+/**
+ * Fastify's `frameworkErrors`: a URL the router refuses before any route matches (a path
+ * parameter over `maxParamLength`, a malformed escape) answers the documented JSON shape instead
+ * of Fastify's own, with a request id, and without echoing the path.
+ */
+export function frameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  const tooLong = error.code === "FST_ERR_MAX_PARAM_LENGTH";
+  const e = tooLong ? new BrokerError("uri_too_long", "A path parameter is too long", 414) : new BrokerError("invalid_request", "The URL is not valid", 400);
+  request.log.info({ code: e.code, status: e.status }, "request refused");
+  return reply
+    .status(e.status)
+    .headers({ "x-request-id": request.id, "x-content-type-options": "nosniff", "cache-control": "no-store" })
+    .type("application/json")
+    .send(JSON.stringify({ error: e.code, message: e.message, request_id: request.id }));
+}
+
+/** The path for a message, without the query, cut to 100 characters (a caller chose it). */
+const shortPath = (url: string) => {
+  const path = url.split("?")[0] ?? "";
+  return path.length > 100 ? `${path.slice(0, 100)}…` : path;
+};
+
 async function errorHandler(app: FastifyInstance) {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const brokerError = toBrokerError(error, formatOf(request));
@@ -70,7 +92,7 @@ async function errorHandler(app: FastifyInstance) {
   });
   app.setNotFoundHandler((request, reply) => {
     request.refusal = "not_found";
-    return sendError(request, reply, new BrokerError("not_found", `No route ${request.method} ${request.url.split("?")[0]}`, 404));
+    return sendError(request, reply, new BrokerError("not_found", `No route ${request.method} ${shortPath(request.url)}`, 404));
   });
 }
 

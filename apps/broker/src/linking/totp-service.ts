@@ -49,7 +49,7 @@ export type VerifyOutcome =
   | { ok: false; reason: "not_enrolled" };
 
 export interface TotpServiceDeps {
-  repo: Pick<TotpRepo, "find" | "createPending" | "replacePending" | "useStep" | "recordFailure" | "lock" | "replaceRecoveryCodes" | "useRecoveryCode" | "unusedRecoveryCodes">;
+  repo: Pick<TotpRepo, "find" | "createPending" | "replacePending" | "useStep" | "claimTry" | "clearFailures" | "lockSpent" | "replaceRecoveryCodes" | "useRecoveryCode" | "unusedRecoveryCodes">;
   sealer: Sealer;
   clock: Clock;
 }
@@ -93,11 +93,20 @@ export function createTotpService({ repo, sealer, clock }: TotpServiceDeps) {
       if (!factor) return { ok: false, reason: "not_enrolled" };
       const now = clock.now();
       if (factor.lockedUntil && factor.lockedUntil > now) return { ok: false, reason: "locked", lockedUntil: factor.lockedUntil };
+      // Every try is claimed before its code is looked at, in one conditional update that counts
+      // it as a failure unless it proves right: at most MAX_FAILURES codes are ever checked, even
+      // when wrong codes arrive all at once.
+      const failures = await repo.claimTry(factor.id, MAX_FAILURES, now);
+      if (failures === undefined) {
+        const current = await repo.find(clientId, subject);
+        return { ok: false, reason: "locked", lockedUntil: current?.lockedUntil && current.lockedUntil > now ? current.lockedUntil : new Date(now.getTime() + LOCK_MS) };
+      }
 
       const token = code.replace(/\s+/g, "");
       // A recovery code stands in for a lost authenticator, once, on a confirmed factor only.
       const recovery = normalizeRecoveryCode(code);
       if (factor.confirmedAt && RECOVERY_SHAPE.test(recovery) && (await repo.useRecoveryCode(factor.id, recoveryCodeHash(factor.id, recovery), now))) {
+        await repo.clearFailures(factor.id);
         return { ok: true, at: now, method: "recovery_code", remaining: await repo.unusedRecoveryCodes(factor.id) };
       }
       let step: number | undefined;
@@ -109,10 +118,9 @@ export function createTotpService({ repo, sealer, clock }: TotpServiceDeps) {
       if (step !== undefined) {
         if (await repo.useStep(factor.id, step, now)) return { ok: true, step, at: now, method: "totp" };
       }
-      const failures = await repo.recordFailure(factor.id);
       if (failures >= MAX_FAILURES) {
         const lockedUntil = new Date(now.getTime() + LOCK_MS);
-        await repo.lock(factor.id, lockedUntil);
+        await repo.lockSpent(factor.id, MAX_FAILURES, lockedUntil);
         return { ok: false, reason: "locked", lockedUntil };
       }
       return { ok: false, reason: step !== undefined ? "replayed" : "invalid", failures };

@@ -16,7 +16,13 @@ const key = Buffer.alloc(32, 9);
 const realSealer = createSealer({ kid: keyIdOf(key), key });
 /** Counts every time a TOTP secret is opened, that is every code actually checked. */
 let checked = 0;
-const sealer: Sealer = { ...realSealer, unseal: (value, context) => (context.endsWith(":secret") && checked++, realSealer.unseal(value, context)) };
+const sealer: Sealer = {
+  ...realSealer,
+  unseal(value, context) {
+    if (context.endsWith(":secret")) checked++;
+    return realSealer.unseal(value, context);
+  },
+};
 
 beforeAll(async () => {
   db = await createTestDb();

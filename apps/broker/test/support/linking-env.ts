@@ -85,13 +85,20 @@ export interface SeededClient {
  * otherwise: `"real"` keeps the broker's own (what `buildApp` wires by default).
  * `LB_TEST_LOG=1` prints the broker's error log lines (to see why a page answered 500).
  */
-export async function startLinkingEnv(options: { deps?: "real" | LinkingDeps | ((ctx: BrokerContext) => LinkingDeps); linkingOverrides?: LinkingOverrides } = {}): Promise<LinkingEnv> {
+export async function startLinkingEnv(
+  options: {
+    deps?: "real" | LinkingDeps | ((ctx: BrokerContext) => LinkingDeps);
+    linkingOverrides?: LinkingOverrides;
+    /** Every broker log line at `debug` and above goes here (the secrecy tests read them). */
+    logStream?: { write(line: string): void };
+  } = {},
+): Promise<LinkingEnv> {
   const graph = await startFakeGraph();
   const port = await freePort();
   const brokerUrl = `http://127.0.0.1:${port}`;
   const idp = await startBankIdp({ redirectUri: `${brokerUrl}/link/callback` });
   const messengerRedirect = "http://127.0.0.1:9/messenger_platform/account_linking";
-  const config = testConfig({ PUBLIC_URL: brokerUrl, MESSENGER_GRAPH_URL: graph.url, MESSENGER_REDIRECT_ALLOWLIST: messengerRedirect, ...(process.env.LB_TEST_LOG === "1" ? { LOG_LEVEL: "error" } : {}) });
+  const config = testConfig({ PUBLIC_URL: brokerUrl, MESSENGER_GRAPH_URL: graph.url, MESSENGER_REDIRECT_ALLOWLIST: messengerRedirect, ...(process.env.LB_TEST_LOG === "1" ? { LOG_LEVEL: "error" } : {}), ...(options.logStream ? { LOG_LEVEL: "debug" } : {}) });
   const db = await createTestDb();
   const clock = testClock();
   const fakes = fakeLinkingDeps();
@@ -104,7 +111,7 @@ export async function startLinkingEnv(options: { deps?: "real" | LinkingDeps | (
           deps = typeof given === "function" ? given(ctx) : (given ?? fakes.deps);
           return deps;
         };
-  const broker = await buildApp({ config, db, clock, logger: process.env.LB_TEST_LOG === "1", linking, linkingOverrides: { startJobRunner: false, ...options.linkingOverrides } });
+  const broker = await buildApp({ config, db, clock, logger: process.env.LB_TEST_LOG === "1" || options.logStream !== undefined, ...(options.logStream ? { logStream: options.logStream } : {}), linking, linkingOverrides: { startJobRunner: false, ...options.linkingOverrides } });
   if (given === "real") deps = linkingDepsOf(broker.oauth, broker.broker.ledger);
   await broker.listen({ port, host: "127.0.0.1" });
   const sealer = createSealer(config.masterKey);

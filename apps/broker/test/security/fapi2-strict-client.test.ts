@@ -73,6 +73,7 @@ describe("FAPI 2.0 journey with a strict oauth4webapi client", () => {
     const refreshed = await withNonce(async () => oauth.processRefreshTokenResponse(as, client, await oauth.refreshTokenGrantRequest(as, client, clientAuth, tokens.refresh_token!, { DPoP, ...insecure })));
     expect(refreshed.token_type).toBe("dpop");
     expect(refreshed.access_token).not.toBe(tokens.access_token);
+    expect(refreshed.refresh_token ?? tokens.refresh_token).toBe(tokens.refresh_token);
 
     // Introspection and revocation (RFC 7662, RFC 7009).
     const introspected = await oauth.processIntrospectionResponse(as, client, await oauth.introspectionRequest(as, client, clientAuth, refreshed.access_token, insecure));

@@ -36,6 +36,15 @@ describe("production headers", () => {
     const csp = String(page.headers["content-security-policy"]);
     expect(csp).toContain("form-action 'self' https://www.facebook.com;");
     expect(csp).not.toMatch(/localhost|127\.0\.0\.1|http:|https: /);
+    // Clickjacking (RFC 9700 §4.16): no page may be framed.
+    expect(csp).toContain("frame-ancestors 'none'");
+  });
+
+  it("no CORS anywhere (FAPI 2.0: not at the authorization endpoint; nothing else needs it)", async () => {
+    for (const url of ["/link?client_id=x", "/.well-known/oauth-authorization-server", "/oauth/token"]) {
+      const res = await prod.app.inject({ method: url === "/oauth/token" ? "OPTIONS" : "GET", url, headers: { origin: "https://evil.example", "access-control-request-method": "POST" } });
+      expect(res.headers["access-control-allow-origin"], url).toBeUndefined();
+    }
   });
 });
 

@@ -55,3 +55,12 @@ describe("registration takes JSON only (RFC 7591)", () => {
     expect(await broker.db.prisma.client.count()).toBe(before);
   });
 });
+
+describe("registration assigns the client_id (RFC 9700 §2.6)", () => {
+  it("attack: a client naming its own client_id (e.g. another bank's) → invalid_client_metadata", async () => {
+    const res = await register({ ...base, client_id: "bank-a" });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error).toBe("invalid_client_metadata");
+    expect(await broker.db.prisma.client.count({ where: { id: "bank-a" } })).toBe(0);
+  });
+});

@@ -1,22 +1,22 @@
 import { randomUUID } from "node:crypto";
-import type { Client, Db, LinkAttempt } from "@link-broker/db";
+import type { Client, LinkAttempt } from "@link-broker/db";
 import type { Clock } from "../clock.ts";
 import { checkUrl, type Config } from "../config.ts";
+import type { ClientLookup, LedgerPort, OAuthPort } from "../contracts.ts";
 import { constantEquals } from "../crypto/constant-equals.ts";
 import { hashToken } from "../crypto/hash.ts";
 import type { Sealer } from "../crypto/seal.ts";
-import { OAuthError } from "../errors.ts";
+import { OAuthError, type PageError } from "../errors.ts";
 import type { LinksRepo } from "../links/links-repo.ts";
+import { GraphError, type GraphClient } from "../messenger/graph-client.ts";
+import { messengerSettings } from "../messenger/messenger-secrets.ts";
 import { type AttemptBinding, bindingMatches, newBinding } from "./attempt-cookie.ts";
-import { BankIdpError, type AuthorizationRequest, type BankIdp } from "./bank-idp.ts";
-import { bankIdpSettings, messengerSettings } from "./client-secrets.ts";
-import { GraphError, type GraphClient } from "./graph-client.ts";
+import { BankIdpError, bankIdpSettings, type AuthorizationRequest, type BankIdp } from "./bank-idp.ts";
 import { ATTEMPT_TTL_MS, AttemptStateError } from "./link-attempt.ts";
 import type { LinkAttemptRepo } from "./link-attempt-repo.ts";
-import { checkRedirectUri, LinkParamError, messengerReturnUrl, parsePlainRequest } from "./link-params.ts";
-import type { ClientLookup, LinkingLedger, LinkingOAuth, PushedRequest } from "./linking-deps.ts";
-import { Errors, type LinkPageError } from "./linking-errors.ts";
-import type { RateLimitRepo } from "./rate-limit-repo.ts";
+import { checkRedirectUri, LinkParamError, messengerReturnUrl, parsePlainRequest, toPushedRequest, type PushedRequest } from "./link-params.ts";
+import { Errors } from "./linking-errors.ts";
+import type { Limit, RateLimiter } from "../plugins/rate-limit.ts";
 import type { TotpService } from "./totp-service.ts";
 
 export interface StartQuery {
@@ -33,7 +33,6 @@ export interface StartQuery {
 
 export interface LinkingServiceDeps {
   config: Pick<Config, "messengerRedirectAllowlist" | "production">;
-  db: Pick<Db, "prisma">;
   clock: Clock;
   sealer: Sealer;
   clients: ClientLookup;
@@ -42,29 +41,29 @@ export interface LinkingServiceDeps {
   graph: GraphClient;
   bankIdp: BankIdp;
   totp: TotpService;
-  oauth: Pick<LinkingOAuth, "consumePushedRequest" | "issueAuthorizationCode">;
-  ledger: Pick<LinkingLedger, "grant" | "reconsent">;
-  /** Counts /link starts per client before the Graph call (shared counters, every process). */
-  rateLimits: Pick<RateLimitRepo, "hit">;
+  oauth: Pick<OAuthPort, "consumePushedRequest" | "issueAuthorizationCode">;
+  ledger: Pick<LedgerPort, "grant" | "reconsent">;
+  /** Counts /link starts per client before the Graph call (the one rate limiter, shared through Postgres). */
+  rateLimiter: Pick<RateLimiter, "hit">;
   linkLimits: LinkLimits;
 }
 
 export interface LinkLimits {
-  perIp: { max: number; windowMs: number };
-  perClient: { max: number; windowMs: number };
+  perIp: Limit;
+  perClient: Limit;
 }
 
 /**
  * /link starts per minute, per caller address (the route) and per client (here). Each start costs
  * a Graph call on the bank's page token, so a flood of bogus account_linking_tokens stops first.
  */
-export const LINK_LIMITS: LinkLimits = { perIp: { max: 30, windowMs: 60_000 }, perClient: { max: 300, windowMs: 60_000 } };
+export const LINK_LIMITS: LinkLimits = { perIp: { max: 30, windowSeconds: 60 }, perClient: { max: 300, windowSeconds: 60 } };
 
 const nonceContext = (attemptId: string) => `link_attempt:${attemptId}:oidc_nonce`;
 const verifierContext = (attemptId: string) => `link_attempt:${attemptId}:oidc_verifier`;
 
-function retryAfter(error: LinkPageError, resetAt: Date, now: Date): LinkPageError {
-  error.headers["retry-after"] = String(Math.max(1, Math.ceil((resetAt.getTime() - now.getTime()) / 1000)));
+function retryAfter(error: PageError, seconds: number): PageError {
+  error.headers["retry-after"] = String(Math.max(1, Math.ceil(seconds)));
   return error;
 }
 
@@ -72,7 +71,7 @@ function retryAfter(error: LinkPageError, resetAt: Date, now: Date): LinkPageErr
 export function createLinkingService(deps: LinkingServiceDeps) {
   const { config, clock, sealer, clients, attempts, graph, bankIdp, totp, oauth, ledger } = deps;
 
-  const withReturn = (error: LinkPageError, attempt: Pick<LinkAttempt, "redirectUri"> | undefined) => {
+  const withReturn = (error: PageError, attempt: Pick<LinkAttempt, "redirectUri"> | undefined) => {
     if (attempt) error.returnUrl = messengerReturnUrl(attempt.redirectUri);
     return error;
   };
@@ -88,7 +87,7 @@ export function createLinkingService(deps: LinkingServiceDeps) {
 
   async function loadClient(clientId: string | undefined): Promise<Client> {
     if (!clientId || clientId.length > 200) throw Errors.unknownClient();
-    const client = await clients.findById(clientId);
+    const client = await clients.get(clientId);
     if (!client || client.deletedAt) throw Errors.unknownClient();
     return client;
   }
@@ -104,7 +103,7 @@ export function createLinkingService(deps: LinkingServiceDeps) {
   }
 
   async function clientOf(attempt: LinkAttempt): Promise<Client> {
-    const client = await clients.findById(attempt.clientId);
+    const client = await clients.get(attempt.clientId);
     if (!client || client.deletedAt) throw withReturn(Errors.unknownClient(), attempt);
     return client;
   }
@@ -130,7 +129,9 @@ export function createLinkingService(deps: LinkingServiceDeps) {
       try {
         if (query.request_uri) {
           if (query.request_uri.length > 512) throw new LinkParamError("request_uri is too long");
-          request = await oauth.consumePushedRequest(client.id, query.request_uri);
+          const pushed = await oauth.consumePushedRequest(client.id, query.request_uri);
+          if (!pushed) throw new LinkParamError("request_uri is unknown, expired, already used or not this bank's");
+          request = toPushedRequest(pushed);
         } else if (client.requirePar) {
           throw new LinkParamError("this bank requires a pushed authorization request (request_uri)");
         } else {
@@ -143,9 +144,9 @@ export function createLinkingService(deps: LinkingServiceDeps) {
       }
 
       // Everything above needed no network; the Graph call below spends the bank's quota.
-      const { max, windowMs } = deps.linkLimits.perClient;
-      const limit = await deps.rateLimits.hit(`link:client:${client.id}`, max, windowMs, clock.now());
-      if (!limit.allowed) throw withReturn(retryAfter(Errors.tooManyLinks(), limit.resetAt, clock.now()), back);
+      const limit = deps.linkLimits.perClient;
+      const hit = await deps.rateLimiter.hit(`link:client:${client.id}`, limit);
+      if (hit.count > limit.max) throw withReturn(retryAfter(Errors.tooManyLinks(), hit.retryAfter), back);
 
       let psid: string;
       try {
@@ -292,7 +293,7 @@ export function createLinkingService(deps: LinkingServiceDeps) {
       const evidence = { second_factor: attempt.secondFactorMethod ?? "totp", second_factor_at: attempt.secondFactorAt?.toISOString(), request_id: requestId, attempt_id: attempt.id };
       let code: string;
       try {
-        code = await deps.db.prisma.$transaction(async (tx) => {
+        code = await attempts.inTransaction(async (tx) => {
           await attempts.transition(attempt.id, "second_factor_passed", "consented", now, {}, tx);
           const { link, wasActive } = await deps.links.activate(tx, { clientId: attempt.clientId, subject, psid: attempt.psid });
           const terms = { clientId: attempt.clientId, subject, linkId: link.id, psid: attempt.psid, scopes: attempt.scopes, purposes: attempt.purposes, expiresAt, actor: "customer" as const, evidence };

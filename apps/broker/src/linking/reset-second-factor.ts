@@ -1,9 +1,9 @@
 import type { Clock } from "../clock.ts";
 import type { Sealer } from "../crypto/seal.ts";
+import type { ClientLookup } from "../contracts.ts";
 import type { LinksRepo } from "../links/links-repo.ts";
-import { messengerSettings } from "./client-secrets.ts";
-import type { GraphClient } from "./graph-client.ts";
-import type { ClientLookup } from "./linking-deps.ts";
+import type { GraphClient } from "../messenger/graph-client.ts";
+import { messengerSettings } from "../messenger/messenger-secrets.ts";
 import type { TotpRepo } from "./totp-repo.ts";
 
 export interface ResetSecondFactorInput {
@@ -49,7 +49,7 @@ export function createResetSecondFactor(deps: {
     const removed = await deps.totp.remove(input.clientId, input.subject);
     const result = { reset: removed !== null, notified: 0, notNotified: 0, at, actor: input.actor, reason: input.reason };
     if (!removed) return result;
-    const client = await deps.clients.findById(input.clientId);
+    const client = await deps.clients.get(input.clientId);
     const messenger = client ? messengerSettings(client, deps.sealer) : undefined;
     const links = await deps.links.activeBySubject(input.clientId, input.subject);
     if (!client || !messenger) {
@@ -69,5 +69,3 @@ export function createResetSecondFactor(deps: {
     return result;
   };
 }
-
-export type ResetSecondFactor = ReturnType<typeof createResetSecondFactor>;

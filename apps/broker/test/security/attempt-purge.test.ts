@@ -20,7 +20,7 @@ describe("link attempts", () => {
     expect((await openLink(env, { clientId: client.id, psid: "psid-recent" })).response.status).toBe(302);
     expect(await env.db.prisma.linkAttempt.count()).toBe(4);
 
-    await env.broker.linking!.jobRunner.runDue();
+    await env.broker.modules.scheduler.run("linking.expire-attempts");
     const left = await env.db.prisma.linkAttempt.findMany({ select: { psid: true } });
     expect(left.map((a) => a.psid)).toEqual(["psid-recent"]);
   });

@@ -4,7 +4,6 @@ import { createHash, randomUUID } from "node:crypto";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from "jose";
 import * as oidc from "openid-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { requireScope } from "../../src/plugins/bearer-auth.ts";
 import { basic, postForm, registerClient, startRunningBroker, type Registered, type RunningBroker } from "../support/oauth.ts";
 
 const challengeOf = (v: string) => createHash("sha256").update(v).digest("base64url");
@@ -17,7 +16,7 @@ let service: Registered;
 beforeAll(async () => {
   broker = await startRunningBroker({
     setup: (app) => {
-      app.get("/test/resource", { preHandler: requireScope("ledger:check"), config: { errorFormat: "oauth" } }, async (request) => ({ client_id: request.token!.clientId }));
+      app.get("/test/resource", { preHandler: app.modules.oauth.requireScope("ledger:check"), config: { errorFormat: "oauth" } }, async (request) => ({ client_id: request.token!.clientId }));
     },
   });
   url = broker.url;
@@ -30,9 +29,9 @@ afterAll(() => broker?.close());
 async function issueCode(client: Registered, verifier: string) {
   const linkId = randomUUID();
   return broker.db.prisma.$transaction(async (tx) => {
-    const { consentId } = await broker.app.broker.ledger.grant({ clientId: client.client_id, subject: "customer-1", linkId, psid: linkId, scopes: ["balance:read"], actor: "customer" }, { tx });
+    const { consentId } = await broker.app.modules.ledger.ledger.grant({ clientId: client.client_id, subject: "customer-1", linkId, psid: linkId, scopes: ["balance:read"], actor: "customer" }, { tx });
     await tx.link.create({ data: { id: linkId, clientId: client.client_id, subject: "customer-1", psid: linkId, consentId } });
-    return broker.app.oauth.issueAuthorizationCode(tx, { clientId: client.client_id, linkId, attemptId: randomUUID(), consentId, subject: "customer-1", scopes: ["balance:read"], codeChallenge: challengeOf(verifier) });
+    return broker.app.modules.oauth.issueAuthorizationCode(tx, { clientId: client.client_id, linkId, attemptId: randomUUID(), consentId, subject: "customer-1", scopes: ["balance:read"], codeChallenge: challengeOf(verifier) });
   });
 }
 const auth = (c: Registered) => ({ authorization: basic(c.client_id, c.client_secret!) });
@@ -115,7 +114,7 @@ describe("access-token JWTs", () => {
     const [, payload] = segments(await serviceToken());
     const now = Math.floor(Date.now() / 1000);
     for (const claims of [{ ...payload, iat: now - 3600, exp: now - 60 }, { ...payload, aud: "https://other.example" }, { ...payload, iss: "https://evil.example" }]) {
-      const forged = await broker.app.oauth.keyStore.signer.sign({ ...claims, jti: randomUUID() }, { typ: "at+jwt" });
+      const forged = await broker.app.modules.keys.keyStore.signer.sign({ ...claims, jti: randomUUID() }, { typ: "at+jwt" });
       expect((await resource(forged)).status).toBe(401);
       expect((await introspect(service, forged)).json.active).toBe(false);
     }

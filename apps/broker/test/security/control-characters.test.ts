@@ -17,7 +17,7 @@ const form = { "content-type": "application/x-www-form-urlencoded" };
 beforeAll(async () => {
   broker = await startTestBroker({ env: { LOG_LEVEL: "info" }, deps: { logger: true, logStream: { write: (line: string) => void lines.push(line) } } });
   await broker.db.prisma.client.create({ data: { id: "bank-a", name: "Bank A", registrationTokenHash: "h", tokenEndpointAuthMethod: "client_secret_basic" } });
-  checkToken = (await broker.app.oauth.accessTokens.issue({ clientId: "bank-a", subject: "bank-a", scopes: ["ledger:check"] })).token;
+  checkToken = (await broker.app.modules.oauth.accessTokens.issue({ clientId: "bank-a", subject: "bank-a", scopes: ["ledger:check"] })).token;
 });
 afterAll(() => broker?.close());
 

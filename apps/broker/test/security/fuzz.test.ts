@@ -29,7 +29,7 @@ beforeAll(async () => {
     payload: { client_name: "Fuzz Bank", grant_types: ["authorization_code", "refresh_token", "client_credentials"], scope: "balance:read ledger:check" },
   });
   client = res.json();
-  checkToken = (await broker.app.oauth.accessTokens.issue({ clientId: client.client_id, subject: client.client_id, scopes: ["ledger:check"] })).token;
+  checkToken = (await broker.app.modules.oauth.accessTokens.issue({ clientId: client.client_id, subject: client.client_id, scopes: ["ledger:check"] })).token;
 }, 60_000);
 afterAll(() => broker?.close());
 

@@ -78,6 +78,6 @@ describe("a PUT that moves a client needs its secrets again", () => {
     const after = await row(c.client_id);
     expect(after.bankIdpIssuer).toBe("http://127.0.0.1:9/new-bank");
     expect(after.bankIdpSecretSealed).not.toBe(before.bankIdpSecretSealed);
-    expect(broker.app.broker.sealer.unseal(after.bankIdpSecretSealed!, `client:${c.client_id}:bank_idp_client_secret`)).toBe("new-bank-secret");
+    expect(broker.app.modules.ctx.sealer.unseal(after.bankIdpSecretSealed!, `client:${c.client_id}:bank_idp_client_secret`)).toBe("new-bank-secret");
   });
 });

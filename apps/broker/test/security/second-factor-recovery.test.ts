@@ -65,7 +65,7 @@ describe("recovery codes", () => {
 
 describe("staff reset of a customer's factor", () => {
   it("removes the factor and its codes, tells every linked chat, and the next link enrols again", async () => {
-    const reset = env.broker.linking!.resetSecondFactor;
+    const reset = env.broker.modules.linking.resetSecondFactor;
     const result = await reset({ clientId: client.id, subject: SUBJECT, actor: "staff-7", reason: "lost phone, identity checked in branch" });
     expect(result).toMatchObject({ reset: true, notified: 1, notNotified: 0, actor: "staff-7" });
     expect(await env.db.prisma.totpFactor.count({ where: { clientId: client.id, subject: SUBJECT } })).toBe(0);
@@ -83,7 +83,7 @@ describe("staff reset of a customer's factor", () => {
 
   it("a customer without a factor: nothing changes, nobody is told", async () => {
     const before = env.graph.messageCalls().length;
-    const result = await env.broker.linking!.resetSecondFactor({ clientId: client.id, subject: "cust-nobody", actor: "staff-7", reason: "x" });
+    const result = await env.broker.modules.linking.resetSecondFactor({ clientId: client.id, subject: "cust-nobody", actor: "staff-7", reason: "x" });
     expect(result).toMatchObject({ reset: false, notified: 0 });
     expect(env.graph.messageCalls().length).toBe(before);
   });

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isInvalidTextError } from "../src/index.ts";
-import { createTestDb, type TestDb } from "../src/testing.ts";
+import { createTestDb, type TestDb } from "@link-broker/db/testing";
+import { isInvalidTextError } from "../../src/plugins/invalid-text-error.ts";
 
+// Finding 1's backstop: the database refusing a NUL byte is recognised as bad input (400), nothing else is.
 describe(`isInvalidTextError on ${process.env.DATABASE_URL ? "Postgres" : "PGlite"}`, () => {
   let db: TestDb;
   beforeAll(async () => {

@@ -27,6 +27,8 @@ describe("the consent page names the Messenger account being linked", () => {
     expect(page).toContain('src="https://scontent.example/pic/mallory.jpg"');
     expect(page).toMatch(/Only continue if you tapped the link in your own Messenger chat/);
     expect(result.last.headers.get("content-security-policy")).toContain("img-src 'self' data: https://scontent.example;");
+    // The consent form's answer lands on Messenger: its allowlisted origin, and no other.
+    expect(result.last.headers.get("content-security-policy")).toContain(`form-action 'self' ${new URL(env.messengerRedirect).origin};`);
     const lookups = env.graph.calls.filter((c) => c.path === "/psid-mallory");
     expect(lookups.at(-1)?.query.fields).toBe("name,profile_pic");
   });

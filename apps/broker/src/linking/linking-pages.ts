@@ -48,7 +48,7 @@ export function secondFactorPage(input: {
 <form method="post" action="/link/2fa">
 <input type="hidden" name="csrf" value="${csrf}">
 <label for="recovery">Recovery code</label>
-<input type="text" id="recovery" name="code" autocomplete="off" autocapitalize="characters" maxlength="24" required>
+<input type="text" id="recovery" name="recovery_code" autocomplete="off" autocapitalize="characters" maxlength="24" required>
 <button type="submit" class="secondary">Use recovery code</button>
 </form></details>`
     }${returnLink(input.returnUrl)}`,

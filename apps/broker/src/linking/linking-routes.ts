@@ -35,7 +35,8 @@ const StartQuery = Type.Object({
   account_linking_token: str(1024),
   redirect_uri: str(2048),
 });
-const CodeForm = Type.Object({ code: str(32), csrf: str(128) });
+/** `code`: the authenticator's 6 digits; `recovery_code`: one of the codes shown at enrolment. */
+const CodeForm = Type.Object({ code: str(32), recovery_code: str(32), csrf: str(128) });
 const ConsentForm = Type.Object({ decision: str(16), csrf: str(128) });
 const PageResponse = { 200: Type.String(), "4xx": Type.String(), "5xx": Type.String() };
 const pageConfig = { errorFormat: "page" as const };
@@ -84,7 +85,7 @@ export const linkingRoutes: FastifyPluginAsyncTypebox<LinkingRoutesOptions> = as
       e.headers["retry-after"] = String(Math.max(1, Math.ceil(hit.retryAfter)));
       throw e;
     }
-    const result = await service.verifySecondFactor(binding, request.body.code ?? "");
+    const result = await service.verifySecondFactor(binding, request.body.code ?? request.body.recovery_code ?? "");
     if (result.ok) return reply.redirect("/link/consent", 303);
     if (result.reason === "not_enrolled") throw Errors.wrongStep();
     const error = result.reason === "replayed" ? "That code was already used. Wait for the next code and try again." : "That code is not right. Check your authenticator app and try again.";

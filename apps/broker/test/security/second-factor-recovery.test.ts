@@ -47,7 +47,7 @@ describe("recovery codes", () => {
     const { jar, html } = await atSecondFactor("psid-alice-2");
     expect(codesOn(html)).toEqual([]); // never shown again
     expect(html).toContain("Use a recovery code");
-    const res = await postForm(jar, `${env.brokerUrl}/link/2fa`, { code: recoveryCodes[0]!.toLowerCase(), csrf: csrfOf(html) });
+    const res = await postForm(jar, `${env.brokerUrl}/link/2fa`, { recovery_code: recoveryCodes[0]!.toLowerCase(), csrf: csrfOf(html) });
     expect(res.status).toBe(303);
     const attempt = await env.db.prisma.linkAttempt.findFirstOrThrow({ where: { psid: "psid-alice-2" } });
     expect(attempt).toMatchObject({ state: "second_factor_passed", secondFactorMethod: "recovery_code" });
@@ -55,7 +55,7 @@ describe("recovery codes", () => {
 
   it("attack: the same recovery code again → refused, counted as a failure", async () => {
     const { jar, html } = await atSecondFactor("psid-alice-3");
-    const res = await postForm(jar, `${env.brokerUrl}/link/2fa`, { code: recoveryCodes[0]!, csrf: csrfOf(html) });
+    const res = await postForm(jar, `${env.brokerUrl}/link/2fa`, { recovery_code: recoveryCodes[0]!, csrf: csrfOf(html) });
     expect(res.status).toBe(400);
     const factor = await env.db.prisma.totpFactor.findFirstOrThrow({ where: { clientId: client.id, subject: SUBJECT } });
     expect(factor.failedCount).toBe(1);

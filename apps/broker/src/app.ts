@@ -1,7 +1,5 @@
 import { randomUUID } from "node:crypto";
 import formbody from "@fastify/formbody";
-import swagger from "@fastify/swagger";
-import swaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { ConsentLedger, LedgerSigner } from "@link-broker/consent-ledger";
 import type { Db } from "@link-broker/db";
@@ -19,6 +17,7 @@ import { linkingDepsOf } from "./linking/linking-wiring.ts";
 import { createOAuth, type OAuthOptions } from "./oauth/oauth-module.ts";
 import type { ConsentCheck } from "./oauth/token/token-service.ts";
 import { oauthRoutes } from "./oauth/oauth-routes.ts";
+import { registerOpenApi } from "./openapi/openapi-plugin.ts";
 import { opsRoutes } from "./ops/ops-routes.ts";
 import { accessLogPlugin } from "./plugins/access-log.ts";
 import { errorHandlerPlugin } from "./plugins/error-handler.ts";
@@ -89,18 +88,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const registry = new promClient.Registry();
   await app.register(metricsPlugin, { registry });
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: "3.1.0",
-      info: {
-        title: "link-broker",
-        version: "1",
-        description: "Account-linking OAuth broker for banks: Messenger linking, scoped tokens, consent ledger.",
-      },
-      servers: [{ url: config.publicUrl }],
-    },
-  });
-  await app.register(swaggerUi, { routePrefix: "/docs" });
+  await registerOpenApi(app, { publicUrl: config.publicUrl });
 
   await app.register(opsRoutes, { db, registry });
   app.decorate("broker", ctx);

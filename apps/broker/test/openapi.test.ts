@@ -5,6 +5,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { OPENAPI_WRITE_COMMAND, openApiFile } from "../src/openapi/openapi-document.ts";
 import { startTestBroker, TEST_REGISTRATION_TOKEN, type TestBroker } from "./support/app.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -44,6 +45,11 @@ describe("the OpenAPI document", () => {
     expect(report.problems.filter((p) => p.severity === "error")).toEqual([]);
     expect(report.totals.errors).toBe(0);
   }, 60_000);
+
+  it("is the document packages/client is generated from", () => {
+    const committed = readFileSync(join(root, "..", "..", "packages", "client", "openapi.json"), "utf8");
+    expect(committed === openApiFile(broker.app), `packages/client/openapi.json is out of date: run \`${OPENAPI_WRITE_COMMAND}\` from the repository root`).toBe(true);
+  });
 
   it("has the package's version, an operationId on every operation, and every security scheme it uses", () => {
     expect(doc.info.version).toBe(pkg.version);

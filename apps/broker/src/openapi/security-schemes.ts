@@ -68,7 +68,8 @@ export const ROUTE_SECURITY: ReadonlyArray<readonly [RegExp, Requirement[]]> = [
   [/^POST \/connect\/register$/, [{ initial_access_token: [] }]],
   [/^\w+ \/connect\/register\/:client_id$/, [{ registration_access_token: [] }]],
   [/^POST \/(par|oauth\/token|oauth\/introspect|oauth\/revoke|events\/poll)$/, CLIENT],
-  [/^\w+ \/links(\/|$)/, CLIENT],
+  // GET and DELETE carry no body, so no client assertion: HTTP Basic only.
+  [/^\w+ \/links(\/|$)/, [{ client_secret_basic: [] }]],
   [/^POST \/ledger\/check$/, token("ledger:check")],
   [/^GET \/ledger\/(verify|export)$/, [{ staff_session: [] }, { initial_access_token: [] }]],
   [/^GET \/ledger\/consents/, [...token("ledger:audit"), { staff_session: [] }, { initial_access_token: [] }]],

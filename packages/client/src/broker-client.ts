@@ -7,6 +7,8 @@ import {
   buildAuthorizationUrlWithPAR,
   ClientSecretBasic,
   type Configuration,
+  type CryptoKey,
+  type CryptoKeyPair,
   clientCredentialsGrant,
   customFetch,
   type DPoPHandle,

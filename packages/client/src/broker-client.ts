@@ -77,6 +77,12 @@ const plainTokens = (t: Tokens): Tokens => ({
   ...(t.scope !== undefined ? { scope: t.scope } : {}),
 });
 
+/** Plain http:// only on loopback (development and tests); anything else must be https://. */
+function isLoopbackHttp(url: string): boolean {
+  const u = new URL(url);
+  return u.protocol === "http:" && (["localhost", "127.0.0.1", "[::1]"].includes(u.hostname) || u.hostname.endsWith(".localhost"));
+}
+
 export function createBrokerClient(options: BrokerClientOptions) {
   const brokerUrl = options.brokerUrl.replace(/\/$/, "");
   const timeoutMs = options.timeoutMs ?? 10_000;
@@ -93,7 +99,7 @@ export function createBrokerClient(options: BrokerClientOptions) {
       const config = await discovery(new URL(brokerUrl), options.clientId, undefined, auth, {
         algorithm: "oauth2",
         timeout: Math.ceil(timeoutMs / 1000),
-        execute: brokerUrl.startsWith("http://") ? [allowInsecureRequests] : [],
+        execute: isLoopbackHttp(brokerUrl) ? [allowInsecureRequests] : [],
         [customFetch]: (url, init) => timedFetch(url, init as RequestInit),
       });
       return { config, dpop: options.dpop ? getDPoPHandle(config, options.dpop) : undefined };

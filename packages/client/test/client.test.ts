@@ -127,3 +127,13 @@ describe("an unreachable broker", () => {
     await expect(client.clientCredentials("ledger:check")).rejects.toBeInstanceOf(BrokerUnreachableError);
   });
 });
+
+describe("transport security", () => {
+  it("refuses plain http:// to anything but loopback", async () => {
+    const client = createBrokerClient({ brokerUrl: "http://broker.example.com", clientId: "x", auth: { method: "client_secret_basic", clientSecret: "y" }, timeoutMs: 2000 });
+    const err = await client.metadata().catch((e) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect(err).not.toBeInstanceOf(BrokerUnreachableError);
+    expect(String((err as Error).message)).toMatch(/https|insecure|http:/i);
+  });
+});

@@ -5,6 +5,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bodyContentType } from "../src/openapi/content-types.ts";
 import { OPENAPI_WRITE_COMMAND, openApiFile } from "../src/openapi/openapi-document.ts";
 import { startTestBroker, TEST_REGISTRATION_TOKEN, type TestBroker } from "./support/app.ts";
 
@@ -110,5 +111,12 @@ describe("the OpenAPI document", () => {
       expect(refusedType(refused), `${method} ${path} took ${other}: ${refused.statusCode} ${refused.body.slice(0, 200)}`).toBe(true);
       expect(refused.statusCode).toBeLessThan(500);
     }
+  });
+
+  it("takes HTML forms on the webview and console paths, a route's own consumes first, JSON otherwise", () => {
+    expect(bodyContentType({ url: "/console/login", schema: {} })).toBe("application/x-www-form-urlencoded");
+    expect(bodyContentType({ url: "/link/2fa", schema: {} })).toBe("application/x-www-form-urlencoded");
+    expect(bodyContentType({ url: "/links", schema: {} })).toBe("application/json");
+    expect(bodyContentType({ url: "/events/poll", schema: { consumes: ["application/secevent+jwt"] } as never })).toBe("application/secevent+jwt");
   });
 });

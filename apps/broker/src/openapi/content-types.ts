@@ -7,9 +7,18 @@ import { formBodyValidator } from "../oauth/checks/check-form.ts";
 export const FORM = "application/x-www-form-urlencoded";
 export const JSON_TYPE = "application/json";
 
-/** Form for the OAuth form endpoints (RFC 6749 §3.2) and the webview's HTML forms; JSON otherwise. */
-export function bodyContentType(route: Pick<RouteOptions, "validatorCompiler" | "config">): string {
-  return route.validatorCompiler === formBodyValidator || route.config?.errorFormat === "page" ? FORM : JSON_TYPE;
+/** Paths whose bodies come from HTML forms in a browser (the linking webview, the console). */
+const HTML_FORM_PATHS = /^\/(link|console)(\/|$)/;
+
+/**
+ * The one content type a route's body takes: what its schema says in `consumes`, else form for
+ * the OAuth form endpoints (RFC 6749 §3.2), pages and HTML-form paths, else JSON.
+ */
+export function bodyContentType(route: Pick<RouteOptions, "validatorCompiler" | "config" | "schema" | "url">): string {
+  const declared = (route.schema as { consumes?: string[] } | undefined)?.consumes?.[0];
+  if (declared) return declared;
+  const form = route.validatorCompiler === formBodyValidator || route.config?.errorFormat === "page" || HTML_FORM_PATHS.test(route.url ?? "");
+  return form ? FORM : JSON_TYPE;
 }
 
 const mediaType = (header: string | undefined) => (header ?? "").split(";")[0]!.trim().toLowerCase();

@@ -131,7 +131,7 @@ export function describeRoute({ schema, url, route }: { schema: Record<string, u
   out.body ??= RAW_JSON_BODIES[key];
   if (out.body) {
     if (FORM_BODIES[key]) out.body = FORM_BODIES[key];
-    out.consumes ??= [bodyContentType(route)];
+    out.consumes = [bodyContentType(route)];
   }
   const nonJson = NON_JSON[key];
   if (format === "page") out.produces ??= ["text/html"];

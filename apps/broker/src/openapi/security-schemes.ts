@@ -41,7 +41,7 @@ export const SECURITY_SCHEMES = {
     type: "apiKey",
     in: "cookie",
     name: "lb_staff",
-    description: "A compliance staff session from the console's sign-in (password and TOTP).",
+    description: "A compliance staff session from the console's sign-in (password and TOTP); the cookie is `__Host-lb_staff` in production.",
   },
   messenger_verify_token: {
     type: "apiKey",

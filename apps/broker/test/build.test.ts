@@ -1,5 +1,7 @@
 // The production build: scripts/build.mjs bundles the broker and deploys it with production
 // dependencies only; the result starts with plain `node` (no tsx, no TypeScript) and gets ready.
+// About 5 s to build and 30 s to boot on an idle 2-core machine (first PGlite migration); the
+// deadlines leave room for a loaded one.
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -51,7 +53,7 @@ describe("production build", () => {
     child = spawn(process.execPath, [join(out, "dist", "main.js")], { cwd: work, env, stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     child.stderr?.on("data", (d) => (stderr += d));
-    const ready = await waitForReady(`http://127.0.0.1:${port}/readyz`, Date.now() + 45_000).catch((err: Error) => {
+    const ready = await waitForReady(`http://127.0.0.1:${port}/readyz`, Date.now() + 100_000).catch((err: Error) => {
       throw new Error(`${err.message}\n${stderr}`);
     });
     console.log(`built broker ready after ${((Date.now() - started) / 1000).toFixed(1)} s in all`);
@@ -59,5 +61,5 @@ describe("production build", () => {
     // The CLI of the build runs compiled too.
     const help = await run(process.execPath, [join(out, "bin", "link-broker.js"), "--help"], { cwd: work, env }).catch((err: { stdout: string; stderr: string }) => err);
     expect(`${help.stdout}${help.stderr}`).toMatch(/usage: link-broker/);
-  }, 90_000);
+  }, 180_000);
 });

@@ -109,11 +109,11 @@ try {
   const token = randomBytes(32).toString("base64url");
   const config = loadConfig({ DATABASE_URL: url.href, BROKER_MASTER_KEY: randomBytes(32).toString("base64"), BROKER_REGISTRATION_TOKEN: token, LOG_LEVEL: "silent" }, { dataDir: mkdtempSync(join(tmpdir(), "lb-bench-")) });
   const app = await buildApp({ config, db, logger: false });
-  await app.broker.ledger.ready();
+  await app.modules.ledger.ledger.ready();
   await app.listen({ port: 0, host: "127.0.0.1" });
   // The bank "bench" asks with its own ledger:check access token, as a real service would.
   await db.prisma.client.upsert({ where: { id: "bench" }, update: {}, create: { id: "bench", name: "Bench Bank", registrationTokenHash: randomBytes(32).toString("hex"), tokenEndpointAuthMethod: "client_secret_basic", grantTypes: ["client_credentials"], scopes: ["ledger:check"] } });
-  const checkToken = (await app.oauth.accessTokens.issue({ clientId: "bench", subject: "bench", scopes: ["ledger:check"] })).token;
+  const checkToken = (await app.modules.oauth.accessTokens.issue({ clientId: "bench", subject: "bench", scopes: ["ledger:check"] })).token;
   const brokerUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}/ledger/check`;
   const bare = Fastify({ logger: false });
   bare.post("/check", async () => ({ allowed: true, consent_id: "c", expires_at: null, reason: "active" }));
@@ -127,7 +127,7 @@ try {
   const brokerRuns: number[] = [];
   let p99 = { bare: 0, broker: 0 };
   let non2xx = 0;
-  const before = app.broker.ledger.cacheStats();
+  const before = app.modules.ledger.ledger.cacheStats();
   for (let round = 0; round < 3; round++) {
     const b = await autocannon(bareUrl, body, {}, 3);
     const r = await autocannon(brokerUrl, body, { authorization: `Bearer ${checkToken}` }, 3);
@@ -136,7 +136,7 @@ try {
     p99 = { bare: Math.max(p99.bare, b.p99), broker: Math.max(p99.broker, r.p99) };
     non2xx += r.non2xx;
   }
-  const after = app.broker.ledger.cacheStats();
+  const after = app.modules.ledger.ledger.cacheStats();
   // Context: the broker's app-wide cost (hooks, request ids, metrics) on its cheapest route.
   const bareHealth = await autocannon(bareUrl.replace("/check", "/healthz"), undefined, {}, 3);
   const brokerHealth = await autocannon(brokerUrl.replace("/ledger/check", "/healthz"), undefined, {}, 3);

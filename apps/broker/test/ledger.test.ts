@@ -5,7 +5,6 @@ import { createLedgerClient, LedgerClientError } from "@link-broker/consent-ledg
 import { CompactSign, createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify, type JWK } from "jose";
 import Fastify from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { scheduleCheckpoints } from "../src/ledger/broker-ledger.ts";
 import { ledgerRoutes } from "../src/ledger/ledger-routes.ts";
 import { errorHandlerPlugin } from "../src/plugins/error-handler.ts";
 import { startTestBroker, TEST_REGISTRATION_TOKEN, type TestBroker } from "./support/app.ts";
@@ -26,10 +25,10 @@ beforeAll(async () => {
     sign: (payload: Record<string, unknown>, o?: { typ?: string }) => new CompactSign(new TextEncoder().encode(JSON.stringify(payload))).setProtectedHeader({ alg: "ES256", kid: "k1", typ: o?.typ }).sign(privateKey),
   };
   broker = await startTestBroker({ deps: { ledgerSigner } });
-  ledger = broker.app.broker.ledger;
+  ledger = broker.app.modules.ledger.ledger;
   await ledger.ready();
   await broker.db.prisma.client.create({ data: { id: "bank-a", name: "Bank A", registrationTokenHash: "h", tokenEndpointAuthMethod: "client_secret_basic" } });
-  bankAToken = (await broker.app.oauth.accessTokens.issue({ clientId: "bank-a", subject: "bank-a", scopes: ["ledger:check"] })).token;
+  bankAToken = (await broker.app.modules.oauth.accessTokens.issue({ clientId: "bank-a", subject: "bank-a", scopes: ["ledger:check"] })).token;
   checkAuth = { authorization: `Bearer ${bankAToken}` };
 });
 afterAll(() => broker?.close());
@@ -184,14 +183,11 @@ describe("audit routes", () => {
 });
 
 describe("periodic checkpoints", () => {
-  it("signs the moving head on a schedule, once per head", async () => {
+  it("signs the moving head on the scheduler, once per head", async () => {
     await grant("frank");
     const before = await broker.db.prisma.ledgerCheckpoint.count();
-    const stop = scheduleCheckpoints(ledger, 20, (err) => {
-      throw err;
-    });
-    await new Promise((r) => setTimeout(r, 150));
-    stop();
+    await broker.app.modules.scheduler.run("ledger.checkpoint");
+    await broker.app.modules.scheduler.run("ledger.checkpoint");
     const rows = await broker.db.prisma.ledgerCheckpoint.findMany({ orderBy: { seq: "desc" } });
     expect(rows.length).toBe(before + 1);
     const head = await broker.db.prisma.ledgerEntry.findFirstOrThrow({ orderBy: { seq: "desc" } });

@@ -236,4 +236,3 @@ export function createBrokerClient(options: BrokerClientOptions) {
 }
 
 export type BrokerClient = ReturnType<typeof createBrokerClient>;
-export { BrokerError, BrokerUnreachableError };

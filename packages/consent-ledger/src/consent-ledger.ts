@@ -56,6 +56,11 @@ export interface WithdrawResult {
   message: string;
   seq?: string;
 }
+/** How a consent that is no longer active ended. */
+export interface ConsentEnd {
+  state: "withdrawn" | "expired";
+  actor: Actor;
+}
 export interface RenewInput {
   consentId: string;
   /** Default: now + 90 days; at most now + 365 days. */
@@ -130,7 +135,6 @@ export function createConsentLedger(options: ConsentLedgerOptions) {
   const store = createLedgerStore(db);
   const cache: CheckCache = createCheckCache(db, { enabled: options.cache ?? true });
   const ready = cache.start().catch(() => {});
-  const sweepers = new Set<() => void>();
 
   function expiryFrom(now: Date, expiresAt: Date | undefined): Date {
     if (expiresAt === undefined) return new Date(now.getTime() + DEFAULT_DURATION_DAYS * DAY_MS);
@@ -420,35 +424,35 @@ export function createConsentLedger(options: ConsentLedgerOptions) {
       }
     },
 
-    startSweeper({ intervalMs = 60_000, onError }: { intervalMs?: number; onError?: (err: unknown) => void } = {}): () => void {
-      let running = false;
-      const timer = setInterval(() => {
-        if (running) return;
-        running = true;
-        ledger
-          .sweepExpired()
-          .catch((err) => onError?.(err))
-          .finally(() => (running = false));
-      }, intervalMs);
-      timer.unref();
-      const stop = () => {
-        clearInterval(timer);
-        sweepers.delete(stop);
-      };
-      sweepers.add(stop);
-      return stop;
-    },
-
     /** Is this consent active now? (Token refresh and introspection end grants whose consent is not.) */
     async isActive(consentId: string): Promise<boolean> {
       const c = await store.consentById(consentId);
       return !!c && effectiveState(c.status, c.expiresAt, clock.now()) === "active";
     },
 
+    /**
+     * How a consent ended: withdrawn (by the actor of its `withdrawn` entry) or expired (actor
+     * `system`); undefined while it is active, or when it is unknown.
+     */
+    async endOf(consentId: string): Promise<ConsentEnd | undefined> {
+      if (!nonEmpty(consentId)) return undefined;
+      const c = await store.consentById(consentId);
+      if (!c) return undefined;
+      const state = effectiveState(c.status, c.expiresAt, clock.now());
+      if (state === "active") return undefined;
+      if (state === "withdrawn") {
+        const withdrawn = (await store.entriesOf(c.id)).findLast((e) => e.action === "withdrawn");
+        if (withdrawn && (ACTORS as readonly string[]).includes(withdrawn.actor)) return { state, actor: withdrawn.actor as Actor };
+      }
+      return { state: state as ConsentEnd["state"], actor: "system" };
+    },
+
+    /** The ids among `consentIds` whose consent is no longer active now (one query). */
+    inactiveAmong: (consentIds: string[]): Promise<string[]> => store.inactiveAmong(consentIds, clock.now()),
+
     cacheStats: () => cache.stats(),
 
     async close(): Promise<void> {
-      for (const stop of [...sweepers]) stop();
       await ready;
       await cache.close();
     },

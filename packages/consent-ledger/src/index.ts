@@ -10,6 +10,7 @@ export {
   type GrantResult,
   type RenewInput,
   type WithdrawResult,
+  type ConsentEnd,
   type CheckOptions,
   type CheckResult,
   type CheckReason,
@@ -20,7 +21,22 @@ export {
 export { LedgerError, type LedgerErrorCode } from "./ledger-errors.ts";
 export { effectiveState, transition, type ConsentState } from "./consent-state.ts";
 export { canonicalJson, entryHash, hashedFields, GENESIS_HASH, ChainVerifier } from "./hash-chain.ts";
-export { CUSTOMER_SCOPES, PURPOSES, FORBIDDEN_PURPOSES, DEFAULT_PURPOSE, MAX_DURATION_DAYS, DEFAULT_DURATION_DAYS } from "./policy.ts";
+export {
+  CUSTOMER_SCOPES,
+  PURPOSES,
+  FORBIDDEN_PURPOSES,
+  DEFAULT_PURPOSE,
+  MAX_DURATION_DAYS,
+  DEFAULT_DURATION_DAYS,
+  SCOPE_DESCRIPTIONS,
+  PURPOSE_DESCRIPTIONS,
+  isScope,
+  isPurpose,
+  isForbiddenPurpose,
+  defaultPurposes,
+  type CustomerScope,
+  type Purpose,
+} from "./policy.ts";
 export { pseudonymousSubject, RECEIPT_TYP } from "./receipt.ts";
 export { CSV_COLUMNS, type ExportFormat } from "./export.ts";
 export { entryToWire, consentToWire, type ConsentRecord, type EntryRecord, type WireEntry } from "./records.ts";

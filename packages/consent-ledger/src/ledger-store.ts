@@ -166,6 +166,12 @@ export function createLedgerStore(db: Db) {
     lapsedConsentIds: async (at: Date, take: number) =>
       (await prisma.consent.findMany({ where: { status: "active", expiresAt: { lte: at } }, select: { id: true }, orderBy: { expiresAt: "asc" }, take })).map((c) => c.id),
 
+    /** Which of these consents are no longer active at `at` (withdrawn, expired, or past their expiry). */
+    inactiveAmong: async (ids: string[], at: Date) =>
+      ids.length === 0
+        ? []
+        : (await prisma.consent.findMany({ where: { id: { in: ids }, OR: [{ status: { not: "active" } }, { expiresAt: { lte: at } }] }, select: { id: true } })).map((c) => c.id),
+
     clientName: async (clientId: string) => (await prisma.client.findUnique({ where: { id: clientId }, select: { name: true } }))?.name ?? null,
 
     // Several processes may checkpoint the same head: the first one's signature stands.

@@ -58,6 +58,7 @@ describe("grant", () => {
     ["a forbidden purpose (advertising)", "purpose_forbidden", () => grantOne({ purposes: ["advertising"] })],
     ["a forbidden purpose (marketing)", "purpose_forbidden", () => grantOne({ purposes: ["account_servicing", "marketing"] })],
     ["a forbidden purpose (profiling)", "purpose_forbidden", () => grantOne({ purposes: ["profiling"] })],
+    ["a forbidden purpose in capitals (Advertising)", "purpose_forbidden", () => grantOne({ purposes: ["Advertising"] })],
     ["an unknown purpose", "invalid_purpose", () => grantOne({ purposes: ["resale"] })],
     ["an expiry in the past", "invalid_expiry", () => grantOne({ expiresAt: new Date(clock.now().getTime() - 1000) })],
     ["an expiry over 365 days", "invalid_expiry", () => grantOne({ expiresAt: new Date(clock.now().getTime() + 366 * DAY) })],
@@ -131,14 +132,33 @@ describe("lifecycle", () => {
     expect((await ledger.withdraw({ consentId: g.consentId, actor: "customer" })).changed).toBe(false);
     expect((await ledger.verify()).ok).toBe(true);
   });
+});
 
-  it("startSweeper runs the sweep periodically and stops", async () => {
-    const g = await grantOne({ expiresAt: new Date(clock.now().getTime() + 1000) });
+describe("how consents ended (the broker's link reconciler)", () => {
+  it("names the withdrawing actor, `system` for an expiry, nothing while active or unknown", async () => {
+    const active = await grantOne();
+    const withdrawn = await grantOne();
+    const lapsing = await grantOne({ expiresAt: new Date(clock.now().getTime() + 1000) });
+    await ledger.withdraw({ consentId: withdrawn.consentId, actor: "compliance", reason: "request" });
     clock.advance(2000);
-    const stop = ledger.startSweeper({ intervalMs: 20 });
-    for (let i = 0; i < 100 && (await ledger.get(g.consentId)).entries.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
-    stop();
-    expect((await ledger.get(g.consentId)).entries.map((e) => e.action)).toEqual(["granted", "expired"]);
+    expect(await ledger.endOf(active.consentId)).toBeUndefined();
+    expect(await ledger.endOf("no-such-consent")).toBeUndefined();
+    expect(await ledger.endOf(withdrawn.consentId)).toEqual({ state: "withdrawn", actor: "compliance" });
+    // Past its expiry before the sweeper wrote `expired`, and after.
+    expect(await ledger.endOf(lapsing.consentId)).toEqual({ state: "expired", actor: "system" });
+    await ledger.sweepExpired();
+    expect(await ledger.endOf(lapsing.consentId)).toEqual({ state: "expired", actor: "system" });
+  });
+
+  it("picks the ended ones out of a list of consent ids in one call", async () => {
+    const active = await grantOne();
+    const withdrawn = await grantOne();
+    const lapsing = await grantOne({ expiresAt: new Date(clock.now().getTime() + 1000) });
+    await ledger.withdraw({ consentId: withdrawn.consentId, actor: "bank" });
+    clock.advance(2000);
+    const ended = await ledger.inactiveAmong([active.consentId, withdrawn.consentId, lapsing.consentId, "no-such-consent"]);
+    expect(ended.sort()).toEqual([withdrawn.consentId, lapsing.consentId].sort());
+    expect(await ledger.inactiveAmong([])).toEqual([]);
   });
 });
 
@@ -190,7 +210,7 @@ describe("check", () => {
     expect((await ledger.check(who, { scope: "balance:read" })).reason).toBe("active");
     expect((await ledger.check(who, { scope: "transactions:read" })).reason).toBe("scope_not_granted");
     expect((await ledger.check(who, { scope: "balance:read", purpose: "customer_support" })).reason).toBe("purpose_forbidden");
-    for (const p of ["advertising", "marketing", "profiling"]) expect(await ledger.check(who, { scope: "balance:read", purpose: p })).toMatchObject({ allowed: false, reason: "purpose_forbidden" });
+    for (const p of ["advertising", "marketing", "profiling", "ADVERTISING", "Profiling"]) expect(await ledger.check(who, { scope: "balance:read", purpose: p })).toMatchObject({ allowed: false, reason: "purpose_forbidden" });
     expect((await ledger.check({ clientId: "bank-a", subject: "nobody" }, { scope: "balance:read" })).reason).toBe("no_consent");
     await ledger.withdraw({ consentId: g.consentId, actor: "customer" });
     expect(await ledger.check(who, { scope: "balance:read" })).toMatchObject({ allowed: false, reason: "withdrawn", consentId: g.consentId });

@@ -3,15 +3,7 @@
 import { join } from "node:path";
 import { createDb, migrate } from "@link-broker/db";
 import { ConfigError, loadConfig, type Config } from "../config.ts";
-import type { Db } from "@link-broker/db";
-
-export interface CliContext {
-  config: Config;
-  db: Db;
-  out: (line: string) => void;
-}
-export type CliCommand = (ctx: CliContext, args: string[]) => Promise<void>;
-export type CliGroup = Record<string, { help: string; run: CliCommand }>;
+import type { CliGroup } from "./cli-context.ts";
 
 const groups: Record<string, () => Promise<CliGroup>> = {
   migrate: async () => ({

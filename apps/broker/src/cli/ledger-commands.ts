@@ -1,11 +1,11 @@
 // `link-broker ledger verify | export [--format jsonl|csv] [--from ISO] [--to ISO] | checkpoint`
 import { pipeline } from "node:stream/promises";
-import { createBrokerLedger } from "../ledger/broker-ledger.ts";
+import type { ConsentLedger } from "@link-broker/consent-ledger";
 import { systemClock } from "../clock.ts";
 import { createSealer } from "../crypto/seal.ts";
-import { createKeyStore } from "../oauth/keys/key-store.ts";
-import { createKeysRepo } from "../oauth/keys/keys-repo.ts";
-import type { CliContext, CliGroup } from "./cli.ts";
+import { createBrokerLedger } from "../ledger/ledger-module.ts";
+import { createKeysModule } from "../oauth/keys/keys-module.ts";
+import type { CliContext, CliGroup } from "./cli-context.ts";
 
 function option(args: string[], name: string): string | undefined {
   const i = args.indexOf(`--${name}`);
@@ -21,9 +21,9 @@ function date(value: string | undefined, name: string): Date | undefined {
 }
 
 /** The ledger for one command, signing checkpoints with the broker's published keys. */
-async function withLedger<T>(ctx: CliContext, fn: (ledger: Awaited<ReturnType<typeof createBrokerLedger>>) => Promise<T>): Promise<T> {
-  const keys = createKeyStore({ repo: createKeysRepo(ctx.db), sealer: createSealer(ctx.config.masterKey), clock: systemClock });
-  const ledger = await createBrokerLedger({ config: ctx.config, db: ctx.db, clock: systemClock, signer: keys.signer });
+async function withLedger<T>(ctx: CliContext, fn: (ledger: ConsentLedger) => Promise<T>): Promise<T> {
+  const keys = createKeysModule({ db: ctx.db, sealer: createSealer(ctx.config.masterKey), clock: systemClock });
+  const ledger = createBrokerLedger({ config: ctx.config, db: ctx.db, clock: systemClock, signer: keys.signer });
   try {
     return await fn(ledger);
   } finally {

@@ -1,18 +1,17 @@
 // The ledger's HTTP routes (DESIGN.md "Consent ledger"). Thin: validate, call the ledger, map.
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import { consentToWire, entryToWire, LedgerError, type ConsentLedger } from "@link-broker/consent-ledger";
-import type { FastifyError, preHandlerAsyncHookHandler } from "fastify";
+import { consentToWire, entryToWire, type ConsentLedger } from "@link-broker/consent-ledger";
+import type { preHandlerAsyncHookHandler } from "fastify";
 import { Type } from "typebox";
 import { BadRequestError, BrokerError } from "../errors.ts";
-import { sendError } from "../plugins/error-handler.ts";
 import { tenantOf } from "./ledger-auth.ts";
 import { CheckBody, CheckReply, ConsentReply, ConsentsQuery, ConsentsReply, ErrorReply, ExportQuery, IdParams, ReceiptReply, VerifyReply } from "./ledger-schemas.ts";
 
 export interface LedgerRoutesDeps {
   ledger: Pick<ConsentLedger, "check" | "find" | "get" | "receipt" | "verify" | "export">;
-  /** `ledger:check` access (stand-in: registrationTokenStandIn). */
+  /** `ledger:check` access. */
   checkAuth: preHandlerAsyncHookHandler;
-  /** `ledger:audit` access, or a staff session (stand-in: registrationTokenStandIn). */
+  /** `ledger:audit` access, or compliance (the operator's registration token until staff sessions exist). */
   auditAuth: preHandlerAsyncHookHandler;
 }
 
@@ -20,12 +19,6 @@ const errors = { 400: ErrorReply, 401: ErrorReply, 403: ErrorReply, 404: ErrorRe
 const tags = ["ledger"];
 
 export const ledgerRoutes: FastifyPluginAsyncTypebox<LedgerRoutesDeps> = async (app, { ledger, checkAuth, auditAuth }) => {
-  // Ledger errors keep their stable code and status; anything else goes to the broker's handler.
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    if (error instanceof LedgerError) return sendError(request, reply, new BrokerError(error.code, error.message, error.status));
-    throw error;
-  });
-
   app.post(
     "/ledger/check",
     { preHandler: checkAuth, schema: { tags, summary: "May this service use a scope for a purpose now?", body: CheckBody, response: { 200: CheckReply, ...errors } } },

@@ -291,6 +291,58 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/messenger/webhook/{client_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Messenger webhook verification handshake */
+        get: operations["getMessengerWebhookByClientId"];
+        put?: never;
+        /** Messenger account_linking events (X-Hub-Signature-256 over the raw body) */
+        post: operations["postMessengerWebhookByClientId"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/links": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The calling client's links for a PSID */
+        get: operations["listLinks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/links/{link_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Unlink: revoke the link's tokens, withdraw its consent, tell Messenger */
+        delete: operations["unlink"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/link": {
         parameters: {
             query?: never;
@@ -355,58 +407,6 @@ export interface paths {
         put?: never;
         /** Consent: approve or deny */
         post: operations["postLinkConsent"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/links": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** The calling client's links for a PSID */
-        get: operations["listLinks"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/links/{link_id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        post?: never;
-        /** Unlink: revoke the link's tokens, withdraw its consent, tell Messenger */
-        delete: operations["unlink"];
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/messenger/webhook/{client_id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Messenger webhook verification handshake */
-        get: operations["getMessengerWebhookByClientId"];
-        put?: never;
-        /** Messenger account_linking events (X-Hub-Signature-256 over the raw body) */
-        post: operations["postMessengerWebhookByClientId"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1785,6 +1785,165 @@ export interface operations {
             500: components["responses"]["Error500"];
         };
     };
+    getMessengerWebhookByClientId: {
+        parameters: {
+            query?: {
+                "hub.mode"?: string;
+                "hub.challenge"?: string;
+            };
+            header?: never;
+            path: {
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            500: components["responses"]["Error500"];
+        };
+    };
+    postMessengerWebhookByClientId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description `page` */
+                    object?: string;
+                    entry: {
+                        id?: string;
+                        time?: number;
+                        messaging?: {
+                            sender: {
+                                /** @description The PSID. */
+                                id: string;
+                            };
+                            recipient?: {
+                                id: string;
+                            };
+                            timestamp?: number;
+                            account_linking?: {
+                                status: "linked" | "unlinked";
+                                authorization_code?: string;
+                            };
+                        }[];
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        received: number;
+                        unlinked: number;
+                        duplicates: number;
+                    };
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            500: components["responses"]["Error500"];
+        };
+    };
+    listLinks: {
+        parameters: {
+            query: {
+                psid: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        links: {
+                            link_id: string;
+                            psid: string;
+                            subject: string;
+                            status: string;
+                            consent_id: string | null;
+                            created_at: string;
+                            unlinked_at: string | null;
+                            unlinked_by: string | null;
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            500: components["responses"]["Error500"];
+        };
+    };
+    unlink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                link_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        link_id: string;
+                        psid: string;
+                        subject: string;
+                        status: string;
+                        consent_id: string | null;
+                        created_at: string;
+                        unlinked_at: string | null;
+                        unlinked_by: string | null;
+                    };
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            500: components["responses"]["Error500"];
+        };
+    };
     getLink: {
         parameters: {
             query?: {
@@ -2035,165 +2194,6 @@ export interface operations {
                     "text/html": string;
                 };
             };
-        };
-    };
-    listLinks: {
-        parameters: {
-            query: {
-                psid: string;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Default Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        links: {
-                            link_id: string;
-                            psid: string;
-                            subject: string;
-                            status: string;
-                            consent_id: string | null;
-                            created_at: string;
-                            unlinked_at: string | null;
-                            unlinked_by: string | null;
-                        }[];
-                    };
-                };
-            };
-            400: components["responses"]["Error400"];
-            401: components["responses"]["Error401"];
-            403: components["responses"]["Error403"];
-            500: components["responses"]["Error500"];
-        };
-    };
-    unlink: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                link_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Default Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        link_id: string;
-                        psid: string;
-                        subject: string;
-                        status: string;
-                        consent_id: string | null;
-                        created_at: string;
-                        unlinked_at: string | null;
-                        unlinked_by: string | null;
-                    };
-                };
-            };
-            400: components["responses"]["Error400"];
-            401: components["responses"]["Error401"];
-            403: components["responses"]["Error403"];
-            404: components["responses"]["Error404"];
-            500: components["responses"]["Error500"];
-        };
-    };
-    getMessengerWebhookByClientId: {
-        parameters: {
-            query?: {
-                "hub.mode"?: string;
-                "hub.challenge"?: string;
-            };
-            header?: never;
-            path: {
-                client_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description OK */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "text/plain": string;
-                };
-            };
-            400: components["responses"]["Error400"];
-            401: components["responses"]["Error401"];
-            403: components["responses"]["Error403"];
-            404: components["responses"]["Error404"];
-            500: components["responses"]["Error500"];
-        };
-    };
-    postMessengerWebhookByClientId: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                client_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": {
-                    /** @description `page` */
-                    object?: string;
-                    entry: {
-                        id?: string;
-                        time?: number;
-                        messaging?: {
-                            sender: {
-                                /** @description The PSID. */
-                                id: string;
-                            };
-                            recipient?: {
-                                id: string;
-                            };
-                            timestamp?: number;
-                            account_linking?: {
-                                status: "linked" | "unlinked";
-                                authorization_code?: string;
-                            };
-                        }[];
-                    }[];
-                };
-            };
-        };
-        responses: {
-            /** @description Default Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        received: number;
-                        unlinked: number;
-                        duplicates: number;
-                    };
-                };
-            };
-            400: components["responses"]["Error400"];
-            401: components["responses"]["Error401"];
-            403: components["responses"]["Error403"];
-            404: components["responses"]["Error404"];
-            500: components["responses"]["Error500"];
         };
     };
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import formbody from "@fastify/formbody";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import type { LedgerSigner } from "@link-broker/consent-ledger";
+import type { LedgerKeys } from "@link-broker/consent-ledger";
 import type { Db } from "@link-broker/db";
 import Fastify, { LogController, type FastifyInstance } from "fastify";
 import promClient from "prom-client";
@@ -46,8 +46,8 @@ export interface AppDeps {
   ports?: Partial<ModulePorts>;
   /** OAuth limits over the defaults (the benchmark raises them), or another consent check. */
   oauth?: Partial<Pick<OAuthModuleDeps, "rateLimits" | "consentCheck">>;
-  /** Signs ledger receipts and checkpoints; default: the broker's signing keys. */
-  ledgerSigner?: LedgerSigner;
+  /** The ledger signing keys (receipts, checkpoints); default: the broker's, sealed in its database. */
+  ledgerKeys?: LedgerKeys;
   /** false: periodic tasks do not run on their own (tests run them with `modules.scheduler.run`). */
   startScheduler?: boolean;
 }
@@ -59,7 +59,7 @@ export interface AppDeps {
  */
 function createModules(ctx: BrokerContext, deps: AppDeps) {
   const keys = createKeysModule(ctx);
-  const ledger = createLedgerModule({ ...ctx, signer: deps.ledgerSigner ?? keys.signer });
+  const ledger = createLedgerModule({ ...ctx, keys: deps.ledgerKeys });
   // Refresh and introspection end a grant whose consent the ledger no longer holds active.
   const consentCheck: OAuthModuleDeps["consentCheck"] = async (grant) => !grant.consentId || (await ledger.ledger.isActive(grant.consentId));
   // The links' store, made before OAuth: a code is exchanged only while its link is active and

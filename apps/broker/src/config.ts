@@ -16,6 +16,11 @@ export const EnvSchema = Type.Object({
   PORT: Type.Integer({ default: 3000, minimum: 0, maximum: 65535, description: "Listen port." }),
   PUBLIC_URL: Type.Optional(Type.String({ minLength: 1, description: "The issuer and base of every URL the broker hands out.", docDefault: "`http://localhost:$PORT`", example: "https://broker.example.com" })),
   DATABASE_URL: Type.Optional(Type.String({ minLength: 1, description: "`postgres://...`; unset → embedded PGlite under `.data/pglite`.", docDefault: "unset", example: "postgres://postgres@127.0.0.1:5432/link_broker" })),
+  DATABASE_MIGRATION_URL: Type.Optional(
+    Type.String({ minLength: 1, description: "The owning role for migrations, when `DATABASE_URL` is a least-privilege runtime role (`prisma/runtime-role.sql`).", docDefault: "`DATABASE_URL`", example: "postgres://owner@127.0.0.1:5432/link_broker" }),
+  ),
+  LEDGER_CHECKPOINT_FILE: Type.Optional(Type.String({ minLength: 1, description: "Each signed ledger checkpoint is also appended to this file (ship it to WORM storage); `ledger verify --checkpoints FILE` checks against it.", docDefault: "unset", example: "/var/lib/link-broker/checkpoints.jsonl" })),
+  LEDGER_JURISDICTION: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: "The `jurisdiction` of consent receipts (Kantara CR v1.1).", docDefault: "`unspecified`", example: "GB" })),
   BROKER_MASTER_KEY: Type.Optional(
     Type.String({
       minLength: 1,
@@ -50,6 +55,12 @@ export interface Config {
   readonly publicUrl: string;
   /** Postgres URL, or undefined for embedded PGlite under dataDir. */
   readonly databaseUrl: string | undefined;
+  /** The owning role's URL for migrations, when databaseUrl is a least-privilege runtime role. */
+  readonly databaseMigrationUrl: string | undefined;
+  /** Each signed ledger checkpoint is also appended here (for WORM storage). */
+  readonly ledgerCheckpointFile: string | undefined;
+  /** The Kantara `jurisdiction` of consent receipts. */
+  readonly ledgerJurisdiction: string | undefined;
   readonly dataDir: string;
   readonly masterKey: { readonly kid: string; readonly key: Buffer };
   readonly registrationToken: string;
@@ -111,17 +122,19 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, options: LoadConfigOptions
   const publicUrl = checkUrl(publicUrlRaw, production);
   if (typeof publicUrl === "string") throw new ConfigError("PUBLIC_URL", publicUrl);
 
-  if (env.DATABASE_URL !== undefined) {
+  for (const variable of ["DATABASE_URL", "DATABASE_MIGRATION_URL"] as const) {
+    const value = env[variable];
+    if (value === undefined) continue;
     let parsed: URL | undefined;
     try {
-      parsed = new URL(env.DATABASE_URL);
+      parsed = new URL(value);
     } catch {}
     if (!parsed || !/^postgres(ql)?:$/.test(parsed.protocol) || !parsed.hostname) {
-      throw new ConfigError("DATABASE_URL", "must be a postgres://user@host:port/database URL");
+      throw new ConfigError(variable, "must be a postgres://user@host:port/database URL");
     }
-  } else if (production) {
-    throw new ConfigError("DATABASE_URL", "is required when NODE_ENV=production");
   }
+  if (env.DATABASE_URL === undefined && production) throw new ConfigError("DATABASE_URL", "is required when NODE_ENV=production");
+  if (env.DATABASE_MIGRATION_URL !== undefined && env.DATABASE_URL === undefined) throw new ConfigError("DATABASE_MIGRATION_URL", "needs DATABASE_URL (the embedded database has one role)");
 
   const graph = checkUrl(env.MESSENGER_GRAPH_URL, production);
   if (typeof graph === "string") throw new ConfigError("MESSENGER_GRAPH_URL", graph);
@@ -151,6 +164,9 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, options: LoadConfigOptions
     port: env.PORT,
     publicUrl: publicUrl.href.replace(/\/$/, ""),
     databaseUrl: env.DATABASE_URL,
+    databaseMigrationUrl: env.DATABASE_MIGRATION_URL,
+    ledgerCheckpointFile: env.LEDGER_CHECKPOINT_FILE === undefined ? undefined : resolve(env.LEDGER_CHECKPOINT_FILE),
+    ledgerJurisdiction: env.LEDGER_JURISDICTION,
     dataDir,
     masterKey: Object.freeze(masterKey),
     registrationToken,

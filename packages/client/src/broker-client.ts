@@ -67,6 +67,7 @@ export interface LinkRequest {
 export type CheckQuery = paths["/ledger/check"]["post"]["requestBody"]["content"]["application/json"];
 export type CheckResult = paths["/ledger/check"]["post"]["responses"][200]["content"]["application/json"];
 export type Link = paths["/links"]["get"]["responses"][200]["content"]["application/json"]["links"][number];
+export type ConsentReceipt = paths["/ledger/consents/{id}/receipt"]["get"]["responses"][200]["content"]["application/json"];
 export type Introspection = paths["/oauth/introspect"]["post"]["responses"][200]["content"]["application/json"];
 
 const plainTokens = (t: Tokens): Tokens => ({
@@ -90,7 +91,8 @@ export function createBrokerClient(options: BrokerClientOptions) {
   const baseFetch = options.fetch ?? fetch;
   const timedFetch = (input: string | URL | Request, init?: RequestInit) => baseFetch(input, { ...init, signal: init?.signal ?? AbortSignal.timeout(timeoutMs) });
   let setup: Promise<{ config: Configuration; dpop: DPoPHandle | undefined }> | undefined;
-  let ledgerToken: { token: string; expiresAt: number } | undefined;
+  // Service tokens (client_credentials) by scope, each reused until shortly before it expires.
+  const serviceTokens = new Map<"ledger:check" | "ledger:audit", { token: string; expiresAt: number }>();
 
   /** Discovery (RFC 8414) once; a failure is retried on the next call. */
   function ready() {
@@ -208,7 +210,7 @@ export function createBrokerClient(options: BrokerClientOptions) {
      * before it expires.
      */
     async checkConsent(query: CheckQuery, accessToken?: string): Promise<CheckResult> {
-      const token = accessToken ?? (await serviceToken());
+      const token = accessToken ?? (await serviceToken("ledger:check"));
       const { config, dpop } = await ready();
       const resource = api(async (request) => {
         const headers = new Headers(request.headers);
@@ -218,17 +220,31 @@ export function createBrokerClient(options: BrokerClientOptions) {
       const { data, error, response } = await resource.POST("/ledger/check", { body: query });
       if (!data) {
         // A refused cached token (e.g. keys rotated): drop it so the next call gets a new one.
-        if (!accessToken && response.status === 401) ledgerToken = undefined;
+        if (!accessToken && response.status === 401) serviceTokens.delete("ledger:check");
         throw errorFromResponse(response, error);
       }
       return data;
     },
+
+    /**
+     * A consent's signed receipt (JWS) and the page where the customer can read and keep it. Uses
+     * `accessToken` when given, else this client's own service token (it needs `ledger:audit`).
+     */
+    async consentReceipt(consentId: string, accessToken?: string): Promise<ConsentReceipt> {
+      const token = accessToken ?? (await serviceToken("ledger:audit"));
+      const { config, dpop } = await ready();
+      const resource = api(async (request) => fetchProtectedResource(config, token, new URL(request.url), request.method, undefined, new Headers(request.headers), dpopOption(dpop)));
+      const { data, error, response } = await resource.GET("/ledger/consents/{id}/receipt", { params: { path: { id: consentId } } });
+      if (!data) throw errorFromResponse(response, error);
+      return data;
+    },
   };
 
-  async function serviceToken(): Promise<string> {
-    if (ledgerToken && ledgerToken.expiresAt > now() + 30_000) return ledgerToken.token;
-    const t = await client.clientCredentials("ledger:check");
-    ledgerToken = { token: t.access_token, expiresAt: now() + (t.expires_in ?? 300) * 1000 };
+  async function serviceToken(scope: "ledger:check" | "ledger:audit"): Promise<string> {
+    const cached = serviceTokens.get(scope);
+    if (cached && cached.expiresAt > now() + 30_000) return cached.token;
+    const t = await client.clientCredentials(scope);
+    serviceTokens.set(scope, { token: t.access_token, expiresAt: now() + (t.expires_in ?? 300) * 1000 });
     return t.access_token;
   }
 

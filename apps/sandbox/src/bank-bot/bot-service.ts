@@ -99,7 +99,19 @@ export function createBot(options: BotOptions) {
     links.update((l) => {
       l[psid] = user;
     });
-    return ["Your bank account is linked. Ask me “what is my balance?” or “any fraud alerts?”."];
+    const linked = "Your bank account is linked. Ask me “what is my balance?” or “any fraud alerts?”.";
+    const receipt = await receiptUrl(user.consent_id);
+    return receipt ? [linked, `Keep your consent receipt: ${receipt}`] : [linked];
+  }
+
+  /** The customer's consent receipt page, told in the chat after linking; linking succeeds without it. */
+  async function receiptUrl(consentId: string | undefined): Promise<string | undefined> {
+    if (!consentId) return undefined;
+    try {
+      return (await (await client()).consentReceipt(consentId)).receipt_url;
+    } catch {
+      return undefined;
+    }
   }
 
   function onUnlinked(psid: string): string[] {

@@ -264,8 +264,25 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Recompute the hash chain and check the latest signed checkpoint */
+        /** Recompute the hash chain, check every signed checkpoint and the consent projection */
         get: operations["getLedgerVerify"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ledger/keys.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every ledger signing key ever used (JWKS with activation and retirement times) */
+        get: operations["getLedgerKeysJson"];
         put?: never;
         post?: never;
         delete?: never;
@@ -283,6 +300,23 @@ export interface paths {
         };
         /** The whole ledger, streamed (JSONL or CSV) */
         get: operations["getLedgerExport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/receipts/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The customer's readable consent receipt (HTML), with the signed receipt to keep */
+        get: operations["getReceiptsById"];
         put?: never;
         post?: never;
         delete?: never;
@@ -489,6 +523,15 @@ export interface components {
             };
             content: {
                 "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description An error page (HTML). */
+        Page5XX: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "text/html": string;
             };
         };
         /** @description Invalid request (`invalid_request`). */
@@ -1525,8 +1568,10 @@ export interface operations {
                 content: {
                     "application/json": {
                         consent_id: string;
-                        /** @description compact JWS (ES256), typ consent-receipt+jwt */
+                        /** @description compact JWS (EdDSA, a ledger key of /ledger/keys.json), typ consent-receipt+jwt */
                         receipt: string;
+                        /** @description the customer's readable receipt page (a capability URL) */
+                        receipt_url: string;
                     };
                 };
             };
@@ -1615,14 +1660,15 @@ export interface operations {
                 content: {
                     "application/json": {
                         ok: boolean;
+                        /** @description entries read, the bad one included */
                         checked: number;
-                        head_hash: string;
                         head_seq: string | null;
-                        first_bad_seq?: string;
-                        checkpoint?: {
-                            seq: string;
-                            ok: boolean;
-                        };
+                        head_hash: string;
+                        checkpoints_verified: number;
+                        first_bad_seq: string | null;
+                        problem: ("hash_mismatch" | "broken_link" | "missing_entry" | "checkpoint_signature" | "checkpoint_mismatch" | "projection_mismatch") | null;
+                        /** @description with projection_mismatch: the consent whose row differs from its chain */
+                        consent_id?: string;
                     };
                 };
             };
@@ -1688,6 +1734,40 @@ export interface operations {
                         error: string;
                         message: string;
                         request_id: string;
+                    };
+                };
+            };
+            500: components["responses"]["Error500"];
+        };
+    };
+    getLedgerKeysJson: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        keys: {
+                            kid: string;
+                            alg: string;
+                            kty: string;
+                            crv?: string;
+                            x?: string;
+                            y?: string;
+                            use?: string;
+                            /** Format: date-time */
+                            activated_at: string;
+                            retired_at: string | null;
+                        }[];
                     };
                 };
             };
@@ -1783,6 +1863,40 @@ export interface operations {
                 };
             };
             500: components["responses"]["Error500"];
+        };
+    };
+    getReceiptsById: {
+        parameters: {
+            query: {
+                token: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Default Response */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            "5XX": components["responses"]["Page5XX"];
         };
     };
     getMessengerWebhookByClientId: {

@@ -1,9 +1,7 @@
 import { randomUUID } from "node:crypto";
 import formbody from "@fastify/formbody";
-import swagger from "@fastify/swagger";
-import swaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import type { LedgerSigner } from "@link-broker/consent-ledger";
+import type { LedgerKeys } from "@link-broker/consent-ledger";
 import type { Db } from "@link-broker/db";
 import Fastify, { LogController, type FastifyInstance } from "fastify";
 import promClient from "prom-client";
@@ -23,6 +21,7 @@ import type { GraphClient } from "./messenger/graph-client.ts";
 import { createMessengerModule } from "./messenger/messenger-module.ts";
 import { createKeysModule } from "./oauth/keys/keys-module.ts";
 import { createOAuthModule, type OAuthModuleDeps } from "./oauth/oauth-module.ts";
+import { registerOpenApi } from "./openapi/openapi-plugin.ts";
 import { opsRoutes } from "./ops/ops-routes.ts";
 import { accessLogPlugin } from "./plugins/access-log.ts";
 import { errorHandlerPlugin, frameworkError } from "./plugins/error-handler.ts";
@@ -50,8 +49,8 @@ export interface AppDeps {
   ports?: Partial<ModulePorts>;
   /** OAuth limits over the defaults (the benchmark raises them), or another consent check. */
   oauth?: Partial<Pick<OAuthModuleDeps, "rateLimits" | "consentCheck">>;
-  /** Signs ledger receipts and checkpoints; default: the broker's signing keys. */
-  ledgerSigner?: LedgerSigner;
+  /** The ledger signing keys (receipts, checkpoints); default: the broker's, sealed in its database. */
+  ledgerKeys?: LedgerKeys;
   /** false: periodic tasks do not run on their own (tests run them with `modules.scheduler.run`). */
   startScheduler?: boolean;
   /** /link starts per caller address and per client over the defaults (tests lower them). */
@@ -65,7 +64,7 @@ export interface AppDeps {
  */
 function createModules(ctx: BrokerContext, deps: AppDeps) {
   const keys = createKeysModule(ctx);
-  const ledger = createLedgerModule({ ...ctx, signer: deps.ledgerSigner ?? keys.signer });
+  const ledger = createLedgerModule({ ...ctx, keys: deps.ledgerKeys });
   // Refresh and introspection end a grant whose consent the ledger no longer holds active.
   const consentCheck: OAuthModuleDeps["consentCheck"] = async (grant) => !grant.consentId || (await ledger.ledger.isActive(grant.consentId));
   // The links' store, made before OAuth: a code is exchanged only while its link is active and
@@ -121,19 +120,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const registry = new promClient.Registry();
   await app.register(metricsPlugin, { registry });
-  await app.register(swagger, {
-    openapi: {
-      openapi: "3.1.0",
-      info: {
-        title: "link-broker",
-        version: "1",
-        description: "Account-linking OAuth broker for banks: Messenger linking, scoped tokens, consent ledger.",
-      },
-      servers: [{ url: config.publicUrl }],
-    },
-  });
-  // The OpenAPI document is always built (tests read it); served at /docs only when enabled.
-  if (config.docs) await app.register(swaggerUi, { routePrefix: "/docs" });
+  await registerOpenApi(app, { publicUrl: config.publicUrl, ui: config.docs });
 
   // Routes: each module's plugin, given what it needs from the others. /metrics is on
   // METRICS_PORT's listener when set, else behind METRICS_TOKEN, else open only in development.

@@ -4,7 +4,6 @@ export {
   type Actor,
   type ConsentLedger,
   type ConsentLedgerOptions,
-  type LedgerSigner,
   type LedgerClock,
   type GrantInput,
   type GrantResult,
@@ -15,12 +14,15 @@ export {
   type CheckResult,
   type CheckReason,
   type TenantOptions,
-  type VerifyResult,
   type CheckpointResult,
 } from "./consent-ledger.ts";
+export { PROBLEMS, type VerifyProblem, type VerifyResult, type CheckpointRecord } from "./ledger-audit.ts";
+export { CHECKPOINT_TYP, verifyLedgerJws, signLedgerJws, publishKeys, type LedgerKeys, type LedgerKeySet, type LedgerPublicKey, type LedgerSigner } from "./ledger-keys.ts";
+export { readCheckpointFile } from "./checkpoint-file.ts";
+export { verifyExportFile, verifyExportLines } from "./verify-export.ts";
 export { LedgerError, type LedgerErrorCode } from "./ledger-errors.ts";
 export { effectiveState, transition, type ConsentState } from "./consent-state.ts";
-export { canonicalJson, entryHash, hashedFields, GENESIS_HASH, ChainVerifier } from "./hash-chain.ts";
+export { canonicalJson, entryHash, hashedFields, GENESIS_HASH } from "./hash-chain.ts";
 export {
   CUSTOMER_SCOPES,
   PURPOSES,

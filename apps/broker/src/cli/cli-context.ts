@@ -9,4 +9,12 @@ export interface CliContext {
 }
 type CliCommand = (ctx: CliContext, args: string[]) => Promise<void>;
 /** A group of commands (`<group>-commands.ts`), by name. */
-export type CliGroup = Record<string, { help: string; run: CliCommand }>;
+export type CliGroup = Record<
+  string,
+  {
+    help: string;
+    run: CliCommand;
+    /** For these args, the command needs neither configuration nor database (e.g. verifying an export file). */
+    withoutDb?: (args: string[]) => ((out: (line: string) => void) => Promise<void>) | undefined;
+  }
+>;

@@ -1,7 +1,5 @@
 import { randomUUID } from "node:crypto";
 import formbody from "@fastify/formbody";
-import swagger from "@fastify/swagger";
-import swaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { LedgerKeys } from "@link-broker/consent-ledger";
 import type { Db } from "@link-broker/db";
@@ -16,6 +14,7 @@ import { createSealer } from "./crypto/seal.ts";
 import { createLedgerModule } from "./ledger/ledger-module.ts";
 import type { BankIdp } from "./linking/bank-idp.ts";
 import { createLinkingModule } from "./linking/linking-module.ts";
+import type { LinkLimits } from "./linking/linking-service.ts";
 import { createLinksRepo } from "./links/links-repo.ts";
 import { createLinksModule } from "./links/links-module.ts";
 import { loggerOptions } from "./logger.ts";
@@ -23,10 +22,13 @@ import type { GraphClient } from "./messenger/graph-client.ts";
 import { createMessengerModule } from "./messenger/messenger-module.ts";
 import { createKeysModule } from "./oauth/keys/keys-module.ts";
 import { createOAuthModule, type OAuthModuleDeps } from "./oauth/oauth-module.ts";
+import { registerOpenApi } from "./openapi/openapi-plugin.ts";
 import { opsRoutes } from "./ops/ops-routes.ts";
 import { accessLogPlugin } from "./plugins/access-log.ts";
-import { errorHandlerPlugin } from "./plugins/error-handler.ts";
+import { errorHandlerPlugin, frameworkError } from "./plugins/error-handler.ts";
+import { inputGuardPlugin } from "./plugins/input-guard.ts";
 import { metricsPlugin } from "./plugins/metrics.ts";
+import { securityHeadersPlugin } from "./plugins/security-headers.ts";
 import { createRateLimiter } from "./plugins/rate-limit.ts";
 import { createRateLimitRepo } from "./plugins/rate-limit-repo.ts";
 import { createScheduler } from "./scheduler.ts";
@@ -52,6 +54,8 @@ export interface AppDeps {
   ledgerKeys?: LedgerKeys;
   /** false: periodic tasks do not run on their own (tests run them with `modules.scheduler.run`). */
   startScheduler?: boolean;
+  /** /link starts per caller address and per client over the defaults (tests lower them). */
+  linkLimits?: LinkLimits;
 }
 
 /**
@@ -71,7 +75,7 @@ function createModules(ctx: BrokerContext, deps: AppDeps) {
   const ports: ModulePorts = { oauth, ledger: ledger.ledger, clientAuth: oauth.clientAuth, ...deps.ports };
   const messenger = createMessengerModule({ ...ctx, clients: oauth.clients, graph: deps.graph });
   const links = createLinksModule({ ...ctx, repo: linksRepo, oauth: ports.oauth, ledger: ports.ledger, jobHandlers: messenger.jobHandlers });
-  const linking = createLinkingModule({ ...ctx, clients: oauth.clients, graph: messenger.graph, links: links.repo, oauth: ports.oauth, ledger: ports.ledger, bankIdp: deps.bankIdp });
+  const linking = createLinkingModule({ ...ctx, clients: oauth.clients, graph: messenger.graph, links: links.repo, oauth: ports.oauth, ledger: ports.ledger, bankIdp: deps.bankIdp, linkLimits: deps.linkLimits });
   const consoleModule = createConsoleModule({ ...ctx, ledger: ledger.ledger, links: links.unlinker, clients: { list: oauth.listClients, disable: oauth.disableClient } });
   return { ctx, scheduler: ctx.scheduler, keys, ledger, oauth, ports, messenger, links, linking, console: consoleModule };
 }
@@ -90,9 +94,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // plugins/access-log.ts writes one line per request instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: false,
-    trustProxy: config.production,
+    trustProxy: trustProxyOption(config.trustProxy),
     bodyLimit: 64 * 1024,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    frameworkErrors: frameworkError,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: "array", allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -111,24 +116,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   await app.register(errorHandlerPlugin);
   await app.register(accessLogPlugin);
+  await app.register(securityHeadersPlugin, { production: config.production });
   await app.register(formbody);
+  await app.register(inputGuardPlugin);
+
   const registry = new promClient.Registry();
   await app.register(metricsPlugin, { registry });
-  await app.register(swagger, {
-    openapi: {
-      openapi: "3.1.0",
-      info: {
-        title: "link-broker",
-        version: "1",
-        description: "Account-linking OAuth broker for banks: Messenger linking, scoped tokens, consent ledger.",
-      },
-      servers: [{ url: config.publicUrl }],
-    },
-  });
-  await app.register(swaggerUi, { routePrefix: "/docs" });
+  await registerOpenApi(app, { publicUrl: config.publicUrl, ui: config.docs });
 
-  // Routes: each module's plugin, given what it needs from the others.
-  await app.register(opsRoutes, { db, registry });
+  // Routes: each module's plugin, given what it needs from the others. /metrics is on
+  // METRICS_PORT's listener when set, else behind METRICS_TOKEN, else open only in development.
+  const metrics = config.metricsPort !== undefined ? ({ access: "off" } as const) : config.metricsToken ? ({ access: "token", token: config.metricsToken } as const) : config.production ? ({ access: "off" } as const) : ({ access: "open" } as const);
+  await app.register(opsRoutes, { db, registry, metrics });
   await app.register(oauth.routes);
   await app.register(ledger.routes, { requireScope: oauth.requireScope, staffOf: modules.console.services.staffOfRequest });
   await app.register(messenger.routes, { links: links.unlinker });
@@ -143,12 +142,26 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await ledger.ledger.close();
   });
   app.decorate("modules", modules);
+  app.decorate("metricsRegistry", registry);
   return app;
+}
+
+/**
+ * Only the configured proxies' X-Forwarded-For is believed; anyone else could name any address.
+ * Fastify refuses a bare hop count (it cannot tell a proxy from a direct caller), so a hop count
+ * is a function here: it suits a broker reachable only through that many proxies.
+ */
+function trustProxyOption(trust: Config["trustProxy"]): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (trust === false) return false;
+  if (typeof trust === "number") return (_address, hop) => hop < trust;
+  return [...trust];
 }
 
 declare module "fastify" {
   interface FastifyInstance {
     /** The app's modules, for main, the CLI, tests and benchmarks. Routes get what they use as options, never from here. */
     modules: BrokerModules;
+    /** The Prometheus registry, for the operations listener (main.ts). */
+    metricsRegistry: promClient.Registry;
   }
 }

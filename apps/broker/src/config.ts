@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -6,26 +7,56 @@ import { Type, type Static } from "typebox";
 import { Value } from "typebox/value";
 import { keyIdOf } from "./crypto/seal.ts";
 
-/** The environment variables of DESIGN.md "Configuration", as one schema. */
+/**
+ * The environment variables of DESIGN.md "Configuration", as one schema. Each has a
+ * `description`, and `docDefault` where the default is not a plain value: README's table and
+ * `.env.example` are generated from here (`pnpm config:docs`), and a test fails when they drift.
+ */
 export const EnvSchema = Type.Object({
-  HOST: Type.String({ default: "127.0.0.1", minLength: 1 }),
-  PORT: Type.Integer({ default: 3000, minimum: 0, maximum: 65535 }),
-  PUBLIC_URL: Type.Optional(Type.String({ minLength: 1 })),
-  DATABASE_URL: Type.Optional(Type.String({ minLength: 1 })),
-  DATABASE_MIGRATION_URL: Type.Optional(Type.String({ minLength: 1 })),
-  LEDGER_CHECKPOINT_FILE: Type.Optional(Type.String({ minLength: 1 })),
-  LEDGER_JURISDICTION: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
-  BROKER_MASTER_KEY: Type.Optional(Type.String({ minLength: 1 })),
-  BROKER_REGISTRATION_TOKEN: Type.Optional(Type.String({ minLength: 32 })),
-  MESSENGER_GRAPH_URL: Type.String({ default: "https://graph.facebook.com/v23.0" }),
+  HOST: Type.String({ default: "127.0.0.1", minLength: 1, description: "Listen address." }),
+  PORT: Type.Integer({ default: 3000, minimum: 0, maximum: 65535, description: "Listen port." }),
+  PUBLIC_URL: Type.Optional(Type.String({ minLength: 1, description: "The issuer and base of every URL the broker hands out.", docDefault: "`http://localhost:$PORT`", example: "https://broker.example.com" })),
+  DATABASE_URL: Type.Optional(Type.String({ minLength: 1, description: "`postgres://...`; unset → embedded PGlite under `.data/pglite`.", docDefault: "unset", example: "postgres://postgres@127.0.0.1:5432/link_broker" })),
+  DATABASE_MIGRATION_URL: Type.Optional(
+    Type.String({ minLength: 1, description: "The owning role for migrations, when `DATABASE_URL` is a least-privilege runtime role (`prisma/runtime-role.sql`).", docDefault: "`DATABASE_URL`", example: "postgres://owner@127.0.0.1:5432/link_broker" }),
+  ),
+  LEDGER_CHECKPOINT_FILE: Type.Optional(Type.String({ minLength: 1, description: "Each signed ledger checkpoint is also appended to this file (ship it to WORM storage); `ledger verify --checkpoints FILE` checks against it.", docDefault: "unset", example: "/var/lib/link-broker/checkpoints.jsonl" })),
+  LEDGER_JURISDICTION: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: "The `jurisdiction` of consent receipts (Kantara CR v1.1).", docDefault: "`unspecified`", example: "GB" })),
+  BROKER_MASTER_KEY: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description: "32 bytes, base64 (`openssl rand -base64 32`): seals secrets at rest; required in production.",
+      docDefault: "dev: generated once into `.data/master.key`, with a warning",
+    }),
+  ),
+  BROKER_REGISTRATION_TOKEN: Type.Optional(
+    Type.String({ minLength: 32, description: "Initial access token for `POST /connect/register` (≥ 32 chars); also the compliance credential of the ledger's read routes.", docDefault: "dev: generated once into `.data/registration-token`" }),
+  ),
+  MESSENGER_GRAPH_URL: Type.String({ default: "https://graph.facebook.com/v23.0", description: "Graph API base." }),
   MESSENGER_REDIRECT_ALLOWLIST: Type.String({
     default: "https://www.facebook.com/messenger_platform/account_linking",
+    description: "Comma-separated URL prefixes a Messenger `redirect_uri` must start with.",
   }),
-  NODE_ENV: Type.Optional(Type.String()),
-  BROKER_WORKERS: Type.String({ pattern: "^(auto|[1-9][0-9]{0,2})$", default: "1" }),
+  NODE_ENV: Type.Optional(Type.String({ description: "`production` turns on every production check (secure cookies, required keys, https only).", example: "production" })),
+  BROKER_WORKERS: Type.String({
+    pattern: "^(auto|[1-9][0-9]{0,2})$",
+    default: "1",
+    description: "Broker processes on this host sharing the port (node:cluster), a number or `auto` (one per core); above 1 needs `DATABASE_URL`.",
+  }),
+  BROKER_TRUST_PROXY: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description: "Proxies whose `X-Forwarded-For` is believed for the caller's address (per-IP limits): comma-separated addresses and CIDRs, or a hop count (only when nothing reaches the broker except through that many proxies); `none` believes nobody.",
+      docDefault: "none",
+      example: "10.0.0.0/8",
+    }),
+  ),
+  METRICS_PORT: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: "Serve `/metrics` only on this port (an operations listener on `HOST`, apart from the public one).", docDefault: "unset", example: 9464 })),
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 32, description: "Without `METRICS_PORT`: `/metrics` on the public port answers only `Authorization: Bearer <token>` (≥ 32 chars).", docDefault: "unset" })),
+  BROKER_DOCS: Type.Optional(Type.Union([Type.Literal("true"), Type.Literal("false")], { description: "`true` / `false`: serve the OpenAPI document and UI at `/docs`.", docDefault: "`true`, but `false` in production" })),
   LOG_LEVEL: Type.Union(
     [Type.Literal("fatal"), Type.Literal("error"), Type.Literal("warn"), Type.Literal("info"), Type.Literal("debug"), Type.Literal("trace"), Type.Literal("silent")],
-    { default: "info" },
+    { default: "info", description: "pino level: fatal, error, warn, info, debug, trace or silent." },
   ),
 });
 export type Env = Static<typeof EnvSchema>;
@@ -51,6 +82,17 @@ export interface Config {
   readonly logLevel: Env["LOG_LEVEL"];
   /** Broker processes on this host sharing the port (node:cluster); 1 runs the broker in this process. */
   readonly workers: number;
+  /**
+   * Whose `X-Forwarded-For` is believed (Fastify's `trustProxy`): false (nobody, the default), a
+   * hop count, or the proxies' addresses and CIDRs. Per-IP limits key on the address it yields.
+   */
+  readonly trustProxy: false | number | readonly string[];
+  /** Serve /metrics on this port only (an operations listener apart from the public one). */
+  readonly metricsPort: number | undefined;
+  /** Or: /metrics on the public listener answers only `Authorization: Bearer <token>`. */
+  readonly metricsToken: string | undefined;
+  /** /docs (OpenAPI): on by default outside production, off in production unless BROKER_DOCS=true. */
+  readonly docs: boolean;
 }
 
 /** A configuration problem; main prints its one-line message and exits without a stack. */
@@ -140,6 +182,9 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, options: LoadConfigOptions
   // Several processes share state only through Postgres; an embedded database belongs to one.
   if (workers > 1 && env.DATABASE_URL === undefined) throw new ConfigError("BROKER_WORKERS", "above 1 needs DATABASE_URL (the embedded database serves one process)");
 
+  const trustProxy = parseTrustProxy(env.BROKER_TRUST_PROXY);
+  if (env.METRICS_PORT !== undefined && env.METRICS_PORT === env.PORT) throw new ConfigError("METRICS_PORT", "must differ from PORT (it is the operations listener)");
+
   return Object.freeze({
     host: env.HOST,
     port: env.PORT,
@@ -156,7 +201,31 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, options: LoadConfigOptions
     production,
     logLevel: env.LOG_LEVEL,
     workers,
+    trustProxy,
+    metricsPort: env.METRICS_PORT,
+    metricsToken: env.METRICS_TOKEN,
+    docs: env.BROKER_DOCS === undefined ? !production : env.BROKER_DOCS === "true",
   });
+}
+
+/** `BROKER_TRUST_PROXY`: unset or `none`, a hop count, or comma-separated addresses and CIDRs. */
+export function parseTrustProxy(value: string | undefined): Config["trustProxy"] {
+  if (value === undefined || value.trim() === "none") return false;
+  if (/^\d+$/.test(value.trim())) {
+    const hops = Number(value.trim());
+    if (hops < 1 || hops > 10) throw new ConfigError("BROKER_TRUST_PROXY", "a hop count must be between 1 and 10");
+    return hops;
+  }
+  const entries = value.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const entry of entries) {
+    const [address = "", prefix, extra] = entry.split("/");
+    const family = isIP(address);
+    const bits = family === 6 ? 128 : 32;
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
+    if (!family || !prefixOk || extra !== undefined) throw new ConfigError("BROKER_TRUST_PROXY", `${entry} is not an IP address or CIDR (give a hop count, or addresses and CIDRs)`);
+  }
+  if (entries.length === 0) throw new ConfigError("BROKER_TRUST_PROXY", "give a hop count, or addresses and CIDRs");
+  return Object.freeze(entries);
 }
 
 function parseEnv(rawEnv: NodeJS.ProcessEnv): Env {

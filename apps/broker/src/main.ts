@@ -5,6 +5,7 @@ import closeWithGrace from "close-with-grace";
 import { buildApp } from "./app.ts";
 import { ConfigError, loadConfig, type Config } from "./config.ts";
 import { createLogDestination } from "./logger.ts";
+import { buildMetricsListener } from "./ops/metrics-listener.ts";
 import { superviseWorkers } from "./workers.ts";
 
 /** One line on stderr and exit 1: start-up problems are configuration, not crashes. */
@@ -65,6 +66,7 @@ async function main() {
 
   const logDestination = createLogDestination();
   const app = await buildApp({ config, db, logStream: logDestination });
+  const metricsApp = config.metricsPort !== undefined ? await buildMetricsListener(app.metricsRegistry) : undefined;
   // A worker leaves SIGINT to its supervisor, which passes it on as SIGTERM: a terminal's Ctrl-C
   // reaches the whole process group, and a second signal would cut the graceful close short.
   if (cluster.isWorker) process.on("SIGINT", () => {});
@@ -72,6 +74,7 @@ async function main() {
     if (err) app.log.error({ err }, "shutting down after an error");
     else app.log.info({ signal }, "shutting down");
     // Stops accepting, lets in-flight requests finish, then the database closes.
+    await metricsApp?.close();
     await app.close();
     await db.close();
     // Lines still queued for the asynchronous stdout writer go out before close-with-grace exits
@@ -83,6 +86,13 @@ async function main() {
   } catch (err) {
     await db.close();
     die(`cannot listen on ${config.host}:${config.port} (${(err as { code?: string }).code ?? (err as Error).message})`);
+  }
+  try {
+    if (metricsApp) await metricsApp.listen({ host: config.host, port: config.metricsPort });
+  } catch (err) {
+    await app.close();
+    await db.close();
+    die(`METRICS_PORT: cannot listen on ${config.host}:${config.metricsPort} (${(err as { code?: string }).code ?? (err as Error).message})`);
   }
 }
 

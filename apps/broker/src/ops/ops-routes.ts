@@ -1,12 +1,51 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { migrationStatus, type Db } from "@link-broker/db";
+import type { preHandlerHookHandler } from "fastify";
 import type { Registry } from "prom-client";
 import { Type } from "typebox";
+import { constantEquals } from "../crypto/constant-equals.ts";
+import { NotFoundError, UnauthorizedError } from "../errors.ts";
 
 export interface OpsDeps {
   db: Pick<Db, "prisma" | "kind">;
   registry: Registry;
+  /**
+   * Who may read /metrics on this listener: anyone (development, or the operations listener),
+   * the holder of a bearer token, or nobody (it is served on METRICS_PORT instead).
+   */
+  metrics: { access: "open" } | { access: "token"; token: string } | { access: "off" };
 }
+
+const ErrorReply = Type.Object({ error: Type.String(), message: Type.String(), request_id: Type.String() });
+
+/** The /metrics route alone, for the operations listener on METRICS_PORT. */
+export const metricsRoute: FastifyPluginAsyncTypebox<Pick<OpsDeps, "registry" | "metrics">> = async (app, { registry, metrics }) => {
+  const guard: preHandlerHookHandler = (request, _reply, done) => {
+    if (metrics.access === "off") return done(new NotFoundError(`No route GET /metrics`));
+    if (metrics.access === "token") {
+      const header = request.headers.authorization ?? "";
+      const given = /^bearer /i.test(header) ? header.slice(7).trim() : "";
+      if (!given || !constantEquals(given, metrics.token)) {
+        const e = new UnauthorizedError("/metrics needs its bearer token");
+        e.headers["www-authenticate"] = 'Bearer realm="metrics"';
+        return done(e);
+      }
+    }
+    done();
+  };
+  app.get(
+    "/metrics",
+    {
+      schema: { tags: ["operations"], summary: "Prometheus metrics (operations listener, or a bearer token)", response: { 200: Type.String(), 401: ErrorReply, 404: ErrorReply } },
+      config: { disableMetrics: true },
+      preHandler: guard,
+    },
+    async (_request, reply) => {
+      reply.header("content-type", registry.contentType);
+      return registry.metrics();
+    },
+  );
+};
 
 const Health = Type.Object({ status: Type.String() });
 const Ready = Type.Object({
@@ -16,7 +55,7 @@ const Ready = Type.Object({
 });
 
 /** Liveness, readiness (database answers, migrations applied) and Prometheus metrics. */
-export const opsRoutes: FastifyPluginAsyncTypebox<OpsDeps> = async (app, { db, registry }) => {
+export const opsRoutes: FastifyPluginAsyncTypebox<OpsDeps> = async (app, { db, registry, metrics }) => {
   app.get("/healthz", { schema: { tags: ["operations"], summary: "Liveness", response: { 200: Health } } }, async () => ({
     status: "ok",
   }));
@@ -36,12 +75,5 @@ export const opsRoutes: FastifyPluginAsyncTypebox<OpsDeps> = async (app, { db, r
     },
   );
 
-  app.get(
-    "/metrics",
-    { schema: { tags: ["operations"], summary: "Prometheus metrics", response: { 200: Type.String() } }, config: { disableMetrics: true } },
-    async (_request, reply) => {
-      reply.header("content-type", registry.contentType);
-      return registry.metrics();
-    },
-  );
+  await app.register(metricsRoute, { registry, metrics });
 };

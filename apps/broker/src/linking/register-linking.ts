@@ -73,6 +73,7 @@ export async function registerLinking(app: FastifyInstance, ctx: LinkingContext,
         replayGuard.purgeExpired("messenger", clock.now()),
         links.reconcileEndedConsents().catch((err) => app.log.warn({ err: (err as Error).message }, "reconciling links with the ledger failed")),
       ]),
+    onLeaseLost: (job) => app.log.warn({ job: job.id, kind: job.kind }, "job lease ran out before it finished; another runner may repeat it"),
     onError: (job, err) => app.log.warn({ job: job.id, kind: job.kind, attempts: job.attempts, err: (err as Error).message }, "job failed; will retry"),
   });
   const links = createLinksService({ links: linksRepo, jobs, oauth: deps.oauth, ledger: deps.ledger, clock, runJob: (id) => jobRunner.runOne(id) });

@@ -1,3 +1,4 @@
+import type { Tx } from "@link-broker/db";
 import type { Clock } from "../clock.ts";
 import type { Sealer } from "../crypto/seal.ts";
 import { messengerSettings } from "../linking/client-secrets.ts";
@@ -47,12 +48,14 @@ export function createLinksService(deps: LinksServiceDeps) {
     // A no-op when the consent already ended (withdrawn elsewhere, or expired): no second entry.
     if (link.consentId) await ledger.withdraw({ consentId: link.consentId, actor: options.actor, reason: options.reason });
     await oauth.revokeGrantsOfLink(link.id, options.reason);
-    const changed = await links.markUnlinked(link.id, options.actor, clock.now(), options.consentId);
+    // The Graph job is enqueued in the unlink's own transaction: an unlink is never recorded
+    // without the job that tells Messenger, whatever stops the process in between.
+    const now = clock.now();
+    const payload = { clientId: link.clientId, psid: link.psid, linkId: link.id };
+    const enqueue = options.notifyMessenger ? (tx: Tx) => jobs.enqueue(GRAPH_UNLINK_JOB, payload, now, tx) : undefined;
+    const { changed, also: job } = await links.markUnlinked(link.id, options.actor, now, options.consentId, enqueue);
     if (!changed) return { status: "already_unlinked" };
-    if (options.notifyMessenger) {
-      const job = await jobs.enqueue(GRAPH_UNLINK_JOB, { clientId: link.clientId, psid: link.psid, linkId: link.id }, clock.now());
-      await deps.runJob?.(job.id).catch(() => {});
-    }
+    if (job) await deps.runJob?.(job.id).catch(() => {});
     return { status: "unlinked" };
   }
 

@@ -9,7 +9,9 @@ import Fastify, { LogController, type FastifyInstance } from "fastify";
 import promClient from "prom-client";
 import { systemClock, type Clock } from "./clock.ts";
 import type { Config } from "./config.ts";
+import { checkMasterKey } from "./crypto/master-key-check.ts";
 import { createSealer, type Sealer } from "./crypto/seal.ts";
+import { createSealedValuesRepo } from "./crypto/sealed-values-repo.ts";
 import { registerLinking, type LinkingOverrides } from "./linking/register-linking.ts";
 import type { LinkingDeps } from "./linking/linking-deps.ts";
 import { createBrokerLedger, registerLedger } from "./ledger/broker-ledger.ts";
@@ -55,7 +57,7 @@ export interface BrokerContext {
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config, db } = deps;
   const clock = deps.clock ?? systemClock;
-  const base = { config, db, clock, sealer: createSealer(config.masterKey) };
+  const base = { config, db, clock, sealer: createSealer(config.masterKey, config.previousMasterKeys) };
   // Refresh and introspection end a grant whose consent is no longer active in the ledger, and
   // the ledger signs receipts and checkpoints with the keys the broker publishes at /jwks.json.
   let ledger: ConsentLedger | undefined;
@@ -102,7 +104,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   await app.register(swaggerUi, { routePrefix: "/docs" });
 
-  await app.register(opsRoutes, { db, registry });
+  const sealedValues = createSealedValuesRepo(db);
+  await app.register(opsRoutes, { db, registry, checkMasterKey: () => checkMasterKey({ repo: sealedValues, sealer: base.sealer }) });
   app.decorate("broker", ctx);
   app.decorate("oauth", oauth);
   await app.register(oauthRoutes);

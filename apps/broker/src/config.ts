@@ -13,6 +13,7 @@ export const EnvSchema = Type.Object({
   PUBLIC_URL: Type.Optional(Type.String({ minLength: 1 })),
   DATABASE_URL: Type.Optional(Type.String({ minLength: 1 })),
   BROKER_MASTER_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  BROKER_MASTER_KEY_PREVIOUS: Type.Optional(Type.String({ minLength: 1 })),
   BROKER_REGISTRATION_TOKEN: Type.Optional(Type.String({ minLength: 32 })),
   MESSENGER_GRAPH_URL: Type.String({ default: "https://graph.facebook.com/v23.0" }),
   MESSENGER_REDIRECT_ALLOWLIST: Type.String({
@@ -27,6 +28,11 @@ export const EnvSchema = Type.Object({
 });
 export type Env = Static<typeof EnvSchema>;
 
+export interface MasterKeyConfig {
+  readonly kid: string;
+  readonly key: Buffer;
+}
+
 export interface Config {
   readonly host: string;
   readonly port: number;
@@ -34,7 +40,9 @@ export interface Config {
   /** Postgres URL, or undefined for embedded PGlite under dataDir. */
   readonly databaseUrl: string | undefined;
   readonly dataDir: string;
-  readonly masterKey: { readonly kid: string; readonly key: Buffer };
+  readonly masterKey: MasterKeyConfig;
+  /** Older master keys that still open values sealed under them (rotation; `keys rewrap` re-seals). */
+  readonly previousMasterKeys: readonly MasterKeyConfig[];
   readonly registrationToken: string;
   readonly messengerGraphUrl: string;
   readonly messengerRedirectAllowlist: readonly string[];
@@ -117,6 +125,16 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, options: LoadConfigOptions
   }
 
   const masterKey = loadMasterKey(env.BROKER_MASTER_KEY, production, dataDir, warn);
+  const previousMasterKeys = (env.BROKER_MASTER_KEY_PREVIOUS ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((value, i) => {
+      const key = decodeMasterKey(value);
+      if (!key) throw new ConfigError("BROKER_MASTER_KEY_PREVIOUS", `key ${i + 1} must be 32 bytes encoded as base64`);
+      return Object.freeze({ kid: keyIdOf(key), key });
+    })
+    .filter((k) => k.kid !== masterKey.kid);
 
   let registrationToken = env.BROKER_REGISTRATION_TOKEN;
   if (!registrationToken) {
@@ -136,6 +154,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, options: LoadConfigOptions
     databaseUrl: env.DATABASE_URL,
     dataDir,
     masterKey: Object.freeze(masterKey),
+    previousMasterKeys: Object.freeze(previousMasterKeys),
     registrationToken,
     messengerGraphUrl: graph.href.replace(/\/$/, ""),
     messengerRedirectAllowlist: Object.freeze(allowlist),
@@ -168,11 +187,14 @@ function loadMasterKey(value: string | undefined, production: boolean, dataDir: 
     value = devSecret(dataDir, "master.key", () => randomBytes(32).toString("base64"));
     warn(`BROKER_MASTER_KEY is not set; using the development key in ${join(dataDir, "master.key")} (never use it in production)`);
   }
-  const key = Buffer.from(value, "base64");
-  if (key.length !== 32 || key.toString("base64") !== value.replace(/\s/g, "")) {
-    throw new ConfigError("BROKER_MASTER_KEY", "must be 32 bytes encoded as base64 (e.g. `openssl rand -base64 32`)");
-  }
+  const key = decodeMasterKey(value);
+  if (!key) throw new ConfigError("BROKER_MASTER_KEY", "must be 32 bytes encoded as base64 (e.g. `openssl rand -base64 32`)");
   return { kid: keyIdOf(key), key };
+}
+
+function decodeMasterKey(value: string): Buffer | undefined {
+  const key = Buffer.from(value, "base64");
+  return key.length === 32 && key.toString("base64") === value.replace(/\s/g, "") ? key : undefined;
 }
 
 /** A development secret generated once into dataDir and reused on every later start. */

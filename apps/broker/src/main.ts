@@ -5,6 +5,9 @@ import closeWithGrace from "close-with-grace";
 import { buildApp } from "./app.ts";
 import { ConfigError, loadConfig, type Config } from "./config.ts";
 import { createLogDestination } from "./logger.ts";
+import { checkMasterKey, describeMasterKeyProblem } from "./crypto/master-key-check.ts";
+import { createSealer } from "./crypto/seal.ts";
+import { createSealedValuesRepo } from "./crypto/sealed-values-repo.ts";
 import { superviseWorkers } from "./workers.ts";
 
 /** One line on stderr and exit 1: start-up problems are configuration, not crashes. */
@@ -56,6 +59,14 @@ async function main() {
     if (cluster.isPrimary) await migrate(db);
   } catch (err) {
     die(describeDbError(err, config.databaseUrl));
+  }
+  if (cluster.isPrimary) {
+    const sealer = createSealer(config.masterKey, config.previousMasterKeys);
+    const status = await checkMasterKey({ repo: createSealedValuesRepo(db), sealer }).catch((err) => die(describeDbError(err, config.databaseUrl)));
+    if (!status.ok) {
+      await db.close();
+      die(describeMasterKeyProblem(status, sealer.kid));
+    }
   }
   if (supervisor) {
     await db.close();

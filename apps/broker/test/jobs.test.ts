@@ -110,7 +110,7 @@ describe("unlink and its Graph job", () => {
           return real.enqueue(...args);
         },
       },
-      oauth: { revokeGrantsOfLink: async () => 0 },
+      oauth: { revokeGrantsOfLink: async () => {} },
       ledger: { withdraw: async () => ({ alreadyWithdrawn: true }), endOf: async () => undefined },
       clock,
     });

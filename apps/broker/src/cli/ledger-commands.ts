@@ -22,7 +22,7 @@ function date(value: string | undefined, name: string): Date | undefined {
 
 /** The ledger for one command, signing checkpoints with the broker's published keys. */
 async function withLedger<T>(ctx: CliContext, fn: (ledger: Awaited<ReturnType<typeof createBrokerLedger>>) => Promise<T>): Promise<T> {
-  const keys = createKeyStore({ repo: createKeysRepo(ctx.db), sealer: createSealer(ctx.config.masterKey), clock: systemClock });
+  const keys = createKeyStore({ repo: createKeysRepo(ctx.db), sealer: createSealer(ctx.config.masterKey, ctx.config.previousMasterKeys), clock: systemClock });
   const ledger = await createBrokerLedger({ config: ctx.config, db: ctx.db, clock: systemClock, signer: keys.signer });
   try {
     return await fn(ledger);

@@ -45,8 +45,8 @@ export interface LinkingServiceDeps {
   ledger: Pick<LinkingLedger, "grant" | "reconsent">;
 }
 
-const nonceContext = (attemptId: string) => `link_attempt:${attemptId}:oidc_nonce`;
-const verifierContext = (attemptId: string) => `link_attempt:${attemptId}:oidc_verifier`;
+export const nonceContext = (attemptId: string) => `link_attempt:${attemptId}:oidc_nonce`;
+export const verifierContext = (attemptId: string) => `link_attempt:${attemptId}:oidc_verifier`;
 
 /** The steps of DESIGN.md "The linking flow"; routes only parse, call one step and render. */
 export function createLinkingService(deps: LinkingServiceDeps) {

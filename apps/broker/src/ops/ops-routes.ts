@@ -2,10 +2,13 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { migrationStatus, type Db } from "@link-broker/db";
 import type { Registry } from "prom-client";
 import { Type } from "typebox";
+import type { MasterKeyStatus } from "../crypto/master-key-check.ts";
 
 export interface OpsDeps {
   db: Pick<Db, "prisma" | "kind">;
   registry: Registry;
+  /** Whether the master key opens the sealed values (start-up already refused a wrong one). */
+  checkMasterKey?: () => Promise<MasterKeyStatus>;
 }
 
 const Health = Type.Object({ status: Type.String() });
@@ -13,22 +16,25 @@ const Ready = Type.Object({
   status: Type.String(),
   database: Type.String(),
   pending_migrations: Type.Array(Type.String()),
+  master_key: Type.Optional(Type.String({ description: "ok, unknown_key or not_authentic" })),
 });
 
-/** Liveness, readiness (database answers, migrations applied) and Prometheus metrics. */
-export const opsRoutes: FastifyPluginAsyncTypebox<OpsDeps> = async (app, { db, registry }) => {
+/** Liveness, readiness (database answers, migrations applied, master key right) and Prometheus metrics. */
+export const opsRoutes: FastifyPluginAsyncTypebox<OpsDeps> = async (app, { db, registry, checkMasterKey }) => {
   app.get("/healthz", { schema: { tags: ["operations"], summary: "Liveness", response: { 200: Health } } }, async () => ({
     status: "ok",
   }));
 
   app.get(
     "/readyz",
-    { schema: { tags: ["operations"], summary: "Readiness: database reachable and migrations applied", response: { 200: Ready, 503: Ready } } },
+    { schema: { tags: ["operations"], summary: "Readiness: database reachable, migrations applied, master key opens the sealed values", response: { 200: Ready, 503: Ready } } },
     async (request, reply) => {
       try {
         const { pending } = await migrationStatus(db);
         if (pending.length > 0) return reply.status(503).send({ status: "not_ready", database: db.kind, pending_migrations: pending });
-        return { status: "ready", database: db.kind, pending_migrations: [] };
+        const key = checkMasterKey ? await checkMasterKey() : { ok: true as const };
+        if (!key.ok) return reply.status(503).send({ status: "not_ready", database: db.kind, pending_migrations: [], master_key: key.reason });
+        return { status: "ready", database: db.kind, pending_migrations: [], master_key: "ok" };
       } catch (err) {
         request.log.warn({ err: (err as Error).message }, "readiness check failed");
         return reply.status(503).send({ status: "database_unreachable", database: db.kind, pending_migrations: [] });

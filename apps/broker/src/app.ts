@@ -24,6 +24,7 @@ import { oauthRoutes } from "./oauth/oauth-routes.ts";
 import { opsRoutes } from "./ops/ops-routes.ts";
 import { accessLogPlugin } from "./plugins/access-log.ts";
 import { errorHandlerPlugin } from "./plugins/error-handler.ts";
+import { loadSheddingPlugin, type LoadSheddingOptions } from "./plugins/load-shedding.ts";
 import { metricsPlugin } from "./plugins/metrics.ts";
 
 /** Everything the broker needs from outside; tests swap any of them. */
@@ -41,6 +42,8 @@ export interface AppDeps {
   linkingOverrides?: LinkingOverrides;
   /** OAuth hooks and limits (consent check, rate limits). */
   oauth?: OAuthOptions;
+  /** Load-shedding limits and pace (default: from config); tests lower them. */
+  loadShedding?: Partial<LoadSheddingOptions>;
   /** Signs ledger receipts and checkpoints; default: the broker's signing keys. */
   ledgerSigner?: LedgerSigner;
 }
@@ -86,6 +89,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(errorHandlerPlugin);
   await app.register(accessLogPlugin);
+  await app.register(loadSheddingPlugin, { ...config.loadShedding, ...deps.loadShedding });
   await app.register(formbody);
 
   const registry = new promClient.Registry();
@@ -105,7 +109,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: "/docs" });
 
   const sealedValues = createSealedValuesRepo(db);
-  await app.register(opsRoutes, { db, registry, checkMasterKey: () => checkMasterKey({ repo: sealedValues, sealer: base.sealer }) });
+  await app.register(opsRoutes, { db, registry, instanceId: config.instanceId, checkMasterKey: () => checkMasterKey({ repo: sealedValues, sealer: base.sealer }) });
   app.decorate("broker", ctx);
   app.decorate("oauth", oauth);
   await app.register(oauthRoutes);

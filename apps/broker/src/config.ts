@@ -1,5 +1,6 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { availableParallelism } from "node:os";
+import { getHeapStatistics } from "node:v8";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Type, type Static } from "typebox";
@@ -20,6 +21,9 @@ export const EnvSchema = Type.Object({
     default: "https://www.facebook.com/messenger_platform/account_linking",
   }),
   NODE_ENV: Type.Optional(Type.String()),
+  BROKER_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ default: 250, minimum: 10 }),
+  BROKER_MAX_HEAP_USED_MB: Type.Optional(Type.Integer({ minimum: 16 })),
+  BROKER_INSTANCE_ID: Type.Optional(Type.String({ minLength: 8, maxLength: 100, pattern: "^[A-Za-z0-9_-]+$" })),
   BROKER_WORKERS: Type.String({ pattern: "^(auto|[1-9][0-9]{0,2})$", default: "1" }),
   LOG_LEVEL: Type.Union(
     [Type.Literal("fatal"), Type.Literal("error"), Type.Literal("warn"), Type.Literal("info"), Type.Literal("debug"), Type.Literal("trace"), Type.Literal("silent")],
@@ -48,6 +52,13 @@ export interface Config {
   readonly messengerRedirectAllowlist: readonly string[];
   readonly production: boolean;
   readonly logLevel: Env["LOG_LEVEL"];
+  /**
+   * Answered by /healthz, so whoever started this broker can tell it from another process on the
+   * same port (pnpm start passes a fresh one per start); random when unset.
+   */
+  readonly instanceId: string;
+  /** Load shedding: past either limit, requests answer 503 with Retry-After (health routes excepted). */
+  readonly loadShedding: { readonly maxEventLoopDelayMs: number; readonly maxHeapUsedBytes: number };
   /** Broker processes on this host sharing the port (node:cluster); 1 runs the broker in this process. */
   readonly workers: number;
 }
@@ -161,6 +172,12 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, options: LoadConfigOptions
     production,
     logLevel: env.LOG_LEVEL,
     workers,
+    instanceId: env.BROKER_INSTANCE_ID ?? randomUUID(),
+    loadShedding: Object.freeze({
+      maxEventLoopDelayMs: env.BROKER_MAX_EVENT_LOOP_DELAY_MS,
+      // Default: 90% of V8's heap limit, short of the point where the process would die.
+      maxHeapUsedBytes: env.BROKER_MAX_HEAP_USED_MB !== undefined ? env.BROKER_MAX_HEAP_USED_MB * 1024 * 1024 : Math.floor(getHeapStatistics().heap_size_limit * 0.9),
+    }),
   });
 }
 

@@ -51,9 +51,12 @@ export class TooManyRequestsError extends BrokerError {
     if (retryAfterSeconds !== undefined) this.headers["retry-after"] = String(Math.max(1, Math.ceil(retryAfterSeconds)));
   }
 }
+/** A passing condition (overload, database away): the message is safe to show, Retry-After set. */
 export class ServiceUnavailableError extends BrokerError {
-  constructor(message = "Service unavailable") {
-    super("unavailable", message, 503);
+  override readonly expose = true;
+  constructor(message = "Service unavailable", code = "unavailable", retryAfterSeconds?: number) {
+    super(code, message, 503);
+    if (retryAfterSeconds !== undefined) this.headers["retry-after"] = String(retryAfterSeconds);
   }
 }
 

@@ -1,4 +1,5 @@
 import cluster from "node:cluster";
+import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { createDb, migrate, type Db } from "@link-broker/db";
 import closeWithGrace from "close-with-grace";
@@ -38,6 +39,15 @@ export function describeDbError(err: unknown, url: string | undefined): string {
   return `DATABASE_URL: cannot use ${where} (${reason})`;
 }
 
+/** One line naming the variable to change when the port cannot be had. */
+export function describeListenError(err: unknown, host: string, port: number): string {
+  const code = (err as { code?: string }).code;
+  if (code === "EADDRINUSE") return `PORT: ${host}:${port} is already in use by another process; stop it or set PORT to a free port`;
+  if (code === "EACCES") return `PORT: ${host}:${port} needs privileges this process lacks; set PORT above 1023`;
+  if (code === "EADDRNOTAVAIL") return `HOST: ${host} is not an address of this machine`;
+  return `cannot listen on ${host}:${port} (${code ?? (err as Error).message})`;
+}
+
 async function main() {
   let config: Config;
   try {
@@ -49,6 +59,17 @@ async function main() {
   } catch (err) {
     if (err instanceof ConfigError) die(err.message);
     throw err;
+  }
+
+  // A taken port is found before the database is opened and migrated, which can take seconds;
+  // listen() below still reports one taken in between.
+  if (cluster.isPrimary && config.port !== 0) {
+    const taken = await new Promise<unknown>((resolve) => {
+      const probe = createServer();
+      probe.once("error", resolve);
+      probe.listen(config.port, config.host, () => probe.close(() => resolve(undefined)));
+    });
+    if (taken) die(describeListenError(taken, config.host, config.port));
   }
 
   // With BROKER_WORKERS above 1 this process migrates once, then only supervises the workers.
@@ -70,6 +91,8 @@ async function main() {
   }
   if (supervisor) {
     await db.close();
+    // Workers answer /healthz with the supervisor's instance id: one broker, one id.
+    process.env.BROKER_INSTANCE_ID = config.instanceId;
     superviseWorkers(config.workers, (line) => process.stderr.write(`link-broker: ${line}\n`));
     return;
   }
@@ -92,8 +115,9 @@ async function main() {
   try {
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {
+    await app.close().catch(() => {});
     await db.close();
-    die(`cannot listen on ${config.host}:${config.port} (${(err as { code?: string }).code ?? (err as Error).message})`);
+    die(describeListenError(err, config.host, config.port));
   }
 }
 

@@ -3,15 +3,18 @@ import { migrationStatus, type Db } from "@link-broker/db";
 import type { Registry } from "prom-client";
 import { Type } from "typebox";
 import type { MasterKeyStatus } from "../crypto/master-key-check.ts";
+import { exemptFromLoadShedding } from "../plugins/load-shedding.ts";
 
 export interface OpsDeps {
   db: Pick<Db, "prisma" | "kind">;
   registry: Registry;
+  /** Per-start id answered by /healthz. */
+  instanceId: string;
   /** Whether the master key opens the sealed values (start-up already refused a wrong one). */
   checkMasterKey?: () => Promise<MasterKeyStatus>;
 }
 
-const Health = Type.Object({ status: Type.String() });
+const Health = Type.Object({ status: Type.String(), instance: Type.String({ description: "Per-start id of this broker (BROKER_INSTANCE_ID)" }) });
 const Ready = Type.Object({
   status: Type.String(),
   database: Type.String(),
@@ -20,14 +23,15 @@ const Ready = Type.Object({
 });
 
 /** Liveness, readiness (database answers, migrations applied, master key right) and Prometheus metrics. */
-export const opsRoutes: FastifyPluginAsyncTypebox<OpsDeps> = async (app, { db, registry, checkMasterKey }) => {
-  app.get("/healthz", { schema: { tags: ["operations"], summary: "Liveness", response: { 200: Health } } }, async () => ({
+export const opsRoutes: FastifyPluginAsyncTypebox<OpsDeps> = async (app, { db, registry, instanceId, checkMasterKey }) => {
+  app.get("/healthz", { config: exemptFromLoadShedding, schema: { tags: ["operations"], summary: "Liveness", response: { 200: Health } } }, async () => ({
     status: "ok",
+    instance: instanceId,
   }));
 
   app.get(
     "/readyz",
-    { schema: { tags: ["operations"], summary: "Readiness: database reachable, migrations applied, master key opens the sealed values", response: { 200: Ready, 503: Ready } } },
+    { config: exemptFromLoadShedding, schema: { tags: ["operations"], summary: "Readiness: database reachable, migrations applied, master key opens the sealed values", response: { 200: Ready, 503: Ready } } },
     async (request, reply) => {
       try {
         const { pending } = await migrationStatus(db);
@@ -37,14 +41,14 @@ export const opsRoutes: FastifyPluginAsyncTypebox<OpsDeps> = async (app, { db, r
         return { status: "ready", database: db.kind, pending_migrations: [], master_key: "ok" };
       } catch (err) {
         request.log.warn({ err: (err as Error).message }, "readiness check failed");
-        return reply.status(503).send({ status: "database_unreachable", database: db.kind, pending_migrations: [] });
+        return reply.status(503).header("retry-after", "5").send({ status: "database_unreachable", database: db.kind, pending_migrations: [] });
       }
     },
   );
 
   app.get(
     "/metrics",
-    { schema: { tags: ["operations"], summary: "Prometheus metrics", response: { 200: Type.String() } }, config: { disableMetrics: true } },
+    { schema: { tags: ["operations"], summary: "Prometheus metrics", response: { 200: Type.String() } }, config: { disableMetrics: true, ...exemptFromLoadShedding } },
     async (_request, reply) => {
       reply.header("content-type", registry.contentType);
       return registry.metrics();

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
-import { BrokerError, OAuthError, PageError } from "../errors.ts";
+import { BrokerError, OAuthError, PageError, ServiceUnavailableError } from "../errors.ts";
+import { isDatabaseUnavailable } from "./database-unavailable.ts";
 import { errorPage, PAGE_CSP } from "../web/html.ts";
 
 /** Which error shape a route answers with (DESIGN.md "HTTP contract"). */
@@ -16,9 +17,13 @@ function formatOf(request: FastifyRequest): ErrorFormat {
   return request.routeOptions.config?.errorFormat ?? "json";
 }
 
+/** Seconds a caller is told to wait while the database is away. */
+const DATABASE_RETRY_AFTER = 5;
+
 /** Framework errors (bad JSON, wrong content type, body too large, validation) are client errors. */
 function toBrokerError(error: FastifyError, format: ErrorFormat): BrokerError {
   if (error instanceof BrokerError) return error;
+  if (isDatabaseUnavailable(error)) return new ServiceUnavailableError("The service is briefly unavailable; retry shortly", "temporarily_unavailable", DATABASE_RETRY_AFTER);
   const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
   if (status >= 500) return new BrokerError("internal_error", "Internal error", 500);
   const message = error.validation ? `Invalid request: ${error.message}` : error.message;
@@ -40,7 +45,7 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: B
     const pageError =
       error instanceof PageError
         ? error
-        : new PageError(error.code, error.status === 429 ? "Please wait" : "Something went wrong", error.expose ? error.message : "The broker could not finish this step.", "Go back to Messenger and start again.", error.status);
+        : new PageError(error.code, error.status === 429 || error.status === 503 ? "Please wait" : "Something went wrong", error.expose ? error.message : "The broker could not finish this step.", error.status === 503 ? "Wait a moment, then try again." : "Go back to Messenger and start again.", error.status);
     return reply
       .header("content-type", "text/html; charset=utf-8")
       .header("content-security-policy", PAGE_CSP)
@@ -57,7 +62,12 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: B
 async function errorHandler(app: FastifyInstance) {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const brokerError = toBrokerError(error, formatOf(request));
-    if (brokerError.status >= 500) request.log.error({ err: error }, "request failed");
+    if (brokerError.status === 503) {
+      // A passing condition (database away, overload), not a bug: a warning without a stack.
+      request.refusal = brokerError.code;
+      request.log.warn({ error_code: brokerError.code, err: (error as Error).message?.split("
+").filter(Boolean).at(-1) }, "service unavailable");
+    } else if (brokerError.status >= 500) request.log.error({ err: error }, "request failed");
     else request.refusal = brokerError.code;
     return sendError(request, reply, brokerError);
   });

@@ -21,7 +21,7 @@ export const EnvSchema = Type.Object({
     default: "https://www.facebook.com/messenger_platform/account_linking",
   }),
   NODE_ENV: Type.Optional(Type.String()),
-  BROKER_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ default: 250, minimum: 10 }),
+  BROKER_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ default: 1000, minimum: 10 }),
   BROKER_MAX_HEAP_USED_MB: Type.Optional(Type.Integer({ minimum: 16 })),
   BROKER_INSTANCE_ID: Type.Optional(Type.String({ minLength: 8, maxLength: 100, pattern: "^[A-Za-z0-9_-]+$" })),
   BROKER_WORKERS: Type.String({ pattern: "^(auto|[1-9][0-9]{0,2})$", default: "1" }),

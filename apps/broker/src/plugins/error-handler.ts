@@ -65,8 +65,7 @@ async function errorHandler(app: FastifyInstance) {
     if (brokerError.status === 503) {
       // A passing condition (database away, overload), not a bug: a warning without a stack.
       request.refusal = brokerError.code;
-      request.log.warn({ error_code: brokerError.code, err: (error as Error).message?.split("
-").filter(Boolean).at(-1) }, "service unavailable");
+      request.log.warn({ error_code: brokerError.code, err: (error as Error).message?.split("\n").filter(Boolean).at(-1) }, "service unavailable");
     } else if (brokerError.status >= 500) request.log.error({ err: error }, "request failed");
     else request.refusal = brokerError.code;
     return sendError(request, reply, brokerError);

@@ -36,7 +36,7 @@ async function loadShedding(app: FastifyInstance, options: LoadSheddingOptions) 
   await app.register(underPressure, {
     maxEventLoopDelay: options.maxEventLoopDelayMs,
     maxHeapUsedBytes: options.maxHeapUsedBytes,
-    sampleInterval: options.sampleIntervalMs ?? 250,
+    sampleInterval: options.sampleIntervalMs ?? 1000,
     retryAfter,
     pressureHandler: async (request, _reply, type) => {
       request.log.warn({ pressure: type }, "shedding load");

@@ -40,7 +40,8 @@ function run(entry: string, env: Record<string, string>) {
   return { code: res.status, stdout: res.stdout, stderr: res.stderr.split("\n").filter((l) => l && !l.includes("warning:")) };
 }
 
-describe("a port already in use", () => {
+// Independent of the database: runs once, in the Postgres pass of the test command.
+describe.runIf(process.env.DATABASE_URL)("a port already in use", () => {
   it("stops pnpm start with one line naming PORT, and no ready line", async () => {
     const env = await ports();
     await occupy(Number(env.PORT));

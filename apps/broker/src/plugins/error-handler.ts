@@ -63,9 +63,10 @@ async function errorHandler(app: FastifyInstance) {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const brokerError = toBrokerError(error, formatOf(request));
     if (brokerError.status === 503) {
-      // A passing condition (database away, overload), not a bug: a warning without a stack.
+      // A passing condition (database away, overload), not a bug: a warning without a stack for
+      // the database; shed load is only counted (the access log has it), as logging costs too.
       request.refusal = brokerError.code;
-      request.log.warn({ error_code: brokerError.code, err: (error as Error).message?.split("\n").filter(Boolean).at(-1) }, "service unavailable");
+      if (!(error instanceof BrokerError)) request.log.warn({ error_code: brokerError.code, err: (error as Error).message?.split("\n").filter(Boolean).at(-1) }, "service unavailable");
     } else if (brokerError.status >= 500) request.log.error({ err: error }, "request failed");
     else request.refusal = brokerError.code;
     return sendError(request, reply, brokerError);

@@ -38,8 +38,7 @@ async function loadShedding(app: FastifyInstance, options: LoadSheddingOptions) 
     maxHeapUsedBytes: options.maxHeapUsedBytes,
     sampleInterval: options.sampleIntervalMs ?? 1000,
     retryAfter,
-    pressureHandler: async (request, _reply, type) => {
-      request.log.warn({ pressure: type }, "shedding load");
+    pressureHandler: async () => {
       throw overloaded(retryAfter);
     },
   });

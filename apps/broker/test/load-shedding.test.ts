@@ -5,8 +5,8 @@ import { startRunningBroker, type RunningBroker } from "./support/oauth.ts";
  * Driven past its limits, the broker answers 503 with Retry-After at once instead of queueing,
  * while /healthz and /readyz still answer; when the load stops it serves again. The limit is set
  * low so the test's own traffic (in this process, on the broker's event loop) passes it.
+ * Independent of the database: runs once, in the Postgres pass of the test command.
  */
-// Independent of the database: runs once, in the Postgres pass of the test command.
 describe.runIf(process.env.DATABASE_URL)("load shedding", () => {
   let broker: RunningBroker;
 

@@ -55,6 +55,10 @@ describe("loadConfig", () => {
     expect(config.previousMasterKeys.map((k) => k.key.toString("base64"))).toEqual([old]);
     expect(config.loadShedding).toEqual({ maxEventLoopDelayMs: 200, maxHeapUsedBytes: 512 * 1024 * 1024 });
     expect(config.instanceId).toBe("start-1234");
+    // Event-loop shedding is on by default in production only.
+    expect(loadConfig({ BROKER_MASTER_KEY: KEY }, { dataDir: tmp() }).loadShedding.maxEventLoopDelayMs).toBe(0);
+    const prod = { NODE_ENV: "production", DATABASE_URL: "postgres://u@db/x", BROKER_REGISTRATION_TOKEN: "r".repeat(43), PUBLIC_URL: "https://broker.example", BROKER_MASTER_KEY: KEY };
+    expect(loadConfig(prod, { dataDir: tmp() }).loadShedding.maxEventLoopDelayMs).toBe(1000);
     expect(loadConfig({ BROKER_MASTER_KEY: KEY }, { dataDir: tmp() }).instanceId).not.toBe(loadConfig({ BROKER_MASTER_KEY: KEY }, { dataDir: tmp() }).instanceId);
     expect(configError({ BROKER_MASTER_KEY: KEY, BROKER_MAX_EVENT_LOOP_DELAY_MS: "soon" }).variable).toBe("BROKER_MAX_EVENT_LOOP_DELAY_MS");
     expect(configError({ BROKER_MASTER_KEY: KEY, BROKER_INSTANCE_ID: "a b" }).variable).toBe("BROKER_INSTANCE_ID");

@@ -21,7 +21,7 @@ export const EnvSchema = Type.Object({
     default: "https://www.facebook.com/messenger_platform/account_linking",
   }),
   NODE_ENV: Type.Optional(Type.String()),
-  BROKER_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ default: 1000, minimum: 10 }),
+  BROKER_MAX_EVENT_LOOP_DELAY_MS: Type.Optional(Type.Integer({ minimum: 0 })),
   BROKER_MAX_HEAP_USED_MB: Type.Optional(Type.Integer({ minimum: 16 })),
   BROKER_INSTANCE_ID: Type.Optional(Type.String({ minLength: 8, maxLength: 100, pattern: "^[A-Za-z0-9_-]+$" })),
   BROKER_WORKERS: Type.String({ pattern: "^(auto|[1-9][0-9]{0,2})$", default: "1" }),
@@ -174,7 +174,8 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, options: LoadConfigOptions
     workers,
     instanceId: env.BROKER_INSTANCE_ID ?? randomUUID(),
     loadShedding: Object.freeze({
-      maxEventLoopDelayMs: env.BROKER_MAX_EVENT_LOOP_DELAY_MS,
+      // Off outside production unless set: a laptop busy compiling is not a broker to shed load from.
+      maxEventLoopDelayMs: env.BROKER_MAX_EVENT_LOOP_DELAY_MS ?? (production ? 1000 : 0),
       // Default: 90% of V8's heap limit, short of the point where the process would die.
       maxHeapUsedBytes: env.BROKER_MAX_HEAP_USED_MB !== undefined ? env.BROKER_MAX_HEAP_USED_MB * 1024 * 1024 : Math.floor(getHeapStatistics().heap_size_limit * 0.9),
     }),

@@ -4,7 +4,7 @@ import fp from "fastify-plugin";
 import { ServiceUnavailableError } from "../errors.ts";
 
 export interface LoadSheddingOptions {
-  /** Mean event-loop delay (ms) over a sample above which requests are refused. */
+  /** Mean event-loop delay (ms) over a sample above which requests are refused; 0 turns it off. */
   maxEventLoopDelayMs: number;
   /** V8 heap in use above which requests are refused. */
   maxHeapUsedBytes: number;

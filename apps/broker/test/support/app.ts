@@ -16,8 +16,6 @@ export function testConfig(env: Record<string, string> = {}): Config {
       BROKER_MASTER_KEY: TEST_MASTER_KEY,
       BROKER_REGISTRATION_TOKEN: TEST_REGISTRATION_TOKEN,
       LOG_LEVEL: "silent",
-      // Tests share a busy machine: only the load-shedding test lowers this limit to reach it.
-      BROKER_MAX_EVENT_LOOP_DELAY_MS: "60000",
       ...env,
     },
     { dataDir: mkdtempSync(join(tmpdir(), "lb-test-")) },

@@ -43,8 +43,6 @@ export async function startChildBroker(port: number, env: Record<string, string>
       BROKER_MASTER_KEY: TEST_MASTER_KEY,
       BROKER_REGISTRATION_TOKEN: TEST_REGISTRATION_TOKEN,
       LOG_LEVEL: "warn",
-      // Tests share a busy machine; shedding is tested on its own (load-shedding.test.ts).
-      BROKER_MAX_EVENT_LOOP_DELAY_MS: "60000",
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],

@@ -13,6 +13,9 @@ export const EnvSchema = Type.Object({
   PORT: Type.Integer({ default: 3000, minimum: 0, maximum: 65535 }),
   PUBLIC_URL: Type.Optional(Type.String({ minLength: 1 })),
   DATABASE_URL: Type.Optional(Type.String({ minLength: 1 })),
+  DATABASE_MIGRATION_URL: Type.Optional(Type.String({ minLength: 1 })),
+  LEDGER_CHECKPOINT_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  LEDGER_JURISDICTION: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
   BROKER_MASTER_KEY: Type.Optional(Type.String({ minLength: 1 })),
   BROKER_MASTER_KEY_PREVIOUS: Type.Optional(Type.String({ minLength: 1 })),
   BROKER_REGISTRATION_TOKEN: Type.Optional(Type.String({ minLength: 32 })),
@@ -43,6 +46,12 @@ export interface Config {
   readonly publicUrl: string;
   /** Postgres URL, or undefined for embedded PGlite under dataDir. */
   readonly databaseUrl: string | undefined;
+  /** The owning role's URL for migrations, when databaseUrl is a least-privilege runtime role. */
+  readonly databaseMigrationUrl: string | undefined;
+  /** Each signed ledger checkpoint is also appended here (for WORM storage). */
+  readonly ledgerCheckpointFile: string | undefined;
+  /** The Kantara `jurisdiction` of consent receipts. */
+  readonly ledgerJurisdiction: string | undefined;
   readonly dataDir: string;
   readonly masterKey: MasterKeyConfig;
   /** Older master keys that still open values sealed under them (rotation; `keys rewrap` re-seals). */
@@ -113,17 +122,19 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, options: LoadConfigOptions
   const publicUrl = checkUrl(publicUrlRaw, production);
   if (typeof publicUrl === "string") throw new ConfigError("PUBLIC_URL", publicUrl);
 
-  if (env.DATABASE_URL !== undefined) {
+  for (const variable of ["DATABASE_URL", "DATABASE_MIGRATION_URL"] as const) {
+    const value = env[variable];
+    if (value === undefined) continue;
     let parsed: URL | undefined;
     try {
-      parsed = new URL(env.DATABASE_URL);
+      parsed = new URL(value);
     } catch {}
     if (!parsed || !/^postgres(ql)?:$/.test(parsed.protocol) || !parsed.hostname) {
-      throw new ConfigError("DATABASE_URL", "must be a postgres://user@host:port/database URL");
+      throw new ConfigError(variable, "must be a postgres://user@host:port/database URL");
     }
-  } else if (production) {
-    throw new ConfigError("DATABASE_URL", "is required when NODE_ENV=production");
   }
+  if (env.DATABASE_URL === undefined && production) throw new ConfigError("DATABASE_URL", "is required when NODE_ENV=production");
+  if (env.DATABASE_MIGRATION_URL !== undefined && env.DATABASE_URL === undefined) throw new ConfigError("DATABASE_MIGRATION_URL", "needs DATABASE_URL (the embedded database has one role)");
 
   const graph = checkUrl(env.MESSENGER_GRAPH_URL, production);
   if (typeof graph === "string") throw new ConfigError("MESSENGER_GRAPH_URL", graph);
@@ -163,6 +174,9 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, options: LoadConfigOptions
     port: env.PORT,
     publicUrl: publicUrl.href.replace(/\/$/, ""),
     databaseUrl: env.DATABASE_URL,
+    databaseMigrationUrl: env.DATABASE_MIGRATION_URL,
+    ledgerCheckpointFile: env.LEDGER_CHECKPOINT_FILE === undefined ? undefined : resolve(env.LEDGER_CHECKPOINT_FILE),
+    ledgerJurisdiction: env.LEDGER_JURISDICTION,
     dataDir,
     masterKey: Object.freeze(masterKey),
     previousMasterKeys: Object.freeze(previousMasterKeys),

@@ -40,11 +40,6 @@ export class NotFoundError extends BrokerError {
     super(code, message, 404);
   }
 }
-export class ConflictError extends BrokerError {
-  constructor(message: string, code = "conflict") {
-    super(code, message, 409);
-  }
-}
 export class TooManyRequestsError extends BrokerError {
   constructor(message = "Too many requests", retryAfterSeconds?: number) {
     super("rate_limited", message, 429);
@@ -89,8 +84,14 @@ export function InvalidClient(description = "client authentication failed"): OAu
   return e;
 }
 
-/** An error shown to a person in the webview: what happened and what to do next. */
+/**
+ * An error shown to a person in the webview: what happened and what to do next. Once Messenger's
+ * redirect_uri is verified, `returnUrl` is that URI with no `authorization_code`: the page offers
+ * it as "Return to Messenger" (Messenger reads it as a cancelled link).
+ */
 export class PageError extends BrokerError {
+  returnUrl?: string;
+
   constructor(
     code: string,
     readonly title: string,

@@ -1,14 +1,14 @@
 import cluster from "node:cluster";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
-import { createDb, migrate, type Db } from "@link-broker/db";
+import { createDb, migrateAsOwner, type Db } from "@link-broker/db";
 import closeWithGrace from "close-with-grace";
 import { buildApp } from "./app.ts";
 import { ConfigError, loadConfig, type Config } from "./config.ts";
 import { createLogDestination } from "./logger.ts";
-import { checkMasterKey, describeMasterKeyProblem } from "./crypto/master-key-check.ts";
+import { checkMasterKey, describeMasterKeyProblem } from "./master-key/master-key-check.ts";
 import { createSealer } from "./crypto/seal.ts";
-import { createSealedValuesRepo } from "./crypto/sealed-values-repo.ts";
+import { createSealedValuesRepo } from "./master-key/sealed-values-repo.ts";
 import { superviseWorkers } from "./workers.ts";
 
 /** One line on stderr and exit 1: start-up problems are configuration, not crashes. */
@@ -77,7 +77,7 @@ async function main() {
   let db: Db;
   try {
     db = await createDb({ url: config.databaseUrl ?? join(config.dataDir, "pglite") });
-    if (cluster.isPrimary) await migrate(db);
+    if (cluster.isPrimary) await migrateAsOwner(db, config.databaseMigrationUrl);
   } catch (err) {
     die(describeDbError(err, config.databaseUrl));
   }

@@ -91,7 +91,7 @@ describe.runIf(process.env.DATABASE_URL)("database faults (private Postgres)", (
     } finally {
       await c.end().catch(() => {});
     }
-    const verify = await env.broker.broker.ledger.verify();
+    const verify = await env.broker.modules.ledger.ledger.verify();
     expect(verify.ok).toBe(true);
   }
 
@@ -169,7 +169,7 @@ describe.runIf(process.env.DATABASE_URL)("database faults (private Postgres)", (
     const c = await admin();
     try {
       db = await createDb({ url: env.db.url!, poolSize: 2, connectTimeoutMs: 300, statementTimeoutMs: 500 });
-      const app = await buildApp({ config: env.config, db, logger: false, linkingOverrides: { startJobRunner: false } });
+      const app = await buildApp({ config: env.config, db, logger: false, startScheduler: false });
       await c.query("BEGIN");
       await c.query(`LOCK TABLE client IN ACCESS EXCLUSIVE MODE`);
       const register = () =>

@@ -4,7 +4,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createJobRepo, type JobRepo } from "../src/links/job-repo.ts";
 import { createJobRunner } from "../src/links/job-runner.ts";
 import { createLinksRepo } from "../src/links/links-repo.ts";
-import { createLinksService, GRAPH_UNLINK_JOB } from "../src/links/links-service.ts";
+import { createLinksService } from "../src/links/links-service.ts";
+import { GRAPH_UNLINK_JOB } from "../src/messenger/unlink-job.ts";
 
 let db: TestDb;
 let repo: JobRepo;
@@ -110,8 +111,8 @@ describe("unlink and its Graph job", () => {
           return real.enqueue(...args);
         },
       },
-      oauth: { revokeGrantsOfLink: async () => {} },
-      ledger: { withdraw: async () => ({ alreadyWithdrawn: true }), endOf: async () => undefined },
+      oauth: { revokeGrantsOfLink: async () => 0 },
+      ledger: { withdraw: async () => ({}) as never, endOf: async () => undefined, inactiveAmong: async () => [] as never },
       clock,
     });
     await expect(service.unlink(link.id, { actor: "bank", reason: "test", notifyMessenger: true })).rejects.toThrow("process stopped here");

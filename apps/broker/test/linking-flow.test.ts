@@ -132,8 +132,8 @@ describe("linking flow: /link → bank login → TOTP → consent", () => {
     const body = await late.text();
     expect(body).toContain("expired");
     expect(body).toContain("Return to Messenger");
-    // Housekeeping (run with the job runner) records the expiry.
-    await env.broker.linking!.jobRunner.runDue();
+    // Housekeeping (a scheduler task) records the expiry.
+    await env.broker.modules.scheduler.run("linking.expire-attempts");
     expect((await env.db.prisma.linkAttempt.findFirstOrThrow({ where: { psid: "psid-late" } })).state).toBe("expired");
   });
 

@@ -1,6 +1,6 @@
 import { createHmac } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GRAPH_UNLINK_JOB } from "../src/links/links-service.ts";
+import { GRAPH_UNLINK_JOB } from "../src/messenger/unlink-job.ts";
 import { driveLinkFlow } from "./support/link-flow.ts";
 import { startLinkingEnv, type LinkingEnv, type SeededClient } from "./support/linking-env.ts";
 
@@ -157,7 +157,7 @@ describe("Messenger webhook and /links", () => {
     expect(job.attempts).toBe(1);
     expect(job.lastError).toMatch(/Graph API answered 500/);
     expect(job.lastError).not.toContain(env.graph.pageAccessToken);
-    const runner = env.broker.linking!.jobRunner;
+    const runner = env.broker.modules.links.jobRunner;
     await runner.runDue();
     expect((await env.db.prisma.job.findUniqueOrThrow({ where: { id: job.id } })).doneAt).toBeNull(); // not due yet
     env.clock.advance(6_000);

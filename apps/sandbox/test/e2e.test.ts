@@ -225,6 +225,19 @@ describe("sandbox in Chromium against the real broker", () => {
     expect(await page.locator("text=Account linked.").count()).toBeGreaterThan(0);
     await checkPage("chat-linked");
 
+    // The bank tells the customer where their consent receipt is; the page shows the terms and the JWS.
+    const told = await page.locator(".msg.bot", { hasText: "Keep your consent receipt:" }).innerText();
+    const receiptUrl = /https?:\/\/\S+\/receipts\/\S+/.exec(told)?.[0];
+    expect(receiptUrl, "the chat names the receipt page").toBeTruthy();
+    const receipt = await context.newPage();
+    await receipt.goto(receiptUrl!);
+    expect(await receipt.locator("h1").innerText()).toBe("Your consent receipt");
+    const receiptText = await receipt.locator("body").innerText();
+    expect(receiptText).toContain("Sandbox Bank");
+    expect(receiptText).toContain("never used for advertising");
+    expect(await receipt.locator("code").innerText()).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+    await receipt.close();
+
     await chat("What is my balance?");
     expect(await lastBotMessage()).toMatch(/€/);
     await checkPage("chat-balance", "5-chat-balance");

@@ -1,10 +1,10 @@
-import { rewrapSealedValues } from "../crypto/rewrap-service.ts";
+import { rewrapSealedValues } from "../master-key/rewrap-service.ts";
 import { createSealer } from "../crypto/seal.ts";
-import { createSealedValuesRepo } from "../crypto/sealed-values-repo.ts";
+import { createSealedValuesRepo } from "../master-key/sealed-values-repo.ts";
 import { systemClock } from "../clock.ts";
 import { createKeyStore } from "../oauth/keys/key-store.ts";
 import { createKeysRepo } from "../oauth/keys/keys-repo.ts";
-import type { CliContext, CliGroup } from "./cli.ts";
+import type { CliContext, CliGroup } from "./cli-context.ts";
 
 const storeOf = ({ db, config }: CliContext) => createKeyStore({ repo: createKeysRepo(db), sealer: createSealer(config.masterKey, config.previousMasterKeys), clock: systemClock });
 

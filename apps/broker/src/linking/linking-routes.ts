@@ -1,20 +1,18 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import type { FastifyReply } from "fastify";
 import { Type } from "typebox";
-import type { Clock } from "../clock.ts";
-import { PAGE_CSP } from "../web/html.ts";
+import { PageError } from "../errors.ts";
+import type { RateLimiter } from "../plugins/rate-limit.ts";
+import { sendPage } from "../web/html.ts";
 import { clearAttemptCookie, type createCsrf, readBinding, setAttemptCookie } from "./attempt-cookie.ts";
-import { linkErrorPage, consentPage, secondFactorPage } from "./linking-pages.ts";
-import { Errors, LinkPageError } from "./linking-errors.ts";
+import { consentPage, secondFactorPage } from "./linking-pages.ts";
+import { Errors } from "./linking-errors.ts";
 import { messengerReturnUrl } from "./link-params.ts";
 import type { LinkingService } from "./linking-service.ts";
-import type { createRateLimitRepo } from "./rate-limit-repo.ts";
 
 export interface LinkingRoutesOptions {
   service: LinkingService;
   csrf: ReturnType<typeof createCsrf>;
-  rateLimits: ReturnType<typeof createRateLimitRepo>;
-  clock: Clock;
+  rateLimiter: Pick<RateLimiter, "hit">;
   secureCookies: boolean;
   publicUrl: string;
 }
@@ -39,29 +37,11 @@ const PageResponse = { 200: Type.String(), "4xx": Type.String(), "5xx": Type.Str
 const pageConfig = { errorFormat: "page" as const };
 
 /** Two-factor attempts per attempt per window, on top of the factor's own 5-failure lock. */
-const TWO_FA_LIMIT = 10;
-const TWO_FA_WINDOW_MS = 5 * 60_000;
-
-function sendPage(reply: FastifyReply, body: string, status = 200) {
-  return reply
-    .status(status)
-    .header("content-type", "text/html; charset=utf-8")
-    .header("content-security-policy", PAGE_CSP)
-    .header("cache-control", "no-store")
-    .send(body);
-}
+const TWO_FA_LIMIT = { max: 10, windowSeconds: 5 * 60 };
 
 /** GET /link, /link/callback, GET|POST /link/2fa, GET|POST /link/consent (DESIGN.md "Linking"). */
 export const linkingRoutes: FastifyPluginAsyncTypebox<LinkingRoutesOptions> = async (app, options) => {
-  const { service, csrf, rateLimits, clock, secureCookies } = options;
-
-  // Linking errors carry a "Return to Messenger" link once redirect_uri is verified.
-  app.setErrorHandler((error, request, reply) => {
-    if (!(error instanceof LinkPageError)) throw error;
-    request.refusal = error.code;
-    reply.headers(error.headers);
-    return sendPage(reply, linkErrorPage({ title: error.title, message: error.message, nextStep: error.nextStep, requestId: request.id, returnUrl: error.returnUrl }), error.status);
-  });
+  const { service, csrf, rateLimiter, secureCookies } = options;
 
   const tags = ["linking"];
 
@@ -87,10 +67,10 @@ export const linkingRoutes: FastifyPluginAsyncTypebox<LinkingRoutesOptions> = as
     const binding = readBinding(request);
     if (!binding) throw Errors.noSession();
     if (!csrf.check(binding, "2fa", request.body.csrf)) throw Errors.csrf();
-    const limit = await rateLimits.hit(`link_2fa:${binding.attemptId}`, TWO_FA_LIMIT, TWO_FA_WINDOW_MS, clock.now());
-    if (!limit.allowed) {
+    const hit = await rateLimiter.hit(`link_2fa:${binding.attemptId}`, TWO_FA_LIMIT);
+    if (hit.count > TWO_FA_LIMIT.max) {
       const e = Errors.tooFast();
-      e.headers["retry-after"] = String(Math.max(1, Math.ceil((limit.resetAt.getTime() - clock.now().getTime()) / 1000)));
+      e.headers["retry-after"] = String(Math.max(1, Math.ceil(hit.retryAfter)));
       throw e;
     }
     const result = await service.verifySecondFactor(binding, request.body.code ?? "");
@@ -119,7 +99,7 @@ export const linkingRoutes: FastifyPluginAsyncTypebox<LinkingRoutesOptions> = as
       schema: { hide: true, response: PageResponse },
       config: pageConfig,
       handler: async (_request, _reply) => {
-        const e = new LinkPageError("method_not_allowed", "This page cannot be used that way", "The page was asked for in a way it does not support.", "Go back to Messenger and start again.", 405);
+        const e = new PageError("method_not_allowed", "This page cannot be used that way", "The page was asked for in a way it does not support.", "Go back to Messenger and start again.", 405);
         e.headers.allow = allow;
         throw e;
       },

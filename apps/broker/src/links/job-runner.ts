@@ -7,7 +7,6 @@ export interface JobRunnerOptions {
   repo: Pick<JobRepo, "claim" | "claimDue" | "done" | "retryLater" | "purgeDone">;
   handlers: Record<string, JobHandler>;
   clock: Clock;
-  intervalMs?: number;
   leaseMs?: number;
   /** After this many attempts a job is left alone (its lastError says why). */
   maxAttempts?: number;
@@ -16,8 +15,6 @@ export interface JobRunnerOptions {
   onError?: (job: ClaimedJob, err: unknown) => void;
   /** A job finished or failed after its lease ran out: another runner may have taken it. */
   onLeaseLost?: (job: ClaimedJob) => void;
-  /** Housekeeping run on every tick (e.g. marking old link attempts expired). */
-  onTick?: () => Promise<unknown>;
 }
 
 /** Exponential backoff: 5 s, 10 s, 20 s, ... capped at one hour. */
@@ -27,13 +24,12 @@ const BATCH = 20;
 const PURGE_BATCH = 500;
 
 /**
- * Runs due jobs on an interval. Several broker processes may run it on one database: a claim is
- * a lease taken with `SKIP LOCKED`, and only the lease holder completes or retries the job.
+ * Runs due jobs; the broker's scheduler calls `runDue` every few seconds (links-module.ts).
+ * Several broker processes may run it on one database: a claim is a lease taken with
+ * `SKIP LOCKED`, and only the lease holder completes or retries the job.
  */
 export function createJobRunner(options: JobRunnerOptions) {
-  const { repo, handlers, clock, intervalMs = 5_000, leaseMs = 60_000, maxAttempts = 12, retentionMs = 7 * 86_400_000, onError, onLeaseLost, onTick } = options;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
+  const { repo, handlers, clock, leaseMs = 60_000, maxAttempts = 12, retentionMs = 7 * 86_400_000, onError, onLeaseLost } = options;
 
   async function run(job: ClaimedJob): Promise<boolean> {
     const handler = handlers[job.kind];
@@ -58,7 +54,6 @@ export function createJobRunner(options: JobRunnerOptions) {
   }
 
   async function runDue(limit = BATCH): Promise<void> {
-    await onTick?.().catch(() => {});
     await repo.purgeDone(new Date(clock.now().getTime() - retentionMs), PURGE_BATCH).catch(() => {});
     // One claim at a time: a lease starts when its job is about to run, not behind a queue.
     for (let i = 0; i < limit; i++) {
@@ -71,24 +66,5 @@ export function createJobRunner(options: JobRunnerOptions) {
   return {
     runOne,
     runDue,
-    start() {
-      if (timer) return;
-      timer = setInterval(() => {
-        if (running) return;
-        running = runDue()
-          .catch(() => {})
-          .finally(() => {
-            running = undefined;
-          });
-      }, intervalMs);
-      timer.unref();
-    },
-    async stop() {
-      if (timer) clearInterval(timer);
-      timer = undefined;
-      await running;
-    },
   };
 }
-
-export type JobRunner = ReturnType<typeof createJobRunner>;

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { migrationStatus, type Db } from "@link-broker/db";
 import type { Registry } from "prom-client";
 import { Type } from "typebox";
-import type { MasterKeyStatus } from "../crypto/master-key-check.ts";
+import type { MasterKeyStatus } from "../master-key/master-key-check.ts";
 import { exemptFromLoadShedding } from "../plugins/load-shedding.ts";
 
 export interface OpsDeps {

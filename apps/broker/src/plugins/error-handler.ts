@@ -1,8 +1,9 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { LedgerError } from "@link-broker/consent-ledger";
 import fp from "fastify-plugin";
 import { BrokerError, OAuthError, PageError, ServiceUnavailableError } from "../errors.ts";
+import { errorPage, sendPage } from "../web/html.ts";
 import { isDatabaseUnavailable } from "./database-unavailable.ts";
-import { errorPage, PAGE_CSP } from "../web/html.ts";
 
 /** Which error shape a route answers with (DESIGN.md "HTTP contract"). */
 export type ErrorFormat = "json" | "oauth" | "page";
@@ -20,9 +21,13 @@ function formatOf(request: FastifyRequest): ErrorFormat {
 /** Seconds a caller is told to wait while the database is away. */
 const DATABASE_RETRY_AFTER = 5;
 
-/** Framework errors (bad JSON, wrong content type, body too large, validation) are client errors. */
+/**
+ * Framework errors (bad JSON, wrong content type, body too large, validation) are client errors;
+ * ledger errors keep their stable code and status; a database that is away or saturated is a 503.
+ */
 function toBrokerError(error: FastifyError, format: ErrorFormat): BrokerError {
   if (error instanceof BrokerError) return error;
+  if (error instanceof LedgerError) return new BrokerError(error.code, error.message, error.status);
   if (isDatabaseUnavailable(error)) return new ServiceUnavailableError("The service is briefly unavailable; retry shortly", "temporarily_unavailable", DATABASE_RETRY_AFTER);
   const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
   if (status >= 500) return new BrokerError("internal_error", "Internal error", 500);
@@ -36,7 +41,7 @@ function toBrokerError(error: FastifyError, format: ErrorFormat): BrokerError {
   return new BrokerError(status === 404 ? "not_found" : status === 413 ? "payload_too_large" : status === 415 ? "unsupported_media_type" : "invalid_request", message, status);
 }
 
-export function sendError(request: FastifyRequest, reply: FastifyReply, error: BrokerError) {
+function sendError(request: FastifyRequest, reply: FastifyReply, error: BrokerError) {
   // The route decides the shape (DESIGN.md): an OAuth error on a JSON route (e.g. a bearer token
   // refused by /ledger/check) answers `{ error, message, request_id }` with the same code.
   const format = error instanceof PageError ? "page" : formatOf(request);
@@ -46,11 +51,7 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: B
       error instanceof PageError
         ? error
         : new PageError(error.code, error.status === 429 || error.status === 503 ? "Please wait" : "Something went wrong", error.expose ? error.message : "The broker could not finish this step.", error.status === 503 ? "Wait a moment, then try again." : "Go back to Messenger and start again.", error.status);
-    return reply
-      .header("content-type", "text/html; charset=utf-8")
-      .header("content-security-policy", PAGE_CSP)
-      .header("cache-control", "no-store")
-      .send(errorPage(pageError.title, pageError.message, pageError.nextStep, request.id));
+    return sendPage(reply, errorPage({ title: pageError.title, message: pageError.message, nextStep: pageError.nextStep, requestId: request.id, returnUrl: pageError.returnUrl }), error.status);
   }
   reply.header("cache-control", "no-store");
   if (format === "oauth") {
@@ -67,7 +68,9 @@ async function errorHandler(app: FastifyInstance) {
       // the database; shed load is only counted (the access log has it), as logging costs too.
       request.refusal = brokerError.code;
       if (!(error instanceof BrokerError)) request.log.warn({ error_code: brokerError.code, err: (error as Error).message?.split("\n").filter(Boolean).at(-1) }, "service unavailable");
-    } else if (brokerError.status >= 500) request.log.error({ err: error }, "request failed");
+    }
+    // A page error is a step the flow refused on purpose (a bank that is down included): not a failure.
+    else if (brokerError.status >= 500 && !(error instanceof PageError)) request.log.error({ err: error }, "request failed");
     else request.refusal = brokerError.code;
     return sendError(request, reply, brokerError);
   });

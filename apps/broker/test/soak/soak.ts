@@ -158,7 +158,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     clearInterval(rssTimer);
     period().rssMb ||= Math.round(process.memoryUsage().rss / 1048576);
 
-    const verify = await env.broker.broker.ledger.verify();
+    const verify = await env.broker.modules.ledger.ledger.verify();
     const minutes = periods.map((p, i) => {
       const sorted = [...p.latencies].sort((a, b) => a - b);
       const journeys = [...p.journeys].sort((a, b) => a - b);

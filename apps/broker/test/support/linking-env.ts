@@ -1,14 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { createTestDb, type TestDb } from "@link-broker/db/testing";
 import type { FastifyInstance } from "fastify";
-import { buildApp, type BrokerContext } from "../../src/app.ts";
+import { buildApp } from "../../src/app.ts";
 import type { Clock } from "../../src/clock.ts";
 import type { Config } from "../../src/config.ts";
+import type { ModulePorts } from "../../src/contracts.ts";
 import { createSealer, type Sealer } from "../../src/crypto/seal.ts";
 import { hashToken, randomToken } from "../../src/crypto/hash.ts";
-import { clientSecretContext } from "../../src/linking/client-secrets.ts";
-import type { LinkingDeps } from "../../src/linking/linking-deps.ts";
-import { linkingDepsOf } from "../../src/linking/linking-wiring.ts";
+import { clientSecretContext } from "../../src/oauth/clients/client-secrets.ts";
 import { testConfig } from "./app.ts";
 import { startBankIdp, type BankIdpServer } from "./bank-idp.ts";
 import { startFakeGraph, type FakeGraph } from "./fake-graph.ts";
@@ -41,8 +40,6 @@ export interface LinkingEnv {
   clock: ReturnType<typeof testClock>;
   /** Messenger's redirect_uri base (allowlisted). */
   messengerRedirect: string;
-  /** The OAuth/ledger deps passed to the broker (fakes unless given; a factory gets the broker's services). */
-  deps: LinkingDeps;
   fakes: ReturnType<typeof fakeLinkingDeps>;
   /** TOTP secrets learnt from enrolment pages, by `<clientId>:<username>`. */
   totpSecrets: Map<string, string>;
@@ -80,11 +77,13 @@ export interface SeededClient {
 
 /**
  * A listening broker with the linking flow, a real oidc-provider bank IdP and a fake Graph API,
- * all on loopback. The flow uses fakes for the OAuth server and the ledger unless `deps` says
- * otherwise: `"real"` keeps the broker's own (what `buildApp` wires by default).
+ * all on loopback. The links and linking modules see fakes for the OAuth server, the ledger and
+ * /links client authentication (`fakes`) unless `deps` says otherwise: `"real"` keeps the
+ * broker's own (what `buildApp` wires by default). Periodic tasks do not run on their own: tests
+ * run them by name (`broker.modules.scheduler.run`).
  * `LB_TEST_LOG=1` prints the broker's error log lines (to see why a page answered 500).
  */
-export async function startLinkingEnv(options: { deps?: "real" | LinkingDeps | ((ctx: BrokerContext) => LinkingDeps) } = {}): Promise<LinkingEnv> {
+export async function startLinkingEnv(options: { deps?: "real" | Partial<ModulePorts> } = {}): Promise<LinkingEnv> {
   const graph = await startFakeGraph();
   const port = await freePort();
   const brokerUrl = `http://127.0.0.1:${port}`;
@@ -94,17 +93,8 @@ export async function startLinkingEnv(options: { deps?: "real" | LinkingDeps | (
   const db = await createTestDb();
   const clock = testClock();
   const fakes = fakeLinkingDeps();
-  let deps: LinkingDeps = fakes.deps;
-  const given = options.deps;
-  const linking =
-    given === "real"
-      ? undefined
-      : (ctx: BrokerContext) => {
-          deps = typeof given === "function" ? given(ctx) : (given ?? fakes.deps);
-          return deps;
-        };
-  const broker = await buildApp({ config, db, clock, logger: process.env.LB_TEST_LOG === "1", linking, linkingOverrides: { startJobRunner: false } });
-  if (given === "real") deps = linkingDepsOf(broker.oauth, broker.broker.ledger);
+  const ports = options.deps === "real" ? undefined : (options.deps ?? fakes.deps);
+  const broker = await buildApp({ config, db, clock, logger: process.env.LB_TEST_LOG === "1", ports, startScheduler: false });
   await broker.listen({ port, host: "127.0.0.1" });
   const sealer = createSealer(config.masterKey);
 
@@ -118,7 +108,6 @@ export async function startLinkingEnv(options: { deps?: "real" | LinkingDeps | (
     idp,
     clock,
     messengerRedirect,
-    deps,
     fakes,
     totpSecrets: new Map(),
     async seedClient(o = {}) {

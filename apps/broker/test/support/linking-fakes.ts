@@ -1,9 +1,12 @@
 import { randomUUID } from "node:crypto";
+import type { Actor, GrantInput } from "@link-broker/consent-ledger";
 import type { Tx } from "@link-broker/db";
 import type { preHandlerHookHandler } from "fastify";
+import type { LedgerPort, ModulePorts, OAuthPort } from "../../src/contracts.ts";
 import { hashToken, randomToken } from "../../src/crypto/hash.ts";
-import { InvalidClient, OAuthError } from "../../src/errors.ts";
-import type { GrantInput, IssueCodeInput, LedgerActor, LinkingDeps, LinkingLedger, LinkingOAuth, PushedRequest, ReconsentInput } from "../../src/linking/linking-deps.ts";
+import { InvalidClient } from "../../src/errors.ts";
+import type { PushedRequest } from "../../src/linking/link-params.ts";
+import type { AuthorizationCodeInput } from "../../src/oauth/token/issue-authorization-code.ts";
 
 /**
  * Stand-ins for the OAuth server and the consent ledger, recording every call. The code fake
@@ -12,9 +15,9 @@ import type { GrantInput, IssueCodeInput, LedgerActor, LinkingDeps, LinkingLedge
  */
 export function createFakeOAuth() {
   const pushed = new Map<string, PushedRequest & { clientId: string }>();
-  const codes: (IssueCodeInput & { code: string })[] = [];
+  const codes: (AuthorizationCodeInput & { code: string })[] = [];
   const revoked: { linkId: string; reason: string }[] = [];
-  const oauth: LinkingOAuth & {
+  const oauth: OAuthPort & {
     push(clientId: string, request: Partial<PushedRequest>): string;
     codes: typeof codes;
     revoked: typeof revoked;
@@ -36,10 +39,9 @@ export function createFakeOAuth() {
     },
     async consumePushedRequest(clientId, requestUri) {
       const entry = pushed.get(requestUri);
-      if (!entry || entry.clientId !== clientId) throw new OAuthError("invalid_request", "request_uri is unknown, expired or already used");
+      if (!entry || entry.clientId !== clientId) return undefined;
       pushed.delete(requestUri);
-      const { clientId: _, ...request } = entry;
-      return request;
+      return { scopes: entry.scopes, purposes: entry.purposes, code_challenge: entry.codeChallenge, code_challenge_method: "S256", consent_duration_days: entry.consentDurationDays };
     },
     async issueAuthorizationCode(tx: Tx, input) {
       const code = randomToken();
@@ -51,6 +53,7 @@ export function createFakeOAuth() {
     },
     async revokeGrantsOfLink(linkId, reason) {
       revoked.push({ linkId, reason });
+      return 1;
     },
   };
   return oauth;
@@ -58,32 +61,43 @@ export function createFakeOAuth() {
 
 export function createFakeLedger() {
   const grants: (GrantInput & { consentId: string })[] = [];
-  const renewals: ReconsentInput[] = [];
-  const withdrawals: { consentId: string; actor: string; reason: string; alreadyWithdrawn: boolean }[] = [];
+  const renewals: (GrantInput & { consentId: string })[] = [];
+  const withdrawals: { consentId: string; actor: string; reason?: string; alreadyWithdrawn: boolean }[] = [];
   const withdrawn = new Set<string>();
   let seq = 0;
-  const ledger: LinkingLedger & { grants: typeof grants; renewals: typeof renewals; withdrawals: typeof withdrawals } = {
+  const appended = (consentId: string, input: GrantInput) => ({
+    consentId,
+    seq: String(++seq),
+    hash: hashToken(`${seq}`),
+    scopes: input.scopes,
+    purposes: input.purposes ?? [],
+    expiresAt: input.expiresAt ?? new Date(Date.now() + 90 * 86_400_000),
+  });
+  const ledger: LedgerPort & { grants: typeof grants; renewals: typeof renewals; withdrawals: typeof withdrawals } = {
     grants,
     renewals,
     withdrawals,
     async grant(input) {
       const consentId = randomUUID();
       grants.push({ ...input, consentId });
-      return { consentId, seq: ++seq, hash: hashToken(`${seq}`) };
+      return appended(consentId, input);
     },
     async reconsent(input) {
       renewals.push(input);
-      return { consentId: input.consentId, seq: ++seq, hash: hashToken(`${seq}`) };
+      return appended(input.consentId, input);
     },
     async withdraw(input) {
       const alreadyWithdrawn = withdrawn.has(input.consentId);
       withdrawn.add(input.consentId);
-      withdrawals.push({ ...input, alreadyWithdrawn });
-      return { alreadyWithdrawn };
+      withdrawals.push({ consentId: input.consentId, actor: input.actor, reason: input.reason, alreadyWithdrawn });
+      return { consentId: input.consentId, changed: !alreadyWithdrawn, state: "withdrawn", message: alreadyWithdrawn ? "no-op: already withdrawn" : "withdrawn" };
     },
     async endOf(consentId) {
       const last = withdrawals.findLast((w) => w.consentId === consentId);
-      return last ? { state: "withdrawn", actor: last.actor as LedgerActor } : undefined;
+      return last ? { state: "withdrawn", actor: last.actor as Actor } : undefined;
+    },
+    async inactiveAmong(consentIds) {
+      return consentIds.filter((id) => withdrawn.has(id));
     },
   };
   return ledger;
@@ -99,6 +113,6 @@ export const fakeClientAuth: preHandlerHookHandler = async (request) => {
 export function fakeLinkingDeps() {
   const oauth = createFakeOAuth();
   const ledger = createFakeLedger();
-  const deps: LinkingDeps = { oauth, ledger, clientAuth: fakeClientAuth };
+  const deps: ModulePorts = { oauth, ledger, clientAuth: fakeClientAuth };
   return { oauth, ledger, deps };
 }

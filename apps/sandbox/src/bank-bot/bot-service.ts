@@ -100,7 +100,20 @@ export function createBot(options: BotOptions) {
     links.update((l) => {
       l[psid] = user;
     });
-    return ["Your bank account is linked. Ask me “what is my balance?” or “any fraud alerts?”."];
+    const linked = "Your bank account is linked. Ask me “what is my balance?” or “any fraud alerts?”.";
+    const receipt = await receiptUrl(user.consent_id);
+    return receipt ? [linked, `Keep your consent receipt: ${receipt}`] : [linked];
+  }
+
+  /** The customer's consent receipt page, told in the chat after linking; linking succeeds without it. */
+  async function receiptUrl(consentId: string | undefined): Promise<string | undefined> {
+    if (!consentId) return undefined;
+    try {
+      const { signer } = await client();
+      return (await options.broker.ledgerReceipt(signer, await ledgerToken(), consentId)).receipt_url;
+    } catch {
+      return undefined;
+    }
   }
 
   function onUnlinked(psid: string): string[] {
@@ -114,7 +127,7 @@ export function createBot(options: BotOptions) {
   async function ledgerToken(): Promise<string> {
     if (serviceToken && serviceToken.expiresAt > now() + 30_000) return serviceToken.token;
     const { clientId, signer } = await client();
-    const t = await options.broker.token(signer, clientId, { grant_type: "client_credentials", scope: "ledger:check" });
+    const t = await options.broker.token(signer, clientId, { grant_type: "client_credentials", scope: "ledger:check ledger:audit" });
     serviceToken = { token: t.access_token, expiresAt: now() + (t.expires_in ?? 300) * 1000 };
     return t.access_token;
   }

@@ -185,6 +185,11 @@ export function createBrokerClient(options: BrokerClientOptions) {
       const res = await resourceRequest(signer, accessToken, "POST", "/ledger/check", body);
       return expectOk<LedgerCheck>(res);
     },
+    /** The signed consent receipt and the customer's receipt page (needs `ledger:audit`). */
+    async ledgerReceipt(signer: Signer, accessToken: string, consentId: string) {
+      const res = await resourceRequest(signer, accessToken, "GET", `/ledger/consents/${encodeURIComponent(consentId)}/receipt`);
+      return expectOk<{ consent_id: string; receipt: string; receipt_url: string }>(res);
+    },
   };
 }
 

@@ -20,7 +20,7 @@ export interface RegistrationInput {
   bank_idp: { issuer: string; client_id: string; client_secret: string };
 }
 
-export const BANK_SCOPES = "balance:read alerts:fraud support:chat ledger:check";
+export const BANK_SCOPES = "balance:read alerts:fraud support:chat ledger:check ledger:audit";
 
 export function registrationMetadata(input: RegistrationInput, keys: StoredKeys) {
   return {
@@ -38,7 +38,7 @@ export function registrationMetadata(input: RegistrationInput, keys: StoredKeys)
 
 export function createRegistrationManager(dataDir: string, broker: BrokerClient, input: RegistrationInput) {
   const file = jsonFile<Registration | null>(dataDir, "registration.json", () => null);
-  const fingerprint = createHash("sha256").update(JSON.stringify([input.brokerUrl, input.messenger, input.bank_idp])).digest("hex");
+  const fingerprint = createHash("sha256").update(JSON.stringify([input.brokerUrl, input.messenger, input.bank_idp, BANK_SCOPES])).digest("hex");
   let pending: Promise<Registration> | undefined;
 
   async function ensure(): Promise<Registration> {

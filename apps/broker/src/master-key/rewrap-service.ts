@@ -1,5 +1,5 @@
 import { SEALED_COLUMNS, type SealedColumn } from "./sealed-columns.ts";
-import type { Sealer } from "./seal.ts";
+import type { Sealer } from "../crypto/seal.ts";
 import type { SealedValuesRepo } from "./sealed-values-repo.ts";
 
 export interface RewrapCounts {

@@ -1,4 +1,4 @@
-import { clientSecretContext } from "../linking/client-secrets.ts";
+import { clientSecretContext } from "../oauth/clients/client-secrets.ts";
 import { nonceContext, verifierContext } from "../linking/linking-service.ts";
 import { totpSecretContext } from "../linking/totp-service.ts";
 import { privateContext } from "../oauth/keys/key-store.ts";

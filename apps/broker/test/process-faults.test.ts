@@ -179,5 +179,5 @@ describe.runIf(process.env.DATABASE_URL)("process faults", () => {
       const now = group.workers();
       return now.length === 2 && !now.includes(first[0]!) ? true : undefined;
     });
-  }, 180_000);
+  }, 300_000);
 });

@@ -59,10 +59,11 @@ export async function startChildBroker(port: number, env: Record<string, string>
       return [];
     }
   };
-  await until(`the broker on ${url} (output: ${out.slice(-500)})`, async () => {
+  // Generous: on a busy 2-core machine a group of workers takes a minute or more to start.
+  await until(`the broker on ${url}`, async () => {
     if (child.exitCode !== null) throw new Error(`the broker exited: ${out}`);
     return (await fetch(`${url}/readyz`)).status === 200 ? true : undefined;
-  });
+  }, 150_000);
   return {
     url,
     process: child,

@@ -1,7 +1,5 @@
 import { randomUUID } from "node:crypto";
 import formbody from "@fastify/formbody";
-import swagger from "@fastify/swagger";
-import swaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { LedgerKeys } from "@link-broker/consent-ledger";
 import type { Db } from "@link-broker/db";
@@ -24,6 +22,7 @@ import type { GraphClient } from "./messenger/graph-client.ts";
 import { createMessengerModule } from "./messenger/messenger-module.ts";
 import { createKeysModule } from "./oauth/keys/keys-module.ts";
 import { createOAuthModule, type OAuthModuleDeps } from "./oauth/oauth-module.ts";
+import { registerOpenApi } from "./openapi/openapi-plugin.ts";
 import { opsRoutes } from "./ops/ops-routes.ts";
 import { accessLogPlugin } from "./plugins/access-log.ts";
 import { errorHandlerPlugin } from "./plugins/error-handler.ts";
@@ -118,18 +117,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(formbody);
   const registry = new promClient.Registry();
   await app.register(metricsPlugin, { registry });
-  await app.register(swagger, {
-    openapi: {
-      openapi: "3.1.0",
-      info: {
-        title: "link-broker",
-        version: "1",
-        description: "Account-linking OAuth broker for banks: Messenger linking, scoped tokens, consent ledger.",
-      },
-      servers: [{ url: config.publicUrl }],
-    },
-  });
-  await app.register(swaggerUi, { routePrefix: "/docs" });
+  await registerOpenApi(app, { publicUrl: config.publicUrl });
 
   // Routes: each module's plugin, given what it needs from the others.
   const sealedValues = createSealedValuesRepo(db);

@@ -7,30 +7,55 @@ import { Type, type Static } from "typebox";
 import { Value } from "typebox/value";
 import { keyIdOf } from "./crypto/seal.ts";
 
-/** The environment variables of DESIGN.md "Configuration", as one schema. */
+/**
+ * The environment variables of DESIGN.md "Configuration", as one schema. Each has a
+ * `description`, and `docDefault` where the default is not a plain value: README's table and
+ * `.env.example` are generated from here (`pnpm config:docs`), and a test fails when they drift.
+ */
 export const EnvSchema = Type.Object({
-  HOST: Type.String({ default: "127.0.0.1", minLength: 1 }),
-  PORT: Type.Integer({ default: 3000, minimum: 0, maximum: 65535 }),
-  PUBLIC_URL: Type.Optional(Type.String({ minLength: 1 })),
-  DATABASE_URL: Type.Optional(Type.String({ minLength: 1 })),
-  DATABASE_MIGRATION_URL: Type.Optional(Type.String({ minLength: 1 })),
-  LEDGER_CHECKPOINT_FILE: Type.Optional(Type.String({ minLength: 1 })),
-  LEDGER_JURISDICTION: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
-  BROKER_MASTER_KEY: Type.Optional(Type.String({ minLength: 1 })),
-  BROKER_MASTER_KEY_PREVIOUS: Type.Optional(Type.String({ minLength: 1 })),
-  BROKER_REGISTRATION_TOKEN: Type.Optional(Type.String({ minLength: 32 })),
-  MESSENGER_GRAPH_URL: Type.String({ default: "https://graph.facebook.com/v23.0" }),
+  HOST: Type.String({ default: "127.0.0.1", minLength: 1, description: "Listen address." }),
+  PORT: Type.Integer({ default: 3000, minimum: 0, maximum: 65535, description: "Listen port." }),
+  PUBLIC_URL: Type.Optional(Type.String({ minLength: 1, description: "The issuer and base of every URL the broker hands out.", docDefault: "`http://localhost:$PORT`", example: "https://broker.example.com" })),
+  DATABASE_URL: Type.Optional(Type.String({ minLength: 1, description: "`postgres://...`; unset → embedded PGlite under `.data/pglite`.", docDefault: "unset", example: "postgres://postgres@127.0.0.1:5432/link_broker" })),
+  DATABASE_MIGRATION_URL: Type.Optional(
+    Type.String({ minLength: 1, description: "The owning role for migrations, when `DATABASE_URL` is a least-privilege runtime role (`prisma/runtime-role.sql`).", docDefault: "`DATABASE_URL`", example: "postgres://owner@127.0.0.1:5432/link_broker" }),
+  ),
+  LEDGER_CHECKPOINT_FILE: Type.Optional(Type.String({ minLength: 1, description: "Each signed ledger checkpoint is also appended to this file (ship it to WORM storage); `ledger verify --checkpoints FILE` checks against it.", docDefault: "unset", example: "/var/lib/link-broker/checkpoints.jsonl" })),
+  LEDGER_JURISDICTION: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: "The `jurisdiction` of consent receipts (Kantara CR v1.1).", docDefault: "`unspecified`", example: "GB" })),
+  BROKER_MASTER_KEY: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description: "32 bytes, base64 (`openssl rand -base64 32`): seals secrets at rest; required in production.",
+      docDefault: "dev: generated once into `.data/master.key`, with a warning",
+    }),
+  ),
+  BROKER_MASTER_KEY_PREVIOUS: Type.Optional(
+    Type.String({ minLength: 1, description: "Comma-separated older master keys that still open sealed values while rotating (`pnpm cli keys rewrap` re-seals).", docDefault: "unset" }),
+  ),
+  BROKER_REGISTRATION_TOKEN: Type.Optional(
+    Type.String({ minLength: 32, description: "Initial access token for `POST /connect/register` (≥ 32 chars); also the compliance credential of the ledger's read routes.", docDefault: "dev: generated once into `.data/registration-token`" }),
+  ),
+  MESSENGER_GRAPH_URL: Type.String({ default: "https://graph.facebook.com/v23.0", description: "Graph API base." }),
   MESSENGER_REDIRECT_ALLOWLIST: Type.String({
     default: "https://www.facebook.com/messenger_platform/account_linking",
+    description: "Comma-separated URL prefixes a Messenger `redirect_uri` must start with.",
   }),
-  NODE_ENV: Type.Optional(Type.String()),
-  BROKER_MAX_EVENT_LOOP_DELAY_MS: Type.Optional(Type.Integer({ minimum: 0 })),
-  BROKER_MAX_HEAP_USED_MB: Type.Optional(Type.Integer({ minimum: 16 })),
-  BROKER_INSTANCE_ID: Type.Optional(Type.String({ minLength: 8, maxLength: 100, pattern: "^[A-Za-z0-9_-]+$" })),
-  BROKER_WORKERS: Type.String({ pattern: "^(auto|[1-9][0-9]{0,2})$", default: "1" }),
+  NODE_ENV: Type.Optional(Type.String({ description: "`production` turns on every production check (secure cookies, required keys, https only).", example: "production" })),
+  BROKER_WORKERS: Type.String({
+    pattern: "^(auto|[1-9][0-9]{0,2})$",
+    default: "1",
+    description: "Broker processes on this host sharing the port (node:cluster), a number or `auto` (one per core); above 1 needs `DATABASE_URL`.",
+  }),
+  BROKER_MAX_EVENT_LOOP_DELAY_MS: Type.Optional(
+    Type.Integer({ minimum: 0, description: "Mean event-loop delay (ms) past which requests answer 503 with `Retry-After` (health routes excepted); `0` turns it off.", docDefault: "`1000` in production, else off" }),
+  ),
+  BROKER_MAX_HEAP_USED_MB: Type.Optional(Type.Integer({ minimum: 16, description: "V8 heap in use (MB) past which requests answer 503 with `Retry-After`.", docDefault: "90% of V8's heap limit" })),
+  BROKER_INSTANCE_ID: Type.Optional(
+    Type.String({ minLength: 8, maxLength: 100, pattern: "^[A-Za-z0-9_-]+$", description: "The id `/healthz` answers, so a launcher can tell its broker from another process on the port (`pnpm start` sets one per start).", docDefault: "random per start" }),
+  ),
   LOG_LEVEL: Type.Union(
     [Type.Literal("fatal"), Type.Literal("error"), Type.Literal("warn"), Type.Literal("info"), Type.Literal("debug"), Type.Literal("trace"), Type.Literal("silent")],
-    { default: "info" },
+    { default: "info", description: "pino level: fatal, error, warn, info, debug, trace or silent." },
   ),
 });
 export type Env = Static<typeof EnvSchema>;

@@ -14,6 +14,10 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { freePort } from "../../broker/test/support/ports.ts";
+import { chromiumPath } from "./support/chromium.ts";
+
+// Before anything starts: without Chromium the suite fails here, in one line that says what to do.
+const CHROMIUM = chromiumPath();
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 const outputDir = join(repoRoot, "test-output", "e2e");
@@ -179,7 +183,7 @@ beforeAll(async () => {
   const line = await startStack(stackEnv);
   expect(line).toContain(`${chatUrl}/`);
 
-  browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   context = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 1 });
   page = await context.newPage();
   page.setDefaultTimeout(20_000);

@@ -80,4 +80,22 @@ describe("loadConfig", () => {
     );
     expect(config.messengerRedirectAllowlist).toEqual(["http://127.0.0.1:4100/redirect", "https://a.example/x"]);
   });
+
+  it("BROKER_TRUST_PROXY: nobody by default, a hop count, or addresses and CIDRs; anything else is refused", () => {
+    const load = (v?: string) => loadConfig({ BROKER_MASTER_KEY: KEY, ...(v === undefined ? {} : { BROKER_TRUST_PROXY: v }) }, { dataDir: tmp() }).trustProxy;
+    expect(load()).toBe(false);
+    expect(load("none")).toBe(false);
+    expect(load("2")).toBe(2);
+    expect(load("10.0.0.0/8, 192.168.1.1,::1,fd00::/8")).toEqual(["10.0.0.0/8", "192.168.1.1", "::1", "fd00::/8"]);
+    for (const bad of ["0", "11", "true", "10.0.0.0/33", "::1/129", "proxy.example", "10.0.0.1/8/1", ","]) {
+      expect(configError({ BROKER_MASTER_KEY: KEY, BROKER_TRUST_PROXY: bad }).variable).toBe("BROKER_TRUST_PROXY");
+    }
+  });
+
+  it("METRICS_PORT must differ from PORT; BROKER_DOCS defaults to off in production only", () => {
+    expect(configError({ BROKER_MASTER_KEY: KEY, PORT: "3000", METRICS_PORT: "3000" }).variable).toBe("METRICS_PORT");
+    expect(configError({ BROKER_MASTER_KEY: KEY, METRICS_TOKEN: "short" }).variable).toBe("METRICS_TOKEN");
+    expect(loadConfig({ BROKER_MASTER_KEY: KEY }, { dataDir: tmp() }).docs).toBe(true);
+    expect(loadConfig({ BROKER_MASTER_KEY: KEY, BROKER_DOCS: "false" }, { dataDir: tmp() }).docs).toBe(false);
+  });
 });

@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from "node:crypto";
+import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
 import { getHeapStatistics } from "node:v8";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -53,6 +54,17 @@ export const EnvSchema = Type.Object({
   BROKER_INSTANCE_ID: Type.Optional(
     Type.String({ minLength: 8, maxLength: 100, pattern: "^[A-Za-z0-9_-]+$", description: "The id `/healthz` answers, so a launcher can tell its broker from another process on the port (`pnpm start` sets one per start).", docDefault: "random per start" }),
   ),
+  BROKER_TRUST_PROXY: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description: "Proxies whose `X-Forwarded-For` is believed for the caller's address (per-IP limits): comma-separated addresses and CIDRs, or a hop count (only when nothing reaches the broker except through that many proxies); `none` believes nobody.",
+      docDefault: "none",
+      example: "10.0.0.0/8",
+    }),
+  ),
+  METRICS_PORT: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: "Serve `/metrics` only on this port (an operations listener on `HOST`, apart from the public one).", docDefault: "unset", example: 9464 })),
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 32, description: "Without `METRICS_PORT`: `/metrics` on the public port answers only `Authorization: Bearer <token>` (≥ 32 chars).", docDefault: "unset" })),
+  BROKER_DOCS: Type.Optional(Type.Union([Type.Literal("true"), Type.Literal("false")], { description: "`true` / `false`: serve the OpenAPI document and UI at `/docs`.", docDefault: "`true`, but `false` in production" })),
   LOG_LEVEL: Type.Union(
     [Type.Literal("fatal"), Type.Literal("error"), Type.Literal("warn"), Type.Literal("info"), Type.Literal("debug"), Type.Literal("trace"), Type.Literal("silent")],
     { default: "info", description: "pino level: fatal, error, warn, info, debug, trace or silent." },
@@ -95,6 +107,17 @@ export interface Config {
   readonly loadShedding: { readonly maxEventLoopDelayMs: number; readonly maxHeapUsedBytes: number };
   /** Broker processes on this host sharing the port (node:cluster); 1 runs the broker in this process. */
   readonly workers: number;
+  /**
+   * Whose `X-Forwarded-For` is believed (Fastify's `trustProxy`): false (nobody, the default), a
+   * hop count, or the proxies' addresses and CIDRs. Per-IP limits key on the address it yields.
+   */
+  readonly trustProxy: false | number | readonly string[];
+  /** Serve /metrics on this port only (an operations listener apart from the public one). */
+  readonly metricsPort: number | undefined;
+  /** Or: /metrics on the public listener answers only `Authorization: Bearer <token>`. */
+  readonly metricsToken: string | undefined;
+  /** /docs (OpenAPI): on by default outside production, off in production unless BROKER_DOCS=true. */
+  readonly docs: boolean;
 }
 
 /** A configuration problem; main prints its one-line message and exits without a stack. */
@@ -194,6 +217,9 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, options: LoadConfigOptions
   // Several processes share state only through Postgres; an embedded database belongs to one.
   if (workers > 1 && env.DATABASE_URL === undefined) throw new ConfigError("BROKER_WORKERS", "above 1 needs DATABASE_URL (the embedded database serves one process)");
 
+  const trustProxy = parseTrustProxy(env.BROKER_TRUST_PROXY);
+  if (env.METRICS_PORT !== undefined && env.METRICS_PORT === env.PORT) throw new ConfigError("METRICS_PORT", "must differ from PORT (it is the operations listener)");
+
   return Object.freeze({
     host: env.HOST,
     port: env.PORT,
@@ -218,7 +244,31 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, options: LoadConfigOptions
       // Default: 90% of V8's heap limit, short of the point where the process would die.
       maxHeapUsedBytes: env.BROKER_MAX_HEAP_USED_MB !== undefined ? env.BROKER_MAX_HEAP_USED_MB * 1024 * 1024 : Math.floor(getHeapStatistics().heap_size_limit * 0.9),
     }),
+    trustProxy,
+    metricsPort: env.METRICS_PORT,
+    metricsToken: env.METRICS_TOKEN,
+    docs: env.BROKER_DOCS === undefined ? !production : env.BROKER_DOCS === "true",
   });
+}
+
+/** `BROKER_TRUST_PROXY`: unset or `none`, a hop count, or comma-separated addresses and CIDRs. */
+export function parseTrustProxy(value: string | undefined): Config["trustProxy"] {
+  if (value === undefined || value.trim() === "none") return false;
+  if (/^\d+$/.test(value.trim())) {
+    const hops = Number(value.trim());
+    if (hops < 1 || hops > 10) throw new ConfigError("BROKER_TRUST_PROXY", "a hop count must be between 1 and 10");
+    return hops;
+  }
+  const entries = value.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const entry of entries) {
+    const [address = "", prefix, extra] = entry.split("/");
+    const family = isIP(address);
+    const bits = family === 6 ? 128 : 32;
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
+    if (!family || !prefixOk || extra !== undefined) throw new ConfigError("BROKER_TRUST_PROXY", `${entry} is not an IP address or CIDR (give a hop count, or addresses and CIDRs)`);
+  }
+  if (entries.length === 0) throw new ConfigError("BROKER_TRUST_PROXY", "give a hop count, or addresses and CIDRs");
+  return Object.freeze(entries);
 }
 
 function parseEnv(rawEnv: NodeJS.ProcessEnv): Env {

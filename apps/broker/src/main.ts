@@ -9,6 +9,7 @@ import { createLogDestination } from "./logger.ts";
 import { checkMasterKey, describeMasterKeyProblem } from "./master-key/master-key-check.ts";
 import { createSealer } from "./crypto/seal.ts";
 import { createSealedValuesRepo } from "./master-key/sealed-values-repo.ts";
+import { buildMetricsListener } from "./ops/metrics-listener.ts";
 import { superviseWorkers } from "./workers.ts";
 
 /** One line on stderr and exit 1: start-up problems are configuration, not crashes. */
@@ -99,6 +100,7 @@ async function main() {
 
   const logDestination = createLogDestination();
   const app = await buildApp({ config, db, logStream: logDestination });
+  const metricsApp = config.metricsPort !== undefined ? await buildMetricsListener(app.metricsRegistry) : undefined;
   // A worker leaves SIGINT to its supervisor, which passes it on as SIGTERM: a terminal's Ctrl-C
   // reaches the whole process group, and a second signal would cut the graceful close short.
   if (cluster.isWorker) process.on("SIGINT", () => {});
@@ -106,6 +108,7 @@ async function main() {
     if (err) app.log.error({ err }, "shutting down after an error");
     else app.log.info({ signal }, "shutting down");
     // Stops accepting, lets in-flight requests finish, then the database closes.
+    await metricsApp?.close();
     await app.close();
     await db.close();
     // Lines still queued for the asynchronous stdout writer go out before close-with-grace exits
@@ -118,6 +121,13 @@ async function main() {
     await app.close().catch(() => {});
     await db.close();
     die(describeListenError(err, config.host, config.port));
+  }
+  try {
+    if (metricsApp) await metricsApp.listen({ host: config.host, port: config.metricsPort });
+  } catch (err) {
+    await app.close();
+    await db.close();
+    die(`METRICS_PORT: cannot listen on ${config.host}:${config.metricsPort} (${(err as { code?: string }).code ?? (err as Error).message})`);
   }
 }
 

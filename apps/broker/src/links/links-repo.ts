@@ -43,6 +43,11 @@ export function createLinksRepo(db: Pick<Db, "prisma">) {
       return prisma.link.findMany({ where: { clientId, psid }, orderBy: { createdAt: "asc" }, take: 100 });
     },
 
+    /** A bank customer's active links at one bank (one per Messenger account they linked). */
+    activeBySubject(clientId: string, subject: string): Promise<Link[]> {
+      return prisma.link.findMany({ where: { clientId, subject, status: "active" }, take: 100 });
+    },
+
     activeByPsid(clientId: string, psid: string): Promise<Link[]> {
       return prisma.link.findMany({ where: { clientId, psid, status: "active" } });
     },

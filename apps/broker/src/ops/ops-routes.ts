@@ -1,9 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { migrationStatus, type Db } from "@link-broker/db";
+import type { preHandlerHookHandler } from "fastify";
 import type { Registry } from "prom-client";
 import { Type } from "typebox";
 import type { MasterKeyStatus } from "../master-key/master-key-check.ts";
 import { exemptFromLoadShedding } from "../plugins/load-shedding.ts";
+import { constantEquals } from "../crypto/constant-equals.ts";
+import { NotFoundError, UnauthorizedError } from "../errors.ts";
 
 export interface OpsDeps {
   db: Pick<Db, "prisma" | "kind">;
@@ -12,7 +15,43 @@ export interface OpsDeps {
   instanceId: string;
   /** Whether the master key opens the sealed values (start-up already refused a wrong one). */
   checkMasterKey?: () => Promise<MasterKeyStatus>;
+  /**
+   * Who may read /metrics on this listener: anyone (development, or the operations listener),
+   * the holder of a bearer token, or nobody (it is served on METRICS_PORT instead).
+   */
+  metrics: { access: "open" } | { access: "token"; token: string } | { access: "off" };
 }
+
+const ErrorReply = Type.Object({ error: Type.String(), message: Type.String(), request_id: Type.String() });
+
+/** The /metrics route alone, for the operations listener on METRICS_PORT. */
+export const metricsRoute: FastifyPluginAsyncTypebox<Pick<OpsDeps, "registry" | "metrics">> = async (app, { registry, metrics }) => {
+  const guard: preHandlerHookHandler = (request, _reply, done) => {
+    if (metrics.access === "off") return done(new NotFoundError(`No route GET /metrics`));
+    if (metrics.access === "token") {
+      const header = request.headers.authorization ?? "";
+      const given = /^bearer /i.test(header) ? header.slice(7).trim() : "";
+      if (!given || !constantEquals(given, metrics.token)) {
+        const e = new UnauthorizedError("/metrics needs its bearer token");
+        e.headers["www-authenticate"] = 'Bearer realm="metrics"';
+        return done(e);
+      }
+    }
+    done();
+  };
+  app.get(
+    "/metrics",
+    {
+      schema: { tags: ["operations"], summary: "Prometheus metrics (operations listener, or a bearer token)", response: { 200: Type.String(), 401: ErrorReply, 404: ErrorReply } },
+      config: { disableMetrics: true, ...exemptFromLoadShedding },
+      preHandler: guard,
+    },
+    async (_request, reply) => {
+      reply.header("content-type", registry.contentType);
+      return registry.metrics();
+    },
+  );
+};
 
 const Health = Type.Object({ status: Type.String(), instance: Type.String({ description: "Per-start id of this broker (BROKER_INSTANCE_ID)" }) });
 const Ready = Type.Object({
@@ -23,7 +62,7 @@ const Ready = Type.Object({
 });
 
 /** Liveness, readiness (database answers, migrations applied, master key right) and Prometheus metrics. */
-export const opsRoutes: FastifyPluginAsyncTypebox<OpsDeps> = async (app, { db, registry, instanceId, checkMasterKey }) => {
+export const opsRoutes: FastifyPluginAsyncTypebox<OpsDeps> = async (app, { db, registry, metrics, instanceId, checkMasterKey }) => {
   app.get("/healthz", { config: exemptFromLoadShedding, schema: { tags: ["operations"], summary: "Liveness", response: { 200: Health } } }, async () => ({
     status: "ok",
     instance: instanceId,
@@ -46,12 +85,5 @@ export const opsRoutes: FastifyPluginAsyncTypebox<OpsDeps> = async (app, { db, r
     },
   );
 
-  app.get(
-    "/metrics",
-    { schema: { tags: ["operations"], summary: "Prometheus metrics", response: { 200: Type.String() } }, config: { disableMetrics: true, ...exemptFromLoadShedding } },
-    async (_request, reply) => {
-      reply.header("content-type", registry.contentType);
-      return registry.metrics();
-    },
-  );
+  await app.register(metricsRoute, { registry, metrics });
 };

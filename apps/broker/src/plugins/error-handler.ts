@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { LedgerError } from "@link-broker/consent-ledger";
 import fp from "fastify-plugin";
+import { isInvalidTextError } from "./invalid-text-error.ts";
 import { BrokerError, OAuthError, PageError, ServiceUnavailableError } from "../errors.ts";
 import { errorPage, sendPage } from "../web/html.ts";
 import { isDatabaseUnavailable } from "./database-unavailable.ts";
@@ -27,6 +28,8 @@ const DATABASE_RETRY_AFTER = 5;
  */
 function toBrokerError(error: FastifyError, format: ErrorFormat): BrokerError {
   if (error instanceof BrokerError) return error;
+  // A backstop behind the input guard: text the database cannot store is bad input, not a fault.
+  if (isInvalidTextError(error)) return badInput(format, "Request holds characters the broker does not accept", 400);
   if (error instanceof LedgerError) return new BrokerError(error.code, error.message, error.status);
   if (isDatabaseUnavailable(error)) return new ServiceUnavailableError("The service is briefly unavailable; retry shortly", "temporarily_unavailable", DATABASE_RETRY_AFTER);
   const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
@@ -36,6 +39,10 @@ function toBrokerError(error: FastifyError, format: ErrorFormat): BrokerError {
     const e = new BrokerError("rate_limited", "Too many requests; slow down and retry later", 429);
     return e;
   }
+  return badInput(format, message, status);
+}
+
+function badInput(format: ErrorFormat, message: string, status: number): BrokerError {
   if (format === "oauth") return new OAuthError("invalid_request", message, status === 401 ? 400 : status);
   if (format === "page") return new PageError("invalid_request", "This link is not valid", message, "Go back to Messenger and start again.", status);
   return new BrokerError(status === 404 ? "not_found" : status === 413 ? "payload_too_large" : status === 415 ? "unsupported_media_type" : "invalid_request", message, status);
@@ -60,6 +67,28 @@ function sendError(request: FastifyRequest, reply: FastifyReply, error: BrokerEr
   return reply.type("application/json").send(JSON.stringify({ error: error.code, message: error.message, request_id: request.id }));
 }
 
+/**
+ * Fastify's `frameworkErrors`: a URL the router refuses before any route matches (a path
+ * parameter over `maxParamLength`, a malformed escape) answers the documented JSON shape instead
+ * of Fastify's own, with a request id, and without echoing the path.
+ */
+export function frameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  const tooLong = error.code === "FST_ERR_MAX_PARAM_LENGTH";
+  const e = tooLong ? new BrokerError("uri_too_long", "A path parameter is too long", 414) : new BrokerError("invalid_request", "The URL is not valid", 400);
+  request.log.info({ code: e.code, status: e.status }, "request refused");
+  return reply
+    .status(e.status)
+    .headers({ "x-request-id": request.id, "x-content-type-options": "nosniff", "cache-control": "no-store" })
+    .type("application/json")
+    .send(JSON.stringify({ error: e.code, message: e.message, request_id: request.id }));
+}
+
+/** The path for a message, without the query, cut to 100 characters (a caller chose it). */
+const shortPath = (url: string) => {
+  const path = url.split("?")[0] ?? "";
+  return path.length > 100 ? `${path.slice(0, 100)}…` : path;
+};
+
 async function errorHandler(app: FastifyInstance) {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const brokerError = toBrokerError(error, formatOf(request));
@@ -76,7 +105,7 @@ async function errorHandler(app: FastifyInstance) {
   });
   app.setNotFoundHandler((request, reply) => {
     request.refusal = "not_found";
-    return sendError(request, reply, new BrokerError("not_found", `No route ${request.method} ${request.url.split("?")[0]}`, 404));
+    return sendError(request, reply, new BrokerError("not_found", `No route ${request.method} ${shortPath(request.url)}`, 404));
   });
 }
 

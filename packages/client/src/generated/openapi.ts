@@ -41,7 +41,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Prometheus metrics */
+        /** Prometheus metrics (operations listener, or a bearer token) */
         get: operations["getMetrics"];
         put?: never;
         post?: never;
@@ -663,6 +663,32 @@ export interface operations {
                 };
                 content: {
                     "text/plain": string;
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: string;
+                        message: string;
+                        request_id: string;
+                    };
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: string;
+                        message: string;
+                        request_id: string;
+                    };
                 };
             };
             500: components["responses"]["Error500"];
@@ -1981,6 +2007,7 @@ export interface operations {
                         received: number;
                         unlinked: number;
                         duplicates: number;
+                        stale: number;
                     };
                 };
             };
@@ -2199,6 +2226,7 @@ export interface operations {
             content: {
                 "application/x-www-form-urlencoded": {
                     code?: string;
+                    recovery_code?: string;
                     csrf?: string;
                 };
             };

@@ -15,7 +15,7 @@ function setup() {
     clock: systemClock,
     config: { publicUrl: "http://127.0.0.1:3000" },
   });
-  const auth = (s: string) => authenticator.authenticate({ authorization: basic(client.id, s), body: {}, endpoint: "http://127.0.0.1:3000/oauth/token" });
+  const auth = (s: string) => authenticator.authenticate({ authorization: basic(client.id, s), body: {} });
   return { secret, client, auth };
 }
 

@@ -61,7 +61,7 @@ export const clientsCommands: CliGroup = {
         const problem = [...Value.Errors(ClientMetadataInput, meta)][0];
         if (problem) throw new UsageError(`client metadata ${problem.instancePath || "/"} ${problem.message}`);
         try {
-          const registration = createRegistrationService({ repo: createClientRepo(ctx.db), cache: { invalidate: () => {} }, sealer: createSealer(ctx.config.masterKey), config: ctx.config, clock: systemClock });
+          const registration = createRegistrationService({ repo: createClientRepo(ctx.db), cache: { invalidate: () => {} }, sealer: createSealer(ctx.config.masterKey, ctx.config.previousMasterKeys), config: ctx.config, clock: systemClock });
           const created = await registration.register(meta as ClientMetadata);
           ctx.out(JSON.stringify({ client_id: created.client_id, client_secret: created.client_secret, registration_access_token: created.registration_access_token, scope: created.scope, grant_types: created.grant_types }, null, 2));
           ctx.out("The client_secret and registration_access_token are not shown again.");

@@ -26,7 +26,7 @@ const load = async () => {
 
 async function keyRingOf(ctx: CliContext) {
   const { createBrokerLedgerKeys, createSealer, systemClock } = await load();
-  return createBrokerLedgerKeys({ db: ctx.db, sealer: createSealer(ctx.config.masterKey), clock: systemClock }, { cacheMs: 0 });
+  return createBrokerLedgerKeys({ db: ctx.db, sealer: createSealer(ctx.config.masterKey, ctx.config.previousMasterKeys), clock: systemClock }, { cacheMs: 0 });
 }
 
 /** The ledger for one command, signing with the ledger keys. */

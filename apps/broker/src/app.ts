@@ -9,7 +9,9 @@ import type { BrokerContext } from "./broker-context.ts";
 import { systemClock, type Clock } from "./clock.ts";
 import type { Config } from "./config.ts";
 import type { ModulePorts } from "./contracts.ts";
+import { checkMasterKey } from "./master-key/master-key-check.ts";
 import { createSealer } from "./crypto/seal.ts";
+import { createSealedValuesRepo } from "./master-key/sealed-values-repo.ts";
 import { createLedgerModule } from "./ledger/ledger-module.ts";
 import type { BankIdp } from "./linking/bank-idp.ts";
 import { createLinkingModule } from "./linking/linking-module.ts";
@@ -26,6 +28,7 @@ import { opsRoutes } from "./ops/ops-routes.ts";
 import { accessLogPlugin } from "./plugins/access-log.ts";
 import { errorHandlerPlugin, frameworkError } from "./plugins/error-handler.ts";
 import { inputGuardPlugin } from "./plugins/input-guard.ts";
+import { loadSheddingPlugin, type LoadSheddingOptions } from "./plugins/load-shedding.ts";
 import { metricsPlugin } from "./plugins/metrics.ts";
 import { securityHeadersPlugin } from "./plugins/security-headers.ts";
 import { createRateLimiter } from "./plugins/rate-limit.ts";
@@ -53,6 +56,8 @@ export interface AppDeps {
   ledgerKeys?: LedgerKeys;
   /** false: periodic tasks do not run on their own (tests run them with `modules.scheduler.run`). */
   startScheduler?: boolean;
+  /** Load-shedding limits and pace (default: from config); tests lower them. */
+  loadShedding?: Partial<LoadSheddingOptions>;
   /** /link starts per caller address and per client over the defaults (tests lower them). */
   linkLimits?: LinkLimits;
 }
@@ -102,7 +107,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Shared by every module.
   const scheduler = createScheduler({ onError: (task, err) => app.log.warn({ task, err }, "periodic task failed") });
   const rateLimiter = createRateLimiter({ repo: createRateLimitRepo(db), now: () => clock.now().getTime() });
-  const ctx: BrokerContext = { config, db, clock, sealer: createSealer(config.masterKey), log: app.log, scheduler, rateLimiter };
+  const ctx: BrokerContext = { config, db, clock, sealer: createSealer(config.masterKey, config.previousMasterKeys), log: app.log, scheduler, rateLimiter };
 
   const modules = createModules(ctx, deps);
   const { ledger, oauth, messenger, links, linking, ports } = modules;
@@ -114,6 +119,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   await app.register(errorHandlerPlugin);
   await app.register(accessLogPlugin);
+  await app.register(loadSheddingPlugin, { ...config.loadShedding, ...deps.loadShedding });
   await app.register(securityHeadersPlugin, { production: config.production });
   await app.register(formbody);
   await app.register(inputGuardPlugin);
@@ -125,7 +131,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Routes: each module's plugin, given what it needs from the others. /metrics is on
   // METRICS_PORT's listener when set, else behind METRICS_TOKEN, else open only in development.
   const metrics = config.metricsPort !== undefined ? ({ access: "off" } as const) : config.metricsToken ? ({ access: "token", token: config.metricsToken } as const) : config.production ? ({ access: "off" } as const) : ({ access: "open" } as const);
-  await app.register(opsRoutes, { db, registry, metrics });
+  const sealedValues = createSealedValuesRepo(db);
+  await app.register(opsRoutes, { db, registry, metrics, instanceId: config.instanceId, checkMasterKey: () => checkMasterKey({ repo: sealedValues, sealer: ctx.sealer }) });
   await app.register(oauth.routes);
   await app.register(ledger.routes, { requireScope: oauth.requireScope });
   await app.register(messenger.routes, { links: links.unlinker });

@@ -48,6 +48,22 @@ describe("loadConfig", () => {
     expect(configError({ BROKER_MASTER_KEY: KEY, MESSENGER_GRAPH_URL: "http://graph.example.com" }).variable).toBe("MESSENGER_GRAPH_URL");
   });
 
+  it("reads the rotation, load-shedding and instance variables", () => {
+    const old = Buffer.alloc(32, 9).toString("base64");
+    const config = loadConfig({ BROKER_MASTER_KEY: KEY, BROKER_MASTER_KEY_PREVIOUS: `${old},${KEY}`, BROKER_MAX_EVENT_LOOP_DELAY_MS: "200", BROKER_MAX_HEAP_USED_MB: "512", BROKER_INSTANCE_ID: "start-1234" }, { dataDir: tmp() });
+    // The current key is not its own previous key.
+    expect(config.previousMasterKeys.map((k) => k.key.toString("base64"))).toEqual([old]);
+    expect(config.loadShedding).toEqual({ maxEventLoopDelayMs: 200, maxHeapUsedBytes: 512 * 1024 * 1024 });
+    expect(config.instanceId).toBe("start-1234");
+    // Event-loop shedding is on by default in production only.
+    expect(loadConfig({ BROKER_MASTER_KEY: KEY }, { dataDir: tmp() }).loadShedding.maxEventLoopDelayMs).toBe(0);
+    const prod = { NODE_ENV: "production", DATABASE_URL: "postgres://u@db/x", BROKER_REGISTRATION_TOKEN: "r".repeat(43), PUBLIC_URL: "https://broker.example", BROKER_MASTER_KEY: KEY };
+    expect(loadConfig(prod, { dataDir: tmp() }).loadShedding.maxEventLoopDelayMs).toBe(1000);
+    expect(loadConfig({ BROKER_MASTER_KEY: KEY }, { dataDir: tmp() }).instanceId).not.toBe(loadConfig({ BROKER_MASTER_KEY: KEY }, { dataDir: tmp() }).instanceId);
+    expect(configError({ BROKER_MASTER_KEY: KEY, BROKER_MAX_EVENT_LOOP_DELAY_MS: "soon" }).variable).toBe("BROKER_MAX_EVENT_LOOP_DELAY_MS");
+    expect(configError({ BROKER_MASTER_KEY: KEY, BROKER_INSTANCE_ID: "a b" }).variable).toBe("BROKER_INSTANCE_ID");
+  });
+
   it("requires the production secrets and https in production", () => {
     const prod = { NODE_ENV: "production", DATABASE_URL: "postgres://u@db/x", BROKER_REGISTRATION_TOKEN: "r".repeat(43), PUBLIC_URL: "https://broker.example" };
     expect(configError({ ...prod, DATABASE_URL: "" }).variable).toBe("DATABASE_URL");

@@ -1,6 +1,7 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
+import { getHeapStatistics } from "node:v8";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Type, type Static } from "typebox";
@@ -29,6 +30,9 @@ export const EnvSchema = Type.Object({
       docDefault: "dev: generated once into `.data/master.key`, with a warning",
     }),
   ),
+  BROKER_MASTER_KEY_PREVIOUS: Type.Optional(
+    Type.String({ minLength: 1, description: "Comma-separated older master keys that still open sealed values while rotating (`pnpm cli keys rewrap` re-seals).", docDefault: "unset" }),
+  ),
   BROKER_REGISTRATION_TOKEN: Type.Optional(
     Type.String({ minLength: 32, description: "Initial access token for `POST /connect/register` (≥ 32 chars); also the compliance credential of the ledger's read routes.", docDefault: "dev: generated once into `.data/registration-token`" }),
   ),
@@ -43,6 +47,13 @@ export const EnvSchema = Type.Object({
     default: "1",
     description: "Broker processes on this host sharing the port (node:cluster), a number or `auto` (one per core); above 1 needs `DATABASE_URL`.",
   }),
+  BROKER_MAX_EVENT_LOOP_DELAY_MS: Type.Optional(
+    Type.Integer({ minimum: 0, description: "Mean event-loop delay (ms) past which requests answer 503 with `Retry-After` (health routes excepted); `0` turns it off.", docDefault: "`1000` in production, else off" }),
+  ),
+  BROKER_MAX_HEAP_USED_MB: Type.Optional(Type.Integer({ minimum: 16, description: "V8 heap in use (MB) past which requests answer 503 with `Retry-After`.", docDefault: "90% of V8's heap limit" })),
+  BROKER_INSTANCE_ID: Type.Optional(
+    Type.String({ minLength: 8, maxLength: 100, pattern: "^[A-Za-z0-9_-]+$", description: "The id `/healthz` answers, so a launcher can tell its broker from another process on the port (`pnpm start` sets one per start).", docDefault: "random per start" }),
+  ),
   BROKER_TRUST_PROXY: Type.Optional(
     Type.String({
       minLength: 1,
@@ -61,6 +72,11 @@ export const EnvSchema = Type.Object({
 });
 export type Env = Static<typeof EnvSchema>;
 
+export interface MasterKeyConfig {
+  readonly kid: string;
+  readonly key: Buffer;
+}
+
 export interface Config {
   readonly host: string;
   readonly port: number;
@@ -74,12 +90,21 @@ export interface Config {
   /** The Kantara `jurisdiction` of consent receipts. */
   readonly ledgerJurisdiction: string | undefined;
   readonly dataDir: string;
-  readonly masterKey: { readonly kid: string; readonly key: Buffer };
+  readonly masterKey: MasterKeyConfig;
+  /** Older master keys that still open values sealed under them (rotation; `keys rewrap` re-seals). */
+  readonly previousMasterKeys: readonly MasterKeyConfig[];
   readonly registrationToken: string;
   readonly messengerGraphUrl: string;
   readonly messengerRedirectAllowlist: readonly string[];
   readonly production: boolean;
   readonly logLevel: Env["LOG_LEVEL"];
+  /**
+   * Answered by /healthz, so whoever started this broker can tell it from another process on the
+   * same port (pnpm start passes a fresh one per start); random when unset.
+   */
+  readonly instanceId: string;
+  /** Load shedding: past either limit, requests answer 503 with Retry-After (health routes excepted). */
+  readonly loadShedding: { readonly maxEventLoopDelayMs: number; readonly maxHeapUsedBytes: number };
   /** Broker processes on this host sharing the port (node:cluster); 1 runs the broker in this process. */
   readonly workers: number;
   /**
@@ -170,6 +195,16 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, options: LoadConfigOptions
   }
 
   const masterKey = loadMasterKey(env.BROKER_MASTER_KEY, production, dataDir, warn);
+  const previousMasterKeys = (env.BROKER_MASTER_KEY_PREVIOUS ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((value, i) => {
+      const key = decodeMasterKey(value);
+      if (!key) throw new ConfigError("BROKER_MASTER_KEY_PREVIOUS", `key ${i + 1} must be 32 bytes encoded as base64`);
+      return Object.freeze({ kid: keyIdOf(key), key });
+    })
+    .filter((k) => k.kid !== masterKey.kid);
 
   let registrationToken = env.BROKER_REGISTRATION_TOKEN;
   if (!registrationToken) {
@@ -195,12 +230,20 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, options: LoadConfigOptions
     ledgerJurisdiction: env.LEDGER_JURISDICTION,
     dataDir,
     masterKey: Object.freeze(masterKey),
+    previousMasterKeys: Object.freeze(previousMasterKeys),
     registrationToken,
     messengerGraphUrl: graph.href.replace(/\/$/, ""),
     messengerRedirectAllowlist: Object.freeze(allowlist),
     production,
     logLevel: env.LOG_LEVEL,
     workers,
+    instanceId: env.BROKER_INSTANCE_ID ?? randomUUID(),
+    loadShedding: Object.freeze({
+      // Off outside production unless set: a laptop busy compiling is not a broker to shed load from.
+      maxEventLoopDelayMs: env.BROKER_MAX_EVENT_LOOP_DELAY_MS ?? (production ? 1000 : 0),
+      // Default: 90% of V8's heap limit, short of the point where the process would die.
+      maxHeapUsedBytes: env.BROKER_MAX_HEAP_USED_MB !== undefined ? env.BROKER_MAX_HEAP_USED_MB * 1024 * 1024 : Math.floor(getHeapStatistics().heap_size_limit * 0.9),
+    }),
     trustProxy,
     metricsPort: env.METRICS_PORT,
     metricsToken: env.METRICS_TOKEN,
@@ -251,11 +294,14 @@ function loadMasterKey(value: string | undefined, production: boolean, dataDir: 
     value = devSecret(dataDir, "master.key", () => randomBytes(32).toString("base64"));
     warn(`BROKER_MASTER_KEY is not set; using the development key in ${join(dataDir, "master.key")} (never use it in production)`);
   }
-  const key = Buffer.from(value, "base64");
-  if (key.length !== 32 || key.toString("base64") !== value.replace(/\s/g, "")) {
-    throw new ConfigError("BROKER_MASTER_KEY", "must be 32 bytes encoded as base64 (e.g. `openssl rand -base64 32`)");
-  }
+  const key = decodeMasterKey(value);
+  if (!key) throw new ConfigError("BROKER_MASTER_KEY", "must be 32 bytes encoded as base64 (e.g. `openssl rand -base64 32`)");
   return { kid: keyIdOf(key), key };
+}
+
+function decodeMasterKey(value: string): Buffer | undefined {
+  const key = Buffer.from(value, "base64");
+  return key.length === 32 && key.toString("base64") === value.replace(/\s/g, "") ? key : undefined;
 }
 
 /** A development secret generated once into dataDir and reused on every later start. */

@@ -59,8 +59,8 @@ export interface LinkLimits {
  */
 export const LINK_LIMITS: LinkLimits = { perIp: { max: 30, windowSeconds: 60 }, perClient: { max: 300, windowSeconds: 60 } };
 
-const nonceContext = (attemptId: string) => `link_attempt:${attemptId}:oidc_nonce`;
-const verifierContext = (attemptId: string) => `link_attempt:${attemptId}:oidc_verifier`;
+export const nonceContext = (attemptId: string) => `link_attempt:${attemptId}:oidc_nonce`;
+export const verifierContext = (attemptId: string) => `link_attempt:${attemptId}:oidc_verifier`;
 
 function retryAfter(error: PageError, seconds: number): PageError {
   error.headers["retry-after"] = String(Math.max(1, Math.ceil(seconds)));

@@ -2,8 +2,9 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { LedgerError } from "@link-broker/consent-ledger";
 import fp from "fastify-plugin";
 import { isInvalidTextError } from "./invalid-text-error.ts";
-import { BrokerError, OAuthError, PageError } from "../errors.ts";
+import { BrokerError, OAuthError, PageError, ServiceUnavailableError } from "../errors.ts";
 import { errorPage, sendPage } from "../web/html.ts";
+import { isDatabaseUnavailable } from "./database-unavailable.ts";
 
 /** Which error shape a route answers with (DESIGN.md "HTTP contract"). */
 export type ErrorFormat = "json" | "oauth" | "page";
@@ -18,15 +19,19 @@ function formatOf(request: FastifyRequest): ErrorFormat {
   return request.routeOptions.config?.errorFormat ?? "json";
 }
 
+/** Seconds a caller is told to wait while the database is away. */
+const DATABASE_RETRY_AFTER = 5;
+
 /**
  * Framework errors (bad JSON, wrong content type, body too large, validation) are client errors;
- * ledger errors keep their stable code and status.
+ * ledger errors keep their stable code and status; a database that is away or saturated is a 503.
  */
 function toBrokerError(error: FastifyError, format: ErrorFormat): BrokerError {
   if (error instanceof BrokerError) return error;
   // A backstop behind the input guard: text the database cannot store is bad input, not a fault.
   if (isInvalidTextError(error)) return badInput(format, "Request holds characters the broker does not accept", 400);
   if (error instanceof LedgerError) return new BrokerError(error.code, error.message, error.status);
+  if (isDatabaseUnavailable(error)) return new ServiceUnavailableError("The service is briefly unavailable; retry shortly", "temporarily_unavailable", DATABASE_RETRY_AFTER);
   const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
   if (status >= 500) return new BrokerError("internal_error", "Internal error", 500);
   const message = error.validation ? `Invalid request: ${error.message}` : error.message;
@@ -52,7 +57,7 @@ function sendError(request: FastifyRequest, reply: FastifyReply, error: BrokerEr
     const pageError =
       error instanceof PageError
         ? error
-        : new PageError(error.code, error.status === 429 ? "Please wait" : "Something went wrong", error.expose ? error.message : "The broker could not finish this step.", "Go back to Messenger and start again.", error.status);
+        : new PageError(error.code, error.status === 429 || error.status === 503 ? "Please wait" : "Something went wrong", error.expose ? error.message : "The broker could not finish this step.", error.status === 503 ? "Wait a moment, then try again." : "Go back to Messenger and start again.", error.status);
     return sendPage(reply, errorPage({ title: pageError.title, message: pageError.message, nextStep: pageError.nextStep, requestId: request.id, returnUrl: pageError.returnUrl }), error.status);
   }
   reply.header("cache-control", "no-store");
@@ -87,8 +92,14 @@ const shortPath = (url: string) => {
 async function errorHandler(app: FastifyInstance) {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const brokerError = toBrokerError(error, formatOf(request));
+    if (brokerError.status === 503) {
+      // A passing condition (database away, overload), not a bug: a warning without a stack for
+      // the database; shed load is only counted (the access log has it), as logging costs too.
+      request.refusal = brokerError.code;
+      if (!(error instanceof BrokerError)) request.log.warn({ error_code: brokerError.code, err: (error as Error).message?.split("\n").filter(Boolean).at(-1) }, "service unavailable");
+    }
     // A page error is a step the flow refused on purpose (a bank that is down included): not a failure.
-    if (brokerError.status >= 500 && !(error instanceof PageError)) request.log.error({ err: error }, "request failed");
+    else if (brokerError.status >= 500 && !(error instanceof PageError)) request.log.error({ err: error }, "request failed");
     else request.refusal = brokerError.code;
     return sendError(request, reply, brokerError);
   });

@@ -24,7 +24,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: database reachable and migrations applied */
+        /** Readiness: database reachable, migrations applied, master key opens the sealed values */
         get: operations["getReadyz"];
         put?: never;
         post?: never;
@@ -597,6 +597,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         status: string;
+                        /** @description Per-start id of this broker (BROKER_INSTANCE_ID) */
+                        instance: string;
                     };
                 };
             };
@@ -622,6 +624,8 @@ export interface operations {
                         status: string;
                         database: string;
                         pending_migrations: string[];
+                        /** @description ok, unknown_key or not_authentic */
+                        master_key?: string;
                     };
                 };
             };
@@ -636,6 +640,8 @@ export interface operations {
                         status: string;
                         database: string;
                         pending_migrations: string[];
+                        /** @description ok, unknown_key or not_authentic */
+                        master_key?: string;
                     };
                 };
             };

@@ -2,7 +2,8 @@
 // The production build (the Dockerfile runs it; test/build.test.ts in apps/broker too):
 //   1. bundles the broker and its CLI with the workspace packages into apps/broker/dist/ (esbuild;
 //      npm dependencies stay external), so plain `node` runs them: no tsx, no TypeScript;
-//   2. copies prisma/ (schema and migrations) beside the bundles, where the migrator looks first;
+//   2. copies prisma/ (schema and migrations) beside the bundles, where the migrator looks first,
+//      and the files the code reads beside itself at run time (the console's stylesheet);
 //   3. with an output folder, `pnpm deploy --prod` puts the broker package there with its
 //      production dependencies only, flat (hoisted), so the bundles resolve every external.
 // Usage: node apps/broker/scripts/build.mjs [OUT_DIR]
@@ -41,6 +42,8 @@ await build({
 });
 cpSync(join(root, "prisma", "schema.prisma"), join(dist, "prisma", "schema.prisma"));
 cpSync(join(root, "prisma", "migrations"), join(dist, "prisma", "migrations"), { recursive: true });
+// console-routes.ts reads it with `new URL("./console.css", import.meta.url)`: beside main.js once bundled.
+cpSync(join(broker, "src", "console", "console.css"), join(dist, "console.css"));
 console.log(`built ${dist}`);
 
 if (out) {

@@ -58,6 +58,10 @@ describe("production build", () => {
     });
     console.log(`built broker ready after ${((Date.now() - started) / 1000).toFixed(1)} s in all`);
     expect(ready.body).toMatchObject({ status: "ready", pending_migrations: [] });
+    // Files the code reads beside itself at run time came along (the console's stylesheet).
+    const css = await fetch(`http://127.0.0.1:${port}/console/console.css`);
+    expect(css.status).toBe(200);
+    expect(await css.text()).toContain("{");
     // The CLI of the build runs compiled too.
     const help = await run(process.execPath, [join(out, "bin", "link-broker.js"), "--help"], { cwd: work, env }).catch((err: { stdout: string; stderr: string }) => err);
     expect(`${help.stdout}${help.stderr}`).toMatch(/usage: link-broker/);

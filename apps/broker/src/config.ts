@@ -5,6 +5,7 @@ import { join, resolve } from "node:path";
 import { Type, type Static } from "typebox";
 import { Value } from "typebox/value";
 import { keyIdOf } from "./crypto/seal.ts";
+import { type Cidr, parseCidrList } from "./net/address-policy.ts";
 
 /** The environment variables of DESIGN.md "Configuration", as one schema. */
 export const EnvSchema = Type.Object({
@@ -19,6 +20,7 @@ export const EnvSchema = Type.Object({
     default: "https://www.facebook.com/messenger_platform/account_linking",
   }),
   NODE_ENV: Type.Optional(Type.String()),
+  BROKER_OUTBOUND_ALLOWLIST: Type.Optional(Type.String()),
   BROKER_WORKERS: Type.String({ pattern: "^(auto|[1-9][0-9]{0,2})$", default: "1" }),
   LOG_LEVEL: Type.Union(
     [Type.Literal("fatal"), Type.Literal("error"), Type.Literal("warn"), Type.Literal("info"), Type.Literal("debug"), Type.Literal("trace"), Type.Literal("silent")],
@@ -38,6 +40,11 @@ export interface Config {
   readonly registrationToken: string;
   readonly messengerGraphUrl: string;
   readonly messengerRedirectAllowlist: readonly string[];
+  /**
+   * Internal addresses (CIDRs) the broker may still fetch from when a registrant's URL names them:
+   * loopback for tests and the sandbox, outside production only. Empty: public addresses only.
+   */
+  readonly outboundAllowlist: readonly Cidr[];
   readonly production: boolean;
   readonly logLevel: Env["LOG_LEVEL"];
   /** Broker processes on this host sharing the port (node:cluster); 1 runs the broker in this process. */
@@ -116,6 +123,16 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, options: LoadConfigOptions
     if (typeof checked === "string") throw new ConfigError("MESSENGER_REDIRECT_ALLOWLIST", `${prefix} ${checked}`);
   }
 
+  let outboundAllowlist: Cidr[] = [];
+  if (env.BROKER_OUTBOUND_ALLOWLIST !== undefined) {
+    if (production) throw new ConfigError("BROKER_OUTBOUND_ALLOWLIST", "is for tests and local development only; in production the broker fetches from public addresses only");
+    try {
+      outboundAllowlist = parseCidrList(env.BROKER_OUTBOUND_ALLOWLIST);
+    } catch {
+      throw new ConfigError("BROKER_OUTBOUND_ALLOWLIST", "must be comma-separated IP addresses or CIDRs, e.g. 127.0.0.0/8,::1");
+    }
+  }
+
   const masterKey = loadMasterKey(env.BROKER_MASTER_KEY, production, dataDir, warn);
 
   let registrationToken = env.BROKER_REGISTRATION_TOKEN;
@@ -139,6 +156,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, options: LoadConfigOptions
     registrationToken,
     messengerGraphUrl: graph.href.replace(/\/$/, ""),
     messengerRedirectAllowlist: Object.freeze(allowlist),
+    outboundAllowlist: Object.freeze(outboundAllowlist),
     production,
     logLevel: env.LOG_LEVEL,
     workers,

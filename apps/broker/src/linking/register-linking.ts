@@ -11,6 +11,7 @@ import { linksRoutes } from "../links/links-routes.ts";
 import { createLinksService, GRAPH_UNLINK_JOB, graphUnlinkHandler, type LinksService } from "../links/links-service.ts";
 import { messengerWebhookRoutes } from "../links/messenger-webhook-routes.ts";
 import { createReplayGuardRepo } from "../links/replay-guard-repo.ts";
+import { createOutboundFetch, registrantFetch } from "../net/outbound-fetch.ts";
 import { createCsrf } from "./attempt-cookie.ts";
 import { createBankIdp, type BankIdp } from "./bank-idp.ts";
 import { createGraphClient, type GraphClient } from "./graph-client.ts";
@@ -55,8 +56,10 @@ function prismaClientLookup(db: Pick<Db, "prisma">): ClientLookup {
 export async function registerLinking(app: FastifyInstance, ctx: LinkingContext, deps: LinkingDeps, overrides: LinkingOverrides = {}): Promise<LinkingHandle> {
   const { config, db, clock, sealer } = ctx;
   const clients = deps.clients ?? prismaClientLookup(db);
-  const graph = overrides.graph ?? createGraphClient({ baseUrl: config.messengerGraphUrl, timeoutMs: 5_000 });
-  const bankIdp = overrides.bankIdp ?? createBankIdp({ redirectUri: `${config.publicUrl}/link/callback`, production: config.production });
+  // The Graph URL is the operator's own configuration, so its fetch is capped but not address-checked.
+  const graph = overrides.graph ?? createGraphClient({ baseUrl: config.messengerGraphUrl, timeoutMs: 5_000, fetch: createOutboundFetch({ timeoutMs: 5_000 }) });
+  const bankIdp =
+    overrides.bankIdp ?? createBankIdp({ redirectUri: `${config.publicUrl}/link/callback`, production: config.production, fetch: registrantFetch(config.outboundAllowlist) });
 
   const linksRepo = createLinksRepo(db);
   const attempts = createLinkAttemptRepo(db);

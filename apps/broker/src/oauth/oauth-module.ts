@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Tx } from "@link-broker/db";
 import type { BrokerContext } from "../app.ts";
+import { registrantFetch } from "../net/outbound-fetch.ts";
 import { DEFAULT_RATE_LIMITS, createRateLimiter, type EndpointLimits } from "../plugins/rate-limit.ts";
 import { createClientAuthenticator } from "./clients/authenticate-client.ts";
 import { createClientCache, createClientRepo } from "./clients/client-repo.ts";
@@ -49,7 +50,7 @@ export function createOAuth(ctx: Omit<BrokerContext, "ledger">, options: OAuthOp
     /** Contract: compact ES256 JWS with the active kid (consent receipts, ledger checkpoints). */
     signer: keyStore.signer,
     clients,
-    authenticator: createClientAuthenticator({ clients, replay, clock, config }),
+    authenticator: createClientAuthenticator({ clients, replay, clock, config, fetch: registrantFetch(config.outboundAllowlist) }),
     registration: createRegistrationService({ repo: clientRepo, cache: clients, sealer, config, clock }),
     dpop: createDpopVerifier({ replay, clock, secret: createHash("sha256").update(config.masterKey.key).digest() }),
     par,

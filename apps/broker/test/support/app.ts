@@ -10,12 +10,16 @@ import { loadConfig, type Config } from "../../src/config.ts";
 export const TEST_MASTER_KEY = randomBytes(32).toString("base64");
 export const TEST_REGISTRATION_TOKEN = randomBytes(32).toString("base64url");
 
+/** Test servers (bank providers, JWKS hosts) run on loopback; SSRF tests turn this off with "". */
+export const TEST_OUTBOUND_ALLOWLIST = "127.0.0.0/8,::1";
+
 export function testConfig(env: Record<string, string> = {}): Config {
   return loadConfig(
     {
       BROKER_MASTER_KEY: TEST_MASTER_KEY,
       BROKER_REGISTRATION_TOKEN: TEST_REGISTRATION_TOKEN,
       LOG_LEVEL: "silent",
+      BROKER_OUTBOUND_ALLOWLIST: TEST_OUTBOUND_ALLOWLIST,
       ...env,
     },
     { dataDir: mkdtempSync(join(tmpdir(), "lb-test-")) },

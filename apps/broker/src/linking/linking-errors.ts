@@ -35,4 +35,5 @@ export const Errors = {
     return e;
   },
   tooFast: () => linkError("rate_limited", "Please wait", "Too many codes were tried in a short time.", "Wait a few minutes, then try again.", 429),
+  tooManyViews: () => linkError("rate_limited", "Please wait", "This page was opened too many times in a short time.", "Wait a few minutes, then try again.", 429),
 };

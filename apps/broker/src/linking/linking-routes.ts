@@ -41,6 +41,8 @@ const pageConfig = { errorFormat: "page" as const };
 /** Two-factor attempts per attempt per window, on top of the factor's own 5-failure lock. */
 const TWO_FA_LIMIT = 10;
 const TWO_FA_WINDOW_MS = 5 * 60_000;
+/** Views of the second-factor page per attempt per window: each one unseals a secret and draws a QR code. */
+const TWO_FA_PAGE_LIMIT = 20;
 
 function sendPage(reply: FastifyReply, body: string, status = 200) {
   return reply
@@ -77,8 +79,17 @@ export const linkingRoutes: FastifyPluginAsyncTypebox<LinkingRoutesOptions> = as
     return reply.header("cache-control", "no-store").redirect(location, 303);
   });
 
+  async function limit(key: string, max: number, refusal: () => LinkPageError) {
+    const hit = await rateLimits.hit(key, max, TWO_FA_WINDOW_MS, clock.now());
+    if (hit.allowed) return;
+    const e = refusal();
+    e.headers["retry-after"] = String(Math.max(1, Math.ceil((hit.resetAt.getTime() - clock.now().getTime()) / 1000)));
+    throw e;
+  }
+
   app.get("/link/2fa", { schema: { tags, summary: "Second factor: enrol or enter a TOTP code", response: PageResponse }, config: pageConfig }, async (request, reply) => {
     const binding = readBinding(request);
+    if (binding) await limit(`link_2fa_page:${binding.attemptId}`, TWO_FA_PAGE_LIMIT, Errors.tooManyViews);
     const { bankName, enrolment, attempt } = await service.secondFactorForm(binding);
     return sendPage(reply, secondFactorPage({ bankName, enrolment, csrf: csrf.tokenFor(binding!, "2fa"), returnUrl: messengerReturnUrl(attempt.redirectUri) }));
   });
@@ -87,12 +98,7 @@ export const linkingRoutes: FastifyPluginAsyncTypebox<LinkingRoutesOptions> = as
     const binding = readBinding(request);
     if (!binding) throw Errors.noSession();
     if (!csrf.check(binding, "2fa", request.body.csrf)) throw Errors.csrf();
-    const limit = await rateLimits.hit(`link_2fa:${binding.attemptId}`, TWO_FA_LIMIT, TWO_FA_WINDOW_MS, clock.now());
-    if (!limit.allowed) {
-      const e = Errors.tooFast();
-      e.headers["retry-after"] = String(Math.max(1, Math.ceil((limit.resetAt.getTime() - clock.now().getTime()) / 1000)));
-      throw e;
-    }
+    await limit(`link_2fa:${binding.attemptId}`, TWO_FA_LIMIT, Errors.tooFast);
     const result = await service.verifySecondFactor(binding, request.body.code ?? "");
     if (result.ok) return reply.redirect("/link/consent", 303);
     if (result.reason === "not_enrolled") throw Errors.wrongStep();

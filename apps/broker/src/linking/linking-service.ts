@@ -208,7 +208,7 @@ export function createLinkingService(deps: LinkingServiceDeps) {
         await attempts.fail(attempt.id, "second_factor_locked");
         throw withReturn(Errors.locked(status.lockedUntil, clock.now()), attempt);
       }
-      const enrolment = status.state === "enrolled" ? undefined : await totp.enrol(client.id, attempt.bankSubject!, { issuer: client.name, account: `${client.name} customer` });
+      const enrolment = status.state === "enrolled" ? undefined : await totp.enrol(client.id, attempt.bankSubject!, attempt.id, { issuer: client.name, account: `${client.name} customer` });
       return { attempt, bankName: client.name, enrolment };
     },
 

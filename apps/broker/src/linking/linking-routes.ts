@@ -75,7 +75,7 @@ export const linkingRoutes: FastifyPluginAsyncTypebox<LinkingRoutesOptions> = as
 
   app.get("/link/callback", { schema: { tags, summary: "The bank identity provider's redirect back", response: PageResponse }, config: pageConfig }, async (request, reply) => {
     const current = new URL(request.url, options.publicUrl);
-    const { location } = await service.callback(readBinding(request), current);
+    const { location } = await service.callback(readBinding(request, secureCookies), current);
     return reply.header("cache-control", "no-store").redirect(location, 303);
   });
 
@@ -88,14 +88,14 @@ export const linkingRoutes: FastifyPluginAsyncTypebox<LinkingRoutesOptions> = as
   }
 
   app.get("/link/2fa", { schema: { tags, summary: "Second factor: enrol or enter a TOTP code", response: PageResponse }, config: pageConfig }, async (request, reply) => {
-    const binding = readBinding(request);
+    const binding = readBinding(request, secureCookies);
     if (binding) await limit(`link_2fa_page:${binding.attemptId}`, TWO_FA_PAGE_LIMIT, Errors.tooManyViews);
     const { bankName, enrolment, attempt } = await service.secondFactorForm(binding);
     return sendPage(reply, secondFactorPage({ bankName, enrolment, csrf: csrf.tokenFor(binding!, "2fa"), returnUrl: messengerReturnUrl(attempt.redirectUri) }));
   });
 
   app.post("/link/2fa", { schema: { tags, summary: "Second factor: check a TOTP code", body: CodeForm, response: PageResponse }, config: pageConfig }, async (request, reply) => {
-    const binding = readBinding(request);
+    const binding = readBinding(request, secureCookies);
     if (!binding) throw Errors.noSession();
     if (!csrf.check(binding, "2fa", request.body.csrf)) throw Errors.csrf();
     await limit(`link_2fa:${binding.attemptId}`, TWO_FA_LIMIT, Errors.tooFast);
@@ -107,7 +107,7 @@ export const linkingRoutes: FastifyPluginAsyncTypebox<LinkingRoutesOptions> = as
   });
 
   app.get("/link/consent", { schema: { tags, summary: "Consent: what the bank may do, for what, how long", response: PageResponse }, config: pageConfig }, async (request, reply) => {
-    const binding = readBinding(request);
+    const binding = readBinding(request, secureCookies);
     const { attempt, bankName, expiresAt } = await service.consentForm(binding);
     return sendPage(
       reply,
@@ -133,7 +133,7 @@ export const linkingRoutes: FastifyPluginAsyncTypebox<LinkingRoutesOptions> = as
   }
 
   app.post("/link/consent", { schema: { tags, summary: "Consent: approve or deny", body: ConsentForm, response: PageResponse }, config: pageConfig }, async (request, reply) => {
-    const binding = readBinding(request);
+    const binding = readBinding(request, secureCookies);
     if (!binding) throw Errors.noSession();
     if (!csrf.check(binding, "consent", request.body.csrf)) throw Errors.csrf();
     const decision = request.body.decision;

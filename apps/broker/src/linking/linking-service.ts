@@ -166,8 +166,10 @@ export function createLinkingService(deps: LinkingServiceDeps) {
     async callback(binding: AttemptBinding | undefined, currentUrl: URL): Promise<{ location: string }> {
       const attempt = await attemptFor(binding, "started");
       const state = currentUrl.searchParams.get("state");
+      // A state that is not this attempt's is refused and changes nothing: anyone can send this
+      // browser to /link/callback (a cross-site link, another attempt's late callback), and that
+      // must not end the customer's live attempt. Only the bank's answer to this attempt moves it.
       if (!state || !attempt.oidcStateHash || !constantEquals(hashToken(state), attempt.oidcStateHash)) {
-        await attempts.fail(attempt.id, "state_mismatch");
         throw withReturn(Errors.stateMismatch(), attempt);
       }
       const client = await clientOf(attempt);

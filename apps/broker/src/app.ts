@@ -22,6 +22,7 @@ import { oauthRoutes } from "./oauth/oauth-routes.ts";
 import { opsRoutes } from "./ops/ops-routes.ts";
 import { accessLogPlugin } from "./plugins/access-log.ts";
 import { errorHandlerPlugin } from "./plugins/error-handler.ts";
+import { docsCsp, frameProtectionPlugin } from "./plugins/frame-protection.ts";
 import { metricsPlugin } from "./plugins/metrics.ts";
 
 /** Everything the broker needs from outside; tests swap any of them. */
@@ -84,6 +85,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(errorHandlerPlugin);
   await app.register(accessLogPlugin);
+  await app.register(frameProtectionPlugin);
   await app.register(formbody);
 
   const registry = new promClient.Registry();
@@ -100,7 +102,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       servers: [{ url: config.publicUrl }],
     },
   });
-  await app.register(swaggerUi, { routePrefix: "/docs" });
+  await app.register(swaggerUi, { routePrefix: "/docs", staticCSP: true, transformStaticCSP: docsCsp });
 
   await app.register(opsRoutes, { db, registry });
   app.decorate("broker", ctx);

@@ -12,7 +12,6 @@ import { linkingDepsOf } from "../../src/linking/linking-wiring.ts";
 import { testConfig } from "./app.ts";
 import { startBankIdp, type BankIdpServer } from "./bank-idp.ts";
 import { startFakeGraph, type FakeGraph } from "./fake-graph.ts";
-import { fakeLinkingDeps } from "./linking-fakes.ts";
 import { registerClient, type Registered } from "./oauth.ts";
 import { freePort } from "./ports.ts";
 
@@ -41,9 +40,8 @@ export interface LinkingEnv {
   clock: ReturnType<typeof testClock>;
   /** Messenger's redirect_uri base (allowlisted). */
   messengerRedirect: string;
-  /** The OAuth/ledger deps passed to the broker (fakes unless given; a factory gets the broker's services). */
+  /** The OAuth/ledger deps the linking flow uses (the broker's own unless given). */
   deps: LinkingDeps;
-  fakes: ReturnType<typeof fakeLinkingDeps>;
   /** TOTP secrets learnt from enrolment pages, by `<clientId>:<username>`. */
   totpSecrets: Map<string, string>;
   seedClient(options?: SeedClientOptions): Promise<SeededClient>;
@@ -80,8 +78,8 @@ export interface SeededClient {
 
 /**
  * A listening broker with the linking flow, a real oidc-provider bank IdP and a fake Graph API,
- * all on loopback. The flow uses fakes for the OAuth server and the ledger unless `deps` says
- * otherwise: `"real"` keeps the broker's own (what `buildApp` wires by default).
+ * all on loopback. The flow runs on the broker's own OAuth server and consent ledger (what
+ * `buildApp` wires); `deps` may replace them for a test that needs to.
  * `LB_TEST_LOG=1` prints the broker's error log lines (to see why a page answered 500).
  */
 export async function startLinkingEnv(options: { deps?: "real" | LinkingDeps | ((ctx: BrokerContext) => LinkingDeps) } = {}): Promise<LinkingEnv> {
@@ -93,18 +91,17 @@ export async function startLinkingEnv(options: { deps?: "real" | LinkingDeps | (
   const config = testConfig({ PUBLIC_URL: brokerUrl, MESSENGER_GRAPH_URL: graph.url, MESSENGER_REDIRECT_ALLOWLIST: messengerRedirect, ...(process.env.LB_TEST_LOG === "1" ? { LOG_LEVEL: "error" } : {}) });
   const db = await createTestDb();
   const clock = testClock();
-  const fakes = fakeLinkingDeps();
-  let deps: LinkingDeps = fakes.deps;
-  const given = options.deps;
+  const given = options.deps ?? "real";
+  let deps: LinkingDeps | undefined;
   const linking =
     given === "real"
       ? undefined
       : (ctx: BrokerContext) => {
-          deps = typeof given === "function" ? given(ctx) : (given ?? fakes.deps);
+          deps = typeof given === "function" ? given(ctx) : given;
           return deps;
         };
   const broker = await buildApp({ config, db, clock, logger: process.env.LB_TEST_LOG === "1", linking, linkingOverrides: { startJobRunner: false } });
-  if (given === "real") deps = linkingDepsOf(broker.oauth, broker.broker.ledger);
+  deps ??= linkingDepsOf(broker.oauth, broker.broker.ledger);
   await broker.listen({ port, host: "127.0.0.1" });
   const sealer = createSealer(config.masterKey);
 
@@ -119,7 +116,6 @@ export async function startLinkingEnv(options: { deps?: "real" | LinkingDeps | (
     clock,
     messengerRedirect,
     deps,
-    fakes,
     totpSecrets: new Map(),
     async seedClient(o = {}) {
       const id = o.id ?? `client-${randomBytes(4).toString("hex")}`;

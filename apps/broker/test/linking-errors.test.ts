@@ -199,6 +199,9 @@ describe("GET /link/callback refusals", () => {
   });
 
   it("discovers each bank issuer once and reuses it", async () => {
+    // Self-contained: two starts of its own, whatever ran before (a start earlier in this
+    // file may already have discovered the issuer; it is still one discovery in all).
+    for (const psid of ["psid-disc-1", "psid-disc-2"]) expect((await openLink(env, { clientId: client.id, psid })).response.status).toBe(302);
     expect(env.idp.discoveryHits()).toBe(1);
   });
 

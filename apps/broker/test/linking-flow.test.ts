@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLinkingEnv, type LinkingEnv, type RegisteredBank } from "./support/linking-env.ts";
-import { bankLogin, csrfOf, driveLinkFlow, openLink, PLAIN_VERIFIER, postForm, totpCode, totpSecretOf } from "./support/link-flow.ts";
+import { bankLogin, csrfOf, driveLinkFlow, openLink, PLAIN_PARAMS, PLAIN_VERIFIER, postForm, totpCode, totpSecretOf } from "./support/link-flow.ts";
 import { basic, postForm as postOAuthForm } from "./support/oauth.ts";
 
 /** The whole flow on the broker's own OAuth server and consent ledger; only Graph and the bank are stand-ins. */
@@ -138,6 +138,28 @@ describe("linking flow: /link → bank login → TOTP → consent", () => {
     expect(await env.db.prisma.ledgerEntry.count()).toBe(entries + 1);
   });
 
+  it("the consent page says what the bank may do, for what, how long, and that it is never for advertising", async () => {
+    env.clock.advance(60_000);
+    const result = await driveLinkFlow(env, { clientId: client.id, psid: "psid-page", stopAt: "consent", params: { scope: "balance:read alerts:fraud", code_challenge: PLAIN_PARAMS.code_challenge, code_challenge_method: "S256", consent_duration_days: "30" } });
+    expect(result.last.status).toBe(200);
+    expect(result.last.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
+    expect(result.last.headers.get("x-frame-options")).toBe("DENY");
+    const text = (await result.last.text()).replace(/<[^>]+>/g, " ").replace(/\s+/g, " ");
+    expect(text).toContain("Link your Demo Bank account to Messenger?");
+    // Exactly the asked scopes, in words, each with its purpose.
+    expect(text).toContain("See your account balances");
+    expect(text).toContain("Send you fraud alerts");
+    expect(text).not.toContain("See your recent transactions");
+    expect(text).not.toContain("Help you in the support chat");
+    expect(text).toContain("Servicing your account");
+    expect(text).toContain("Warning you about possible fraud");
+    // How long, to the day, from the broker's clock.
+    const until = new Date(env.clock.now().getTime() + 30 * 86_400_000).toISOString().slice(0, 10);
+    expect(text).toContain(`For 30 days (until ${until}), unless you unlink sooner.`);
+    expect(text).toContain("Your linked data is never used for advertising.");
+    expect(text).toMatch(/Allow and link.*Don't link/);
+  });
+
   it("refuses the consent step before the second factor", async () => {
     const start = await openLink(env, { clientId: client.id, psid: "psid-skip" });
     const callback = await bankLogin(env, start.jar, start.response.headers.get("location")!);
@@ -171,8 +193,9 @@ describe("linking flow: /link → bank login → TOTP → consent", () => {
 
   it("the enrolment page shows a QR image and the otpauth URI as text, with a labelled field", async () => {
     const result = await driveLinkFlow(env, { clientId: client.id, username: "carol-unknown", stopAt: "second_factor" }).catch((e) => e);
-    // Unknown bank users cannot sign in: the bank login stops at the IdP.
+    // Unknown bank users cannot sign in: the bank login stops at the IdP, and the broker never sees a callback.
     expect(result).toBeInstanceOf(Error);
+    expect((result as Error).message).toMatch(/got 401: wrong username or password/);
     env.clock.advance(60_000);
     await env.db.prisma.totpFactor.deleteMany({ where: { subject: "cust-bob-002" } });
     const fresh = await driveLinkFlow(env, { clientId: client.id, username: "bob", stopAt: "second_factor" });

@@ -2,7 +2,8 @@ import { createHash, randomUUID } from "node:crypto";
 import * as oidc from "openid-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../src/app.ts";
-import { testConfig } from "./support/app.ts";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import { testConfig, TEST_REGISTRATION_TOKEN } from "./support/app.ts";
 import { basic, postForm, registerClient, startRunningBroker, type Registered, type RunningBroker } from "./support/oauth.ts";
 
 /**
@@ -127,6 +128,49 @@ describe("authorization and tenant checks, with real tokens", () => {
     expect(res.status).toBe(401);
     expect((await token(doomed, { grant_type: "refresh_token", refresh_token: t.refresh })).status).toBe(401);
     expect((await broker.app.oauth.introspection.liveAccessToken(t.access))).toBeUndefined();
+  });
+
+  it("a revoked access token and a rotated refresh token are inactive; the rest of the grant lives on", async () => {
+    const t = await linkedTokens(bankA);
+    expect((await revoke(bankA, t.access)).status).toBe(200);
+    expect((await introspect(bankA, t.access)).json).toEqual({ active: false });
+    const rotated = await token(bankA, { grant_type: "refresh_token", refresh_token: t.refresh });
+    expect(rotated.status).toBe(200);
+    expect((await introspect(bankA, t.refresh)).json).toEqual({ active: false });
+    expect((await introspect(bankA, rotated.json.refresh_token as string)).json).toMatchObject({ active: true, link_id: t.linkId, consent_id: t.consentId });
+    expect((await introspect(bankA, rotated.json.access_token as string)).json).toMatchObject({ active: true, link_id: t.linkId });
+  });
+
+  it("the operator's token reads every bank's ledger but never answers /ledger/check; only an exact Bearer header counts", async () => {
+    const mine = await approve(bankA);
+    const theirs = await approve(bankB);
+    const operator = bearer(TEST_REGISTRATION_TOKEN);
+    const all = (await fetch(`${url}/ledger/consents?limit=100`, { headers: operator }).then((r) => r.json())) as { items: { id: string }[] };
+    expect(all.items.map((i) => i.id)).toEqual(expect.arrayContaining([mine.consentId, theirs.consentId]));
+    expect((await fetch(`${url}/ledger/consents/${theirs.consentId}`, { headers: operator })).status).toBe(200);
+    expect((await fetch(`${url}/ledger/verify`, { headers: operator })).status).toBe(200);
+    const check = await fetch(`${url}/ledger/check`, { method: "POST", headers: { ...operator, "content-type": "application/json" }, body: JSON.stringify({ link_id: mine.linkId, scope: "balance:read" }) });
+    expect(check.status).toBe(401);
+    for (const authorization of [`Bearer ${TEST_REGISTRATION_TOKEN} extra`, `Bearer ${TEST_REGISTRATION_TOKEN}x`, `Basic ${TEST_REGISTRATION_TOKEN}`, `xBearer ${TEST_REGISTRATION_TOKEN}`, TEST_REGISTRATION_TOKEN]) {
+      expect((await fetch(`${url}/ledger/consents`, { headers: { authorization } })).status, authorization.slice(0, 12)).toBe(401);
+    }
+    expect((await fetch(`${url}/ledger/consents`, { headers: { authorization: `bearer ${TEST_REGISTRATION_TOKEN}` } })).status).toBe(200);
+  });
+
+  it("a client assertion may name the endpoint it is sent to, and only that one", async () => {
+    const { privateKey, publicKey } = await generateKeyPair("ES256");
+    const jwk = { ...(await exportJWK(publicKey)), kid: "k", alg: "ES256" };
+    const c = await registerClient(url, { token_endpoint_auth_method: "private_key_jwt", jwks: { keys: [jwk] }, grant_types: ["client_credentials"], scope: "ledger:check" });
+    const assertion = async (aud: string) => {
+      const now = Math.floor(Date.now() / 1000);
+      return new SignJWT({ jti: randomUUID() }).setProtectedHeader({ alg: "ES256", kid: "k" }).setIssuer(c.client_id).setSubject(c.client_id).setAudience(aud).setIssuedAt(now).setExpirationTime(now + 60).sign(privateKey);
+    };
+    const asClient = async (path: string, aud: string, body: Record<string, string>) =>
+      postForm(`${url}${path}`, { ...body, client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", client_assertion: await assertion(aud) });
+    expect((await asClient("/oauth/introspect?x=1", `${url}/oauth/introspect`, { token: "a.b.c" })).status).toBe(200);
+    expect((await asClient("/oauth/revoke", `${url}/oauth/introspect`, { token: "a.b.c" })).status).toBe(401);
+    expect((await asClient("/oauth/introspect", `${url}/oauth/introspect?x=1`, { token: "a.b.c" })).status).toBe(401);
+    expect((await asClient("/oauth/token", url, { grant_type: "client_credentials" })).status).toBe(200);
   });
 
   describe("across processes: a second broker on the same database", () => {

@@ -1,8 +1,6 @@
 // Mutation scores per directory from a StrykerJS JSON report (reports/mutation/<scope>.json):
-//   pnpm mutation:score oauth-auth
-//   pnpm mutation:score oauth-auth --without test/authorization-checks.test.ts
-// `--without` scores the same mutants as if that test file did not exist: a mutant only its
-// tests kill counts as survived (the run keeps every killing test: disableBail).
+//   pnpm mutation:score oauth-auth [--survivors]
+//   pnpm mutation:score oauth-auth-without-authorization-checks   (a `pnpm mutation --without` run)
 import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 
@@ -23,27 +21,13 @@ interface Report {
 const args = process.argv.slice(2);
 const scope = args[0];
 if (!scope) {
-  process.stderr.write("usage: pnpm mutation:score <scope> [--without <test file>]... [--survivors]\n");
+  process.stderr.write("usage: pnpm mutation:score <report name> [--survivors]\n");
   process.exit(2);
 }
-const without = args.flatMap((a, i) => (args[i - 1] === "--without" ? [a] : []));
 const root = resolve(import.meta.dirname, "..");
 const report = JSON.parse(readFileSync(join(root, "reports", "mutation", `${scope}.json`), "utf8")) as Report;
 
-const dropped = new Set<string>();
-for (const [file, { tests }] of Object.entries(report.testFiles ?? {})) {
-  if (without.some((w) => file.endsWith(w))) for (const t of tests) dropped.add(t.id);
-}
-
-function statusOf(m: Mutant): string {
-  if (without.length === 0) return m.status;
-  if (m.status === "Killed") {
-    const left = (m.killedBy ?? []).filter((t) => !dropped.has(t));
-    if (left.length === 0) return (m.coveredBy ?? []).some((t) => !dropped.has(t)) ? "Survived" : "NoCoverage";
-  }
-  if (m.status === "Survived" && !(m.coveredBy ?? []).some((t) => !dropped.has(t))) return "NoCoverage";
-  return m.status;
-}
+const statusOf = (m: Mutant) => m.status;
 
 const byDir = new Map<string, Record<string, number>>();
 const survivors: string[] = [];
@@ -64,7 +48,7 @@ const score = (c: Record<string, number>) => {
   return valid === 0 ? "n/a" : `${((100 * detected) / valid).toFixed(1)}%`;
 };
 const total: Record<string, number> = {};
-process.stdout.write(`${scope}${without.length ? ` without ${without.join(", ")}` : ""}\n| directory | score | killed | timeout | survived | no coverage | ignored/errors |\n| --- | --- | --- | --- | --- | --- | --- |\n`);
+process.stdout.write(`${scope}\n| directory | score | killed | timeout | survived | no coverage | ignored/errors |\n| --- | --- | --- | --- | --- | --- | --- |\n`);
 for (const [dir, c] of [...byDir].sort()) {
   for (const [k, v] of Object.entries(c)) total[k] = (total[k] ?? 0) + v;
   const other = Object.entries(c).filter(([k]) => !["Killed", "Timeout", "Survived", "NoCoverage"].includes(k)).reduce((a, [, v]) => a + v, 0);

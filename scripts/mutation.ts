@@ -59,7 +59,9 @@ export const SCOPES: Record<string, Scope> = {
 };
 
 const root = resolve(import.meta.dirname, "..");
-// `--without <test file>` leaves a test file out, e.g. to score the suite as it was before it.
+// `--without <test file>` leaves a test file out, to score the suite as it was before that file.
+// Both runs share one incremental file, so the run with the file re-tests only the mutants that
+// survived without it (and those its tests cover anew); killed ones keep their result.
 const args = process.argv.slice(2);
 const without = new Set<string>();
 for (let i = args.indexOf("--without"); i >= 0; i = args.indexOf("--without")) {
@@ -83,13 +85,9 @@ for (const name of names) {
     vitest: { configFile: "vitest.mutation.config.ts", related: false },
     mutate: scope.mutate,
     coverageAnalysis: "perTest",
-    // Every covering test runs against every mutant (not just until the first kill), so the
-    // report names all the tests that kill each one: the score without a test file is then
-    // read off the same run (scripts/mutation-score.ts).
-    disableBail: true,
     concurrency: 1,
     incremental: true,
-    incrementalFile: join(reports, `${name}${label}.incremental.json`),
+    incrementalFile: join(reports, `${name}.incremental.json`),
     reporters: ["clear-text", "progress", "json"],
     jsonReporter: { fileName: join(reports, `${name}${label}.json`) },
     clearTextReporter: { allowColor: false, logTests: false, allowEmojis: false },

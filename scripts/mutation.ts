@@ -27,6 +27,12 @@ export const SCOPES: Record<string, Scope> = {
     mutate: ["src/oauth/introspect/introspect-service.ts", "src/ledger/ledger-auth.ts", "src/plugins/client-auth.ts"],
     tests: brokerAuthTests,
   },
+  // Only the authorization and tenant checks of oauth-auth, against the tests written for them.
+  "authz-checks": {
+    cwd: "apps/broker",
+    mutate: ["src/ledger/ledger-auth.ts", "src/oauth/introspect/introspect-service.ts:36-64", "src/oauth/introspect/introspect-service.ts:91-91", "src/oauth/introspect/introspect-service.ts:106-119"],
+    tests: ["test/authorization-checks.test.ts"],
+  },
   // How a caller proves who it is: client secrets, assertions, bearer tokens.
   "oauth-clients": {
     cwd: "apps/broker",

@@ -1,10 +1,37 @@
-# The broker image: Node 20 + pnpm, the workspace installed from the lockfile.
-FROM node:20-bookworm-slim
-WORKDIR /app
+# syntax=docker/dockerfile:1
+# The broker's production image, in stages:
+#   build    — the workspace with dev dependencies; apps/broker/scripts/build.mjs bundles the broker
+#              to JavaScript and deploys it with production dependencies only (`pnpm deploy --prod`)
+#   sandbox  — the whole demo (broker + sandbox bank + Messenger simulator), for compose's
+#              `sandbox` profile; runs TypeScript through tsx, never for production
+#   runtime  — the default: compiled JavaScript on plain node, tini as PID 1, non-root, HEALTHCHECK
+
+FROM node:20-bookworm-slim AS build
+WORKDIR /src
 RUN npm install -g pnpm@12
 COPY . .
 RUN pnpm install --frozen-lockfile
+RUN node apps/broker/scripts/build.mjs /app
+
+FROM build AS sandbox
+RUN apt-get update && apt-get install -y --no-install-recommends tini && rm -rf /var/lib/apt/lists/* \
+  && mkdir -p /src/.data && chown node:node /src/.data
+USER node
+ENV HOST=0.0.0.0 SANDBOX_HOST=0.0.0.0
+EXPOSE 3000 4000 4001
+ENTRYPOINT ["/usr/bin/tini", "--"]
+CMD ["node", "--import", "tsx", "scripts/start.ts"]
+
+FROM node:20-bookworm-slim AS runtime
+RUN apt-get update && apt-get install -y --no-install-recommends tini && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY --from=build --chown=root:root /app /app
+RUN mkdir -p /app/.data && chown node:node /app/.data
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000
 EXPOSE 3000
 USER node
-CMD ["pnpm", "--filter", "@link-broker/broker", "start"]
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
+  CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.PORT || 3000}/readyz`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# tini is PID 1: it passes SIGTERM to node (graceful shutdown) and reaps zombies.
+ENTRYPOINT ["/usr/bin/tini", "--"]
+CMD ["node", "dist/main.js"]

@@ -14,6 +14,7 @@ import pg from "../packages/db/node_modules/pg/lib/index.js";
 import { buildApp } from "../apps/broker/src/app.ts";
 import { loadConfig } from "../apps/broker/src/config.ts";
 import { createConsentLedger, type ConsentLedger } from "../packages/consent-ledger/src/index.ts";
+import { createEphemeralLedgerKeys } from "../packages/consent-ledger/src/testing.ts";
 import { createDb, migrate } from "../packages/db/src/index.ts";
 import Fastify from "../apps/broker/node_modules/fastify/fastify.js";
 
@@ -21,7 +22,8 @@ const requireBroker = createRequire(new URL("../apps/broker/package.json", impor
 const AUTOCANNON = requireBroker.resolve("autocannon/autocannon.js");
 const base = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const name = `lb_bench_${randomBytes(4).toString("hex")}`;
-const signer = { sign: async () => "x.y.z" };
+// Appends and checks never sign: in-memory ledger keys are enough.
+const keys = createEphemeralLedgerKeys();
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 
 async function admin(sql: string) {
@@ -86,7 +88,7 @@ url.pathname = `/${name}`;
 const db = await createDb({ url: url.href, poolSize: 20 });
 try {
   await migrate(db);
-  const ledger = createConsentLedger({ db, signer });
+  const ledger = createConsentLedger({ db, keys });
   await ledger.ready();
   const N = 500;
   for (let i = 0; i < N; i++) await ledger.grant({ clientId: "bench", subject: `s${i}`, linkId: `l${i}`, scopes: ["balance:read", "alerts:fraud"], actor: "customer" });
@@ -98,7 +100,7 @@ try {
   const warm = await timed(2, () => ledger.check({ linkId: `l${k++ % N}` }, { scope: "balance:read", purpose: "account_servicing" }));
   const s1 = ledger.cacheStats();
   const warmHitRate = (s1.hits - s0.hits) / Math.max(1, s1.hits - s0.hits + s1.misses - s0.misses);
-  const cold = createConsentLedger({ db, signer, cache: false });
+  const cold = createConsentLedger({ db, keys, cache: false });
   let c = 0;
   const uncached = await timed(2, () => cold.check({ linkId: `l${c++ % N}` }, { scope: "balance:read" }));
   await cold.close();
@@ -109,11 +111,11 @@ try {
   const token = randomBytes(32).toString("base64url");
   const config = loadConfig({ DATABASE_URL: url.href, BROKER_MASTER_KEY: randomBytes(32).toString("base64"), BROKER_REGISTRATION_TOKEN: token, LOG_LEVEL: "silent" }, { dataDir: mkdtempSync(join(tmpdir(), "lb-bench-")) });
   const app = await buildApp({ config, db, logger: false });
-  await app.broker.ledger.ready();
+  await app.modules.ledger.ledger.ready();
   await app.listen({ port: 0, host: "127.0.0.1" });
   // The bank "bench" asks with its own ledger:check access token, as a real service would.
   await db.prisma.client.upsert({ where: { id: "bench" }, update: {}, create: { id: "bench", name: "Bench Bank", registrationTokenHash: randomBytes(32).toString("hex"), tokenEndpointAuthMethod: "client_secret_basic", grantTypes: ["client_credentials"], scopes: ["ledger:check"] } });
-  const checkToken = (await app.oauth.accessTokens.issue({ clientId: "bench", subject: "bench", scopes: ["ledger:check"] })).token;
+  const checkToken = (await app.modules.oauth.accessTokens.issue({ clientId: "bench", subject: "bench", scopes: ["ledger:check"] })).token;
   const brokerUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}/ledger/check`;
   const bare = Fastify({ logger: false });
   bare.post("/check", async () => ({ allowed: true, consent_id: "c", expires_at: null, reason: "active" }));
@@ -127,7 +129,7 @@ try {
   const brokerRuns: number[] = [];
   let p99 = { bare: 0, broker: 0 };
   let non2xx = 0;
-  const before = app.broker.ledger.cacheStats();
+  const before = app.modules.ledger.ledger.cacheStats();
   for (let round = 0; round < 3; round++) {
     const b = await autocannon(bareUrl, body, {}, 3);
     const r = await autocannon(brokerUrl, body, { authorization: `Bearer ${checkToken}` }, 3);
@@ -136,7 +138,7 @@ try {
     p99 = { bare: Math.max(p99.bare, b.p99), broker: Math.max(p99.broker, r.p99) };
     non2xx += r.non2xx;
   }
-  const after = app.broker.ledger.cacheStats();
+  const after = app.modules.ledger.ledger.cacheStats();
   // Context: the broker's app-wide cost (hooks, request ids, metrics) on its cheapest route.
   const bareHealth = await autocannon(bareUrl.replace("/check", "/healthz"), undefined, {}, 3);
   const brokerHealth = await autocannon(brokerUrl.replace("/ledger/check", "/healthz"), undefined, {}, 3);
@@ -151,13 +153,15 @@ try {
 
   // 3. appends
   const single = await appendRate([ledger], 2);
-  const many = Array.from({ length: 8 }, () => createConsentLedger({ db, signer, cache: false }));
+  const many = Array.from({ length: 8 }, () => createConsentLedger({ db, keys, cache: false }));
   const concurrent = await appendRate(many, 2);
   await Promise.all(many.map((l) => l.close()));
   console.log(`appends, 1 appender (serialized): ${fmt(single)} /s`);
   console.log(`appends, 8 concurrent appenders:  ${fmt(concurrent)} /s (one chain: advisory lock)`);
+  const t0 = performance.now();
   const v = await ledger.verify();
-  console.log(`chain after the run:              ok=${v.ok}, ${fmt(v.checked)} entries`);
+  const verifyMs = performance.now() - t0;
+  console.log(`chain after the run:              ok=${v.ok}, ${fmt(v.checked)} entries, verify (chain + projection) ${fmt(verifyMs)} ms`);
   await ledger.close();
 } finally {
   await db.close();

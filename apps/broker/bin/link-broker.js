@@ -1,7 +1,13 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through the tsx loader.
+// The admin CLI: from the TypeScript source through the tsx loader in the repository; the
+// compiled dist/cli.js in a production build, which ships no source.
 import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-const cli = fileURLToPath(new URL("../src/cli/cli.ts", import.meta.url));
-const res = spawnSync(process.execPath, ["--import", "tsx", cli, ...process.argv.slice(2)], { stdio: "inherit" });
-process.exit(res.status ?? 1);
+const source = fileURLToPath(new URL("../src/cli/cli.ts", import.meta.url));
+if (existsSync(source)) {
+  const res = spawnSync(process.execPath, ["--import", "tsx", source, ...process.argv.slice(2)], { stdio: "inherit" });
+  process.exit(res.status ?? 1);
+} else {
+  await import(new URL("../dist/cli.js", import.meta.url).href);
+}

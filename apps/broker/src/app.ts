@@ -1,29 +1,34 @@
 import { randomUUID } from "node:crypto";
 import formbody from "@fastify/formbody";
-import swagger from "@fastify/swagger";
-import swaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import type { ConsentLedger, LedgerSigner } from "@link-broker/consent-ledger";
+import type { LedgerKeys } from "@link-broker/consent-ledger";
 import type { Db } from "@link-broker/db";
 import Fastify, { LogController, type FastifyInstance } from "fastify";
 import promClient from "prom-client";
+import type { BrokerContext } from "./broker-context.ts";
 import { systemClock, type Clock } from "./clock.ts";
 import type { Config } from "./config.ts";
-import { createSealer, type Sealer } from "./crypto/seal.ts";
-import { registerLinking, type LinkingOverrides } from "./linking/register-linking.ts";
-import type { LinkingDeps } from "./linking/linking-deps.ts";
-import { createBrokerLedger, registerLedger } from "./ledger/broker-ledger.ts";
+import type { ModulePorts } from "./contracts.ts";
+import { createSealer } from "./crypto/seal.ts";
+import { createLedgerModule } from "./ledger/ledger-module.ts";
+import type { BankIdp } from "./linking/bank-idp.ts";
+import { createLinkingModule } from "./linking/linking-module.ts";
 import { createLinksRepo } from "./links/links-repo.ts";
+import { createLinksModule } from "./links/links-module.ts";
 import { loggerOptions } from "./logger.ts";
-import { linkingDepsOf } from "./linking/linking-wiring.ts";
-import { createOAuth, type OAuthOptions } from "./oauth/oauth-module.ts";
-import type { ConsentCheck } from "./oauth/token/token-service.ts";
-import { oauthRoutes } from "./oauth/oauth-routes.ts";
+import type { GraphClient } from "./messenger/graph-client.ts";
+import { createMessengerModule } from "./messenger/messenger-module.ts";
+import { createKeysModule } from "./oauth/keys/keys-module.ts";
+import { createOAuthModule, type OAuthModuleDeps } from "./oauth/oauth-module.ts";
+import { registerOpenApi } from "./openapi/openapi-plugin.ts";
 import { opsRoutes } from "./ops/ops-routes.ts";
 import { accessLogPlugin } from "./plugins/access-log.ts";
 import { errorHandlerPlugin } from "./plugins/error-handler.ts";
-import { docsCsp, frameProtectionPlugin } from "./plugins/frame-protection.ts";
+import { frameProtectionPlugin } from "./plugins/frame-protection.ts";
 import { metricsPlugin } from "./plugins/metrics.ts";
+import { createRateLimiter } from "./plugins/rate-limit.ts";
+import { createRateLimitRepo } from "./plugins/rate-limit-repo.ts";
+import { createScheduler } from "./scheduler.ts";
 
 /** Everything the broker needs from outside; tests swap any of them. */
 export interface AppDeps {
@@ -34,38 +39,49 @@ export interface AppDeps {
   logger?: boolean;
   /** Where log lines go (default stdout); tests capture them to check redaction. */
   logStream?: { write(line: string): void };
-  /** Replaces the OAuth and ledger functions the linking flow uses (default: the real ones). */
-  linking?: LinkingDeps | ((ctx: BrokerContext) => LinkingDeps);
-  /** Test overrides for the linking flow (Graph client, bank relying party, job runner). */
-  linkingOverrides?: LinkingOverrides;
-  /** OAuth hooks and limits (consent check, rate limits). */
-  oauth?: OAuthOptions;
-  /** Signs ledger receipts and checkpoints; default: the broker's signing keys. */
-  ledgerSigner?: LedgerSigner;
+  /** The Graph API client (default: Graph at MESSENGER_GRAPH_URL). */
+  graph?: GraphClient;
+  /** The relying party of the banks' OpenID providers (default: openid-client). */
+  bankIdp?: BankIdp;
+  /** Test doubles for what the links and linking modules ask of OAuth and the ledger, and for /links client auth. */
+  ports?: Partial<ModulePorts>;
+  /** OAuth limits over the defaults (the benchmark raises them), or another consent check. */
+  oauth?: Partial<Pick<OAuthModuleDeps, "rateLimits" | "consentCheck">>;
+  /** The ledger signing keys (receipts, checkpoints); default: the broker's, sealed in its database. */
+  ledgerKeys?: LedgerKeys;
+  /** false: periodic tasks do not run on their own (tests run them with `modules.scheduler.run`). */
+  startScheduler?: boolean;
 }
 
-/** The broker's shared services, built once per app from its deps. */
-export interface BrokerContext {
-  config: Config;
-  db: Db;
-  clock: Clock;
-  sealer: Sealer;
-  ledger: ConsentLedger;
+/**
+ * Every module, built once, in dependency order, in one straight line: keys → ledger → OAuth →
+ * Messenger → links → linking. A module is `create<Domain>Module(deps)`: its services, and a
+ * route plugin whose options are what it needs from the other modules (registered in buildApp).
+ */
+function createModules(ctx: BrokerContext, deps: AppDeps) {
+  const keys = createKeysModule(ctx);
+  const ledger = createLedgerModule({ ...ctx, keys: deps.ledgerKeys });
+  // Refresh and introspection end a grant whose consent the ledger no longer holds active.
+  const consentCheck: OAuthModuleDeps["consentCheck"] = async (grant) => !grant.consentId || (await ledger.ledger.isActive(grant.consentId));
+  // The links' store, made before OAuth: a code is exchanged only while its link is active and
+  // holds the code's consent. The links module below keeps it.
+  const linksRepo = createLinksRepo(ctx.db);
+  const oauth = createOAuthModule({ ...ctx, keyStore: keys.keyStore, consentCheck, linkCheck: linksRepo.holdsConsent, ...deps.oauth });
+  const ports: ModulePorts = { oauth, ledger: ledger.ledger, clientAuth: oauth.clientAuth, ...deps.ports };
+  const messenger = createMessengerModule({ ...ctx, clients: oauth.clients, graph: deps.graph });
+  const links = createLinksModule({ ...ctx, repo: linksRepo, oauth: ports.oauth, ledger: ports.ledger, jobHandlers: messenger.jobHandlers });
+  const linking = createLinkingModule({ ...ctx, clients: oauth.clients, graph: messenger.graph, links: links.repo, oauth: ports.oauth, ledger: ports.ledger, bankIdp: deps.bankIdp });
+  return { ctx, scheduler: ctx.scheduler, keys, ledger, oauth, ports, messenger, links, linking };
 }
+export type BrokerModules = ReturnType<typeof createModules>;
 
+/**
+ * The composition root: the shared context, the modules (createModules), the cross-cutting
+ * plugins, then each module's routes. Never listens (tests use inject).
+ */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config, db } = deps;
   const clock = deps.clock ?? systemClock;
-  const base = { config, db, clock, sealer: createSealer(config.masterKey) };
-  // Refresh and introspection end a grant whose consent is no longer active in the ledger, and
-  // the ledger signs receipts and checkpoints with the keys the broker publishes at /jwks.json.
-  let ledger: ConsentLedger | undefined;
-  const consentCheck: ConsentCheck = async (grant) => !grant.consentId || (ledger !== undefined && (await ledger.isActive(grant.consentId)));
-  const linksRepo = createLinksRepo(db);
-  const oauth = createOAuth(base, { consentCheck, linkCheck: linksRepo.holdsConsent, ...deps.oauth });
-  ledger = await createBrokerLedger({ config, db, clock, signer: deps.ledgerSigner ?? oauth.signer });
-  const ctx: BrokerContext = { ...base, ledger };
-
   const app = Fastify({
     logger: deps.logger === false ? false : loggerOptions(config.logLevel, deps.logStream),
     genReqId: () => randomUUID(),
@@ -78,44 +94,48 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: "array", allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  // Shared by every module.
+  const scheduler = createScheduler({ onError: (task, err) => app.log.warn({ task, err }, "periodic task failed") });
+  const rateLimiter = createRateLimiter({ repo: createRateLimitRepo(db), now: () => clock.now().getTime() });
+  const ctx: BrokerContext = { config, db, clock, sealer: createSealer(config.masterKey), log: app.log, scheduler, rateLimiter };
+
+  const modules = createModules(ctx, deps);
+  const { ledger, oauth, messenger, links, linking, ports } = modules;
+
+  // Cross-cutting plugins.
   app.addHook("onRequest", (request, reply, done) => {
     reply.headers({ "x-request-id": request.id, "x-content-type-options": "nosniff", "referrer-policy": "no-referrer" });
     done();
   });
-
   await app.register(errorHandlerPlugin);
   await app.register(accessLogPlugin);
   await app.register(frameProtectionPlugin);
   await app.register(formbody);
-
   const registry = new promClient.Registry();
   await app.register(metricsPlugin, { registry });
+  await registerOpenApi(app, { publicUrl: config.publicUrl });
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: "3.1.0",
-      info: {
-        title: "link-broker",
-        version: "1",
-        description: "Account-linking OAuth broker for banks: Messenger linking, scoped tokens, consent ledger.",
-      },
-      servers: [{ url: config.publicUrl }],
-    },
-  });
-  await app.register(swaggerUi, { routePrefix: "/docs", staticCSP: true, transformStaticCSP: docsCsp });
-
+  // Routes: each module's plugin, given what it needs from the others.
   await app.register(opsRoutes, { db, registry });
-  app.decorate("broker", ctx);
-  app.decorate("oauth", oauth);
-  await app.register(oauthRoutes);
-  await registerLedger(app, ledger, config);
-  const linkingDeps = typeof deps.linking === "function" ? deps.linking(ctx) : (deps.linking ?? linkingDepsOf(oauth, ledger));
-  await registerLinking(app, ctx, linkingDeps, deps.linkingOverrides);
+  await app.register(oauth.routes);
+  await app.register(ledger.routes, { requireScope: oauth.requireScope });
+  await app.register(messenger.routes, { links: links.unlinker });
+  await app.register(links.routes, { clientAuth: ports.clientAuth });
+  await app.register(linking.routes);
+
+  // Lifecycle: periodic tasks run while the app is up; the ledger's listener closes with it.
+  if (deps.startScheduler !== false) app.addHook("onReady", async () => scheduler.start());
+  app.addHook("onClose", async () => {
+    await scheduler.stop();
+    await ledger.ledger.close();
+  });
+  app.decorate("modules", modules);
   return app;
 }
 
 declare module "fastify" {
   interface FastifyInstance {
-    broker: BrokerContext;
+    /** The app's modules, for main, the CLI, tests and benchmarks. Routes get what they use as options, never from here. */
+    modules: BrokerModules;
   }
 }

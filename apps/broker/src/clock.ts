@@ -6,4 +6,3 @@ export interface Clock {
 export const systemClock: Clock = { now: () => new Date() };
 
 /** Seconds since the epoch, as JWT claims want them. */
-export const epochSeconds = (clock: Clock) => Math.floor(clock.now().getTime() / 1000);

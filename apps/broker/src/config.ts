@@ -7,24 +7,52 @@ import { Value } from "typebox/value";
 import { keyIdOf } from "./crypto/seal.ts";
 import { type Cidr, parseCidrList } from "./net/address-policy.ts";
 
-/** The environment variables of DESIGN.md "Configuration", as one schema. */
+/**
+ * The environment variables of DESIGN.md "Configuration", as one schema. Each has a
+ * `description`, and `docDefault` where the default is not a plain value: README's table and
+ * `.env.example` are generated from here (`pnpm config:docs`), and a test fails when they drift.
+ */
 export const EnvSchema = Type.Object({
-  HOST: Type.String({ default: "127.0.0.1", minLength: 1 }),
-  PORT: Type.Integer({ default: 3000, minimum: 0, maximum: 65535 }),
-  PUBLIC_URL: Type.Optional(Type.String({ minLength: 1 })),
-  DATABASE_URL: Type.Optional(Type.String({ minLength: 1 })),
-  BROKER_MASTER_KEY: Type.Optional(Type.String({ minLength: 1 })),
-  BROKER_REGISTRATION_TOKEN: Type.Optional(Type.String({ minLength: 32 })),
-  MESSENGER_GRAPH_URL: Type.String({ default: "https://graph.facebook.com/v23.0" }),
+  HOST: Type.String({ default: "127.0.0.1", minLength: 1, description: "Listen address." }),
+  PORT: Type.Integer({ default: 3000, minimum: 0, maximum: 65535, description: "Listen port." }),
+  PUBLIC_URL: Type.Optional(Type.String({ minLength: 1, description: "The issuer and base of every URL the broker hands out.", docDefault: "`http://localhost:$PORT`", example: "https://broker.example.com" })),
+  DATABASE_URL: Type.Optional(Type.String({ minLength: 1, description: "`postgres://...`; unset → embedded PGlite under `.data/pglite`.", docDefault: "unset", example: "postgres://postgres@127.0.0.1:5432/link_broker" })),
+  DATABASE_MIGRATION_URL: Type.Optional(
+    Type.String({ minLength: 1, description: "The owning role for migrations, when `DATABASE_URL` is a least-privilege runtime role (`prisma/runtime-role.sql`).", docDefault: "`DATABASE_URL`", example: "postgres://owner@127.0.0.1:5432/link_broker" }),
+  ),
+  LEDGER_CHECKPOINT_FILE: Type.Optional(Type.String({ minLength: 1, description: "Each signed ledger checkpoint is also appended to this file (ship it to WORM storage); `ledger verify --checkpoints FILE` checks against it.", docDefault: "unset", example: "/var/lib/link-broker/checkpoints.jsonl" })),
+  LEDGER_JURISDICTION: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: "The `jurisdiction` of consent receipts (Kantara CR v1.1).", docDefault: "`unspecified`", example: "GB" })),
+  BROKER_MASTER_KEY: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description: "32 bytes, base64 (`openssl rand -base64 32`): seals secrets at rest; required in production.",
+      docDefault: "dev: generated once into `.data/master.key`, with a warning",
+    }),
+  ),
+  BROKER_REGISTRATION_TOKEN: Type.Optional(
+    Type.String({ minLength: 32, description: "Initial access token for `POST /connect/register` (≥ 32 chars); also the compliance credential of the ledger's read routes.", docDefault: "dev: generated once into `.data/registration-token`" }),
+  ),
+  MESSENGER_GRAPH_URL: Type.String({ default: "https://graph.facebook.com/v23.0", description: "Graph API base." }),
   MESSENGER_REDIRECT_ALLOWLIST: Type.String({
     default: "https://www.facebook.com/messenger_platform/account_linking",
+    description: "Comma-separated URL prefixes a Messenger `redirect_uri` must start with.",
   }),
-  NODE_ENV: Type.Optional(Type.String()),
-  BROKER_OUTBOUND_ALLOWLIST: Type.Optional(Type.String()),
-  BROKER_WORKERS: Type.String({ pattern: "^(auto|[1-9][0-9]{0,2})$", default: "1" }),
+  NODE_ENV: Type.Optional(Type.String({ description: "`production` turns on every production check (secure cookies, required keys, https only).", example: "production" })),
+  BROKER_OUTBOUND_ALLOWLIST: Type.Optional(
+    Type.String({
+      description: "Comma-separated addresses or CIDRs the broker may fetch from although they are internal (loopback for tests and the sandbox); refused in production. `pnpm start` sets loopback.",
+      docDefault: "unset: public addresses only",
+      example: "127.0.0.0/8,::1",
+    }),
+  ),
+  BROKER_WORKERS: Type.String({
+    pattern: "^(auto|[1-9][0-9]{0,2})$",
+    default: "1",
+    description: "Broker processes on this host sharing the port (node:cluster), a number or `auto` (one per core); above 1 needs `DATABASE_URL`.",
+  }),
   LOG_LEVEL: Type.Union(
     [Type.Literal("fatal"), Type.Literal("error"), Type.Literal("warn"), Type.Literal("info"), Type.Literal("debug"), Type.Literal("trace"), Type.Literal("silent")],
-    { default: "info" },
+    { default: "info", description: "pino level: fatal, error, warn, info, debug, trace or silent." },
   ),
 });
 export type Env = Static<typeof EnvSchema>;
@@ -35,6 +63,12 @@ export interface Config {
   readonly publicUrl: string;
   /** Postgres URL, or undefined for embedded PGlite under dataDir. */
   readonly databaseUrl: string | undefined;
+  /** The owning role's URL for migrations, when databaseUrl is a least-privilege runtime role. */
+  readonly databaseMigrationUrl: string | undefined;
+  /** Each signed ledger checkpoint is also appended here (for WORM storage). */
+  readonly ledgerCheckpointFile: string | undefined;
+  /** The Kantara `jurisdiction` of consent receipts. */
+  readonly ledgerJurisdiction: string | undefined;
   readonly dataDir: string;
   readonly masterKey: { readonly kid: string; readonly key: Buffer };
   readonly registrationToken: string;
@@ -101,17 +135,19 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, options: LoadConfigOptions
   const publicUrl = checkUrl(publicUrlRaw, production);
   if (typeof publicUrl === "string") throw new ConfigError("PUBLIC_URL", publicUrl);
 
-  if (env.DATABASE_URL !== undefined) {
+  for (const variable of ["DATABASE_URL", "DATABASE_MIGRATION_URL"] as const) {
+    const value = env[variable];
+    if (value === undefined) continue;
     let parsed: URL | undefined;
     try {
-      parsed = new URL(env.DATABASE_URL);
+      parsed = new URL(value);
     } catch {}
     if (!parsed || !/^postgres(ql)?:$/.test(parsed.protocol) || !parsed.hostname) {
-      throw new ConfigError("DATABASE_URL", "must be a postgres://user@host:port/database URL");
+      throw new ConfigError(variable, "must be a postgres://user@host:port/database URL");
     }
-  } else if (production) {
-    throw new ConfigError("DATABASE_URL", "is required when NODE_ENV=production");
   }
+  if (env.DATABASE_URL === undefined && production) throw new ConfigError("DATABASE_URL", "is required when NODE_ENV=production");
+  if (env.DATABASE_MIGRATION_URL !== undefined && env.DATABASE_URL === undefined) throw new ConfigError("DATABASE_MIGRATION_URL", "needs DATABASE_URL (the embedded database has one role)");
 
   const graph = checkUrl(env.MESSENGER_GRAPH_URL, production);
   if (typeof graph === "string") throw new ConfigError("MESSENGER_GRAPH_URL", graph);
@@ -151,6 +187,9 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, options: LoadConfigOptions
     port: env.PORT,
     publicUrl: publicUrl.href.replace(/\/$/, ""),
     databaseUrl: env.DATABASE_URL,
+    databaseMigrationUrl: env.DATABASE_MIGRATION_URL,
+    ledgerCheckpointFile: env.LEDGER_CHECKPOINT_FILE === undefined ? undefined : resolve(env.LEDGER_CHECKPOINT_FILE),
+    ledgerJurisdiction: env.LEDGER_JURISDICTION,
     dataDir,
     masterKey: Object.freeze(masterKey),
     registrationToken,

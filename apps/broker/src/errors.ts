@@ -40,20 +40,10 @@ export class NotFoundError extends BrokerError {
     super(code, message, 404);
   }
 }
-export class ConflictError extends BrokerError {
-  constructor(message: string, code = "conflict") {
-    super(code, message, 409);
-  }
-}
 export class TooManyRequestsError extends BrokerError {
   constructor(message = "Too many requests", retryAfterSeconds?: number) {
     super("rate_limited", message, 429);
     if (retryAfterSeconds !== undefined) this.headers["retry-after"] = String(Math.max(1, Math.ceil(retryAfterSeconds)));
-  }
-}
-export class ServiceUnavailableError extends BrokerError {
-  constructor(message = "Service unavailable") {
-    super("unavailable", message, 503);
   }
 }
 
@@ -86,8 +76,14 @@ export function InvalidClient(description = "client authentication failed"): OAu
   return e;
 }
 
-/** An error shown to a person in the webview: what happened and what to do next. */
+/**
+ * An error shown to a person in the webview: what happened and what to do next. Once Messenger's
+ * redirect_uri is verified, `returnUrl` is that URI with no `authorization_code`: the page offers
+ * it as "Return to Messenger" (Messenger reads it as a cancelled link).
+ */
 export class PageError extends BrokerError {
+  returnUrl?: string;
+
   constructor(
     code: string,
     readonly title: string,

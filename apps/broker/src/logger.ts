@@ -44,4 +44,3 @@ export function loggerOptions(level: string, stream?: { write(line: string): voi
 export function createLogDestination(fd = 1) {
   return pino.destination({ dest: fd, sync: false });
 }
-export type LogDestination = ReturnType<typeof createLogDestination>;

@@ -1,6 +1,6 @@
 import cluster from "node:cluster";
 import { join, resolve } from "node:path";
-import { createDb, migrate, type Db } from "@link-broker/db";
+import { createDb, migrateAsOwner, type Db } from "@link-broker/db";
 import closeWithGrace from "close-with-grace";
 import { buildApp } from "./app.ts";
 import { ConfigError, loadConfig, type Config } from "./config.ts";
@@ -53,7 +53,7 @@ async function main() {
   let db: Db;
   try {
     db = await createDb({ url: config.databaseUrl ?? join(config.dataDir, "pglite") });
-    if (cluster.isPrimary) await migrate(db);
+    if (cluster.isPrimary) await migrateAsOwner(db, config.databaseMigrationUrl);
   } catch (err) {
     die(describeDbError(err, config.databaseUrl));
   }

@@ -45,9 +45,9 @@ describe("authorization and tenant checks, with real tokens", () => {
     const linkId = randomUUID();
     const scopes = ["balance:read"];
     const { code, consentId } = await broker.db.prisma.$transaction(async (tx) => {
-      const { consentId } = await broker.app.broker.ledger.grant({ clientId: c.client_id, subject, linkId, psid: `psid-${subject}`, scopes, actor: "customer" }, { tx });
+      const { consentId } = await broker.app.modules.ledger.ledger.grant({ clientId: c.client_id, subject, linkId, psid: `psid-${subject}`, scopes, actor: "customer" }, { tx });
       await tx.link.create({ data: { id: linkId, clientId: c.client_id, subject, psid: `psid-${subject}`, consentId } });
-      const code = await broker.app.oauth.issueAuthorizationCode(tx, { clientId: c.client_id, linkId, attemptId: randomUUID(), consentId, subject, scopes, codeChallenge: challengeOf(verifier) });
+      const code = await broker.app.modules.oauth.issueAuthorizationCode(tx, { clientId: c.client_id, linkId, attemptId: randomUUID(), consentId, subject, scopes, codeChallenge: challengeOf(verifier) });
       return { code, consentId };
     });
     return { code, verifier, linkId, consentId, subject };
@@ -127,7 +127,7 @@ describe("authorization and tenant checks, with real tokens", () => {
     const res = await fetch(`${url}/ledger/check`, { method: "POST", headers: { ...bearer(check), "content-type": "application/json" }, body: JSON.stringify({ link_id: t.linkId, scope: "balance:read" }) });
     expect(res.status).toBe(401);
     expect((await token(doomed, { grant_type: "refresh_token", refresh_token: t.refresh })).status).toBe(401);
-    expect((await broker.app.oauth.introspection.liveAccessToken(t.access))).toBeUndefined();
+    expect((await broker.app.modules.oauth.introspection.liveAccessToken(t.access))).toBeUndefined();
   });
 
   it("a revoked access token and a rotated refresh token are inactive; the rest of the grant lives on", async () => {
@@ -218,7 +218,7 @@ describe("authorization and tenant checks, with real tokens", () => {
       const check = await serviceToken(bankA, "ledger:check");
       expect((await checkAt(check, t.linkId)).json()).toMatchObject({ allowed: true });
       expect((await introspectAt(bankA, t.access)).json().active).toBe(true);
-      await broker.app.broker.ledger.withdraw({ consentId: t.consentId, actor: "compliance" });
+      await broker.app.modules.ledger.ledger.withdraw({ consentId: t.consentId, actor: "compliance" });
       await sleep(1000);
       expect((await checkAt(check, t.linkId)).json()).toMatchObject({ allowed: false, reason: "withdrawn" });
       expect((await introspectAt(bankA, t.access)).json().active).toBe(false);

@@ -2,12 +2,14 @@ import { request as httpRequest } from "node:http";
 import type { AddressInfo } from "node:net";
 import { entryHash, GENESIS_HASH, type ConsentLedger } from "@link-broker/consent-ledger";
 import { createLedgerClient, LedgerClientError } from "@link-broker/consent-ledger/client";
-import { CompactSign, createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify, type JWK } from "jose";
+import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JWK } from "jose";
 import Fastify from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { scheduleCheckpoints } from "../src/ledger/broker-ledger.ts";
 import { ledgerRoutes } from "../src/ledger/ledger-routes.ts";
 import { errorHandlerPlugin } from "../src/plugins/error-handler.ts";
+import { systemClock } from "../src/clock.ts";
+import { createSealer } from "../src/crypto/seal.ts";
+import { createBrokerLedgerKeys } from "../src/ledger/ledger-module.ts";
 import { startTestBroker, TEST_REGISTRATION_TOKEN, type TestBroker } from "./support/app.ts";
 
 // The operator's token is the compliance credential on the read routes; /ledger/check takes a
@@ -17,19 +19,15 @@ let checkAuth: Record<string, string>;
 let bankAToken: string;
 let broker: TestBroker;
 let ledger: ConsentLedger;
-let jwks: { keys: JWK[] };
+
+const ledgerKeys = async () => (await broker.app.inject({ url: "/ledger/keys.json" })).json() as { keys: JWK[] };
 
 beforeAll(async () => {
-  const { privateKey, publicKey } = await generateKeyPair("ES256", { extractable: true });
-  jwks = { keys: [{ ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256" }] };
-  const ledgerSigner = {
-    sign: (payload: Record<string, unknown>, o?: { typ?: string }) => new CompactSign(new TextEncoder().encode(JSON.stringify(payload))).setProtectedHeader({ alg: "ES256", kid: "k1", typ: o?.typ }).sign(privateKey),
-  };
-  broker = await startTestBroker({ deps: { ledgerSigner } });
-  ledger = broker.app.broker.ledger;
+  broker = await startTestBroker();
+  ledger = broker.app.modules.ledger.ledger;
   await ledger.ready();
   await broker.db.prisma.client.create({ data: { id: "bank-a", name: "Bank A", registrationTokenHash: "h", tokenEndpointAuthMethod: "client_secret_basic" } });
-  bankAToken = (await broker.app.oauth.accessTokens.issue({ clientId: "bank-a", subject: "bank-a", scopes: ["ledger:check"] })).token;
+  bankAToken = (await broker.app.modules.oauth.accessTokens.issue({ clientId: "bank-a", subject: "bank-a", scopes: ["ledger:check"] })).token;
   checkAuth = { authorization: `Bearer ${bankAToken}` };
 });
 afterAll(() => broker?.close());
@@ -118,35 +116,131 @@ describe("audit routes", () => {
     expect(missing.json()).toMatchObject({ error: "unknown_consent" });
   });
 
-  it("returns a receipt that verifies against the JWKS", async () => {
-    const g = await grant("carol", { scopes: ["balance:read", "alerts:fraud"] });
+  it("returns a receipt that verifies against /ledger/keys.json, with the Kantara fields and the customer's page", async () => {
+    await broker.db.prisma.client.update({ where: { id: "bank-a" }, data: { metadata: { policy_uri: "https://bank-a.example/privacy", contacts: ["privacy@bank-a.example"], client_uri: "https://bank-a.example" } } });
+    const g = await grant("carol", { scopes: ["balance:read", "alerts:fraud"], evidence: { second_factor: "totp", request_id: "r-1" } });
     const res = await broker.app.inject({ url: `/ledger/consents/${g.consentId}/receipt`, headers: auth });
     expect(res.statusCode).toBe(200);
-    const { payload } = await jwtVerify(res.json().receipt, createLocalJWKSet(jwks), { typ: "consent-receipt+jwt" });
-    expect(payload).toMatchObject({ consent_id: g.consentId, controller: { name: "Bank A" }, scopes: ["alerts:fraud", "balance:read"], ledger: { seq: g.seq, hash: g.hash } });
+    const { receipt, receipt_url } = res.json();
+    const { payload, protectedHeader } = await jwtVerify(receipt, createLocalJWKSet(await ledgerKeys()), { typ: "consent-receipt+jwt" });
+    expect(protectedHeader.alg).toBe("EdDSA");
+    expect(payload).toMatchObject({
+      version: "KI-CR-v1.1.0",
+      jurisdiction: "unspecified",
+      consentTimestamp: Math.floor((await broker.db.prisma.consent.findUniqueOrThrow({ where: { id: g.consentId } })).grantedAt.getTime() / 1000),
+      collectionMethod: expect.stringContaining("second factor (totp)"),
+      consentReceiptID: payload.jti,
+      language: "en",
+      piiPrincipalId: payload.sub,
+      piiControllers: [{ piiController: "Bank A", contact: "privacy@bank-a.example", email: "privacy@bank-a.example", piiControllerUrl: "https://bank-a.example" }],
+      policyUrl: "https://bank-a.example/privacy",
+      services: [{ service: "Bank A in Messenger", purposes: expect.arrayContaining([expect.objectContaining({ purposeCategory: ["fraud_alerts"], consentType: "EXPLICIT", primaryPurpose: true, thirdPartyDisclosure: false })]) }],
+      sensitive: false,
+      consent_id: g.consentId,
+      controller: { name: "Bank A" },
+      scopes: ["alerts:fraud", "balance:read"],
+      ledger: { seq: g.seq, hash: g.hash },
+      receipt_url,
+    });
     expect(JSON.stringify(payload)).not.toContain("carol");
+    // The customer's page: the terms in words and the JWS to keep.
+    const url = new URL(receipt_url);
+    const pageRes = await broker.app.inject({ url: url.pathname + url.search });
+    expect(pageRes.statusCode).toBe(200);
+    expect(pageRes.headers["content-type"]).toMatch(/text\/html/);
+    expect(pageRes.headers["content-security-policy"]).toContain("default-src 'none'");
+    expect(pageRes.body).toContain("Bank A");
+    expect(pageRes.body).toContain("Send you fraud alerts");
+    expect(pageRes.body).toContain("never used for advertising");
+    expect(pageRes.body).toMatch(/<code>[\w-]+\.[\w-]+\.[\w-]+<\/code>/);
   });
 
-  it("verifies the chain", async () => {
+  it("the receipt page refuses a wrong or missing token and an unknown consent with a readable page", async () => {
+    const g = await grant("grace");
+    const res = await broker.app.inject({ url: `/ledger/consents/${g.consentId}/receipt`, headers: auth });
+    const url = new URL(res.json().receipt_url);
+    const token = url.searchParams.get("token")!;
+    for (const [path, status] of [
+      [`/receipts/${g.consentId}?token=${token.slice(1)}x`, 404],
+      [`/receipts/${g.consentId}?token=${token}&extra=1`, 400],
+      [`/receipts/${g.consentId}`, 400],
+      [`/receipts/other-consent?token=${token}`, 404],
+    ] as const) {
+      const r = await broker.app.inject({ url: path });
+      expect(r.statusCode, path).toBe(status);
+      expect(r.headers["content-type"]).toMatch(/text\/html/);
+      expect(r.body).not.toContain(token);
+    }
+  });
+
+  it("a receipt issued before two access-token key rotations and one ledger-key rotation still verifies against /ledger/keys.json", async () => {
+    const g = await grant("heidi");
+    const { receipt } = (await broker.app.inject({ url: `/ledger/consents/${g.consentId}/receipt`, headers: auth })).json();
+    const kid = decodeProtectedHeader(receipt).kid;
+    // Ledger keys are not access-token keys: the receipt's key was never in /jwks.json.
+    const accessKeys = async () => ((await broker.app.inject({ url: "/jwks.json" })).json() as { keys: JWK[] }).keys.map((k) => k.kid);
+    expect(await accessKeys()).not.toContain(kid);
+    await broker.app.modules.keys.keyStore.rotate();
+    await broker.app.modules.keys.keyStore.rotate();
+    const ring = createBrokerLedgerKeys({ db: broker.db, sealer: createSealer(broker.config.masterKey), clock: systemClock }, { cacheMs: 0 });
+    const next = await ring.rotate();
+    const published = await ledgerKeys();
+    expect(published.keys.map((k) => k.kid)).toEqual([kid, next]);
+    expect(published.keys[0]).toMatchObject({ kid, retired_at: expect.any(String), activated_at: expect.any(String) });
+    expect(published.keys[1]).toMatchObject({ kid: next, retired_at: null });
+    const { payload } = await jwtVerify(receipt, createLocalJWKSet(published), { typ: "consent-receipt+jwt" });
+    expect(payload).toMatchObject({ consent_id: g.consentId, ledger: { seq: g.seq } });
+  });
+
+  it("publishes the ledger keys publicly, cacheable, apart from the access-token keys", async () => {
+    const res = await broker.app.inject({ url: "/ledger/keys.json?anything=ignored" });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers["cache-control"]).toBe("public, max-age=300");
+    const { keys } = res.json();
+    expect(keys.length).toBeGreaterThan(0);
+    for (const k of keys) {
+      expect(k).toMatchObject({ kty: "OKP", crv: "Ed25519", alg: "EdDSA", use: "sig", activated_at: expect.any(String) });
+      expect(k).not.toHaveProperty("d");
+    }
+    expect((await broker.app.inject({ method: "POST", url: "/ledger/keys.json" })).statusCode).toBe(404);
+    // Both new routes are in the OpenAPI document.
+    const paths = Object.keys((await broker.app.inject({ url: "/docs/json" })).json().paths);
+    expect(paths).toEqual(expect.arrayContaining(["/ledger/keys.json", "/receipts/{id}", "/ledger/verify"]));
+  });
+
+  it("verifies the chain, the checkpoints and the projection", async () => {
+    await ledger.checkpoint();
     const res = await broker.app.inject({ url: "/ledger/verify", headers: auth });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toMatchObject({ ok: true, checked: await broker.db.prisma.ledgerEntry.count() });
+    const head = await broker.db.prisma.ledgerEntry.findFirstOrThrow({ orderBy: { seq: "desc" } });
+    expect(res.json()).toEqual({ ok: true, checked: await broker.db.prisma.ledgerEntry.count(), head_seq: head.seq.toString(), head_hash: head.hash, checkpoints_verified: expect.any(Number), first_bad_seq: null, problem: null });
+    expect(res.json().checkpoints_verified).toBeGreaterThan(0);
   });
 
   it("exports JSONL and CSV", async () => {
     const jsonl = await broker.app.inject({ url: "/ledger/export?format=jsonl", headers: auth });
     expect(jsonl.statusCode).toBe(200);
     expect(jsonl.headers["content-type"]).toMatch(/application\/x-ndjson/);
-    const lines = jsonl.body.trim().split("\n").map((l) => JSON.parse(l));
+    const lines = jsonl.body
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l))
+      .filter((l) => l.type === undefined);
     expect(lines.length).toBe(await broker.db.prisma.ledgerEntry.count());
     const csv = await broker.app.inject({ url: "/ledger/export?format=csv", headers: auth });
     expect(csv.headers["content-type"]).toMatch(/text\/csv/);
     expect(csv.body.trim().split("\r\n")).toHaveLength(lines.length + 1);
+    // A bank-controlled value that a spreadsheet would run: exported as text.
+    await ledger.grant({ clientId: "bank-a", subject: '=HYPERLINK("http://evil.example","x")', psid: "@SUM(1+1)", scopes: ["balance:read"], actor: "bank" });
+    const rows = (await broker.app.inject({ url: "/ledger/export?format=csv", headers: auth })).body.trim().split("\r\n");
+    expect(rows.at(-1)).toContain(`,"'=HYPERLINK(""http://evil.example"",""x"")",`);
+    expect(rows.at(-1)).toContain(`,"'@SUM(1+1)",`);
+    expect(rows.join("\n")).not.toMatch(/(^|,)"[=+\-@]/m);
     expect((await broker.app.inject({ url: "/ledger/export?format=xml", headers: auth })).statusCode).toBe(400);
     expect((await broker.app.inject({ url: "/ledger/export?from=yesterday", headers: auth })).statusCode).toBe(400);
   });
 
-  it("streams a large export: the first bytes arrive before the last entry is read", async () => {
+  it("streams a large export: the first bytes arrive before the last entry is read", { timeout: 120_000 }, async () => {
     // 5,000 chained entries written directly (fast), then the export read over a real socket.
     const head = await broker.db.prisma.ledgerEntry.findFirst({ orderBy: { seq: "desc" } });
     let prev = head?.hash ?? GENESIS_HASH;
@@ -159,6 +253,9 @@ describe("audit routes", () => {
       prev = hash;
     }
     for (let i = 0; i < rows.length; i += 1_000) await broker.db.prisma.ledgerEntry.createMany({ data: rows.slice(i, i + 1_000) });
+    // Their projection rows, as the ledger would have written them.
+    const projection = rows.map((e) => ({ id: e.consentId, clientId: e.clientId, subject: e.subject, linkId: null, psid: null, status: "active", scopes: e.scopes, purposes: e.purposes, expiresAt: e.expiresAt, grantedAt: e.recordedAt, updatedAt: e.recordedAt, lastSeq: e.seq }));
+    for (let i = 0; i < projection.length; i += 1_000) await broker.db.prisma.consent.createMany({ data: projection.slice(i, i + 1_000) });
     await broker.db.adminQuery(`SELECT setval(pg_get_serial_sequence('ledger_entry', 'seq'), ${seq})`);
     await broker.app.listen({ port: 0, host: "127.0.0.1" });
     const { port } = broker.app.server.address() as AddressInfo;
@@ -186,14 +283,11 @@ describe("audit routes", () => {
 });
 
 describe("periodic checkpoints", () => {
-  it("signs the moving head on a schedule, once per head", async () => {
+  it("signs the moving head on the scheduler, once per head", async () => {
     await grant("frank");
     const before = await broker.db.prisma.ledgerCheckpoint.count();
-    const stop = scheduleCheckpoints(ledger, 20, (err) => {
-      throw err;
-    });
-    await new Promise((r) => setTimeout(r, 150));
-    stop();
+    await broker.app.modules.scheduler.run("ledger.checkpoint");
+    await broker.app.modules.scheduler.run("ledger.checkpoint");
     const rows = await broker.db.prisma.ledgerCheckpoint.findMany({ orderBy: { seq: "desc" } });
     expect(rows.length).toBe(before + 1);
     const head = await broker.db.prisma.ledgerEntry.findFirstOrThrow({ orderBy: { seq: "desc" } });
@@ -210,7 +304,7 @@ describe("tenant isolation through the routes", () => {
     const asBankB = async (request: { ledgerCaller?: unknown }) => {
       request.ledgerCaller = { role: "bank", clientId: "bank-b" };
     };
-    await app.register(ledgerRoutes, { ledger, checkAuth: asBankB, auditAuth: asBankB });
+    await app.register(ledgerRoutes, { ledger, checkAuth: asBankB, auditAuth: asBankB, receiptUrl: (id) => `http://broker.test/receipts/${id}` });
     expect((await app.inject({ method: "POST", url: "/ledger/check", payload: { link_id: "link-dave", scope: "balance:read" } })).json().reason).toBe("no_consent");
     expect((await app.inject({ url: `/ledger/consents/${g.consentId}` })).statusCode).toBe(404);
     expect((await app.inject({ url: `/ledger/consents/${g.consentId}/receipt` })).statusCode).toBe(404);

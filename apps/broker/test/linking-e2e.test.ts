@@ -56,7 +56,7 @@ describe("linking end to end (real OAuth server and ledger)", () => {
     expect(check).toMatchObject({ allowed: true, reason: "active", consent_id: first.link.consentId });
     expect(await api.check({ client_id: bank.client_id, psid: "psid-happy", scope: "alerts:fraud" })).toMatchObject({ allowed: true, reason: "active" });
     expect((await api.check({ link_id: first.link.id, scope: "transactions:read" })).reason).toBe("scope_not_granted");
-    const { entries } = await env.broker.broker.ledger.get(first.link.consentId!);
+    const { entries } = await env.broker.modules.ledger.ledger.get(first.link.consentId!);
     expect(entries.map((e) => [e.action, e.actor])).toEqual([["granted", "customer"]]);
     expect(entries[0]!.evidence).toMatchObject({ second_factor: "totp" });
 
@@ -84,13 +84,13 @@ describe("linking end to end (real OAuth server and ledger)", () => {
     expect(calls).toHaveLength(1);
     expect(calls[0]!.body).toEqual({ psid: "psid-unlink" });
     expect(calls[0]!.query.access_token).toBe(env.graph.pageAccessToken);
-    const { entries } = await env.broker.broker.ledger.get(row.consentId!);
+    const { entries } = await env.broker.modules.ledger.ledger.get(row.consentId!);
     expect(entries.map((e) => [e.action, e.actor])).toEqual([["granted", "customer"], ["withdrawn", "bank"]]);
 
     // Idempotent: a second DELETE changes nothing and calls Graph no more.
     expect((await api.unlink(row.id)).status).toBe(200);
     expect(env.graph.unlinkCalls().slice(before)).toHaveLength(1);
-    expect((await env.broker.broker.ledger.get(row.consentId!)).entries).toHaveLength(2);
+    expect((await env.broker.modules.ledger.ledger.get(row.consentId!)).entries).toHaveLength(2);
   });
 
   it("second link of the same customer verifies TOTP (no enrolment) and renews the consent, same link row", async () => {
@@ -109,7 +109,7 @@ describe("linking end to end (real OAuth server and ledger)", () => {
     expect(again.link.id).toBe(first.link.id);
     // Same scopes and purposes with a later expiry: `reconsent` renews the same consent.
     expect(again.link.consentId).toBe(first.link.consentId);
-    const { consent, entries } = await env.broker.broker.ledger.get(first.link.consentId!);
+    const { consent, entries } = await env.broker.modules.ledger.ledger.get(first.link.consentId!);
     expect(entries.map((e) => e.action)).toEqual(["granted", "renewed"]);
     const check = await api.check({ link_id: first.link.id, scope: "balance:read" });
     expect(check).toMatchObject({ allowed: true, reason: "active", expires_at: consent.expiresAt.toISOString() });
@@ -120,7 +120,7 @@ describe("linking end to end (real OAuth server and ledger)", () => {
     const replaced = await linkAndExchange({ psid: "psid-relink", username: "bob", scope: "transactions:read" });
     expect(replaced.link.id).toBe(first.link.id);
     expect(replaced.link.consentId).not.toBe(first.link.consentId);
-    expect((await env.broker.broker.ledger.get(first.link.consentId!)).entries.map((e) => [e.action, e.actor]).at(-1)).toEqual(["withdrawn", "customer"]);
+    expect((await env.broker.modules.ledger.ledger.get(first.link.consentId!)).entries.map((e) => [e.action, e.actor]).at(-1)).toEqual(["withdrawn", "customer"]);
     expect(await api.check({ link_id: first.link.id, scope: "transactions:read" })).toMatchObject({ allowed: true, consent_id: replaced.link.consentId });
     expect((await api.check({ link_id: first.link.id, scope: "balance:read" })).allowed).toBe(false);
     // Tokens of the replaced consent end with it.

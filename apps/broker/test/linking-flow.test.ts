@@ -14,7 +14,7 @@ describe("linking flow: /link → bank login → TOTP → consent", () => {
   });
   afterAll(() => env?.close());
 
-  const ledger = () => env.broker.broker.ledger;
+  const ledger = () => env.broker.modules.ledger.ledger;
   const exchange = (bank: RegisteredBank, code: string, verifier = PLAIN_VERIFIER) =>
     postOAuthForm(`${env.brokerUrl}/oauth/token`, { grant_type: "authorization_code", code, code_verifier: verifier }, { authorization: basic(bank.client_id, bank.client_secret) });
   const codesOf = (clientId: string) => env.db.prisma.authorizationCode.count({ where: { clientId } });
@@ -186,8 +186,8 @@ describe("linking flow: /link → bank login → TOTP → consent", () => {
     const body = await late.text();
     expect(body).toContain("expired");
     expect(body).toContain("Return to Messenger");
-    // Housekeeping (run with the job runner) records the expiry.
-    await env.broker.linking!.jobRunner.runDue();
+    // Housekeeping (a scheduler task) records the expiry.
+    await env.broker.modules.scheduler.run("linking.expire-attempts");
     expect((await env.db.prisma.linkAttempt.findFirstOrThrow({ where: { psid: "psid-late" } })).state).toBe("expired");
   });
 

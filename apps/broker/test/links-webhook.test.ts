@@ -1,6 +1,6 @@
 import { createHmac } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GRAPH_UNLINK_JOB } from "../src/links/links-service.ts";
+import { GRAPH_UNLINK_JOB } from "../src/messenger/unlink-job.ts";
 import { driveLinkFlow, PLAIN_VERIFIER } from "./support/link-flow.ts";
 import { startLinkingEnv, type LinkingEnv, type RegisteredBank } from "./support/linking-env.ts";
 import { basic, postForm } from "./support/oauth.ts";
@@ -42,7 +42,7 @@ describe("Messenger webhook and /links", () => {
   const auth = (bank: Bank = client) => ({ authorization: basic(bank.client_id, bank.client_secret) });
   const refresh = (refreshToken: string, bank: Bank = client) => postForm(`${env.brokerUrl}/oauth/token`, { grant_type: "refresh_token", refresh_token: refreshToken }, auth(bank));
   /** The ledger's withdrawn entries of a consent (actor and all). */
-  const withdrawals = async (consentId: string) => (await env.broker.broker.ledger.get(consentId)).entries.filter((e) => e.action === "withdrawn");
+  const withdrawals = async (consentId: string) => (await env.broker.modules.ledger.ledger.get(consentId)).entries.filter((e) => e.action === "withdrawn");
   const allWithdrawals = () => env.db.prisma.ledgerEntry.count({ where: { action: "withdrawn" } });
 
   /** A linked customer whose bank holds real tokens (the code exchanged), so an unlink has something to end. */
@@ -104,7 +104,7 @@ describe("Messenger webhook and /links", () => {
       expect(row).toMatchObject({ status: "unlinked", unlinkedBy: "messenger" });
       expect((await refresh(link.refreshToken)).json.error).toBe("invalid_grant");
       expect(await withdrawals(row.consentId!)).toEqual([expect.objectContaining({ actor: "messenger" })]);
-      expect((await env.broker.broker.ledger.get(row.consentId!)).consent.status).toBe("withdrawn");
+      expect((await env.broker.modules.ledger.ledger.get(row.consentId!)).consent.status).toBe("withdrawn");
     }
     expect(env.graph.unlinkCalls().length).toBe(graphCalls);
     expect(await env.db.prisma.job.count()).toBe(0);
@@ -189,7 +189,7 @@ describe("Messenger webhook and /links", () => {
     expect(job.attempts).toBe(1);
     expect(job.lastError).toMatch(/Graph API answered 500/);
     expect(job.lastError).not.toContain(env.graph.pageAccessToken);
-    const runner = env.broker.linking!.jobRunner;
+    const runner = env.broker.modules.links.jobRunner;
     await runner.runDue();
     expect((await env.db.prisma.job.findUniqueOrThrow({ where: { id: job.id } })).doneAt).toBeNull(); // not due yet
     env.clock.advance(6_000);

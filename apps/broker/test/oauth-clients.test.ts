@@ -1,7 +1,8 @@
 import { exportJWK, generateKeyPair, jwtVerify, createRemoteJWKSet, SignJWT } from "jose";
 import * as oidc from "openid-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bankIdpSettings, messengerSettings } from "../src/linking/client-secrets.ts";
+import { bankIdpSettings } from "../src/linking/bank-idp.ts";
+import { messengerSettings } from "../src/messenger/messenger-secrets.ts";
 import { TEST_REGISTRATION_TOKEN } from "./support/app.ts";
 import { basic, clientConfig, postForm, registerClient, startRunningBroker, type RunningBroker } from "./support/oauth.ts";
 
@@ -52,7 +53,7 @@ describe("OAuth: metadata, registration, client credentials, introspection", () 
     expect(row.messengerAppSecretSealed).toMatch(/^v1\./);
     expect(row.bankIdpSecretSealed).not.toContain("idp-secret-value");
     // Sealed under the contexts the linking flow and the webhook unseal with.
-    const sealer = broker.app.broker.sealer;
+    const sealer = broker.app.modules.ctx.sealer;
     expect(messengerSettings(row, sealer)).toEqual({ pageId: "123", pageAccessToken: "page-token-secret", appSecret: "app-secret-value", verifyToken: "verify-me" });
     expect(bankIdpSettings(row, sealer)).toMatchObject({ issuer: "http://127.0.0.1:9999", clientId: "broker", clientSecret: "idp-secret-value", authMethod: "client_secret_basic" });
 
@@ -193,7 +194,7 @@ describe("OAuth: metadata, registration, client credentials, introspection", () 
     const c = await service();
     const config = await clientConfig(url, c.client_id, oidc.ClientSecretBasic(c.client_secret!));
     const before = await oidc.clientCredentialsGrant(config);
-    const newKid = await broker.app.oauth.keyStore.rotate();
+    const newKid = await broker.app.modules.oauth.keyStore.rotate();
     const after = await oidc.clientCredentialsGrant(config);
     const jwks = createRemoteJWKSet(new URL(`${url}/jwks.json`));
     const a = await jwtVerify(after.access_token, jwks, { issuer: url });
@@ -203,7 +204,7 @@ describe("OAuth: metadata, registration, client credentials, introspection", () 
     const published = (await (await fetch(`${url}/jwks.json`)).json()) as any;
     expect(published.keys.map((k: { kid: string }) => k.kid)).toEqual(expect.arrayContaining([newKid, b.protectedHeader.kid]));
     // The receipts signer is the same key store.
-    const receipt = await broker.app.oauth.signer.sign({ hello: "ledger" }, { typ: "consent-receipt+jwt" });
+    const receipt = await broker.app.modules.keys.signer.sign({ hello: "ledger" }, { typ: "consent-receipt+jwt" });
     expect((await jwtVerify(receipt, createRemoteJWKSet(new URL(`${url}/jwks.json`)))).protectedHeader.kid).toBe(newKid);
   });
 

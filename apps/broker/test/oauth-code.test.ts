@@ -2,7 +2,6 @@ import { createHash, randomUUID } from "node:crypto";
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type CryptoKey } from "jose";
 import * as oidc from "openid-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { requireScope } from "../src/plugins/bearer-auth.ts";
 import { basic, clientConfig, postForm, registerClient, startRunningBroker, type Registered, type RunningBroker } from "./support/oauth.ts";
 
 const verifier = () => oidc.randomPKCECodeVerifier();
@@ -21,7 +20,7 @@ describe("OAuth: PAR, authorization codes, refresh tokens, DPoP", () => {
     broker = await startRunningBroker({
       deps: { clock },
       setup: (app) => {
-        app.get("/test/ledger", { preHandler: requireScope("ledger:check"), config: { errorFormat: "oauth" } }, async (request) => ({ client_id: request.token!.clientId }));
+        app.get("/test/ledger", { preHandler: app.modules.oauth.requireScope("ledger:check"), config: { errorFormat: "oauth" } }, async (request) => ({ client_id: request.token!.clientId }));
       },
     });
     url = broker.url;
@@ -36,9 +35,9 @@ describe("OAuth: PAR, authorization codes, refresh tokens, DPoP", () => {
   async function issueCode(client: Registered, codeVerifier: string, scopes = ["balance:read"]) {
     const linkId = randomUUID();
     return broker.db.prisma.$transaction(async (tx) => {
-      const { consentId } = await broker.app.broker.ledger.grant({ clientId: client.client_id, subject: "customer-1", linkId, psid: "psid-1", scopes, actor: "customer" }, { tx });
+      const { consentId } = await broker.app.modules.ledger.ledger.grant({ clientId: client.client_id, subject: "customer-1", linkId, psid: "psid-1", scopes, actor: "customer" }, { tx });
       await tx.link.create({ data: { id: linkId, clientId: client.client_id, subject: "customer-1", psid: linkId, consentId } });
-      return broker.app.oauth.issueAuthorizationCode(tx, { clientId: client.client_id, linkId, attemptId: randomUUID(), consentId, subject: "customer-1", scopes, codeChallenge: challengeOf(codeVerifier) });
+      return broker.app.modules.oauth.issueAuthorizationCode(tx, { clientId: client.client_id, linkId, attemptId: randomUUID(), consentId, subject: "customer-1", scopes, codeChallenge: challengeOf(codeVerifier) });
     });
   }
   const exchange = (client: Registered, code: string, codeVerifier?: string) =>
@@ -52,10 +51,10 @@ describe("OAuth: PAR, authorization codes, refresh tokens, DPoP", () => {
     expect(res.status).toBe(201);
     expect(res.json.expires_in).toBeLessThan(600);
     const requestUri = res.json.request_uri as string;
-    expect(await broker.app.oauth.consumePushedRequest(otherBank.client_id, requestUri)).toBeUndefined();
-    const params = await broker.app.oauth.consumePushedRequest(bank.client_id, requestUri);
+    expect(await broker.app.modules.oauth.consumePushedRequest(otherBank.client_id, requestUri)).toBeUndefined();
+    const params = await broker.app.modules.oauth.consumePushedRequest(bank.client_id, requestUri);
     expect(params).toMatchObject({ scopes: ["balance:read", "alerts:fraud"], purposes: ["account_servicing", "fraud_alerts"], consent_duration_days: 90, code_challenge_method: "S256" });
-    expect(await broker.app.oauth.consumePushedRequest(bank.client_id, requestUri)).toBeUndefined();
+    expect(await broker.app.modules.oauth.consumePushedRequest(bank.client_id, requestUri)).toBeUndefined();
   });
 
   it.each([
@@ -153,7 +152,7 @@ describe("OAuth: PAR, authorization codes, refresh tokens, DPoP", () => {
     const code = await issueCode(bank, v);
     const t = (await exchange(bank, code, v)).json;
     const { linkId } = await broker.db.prisma.authorizationCode.findFirstOrThrow({ where: { grantId: { not: null }, clientId: bank.client_id }, orderBy: { createdAt: "desc" } });
-    expect(await broker.app.oauth.revokeGrantsOfLink(linkId, "unlinked")).toBe(1);
+    expect(await broker.app.modules.oauth.revokeGrantsOfLink(linkId, "unlinked")).toBe(1);
     expect((await introspect(bank, t.access_token as string)).json.active).toBe(false);
   });
 

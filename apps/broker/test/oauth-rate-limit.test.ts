@@ -55,7 +55,7 @@ describe("OAuth housekeeping", () => {
       await broker.db.prisma.replayGuard.create({ data: { key: "dpop:x:y", expiresAt: past } });
       await broker.db.prisma.rateLimit.create({ data: { key: "token:ip:x", count: 3, resetAt: past } });
       await broker.db.prisma.replayGuard.create({ data: { key: "dpop:x:z", expiresAt: new Date(Date.now() + 60_000) } });
-      expect(await broker.app.oauth.sweepExpired()).toBe(2);
+      expect(await broker.app.modules.oauth.sweepExpired()).toBe(2);
       expect(await broker.db.prisma.replayGuard.count()).toBe(1);
     } finally {
       await broker.close();

@@ -71,7 +71,7 @@ describe("SSRF: the broker fetches only public addresses", () => {
       expect(idp.statusCode, host).toBe(400);
       expect(idp.json().error_description, host).toMatch(/^bank_idp\.issuer names an internal address/);
     }
-    expect(await strict.broker.db.prisma.client.count({ where: { jwksUri: { not: null } } })).toBe(0);
+    expect(await broker.db.prisma.client.count({ where: { jwksUri: { not: null } } })).toBe(0);
     // A public address is still fine.
     expect((await register(strict, { token_endpoint_auth_method: "private_key_jwt", jwks_uri: "https://93.184.215.14/jwks", grant_types: ["client_credentials"], scope: "ledger:check" })).statusCode).toBe(201);
   });

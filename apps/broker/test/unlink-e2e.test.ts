@@ -33,7 +33,7 @@ describe("unlinking from Messenger and from the ledger (real OAuth server and le
     return { link, access: tokens.json.access_token as string, refresh: tokens.json.refresh_token as string };
   }
 
-  const entriesOf = async (consentId: string) => (await env.broker.broker.ledger.get(consentId)).entries.map((e) => [e.action, e.actor]);
+  const entriesOf = async (consentId: string) => (await env.broker.modules.ledger.ledger.get(consentId)).entries.map((e) => [e.action, e.actor]);
   const linkRow = (id: string) => env.db.prisma.link.findUniqueOrThrow({ where: { id } });
 
   async function expectTokensEnded(access: string, refresh: string) {
@@ -85,7 +85,7 @@ describe("unlinking from Messenger and from the ledger (real OAuth server and le
   it("a withdrawal recorded in the ledger by compliance ends the tokens at once and the link on the next tick", async () => {
     const { link, access, refresh } = await linked("psid-compliance");
     const graphCalls = env.graph.unlinkCalls().length;
-    const result = await env.broker.broker.ledger.withdraw({ consentId: link.consentId!, actor: "compliance", reason: "data protection request" });
+    const result = await env.broker.modules.ledger.ledger.withdraw({ consentId: link.consentId!, actor: "compliance", reason: "data protection request" });
     expect(result.changed).toBe(true);
 
     // At once: refresh and introspection re-check the ledger.
@@ -93,8 +93,8 @@ describe("unlinking from Messenger and from the ledger (real OAuth server and le
     expect((await api.refresh(refresh)).json.error).toBe("invalid_grant");
     expect(await api.check({ link_id: link.id, scope: "balance:read" })).toMatchObject({ allowed: false, reason: "withdrawn" });
 
-    // The job runner's tick ends the link the way an unlink does.
-    await env.broker.linking!.jobRunner.runDue();
+    // The reconciler's next run ends the link the way an unlink does.
+    await env.broker.modules.scheduler.run("links.reconcile-ended-consents");
     expect(await linkRow(link.id)).toMatchObject({ status: "unlinked", unlinkedBy: "compliance" });
     const calls = env.graph.unlinkCalls().slice(graphCalls);
     expect(calls).toHaveLength(1);
@@ -107,7 +107,7 @@ describe("unlinking from Messenger and from the ledger (real OAuth server and le
     expect((await api.links("psid-compliance")).map((l) => [l.status, l.unlinked_by])).toEqual([["unlinked", "compliance"]]);
 
     // Idempotent: later ticks, a bank DELETE and a Messenger webhook change nothing more.
-    await env.broker.linking!.jobRunner.runDue();
+    await env.broker.modules.scheduler.run("links.reconcile-ended-consents");
     expect((await api.unlink(link.id)).status).toBe(200);
     expect(await (await api.webhook(accountLinkingDelivery(env.graph.pageId, "psid-compliance", "unlinked", Date.now()))).json()).toMatchObject({ unlinked: 0 });
     expect(env.graph.unlinkCalls().slice(graphCalls)).toHaveLength(1);
@@ -117,13 +117,13 @@ describe("unlinking from Messenger and from the ledger (real OAuth server and le
 
   it("a link re-made after a withdrawal is not unlinked by the reconciler", async () => {
     const { link } = await linked("psid-remade", { username: "bob" });
-    await env.broker.broker.ledger.withdraw({ consentId: link.consentId!, actor: "compliance" });
-    await env.broker.linking!.jobRunner.runDue();
+    await env.broker.modules.ledger.ledger.withdraw({ consentId: link.consentId!, actor: "compliance" });
+    await env.broker.modules.scheduler.run("links.reconcile-ended-consents");
     expect((await linkRow(link.id)).status).toBe("unlinked");
     const again = await linked("psid-remade", { username: "bob" });
     expect(again.link.id).toBe(link.id);
     expect(again.link.consentId).not.toBe(link.consentId);
-    await env.broker.linking!.jobRunner.runDue();
+    await env.broker.modules.scheduler.run("links.reconcile-ended-consents");
     expect((await linkRow(link.id)).status).toBe("active");
     expect((await api.introspect(again.access)).active).toBe(true);
     expect(await api.check({ link_id: link.id, scope: "balance:read" })).toMatchObject({ allowed: true, consent_id: again.link.consentId });
@@ -172,7 +172,7 @@ describe("unlinking from Messenger and from the ledger (real OAuth server and le
     env.clock.advance(86_400_000 + 60_000);
     expect(await api.check({ link_id: link.id, scope: "balance:read" })).toMatchObject({ allowed: false, reason: "expired" });
     expect((await api.refresh(refresh)).json.error).toBe("invalid_grant");
-    await env.broker.linking!.jobRunner.runDue();
+    await env.broker.modules.scheduler.run("links.reconcile-ended-consents");
     expect(await linkRow(link.id)).toMatchObject({ status: "unlinked", unlinkedBy: "system" });
     expect(env.graph.unlinkCalls().slice(graphCalls).map((c) => c.body)).toEqual([{ psid: "psid-expired" }]);
     // Expiry is not a withdrawal: no `withdrawn` entry (the sweeper records `expired`).

@@ -5,7 +5,7 @@ import Fastify from "fastify";
 import type { SandboxConfig } from "./config.ts";
 import { loadSecrets } from "./secrets.ts";
 import { createIdp } from "./bank-idp/idp-server.ts";
-import { createBrokerClient } from "./bank-bot/broker-client.ts";
+import { brokerIsUp } from "@link-broker/client";
 import { createRegistrationManager } from "./bank-bot/registration.ts";
 import { createBot } from "./bank-bot/bot-service.ts";
 import { botRoutes } from "./bank-bot/bot-routes.ts";
@@ -34,14 +34,13 @@ export async function buildSandbox(config: SandboxConfig, deps: SandboxDeps = {}
     cookieKeys: secrets.idpCookieKeys,
   });
 
-  const broker = createBrokerClient({ brokerUrl: config.brokerUrl, timeoutMs: config.brokerTimeoutMs });
-  const registration = createRegistrationManager(config.dataDir, broker, {
+  const registration = createRegistrationManager(config.dataDir, { timeoutMs: config.brokerTimeoutMs }, {
     brokerUrl: config.brokerUrl,
     initialAccessToken: config.registrationToken,
     messenger: { page_id: secrets.pageId, page_access_token: secrets.pageAccessToken, app_secret: secrets.appSecret, verify_token: secrets.verifyToken },
     bank_idp: { issuer: config.idpIssuer, client_id: secrets.idpClientId, client_secret: secrets.idpClientSecret },
   });
-  const bot = createBot({ brokerUrl: config.brokerUrl, dataDir: config.dataDir, broker, registration, now });
+  const bot = createBot({ brokerUrl: config.brokerUrl, timeoutMs: config.brokerTimeoutMs, dataDir: config.dataDir, registration, now });
 
   const app = Fastify({ logger: { level: deps.logLevel ?? process.env.LOG_LEVEL ?? "warn" } });
   await app.register(formbody);
@@ -59,7 +58,8 @@ export async function buildSandbox(config: SandboxConfig, deps: SandboxDeps = {}
     brokerWebhookUrl: async () => `${config.brokerUrl}/messenger/webhook/${encodeURIComponent(await bot.clientId())}`,
     loginUrl: (psid) => bot.loginUrl(psid),
     isLinked: (psid) => bot.isLinked(psid),
-    brokerUp: () => broker.health(),
+    // Short: the chat page waits for this answer before it renders.
+    brokerUp: () => brokerIsUp({ brokerUrl: config.brokerUrl, timeoutMs: Math.min(config.brokerTimeoutMs, 1500) }),
     now,
   });
   // The broker unlinked: Messenger tells the page's webhook (the bank bot), not the broker again.

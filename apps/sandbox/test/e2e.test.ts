@@ -14,6 +14,10 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { freePort } from "../../broker/test/support/ports.ts";
+import { chromiumPath } from "./support/chromium.ts";
+
+// Before anything starts: without Chromium the suite fails here, in one line that says what to do.
+const CHROMIUM = chromiumPath();
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 const outputDir = join(repoRoot, "test-output", "e2e");
@@ -179,7 +183,7 @@ beforeAll(async () => {
   const line = await startStack(stackEnv);
   expect(line).toContain(`${chatUrl}/`);
 
-  browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   context = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 1 });
   page = await context.newPage();
   page.setDefaultTimeout(20_000);
@@ -224,6 +228,19 @@ describe("sandbox in Chromium against the real broker", () => {
     await decide("approve");
     expect(await page.locator("text=Account linked.").count()).toBeGreaterThan(0);
     await checkPage("chat-linked");
+
+    // The bank tells the customer where their consent receipt is; the page shows the terms and the JWS.
+    const told = await page.locator(".msg.bot", { hasText: "Keep your consent receipt:" }).innerText();
+    const receiptUrl = /https?:\/\/\S+\/receipts\/\S+/.exec(told)?.[0];
+    expect(receiptUrl, "the chat names the receipt page").toBeTruthy();
+    const receipt = await context.newPage();
+    await receipt.goto(receiptUrl!);
+    expect(await receipt.locator("h1").innerText()).toBe("Your consent receipt");
+    const receiptText = await receipt.locator("body").innerText();
+    expect(receiptText).toContain("Sandbox Bank");
+    expect(receiptText).toContain("never used for advertising");
+    expect(await receipt.locator("code").innerText()).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+    await receipt.close();
 
     await chat("What is my balance?");
     expect(await lastBotMessage()).toMatch(/€/);

@@ -3,21 +3,20 @@
 import { randomUUID } from "node:crypto";
 import type { Readable } from "node:stream";
 import type { Consent, Db, Tx } from "@link-broker/db";
-import { decodeJwt, decodeProtectedHeader } from "jose";
+import { decodeProtectedHeader } from "jose";
+import { appendCheckpointLine } from "./checkpoint-file.ts";
 import { createCheckCache, type CheckCache } from "./check-cache.ts";
 import { effectiveState, transition, type ConsentState } from "./consent-state.ts";
 import { exportLedger, type ExportFormat } from "./export.ts";
-import { ChainVerifier } from "./hash-chain.ts";
+import { canonicalJson } from "./hash-chain.ts";
+import { ChainAudit, type CheckpointRecord, type ProjectedConsent, ProjectionCheck, replayEntry, type VerifyResult } from "./ledger-audit.ts";
+import { CHECKPOINT_TYP, type LedgerKeys, type LedgerKeySet } from "./ledger-keys.ts";
 import { invalidExpiry, invalidRequest, invalidSubject, notActive, unknownConsent } from "./ledger-errors.ts";
 import { createLedgerStore, keyOf, keysOf, type ConsentFilters, type LookupKey } from "./ledger-store.ts";
 import { assertPurpose, assertScope, DAY_MS, DEFAULT_DURATION_DAYS, DEFAULT_PURPOSE, isForbiddenPurpose, MAX_DURATION_DAYS, normalizeGrant } from "./policy.ts";
-import { receiptPayload, RECEIPT_TYP } from "./receipt.ts";
+import { receiptPayload, RECEIPT_TYP, type ReceiptContext } from "./receipt.ts";
 import { toConsentRecord, toEntryRecord, type ConsentRecord, type EntryRecord } from "./records.ts";
 
-/** Signs a JSON payload as a compact JWS (the broker's keyStore.signer: ES256, kid of the active key). */
-export interface LedgerSigner {
-  sign(payload: Record<string, unknown>, options?: { typ?: string }): Promise<string>;
-}
 export interface LedgerClock {
   now(): Date;
 }
@@ -56,6 +55,11 @@ export interface WithdrawResult {
   message: string;
   seq?: string;
 }
+/** How a consent that is no longer active ended. */
+export interface ConsentEnd {
+  state: "withdrawn" | "expired";
+  actor: Actor;
+}
 export interface RenewInput {
   consentId: string;
   /** Default: now + 90 days; at most now + 365 days. */
@@ -80,14 +84,6 @@ export interface CheckOptions {
 export interface TenantOptions {
   clientId?: string;
 }
-export interface VerifyResult {
-  ok: boolean;
-  checked: number;
-  headHash: string;
-  headSeq: string | null;
-  firstBadSeq?: string;
-  checkpoint?: { seq: string; ok: boolean };
-}
 export interface CheckpointResult {
   seq: string;
   headHash: string;
@@ -97,12 +93,17 @@ export interface CheckpointResult {
 
 export interface ConsentLedgerOptions {
   db: Db;
-  signer: LedgerSigner;
+  /** The ledger signing keys: sign checkpoints and receipts, and list every key ever used. */
+  keys: LedgerKeys;
   clock?: LedgerClock;
   /** Keys the receipt's pseudonymous subject (HMAC-SHA256); see receipt.ts. */
   subjectKey?: string | Buffer;
   /** Receipt `iss` (the broker's PUBLIC_URL). */
   issuer?: string;
+  /** Receipt fields the deployment decides (jurisdiction, language, page URL). */
+  receipts?: ReceiptContext;
+  /** LEDGER_CHECKPOINT_FILE: each checkpoint this process signs is also appended here. */
+  checkpointFile?: string;
   /** The in-process check cache (default on). */
   cache?: boolean;
 }
@@ -110,9 +111,13 @@ export interface ConsentLedgerOptions {
 export type ConsentLedger = ReturnType<typeof createConsentLedger>;
 
 const systemClock: LedgerClock = { now: () => new Date() };
+const VERIFY_BATCH = 1_000;
+const PROJECTION_BATCH = 500;
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+/** Non-empty, bounded, and storable as UTF-8 (a lone surrogate would change on its way to the database). */
 function nonEmpty(v: unknown): v is string {
-  return typeof v === "string" && v.trim().length > 0 && v.length <= 512;
+  return typeof v === "string" && v.trim().length > 0 && v.length <= 512 && !LONE_SURROGATE.test(v);
 }
 function assertActor(actor: unknown): Actor {
   if (!(ACTORS as readonly unknown[]).includes(actor)) throw invalidRequest(`actor must be one of ${ACTORS.join(", ")}`);
@@ -121,16 +126,20 @@ function assertActor(actor: unknown): Actor {
 function assertEvidence(e: unknown): Record<string, unknown> {
   if (e === undefined) return {};
   if (e === null || typeof e !== "object" || Array.isArray(e)) throw invalidRequest("evidence must be an object");
+  try {
+    canonicalJson(e);
+  } catch {
+    throw invalidRequest("evidence must be plain JSON (finite numbers, well-formed strings)");
+  }
   return e as Record<string, unknown>;
 }
 
 export function createConsentLedger(options: ConsentLedgerOptions) {
-  const { db, signer } = options;
+  const { db, keys } = options;
   const clock = options.clock ?? systemClock;
   const store = createLedgerStore(db);
   const cache: CheckCache = createCheckCache(db, { enabled: options.cache ?? true });
   const ready = cache.start().catch(() => {});
-  const sweepers = new Set<() => void>();
 
   function expiryFrom(now: Date, expiresAt: Date | undefined): Date {
     if (expiresAt === undefined) return new Date(now.getTime() + DEFAULT_DURATION_DAYS * DAY_MS);
@@ -190,6 +199,34 @@ export function createConsentLedger(options: ConsentLedgerOptions) {
     });
     if (changed) committed(changed);
     return !!changed;
+  }
+
+  function verifyWith(keySet: LedgerKeySet, extra: CheckpointRecord[]): Promise<VerifyResult> {
+    return store.snapshot(async (tx) => {
+      const stored = (await store.checkpoints(tx)).map((c) => ({ seq: c.seq.toString(), headHash: c.headHash, kid: c.kid, jws: c.jws }));
+      const audit = new ChainAudit(keySet, [...stored, ...extra]);
+      for (let after = -1n; ; ) {
+        const batch = await store.entriesAfter(after, VERIFY_BATCH, undefined, tx);
+        for (const e of batch) if (!audit.push(e)) return audit.result();
+        if (batch.length < VERIFY_BATCH) break;
+        after = batch[batch.length - 1]!.seq;
+      }
+      if (!audit.end()) return audit.result();
+      // The projection, a batch of consents at a time, against their entries (checked above).
+      const check = new ProjectionCheck();
+      for (let afterId: string | null = null; ; ) {
+        const rows = await store.consentsAfter(tx, afterId, PROJECTION_BATCH);
+        const replayed = new Map<string, ProjectedConsent>();
+        for (const e of await store.entriesOfConsents(tx, rows.map((r) => r.id))) replayed.set(e.consentId, replayEntry(replayed.get(e.consentId), e));
+        for (const r of rows) check.compare({ ...r, lastSeq: r.lastSeq.toString() }, replayed.get(r.id));
+        if (rows.length < PROJECTION_BATCH) break;
+        afterId = rows[rows.length - 1]!.id;
+      }
+      const orphan = await store.consentWithoutRow(tx);
+      if (orphan) check.mismatch(orphan.consentId, orphan.seq);
+      audit.projectionFailed(check);
+      return audit.result();
+    });
   }
 
   const ledger = {
@@ -347,53 +384,39 @@ export function createConsentLedger(options: ConsentLedgerOptions) {
       return { items: page.items.map((c) => toConsentRecord(c, now)), nextCursor: page.nextCursor };
     },
 
-    /** Recomputes the whole chain, then checks it against the latest signed checkpoint. */
-    async verify(): Promise<VerifyResult> {
-      const cp = await store.latestCheckpoint();
-      const v = new ChainVerifier();
-      let after = -1n;
-      let hashAtCheckpoint: string | undefined;
-      outer: for (;;) {
-        const batch = await store.entriesAfter(after, 1_000);
-        for (const e of batch) {
-          if (!v.push(e)) break outer;
-          if (cp && e.seq === cp.seq) hashAtCheckpoint = e.hash;
-        }
-        if (batch.length < 1_000) break;
-        after = batch[batch.length - 1]!.seq;
-      }
-      const head = v.firstBadSeq === null ? await store.head() : null;
-      const result: VerifyResult = { ok: v.firstBadSeq === null, checked: v.checked, headHash: v.headHash, headSeq: head ? head.seq.toString() : null };
-      if (v.firstBadSeq !== null) result.firstBadSeq = v.firstBadSeq.toString();
-      if (cp && v.firstBadSeq === null) {
-        let signedHead: unknown;
-        try {
-          signedHead = decodeJwt(cp.jws).head_hash;
-        } catch {
-          signedHead = undefined;
-        }
-        const ok = hashAtCheckpoint === cp.headHash && signedHead === cp.headHash;
-        result.checkpoint = { seq: cp.seq.toString(), ok };
-        if (!ok) {
-          // History up to the checkpoint was rewritten consistently: only the signed head shows it.
-          result.ok = false;
-          result.firstBadSeq = cp.seq.toString();
-        }
-      }
-      return result;
+    /**
+     * Recomputes the chain, checks every signed checkpoint (those stored and `checkpoints`, e.g.
+     * from the anchoring file) and the consent projection, on one snapshot; names the first failure.
+     */
+    async verify(opts: { checkpoints?: CheckpointRecord[] } = {}): Promise<VerifyResult> {
+      const result = await verifyWith(await keys.published(), opts.checkpoints ?? []);
+      // A ledger key rotated between reading the keys and taking the snapshot can sign a
+      // checkpoint the first run did not know the key of: read the keys again and retry once.
+      return result.problem === "checkpoint_signature" ? verifyWith(await keys.published(), opts.checkpoints ?? []) : result;
     },
 
-    /** Signs `{ seq, head_hash, recorded_at }` of the current head and records it. */
+    /** Signs `{ seq, head_hash, iat }` of the current head with the ledger key and records it. */
     async checkpoint(): Promise<CheckpointResult | null> {
       const head = await store.head();
       if (!head) return null;
-      const jws = await signer.sign({ seq: head.seq.toString(), head_hash: head.hash, recorded_at: clock.now().toISOString() }, { typ: "ledger-checkpoint+jwt" });
-      const kid = String(decodeProtectedHeader(jws).kid ?? "");
       const existing = await store.latestCheckpoint();
       if (existing && existing.seq === head.seq) return { seq: existing.seq.toString(), headHash: existing.headHash, kid: existing.kid, jws: existing.jws };
-      await store.saveCheckpoint({ seq: head.seq, headHash: head.hash, kid, jws, createdAt: clock.now() });
-      return { seq: head.seq.toString(), headHash: head.hash, kid, jws };
+      const now = clock.now();
+      const jws = await keys.sign({ seq: head.seq.toString(), head_hash: head.hash, iat: Math.floor(now.getTime() / 1000) }, { typ: CHECKPOINT_TYP });
+      const kid = String(decodeProtectedHeader(jws).kid ?? "");
+      const cp = { seq: head.seq.toString(), headHash: head.hash, kid, jws };
+      const stored = await store.saveCheckpoint({ seq: head.seq, headHash: head.hash, kid, jws, createdAt: now });
+      if (!stored) {
+        // Another process checkpointed this head first: its signature stands (and it anchored it).
+        const winner = (await store.latestCheckpoint())!;
+        return { seq: winner.seq.toString(), headHash: winner.headHash, kid: winner.kid, jws: winner.jws };
+      }
+      if (options.checkpointFile) await appendCheckpointLine(options.checkpointFile, cp);
+      return cp;
     },
+
+    /** Every ledger key ever used (GET /ledger/keys.json). */
+    publishedKeys: (): Promise<LedgerKeySet> => keys.published(),
 
     export(options: { format: ExportFormat; from?: Date; to?: Date }): Readable {
       if (options?.format !== "jsonl" && options?.format !== "csv") throw invalidRequest("format must be jsonl or csv");
@@ -403,9 +426,9 @@ export function createConsentLedger(options: ConsentLedgerOptions) {
     async receipt(consentId: string, tenant?: TenantOptions): Promise<string> {
       const { consent, entries } = await ledger.get(consentId, tenant);
       const last = entries[entries.length - 1]!;
-      const controllerName = (await store.clientName(consent.clientId)) ?? consent.clientId;
-      const payload = receiptPayload({ consent, last, controllerName, issuer: options.issuer, now: clock.now(), subjectKey: options.subjectKey });
-      return signer.sign(payload, { typ: RECEIPT_TYP });
+      const controller = await store.controllerOf(consent.clientId);
+      const payload = receiptPayload({ consent, entries, last, controller: { clientId: consent.clientId, name: controller?.name ?? consent.clientId, metadata: (controller?.metadata ?? {}) as Record<string, unknown> }, issuer: options.issuer, now: clock.now(), subjectKey: options.subjectKey, context: options.receipts });
+      return keys.sign(payload, { typ: RECEIPT_TYP });
     },
 
     /** Appends `expired` for every lapsed active consent. Idempotent; safe with concurrent sweepers. */
@@ -420,35 +443,35 @@ export function createConsentLedger(options: ConsentLedgerOptions) {
       }
     },
 
-    startSweeper({ intervalMs = 60_000, onError }: { intervalMs?: number; onError?: (err: unknown) => void } = {}): () => void {
-      let running = false;
-      const timer = setInterval(() => {
-        if (running) return;
-        running = true;
-        ledger
-          .sweepExpired()
-          .catch((err) => onError?.(err))
-          .finally(() => (running = false));
-      }, intervalMs);
-      timer.unref();
-      const stop = () => {
-        clearInterval(timer);
-        sweepers.delete(stop);
-      };
-      sweepers.add(stop);
-      return stop;
-    },
-
     /** Is this consent active now? (Token refresh and introspection end grants whose consent is not.) */
     async isActive(consentId: string): Promise<boolean> {
       const c = await store.consentById(consentId);
       return !!c && effectiveState(c.status, c.expiresAt, clock.now()) === "active";
     },
 
+    /**
+     * How a consent ended: withdrawn (by the actor of its `withdrawn` entry) or expired (actor
+     * `system`); undefined while it is active, or when it is unknown.
+     */
+    async endOf(consentId: string): Promise<ConsentEnd | undefined> {
+      if (!nonEmpty(consentId)) return undefined;
+      const c = await store.consentById(consentId);
+      if (!c) return undefined;
+      const state = effectiveState(c.status, c.expiresAt, clock.now());
+      if (state === "active") return undefined;
+      if (state === "withdrawn") {
+        const withdrawn = (await store.entriesOf(c.id)).findLast((e) => e.action === "withdrawn");
+        if (withdrawn && (ACTORS as readonly string[]).includes(withdrawn.actor)) return { state, actor: withdrawn.actor as Actor };
+      }
+      return { state: state as ConsentEnd["state"], actor: "system" };
+    },
+
+    /** The ids among `consentIds` whose consent is no longer active now (one query). */
+    inactiveAmong: (consentIds: string[]): Promise<string[]> => store.inactiveAmong(consentIds, clock.now()),
+
     cacheStats: () => cache.stats(),
 
     async close(): Promise<void> {
-      for (const stop of [...sweepers]) stop();
       await ready;
       await cache.close();
     },

@@ -1,10 +1,11 @@
 /**
- * Canonical JSON and the hash chain (the README's "Hash specification" states the same rules).
+ * Canonical JSON and the hash chain (LEDGER-FORMAT.md states the same rules for auditors).
  *
- * canonical(entry) = JSON of the object below with keys sorted by UTF-16 code unit order at
- * every level, no whitespace, strings escaped as JSON.stringify does, dates as ISO 8601 UTC
- * strings with milliseconds (`2026-01-02T03:04:05.678Z`), `seq` as a decimal string, absent
- * optional values as `null`:
+ * canonical(entry) = RFC 8785 (JCS) of the object below: keys sorted by UTF-16 code unit order at
+ * every level, no whitespace, strings escaped as JSON.stringify does (lone surrogates refused),
+ * numbers as ECMAScript writes them; dates become ISO 8601 UTC strings with milliseconds
+ * (`2026-01-02T03:04:05.678Z`) and `seq` a decimal string before canonicalisation, absent
+ * optional values `null`:
  *   { action, actor, client_id, consent_id, evidence, expires_at, link_id, psid, purposes,
  *     recorded_at, scopes, seq, subject }
  * hash = lowercase hex SHA-256 of the UTF-8 bytes of (prev_hash + canonical(entry)).
@@ -30,7 +31,9 @@ export interface HashableEntry {
   recordedAt: Date;
 }
 
-/** Sorted keys, no whitespace, Dates as ISO strings, bigints as decimal strings. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** RFC 8785 (JCS); Dates as ISO strings and bigints as decimal strings first. */
 export function canonicalJson(value: unknown): string {
   if (value === null || value === undefined) return "null";
   if (typeof value === "bigint") return JSON.stringify(value.toString());
@@ -39,14 +42,18 @@ export function canonicalJson(value: unknown): string {
     if (!Number.isFinite(value)) throw new TypeError("canonical JSON has no non-finite numbers");
     return JSON.stringify(value);
   }
-  if (typeof value === "string" || typeof value === "boolean") return JSON.stringify(value);
+  if (typeof value === "string") {
+    if (LONE_SURROGATE.test(value)) throw new TypeError("canonical JSON has no lone surrogates");
+    return JSON.stringify(value);
+  }
+  if (typeof value === "boolean") return JSON.stringify(value);
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
   if (typeof value === "object") {
     const obj = value as Record<string, unknown>;
     const keys = Object.keys(obj)
       .filter((k) => obj[k] !== undefined)
       .sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(",")}}`;
+    return `{${keys.map((k) => `${canonicalJson(k)}:${canonicalJson(obj[k])}`).join(",")}}`;
   }
   throw new TypeError(`canonical JSON cannot encode ${typeof value}`);
 }
@@ -79,34 +86,4 @@ export function entryHash(prevHash: string, e: HashableEntry): string {
 export interface ChainEntry extends HashableEntry {
   prevHash: string;
   hash: string;
-}
-
-/**
- * Walks entries in seq order, carrying the expected prev_hash. Returns the first entry that does
- * not link to its predecessor or whose hash does not match its content.
- */
-export class ChainVerifier {
-  private prev = GENESIS_HASH;
-  private lastSeq: bigint | null = null;
-  checked = 0;
-  firstBadSeq: bigint | null = null;
-
-  get headHash() {
-    return this.prev;
-  }
-
-  /** false once a bad entry has been seen. */
-  push(e: ChainEntry): boolean {
-    if (this.firstBadSeq !== null) return false;
-    const seq = BigInt(e.seq);
-    this.checked++;
-    const ordered = this.lastSeq === null || seq > this.lastSeq;
-    if (!ordered || e.prevHash !== this.prev || entryHash(e.prevHash, e) !== e.hash) {
-      this.firstBadSeq = seq;
-      return false;
-    }
-    this.prev = e.hash;
-    this.lastSeq = seq;
-    return true;
-  }
 }

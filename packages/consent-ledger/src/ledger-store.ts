@@ -55,6 +55,9 @@ export interface ConsentFilters {
 
 export type LedgerStore = ReturnType<typeof createLedgerStore>;
 
+/** How long a verify or export may hold its snapshot open. */
+export const SNAPSHOT_TIMEOUT_MS = 60 * 60_000;
+
 export function createLedgerStore(db: Db) {
   const prisma: PrismaClient = db.prisma;
 
@@ -155,21 +158,53 @@ export function createLedgerStore(db: Db) {
     },
 
     /** Entries with seq > after, in seq order, one batch. */
-    entriesAfter(after: bigint, take: number, range?: { from?: Date; to?: Date }): Promise<LedgerEntry[]> {
+    entriesAfter(after: bigint, take: number, range?: { from?: Date; to?: Date }, tx?: Tx): Promise<LedgerEntry[]> {
       const where: Prisma.LedgerEntryWhereInput = { seq: { gt: after } };
       if (range?.from || range?.to) where.recordedAt = { ...(range.from ? { gte: range.from } : {}), ...(range.to ? { lt: range.to } : {}) };
-      return prisma.ledgerEntry.findMany({ where, orderBy: { seq: "asc" }, take });
+      return (tx ?? prisma).ledgerEntry.findMany({ where, orderBy: { seq: "asc" }, take });
     },
 
     head: () => prisma.ledgerEntry.findFirst({ orderBy: { seq: "desc" }, select: { seq: true, hash: true, recordedAt: true } }),
 
+    /**
+     * Runs `fn` on one consistent snapshot of the ledger (REPEATABLE READ, read only), so the
+     * chain, its checkpoints and the projection are read as of one moment while appends go on.
+     */
+    snapshot: <T>(fn: (tx: Tx) => Promise<T>): Promise<T> => prisma.$transaction(fn, { isolationLevel: "RepeatableRead", maxWait: 60_000, timeout: SNAPSHOT_TIMEOUT_MS }),
+
+    /** Consent rows with id > after (id order), one batch. */
+    consentsAfter: (tx: Tx, after: string | null, take: number): Promise<Consent[]> =>
+      tx.consent.findMany({ ...(after === null ? {} : { where: { id: { gt: after } } }), orderBy: { id: "asc" }, take }),
+
+    /** The entries of these consents, each consent's in seq order. */
+    entriesOfConsents: (tx: Tx, ids: string[]): Promise<LedgerEntry[]> => tx.ledgerEntry.findMany({ where: { consentId: { in: ids } }, orderBy: [{ consentId: "asc" }, { seq: "asc" }] }),
+
+    /** A consent that has entries but no projection row (the one whose newest entry is oldest). */
+    async consentWithoutRow(tx: Tx): Promise<{ consentId: string; seq: bigint } | null> {
+      const [row] = await tx.$queryRaw<{ consentId: string; seq: bigint }[]>`
+        SELECT e."consentId", max(e.seq) AS seq FROM ledger_entry e
+        WHERE NOT EXISTS (SELECT 1 FROM consent c WHERE c.id = e."consentId")
+        GROUP BY e."consentId" ORDER BY seq, e."consentId" LIMIT 1`;
+      return row ? { consentId: row.consentId, seq: BigInt(row.seq) } : null;
+    },
+
     lapsedConsentIds: async (at: Date, take: number) =>
       (await prisma.consent.findMany({ where: { status: "active", expiresAt: { lte: at } }, select: { id: true }, orderBy: { expiresAt: "asc" }, take })).map((c) => c.id),
 
+    /** Which of these consents are no longer active at `at` (withdrawn, expired, or past their expiry). */
+    inactiveAmong: async (ids: string[], at: Date) =>
+      ids.length === 0
+        ? []
+        : (await prisma.consent.findMany({ where: { id: { in: ids }, OR: [{ status: { not: "active" } }, { expiresAt: { lte: at } }] }, select: { id: true } })).map((c) => c.id),
+
     clientName: async (clientId: string) => (await prisma.client.findUnique({ where: { id: clientId }, select: { name: true } }))?.name ?? null,
 
-    // Several processes may checkpoint the same head: the first one's signature stands.
-    saveCheckpoint: (c: { seq: bigint; headHash: string; kid: string; jws: string; createdAt: Date }) => prisma.ledgerCheckpoint.createMany({ data: [c], skipDuplicates: true }),
+    /** The controller's registered name and RFC 7591 metadata (policy_uri, contacts, client_uri). */
+    controllerOf: async (clientId: string) => prisma.client.findUnique({ where: { id: clientId }, select: { name: true, metadata: true } }),
+
+    /** Several processes may checkpoint the same head: the first one's signature stands. true when this one was stored. */
+    saveCheckpoint: async (c: { seq: bigint; headHash: string; kid: string; jws: string; createdAt: Date }) => (await prisma.ledgerCheckpoint.createMany({ data: [c], skipDuplicates: true })).count === 1,
     latestCheckpoint: () => prisma.ledgerCheckpoint.findFirst({ orderBy: { seq: "desc" } }),
+    checkpoints: (tx?: Tx) => (tx ?? prisma).ledgerCheckpoint.findMany({ orderBy: { seq: "asc" } }),
   };
 }

@@ -1,4 +1,6 @@
-// Scopes and purposes of DESIGN.md. Purpose limitation is enforced here, on grant and on check.
+// The consent policy of DESIGN.md, defined once: scopes, purposes, each scope's default purpose,
+// durations and the purposes refused everywhere. The broker imports it; purpose limitation is
+// enforced here, on grant and on check.
 import { invalidPurpose, invalidScope, purposeForbidden } from "./ledger-errors.ts";
 
 export const CUSTOMER_SCOPES = ["balance:read", "transactions:read", "alerts:fraud", "support:chat"] as const;
@@ -9,6 +11,22 @@ export type Purpose = (typeof PURPOSES)[number];
 
 /** Refused everywhere, always. */
 export const FORBIDDEN_PURPOSES = ["advertising", "marketing", "profiling"] as const;
+
+/** What each scope lets the bank do, in the customer's words (the consent page). */
+export const SCOPE_DESCRIPTIONS: Record<CustomerScope, string> = {
+  "balance:read": "See your account balances",
+  "transactions:read": "See your recent transactions",
+  "alerts:fraud": "Send you fraud alerts",
+  "support:chat": "Help you in the support chat",
+};
+
+/** Each purpose in the customer's words (the consent page). */
+export const PURPOSE_DESCRIPTIONS: Record<Purpose, string> = {
+  account_servicing: "Servicing your account",
+  fraud_alerts: "Warning you about possible fraud",
+  customer_support: "Answering your support questions",
+  transaction_notifications: "Telling you about transactions",
+};
 
 /** The purpose a scope gets when a request names none. */
 export const DEFAULT_PURPOSE: Record<CustomerScope, Purpose> = {
@@ -24,7 +42,11 @@ export const DAY_MS = 24 * 60 * 60 * 1000;
 
 export const isScope = (s: string): s is CustomerScope => (CUSTOMER_SCOPES as readonly string[]).includes(s);
 export const isPurpose = (p: string): p is Purpose => (PURPOSES as readonly string[]).includes(p);
-export const isForbiddenPurpose = (p: string) => (FORBIDDEN_PURPOSES as readonly string[]).includes(p);
+/** Refused in any letter case: `Advertising` is advertising. */
+export const isForbiddenPurpose = (p: string) => (FORBIDDEN_PURPOSES as readonly string[]).includes(p.toLowerCase());
+
+/** Each scope's own purpose, de-duplicated, in scope order: what a request naming no purpose gets. */
+export const defaultPurposes = (scopes: readonly string[]): Purpose[] => [...new Set(scopes.filter(isScope).map((s) => DEFAULT_PURPOSE[s]))];
 
 export function assertScope(scope: string): CustomerScope {
   if (!isScope(scope)) throw invalidScope(scope);

@@ -5,7 +5,8 @@ import { createDb } from "@link-broker/db";
 import { createTestDb, type TestDb } from "@link-broker/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createConsentLedger, type ConsentLedger } from "../src/index.ts";
-import { createTestSigner, makeLedger } from "./support.ts";
+import { createEphemeralLedgerKeys } from "../src/testing.ts";
+import { makeLedger } from "./support.ts";
 
 let db: TestDb;
 let ledger: ConsentLedger;
@@ -35,9 +36,9 @@ describe("concurrent appends", () => {
   });
 
   it.runIf(process.env.DATABASE_URL)("8 concurrent appenders on separate connections (Postgres) produce a valid chain", async () => {
-    const signer = await createTestSigner();
+    const keys = createEphemeralLedgerKeys();
     const dbs = await Promise.all(Array.from({ length: 8 }, () => createDb({ url: db.url!, poolSize: 1 })));
-    const ledgers = dbs.map((d) => createConsentLedger({ db: d, signer, cache: false }));
+    const ledgers = dbs.map((d) => createConsentLedger({ db: d, keys, cache: false }));
     const before = await db.prisma.ledgerEntry.count();
     await Promise.all(ledgers.map((l, i) => appender(l, `c${i}`, 15)));
     await Promise.all(ledgers.map((l) => l.close()));

@@ -4,18 +4,18 @@ import { createTestDb, type TestDb } from "@link-broker/db/testing";
 import { compactVerify, createLocalJWKSet, jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { entryToWire, LedgerError, pseudonymousSubject, type ConsentLedger } from "../src/index.ts";
-import { DAY, entryCount, makeLedger, type TestSigner } from "./support.ts";
+import { DAY, entryCount, makeLedger, type TestKeys } from "./support.ts";
 
 let db: TestDb;
 let ledger: ConsentLedger;
 let clock: Awaited<ReturnType<typeof makeLedger>>["clock"];
-let signer: TestSigner;
+let keys: TestKeys;
 let n = 0;
 const uniq = (p: string) => `${p}-${++n}`;
 
 beforeAll(async () => {
   db = await createTestDb();
-  ({ ledger, clock, signer } = await makeLedger(db));
+  ({ ledger, clock, keys } = await makeLedger(db));
   await db.prisma.client.create({ data: { id: "bank-a", name: "Bank A", registrationTokenHash: "x1", tokenEndpointAuthMethod: "client_secret_basic" } });
 });
 afterAll(async () => {
@@ -58,6 +58,7 @@ describe("grant", () => {
     ["a forbidden purpose (advertising)", "purpose_forbidden", () => grantOne({ purposes: ["advertising"] })],
     ["a forbidden purpose (marketing)", "purpose_forbidden", () => grantOne({ purposes: ["account_servicing", "marketing"] })],
     ["a forbidden purpose (profiling)", "purpose_forbidden", () => grantOne({ purposes: ["profiling"] })],
+    ["a forbidden purpose in capitals (Advertising)", "purpose_forbidden", () => grantOne({ purposes: ["Advertising"] })],
     ["an unknown purpose", "invalid_purpose", () => grantOne({ purposes: ["resale"] })],
     ["an expiry in the past", "invalid_expiry", () => grantOne({ expiresAt: new Date(clock.now().getTime() - 1000) })],
     ["an expiry over 365 days", "invalid_expiry", () => grantOne({ expiresAt: new Date(clock.now().getTime() + 366 * DAY) })],
@@ -131,14 +132,33 @@ describe("lifecycle", () => {
     expect((await ledger.withdraw({ consentId: g.consentId, actor: "customer" })).changed).toBe(false);
     expect((await ledger.verify()).ok).toBe(true);
   });
+});
 
-  it("startSweeper runs the sweep periodically and stops", async () => {
-    const g = await grantOne({ expiresAt: new Date(clock.now().getTime() + 1000) });
+describe("how consents ended (the broker's link reconciler)", () => {
+  it("names the withdrawing actor, `system` for an expiry, nothing while active or unknown", async () => {
+    const active = await grantOne();
+    const withdrawn = await grantOne();
+    const lapsing = await grantOne({ expiresAt: new Date(clock.now().getTime() + 1000) });
+    await ledger.withdraw({ consentId: withdrawn.consentId, actor: "compliance", reason: "request" });
     clock.advance(2000);
-    const stop = ledger.startSweeper({ intervalMs: 20 });
-    for (let i = 0; i < 100 && (await ledger.get(g.consentId)).entries.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
-    stop();
-    expect((await ledger.get(g.consentId)).entries.map((e) => e.action)).toEqual(["granted", "expired"]);
+    expect(await ledger.endOf(active.consentId)).toBeUndefined();
+    expect(await ledger.endOf("no-such-consent")).toBeUndefined();
+    expect(await ledger.endOf(withdrawn.consentId)).toEqual({ state: "withdrawn", actor: "compliance" });
+    // Past its expiry before the sweeper wrote `expired`, and after.
+    expect(await ledger.endOf(lapsing.consentId)).toEqual({ state: "expired", actor: "system" });
+    await ledger.sweepExpired();
+    expect(await ledger.endOf(lapsing.consentId)).toEqual({ state: "expired", actor: "system" });
+  });
+
+  it("picks the ended ones out of a list of consent ids in one call", async () => {
+    const active = await grantOne();
+    const withdrawn = await grantOne();
+    const lapsing = await grantOne({ expiresAt: new Date(clock.now().getTime() + 1000) });
+    await ledger.withdraw({ consentId: withdrawn.consentId, actor: "bank" });
+    clock.advance(2000);
+    const ended = await ledger.inactiveAmong([active.consentId, withdrawn.consentId, lapsing.consentId, "no-such-consent"]);
+    expect(ended.sort()).toEqual([withdrawn.consentId, lapsing.consentId].sort());
+    expect(await ledger.inactiveAmong([])).toEqual([]);
   });
 });
 
@@ -190,7 +210,7 @@ describe("check", () => {
     expect((await ledger.check(who, { scope: "balance:read" })).reason).toBe("active");
     expect((await ledger.check(who, { scope: "transactions:read" })).reason).toBe("scope_not_granted");
     expect((await ledger.check(who, { scope: "balance:read", purpose: "customer_support" })).reason).toBe("purpose_forbidden");
-    for (const p of ["advertising", "marketing", "profiling"]) expect(await ledger.check(who, { scope: "balance:read", purpose: p })).toMatchObject({ allowed: false, reason: "purpose_forbidden" });
+    for (const p of ["advertising", "marketing", "profiling", "ADVERTISING", "Profiling"]) expect(await ledger.check(who, { scope: "balance:read", purpose: p })).toMatchObject({ allowed: false, reason: "purpose_forbidden" });
     expect((await ledger.check({ clientId: "bank-a", subject: "nobody" }, { scope: "balance:read" })).reason).toBe("no_consent");
     await ledger.withdraw({ consentId: g.consentId, actor: "customer" });
     expect(await ledger.check(who, { scope: "balance:read" })).toMatchObject({ allowed: false, reason: "withdrawn", consentId: g.consentId });
@@ -265,7 +285,12 @@ describe("find, export, receipts, checkpoints", () => {
   it("export round-trips: the JSONL parsed back equals the entries of find", async () => {
     let jsonl = "";
     for await (const chunk of ledger.export({ format: "jsonl" })) jsonl += chunk;
-    const exported = jsonl.trim().split("\n").map((l) => JSON.parse(l));
+    const lines = jsonl.trim().split("\n").map((l) => JSON.parse(l));
+    // Entries first, in seq order; then the consent projection rows (no checkpoint exists yet).
+    const exported = lines.filter((l) => l.type === undefined);
+    const consents = lines.filter((l) => l.type === "consent");
+    expect(lines).toEqual([...exported, ...consents]);
+    expect(consents.length).toBe(await db.prisma.consent.count());
     const all: unknown[] = [];
     let cursor: string | undefined;
     do {
@@ -288,9 +313,9 @@ describe("find, export, receipts, checkpoints", () => {
     expect(prev).toBe((await ledger.verify()).headHash);
     let csv = "";
     for await (const chunk of ledger.export({ format: "csv" })) csv += chunk;
-    const lines = csv.trim().split("\r\n");
-    expect(lines[0]).toBe("seq,consent_id,action,client_id,subject,link_id,psid,scopes,purposes,expires_at,actor,evidence,recorded_at,prev_hash,hash");
-    expect(lines.length - 1).toBe(exported.length);
+    const rows = csv.trim().split("\r\n");
+    expect(rows[0]).toBe("seq,consent_id,action,client_id,subject,link_id,psid,scopes,purposes,expires_at,actor,evidence,recorded_at,prev_hash,hash");
+    expect(rows.length - 1).toBe(exported.length);
     expect(() => ledger.export({ format: "xml" as never })).toThrow(LedgerError);
   });
 
@@ -298,8 +323,8 @@ describe("find, export, receipts, checkpoints", () => {
     const subject = uniq("cust");
     const g = await grantOne({ subject, scopes: ["balance:read", "support:chat"] });
     const jws = await ledger.receipt(g.consentId);
-    const { payload, protectedHeader } = await jwtVerify(jws, createLocalJWKSet(signer.jwks));
-    expect(protectedHeader).toMatchObject({ alg: "ES256", kid: "test-key-1", typ: "consent-receipt+jwt" });
+    const { payload, protectedHeader } = await jwtVerify(jws, createLocalJWKSet((await keys.published()) as never));
+    expect(protectedHeader).toMatchObject({ alg: "EdDSA", kid: "ledger-test-1", typ: "consent-receipt+jwt" });
     expect(payload).toMatchObject({
       consent_id: g.consentId,
       controller: { name: "Bank A", client_id: "bank-a" },
@@ -308,17 +333,19 @@ describe("find, export, receipts, checkpoints", () => {
       expires_at: g.expiresAt.toISOString(),
       ledger: { seq: g.seq, hash: g.hash },
     });
-    expect(payload.receipt_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(payload).toMatchObject({ version: "KI-CR-v1.1.0", jurisdiction: "unspecified", language: "en", consentTimestamp: expect.any(Number), collectionMethod: expect.stringContaining("second factor (totp)"), sensitive: false });
+    expect(payload.consentReceiptID).toMatch(/^[0-9a-f-]{36}$/);
+    expect(payload.piiPrincipalId).toBe(payload.sub);
     expect(JSON.stringify(payload)).not.toContain(subject);
   });
 
   it("records signed checkpoints that verify", async () => {
     const cp = (await ledger.checkpoint())!;
-    const { payload } = await compactVerify(cp.jws, createLocalJWKSet(signer.jwks));
+    const { payload } = await compactVerify(cp.jws, createLocalJWKSet((await keys.published()) as never));
     const body = JSON.parse(new TextDecoder().decode(payload));
-    expect(body).toMatchObject({ seq: cp.seq, head_hash: cp.headHash });
+    expect(body).toMatchObject({ seq: cp.seq, head_hash: cp.headHash, iat: expect.any(Number) });
     const v = await ledger.verify();
-    expect(v).toMatchObject({ ok: true, headHash: cp.headHash, checkpoint: { seq: cp.seq, ok: true } });
+    expect(v).toMatchObject({ ok: true, headHash: cp.headHash, headSeq: cp.seq, checkpointsVerified: 1, firstBadSeq: null, problem: null });
     expect(v.checked).toBe(await entryCount(db));
   });
 });

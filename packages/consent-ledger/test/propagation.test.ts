@@ -6,7 +6,8 @@ import { fileURLToPath } from "node:url";
 import { createTestDb, type TestDb } from "@link-broker/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createConsentLedger, type ConsentLedger } from "../src/index.ts";
-import { createTestSigner, fakeClock, makeLedger } from "./support.ts";
+import { createEphemeralLedgerKeys } from "../src/testing.ts";
+import { fakeClock, makeLedger } from "./support.ts";
 
 let db: TestDb;
 let ledger: ConsentLedger;
@@ -21,7 +22,7 @@ afterAll(async () => {
 
 describe("withdrawal propagation", () => {
   it("a second ledger on the same database (single process, both runtimes) refuses at once", async () => {
-    const other = createConsentLedger({ db, signer: await createTestSigner() });
+    const other = createConsentLedger({ db, keys: createEphemeralLedgerKeys() });
     await other.ready();
     const g = await ledger.grant({ clientId: "bank-a", subject: "same-proc", scopes: ["balance:read"], actor: "customer" });
     const who = { clientId: "bank-a", subject: "same-proc" };
@@ -84,7 +85,7 @@ describe("withdrawal propagation", () => {
 
 describe("listener connection loss", () => {
   it.runIf(process.env.DATABASE_URL)("bypasses the cache while the LISTEN connection is down, so a withdrawal is never missed", async () => {
-    const other = createConsentLedger({ db, signer: await createTestSigner() });
+    const other = createConsentLedger({ db, keys: createEphemeralLedgerKeys() });
     await other.ready();
     const g = await ledger.grant({ clientId: "bank-a", subject: "conn-loss", scopes: ["balance:read"], actor: "customer" });
     const who = { clientId: "bank-a", subject: "conn-loss" };

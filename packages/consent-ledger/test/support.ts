@@ -1,24 +1,15 @@
+import { spawnSync } from "node:child_process";
+import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { fileURLToPath } from "node:url";
 import type { Db } from "@link-broker/db";
-import { CompactSign, exportJWK, generateKeyPair, type JWK } from "jose";
-import { createConsentLedger, type ConsentLedger, type LedgerSigner } from "../src/index.ts";
+import { expect } from "vitest";
+import { createConsentLedger, readCheckpointFile, verifyExportFile, type ConsentLedger, type LedgerKeys, type VerifyResult } from "../src/index.ts";
+import { createEphemeralLedgerKeys, type EphemeralLedgerKeys } from "../src/testing.ts";
 
-export interface TestSigner extends LedgerSigner {
-  jwks: { keys: JWK[] };
-}
-
-/** An ES256 signer like the broker's keyStore.signer, with its public JWKS. */
-export async function createTestSigner(kid = "test-key-1"): Promise<TestSigner> {
-  const { privateKey, publicKey } = await generateKeyPair("ES256", { extractable: true });
-  const jwk = { ...(await exportJWK(publicKey)), kid, alg: "ES256", use: "sig" };
-  return {
-    jwks: { keys: [jwk] },
-    async sign(payload, options) {
-      return new CompactSign(new TextEncoder().encode(JSON.stringify(payload)))
-        .setProtectedHeader({ alg: "ES256", kid, ...(options?.typ ? { typ: options.typ } : {}) })
-        .sign(privateKey);
-    },
-  };
-}
+export type TestKeys = EphemeralLedgerKeys;
 
 /** A clock tests move by hand. */
 export function fakeClock(start = new Date("2026-03-01T10:00:00.000Z")) {
@@ -32,13 +23,55 @@ export function fakeClock(start = new Date("2026-03-01T10:00:00.000Z")) {
 
 export const DAY = 24 * 60 * 60 * 1000;
 
-export async function makeLedger(db: Db, clock = fakeClock(), signer?: TestSigner): Promise<{ ledger: ConsentLedger; clock: ReturnType<typeof fakeClock>; signer: TestSigner }> {
-  const s = signer ?? (await createTestSigner());
-  const ledger = createConsentLedger({ db, signer: s, clock, subjectKey: "receipt-subject-key" });
+export async function makeLedger(db: Db, clock = fakeClock(), keys?: TestKeys, options: { checkpointFile?: string } = {}): Promise<{ ledger: ConsentLedger; clock: ReturnType<typeof fakeClock>; keys: TestKeys }> {
+  const k = keys ?? createEphemeralLedgerKeys({ clock });
+  const ledger = createConsentLedger({ db, keys: k, clock, subjectKey: "receipt-subject-key", ...options });
   await ledger.ready();
-  return { ledger, clock, signer: s };
+  return { ledger, clock, keys: k };
 }
 
 export async function entryCount(db: Db) {
   return db.prisma.ledgerEntry.count();
+}
+
+/** A verify result in its wire form (GET /ledger/verify, the CLI, the stand-alone script). */
+export function wireResult(v: VerifyResult) {
+  return {
+    ok: v.ok,
+    checked: v.checked,
+    head_seq: v.headSeq,
+    head_hash: v.headHash,
+    checkpoints_verified: v.checkpointsVerified,
+    first_bad_seq: v.firstBadSeq,
+    problem: v.problem,
+    ...(v.consentId !== undefined ? { consent_id: v.consentId } : {}),
+  };
+}
+
+export const STANDALONE_VERIFIER = fileURLToPath(new URL("../verifier/verify-ledger.mjs", import.meta.url));
+
+/**
+ * Verifies three ways and checks they agree: `ledger.verify()` on the database, the package's
+ * export verifier, and the stand-alone script (its own process) on a JSONL export and the keys.
+ */
+export async function verifyEveryWay(ledger: ConsentLedger, keys: LedgerKeys, anchorFile?: string) {
+  const anchored = anchorFile ? await readCheckpointFile(anchorFile) : [];
+  const fromDb = wireResult(await ledger.verify({ checkpoints: anchored }));
+  const dir = mkdtempSync(join(tmpdir(), "lb-verify-"));
+  try {
+    const exportFile = join(dir, "export.jsonl");
+    const keysFile = join(dir, "keys.json");
+    await pipeline(ledger.export({ format: "jsonl" }), createWriteStream(exportFile));
+    writeFileSync(keysFile, JSON.stringify(await keys.published()));
+    const fromExport = wireResult(await verifyExportFile(exportFile, await keys.published(), anchored));
+    const script = spawnSync(process.execPath, [STANDALONE_VERIFIER, exportFile, keysFile, ...(anchorFile ? [anchorFile] : [])], { encoding: "utf8", timeout: 60_000 });
+    expect(script.stderr).toBe("");
+    const standalone = JSON.parse(script.stdout);
+    expect(fromExport).toEqual(fromDb);
+    expect(standalone).toEqual(fromDb);
+    expect(script.status).toBe(fromDb.ok ? 0 : 1);
+    return fromDb;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -1,4 +1,5 @@
 // `prisma migrate deploy` equivalent on top of the wasm schema engine + a driver adapter.
+import { existsSync } from "node:fs";
 import { readFile, readdir } from "node:fs/promises";
 import path from "node:path";
 import type { MigrationList, MigrationDirectory } from "@prisma/schema-engine-wasm";
@@ -33,8 +34,13 @@ export async function listMigrations(migrationsDir: string, shadowDbInitScript =
   return { baseDir, lockfile: { path: lockPath, content: lockContent }, shadowDbInitScript, migrationDirectories };
 }
 
-/** The repository's prisma/ folder: schema.prisma and migrations/. */
-export const PRISMA_DIR = fileURLToPath(new URL("../../../prisma/", import.meta.url));
+/**
+ * The prisma/ folder (schema.prisma and migrations/): beside the bundle in a production build
+ * (apps/broker/scripts/build.mjs copies it there), else the repository's.
+ */
+export const PRISMA_DIR = [new URL("./prisma/", import.meta.url), new URL("../../../prisma/", import.meta.url)]
+  .map((url) => fileURLToPath(url))
+  .find((dir) => existsSync(path.join(dir, "schema.prisma"))) ?? fileURLToPath(new URL("../../../prisma/", import.meta.url));
 export const SCHEMA_PATH = path.join(PRISMA_DIR, "schema.prisma");
 export const MIGRATIONS_DIR = path.join(PRISMA_DIR, "migrations");
 

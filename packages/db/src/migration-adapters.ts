@@ -105,13 +105,3 @@ export function pgliteMigrationAdapter(db: PGlite): SqlMigrationAwareDriverAdapt
     connectToShadowDb: async () => pgliteAdapter(await newBlankPGlite(), true),
   };
 }
-
-/** For diff/drift/createMigration without any real database: main AND shadow are throwaway PGlites. */
-export function pgliteScratchAdapter(): SqlMigrationAwareDriverAdapterFactory {
-  return {
-    provider: "postgres",
-    adapterName: "pglite-prisma-adapter",
-    connect: async () => pgliteAdapter(await newBlankPGlite(), true),
-    connectToShadowDb: async () => pgliteAdapter(await newBlankPGlite(), true),
-  };
-}

@@ -76,24 +76,3 @@ export async function createMigration(
   await readFile(lock).catch(() => writeFile(lock, LOCKFILE_CONTENT, "utf8"));
   return { name, dir, sql: output };
 }
-
-/** Extra: live database (through the adapter's main connection) vs schema.prisma. No shadow DB needed. */
-export async function checkDatabaseDrift(
-  { adapterFactory, schemaPath }: Omit<DiffOptions, "migrationsDir">,
-): Promise<{ drift: boolean; summary: string }> {
-  const schemaText = await readFile(schemaPath, "utf8");
-  const files = [{ path: path.basename(schemaPath), content: schemaText }];
-  const engine = await loadSchemaEngine(schemaText, adapterFactory, { schemaFileName: files[0]!.path });
-  try {
-    const res = await engine.diff({
-      from: { tag: "schemaDatasource", files, configDir: path.dirname(path.resolve(schemaPath)) },
-      to: { tag: "schemaDatamodel", files },
-      script: false,
-      exitCode: true,
-      filters,
-    });
-    return { drift: res.exitCode === 2, summary: (res.stdout ?? "").trim() };
-  } finally {
-    await engine.dispose();
-  }
-}

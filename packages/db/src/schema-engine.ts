@@ -92,7 +92,3 @@ export async function loadSchemaEngine(
     },
   });
 }
-
-export async function schemaEngineVersion(): Promise<string> {
-  return (await initWasm()).version();
-}

@@ -1,24 +1,16 @@
 // The admin CLI: `pnpm cli <group> <command> [args]` (also the `link-broker` bin).
 // Each group lives in its own `<group>-commands.ts` and gets the parsed config and a database.
 import { join } from "node:path";
-import { createDb, migrate } from "@link-broker/db";
+import { createDb, migrateAsOwner } from "@link-broker/db";
 import { ConfigError, loadConfig, type Config } from "../config.ts";
-import type { Db } from "@link-broker/db";
-
-export interface CliContext {
-  config: Config;
-  db: Db;
-  out: (line: string) => void;
-}
-export type CliCommand = (ctx: CliContext, args: string[]) => Promise<void>;
-export type CliGroup = Record<string, { help: string; run: CliCommand }>;
+import type { CliGroup } from "./cli-context.ts";
 
 const groups: Record<string, () => Promise<CliGroup>> = {
   migrate: async () => ({
     "": {
       help: "apply pending migrations",
-      run: async ({ db, out }) => {
-        const { applied } = await migrate(db);
+      run: async ({ db, config, out }) => {
+        const { applied } = await migrateAsOwner(db, config.databaseMigrationUrl);
         out(applied.length ? `applied ${applied.join(", ")}` : "database is up to date");
       },
     },
@@ -45,6 +37,15 @@ async function main(argv: string[]) {
     process.stderr.write(`usage: link-broker ${groupName} <${Object.keys(group).join("|")}>\n`);
     process.exit(2);
   }
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  const offline = command.withoutDb?.(rest);
+  if (offline) {
+    await offline(out).catch((err: Error) => {
+      process.stderr.write(`link-broker: ${err.message}\n`);
+      process.exitCode = 1;
+    });
+    return;
+  }
   let config: Config;
   try {
     config = loadConfig(process.env, { dataDir: join(process.env.INIT_CWD ?? process.cwd(), ".data") });
@@ -57,8 +58,8 @@ async function main(argv: string[]) {
   }
   const db = await createDb({ url: config.databaseUrl ?? join(config.dataDir, "pglite") });
   try {
-    if (groupName !== "migrate") await migrate(db);
-    await command.run({ config, db, out: (line) => process.stdout.write(`${line}\n`) }, rest);
+    if (groupName !== "migrate") await migrateAsOwner(db, config.databaseMigrationUrl);
+    await command.run({ config, db, out }, rest);
   } catch (err) {
     process.stderr.write(`link-broker: ${(err as Error).message}\n`);
     process.exitCode = 1;

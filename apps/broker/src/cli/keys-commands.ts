@@ -2,7 +2,7 @@ import { createSealer } from "../crypto/seal.ts";
 import { systemClock } from "../clock.ts";
 import { createKeyStore } from "../oauth/keys/key-store.ts";
 import { createKeysRepo } from "../oauth/keys/keys-repo.ts";
-import type { CliContext, CliGroup } from "./cli.ts";
+import type { CliContext, CliGroup } from "./cli-context.ts";
 
 const storeOf = ({ db, config }: CliContext) => createKeyStore({ repo: createKeysRepo(db), sealer: createSealer(config.masterKey), clock: systemClock });
 

@@ -1,11 +1,17 @@
-// `link-broker ledger verify | export [--format jsonl|csv] [--from ISO] [--to ISO] | checkpoint`
+// `link-broker ledger ...`:
+//   verify [--checkpoints FILE]                        the database: chain, checkpoints, projection
+//   verify --file export.jsonl --keys keys.json [--checkpoints FILE]   an export, no database
+//   export [--format jsonl|csv] [--from ISO] [--to ISO]
+//   checkpoint
+//   keys rotate | keys list [--json]                   the ledger signing keys
+import { readFile } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
-import { createBrokerLedger } from "../ledger/broker-ledger.ts";
+import { readCheckpointFile, verifyExportFile, type LedgerKeySet } from "@link-broker/consent-ledger";
 import { systemClock } from "../clock.ts";
 import { createSealer } from "../crypto/seal.ts";
-import { createKeyStore } from "../oauth/keys/key-store.ts";
-import { createKeysRepo } from "../oauth/keys/keys-repo.ts";
-import type { CliContext, CliGroup } from "./cli.ts";
+import { createBrokerLedger, createBrokerLedgerKeys } from "../ledger/ledger-module.ts";
+import { verifyReply } from "../ledger/verify-reply.ts";
+import type { CliContext, CliGroup } from "./cli-context.ts";
 
 function option(args: string[], name: string): string | undefined {
   const i = args.indexOf(`--${name}`);
@@ -20,10 +26,11 @@ function date(value: string | undefined, name: string): Date | undefined {
   return d;
 }
 
-/** The ledger for one command, signing checkpoints with the broker's published keys. */
-async function withLedger<T>(ctx: CliContext, fn: (ledger: Awaited<ReturnType<typeof createBrokerLedger>>) => Promise<T>): Promise<T> {
-  const keys = createKeyStore({ repo: createKeysRepo(ctx.db), sealer: createSealer(ctx.config.masterKey), clock: systemClock });
-  const ledger = await createBrokerLedger({ config: ctx.config, db: ctx.db, clock: systemClock, signer: keys.signer });
+const keyRingOf = (ctx: CliContext) => createBrokerLedgerKeys({ db: ctx.db, sealer: createSealer(ctx.config.masterKey), clock: systemClock }, { cacheMs: 0 });
+
+/** The ledger for one command, signing with the ledger keys. */
+async function withLedger<T>(ctx: CliContext, fn: (ledger: ReturnType<typeof createBrokerLedger>) => Promise<T>): Promise<T> {
+  const ledger = createBrokerLedger({ config: ctx.config, db: ctx.db, clock: systemClock, keys: keyRingOf(ctx) });
   try {
     return await fn(ledger);
   } finally {
@@ -31,15 +38,42 @@ async function withLedger<T>(ctx: CliContext, fn: (ledger: Awaited<ReturnType<ty
   }
 }
 
+async function readKeys(path: string): Promise<LedgerKeySet> {
+  const keys = JSON.parse(await readFile(path, "utf8")) as LedgerKeySet;
+  if (!keys || !Array.isArray(keys.keys)) throw new Error(`${path} is not a JWKS ({"keys": [...]}, as /ledger/keys.json serves)`);
+  return keys;
+}
+
+/** `verify --file`: needs neither the database nor the broker's configuration. */
+export async function verifyExportCommand(args: string[], out: (line: string) => void): Promise<boolean> {
+  const file = option(args, "file");
+  const keysPath = option(args, "keys");
+  if (!file || !keysPath) throw new Error("verify --file needs --keys keys.json (GET /ledger/keys.json)");
+  const anchorFile = option(args, "checkpoints");
+  const v = await verifyExportFile(file, await readKeys(keysPath), anchorFile ? await readCheckpointFile(anchorFile) : []);
+  out(JSON.stringify(verifyReply(v)));
+  return v.ok;
+}
+
 export const ledgerCommands: CliGroup = {
   verify: {
-    help: "recompute the hash chain and check it against the latest signed checkpoint",
-    run: (ctx) =>
-      withLedger(ctx, async (ledger) => {
-        const v = await ledger.verify();
-        ctx.out(JSON.stringify({ ok: v.ok, checked: v.checked, head_seq: v.headSeq, head_hash: v.headHash, first_bad_seq: v.firstBadSeq, checkpoint: v.checkpoint }));
+    help: "verify the ledger: the database (or --file export.jsonl --keys keys.json), plus --checkpoints FILE (the anchored checkpoints); exits 3 when it does not verify",
+    // An export is verified without the broker's configuration or database.
+    withoutDb: (args) =>
+      option(args, "file") === undefined
+        ? undefined
+        : async (out) => {
+            if (!(await verifyExportCommand(args, out))) process.exitCode = 3;
+          },
+    run: async (ctx, args) => {
+      const anchorFile = option(args, "checkpoints");
+      const anchored = anchorFile ? await readCheckpointFile(anchorFile) : [];
+      await withLedger(ctx, async (ledger) => {
+        const v = await ledger.verify({ checkpoints: anchored });
+        ctx.out(JSON.stringify(verifyReply(v)));
         if (!v.ok) process.exitCode = 3;
-      }),
+      });
+    },
   },
   export: {
     help: "stream the ledger to stdout: --format jsonl|csv (default jsonl), --from/--to ISO dates",
@@ -53,11 +87,27 @@ export const ledgerCommands: CliGroup = {
       }),
   },
   checkpoint: {
-    help: "sign the current head of the chain and record it",
+    help: "sign the current head of the chain with the ledger key and record it (and append it to LEDGER_CHECKPOINT_FILE)",
     run: (ctx) =>
       withLedger(ctx, async (ledger) => {
         const cp = await ledger.checkpoint();
         ctx.out(cp ? JSON.stringify({ seq: cp.seq, head_hash: cp.headHash, kid: cp.kid, jws: cp.jws }) : "the ledger is empty: nothing to checkpoint");
       }),
+  },
+  keys: {
+    help: "ledger signing keys: `keys rotate` activates a new one (the previous stays published forever), `keys list [--json]` (--json: as /ledger/keys.json)",
+    run: async (ctx, args) => {
+      const ring = keyRingOf(ctx);
+      if (args[0] === "rotate") {
+        const kid = await ring.rotate();
+        ctx.out(`new ledger key ${kid} is active (running brokers sign with it within 10 s); every earlier key stays published at /ledger/keys.json`);
+      } else if (args[0] === "list" && args.includes("--json")) {
+        ctx.out(JSON.stringify(await ring.published()));
+      } else if (args[0] === "list") {
+        for (const k of await ring.list()) ctx.out(`${k.kid}  ${k.alg}  activated ${k.activatedAt.toISOString()}  ${k.retiredAt ? `retired ${k.retiredAt.toISOString()}` : "active"}`);
+      } else {
+        throw new Error("usage: link-broker ledger keys <rotate|list [--json]>");
+      }
+    },
   },
 };

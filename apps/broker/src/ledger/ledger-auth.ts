@@ -7,7 +7,6 @@ import type { TenantOptions } from "@link-broker/consent-ledger";
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from "fastify";
 import type { Config } from "../config.ts";
 import { constantEquals } from "../crypto/constant-equals.ts";
-import { requireScope } from "../plugins/bearer-auth.ts";
 
 export interface LedgerCaller {
   /** Set for a bank's token: the tenant filter. Unset for compliance: sees all. */
@@ -27,11 +26,10 @@ function isOperatorToken(request: FastifyRequest, config: Pick<Config, "registra
 }
 
 /**
- * preHandler: a broker access token with `scope` (the calling bank is the tenant), or, where
- * `allowCompliance` is set, the operator's registration token (compliance: sees all).
+ * preHandler: a broker access token that `bearer` accepts (the calling bank is the tenant), or,
+ * where `allowCompliance` is set, the operator's registration token (compliance: sees all).
  */
-export function ledgerAuth(scope: "ledger:check" | "ledger:audit", config: Pick<Config, "registrationToken">, allowCompliance: boolean): preHandlerAsyncHookHandler {
-  const bearer = requireScope(scope);
+export function ledgerAuth(bearer: preHandlerAsyncHookHandler, config: Pick<Config, "registrationToken">, allowCompliance: boolean): preHandlerAsyncHookHandler {
   return async function ledgerAuthHook(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
     if (allowCompliance && isOperatorToken(request, config)) {
       request.ledgerCaller = { role: "compliance" };

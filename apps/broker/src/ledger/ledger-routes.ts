@@ -1,31 +1,29 @@
 // The ledger's HTTP routes (DESIGN.md "Consent ledger"). Thin: validate, call the ledger, map.
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import { consentToWire, entryToWire, LedgerError, type ConsentLedger } from "@link-broker/consent-ledger";
-import type { FastifyError, preHandlerAsyncHookHandler } from "fastify";
+import { consentToWire, entryToWire, readCheckpointFile, type ConsentLedger } from "@link-broker/consent-ledger";
+import type { preHandlerAsyncHookHandler } from "fastify";
 import { Type } from "typebox";
 import { BadRequestError, BrokerError } from "../errors.ts";
-import { sendError } from "../plugins/error-handler.ts";
 import { tenantOf } from "./ledger-auth.ts";
-import { CheckBody, CheckReply, ConsentReply, ConsentsQuery, ConsentsReply, ErrorReply, ExportQuery, IdParams, ReceiptReply, VerifyReply } from "./ledger-schemas.ts";
+import { CheckBody, CheckReply, ConsentReply, ConsentsQuery, ConsentsReply, ErrorReply, ExportQuery, IdParams, LedgerKeysReply, ReceiptReply, VerifyReply } from "./ledger-schemas.ts";
+import { verifyReply } from "./verify-reply.ts";
 
 export interface LedgerRoutesDeps {
-  ledger: Pick<ConsentLedger, "check" | "find" | "get" | "receipt" | "verify" | "export">;
-  /** `ledger:check` access (stand-in: registrationTokenStandIn). */
+  ledger: Pick<ConsentLedger, "check" | "find" | "get" | "receipt" | "verify" | "export" | "publishedKeys">;
+  /** The customer's receipt page URL of a consent. */
+  receiptUrl: (consentId: string) => string;
+  /** LEDGER_CHECKPOINT_FILE: verify checks against it too. */
+  checkpointFile?: string;
+  /** `ledger:check` access. */
   checkAuth: preHandlerAsyncHookHandler;
-  /** `ledger:audit` access, or a staff session (stand-in: registrationTokenStandIn). */
+  /** `ledger:audit` access, or compliance (the operator's registration token until staff sessions exist). */
   auditAuth: preHandlerAsyncHookHandler;
 }
 
 const errors = { 400: ErrorReply, 401: ErrorReply, 403: ErrorReply, 404: ErrorReply, 409: ErrorReply };
 const tags = ["ledger"];
 
-export const ledgerRoutes: FastifyPluginAsyncTypebox<LedgerRoutesDeps> = async (app, { ledger, checkAuth, auditAuth }) => {
-  // Ledger errors keep their stable code and status; anything else goes to the broker's handler.
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    if (error instanceof LedgerError) return sendError(request, reply, new BrokerError(error.code, error.message, error.status));
-    throw error;
-  });
-
+export const ledgerRoutes: FastifyPluginAsyncTypebox<LedgerRoutesDeps> = async (app, { ledger, checkAuth, auditAuth, receiptUrl, checkpointFile }) => {
   app.post(
     "/ledger/check",
     { preHandler: checkAuth, schema: { tags, summary: "May this service use a scope for a purpose now?", body: CheckBody, response: { 200: CheckReply, ...errors } } },
@@ -58,13 +56,24 @@ export const ledgerRoutes: FastifyPluginAsyncTypebox<LedgerRoutesDeps> = async (
 
   app.get("/ledger/consents/:id/receipt", { preHandler: auditAuth, schema: { tags, summary: "Signed consent receipt (JWS)", params: IdParams, response: { 200: ReceiptReply, ...errors } } }, async (request) => {
     const receipt = await ledger.receipt(request.params.id, tenantOf(request));
-    return { consent_id: request.params.id, receipt };
+    return { consent_id: request.params.id, receipt, receipt_url: receiptUrl(request.params.id) };
   });
 
-  app.get("/ledger/verify", { preHandler: auditAuth, schema: { tags, summary: "Recompute the hash chain and check the latest signed checkpoint", response: { 200: VerifyReply, ...errors } } }, async (request) => {
-    if (tenantOf(request).clientId !== undefined) throw new BrokerError("forbidden", "Only compliance may verify the whole ledger", 403);
-    const v = await ledger.verify();
-    return { ok: v.ok, checked: v.checked, head_hash: v.headHash, head_seq: v.headSeq, ...(v.firstBadSeq !== undefined ? { first_bad_seq: v.firstBadSeq } : {}), ...(v.checkpoint ? { checkpoint: v.checkpoint } : {}) };
+  app.get(
+    "/ledger/verify",
+    { preHandler: auditAuth, schema: { tags, summary: "Recompute the hash chain, check every signed checkpoint and the consent projection", response: { 200: VerifyReply, ...errors } } },
+    async (request) => {
+      if (tenantOf(request).clientId !== undefined) throw new BrokerError("forbidden", "Only compliance may verify the whole ledger", 403);
+      const anchored = checkpointFile ? await readCheckpointFile(checkpointFile).catch((err: NodeJS.ErrnoException) => (err.code === "ENOENT" ? [] : Promise.reject(err))) : [];
+      return verifyReply(await ledger.verify({ checkpoints: anchored }));
+    },
+  );
+
+  // Public and cacheable: every ledger key ever used, so receipts and checkpoints verify for as
+  // long as they are kept, whoever holds them.
+  app.get("/ledger/keys.json", { schema: { tags, summary: "Every ledger signing key ever used (JWKS with activation and retirement times)", response: { 200: LedgerKeysReply } } }, async (_request, reply) => {
+    reply.header("cache-control", "public, max-age=300");
+    return ledger.publishedKeys();
   });
 
   app.get(

@@ -76,17 +76,41 @@ export type ConsentsQuery = Static<typeof ConsentsQuery>;
 
 export const ConsentsReply = Type.Object({ items: Type.Array(Consent), next_cursor: Nullable(Type.String()) });
 export const ConsentReply = Type.Object({ consent: Consent, history: Type.Array(Entry) });
-export const ReceiptReply = Type.Object({ consent_id: Type.String(), receipt: Type.String({ description: "compact JWS (ES256), typ consent-receipt+jwt" }) });
+export const ReceiptReply = Type.Object({
+  consent_id: Type.String(),
+  receipt: Type.String({ description: "compact JWS (EdDSA, a ledger key of /ledger/keys.json), typ consent-receipt+jwt" }),
+  receipt_url: Type.String({ description: "the customer's readable receipt page (a capability URL)" }),
+});
 export const IdParams = Type.Object({ id: Id });
+
+const Problem = Type.Union([Type.Literal("hash_mismatch"), Type.Literal("broken_link"), Type.Literal("missing_entry"), Type.Literal("checkpoint_signature"), Type.Literal("checkpoint_mismatch"), Type.Literal("projection_mismatch")]);
 
 export const VerifyReply = Type.Object({
   ok: Type.Boolean(),
-  checked: Type.Integer(),
+  checked: Type.Integer({ description: "entries read, the bad one included" }),
+  head_seq: Nullable(Type.String({ description: "the last entry that verified" })),
   head_hash: Type.String(),
-  head_seq: Nullable(Type.String()),
-  first_bad_seq: Type.Optional(Type.String()),
-  checkpoint: Type.Optional(Type.Object({ seq: Type.String(), ok: Type.Boolean() })),
+  checkpoints_verified: Type.Integer(),
+  first_bad_seq: Nullable(Type.String()),
+  problem: Nullable(Problem),
+  consent_id: Type.Optional(Type.String({ description: "with projection_mismatch: the consent whose row differs from its chain" })),
 });
+
+const LedgerKey = Type.Object(
+  {
+    kid: Type.String(),
+    alg: Type.String(),
+    kty: Type.String(),
+    crv: Type.Optional(Type.String()),
+    x: Type.Optional(Type.String()),
+    y: Type.Optional(Type.String()),
+    use: Type.Optional(Type.String()),
+    activated_at: Type.String({ format: "date-time" }),
+    retired_at: Nullable(Type.String({ format: "date-time" })),
+  },
+  { description: "a public JWK with when it started and stopped signing" },
+);
+export const LedgerKeysReply = Type.Object({ keys: Type.Array(LedgerKey) });
 
 export const ExportQuery = Type.Object(
   {

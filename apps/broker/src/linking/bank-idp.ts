@@ -1,7 +1,31 @@
+import type { Client } from "@link-broker/db";
 import * as oidc from "openid-client";
 import { checkUrl } from "../config.ts";
 import { type OutboundFetch, OutboundError } from "../net/outbound-fetch.ts";
-import type { BankIdpSettings } from "./client-secrets.ts";
+import type { Sealer } from "../crypto/seal.ts";
+import { clientSecretContext } from "../oauth/clients/client-secrets.ts";
+
+/** The broker's relying-party credentials at a client's bank IdP (`bank_idp` metadata), unsealed. */
+export interface BankIdpSettings {
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  authMethod: "client_secret_basic" | "client_secret_post";
+}
+
+type BankIdpColumns = Pick<Client, "id" | "bankIdpIssuer" | "bankIdpClientId" | "bankIdpSecretSealed" | "bankIdpAuthMethod">;
+
+/** The client's bank IdP settings, or undefined when it registered none. */
+export function bankIdpSettings(client: BankIdpColumns, sealer: Sealer): BankIdpSettings | undefined {
+  const { bankIdpIssuer, bankIdpClientId, bankIdpSecretSealed } = client;
+  if (!bankIdpIssuer || !bankIdpClientId || !bankIdpSecretSealed) return undefined;
+  return {
+    issuer: bankIdpIssuer,
+    clientId: bankIdpClientId,
+    clientSecret: sealer.unseal(bankIdpSecretSealed, clientSecretContext(client.id, "bank_idp_client_secret")),
+    authMethod: client.bankIdpAuthMethod === "client_secret_post" ? "client_secret_post" : "client_secret_basic",
+  };
+}
 
 /**
  * The broker as relying party of each bank's OpenID provider (openid-client): discovery cached

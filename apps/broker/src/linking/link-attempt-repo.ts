@@ -1,5 +1,5 @@
 import type { AttemptState, Db, LinkAttempt, Prisma, Tx } from "@link-broker/db";
-import { AttemptStateError, canMove } from "./link-attempt.ts";
+import { AttemptStateError, canMove, LIVE_STATES } from "./link-attempt.ts";
 
 export type NewAttempt = Pick<
   LinkAttempt,
@@ -19,6 +19,11 @@ export function createLinkAttemptRepo(db: Pick<Db, "prisma">) {
   }
 
   return {
+    /** Runs `fn` in one transaction: the consent transaction (attempt, link, ledger entry, code). */
+    inTransaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+      return prisma.$transaction(fn);
+    },
+
     async create(attempt: NewAttempt): Promise<LinkAttempt> {
       return prisma.linkAttempt.create({ data: { ...attempt, state: "started" } });
     },
@@ -43,7 +48,7 @@ export function createLinkAttemptRepo(db: Pick<Db, "prisma">) {
     /** Ends a live attempt as failed; a no-op when it already ended. */
     async fail(id: string, reason: string): Promise<void> {
       await prisma.linkAttempt.updateMany({
-        where: { id, state: { in: ["started", "authenticated", "second_factor_passed", "consented"] } },
+        where: { id, state: { in: [...LIVE_STATES] } },
         data: { state: "failed", failureReason: reason.slice(0, 200) },
       });
     },
@@ -51,7 +56,7 @@ export function createLinkAttemptRepo(db: Pick<Db, "prisma">) {
     /** Marks attempts past their expiry as expired (housekeeping). */
     async expireDue(now: Date): Promise<number> {
       const { count } = await prisma.linkAttempt.updateMany({
-        where: { state: { in: ["started", "authenticated", "second_factor_passed", "consented"] }, expiresAt: { lte: now } },
+        where: { state: { in: [...LIVE_STATES] }, expiresAt: { lte: now } },
         data: { state: "expired" },
       });
       return count;

@@ -1,22 +1,15 @@
 import { checkUrl } from "../config.ts";
 import type { ClientRow } from "../oauth/clients/client-repo.ts";
 import { checkLinkRequest, type PushedRequestParams } from "../oauth/par/par-service.ts";
-import type { PushedRequest } from "./linking-deps.ts";
 
-/** Customer scopes a link may carry, in the customer's words (DESIGN.md "Scopes"; the policy itself is the consent ledger's). */
-export const CUSTOMER_SCOPES: Record<string, string> = {
-  "balance:read": "See your account balances",
-  "transactions:read": "See your recent transactions",
-  "alerts:fraud": "Send you fraud alerts",
-  "support:chat": "Help you in the support chat",
-};
-
-export const PURPOSES: Record<string, string> = {
-  account_servicing: "Servicing your account",
-  fraud_alerts: "Warning you about possible fraud",
-  customer_support: "Answering your support questions",
-  transaction_notifications: "Telling you about transactions",
-};
+/** A link request, resolved from a pushed request (RFC 9126) or from the /link query. */
+export interface PushedRequest {
+  scopes: string[];
+  purposes: string[];
+  codeChallenge: string;
+  codeChallengeMethod: "S256";
+  consentDurationDays: number;
+}
 
 export class LinkParamError extends Error {}
 

@@ -1,15 +1,7 @@
 import { PageError } from "../errors.ts";
 
-/**
- * A linking page error. Once Messenger's redirect_uri is verified, `returnUrl` is that URI with no
- * `authorization_code`: the page offers it as "Return to Messenger" (Messenger reads it as a
- * cancelled link).
- */
-export class LinkPageError extends PageError {
-  returnUrl?: string;
-}
-
-export const linkError = (code: string, title: string, message: string, nextStep: string, status = 400) => new LinkPageError(code, title, message, nextStep, status);
+/** The linking flow's page errors; the error handler renders them with their "Return to Messenger" link. */
+export const linkError = (code: string, title: string, message: string, nextStep: string, status = 400) => new PageError(code, title, message, nextStep, status);
 
 const START_AGAIN = "Close this page and tap “Link account” in the chat again.";
 

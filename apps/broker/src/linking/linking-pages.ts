@@ -1,5 +1,5 @@
+import { PURPOSE_DESCRIPTIONS, SCOPE_DESCRIPTIONS } from "@link-broker/consent-ledger";
 import { html, page, type SafeHtml } from "../web/html.ts";
-import { CUSTOMER_SCOPES, PURPOSES } from "./link-params.ts";
 
 /** The linking flow's pages: phone-sized, no script, every value escaped, every field labelled. */
 
@@ -48,9 +48,9 @@ export function consentPage(input: { bankName: string; scopes: string[]; purpose
     "Link your account",
     html`<h1>Link your ${bankName} account to Messenger?</h1>
 <p>${bankName}'s Messenger chat will be able to:</p>
-<ul>${scopes.map((s) => html`<li>${CUSTOMER_SCOPES[s] ?? s}</li>`)}</ul>
+<ul>${scopes.map((s) => html`<li>${SCOPE_DESCRIPTIONS[s as keyof typeof SCOPE_DESCRIPTIONS] ?? s}</li>`)}</ul>
 <p>Only for:</p>
-<ul>${purposes.map((p) => html`<li>${PURPOSES[p] ?? p}</li>`)}</ul>
+<ul>${purposes.map((p) => html`<li>${PURPOSE_DESCRIPTIONS[p as keyof typeof PURPOSE_DESCRIPTIONS] ?? p}</li>`)}</ul>
 <p>For ${durationDays} ${durationDays === 1 ? "day" : "days"} (until ${expiresOn}), unless you unlink sooner. You can unlink at any time from the chat or from ${bankName}.</p>
 <p class="notice">Your linked data is never used for advertising.</p>
 <form method="post" action="/link/consent">
@@ -58,12 +58,5 @@ export function consentPage(input: { bankName: string; scopes: string[]; purpose
 <button type="submit" name="decision" value="approve">Allow and link</button>
 <button type="submit" name="decision" value="deny" class="secondary">Don't link</button>
 </form>`,
-  );
-}
-
-export function linkErrorPage(input: { title: string; message: string; nextStep: string; requestId: string; returnUrl?: string }): string {
-  return page(
-    input.title,
-    html`<h1>${input.title}</h1><p class="error">${input.message}</p><p>${input.nextStep}</p>${returnLink(input.returnUrl)}<p class="muted">Reference: ${input.requestId}</p>`,
   );
 }

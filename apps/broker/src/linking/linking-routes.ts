@@ -1,20 +1,18 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import type { FastifyReply } from "fastify";
 import { Type } from "typebox";
-import type { Clock } from "../clock.ts";
-import { PAGE_CSP } from "../web/html.ts";
+import { PageError } from "../errors.ts";
+import type { RateLimiter } from "../plugins/rate-limit.ts";
+import { sendPage } from "../web/html.ts";
 import { clearAttemptCookie, type createCsrf, readBinding, setAttemptCookie } from "./attempt-cookie.ts";
-import { linkErrorPage, consentPage, secondFactorPage } from "./linking-pages.ts";
-import { Errors, LinkPageError } from "./linking-errors.ts";
+import { consentPage, secondFactorPage } from "./linking-pages.ts";
+import { Errors } from "./linking-errors.ts";
 import { messengerReturnUrl } from "./link-params.ts";
 import type { LinkingService } from "./linking-service.ts";
-import type { createRateLimitRepo } from "./rate-limit-repo.ts";
 
 export interface LinkingRoutesOptions {
   service: LinkingService;
   csrf: ReturnType<typeof createCsrf>;
-  rateLimits: ReturnType<typeof createRateLimitRepo>;
-  clock: Clock;
+  rateLimiter: Pick<RateLimiter, "hit">;
   secureCookies: boolean;
   publicUrl: string;
 }
@@ -39,31 +37,13 @@ const PageResponse = { 200: Type.String(), "4xx": Type.String(), "5xx": Type.Str
 const pageConfig = { errorFormat: "page" as const };
 
 /** Two-factor attempts per attempt per window, on top of the factor's own 5-failure lock. */
-const TWO_FA_LIMIT = 10;
-const TWO_FA_WINDOW_MS = 5 * 60_000;
+const TWO_FA_LIMIT = { max: 10, windowSeconds: 5 * 60 };
 /** Views of the second-factor page per attempt per window: each one unseals a secret and draws a QR code. */
-const TWO_FA_PAGE_LIMIT = 20;
-
-function sendPage(reply: FastifyReply, body: string, status = 200) {
-  return reply
-    .status(status)
-    .header("content-type", "text/html; charset=utf-8")
-    .header("content-security-policy", PAGE_CSP)
-    .header("cache-control", "no-store")
-    .send(body);
-}
+const TWO_FA_PAGE_LIMIT = { max: 20, windowSeconds: 5 * 60 };
 
 /** GET /link, /link/callback, GET|POST /link/2fa, GET|POST /link/consent (DESIGN.md "Linking"). */
 export const linkingRoutes: FastifyPluginAsyncTypebox<LinkingRoutesOptions> = async (app, options) => {
-  const { service, csrf, rateLimits, clock, secureCookies } = options;
-
-  // Linking errors carry a "Return to Messenger" link once redirect_uri is verified.
-  app.setErrorHandler((error, request, reply) => {
-    if (!(error instanceof LinkPageError)) throw error;
-    request.refusal = error.code;
-    reply.headers(error.headers);
-    return sendPage(reply, linkErrorPage({ title: error.title, message: error.message, nextStep: error.nextStep, requestId: request.id, returnUrl: error.returnUrl }), error.status);
-  });
+  const { service, csrf, rateLimiter, secureCookies } = options;
 
   const tags = ["linking"];
 
@@ -79,11 +59,11 @@ export const linkingRoutes: FastifyPluginAsyncTypebox<LinkingRoutesOptions> = as
     return reply.header("cache-control", "no-store").redirect(location, 303);
   });
 
-  async function limit(key: string, max: number, refusal: () => LinkPageError) {
-    const hit = await rateLimits.hit(key, max, TWO_FA_WINDOW_MS, clock.now());
-    if (hit.allowed) return;
+  async function limit(key: string, rule: typeof TWO_FA_LIMIT, refusal: () => PageError) {
+    const hit = await rateLimiter.hit(key, rule);
+    if (hit.count <= rule.max) return;
     const e = refusal();
-    e.headers["retry-after"] = String(Math.max(1, Math.ceil((hit.resetAt.getTime() - clock.now().getTime()) / 1000)));
+    e.headers["retry-after"] = String(Math.max(1, Math.ceil(hit.retryAfter)));
     throw e;
   }
 
@@ -125,7 +105,7 @@ export const linkingRoutes: FastifyPluginAsyncTypebox<LinkingRoutesOptions> = as
       schema: { hide: true, response: PageResponse },
       config: pageConfig,
       handler: async (_request, _reply) => {
-        const e = new LinkPageError("method_not_allowed", "This page cannot be used that way", "The page was asked for in a way it does not support.", "Go back to Messenger and start again.", 405);
+        const e = new PageError("method_not_allowed", "This page cannot be used that way", "The page was asked for in a way it does not support.", "Go back to Messenger and start again.", 405);
         e.headers.allow = allow;
         throw e;
       },

@@ -1,21 +1,21 @@
 import { randomUUID } from "node:crypto";
-import type { Client, Db, LinkAttempt } from "@link-broker/db";
+import type { Client, LinkAttempt } from "@link-broker/db";
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config.ts";
+import type { ClientLookup, LedgerPort, OAuthPort } from "../contracts.ts";
 import { constantEquals } from "../crypto/constant-equals.ts";
 import { hashToken } from "../crypto/hash.ts";
 import type { Sealer } from "../crypto/seal.ts";
-import { OAuthError } from "../errors.ts";
+import { OAuthError, type PageError } from "../errors.ts";
 import type { LinksRepo } from "../links/links-repo.ts";
+import { GraphError, type GraphClient } from "../messenger/graph-client.ts";
+import { messengerSettings } from "../messenger/messenger-secrets.ts";
 import { type AttemptBinding, bindingMatches, newBinding } from "./attempt-cookie.ts";
-import { BankIdpError, type AuthorizationRequest, type BankIdp } from "./bank-idp.ts";
-import { bankIdpSettings, messengerSettings } from "./client-secrets.ts";
-import { GraphError, type GraphClient } from "./graph-client.ts";
+import { BankIdpError, bankIdpSettings, type AuthorizationRequest, type BankIdp } from "./bank-idp.ts";
 import { ATTEMPT_TTL_MS, AttemptStateError } from "./link-attempt.ts";
 import type { LinkAttemptRepo } from "./link-attempt-repo.ts";
-import { checkRedirectUri, LinkParamError, messengerReturnUrl, parsePlainRequest } from "./link-params.ts";
-import type { ClientLookup, LinkingLedger, LinkingOAuth, PushedRequest } from "./linking-deps.ts";
-import { Errors, type LinkPageError } from "./linking-errors.ts";
+import { checkRedirectUri, LinkParamError, messengerReturnUrl, parsePlainRequest, toPushedRequest, type PushedRequest } from "./link-params.ts";
+import { Errors } from "./linking-errors.ts";
 import type { TotpService } from "./totp-service.ts";
 
 export interface StartQuery {
@@ -32,7 +32,6 @@ export interface StartQuery {
 
 export interface LinkingServiceDeps {
   config: Pick<Config, "messengerRedirectAllowlist" | "production">;
-  db: Pick<Db, "prisma">;
   clock: Clock;
   sealer: Sealer;
   clients: ClientLookup;
@@ -41,8 +40,8 @@ export interface LinkingServiceDeps {
   graph: GraphClient;
   bankIdp: BankIdp;
   totp: TotpService;
-  oauth: Pick<LinkingOAuth, "consumePushedRequest" | "issueAuthorizationCode">;
-  ledger: Pick<LinkingLedger, "grant" | "reconsent">;
+  oauth: Pick<OAuthPort, "consumePushedRequest" | "issueAuthorizationCode">;
+  ledger: Pick<LedgerPort, "grant" | "reconsent">;
 }
 
 const nonceContext = (attemptId: string) => `link_attempt:${attemptId}:oidc_nonce`;
@@ -52,7 +51,7 @@ const verifierContext = (attemptId: string) => `link_attempt:${attemptId}:oidc_v
 export function createLinkingService(deps: LinkingServiceDeps) {
   const { config, clock, sealer, clients, attempts, graph, bankIdp, totp, oauth, ledger } = deps;
 
-  const withReturn = (error: LinkPageError, attempt: Pick<LinkAttempt, "redirectUri"> | undefined) => {
+  const withReturn = (error: PageError, attempt: Pick<LinkAttempt, "redirectUri"> | undefined) => {
     if (attempt) error.returnUrl = messengerReturnUrl(attempt.redirectUri);
     return error;
   };
@@ -68,7 +67,7 @@ export function createLinkingService(deps: LinkingServiceDeps) {
 
   async function loadClient(clientId: string | undefined): Promise<Client> {
     if (!clientId || clientId.length > 200) throw Errors.unknownClient();
-    const client = await clients.findById(clientId);
+    const client = await clients.get(clientId);
     if (!client || client.deletedAt) throw Errors.unknownClient();
     return client;
   }
@@ -84,7 +83,7 @@ export function createLinkingService(deps: LinkingServiceDeps) {
   }
 
   async function clientOf(attempt: LinkAttempt): Promise<Client> {
-    const client = await clients.findById(attempt.clientId);
+    const client = await clients.get(attempt.clientId);
     if (!client || client.deletedAt) throw withReturn(Errors.unknownClient(), attempt);
     return client;
   }
@@ -110,7 +109,9 @@ export function createLinkingService(deps: LinkingServiceDeps) {
       try {
         if (query.request_uri) {
           if (query.request_uri.length > 512) throw new LinkParamError("request_uri is too long");
-          request = await oauth.consumePushedRequest(client.id, query.request_uri);
+          const pushed = await oauth.consumePushedRequest(client.id, query.request_uri);
+          if (!pushed) throw new LinkParamError("request_uri is unknown, expired, already used or not this bank's");
+          request = toPushedRequest(pushed);
         } else if (client.requirePar) {
           throw new LinkParamError("this bank requires a pushed authorization request (request_uri)");
         } else {
@@ -262,7 +263,7 @@ export function createLinkingService(deps: LinkingServiceDeps) {
       const evidence = { second_factor: attempt.secondFactorMethod ?? "totp", second_factor_at: attempt.secondFactorAt?.toISOString(), request_id: requestId, attempt_id: attempt.id };
       let code: string;
       try {
-        code = await deps.db.prisma.$transaction(async (tx) => {
+        code = await attempts.inTransaction(async (tx) => {
           await attempts.transition(attempt.id, "second_factor_passed", "consented", now, {}, tx);
           const { link, wasActive } = await deps.links.activate(tx, { clientId: attempt.clientId, subject, psid: attempt.psid });
           const terms = { clientId: attempt.clientId, subject, linkId: link.id, psid: attempt.psid, scopes: attempt.scopes, purposes: attempt.purposes, expiresAt, actor: "customer" as const, evidence };

@@ -8,23 +8,21 @@ export interface JobRunnerOptions {
   repo: Pick<JobRepo, "claim" | "due" | "done" | "retryLater">;
   handlers: Record<string, JobHandler>;
   clock: Clock;
-  intervalMs?: number;
   leaseMs?: number;
   /** After this many attempts a job is left alone (its lastError says why). */
   maxAttempts?: number;
   onError?: (job: Job, err: unknown) => void;
-  /** Housekeeping run on every tick (e.g. marking old link attempts expired). */
-  onTick?: () => Promise<unknown>;
 }
 
 /** Exponential backoff: 5 s, 10 s, 20 s, ... capped at one hour. */
 export const backoffMs = (attempts: number) => Math.min(3_600_000, 5_000 * 2 ** Math.max(0, attempts - 1));
 
-/** Runs due jobs on an interval; several broker processes may run it (a claim is a lease). */
+/**
+ * Runs due jobs; the broker's scheduler calls `runDue` every few seconds (links-module.ts).
+ * Several broker processes may run it at once (a claim is a lease).
+ */
 export function createJobRunner(options: JobRunnerOptions) {
-  const { repo, handlers, clock, intervalMs = 5_000, leaseMs = 60_000, maxAttempts = 12, onError, onTick } = options;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
+  const { repo, handlers, clock, leaseMs = 60_000, maxAttempts = 12, onError } = options;
 
   async function runOne(id: string): Promise<boolean> {
     const job = await repo.claim(id, clock.now(), leaseMs);
@@ -44,7 +42,6 @@ export function createJobRunner(options: JobRunnerOptions) {
   }
 
   async function runDue(limit = 20): Promise<void> {
-    await onTick?.().catch(() => {});
     const due = await repo.due(clock.now(), limit);
     for (const { id } of due) await runOne(id);
   }
@@ -52,24 +49,5 @@ export function createJobRunner(options: JobRunnerOptions) {
   return {
     runOne,
     runDue,
-    start() {
-      if (timer) return;
-      timer = setInterval(() => {
-        if (running) return;
-        running = runDue()
-          .catch(() => {})
-          .finally(() => {
-            running = undefined;
-          });
-      }, intervalMs);
-      timer.unref();
-    },
-    async stop() {
-      if (timer) clearInterval(timer);
-      timer = undefined;
-      await running;
-    },
   };
 }
-
-export type JobRunner = ReturnType<typeof createJobRunner>;

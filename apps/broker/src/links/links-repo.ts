@@ -60,17 +60,17 @@ export function createLinksRepo(db: Pick<Db, "prisma">) {
     },
 
     /**
-     * Active links whose consent is no longer active in the ledger (withdrawn by someone else, or
-     * past its expiry): the reconciler unlinks them. Reads the ledger's `consent` projection; the
-     * ledger package owns and writes it.
+     * Active links holding a consent, in id order after `afterId` (keyset pages). The reconciler
+     * asks the ledger which of their consents ended; the ledger's tables are its own.
      */
-    activeWithEndedConsent(now: Date, limit: number): Promise<{ id: string; consentId: string }[]> {
-      return prisma.$queryRaw<{ id: string; consentId: string }[]>`
-        SELECT l."id", l."consentId"
-        FROM "link" l JOIN "consent" c ON c."id" = l."consentId"
-        WHERE l."status" = 'active' AND (c."status" <> 'active' OR c."expiresAt" <= ${now})
-        ORDER BY l."id"
-        LIMIT ${limit}`;
+    async activeWithConsent(afterId: string | undefined, limit: number): Promise<{ id: string; consentId: string }[]> {
+      const rows = await prisma.link.findMany({
+        where: { status: "active", consentId: { not: null }, ...(afterId !== undefined ? { id: { gt: afterId } } : {}) },
+        orderBy: { id: "asc" },
+        take: limit,
+        select: { id: true, consentId: true },
+      });
+      return rows.map((r) => ({ id: r.id, consentId: r.consentId! }));
     },
   };
 }

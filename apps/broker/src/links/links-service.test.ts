@@ -1,6 +1,6 @@
+import type { ConsentEnd } from "@link-broker/consent-ledger";
 import type { Link } from "@link-broker/db";
 import { describe, expect, it } from "vitest";
-import type { ConsentEnd } from "../linking/linking-deps.ts";
 import { createLinksService } from "./links-service.ts";
 
 function setup(link: Partial<Link>, end: ConsentEnd | undefined, ended: { id: string; consentId: string }[]) {
@@ -15,7 +15,7 @@ function setup(link: Partial<Link>, end: ConsentEnd | undefined, ended: { id: st
         row.status = "unlinked";
         return true;
       },
-      activeWithEndedConsent: async () => ended,
+      activeWithConsent: async () => ended,
     },
     jobs: {
       enqueue: async () => {
@@ -23,13 +23,20 @@ function setup(link: Partial<Link>, end: ConsentEnd | undefined, ended: { id: st
         return { id: "job-1" } as never;
       },
     },
-    oauth: { revokeGrantsOfLink: async () => void calls.push("revoked") },
+    oauth: {
+      revokeGrantsOfLink: async () => {
+        calls.push("revoked");
+        return 1;
+      },
+    },
     ledger: {
       withdraw: async (i) => {
         calls.push(`withdraw ${i.consentId} by ${i.actor}`);
-        return { alreadyWithdrawn: true };
+        return { consentId: i.consentId, changed: false, state: "withdrawn", message: "no-op: already withdrawn" };
       },
       endOf: async () => end,
+      // Every consent these links hold has ended (the reconciler then asks how).
+      inactiveAmong: async (ids) => ids,
     },
     clock: { now: () => new Date() },
   });

@@ -1,34 +1,21 @@
 import type { Clock } from "../clock.ts";
-import type { Sealer } from "../crypto/seal.ts";
-import { messengerSettings } from "../linking/client-secrets.ts";
-import type { GraphClient } from "../linking/graph-client.ts";
-import type { ClientLookup, LedgerActor, LinkingLedger, LinkingOAuth } from "../linking/linking-deps.ts";
+import type { LedgerPort, OAuthPort, UnlinkOptions, UnlinkResult } from "../contracts.ts";
+import { GRAPH_UNLINK_JOB, type GraphUnlinkPayload } from "../messenger/unlink-job.ts";
 import type { JobRepo } from "./job-repo.ts";
 import type { LinksRepo } from "./links-repo.ts";
 
-export const GRAPH_UNLINK_JOB = "messenger.unlink";
-
 export interface LinksServiceDeps {
-  links: Pick<LinksRepo, "find" | "markUnlinked" | "activeWithEndedConsent">;
+  links: Pick<LinksRepo, "find" | "markUnlinked" | "activeWithConsent">;
   jobs: Pick<JobRepo, "enqueue">;
-  oauth: Pick<LinkingOAuth, "revokeGrantsOfLink">;
-  ledger: Pick<LinkingLedger, "withdraw" | "endOf">;
+  oauth: Pick<OAuthPort, "revokeGrantsOfLink">;
+  ledger: Pick<LedgerPort, "withdraw" | "endOf" | "inactiveAmong">;
   clock: Clock;
   /** Runs a queued job right away; a failure leaves it to the runner's retries. */
   runJob?: (id: string) => Promise<unknown>;
 }
 
-export interface UnlinkOptions {
-  actor: LedgerActor;
-  reason: string;
-  /** false when Messenger started the unlink (its webhook): no Graph call. */
-  notifyMessenger: boolean;
-  /** Only while the link still holds this consent (the reconciler: a re-link may have replaced it). */
-  consentId?: string;
-}
-
-/** Links reconciled per pass; the next tick takes the rest. */
-const RECONCILE_BATCH = 100;
+/** Active links whose consents are asked about per ledger query. */
+const RECONCILE_PAGE = 500;
 
 /**
  * Unlinking, from any side, ends the same way: the link's grants revoked, a ledger `withdrawn`
@@ -38,7 +25,7 @@ const RECONCILE_BATCH = 100;
 export function createLinksService(deps: LinksServiceDeps) {
   const { links, jobs, oauth, ledger, clock } = deps;
 
-  async function unlink(linkId: string, options: UnlinkOptions): Promise<{ status: "unlinked" | "already_unlinked" | "not_found" }> {
+  async function unlink(linkId: string, options: UnlinkOptions): Promise<UnlinkResult> {
     const link = await links.find(linkId);
     if (!link) return { status: "not_found" };
     if (options.consentId !== undefined && link.consentId !== options.consentId) return { status: "already_unlinked" };
@@ -50,7 +37,8 @@ export function createLinksService(deps: LinksServiceDeps) {
     const changed = await links.markUnlinked(link.id, options.actor, clock.now(), options.consentId);
     if (!changed) return { status: "already_unlinked" };
     if (options.notifyMessenger) {
-      const job = await jobs.enqueue(GRAPH_UNLINK_JOB, { clientId: link.clientId, psid: link.psid, linkId: link.id }, clock.now());
+      const payload: GraphUnlinkPayload = { clientId: link.clientId, psid: link.psid, linkId: link.id };
+      const job = await jobs.enqueue(GRAPH_UNLINK_JOB, { ...payload }, clock.now());
       await deps.runJob?.(job.id).catch(() => {});
     }
     return { status: "unlinked" };
@@ -63,33 +51,29 @@ export function createLinksService(deps: LinksServiceDeps) {
      * A consent can end outside any unlink: withdrawn in the ledger by compliance or another
      * service, or expired. Tokens end at once (refresh and introspection re-check the ledger);
      * this ends the link the same way an unlink does (grants revoked, link unlinked by the actor
-     * who withdrew, Messenger told), without a second `withdrawn` entry. Runs on the job runner's
-     * tick; idempotent and safe in several processes at once.
+     * who withdrew, Messenger told), without a second `withdrawn` entry. Pages through the
+     * active links and asks the ledger (its API, not its tables) which of their consents ended.
+     * Runs on the scheduler; idempotent and safe in several processes at once.
      */
     async reconcileEndedConsents(): Promise<number> {
       let unlinked = 0;
-      for (const { id, consentId } of await links.activeWithEndedConsent(clock.now(), RECONCILE_BATCH)) {
-        const end = await ledger.endOf(consentId);
-        if (!end) continue;
-        const reason = end.state === "withdrawn" ? "consent withdrawn in the ledger" : "consent expired";
-        const result = await unlink(id, { actor: end.actor, reason, notifyMessenger: true, consentId });
-        if (result.status === "unlinked") unlinked++;
+      let after: string | undefined;
+      for (;;) {
+        const page = await links.activeWithConsent(after, RECONCILE_PAGE);
+        const ended = new Set(page.length > 0 ? await ledger.inactiveAmong(page.map((l) => l.consentId)) : []);
+        for (const { id, consentId } of page) {
+          if (!ended.has(consentId)) continue;
+          const end = await ledger.endOf(consentId);
+          if (!end) continue;
+          const reason = end.state === "withdrawn" ? "consent withdrawn in the ledger" : "consent expired";
+          const result = await unlink(id, { actor: end.actor, reason, notifyMessenger: true, consentId });
+          if (result.status === "unlinked") unlinked++;
+        }
+        if (page.length < RECONCILE_PAGE) return unlinked;
+        after = page[page.length - 1]!.id;
       }
-      return unlinked;
     },
   };
 }
 
 export type LinksService = ReturnType<typeof createLinksService>;
-
-/** The job that tells Messenger about an unlink started by the bank, the ledger or the console. */
-export function graphUnlinkHandler(deps: { clients: ClientLookup; sealer: Sealer; graph: GraphClient }) {
-  return async (job: { payload: unknown }) => {
-    const { clientId, psid } = job.payload as { clientId: string; psid: string };
-    const client = await deps.clients.findById(clientId);
-    const messenger = client && messengerSettings(client, deps.sealer);
-    if (!messenger) return; // nothing to tell: the client no longer has a Messenger page
-    await deps.graph.unlinkAccount(psid, messenger.pageAccessToken);
-  };
-}
-

@@ -2,17 +2,38 @@ import type { FastifyPluginAsync, FastifyRequest, preHandlerHookHandler } from "
 import { Type } from "typebox";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { InvalidClientMetadata, InvalidDpopProof, InvalidRequest, UnsupportedGrantType } from "../errors.ts";
-import { authenticateRequest, endpointUrl } from "../plugins/client-auth.ts";
-import { limitByClient, limitByIp } from "../plugins/rate-limit.ts";
+import { endpointUrl } from "../plugins/client-auth.ts";
+import { limitByClient, limitByIp, type EndpointLimits, type OAuthEndpoint, type RateLimiter } from "../plugins/rate-limit.ts";
 import { formBodyValidator, formContentTypeError, NO_STORE } from "./checks/check-form.ts";
 import { ClientIdParams, ClientMetadataInput, ClientMetadataOutput } from "./clients/register-schemas.ts";
 import type { ClientMetadata } from "./clients/validate-metadata.ts";
-import { DPOP_ALGS } from "./dpop/check-dpop.ts";
+import type { RegistrationService } from "./clients/register-service.ts";
+import { DPOP_ALGS, type DpopVerifier } from "./dpop/check-dpop.ts";
 import { ASSERTION_ALGS } from "./clients/authenticate-client.ts";
+import type { IntrospectionService } from "./introspect/introspect-service.ts";
+import type { KeyStore } from "./keys/key-store.ts";
+import type { ParService } from "./par/par-service.ts";
+import { GRANT_TYPE_NAMES, type GrantHandler } from "./token/grants/grant-types.ts";
 import { FormBody, IntrospectionResponseSchema, JwksSchema, MetadataSchema, ParResponseSchema, TokenResponseSchema } from "./oauth-schemas.ts";
 import { ALL_SCOPES } from "./scopes.ts";
 
 type Form = Record<string, string>;
+
+/** What the OAuth endpoints use: the OAuth module's services, passed in by the module. */
+export interface OAuthRoutesOptions {
+  oauth: {
+    keyStore: Pick<KeyStore, "jwks">;
+    registration: Pick<RegistrationService, "checkInitialToken" | "register" | "read" | "update" | "remove">;
+    par: Pick<ParService, "push">;
+    grants: Record<string, GrantHandler>;
+    dpop: Pick<DpopVerifier, "verify" | "nonce">;
+    introspection: Pick<IntrospectionService, "introspect" | "revoke">;
+    rateLimiter: RateLimiter;
+    rateLimits: Record<OAuthEndpoint, EndpointLimits>;
+    authenticateRequest(request: FastifyRequest): Promise<void>;
+  };
+  publicUrl: string;
+}
 const oauth = { errorFormat: "oauth" as const };
 /** What every form endpoint shares: OAuth errors, and FormBody checked in one loop. */
 const formRoute = { config: oauth, validatorCompiler: formBodyValidator };
@@ -24,15 +45,10 @@ const formRoute = { config: oauth, validatorCompiler: formBodyValidator };
  *   introspect: rate limit (IP) → content type → form body → client auth → rate limit (client) → lookup
  *   register:   rate limit (IP) → JSON schema → initial / registration access token → metadata checks
  */
-export const oauthRoutes: FastifyPluginAsync = async (appBase) => {
+export const oauthRoutes: FastifyPluginAsync<OAuthRoutesOptions> = async (appBase, options) => {
   const app = appBase.withTypeProvider<TypeBoxTypeProvider>();
-  const m = app.oauth;
-  const { publicUrl } = app.broker.config;
+  const { oauth: m, publicUrl } = options;
   const limits = m.rateLimits;
-  // Housekeeping every 10 minutes in each process (cheap indexed deletes; concurrent runs are harmless).
-  const sweeper = setInterval(() => m.sweepExpired().catch((err) => app.log.warn({ err }, "oauth sweep failed")), 10 * 60_000);
-  sweeper.unref();
-  app.addHook("onClose", async () => clearInterval(sweeper));
   const ip = (name: keyof typeof limits) => limitByIp(m.rateLimiter, name, limits[name].perIp);
   /** A form endpoint's onRequest: the IP limit, then the content type. */
   const ipForm = (name: keyof typeof limits) => limitByIp(m.rateLimiter, name, limits[name].perIp, formContentTypeError);
@@ -40,7 +56,7 @@ export const oauthRoutes: FastifyPluginAsync = async (appBase) => {
   const authenticated = (name: keyof typeof limits) => {
     const perClient = limitByClient(m.rateLimiter, name, limits[name].perClient);
     return async (request: FastifyRequest) => {
-      await authenticateRequest(request);
+      await m.authenticateRequest(request);
       const limited = perClient(request);
       const err = limited instanceof Promise ? await limited : limited;
       if (err) throw err;
@@ -65,7 +81,7 @@ export const oauthRoutes: FastifyPluginAsync = async (appBase) => {
     revocation_endpoint: `${publicUrl}/oauth/revoke`,
     scopes_supported: [...ALL_SCOPES],
     response_types_supported: ["code"],
-    grant_types_supported: ["authorization_code", "refresh_token", "client_credentials"],
+    grant_types_supported: GRANT_TYPE_NAMES,
     code_challenge_methods_supported: ["S256"],
     token_endpoint_auth_methods_supported: ["client_secret_basic", "private_key_jwt"],
     token_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS,

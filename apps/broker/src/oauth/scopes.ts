@@ -1,14 +1,23 @@
-import { CUSTOMER_SCOPES, DEFAULT_PURPOSE as LEDGER_DEFAULT_PURPOSE, FORBIDDEN_PURPOSES, PURPOSES } from "@link-broker/consent-ledger";
+import { CUSTOMER_SCOPES, isForbiddenPurpose, isScope } from "@link-broker/consent-ledger";
 
-/** Scopes and purposes of DESIGN.md: the customer ones are the consent ledger's policy. */
-export { CUSTOMER_SCOPES, FORBIDDEN_PURPOSES, PURPOSES };
+/**
+ * The broker's scopes: the customer ones (with purposes, defaults, durations and the forbidden
+ * purposes) are the consent ledger's policy (packages/consent-ledger/src/policy.ts); the service
+ * scopes are the broker's own.
+ */
+export { CUSTOMER_SCOPES, isForbiddenPurpose };
 export const SERVICE_SCOPES = ["ledger:check", "ledger:audit"] as const;
 export const ALL_SCOPES: readonly string[] = [...CUSTOMER_SCOPES, ...SERVICE_SCOPES];
-export const DEFAULT_PURPOSE: Record<string, string> = LEDGER_DEFAULT_PURPOSE;
 
-export const isCustomerScope = (s: string) => (CUSTOMER_SCOPES as readonly string[]).includes(s);
+export const isCustomerScope = isScope;
 export const isServiceScope = (s: string) => (SERVICE_SCOPES as readonly string[]).includes(s);
-export const isForbiddenPurpose = (s: string) => (FORBIDDEN_PURPOSES as readonly string[]).includes(s.toLowerCase());
+
+/** Customer scopes come through a link; service scopes through client_credentials. */
+export type ScopeKind = "customer" | "service";
+export const SCOPE_KINDS: Record<ScopeKind, { is: (scope: string) => boolean; names: string }> = {
+  customer: { is: isCustomerScope, names: "customer scopes" },
+  service: { is: isServiceScope, names: "the service scopes ledger:check and ledger:audit" },
+};
 
 /** Space-delimited scope string → unique list (RFC 6749 §3.3). */
 export function parseScope(scope: string | undefined): string[] {

@@ -1,5 +1,7 @@
 import type { FastifyRequest, preHandlerAsyncHookHandler } from "fastify";
 import { InsufficientScope, InvalidToken, OAuthError } from "../errors.ts";
+import type { DpopVerifier } from "../oauth/dpop/check-dpop.ts";
+import type { IntrospectionService } from "../oauth/introspect/introspect-service.ts";
 import { endpointUrl } from "./client-auth.ts";
 
 /** What a verified broker access token tells the route. */
@@ -29,19 +31,18 @@ function dpopError(error: unknown): OAuthError {
   return out;
 }
 
-async function verifyBearer(request: FastifyRequest): Promise<VerifiedToken> {
-  const { oauth, broker } = request.server;
+async function verifyBearer(deps: BearerAuthDeps, request: FastifyRequest): Promise<VerifiedToken> {
   const header = request.headers.authorization ?? "";
   const match = /^(Bearer|DPoP) ([A-Za-z0-9\-._~+/]+=*)$/i.exec(header);
   if (!match) throw InvalidToken("an access token is required");
   const scheme = match[1]!.toLowerCase();
   const token = match[2]!;
-  const claims = await oauth.introspection.liveAccessToken(token);
+  const claims = await deps.introspection.liveAccessToken(token);
   if (!claims) throw InvalidToken("access token is not valid");
   if (claims.cnf?.jkt) {
     if (scheme !== "dpop") throw dpopError(new OAuthError("invalid_token", "this token is DPoP-bound: use the DPoP scheme with a proof"));
     try {
-      const { jkt } = await oauth.dpop.verify({ proof: request.headers.dpop, htm: request.method, htu: endpointUrl(broker.config.publicUrl, request), accessToken: token });
+      const { jkt } = await deps.dpop.verify({ proof: request.headers.dpop, htm: request.method, htu: endpointUrl(deps.publicUrl, request), accessToken: token });
       if (jkt !== claims.cnf.jkt) throw new OAuthError("invalid_token", "DPoP proof key does not match the token");
     } catch (error) {
       throw dpopError(error);
@@ -60,14 +61,25 @@ async function verifyBearer(request: FastifyRequest): Promise<VerifiedToken> {
   };
 }
 
+export interface BearerAuthDeps {
+  introspection: Pick<IntrospectionService, "liveAccessToken">;
+  dpop: Pick<DpopVerifier, "verify">;
+  publicUrl: string;
+}
+
 /**
- * preHandler for the broker's own APIs: a valid, unrevoked broker access token carrying `scope`
- * (with its DPoP proof when the token is DPoP-bound). Sets `request.token`.
+ * The broker's own APIs take its access tokens: `requireScope(scope)` is a preHandler that wants a
+ * valid, unrevoked broker access token carrying `scope` (with its DPoP proof when the token is
+ * DPoP-bound), and sets `request.token`. The OAuth module builds it.
  */
-export function requireScope(scope: string): preHandlerAsyncHookHandler {
-  return async function requireScopeHook(request) {
-    const token = await verifyBearer(request);
-    if (!token.scopes.includes(scope)) throw InsufficientScope(`this endpoint needs the ${scope} scope`);
-    request.token = token;
+export function createBearerAuth(deps: BearerAuthDeps) {
+  return {
+    requireScope(scope: string): preHandlerAsyncHookHandler {
+      return async function requireScopeHook(request) {
+        const token = await verifyBearer(deps, request);
+        if (!token.scopes.includes(scope)) throw InsufficientScope(`this endpoint needs the ${scope} scope`);
+        request.token = token;
+      };
+    },
   };
 }

@@ -1,4 +1,5 @@
 import type { FastifyRequest, preHandlerAsyncHookHandler } from "fastify";
+import type { ClientAuthenticator } from "../oauth/clients/authenticate-client.ts";
 import type { ClientRow } from "../oauth/clients/client-repo.ts";
 
 declare module "fastify" {
@@ -12,22 +13,22 @@ declare module "fastify" {
 export const endpointUrl = (publicUrl: string, request: FastifyRequest) => `${publicUrl}${request.url.split("?")[0]}`;
 
 /**
- * preHandler: authenticates a registered client (client_secret_basic or private_key_jwt) and sets
- * `request.client`. Failures answer 401 invalid_client with WWW-Authenticate. It uses the
- * authenticator the OAuth module decorates the app with (`app.oauth`), so any route module can
- * simply write `preHandler: clientAuth`.
+ * Client authentication for routes: `clientAuth` is a preHandler that authenticates a registered
+ * client (client_secret_basic or private_key_jwt) and sets `request.client`; failures answer 401
+ * invalid_client with WWW-Authenticate. The OAuth module builds it and hands it to the routes
+ * that need it (token, PAR, introspection, revocation, /links).
  */
-export const clientAuth: preHandlerAsyncHookHandler = async function clientAuth(request) {
-  await authenticateRequest(request);
-};
+export function createClientAuth(deps: { authenticator: Pick<ClientAuthenticator, "authenticate">; publicUrl: string }) {
+  const { authenticator, publicUrl } = deps;
 
-/** What `clientAuth` does, for routes that run it inside a larger preHandler. */
-export async function authenticateRequest(request: FastifyRequest): Promise<void> {
-  const { oauth, broker } = request.server;
-  const body = (request.body && typeof request.body === "object" ? request.body : {}) as Record<string, unknown>;
-  request.client = await oauth.authenticator.authenticate({
-    authorization: request.headers.authorization,
-    body,
-    endpoint: endpointUrl(broker.config.publicUrl, request),
-  });
+  /** What `clientAuth` does, for routes that run it inside a larger preHandler. */
+  async function authenticateRequest(request: FastifyRequest): Promise<void> {
+    const body = (request.body && typeof request.body === "object" ? request.body : {}) as Record<string, unknown>;
+    request.client = await authenticator.authenticate({ authorization: request.headers.authorization, body, endpoint: endpointUrl(publicUrl, request) });
+  }
+
+  const clientAuth: preHandlerAsyncHookHandler = async function clientAuth(request) {
+    await authenticateRequest(request);
+  };
+  return { clientAuth, authenticateRequest };
 }

@@ -1,7 +1,8 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { LedgerError } from "@link-broker/consent-ledger";
 import fp from "fastify-plugin";
 import { BrokerError, OAuthError, PageError } from "../errors.ts";
-import { errorPage, PAGE_CSP } from "../web/html.ts";
+import { errorPage, sendPage } from "../web/html.ts";
 
 /** Which error shape a route answers with (DESIGN.md "HTTP contract"). */
 export type ErrorFormat = "json" | "oauth" | "page";
@@ -16,9 +17,13 @@ function formatOf(request: FastifyRequest): ErrorFormat {
   return request.routeOptions.config?.errorFormat ?? "json";
 }
 
-/** Framework errors (bad JSON, wrong content type, body too large, validation) are client errors. */
+/**
+ * Framework errors (bad JSON, wrong content type, body too large, validation) are client errors;
+ * ledger errors keep their stable code and status.
+ */
 function toBrokerError(error: FastifyError, format: ErrorFormat): BrokerError {
   if (error instanceof BrokerError) return error;
+  if (error instanceof LedgerError) return new BrokerError(error.code, error.message, error.status);
   const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
   if (status >= 500) return new BrokerError("internal_error", "Internal error", 500);
   const message = error.validation ? `Invalid request: ${error.message}` : error.message;
@@ -31,7 +36,7 @@ function toBrokerError(error: FastifyError, format: ErrorFormat): BrokerError {
   return new BrokerError(status === 404 ? "not_found" : status === 413 ? "payload_too_large" : status === 415 ? "unsupported_media_type" : "invalid_request", message, status);
 }
 
-export function sendError(request: FastifyRequest, reply: FastifyReply, error: BrokerError) {
+function sendError(request: FastifyRequest, reply: FastifyReply, error: BrokerError) {
   // The route decides the shape (DESIGN.md): an OAuth error on a JSON route (e.g. a bearer token
   // refused by /ledger/check) answers `{ error, message, request_id }` with the same code.
   const format = error instanceof PageError ? "page" : formatOf(request);
@@ -41,11 +46,7 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: B
       error instanceof PageError
         ? error
         : new PageError(error.code, error.status === 429 ? "Please wait" : "Something went wrong", error.expose ? error.message : "The broker could not finish this step.", "Go back to Messenger and start again.", error.status);
-    return reply
-      .header("content-type", "text/html; charset=utf-8")
-      .header("content-security-policy", PAGE_CSP)
-      .header("cache-control", "no-store")
-      .send(errorPage(pageError.title, pageError.message, pageError.nextStep, request.id));
+    return sendPage(reply, errorPage({ title: pageError.title, message: pageError.message, nextStep: pageError.nextStep, requestId: request.id, returnUrl: pageError.returnUrl }), error.status);
   }
   reply.header("cache-control", "no-store");
   if (format === "oauth") {
@@ -57,7 +58,8 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: B
 async function errorHandler(app: FastifyInstance) {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const brokerError = toBrokerError(error, formatOf(request));
-    if (brokerError.status >= 500) request.log.error({ err: error }, "request failed");
+    // A page error is a step the flow refused on purpose (a bank that is down included): not a failure.
+    if (brokerError.status >= 500 && !(error instanceof PageError)) request.log.error({ err: error }, "request failed");
     else request.refusal = brokerError.code;
     return sendError(request, reply, brokerError);
   });

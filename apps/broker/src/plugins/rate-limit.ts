@@ -1,6 +1,6 @@
-import type { Db } from "@link-broker/db";
 import type { FastifyRequest, onRequestHookHandler } from "fastify";
 import { TooManyRequestsError } from "../errors.ts";
+import type { RateLimitRepo } from "./rate-limit-repo.ts";
 
 export interface Limit {
   max: number;
@@ -8,13 +8,15 @@ export interface Limit {
 }
 
 interface Counter {
-  windowStart: number;
+  /** When this window ends (ms), as the database decided it. */
   resetAt: number;
   /** The shared count as last read from Postgres. */
   shared: number;
   /** Hits counted here and not yet written. */
   pending: number;
-  flushing?: Promise<void>;
+  /** The first hit's round trip, while the window is being opened. */
+  opening?: Promise<void>;
+  flushing?: boolean;
 }
 
 export interface Hit {
@@ -23,44 +25,36 @@ export interface Hit {
 }
 
 /**
- * Fixed-window rate limits shared by every broker process through the RateLimit table.
- * The first hit of a window in a process goes to Postgres synchronously (an upsert that returns
- * the shared count); later hits are counted locally and written in one upsert every `flushMs`.
- * So a limit holds across processes, overshooting by at most what the other processes took in
- * the last `flushMs`, and the database sees a few writes per second per key, not one per request.
+ * The broker's one rate limiter: windows shared by every broker process through the RateLimit
+ * table (`rate-limit-repo.ts`). A window starts at a key's first hit and lasts `windowSeconds`.
+ * The first hit of a window in a process goes to Postgres (an upsert that answers the shared
+ * count and the window's end); later hits are counted locally and written in one upsert every
+ * `flushMs`. So a limit holds across processes, overshooting by at most what the other processes
+ * took in the last `flushMs`, and the database sees a few writes per second per key, not one per
+ * request. Used by the OAuth endpoints (per IP, per client) and the second-factor form.
  */
-export function createRateLimiter(deps: { db: Db; now?: () => number; flushMs?: number }) {
-  const { db } = deps;
+export function createRateLimiter(deps: { repo: RateLimitRepo; now?: () => number; flushMs?: number }) {
+  const { repo } = deps;
   const now = deps.now ?? Date.now;
   const flushMs = deps.flushMs ?? 200;
   const counters = new Map<string, Counter>();
 
-  async function upsert(key: string, add: number, windowStart: number, resetAt: number): Promise<number> {
-    const rows = await db.prisma.$queryRaw<{ count: number }[]>`
-      INSERT INTO rate_limit ("key", "count", "resetAt") VALUES (${key}, ${add}, ${new Date(resetAt)})
-      ON CONFLICT ("key") DO UPDATE SET
-        "count" = CASE WHEN rate_limit."resetAt" <= ${new Date(windowStart)} THEN EXCLUDED."count" ELSE rate_limit."count" + EXCLUDED."count" END,
-        "resetAt" = CASE WHEN rate_limit."resetAt" <= ${new Date(windowStart)} THEN EXCLUDED."resetAt" ELSE rate_limit."resetAt" END
-      RETURNING "count"`;
-    return Number(rows[0]?.count ?? add);
+  function scheduleFlush(key: string, c: Counter, windowMs: number) {
+    if (c.flushing) return;
+    c.flushing = true;
+    setTimeout(async () => {
+      const add = c.pending;
+      c.pending = 0;
+      try {
+        if (add > 0) c.shared = (await repo.add(key, add, new Date(now()), windowMs)).count;
+      } catch {
+        c.pending += add;
+      }
+      c.flushing = false;
+    }, flushMs).unref();
   }
 
-  function scheduleFlush(key: string, c: Counter) {
-    if (c.flushing) return;
-    c.flushing = new Promise<void>((resolve) => {
-      setTimeout(async () => {
-        const add = c.pending;
-        c.pending = 0;
-        try {
-          if (add > 0) c.shared = await upsert(key, add, c.windowStart, c.resetAt);
-        } catch {
-          c.pending += add;
-        }
-        c.flushing = undefined;
-        resolve();
-      }, flushMs).unref();
-    });
-  }
+  const answer = (c: Counter, t: number): Hit => ({ count: c.shared + c.pending, retryAfter: Math.max(0, c.resetAt - t) / 1000 });
 
   return {
     /**
@@ -70,21 +64,35 @@ export function createRateLimiter(deps: { db: Db; now?: () => number; flushMs?: 
     hit(key: string, limit: Limit): Hit | Promise<Hit> {
       const t = now();
       const windowMs = limit.windowSeconds * 1000;
-      const windowStart = Math.floor(t / windowMs) * windowMs;
-      let c = counters.get(key);
-      if (!c || c.windowStart !== windowStart) {
+      const c = counters.get(key);
+      if (!c || (!c.opening && c.resetAt <= t)) {
         if (counters.size > 50_000) counters.clear();
-        c = { windowStart, resetAt: windowStart + windowMs, shared: 0, pending: 0 };
-        counters.set(key, c);
-        const counter = c;
-        return upsert(key, 1, windowStart, c.resetAt).then((shared) => {
-          counter.shared = shared;
-          return { count: counter.shared + counter.pending, retryAfter: (counter.resetAt - t) / 1000 };
+        const counter: Counter = { resetAt: t + windowMs, shared: 0, pending: 0 };
+        counters.set(key, counter);
+        counter.opening = repo.add(key, 1, new Date(t), windowMs).then(
+          (r) => {
+            counter.shared = r.count;
+            counter.resetAt = r.resetAt.getTime();
+            counter.opening = undefined;
+          },
+          (err) => {
+            counters.delete(key);
+            throw err;
+          },
+        );
+        return counter.opening.then(() => answer(counter, t));
+      }
+      const counter = c;
+      if (counter.opening) {
+        return counter.opening.then(() => {
+          counter.pending++;
+          scheduleFlush(key, counter, windowMs);
+          return answer(counter, t);
         });
       }
-      c.pending++;
-      scheduleFlush(key, c);
-      return { count: c.shared + c.pending, retryAfter: (c.resetAt - t) / 1000 };
+      counter.pending++;
+      scheduleFlush(key, counter, windowMs);
+      return answer(counter, t);
     },
   };
 }
@@ -95,8 +103,9 @@ export interface EndpointLimits {
   perClient?: Limit;
 }
 
-/** Defaults per endpoint; `AppDeps.rateLimits` overrides them (the benchmark raises them). */
-export const DEFAULT_RATE_LIMITS: Record<"token" | "par" | "register" | "introspect" | "revoke", EndpointLimits> = {
+/** Defaults per endpoint; `AppDeps.oauth.rateLimits` overrides them (the benchmark raises them). */
+export type OAuthEndpoint = "token" | "par" | "register" | "introspect" | "revoke";
+export const DEFAULT_RATE_LIMITS: Record<OAuthEndpoint, EndpointLimits> = {
   token: { perIp: { max: 3000, windowSeconds: 10 }, perClient: { max: 2000, windowSeconds: 10 } },
   introspect: { perIp: { max: 5000, windowSeconds: 10 }, perClient: { max: 4000, windowSeconds: 10 } },
   revoke: { perIp: { max: 600, windowSeconds: 10 }, perClient: { max: 300, windowSeconds: 10 } },
@@ -108,7 +117,7 @@ const tooMany = (hit: Hit, limit: Limit) =>
   hit.count > limit.max ? new TooManyRequestsError("Too many requests; slow down and retry later", hit.retryAfter) : undefined;
 
 /** Counts a hit on `key`; resolves to the 429 error when it is over `limit`, synchronously when it can. */
-function check(limiter: RateLimiter, key: string, limit: Limit): TooManyRequestsError | undefined | Promise<TooManyRequestsError | undefined> {
+export function checkLimit(limiter: RateLimiter, key: string, limit: Limit): TooManyRequestsError | undefined | Promise<TooManyRequestsError | undefined> {
   const hit = limiter.hit(key, limit);
   return hit instanceof Promise ? hit.then((h) => tooMany(h, limit)) : tooMany(hit, limit);
 }
@@ -120,7 +129,7 @@ function check(limiter: RateLimiter, key: string, limit: Limit): TooManyRequests
  */
 export function limitByIp(limiter: RateLimiter, name: string, limit: Limit, then?: (request: FastifyRequest) => Error | undefined): onRequestHookHandler {
   return (request, _reply, done) => {
-    const result = check(limiter, `${name}:ip:${request.ip}`, limit);
+    const result = checkLimit(limiter, `${name}:ip:${request.ip}`, limit);
     if (result instanceof Promise) result.then((err) => done(err ?? then?.(request)), done);
     else done(result ?? then?.(request));
   };
@@ -133,6 +142,6 @@ export function limitByIp(limiter: RateLimiter, name: string, limit: Limit, then
 export function limitByClient(limiter: RateLimiter, name: string, limit: Limit | undefined) {
   return (request: FastifyRequest): TooManyRequestsError | undefined | Promise<TooManyRequestsError | undefined> => {
     if (!limit || !request.client) return undefined;
-    return check(limiter, `${name}:client:${request.client.id}`, limit);
+    return checkLimit(limiter, `${name}:client:${request.client.id}`, limit);
   };
 }

@@ -1,3 +1,5 @@
+import type { FastifyReply } from "fastify";
+
 /**
  * Server-rendered pages: a tagged template that escapes every interpolated value unless it is
  * already `SafeHtml`. Pages are phone-sized and work without JavaScript.
@@ -54,11 +56,18 @@ export function page(title: string, body: SafeHtml): string {
 <body><main>${body}</main></body></html>`.value;
 }
 
-export function errorPage(title: string, message: string, nextStep: string, requestId?: string): string {
+/** An error page: what happened, what to do next, the way back to Messenger when known, a reference. */
+export function errorPage(input: { title: string; message: string; nextStep: string; requestId?: string; returnUrl?: string }): string {
+  const { title, message, nextStep, requestId, returnUrl } = input;
   return page(
     title,
-    html`<h1>${title}</h1><p class="error">${message}</p><p>${nextStep}</p>${
+    html`<h1>${title}</h1><p class="error">${message}</p><p>${nextStep}</p>${returnUrl ? html`<p><a href="${returnUrl}">Return to Messenger</a></p>` : ""}${
       requestId ? html`<p class="muted">Reference: ${requestId}</p>` : ""
     }`,
   );
+}
+
+/** Sends a rendered page: HTML, the strict page CSP, never cached. The one page sender. */
+export function sendPage(reply: FastifyReply, body: string, status = 200): FastifyReply {
+  return reply.status(status).header("content-type", "text/html; charset=utf-8").header("content-security-policy", PAGE_CSP).header("cache-control", "no-store").send(body);
 }

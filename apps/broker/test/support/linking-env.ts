@@ -1,14 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { createTestDb, type TestDb } from "@link-broker/db/testing";
 import type { FastifyInstance } from "fastify";
-import { buildApp, type BrokerContext } from "../../src/app.ts";
+import { buildApp } from "../../src/app.ts";
 import type { Clock } from "../../src/clock.ts";
 import type { Config } from "../../src/config.ts";
+import type { ModulePorts } from "../../src/contracts.ts";
 import { createSealer, type Sealer } from "../../src/crypto/seal.ts";
 import { hashToken, randomToken } from "../../src/crypto/hash.ts";
-import { clientSecretContext } from "../../src/linking/client-secrets.ts";
-import type { LinkingDeps } from "../../src/linking/linking-deps.ts";
-import { linkingDepsOf } from "../../src/linking/linking-wiring.ts";
+import { clientSecretContext } from "../../src/oauth/clients/client-secrets.ts";
 import { testConfig } from "./app.ts";
 import { startBankIdp, type BankIdpServer } from "./bank-idp.ts";
 import { startFakeGraph, type FakeGraph } from "./fake-graph.ts";
@@ -40,8 +39,6 @@ export interface LinkingEnv {
   clock: ReturnType<typeof testClock>;
   /** Messenger's redirect_uri base (allowlisted). */
   messengerRedirect: string;
-  /** The OAuth/ledger deps the linking flow uses (the broker's own unless given). */
-  deps: LinkingDeps;
   /** TOTP secrets learnt from enrolment pages, by `<clientId>:<username>`. */
   totpSecrets: Map<string, string>;
   seedClient(options?: SeedClientOptions): Promise<SeededClient>;
@@ -78,11 +75,12 @@ export interface SeededClient {
 
 /**
  * A listening broker with the linking flow, a real oidc-provider bank IdP and a fake Graph API,
- * all on loopback. The flow runs on the broker's own OAuth server and consent ledger (what
- * `buildApp` wires); `deps` may replace them for a test that needs to.
+ * all on loopback. The links and linking modules run on the broker's own OAuth server, ledger and
+ * client authentication (what `buildApp` wires); `deps` may replace some for a test that needs to. Periodic tasks do not run on their own: tests
+ * run them by name (`broker.modules.scheduler.run`).
  * `LB_TEST_LOG=1` prints the broker's error log lines (to see why a page answered 500).
  */
-export async function startLinkingEnv(options: { deps?: "real" | LinkingDeps | ((ctx: BrokerContext) => LinkingDeps) } = {}): Promise<LinkingEnv> {
+export async function startLinkingEnv(options: { deps?: "real" | Partial<ModulePorts> } = {}): Promise<LinkingEnv> {
   const graph = await startFakeGraph();
   const port = await freePort();
   const brokerUrl = `http://127.0.0.1:${port}`;
@@ -91,17 +89,8 @@ export async function startLinkingEnv(options: { deps?: "real" | LinkingDeps | (
   const config = testConfig({ PUBLIC_URL: brokerUrl, MESSENGER_GRAPH_URL: graph.url, MESSENGER_REDIRECT_ALLOWLIST: messengerRedirect, ...(process.env.LB_TEST_LOG === "1" ? { LOG_LEVEL: "error" } : {}) });
   const db = await createTestDb();
   const clock = testClock();
-  const given = options.deps ?? "real";
-  let deps: LinkingDeps | undefined;
-  const linking =
-    given === "real"
-      ? undefined
-      : (ctx: BrokerContext) => {
-          deps = typeof given === "function" ? given(ctx) : given;
-          return deps;
-        };
-  const broker = await buildApp({ config, db, clock, logger: process.env.LB_TEST_LOG === "1", linking, linkingOverrides: { startJobRunner: false } });
-  deps ??= linkingDepsOf(broker.oauth, broker.broker.ledger);
+  const ports = options.deps === "real" || options.deps === undefined ? undefined : options.deps;
+  const broker = await buildApp({ config, db, clock, logger: process.env.LB_TEST_LOG === "1", ports, startScheduler: false });
   await broker.listen({ port, host: "127.0.0.1" });
   const sealer = createSealer(config.masterKey);
 
@@ -115,7 +104,6 @@ export async function startLinkingEnv(options: { deps?: "real" | LinkingDeps | (
     idp,
     clock,
     messengerRedirect,
-    deps,
     totpSecrets: new Map(),
     async seedClient(o = {}) {
       const id = o.id ?? `client-${randomBytes(4).toString("hex")}`;

@@ -1,7 +1,7 @@
 // The bank's Messenger webhook: checks X-Hub-Signature-256 over the raw bytes, then handles
 // `account_linking` (linked → code exchange, unlinked → forget tokens) and messages.
 import type { FastifyInstance } from "fastify";
-import { BrokerUnreachableError } from "./broker-client.ts";
+import { BrokerUnreachableError } from "@link-broker/client";
 import { BROKER_DOWN, type Bot } from "./bot-service.ts";
 import { verifyWebhookSignature } from "../messenger/webhook-signing.ts";
 

@@ -1,11 +1,11 @@
 // The bank bot: Log In button through PAR, code exchange on the `linked` webhook, and a ledger
 // check before every read of bank data. Never answers from stale data.
-import { createHash, randomBytes } from "node:crypto";
+// Every call to the broker goes through @link-broker/client (private_key_jwt + DPoP).
+import { type BrokerClient, BrokerUnreachableError, createBrokerClient, pkce } from "@link-broker/client";
 import { createRemoteJWKSet, jwtVerify } from "jose";
 import { jsonFile } from "../json-store.ts";
 import { findBankAccounts, formatEuro } from "./bank-accounts.ts";
-import { BrokerUnreachableError, type BrokerClient } from "./broker-client.ts";
-import { createSigner, type Signer } from "./client-keys.ts";
+import { importKeys } from "./client-keys.ts";
 import type { RegistrationManager } from "./registration.ts";
 
 export const BROKER_DOWN = "The bank is not reachable right now (broker down) — try again in a moment.";
@@ -24,8 +24,9 @@ interface LinkedUser {
 
 export interface BotOptions {
   brokerUrl: string;
+  /** Timeout of every call to the broker, so the chat never hangs on a dead broker. */
+  timeoutMs: number;
   dataDir: string;
-  broker: BrokerClient;
   registration: RegistrationManager;
   now?: () => number;
 }
@@ -40,50 +41,48 @@ export function createBot(options: BotOptions) {
   const links = jsonFile<Record<string, LinkedUser>>(options.dataDir, "links.json", () => ({}));
   const verifiers = jsonFile<Record<string, { verifier: string; created_at: number }>>(options.dataDir, "pkce.json", () => ({}));
   const jwks = createRemoteJWKSet(new URL(`${options.brokerUrl}/jwks.json`), { timeoutDuration: 5000 });
-  let serviceToken: { token: string; expiresAt: number } | undefined;
-  let signerFor: { clientId: string; signer: Signer } | undefined;
+  let current: { clientId: string; broker: BrokerClient } | undefined;
 
-  async function client() {
+  /** The broker client of the current registration (a new registration gets a new one). */
+  async function client(): Promise<BrokerClient> {
     const reg = await options.registration.get();
-    if (signerFor?.clientId !== reg.client_id) signerFor = { clientId: reg.client_id, signer: await createSigner(reg.keys) };
-    return { clientId: reg.client_id, signer: signerFor.signer };
+    if (current?.clientId !== reg.client_id) {
+      const keys = await importKeys(reg.keys);
+      const broker = createBrokerClient({
+        brokerUrl: options.brokerUrl,
+        clientId: reg.client_id,
+        auth: { method: "private_key_jwt", privateKey: keys.clientKey, ...(keys.kid ? { kid: keys.kid } : {}) },
+        dpop: keys.dpop,
+        timeoutMs: options.timeoutMs,
+        now,
+      });
+      current = { clientId: reg.client_id, broker };
+    }
+    return current.broker;
   }
 
   /** The Log In button's URL: PAR with a fresh PKCE pair kept for this PSID. */
   async function loginUrl(psid: string): Promise<string> {
-    const { clientId, signer } = await client();
-    const verifier = randomBytes(32).toString("base64url");
-    const challenge = createHash("sha256").update(verifier).digest("base64url");
-    const par = await options.broker.par(signer, clientId, {
-      scope: "balance:read alerts:fraud",
-      code_challenge: challenge,
-      code_challenge_method: "S256",
-      consent_duration_days: "90",
-    });
+    const broker = await client();
+    const { verifier, challenge } = await pkce();
+    const { url } = await broker.pushAuthorizationRequest({ scope: "balance:read alerts:fraud", codeChallenge: challenge, consentDurationDays: 90 });
     verifiers.update((v) => {
       v[psid] = { verifier, created_at: now() };
     });
-    const url = new URL(`${options.brokerUrl}/link`);
-    url.searchParams.set("client_id", clientId);
-    url.searchParams.set("request_uri", par.request_uri);
-    return url.toString();
+    return url;
   }
 
   // A bank never trusts a token it cannot verify against the broker's published keys.
   async function readClaims(accessToken: string): Promise<Record<string, unknown>> {
-    const { payload } = await jwtVerify(accessToken, jwks, { issuer: await options.broker.getIssuer(), typ: "at+jwt" });
+    const { issuer } = await (await client()).metadata();
+    const { payload } = await jwtVerify(accessToken, jwks, { issuer, typ: "at+jwt" });
     return payload;
   }
 
   async function onLinked(psid: string, code: string): Promise<string[]> {
     const pending = verifiers.read()[psid];
     if (!pending) return ["I could not finish linking: please tap Log In again."];
-    const { clientId, signer } = await client();
-    const tokens = await options.broker.token(signer, clientId, {
-      grant_type: "authorization_code",
-      code,
-      code_verifier: pending.verifier,
-    });
+    const tokens = await (await client()).exchangeCode({ code, codeVerifier: pending.verifier });
     verifiers.update((v) => {
       delete v[psid];
     });
@@ -100,7 +99,19 @@ export function createBot(options: BotOptions) {
     links.update((l) => {
       l[psid] = user;
     });
-    return ["Your bank account is linked. Ask me “what is my balance?” or “any fraud alerts?”."];
+    const linked = "Your bank account is linked. Ask me “what is my balance?” or “any fraud alerts?”.";
+    const receipt = await receiptUrl(user.consent_id);
+    return receipt ? [linked, `Keep your consent receipt: ${receipt}`] : [linked];
+  }
+
+  /** The customer's consent receipt page, told in the chat after linking; linking succeeds without it. */
+  async function receiptUrl(consentId: string | undefined): Promise<string | undefined> {
+    if (!consentId) return undefined;
+    try {
+      return (await (await client()).consentReceipt(consentId)).receipt_url;
+    } catch {
+      return undefined;
+    }
   }
 
   function onUnlinked(psid: string): string[] {
@@ -111,21 +122,14 @@ export function createBot(options: BotOptions) {
     return had ? ["You are logged out. I have forgotten your bank tokens."] : [];
   }
 
-  async function ledgerToken(): Promise<string> {
-    if (serviceToken && serviceToken.expiresAt > now() + 30_000) return serviceToken.token;
-    const { clientId, signer } = await client();
-    const t = await options.broker.token(signer, clientId, { grant_type: "client_credentials", scope: "ledger:check" });
-    serviceToken = { token: t.access_token, expiresAt: now() + (t.expires_in ?? 300) * 1000 };
-    return t.access_token;
-  }
-
   async function read(psid: string, kind: keyof typeof READS): Promise<string[]> {
     const user = links.read()[psid];
     if (!user) return ["Your bank account is not linked yet. Tap Log In to link it."];
     const what = READS[kind];
-    const { clientId, signer } = await client();
-    // Asked before every read: a withdrawal anywhere must stop the next answer.
-    const check = await options.broker.ledgerCheck(signer, await ledgerToken(), { client_id: clientId, psid, scope: what.scope, purpose: what.purpose });
+    const broker = await client();
+    // Asked before every read: a withdrawal anywhere must stop the next answer. The client
+    // keeps a ledger:check token of its own for this.
+    const check = await broker.checkConsent({ client_id: broker.clientId, psid, scope: what.scope, purpose: what.purpose });
     if (!check.allowed) {
       if (check.reason === "scope_not_granted") return [`You did not allow me to see ${what.label}. Tap Log In to change what I may see.`];
       return [NO_ACCESS];

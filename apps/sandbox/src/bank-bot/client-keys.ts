@@ -1,59 +1,31 @@
 // The bank's keys at the broker: one for private_key_jwt client assertions, one for DPoP proofs.
-import { randomUUID, createHash } from "node:crypto";
-import { exportJWK, generateKeyPair, importJWK, SignJWT, type CryptoKey, type JWK } from "jose";
+// Kept as private JWKs in the sandbox's data folder (a real bank keeps them in its key store).
+import { randomUUID } from "node:crypto";
+import { type CryptoKey, type CryptoKeyPair, generateKeyPair, importDpopKeyPair, importPrivateJwk, type JWK } from "@link-broker/client";
+
+export type StoredJwk = JWK & { kid?: string; alg?: string };
 
 export interface StoredKeys {
-  clientKey: JWK;
-  dpopKey: JWK;
+  clientKey: StoredJwk;
+  dpopKey: StoredJwk;
 }
 
 export async function generateClientKeys(): Promise<StoredKeys> {
-  const make = async (prefix: string) => {
-    const { privateKey } = await generateKeyPair("ES256", { extractable: true });
-    return { ...(await exportJWK(privateKey)), alg: "ES256", kid: `${prefix}-${randomUUID()}` };
+  const make = async (prefix: string): Promise<StoredJwk> => {
+    const { privateKey } = await generateKeyPair({ extractable: true });
+    return { ...((await crypto.subtle.exportKey("jwk", privateKey as never)) as JWK), alg: "ES256", kid: `${prefix}-${randomUUID()}` };
   };
   return { clientKey: await make("client"), dpopKey: await make("dpop") };
 }
 
-export function publicJwk(jwk: JWK): JWK {
-  const { d: _d, ...pub } = jwk;
-  return pub;
+/** The public half, for the registration's `jwks`. */
+export function publicJwk(jwk: StoredJwk): Record<string, unknown> {
+  const { d: _d, key_ops: _ops, ext: _ext, ...pub } = jwk;
+  return { ...pub, use: "sig" };
 }
 
-export interface Signer {
-  clientAssertion(clientId: string, audience: string): Promise<string>;
-  dpopProof(method: string, url: string, options?: { accessToken?: string; nonce?: string }): Promise<string>;
-}
-
-export async function createSigner(keys: StoredKeys): Promise<Signer> {
-  const clientKey = (await importJWK(keys.clientKey, "ES256")) as CryptoKey;
-  const dpopKey = (await importJWK(keys.dpopKey, "ES256")) as CryptoKey;
-  const dpopPublic = publicJwk(keys.dpopKey);
-  delete dpopPublic.kid;
-  delete dpopPublic.alg;
-  return {
-    // RFC 7523: single-use jti, short expiry, audience = the broker's issuer.
-    clientAssertion: (clientId, audience) =>
-      new SignJWT({})
-        .setProtectedHeader({ alg: "ES256", kid: keys.clientKey.kid ?? "" })
-        .setIssuer(clientId)
-        .setSubject(clientId)
-        .setAudience(audience)
-        .setJti(randomUUID())
-        .setIssuedAt()
-        .setExpirationTime("60s")
-        .sign(clientKey),
-    // RFC 9449 proof; `ath` binds it to the access token on resource requests.
-    dpopProof: (method, url, options = {}) => {
-      const u = new URL(url);
-      const claims: Record<string, string> = { htm: method, htu: `${u.origin}${u.pathname}` };
-      if (options.accessToken) claims.ath = createHash("sha256").update(options.accessToken).digest("base64url");
-      if (options.nonce) claims.nonce = options.nonce;
-      return new SignJWT(claims)
-        .setProtectedHeader({ alg: "ES256", typ: "dpop+jwt", jwk: dpopPublic })
-        .setJti(randomUUID())
-        .setIssuedAt()
-        .sign(dpopKey);
-    },
-  };
+/** The keys as the client package takes them. */
+export async function importKeys(keys: StoredKeys): Promise<{ clientKey: CryptoKey; kid: string | undefined; dpop: CryptoKeyPair }> {
+  const strip = ({ kid: _kid, alg: _alg, ...jwk }: StoredJwk) => jwk;
+  return { clientKey: await importPrivateJwk(strip(keys.clientKey)), kid: keys.clientKey.kid, dpop: await importDpopKeyPair(strip(keys.dpopKey)) };
 }

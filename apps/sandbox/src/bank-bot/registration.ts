@@ -1,7 +1,7 @@
 // The bank's registration at the broker (RFC 7591/7592): made once, stored, reused while the broker knows it.
 import { createHash } from "node:crypto";
 import { jsonFile } from "../json-store.ts";
-import type { BrokerClient } from "./broker-client.ts";
+import { readRegistration, registerClient, updateRegistration, type ClientMetadata } from "@link-broker/client";
 import { generateClientKeys, publicJwk, type StoredKeys } from "./client-keys.ts";
 
 export interface Registration {
@@ -20,14 +20,14 @@ export interface RegistrationInput {
   bank_idp: { issuer: string; client_id: string; client_secret: string };
 }
 
-export const BANK_SCOPES = "balance:read alerts:fraud support:chat ledger:check";
+export const BANK_SCOPES = "balance:read alerts:fraud support:chat ledger:check ledger:audit";
 
-export function registrationMetadata(input: RegistrationInput, keys: StoredKeys) {
+export function registrationMetadata(input: RegistrationInput, keys: StoredKeys): ClientMetadata {
   return {
     client_name: "Sandbox Bank",
     token_endpoint_auth_method: "private_key_jwt",
     jwks: { keys: [publicJwk(keys.clientKey)] },
-    grant_types: ["authorization_code", "refresh_token", "client_credentials"],
+    grant_types: ["authorization_code", "refresh_token", "client_credentials"] as ClientMetadata["grant_types"],
     scope: BANK_SCOPES,
     require_pushed_authorization_requests: true,
     dpop_bound_access_tokens: true,
@@ -36,24 +36,27 @@ export function registrationMetadata(input: RegistrationInput, keys: StoredKeys)
   };
 }
 
-export function createRegistrationManager(dataDir: string, broker: BrokerClient, input: RegistrationInput) {
+export function createRegistrationManager(dataDir: string, http: { timeoutMs: number }, input: RegistrationInput) {
   const file = jsonFile<Registration | null>(dataDir, "registration.json", () => null);
-  const fingerprint = createHash("sha256").update(JSON.stringify([input.brokerUrl, input.messenger, input.bank_idp])).digest("hex");
+  const fingerprint = createHash("sha256").update(JSON.stringify([input.brokerUrl, input.messenger, input.bank_idp, BANK_SCOPES])).digest("hex");
   let pending: Promise<Registration> | undefined;
 
   async function ensure(): Promise<Registration> {
     const stored = file.read();
-    if (stored && (await broker.readRegistration(stored.client_id, stored.registration_access_token, stored.registration_client_uri))) {
+    const at = { brokerUrl: input.brokerUrl, timeoutMs: http.timeoutMs };
+    const manage = stored && { ...at, clientId: stored.client_id, registrationAccessToken: stored.registration_access_token };
+    if (stored && manage && (await readRegistration(manage))) {
       if (stored.fingerprint === fingerprint) return stored;
       // The sandbox's setup changed (ports, secrets): update the same client so its links survive.
-      await broker.updateRegistration(stored.client_id, stored.registration_access_token, stored.registration_client_uri, registrationMetadata(input, stored.keys));
+      await updateRegistration({ ...manage, metadata: registrationMetadata(input, stored.keys) });
       const updated = { ...stored, fingerprint };
       file.write(updated);
       return updated;
     }
     if (!input.initialAccessToken) throw new Error("BROKER_REGISTRATION_TOKEN is not set: the bank cannot register with the broker");
     const keys = await generateClientKeys();
-    const answer = await broker.register(input.initialAccessToken, registrationMetadata(input, keys));
+    const answer = await registerClient({ ...at, initialAccessToken: input.initialAccessToken, metadata: registrationMetadata(input, keys) });
+    if (!answer.registration_access_token) throw new Error("the broker answered no registration_access_token");
     const registration: Registration = {
       client_id: answer.client_id,
       registration_access_token: answer.registration_access_token,

@@ -10,7 +10,7 @@ export interface ChatView {
   authenticatorError?: string;
 }
 
-const CHAT_CSS = `<style>.msgs{display:flex;flex-direction:column;gap:6px}.msg{max-width:85%;padding:8px 12px;border-radius:16px;background:#e4e6eb;white-space:pre-wrap}
+const CHAT_CSS = `<style>.msgs{display:flex;flex-direction:column;gap:6px}.msg{max-width:85%;padding:8px 12px;border-radius:16px;background:#e4e6eb;white-space:pre-wrap;overflow-wrap:anywhere}
 .msg.user{align-self:flex-end;background:#0a66c2;color:#fff}.msg.system{align-self:center;background:none;color:#666;font-size:.85rem}
 .row{display:flex;gap:8px;flex-wrap:wrap;margin-top:8px}.row form{margin:0}.code{font:600 1.6rem/1.2 ui-monospace,monospace;letter-spacing:.15em}
 .panel{border:2px dashed #c77d00;background:#fff8e6}</style>`;

@@ -1,25 +1,25 @@
+import { DEFAULT_DURATION_DAYS, defaultPurposes, isForbiddenPurpose, isPurpose, MAX_DURATION_DAYS } from "@link-broker/consent-ledger";
 import { InvalidRequest } from "../../errors.ts";
-import { DEFAULT_PURPOSE, isForbiddenPurpose, PURPOSES } from "../scopes.ts";
 
 /**
- * Purposes of a link request. None given → each scope's own purpose. `advertising`, `marketing`
- * and `profiling` are refused with a description, always.
+ * Purposes of a link request, by the ledger's policy. None given → each scope's own purpose.
+ * `advertising`, `marketing` and `profiling` are refused with a description, always.
  */
 export function checkPurposes(purpose: unknown, scopes: readonly string[]): string[] {
-  if (purpose === undefined || purpose === "") return [...new Set(scopes.map((s) => DEFAULT_PURPOSE[s]!).filter(Boolean))];
+  if (purpose === undefined || purpose === "") return defaultPurposes(scopes);
   if (typeof purpose !== "string") throw InvalidRequest("purpose must be a space-separated string");
   const purposes = [...new Set(purpose.split(" ").filter(Boolean))];
   for (const p of purposes) {
     if (isForbiddenPurpose(p)) throw InvalidRequest(`purpose ${p} is refused: the broker never allows advertising, marketing or profiling`);
-    if (!(PURPOSES as readonly string[]).includes(p)) throw InvalidRequest(`unknown purpose ${p}`);
+    if (!isPurpose(p)) throw InvalidRequest(`unknown purpose ${p}`);
   }
   return purposes;
 }
 
-/** consent_duration_days: an integer from 1 to 365, default 90. */
+/** consent_duration_days: an integer from 1 to the ledger's maximum, default the ledger's default. */
 export function checkConsentDuration(value: unknown): number {
-  if (value === undefined || value === "") return 90;
+  if (value === undefined || value === "") return DEFAULT_DURATION_DAYS;
   const n = typeof value === "number" ? value : /^\d{1,3}$/.test(String(value)) ? Number(value) : NaN;
-  if (!Number.isInteger(n) || n < 1 || n > 365) throw InvalidRequest("consent_duration_days must be an integer from 1 to 365");
+  if (!Number.isInteger(n) || n < 1 || n > MAX_DURATION_DAYS) throw InvalidRequest(`consent_duration_days must be an integer from 1 to ${MAX_DURATION_DAYS}`);
   return n;
 }

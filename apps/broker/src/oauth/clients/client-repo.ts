@@ -1,18 +1,22 @@
-import type { Db, Prisma } from "@link-broker/db";
+import { type Db, Prisma } from "@link-broker/db";
 import { refreshingValue, type RefreshingValue } from "../shared/refreshing-value.ts";
 
 export type ClientRow = Awaited<ReturnType<Db["prisma"]["client"]["findUnique"]>> & {};
+
+/** A client write as services give it: `jwks: null` clears the JSON column. */
+type ClientWrite<T> = Omit<T, "jwks"> & { jwks?: object | null };
+const jwksColumn = <T extends { jwks?: object | null }>(data: T) => ({ ...data, jwks: data.jwks === null ? Prisma.DbNull : data.jwks });
 
 export function createClientRepo(db: Db) {
   return {
     async findById(id: string): Promise<ClientRow | null> {
       return db.prisma.client.findFirst({ where: { id, deletedAt: null } });
     },
-    async create(data: Prisma.ClientCreateInput): Promise<ClientRow> {
-      return db.prisma.client.create({ data });
+    async create(data: ClientWrite<Prisma.ClientCreateInput>): Promise<ClientRow> {
+      return db.prisma.client.create({ data: jwksColumn(data) as Prisma.ClientCreateInput });
     },
-    async update(id: string, data: Prisma.ClientUpdateInput): Promise<ClientRow> {
-      return db.prisma.client.update({ where: { id }, data });
+    async update(id: string, data: ClientWrite<Prisma.ClientUpdateInput>): Promise<ClientRow> {
+      return db.prisma.client.update({ where: { id }, data: jwksColumn(data) as Prisma.ClientUpdateInput });
     },
     /** Soft delete; the client's grants and tokens end with it. */
     async remove(id: string, now: Date): Promise<void> {

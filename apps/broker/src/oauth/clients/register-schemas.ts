@@ -1,5 +1,8 @@
 import { Type } from "typebox";
+import { GRANT_TYPE_NAMES, type GrantTypeName as GrantTypeNameType } from "../token/grants/grant-types.ts";
 
+/** One of the grant type table's names (token/grants/grant-types.ts). */
+const GrantTypeName = Type.Unsafe<GrantTypeNameType>({ type: "string", enum: GRANT_TYPE_NAMES });
 const Str = (max = 500) => Type.String({ maxLength: max });
 const Url = Type.String({ maxLength: 2000 });
 
@@ -24,7 +27,7 @@ export const ClientMetadataInput = Type.Object(
     token_endpoint_auth_method: Type.Optional(Type.Union([Type.Literal("client_secret_basic"), Type.Literal("private_key_jwt")])),
     jwks: Type.Optional(Type.Object({ keys: Type.Array(Type.Record(Type.String(), Type.Unknown()), { maxItems: 10 }) })),
     jwks_uri: Type.Optional(Url),
-    grant_types: Type.Optional(Type.Array(Type.Union([Type.Literal("authorization_code"), Type.Literal("refresh_token"), Type.Literal("client_credentials")]), { maxItems: 3 })),
+    grant_types: Type.Optional(Type.Array(GrantTypeName, { maxItems: GRANT_TYPE_NAMES.length })),
     response_types: Type.Optional(Type.Array(Type.Literal("code"), { maxItems: 1 })),
     scope: Type.Optional(Str(500)),
     require_pushed_authorization_requests: Type.Optional(Type.Boolean()),

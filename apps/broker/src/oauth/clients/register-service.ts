@@ -1,11 +1,10 @@
-import { Prisma } from "@link-broker/db";
 import type { Static } from "typebox";
 import type { Clock } from "../../clock.ts";
 import type { Config } from "../../config.ts";
 import { constantEquals } from "../../crypto/constant-equals.ts";
 import { hashToken, matchesHash, randomToken } from "../../crypto/hash.ts";
 import type { Sealer } from "../../crypto/seal.ts";
-import { clientSecretContext, type ClientSecretField } from "../../linking/client-secrets.ts";
+import { clientSecretContext, type ClientSecretField } from "./client-secrets.ts";
 import { InvalidClientMetadata, InvalidToken } from "../../errors.ts";
 import { createAddressPolicy } from "../../net/address-policy.ts";
 import type { ClientCache, ClientRepo, ClientRow } from "./client-repo.ts";
@@ -25,7 +24,7 @@ type Output = Static<typeof ClientMetadataOutput>;
 function metadataColumns(v: ReturnType<typeof validateMetadata>) {
   return {
     tokenEndpointAuthMethod: v.tokenEndpointAuthMethod,
-    jwks: v.jwks ? (v.jwks as object) : Prisma.DbNull,
+    jwks: v.jwks ? (v.jwks as object) : null,
     jwksUri: v.jwksUri,
     grantTypes: v.grantTypes,
     scopes: v.scopes,

@@ -3,7 +3,8 @@ import type { Static } from "typebox";
 import { checkUrl, isLoopbackUrl } from "../../config.ts";
 import { type AddressPolicy, ipLiteralOf } from "../../net/address-policy.ts";
 import { InvalidClientMetadata } from "../../errors.ts";
-import { ALL_SCOPES, CUSTOMER_SCOPES, isCustomerScope, isForbiddenPurpose, isServiceScope, parseScope } from "../scopes.ts";
+import { ALL_SCOPES, CUSTOMER_SCOPES, isForbiddenPurpose, parseScope, SCOPE_KINDS, type ScopeKind } from "../scopes.ts";
+import { GRANT_TYPE_NAMES, GRANT_TYPES, scopeKindOf, type GrantType, type GrantTypeName } from "../token/grants/grant-types.ts";
 import type { ClientMetadataInput } from "./register-schemas.ts";
 
 export type ClientMetadata = Static<typeof ClientMetadataInput>;
@@ -62,15 +63,25 @@ export function validateMetadata(meta: ClientMetadata, production: boolean, addr
     if (!ALL_SCOPES.includes(s)) throw InvalidClientMetadata(`unknown scope ${s}`);
   }
   const grantTypes = meta.grant_types ? [...new Set(meta.grant_types)] : undefined;
-  const scopes = scopeList.length > 0 ? scopeList : grantTypes?.includes("client_credentials") && !grantTypes.includes("authorization_code") ? ["ledger:check"] : [...CUSTOMER_SCOPES];
-  const grants = grantTypes ?? [
-    ...(scopes.some(isCustomerScope) ? ["authorization_code", "refresh_token"] : []),
-    ...(scopes.some(isServiceScope) ? ["client_credentials"] : []),
-  ];
-  if (scopes.some(isCustomerScope) && !grants.includes("authorization_code")) throw InvalidClientMetadata("customer scopes need the authorization_code grant type");
-  if (scopes.some(isServiceScope) && !grants.includes("client_credentials")) throw InvalidClientMetadata("ledger:check and ledger:audit need the client_credentials grant type");
-  if (grants.includes("client_credentials") && !scopes.some(isServiceScope)) throw InvalidClientMetadata("client_credentials is only for the service scopes ledger:check and ledger:audit");
-  if (grants.includes("refresh_token") && !grants.includes("authorization_code")) throw InvalidClientMetadata("refresh_token needs the authorization_code grant type");
+  const row = (g: GrantTypeName): GrantType => GRANT_TYPES[g];
+  const issues = (kind: ScopeKind, list: readonly GrantTypeName[]) => list.some((g) => row(g).issues === kind);
+  const servicesOnly = grantTypes !== undefined && issues("service", grantTypes) && !issues("customer", grantTypes);
+  const scopes = scopeList.length > 0 ? scopeList : servicesOnly ? ["ledger:check"] : [...CUSTOMER_SCOPES];
+  const held = (kind: ScopeKind) => scopes.some(SCOPE_KINDS[kind].is);
+  // Unnamed grant types: every one that gives the client a kind of scope it holds.
+  const grants: GrantTypeName[] = grantTypes ?? GRANT_TYPE_NAMES.filter((g) => {
+    const kind = scopeKindOf(g);
+    return kind !== undefined && held(kind);
+  });
+  for (const kind of Object.keys(SCOPE_KINDS) as ScopeKind[]) {
+    const issuer = GRANT_TYPE_NAMES.find((g) => row(g).issues === kind)!;
+    if (held(kind) && !issues(kind, grants)) throw InvalidClientMetadata(`${SCOPE_KINDS[kind].names} need the ${issuer} grant type`);
+  }
+  for (const g of grants) {
+    const { issues: kind, onlyWithItsScopes, requires } = row(g);
+    if (onlyWithItsScopes && kind && !held(kind)) throw InvalidClientMetadata(`${g} is only for ${SCOPE_KINDS[kind].names}`);
+    if (requires && !grants.includes(requires as GrantTypeName)) throw InvalidClientMetadata(`${g} needs the ${requires} grant type`);
+  }
 
   const method = meta.token_endpoint_auth_method ?? "client_secret_basic";
   if (meta.jwks && meta.jwks_uri) throw InvalidClientMetadata("jwks and jwks_uri are mutually exclusive");

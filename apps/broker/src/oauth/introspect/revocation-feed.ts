@@ -1,4 +1,4 @@
-import type { Db } from "@link-broker/db";
+import type { TokensRepo } from "../token/tokens-repo.ts";
 
 /**
  * Revoked access token ids, mirrored in memory from the AccessToken table so that checking a
@@ -8,8 +8,8 @@ import type { Db } from "@link-broker/db";
  * answers (one query a second at most, shared by every request waiting on it). Tokens of a grant are checked in the database
  * instead, so grant revocations (code replay, refresh reuse, unlinking) are always immediate.
  */
-export function createRevocationFeed(deps: { db: Db; refreshMs?: number }) {
-  const { db } = deps;
+export function createRevocationFeed(deps: { repo: Pick<TokensRepo, "revokedAccessTokens">; refreshMs?: number }) {
+  const { repo } = deps;
   const refreshMs = deps.refreshMs ?? 1000;
   const revoked = new Map<string, number>(); // jti → expiresAt (ms)
   let syncedAt = 0;
@@ -18,10 +18,7 @@ export function createRevocationFeed(deps: { db: Db; refreshMs?: number }) {
 
   async function sync() {
     const started = new Date();
-    const rows = await db.prisma.accessToken.findMany({
-      where: { expiresAt: { gt: started }, revokedAt: { not: null, gte: new Date(since.getTime() - 5_000) } },
-      select: { jti: true, expiresAt: true },
-    });
+    const rows = await repo.revokedAccessTokens(new Date(since.getTime() - 5_000), started);
     for (const r of rows) revoked.set(r.jti, r.expiresAt.getTime());
     const now = Date.now();
     for (const [jti, exp] of revoked) if (exp <= now) revoked.delete(jti);

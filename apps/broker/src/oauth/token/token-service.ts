@@ -3,19 +3,14 @@ import type { ClientRow } from "../clients/client-repo.ts";
 import type { AccessTokens } from "./access-token.ts";
 import type { GrantRow, TokensRepo } from "./tokens-repo.ts";
 
-/**
- * Asks the consent ledger whether a grant's consent is still active. Refresh and introspection
- * call it; the default allows everything until the ledger is wired in.
- */
+/** Asks the consent ledger whether a grant's consent is still active. Refresh and introspection call it. */
 export type ConsentCheck = (grant: GrantRow) => Promise<boolean>;
-export const allowAllConsents: ConsentCheck = async () => true;
 
 /**
  * Asks the links module whether a link is active and holds a consent. The code exchange calls
  * it: a code is only good while its link is live and its consent is still the link's.
  */
 export type LinkCheck = (linkId: string, consentId: string) => Promise<boolean>;
-export const allowAllLinks: LinkCheck = async () => true;
 
 export interface TokenResponse {
   access_token: string;

@@ -26,6 +26,20 @@ export interface NewRefreshToken {
   expiresAt: Date;
 }
 
+export interface NewAuthorizationCode {
+  codeHash: string;
+  clientId: string;
+  linkId: string;
+  attemptId: string;
+  consentId: string | null;
+  subject: string;
+  scopes: string[];
+  codeChallenge: string;
+  codeChallengeMethod: "S256";
+  expiresAt: Date;
+  createdAt: Date;
+}
+
 async function revokeGrantIn(tx: Tx, grantId: string, reason: string, now: Date) {
   await tx.grant.updateMany({ where: { id: grantId, revokedAt: null }, data: { revokedAt: now, revokedReason: reason } });
   await tx.refreshToken.updateMany({ where: { grantId, revokedAt: null }, data: { revokedAt: now } });
@@ -36,6 +50,13 @@ export function createTokensRepo(db: Db) {
   const { prisma } = db;
   return {
     findCode: (codeHash: string) => prisma.authorizationCode.findUnique({ where: { codeHash } }),
+    /** Writes a code inside the caller's transaction (the linking flow's consent transaction). */
+    async createCode(tx: Tx, code: NewAuthorizationCode): Promise<void> {
+      await tx.authorizationCode.create({ data: code });
+    },
+    /** Access tokens revoked since `since` that are still unexpired at `now` (the revocation feed). */
+    revokedAccessTokens: (since: Date, now: Date): Promise<{ jti: string; expiresAt: Date }[]> =>
+      prisma.accessToken.findMany({ where: { expiresAt: { gt: now }, revokedAt: { not: null, gte: since } }, select: { jti: true, expiresAt: true } }),
     findGrant: (id: string): Promise<GrantRow | null> => prisma.grant.findUnique({ where: { id } }),
     findRefresh: (tokenHash: string) => prisma.refreshToken.findUnique({ where: { tokenHash } }),
     findAccessToken: (jti: string) => prisma.accessToken.findUnique({ where: { jti }, select: { revokedAt: true, grantId: true, clientId: true } }),

@@ -5,19 +5,17 @@ import type { Clock } from "../clock.ts";
 import { constantEquals } from "../crypto/constant-equals.ts";
 import type { Sealer } from "../crypto/seal.ts";
 import { BrokerError, ForbiddenError, NotFoundError, UnauthorizedError } from "../errors.ts";
-import { messengerSettings } from "../linking/client-secrets.ts";
-import type { ClientLookup } from "../linking/linking-deps.ts";
-import type { LinksRepo } from "./links-repo.ts";
-import type { LinksService } from "./links-service.ts";
+import type { ClientLookup, LinkUnlinker } from "../contracts.ts";
+import { messengerSettings } from "./messenger-secrets.ts";
 import type { ReplayGuardRepo } from "./replay-guard-repo.ts";
 
 export interface WebhookRoutesOptions {
   clients: ClientLookup;
   sealer: Sealer;
   clock: Clock;
-  links: Pick<LinksRepo, "activeByPsid">;
-  service: Pick<LinksService, "unlink">;
-  replayGuard: ReplayGuardRepo;
+  /** Link management: an `unlinked` event unlinks the PSID's active links. */
+  links: LinkUnlinker;
+  replayGuard: Pick<ReplayGuardRepo, "firstTime">;
 }
 
 interface MessagingEvent {
@@ -39,13 +37,13 @@ const Ack = Type.Object({ received: Type.Integer(), unlinked: Type.Integer(), du
  * re-serialized body never matches.
  */
 export const messengerWebhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (app, options) => {
-  const { clients, sealer, clock, links, service, replayGuard } = options;
+  const { clients, sealer, clock, links, replayGuard } = options;
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: 256 * 1024 }, (_request, body, done) => done(null, body));
 
   async function settingsOf(clientId: string) {
-    const client = await clients.findById(clientId);
+    const client = await clients.get(clientId);
     const messenger = client && !client.deletedAt ? messengerSettings(client, sealer) : undefined;
     if (!messenger) throw new NotFoundError("No Messenger webhook for this client");
     return messenger;
@@ -110,7 +108,7 @@ export const messengerWebhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOpti
           continue;
         }
         for (const link of await links.activeByPsid(request.params.client_id, psid)) {
-          const result = await service.unlink(link.id, { actor: "messenger", reason: "unlinked in Messenger", notifyMessenger: false });
+          const result = await links.unlink(link.id, { actor: "messenger", reason: "unlinked in Messenger", notifyMessenger: false });
           if (result.status === "unlinked") unlinked++;
         }
       }

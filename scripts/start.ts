@@ -1,9 +1,12 @@
 // `pnpm start`: the broker on the embedded database under .data/ (migrated at start) plus the
 // sandbox (bank IdP, bank bot, Messenger simulator) under .data/sandbox/. Prints one line with
 // the URL to open when both are ready; Ctrl-C stops everything cleanly; a second start reuses
-// .data/, so registrations and links survive.
+// .data/, so registrations and links survive. A port already taken stops it with one line naming
+// the variable to change, and the ready line is printed only once the broker that answers is the
+// one this start launched (its /healthz answers this start's instance id).
 import { spawn, type ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
+import { createServer } from "node:net";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -29,7 +32,26 @@ function registrationToken(): string {
   return token;
 }
 
+/** Whether `port` can be listened on at `host` right now. */
+function portFree(host: string, port: number): Promise<boolean> {
+  return new Promise((resolvePort) => {
+    const server = createServer();
+    server.once("error", () => resolvePort(false));
+    server.listen(port, host, () => server.close(() => resolvePort(true)));
+  });
+}
+
+const host = process.env.HOST ?? "127.0.0.1";
+const sandboxHost = process.env.SANDBOX_HOST ?? "127.0.0.1";
+for (const [variable, h, p] of [["PORT", host, port], ["SANDBOX_PORT", sandboxHost, sandboxPort], ["SANDBOX_IDP_PORT", sandboxHost, sandboxIdpPort]] as const) {
+  if (!(await portFree(h, p))) {
+    process.stderr.write(`link-broker: ${variable}: ${h}:${p} is already in use by another process; stop it or set ${variable} to a free port\n`);
+    process.exit(1);
+  }
+}
+
 const token = registrationToken();
+const instanceId = randomUUID();
 const logLevel = process.env.LOG_LEVEL ?? "warn";
 
 // Node with the tsx loader directly (not through pnpm), so signals reach each process itself.
@@ -44,6 +66,7 @@ function run(entry: string, env: NodeJS.ProcessEnv): ChildProcess {
 
 const broker = run("apps/broker/src/main.ts", {
   INIT_CWD: resolve(dataDir, ".."),
+  BROKER_INSTANCE_ID: instanceId,
   BROKER_REGISTRATION_TOKEN: token,
   MESSENGER_GRAPH_URL: process.env.MESSENGER_GRAPH_URL ?? `${sandboxUrl}/graph`,
   MESSENGER_REDIRECT_ALLOWLIST: process.env.MESSENGER_REDIRECT_ALLOWLIST ?? `${sandboxUrl}/messenger_platform/account_linking`,
@@ -78,9 +101,14 @@ function stopAll(code: number) {
 process.on("SIGINT", () => stopAll(0));
 process.on("SIGTERM", () => stopAll(0));
 
+let everReady = false;
+
 broker.on("exit", (code, signal) => {
   running.delete(broker);
-  if (!stopping) {
+  if (!stopping && !everReady) {
+    // It never served (it said why on stderr): nothing to click, so stop with its failure.
+    stopAll(code || 1);
+  } else if (!stopping) {
     // The sandbox stays up on purpose: its chat page then shows that the bank is unreachable.
     process.stderr.write(`link-broker: the broker stopped (${signal ?? `exit code ${code}`}); the sandbox keeps running. Press Ctrl-C to quit.\n`);
   }
@@ -95,23 +123,30 @@ sandbox.on("exit", (code, signal) => {
   if (running.size === 0) process.exit(exitCode);
 });
 
-async function ready(url: string): Promise<boolean> {
+async function ready(url: string, check: (body: unknown) => boolean = () => true): Promise<boolean> {
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-    await res.arrayBuffer();
-    return res.ok;
+    const body = await res.json().catch(() => undefined);
+    return res.ok && check(body);
   } catch {
     return false;
   }
+}
+
+/** The broker on `port` is this start's broker, and it is ready. */
+async function ourBrokerReady(): Promise<boolean> {
+  const ours = await ready(`http://127.0.0.1:${port}/healthz`, (b) => (b as { instance?: string } | undefined)?.instance === instanceId);
+  return ours && (await ready(`http://127.0.0.1:${port}/readyz`));
 }
 
 const started = Date.now();
 let brokerReady = false;
 let sandboxReady = false;
 while (!stopping && Date.now() - started < 120_000) {
-  brokerReady ||= await ready(`http://127.0.0.1:${port}/readyz`);
+  brokerReady ||= await ourBrokerReady();
   sandboxReady ||= await ready(`http://127.0.0.1:${sandboxPort}/healthz`);
   if (brokerReady && sandboxReady) {
+    everReady = true;
     process.stdout.write(`link-broker is ready: open ${sandboxUrl}/ (Messenger sandbox; broker at ${brokerUrl})\n`);
     break;
   }

@@ -9,10 +9,13 @@ import type { BrokerContext } from "./broker-context.ts";
 import { systemClock, type Clock } from "./clock.ts";
 import type { Config } from "./config.ts";
 import type { ModulePorts } from "./contracts.ts";
+import { checkMasterKey } from "./master-key/master-key-check.ts";
 import { createSealer } from "./crypto/seal.ts";
+import { createSealedValuesRepo } from "./master-key/sealed-values-repo.ts";
 import { createLedgerModule } from "./ledger/ledger-module.ts";
 import type { BankIdp } from "./linking/bank-idp.ts";
 import { createLinkingModule } from "./linking/linking-module.ts";
+import type { LinkLimits } from "./linking/linking-service.ts";
 import { createLinksRepo } from "./links/links-repo.ts";
 import { createLinksModule } from "./links/links-module.ts";
 import { loggerOptions } from "./logger.ts";
@@ -23,9 +26,12 @@ import { createOAuthModule, type OAuthModuleDeps } from "./oauth/oauth-module.ts
 import { registerOpenApi } from "./openapi/openapi-plugin.ts";
 import { opsRoutes } from "./ops/ops-routes.ts";
 import { accessLogPlugin } from "./plugins/access-log.ts";
-import { errorHandlerPlugin } from "./plugins/error-handler.ts";
+import { errorHandlerPlugin, frameworkError } from "./plugins/error-handler.ts";
 import { frameProtectionPlugin } from "./plugins/frame-protection.ts";
+import { inputGuardPlugin } from "./plugins/input-guard.ts";
+import { loadSheddingPlugin, type LoadSheddingOptions } from "./plugins/load-shedding.ts";
 import { metricsPlugin } from "./plugins/metrics.ts";
+import { securityHeadersPlugin } from "./plugins/security-headers.ts";
 import { createRateLimiter } from "./plugins/rate-limit.ts";
 import { createRateLimitRepo } from "./plugins/rate-limit-repo.ts";
 import { createScheduler } from "./scheduler.ts";
@@ -51,6 +57,10 @@ export interface AppDeps {
   ledgerKeys?: LedgerKeys;
   /** false: periodic tasks do not run on their own (tests run them with `modules.scheduler.run`). */
   startScheduler?: boolean;
+  /** Load-shedding limits and pace (default: from config); tests lower them. */
+  loadShedding?: Partial<LoadSheddingOptions>;
+  /** /link starts per caller address and per client over the defaults (tests lower them). */
+  linkLimits?: LinkLimits;
 }
 
 /**
@@ -70,7 +80,7 @@ function createModules(ctx: BrokerContext, deps: AppDeps) {
   const ports: ModulePorts = { oauth, ledger: ledger.ledger, clientAuth: oauth.clientAuth, ...deps.ports };
   const messenger = createMessengerModule({ ...ctx, clients: oauth.clients, graph: deps.graph });
   const links = createLinksModule({ ...ctx, repo: linksRepo, oauth: ports.oauth, ledger: ports.ledger, jobHandlers: messenger.jobHandlers });
-  const linking = createLinkingModule({ ...ctx, clients: oauth.clients, graph: messenger.graph, links: links.repo, oauth: ports.oauth, ledger: ports.ledger, bankIdp: deps.bankIdp });
+  const linking = createLinkingModule({ ...ctx, clients: oauth.clients, graph: messenger.graph, links: links.repo, oauth: ports.oauth, ledger: ports.ledger, bankIdp: deps.bankIdp, linkLimits: deps.linkLimits });
   return { ctx, scheduler: ctx.scheduler, keys, ledger, oauth, ports, messenger, links, linking };
 }
 export type BrokerModules = ReturnType<typeof createModules>;
@@ -88,16 +98,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // plugins/access-log.ts writes one line per request instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: false,
-    trustProxy: config.production,
+    trustProxy: trustProxyOption(config.trustProxy),
     bodyLimit: 64 * 1024,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    frameworkErrors: frameworkError,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: "array", allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   // Shared by every module.
   const scheduler = createScheduler({ onError: (task, err) => app.log.warn({ task, err }, "periodic task failed") });
   const rateLimiter = createRateLimiter({ repo: createRateLimitRepo(db), now: () => clock.now().getTime() });
-  const ctx: BrokerContext = { config, db, clock, sealer: createSealer(config.masterKey), log: app.log, scheduler, rateLimiter };
+  const ctx: BrokerContext = { config, db, clock, sealer: createSealer(config.masterKey, config.previousMasterKeys), log: app.log, scheduler, rateLimiter };
 
   const modules = createModules(ctx, deps);
   const { ledger, oauth, messenger, links, linking, ports } = modules;
@@ -109,14 +120,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   await app.register(errorHandlerPlugin);
   await app.register(accessLogPlugin);
+  await app.register(loadSheddingPlugin, { ...config.loadShedding, ...deps.loadShedding });
+  await app.register(securityHeadersPlugin, { production: config.production });
   await app.register(frameProtectionPlugin);
   await app.register(formbody);
+  await app.register(inputGuardPlugin);
+
   const registry = new promClient.Registry();
   await app.register(metricsPlugin, { registry });
-  await registerOpenApi(app, { publicUrl: config.publicUrl });
+  await registerOpenApi(app, { publicUrl: config.publicUrl, ui: config.docs });
 
-  // Routes: each module's plugin, given what it needs from the others.
-  await app.register(opsRoutes, { db, registry });
+  // Routes: each module's plugin, given what it needs from the others. /metrics is on
+  // METRICS_PORT's listener when set, else behind METRICS_TOKEN, else open only in development.
+  const metrics = config.metricsPort !== undefined ? ({ access: "off" } as const) : config.metricsToken ? ({ access: "token", token: config.metricsToken } as const) : config.production ? ({ access: "off" } as const) : ({ access: "open" } as const);
+  const sealedValues = createSealedValuesRepo(db);
+  await app.register(opsRoutes, { db, registry, metrics, instanceId: config.instanceId, checkMasterKey: () => checkMasterKey({ repo: sealedValues, sealer: ctx.sealer }) });
   await app.register(oauth.routes);
   await app.register(ledger.routes, { requireScope: oauth.requireScope });
   await app.register(messenger.routes, { links: links.unlinker });
@@ -130,12 +148,26 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await ledger.ledger.close();
   });
   app.decorate("modules", modules);
+  app.decorate("metricsRegistry", registry);
   return app;
+}
+
+/**
+ * Only the configured proxies' X-Forwarded-For is believed; anyone else could name any address.
+ * Fastify refuses a bare hop count (it cannot tell a proxy from a direct caller), so a hop count
+ * is a function here: it suits a broker reachable only through that many proxies.
+ */
+function trustProxyOption(trust: Config["trustProxy"]): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (trust === false) return false;
+  if (typeof trust === "number") return (_address, hop) => hop < trust;
+  return [...trust];
 }
 
 declare module "fastify" {
   interface FastifyInstance {
     /** The app's modules, for main, the CLI, tests and benchmarks. Routes get what they use as options, never from here. */
     modules: BrokerModules;
+    /** The Prometheus registry, for the operations listener (main.ts). */
+    metricsRegistry: promClient.Registry;
   }
 }

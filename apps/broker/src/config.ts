@@ -1,5 +1,7 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
+import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
+import { getHeapStatistics } from "node:v8";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Type, type Static } from "typebox";
@@ -29,6 +31,9 @@ export const EnvSchema = Type.Object({
       docDefault: "dev: generated once into `.data/master.key`, with a warning",
     }),
   ),
+  BROKER_MASTER_KEY_PREVIOUS: Type.Optional(
+    Type.String({ minLength: 1, description: "Comma-separated older master keys that still open sealed values while rotating (`pnpm cli keys rewrap` re-seals).", docDefault: "unset" }),
+  ),
   BROKER_REGISTRATION_TOKEN: Type.Optional(
     Type.String({ minLength: 32, description: "Initial access token for `POST /connect/register` (≥ 32 chars); also the compliance credential of the ledger's read routes.", docDefault: "dev: generated once into `.data/registration-token`" }),
   ),
@@ -50,12 +55,35 @@ export const EnvSchema = Type.Object({
     default: "1",
     description: "Broker processes on this host sharing the port (node:cluster), a number or `auto` (one per core); above 1 needs `DATABASE_URL`.",
   }),
+  BROKER_MAX_EVENT_LOOP_DELAY_MS: Type.Optional(
+    Type.Integer({ minimum: 0, description: "Mean event-loop delay (ms) past which requests answer 503 with `Retry-After` (health routes excepted); `0` turns it off.", docDefault: "`1000` in production, else off" }),
+  ),
+  BROKER_MAX_HEAP_USED_MB: Type.Optional(Type.Integer({ minimum: 16, description: "V8 heap in use (MB) past which requests answer 503 with `Retry-After`.", docDefault: "90% of V8's heap limit" })),
+  BROKER_INSTANCE_ID: Type.Optional(
+    Type.String({ minLength: 8, maxLength: 100, pattern: "^[A-Za-z0-9_-]+$", description: "The id `/healthz` answers, so a launcher can tell its broker from another process on the port (`pnpm start` sets one per start).", docDefault: "random per start" }),
+  ),
+  BROKER_TRUST_PROXY: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description: "Proxies whose `X-Forwarded-For` is believed for the caller's address (per-IP limits): comma-separated addresses and CIDRs, or a hop count (only when nothing reaches the broker except through that many proxies); `none` believes nobody.",
+      docDefault: "none",
+      example: "10.0.0.0/8",
+    }),
+  ),
+  METRICS_PORT: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: "Serve `/metrics` only on this port (an operations listener on `HOST`, apart from the public one).", docDefault: "unset", example: 9464 })),
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 32, description: "Without `METRICS_PORT`: `/metrics` on the public port answers only `Authorization: Bearer <token>` (≥ 32 chars).", docDefault: "unset" })),
+  BROKER_DOCS: Type.Optional(Type.Union([Type.Literal("true"), Type.Literal("false")], { description: "`true` / `false`: serve the OpenAPI document and UI at `/docs`.", docDefault: "`true`, but `false` in production" })),
   LOG_LEVEL: Type.Union(
     [Type.Literal("fatal"), Type.Literal("error"), Type.Literal("warn"), Type.Literal("info"), Type.Literal("debug"), Type.Literal("trace"), Type.Literal("silent")],
     { default: "info", description: "pino level: fatal, error, warn, info, debug, trace or silent." },
   ),
 });
 export type Env = Static<typeof EnvSchema>;
+
+export interface MasterKeyConfig {
+  readonly kid: string;
+  readonly key: Buffer;
+}
 
 export interface Config {
   readonly host: string;
@@ -70,7 +98,9 @@ export interface Config {
   /** The Kantara `jurisdiction` of consent receipts. */
   readonly ledgerJurisdiction: string | undefined;
   readonly dataDir: string;
-  readonly masterKey: { readonly kid: string; readonly key: Buffer };
+  readonly masterKey: MasterKeyConfig;
+  /** Older master keys that still open values sealed under them (rotation; `keys rewrap` re-seals). */
+  readonly previousMasterKeys: readonly MasterKeyConfig[];
   readonly registrationToken: string;
   readonly messengerGraphUrl: string;
   readonly messengerRedirectAllowlist: readonly string[];
@@ -81,8 +111,26 @@ export interface Config {
   readonly outboundAllowlist: readonly Cidr[];
   readonly production: boolean;
   readonly logLevel: Env["LOG_LEVEL"];
+  /**
+   * Answered by /healthz, so whoever started this broker can tell it from another process on the
+   * same port (pnpm start passes a fresh one per start); random when unset.
+   */
+  readonly instanceId: string;
+  /** Load shedding: past either limit, requests answer 503 with Retry-After (health routes excepted). */
+  readonly loadShedding: { readonly maxEventLoopDelayMs: number; readonly maxHeapUsedBytes: number };
   /** Broker processes on this host sharing the port (node:cluster); 1 runs the broker in this process. */
   readonly workers: number;
+  /**
+   * Whose `X-Forwarded-For` is believed (Fastify's `trustProxy`): false (nobody, the default), a
+   * hop count, or the proxies' addresses and CIDRs. Per-IP limits key on the address it yields.
+   */
+  readonly trustProxy: false | number | readonly string[];
+  /** Serve /metrics on this port only (an operations listener apart from the public one). */
+  readonly metricsPort: number | undefined;
+  /** Or: /metrics on the public listener answers only `Authorization: Bearer <token>`. */
+  readonly metricsToken: string | undefined;
+  /** /docs (OpenAPI): on by default outside production, off in production unless BROKER_DOCS=true. */
+  readonly docs: boolean;
 }
 
 /** A configuration problem; main prints its one-line message and exits without a stack. */
@@ -170,6 +218,16 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, options: LoadConfigOptions
   }
 
   const masterKey = loadMasterKey(env.BROKER_MASTER_KEY, production, dataDir, warn);
+  const previousMasterKeys = (env.BROKER_MASTER_KEY_PREVIOUS ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((value, i) => {
+      const key = decodeMasterKey(value);
+      if (!key) throw new ConfigError("BROKER_MASTER_KEY_PREVIOUS", `key ${i + 1} must be 32 bytes encoded as base64`);
+      return Object.freeze({ kid: keyIdOf(key), key });
+    })
+    .filter((k) => k.kid !== masterKey.kid);
 
   let registrationToken = env.BROKER_REGISTRATION_TOKEN;
   if (!registrationToken) {
@@ -182,6 +240,9 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, options: LoadConfigOptions
   // Several processes share state only through Postgres; an embedded database belongs to one.
   if (workers > 1 && env.DATABASE_URL === undefined) throw new ConfigError("BROKER_WORKERS", "above 1 needs DATABASE_URL (the embedded database serves one process)");
 
+  const trustProxy = parseTrustProxy(env.BROKER_TRUST_PROXY);
+  if (env.METRICS_PORT !== undefined && env.METRICS_PORT === env.PORT) throw new ConfigError("METRICS_PORT", "must differ from PORT (it is the operations listener)");
+
   return Object.freeze({
     host: env.HOST,
     port: env.PORT,
@@ -192,6 +253,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, options: LoadConfigOptions
     ledgerJurisdiction: env.LEDGER_JURISDICTION,
     dataDir,
     masterKey: Object.freeze(masterKey),
+    previousMasterKeys: Object.freeze(previousMasterKeys),
     registrationToken,
     messengerGraphUrl: graph.href.replace(/\/$/, ""),
     messengerRedirectAllowlist: Object.freeze(allowlist),
@@ -199,7 +261,38 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, options: LoadConfigOptions
     production,
     logLevel: env.LOG_LEVEL,
     workers,
+    instanceId: env.BROKER_INSTANCE_ID ?? randomUUID(),
+    loadShedding: Object.freeze({
+      // Off outside production unless set: a laptop busy compiling is not a broker to shed load from.
+      maxEventLoopDelayMs: env.BROKER_MAX_EVENT_LOOP_DELAY_MS ?? (production ? 1000 : 0),
+      // Default: 90% of V8's heap limit, short of the point where the process would die.
+      maxHeapUsedBytes: env.BROKER_MAX_HEAP_USED_MB !== undefined ? env.BROKER_MAX_HEAP_USED_MB * 1024 * 1024 : Math.floor(getHeapStatistics().heap_size_limit * 0.9),
+    }),
+    trustProxy,
+    metricsPort: env.METRICS_PORT,
+    metricsToken: env.METRICS_TOKEN,
+    docs: env.BROKER_DOCS === undefined ? !production : env.BROKER_DOCS === "true",
   });
+}
+
+/** `BROKER_TRUST_PROXY`: unset or `none`, a hop count, or comma-separated addresses and CIDRs. */
+export function parseTrustProxy(value: string | undefined): Config["trustProxy"] {
+  if (value === undefined || value.trim() === "none") return false;
+  if (/^\d+$/.test(value.trim())) {
+    const hops = Number(value.trim());
+    if (hops < 1 || hops > 10) throw new ConfigError("BROKER_TRUST_PROXY", "a hop count must be between 1 and 10");
+    return hops;
+  }
+  const entries = value.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const entry of entries) {
+    const [address = "", prefix, extra] = entry.split("/");
+    const family = isIP(address);
+    const bits = family === 6 ? 128 : 32;
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
+    if (!family || !prefixOk || extra !== undefined) throw new ConfigError("BROKER_TRUST_PROXY", `${entry} is not an IP address or CIDR (give a hop count, or addresses and CIDRs)`);
+  }
+  if (entries.length === 0) throw new ConfigError("BROKER_TRUST_PROXY", "give a hop count, or addresses and CIDRs");
+  return Object.freeze(entries);
 }
 
 function parseEnv(rawEnv: NodeJS.ProcessEnv): Env {
@@ -225,11 +318,14 @@ function loadMasterKey(value: string | undefined, production: boolean, dataDir: 
     value = devSecret(dataDir, "master.key", () => randomBytes(32).toString("base64"));
     warn(`BROKER_MASTER_KEY is not set; using the development key in ${join(dataDir, "master.key")} (never use it in production)`);
   }
-  const key = Buffer.from(value, "base64");
-  if (key.length !== 32 || key.toString("base64") !== value.replace(/\s/g, "")) {
-    throw new ConfigError("BROKER_MASTER_KEY", "must be 32 bytes encoded as base64 (e.g. `openssl rand -base64 32`)");
-  }
+  const key = decodeMasterKey(value);
+  if (!key) throw new ConfigError("BROKER_MASTER_KEY", "must be 32 bytes encoded as base64 (e.g. `openssl rand -base64 32`)");
   return { kid: keyIdOf(key), key };
+}
+
+function decodeMasterKey(value: string): Buffer | undefined {
+  const key = Buffer.from(value, "base64");
+  return key.length === 32 && key.toString("base64") === value.replace(/\s/g, "") ? key : undefined;
 }
 
 /** A development secret generated once into dataDir and reused on every later start. */

@@ -46,6 +46,14 @@ export class TooManyRequestsError extends BrokerError {
     if (retryAfterSeconds !== undefined) this.headers["retry-after"] = String(Math.max(1, Math.ceil(retryAfterSeconds)));
   }
 }
+/** A passing condition (overload, database away): the message is safe to show, Retry-After set. */
+export class ServiceUnavailableError extends BrokerError {
+  override readonly expose = true;
+  constructor(message = "Service unavailable", code = "unavailable", retryAfterSeconds?: number) {
+    super(code, message, 503);
+    if (retryAfterSeconds !== undefined) this.headers["retry-after"] = String(retryAfterSeconds);
+  }
+}
 
 /** RFC 6749 §5.2 (and RFC 7591, 9126, 9449) errors: `{ error, error_description }`. */
 export class OAuthError extends BrokerError {

@@ -1,10 +1,15 @@
 import cluster from "node:cluster";
+import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { createDb, migrateAsOwner, type Db } from "@link-broker/db";
 import closeWithGrace from "close-with-grace";
 import { buildApp } from "./app.ts";
 import { ConfigError, loadConfig, type Config } from "./config.ts";
 import { createLogDestination } from "./logger.ts";
+import { checkMasterKey, describeMasterKeyProblem } from "./master-key/master-key-check.ts";
+import { createSealer } from "./crypto/seal.ts";
+import { createSealedValuesRepo } from "./master-key/sealed-values-repo.ts";
+import { buildMetricsListener } from "./ops/metrics-listener.ts";
 import { superviseWorkers } from "./workers.ts";
 
 /** One line on stderr and exit 1: start-up problems are configuration, not crashes. */
@@ -35,6 +40,15 @@ export function describeDbError(err: unknown, url: string | undefined): string {
   return `DATABASE_URL: cannot use ${where} (${reason})`;
 }
 
+/** One line naming the variable to change when the port cannot be had. */
+export function describeListenError(err: unknown, host: string, port: number): string {
+  const code = (err as { code?: string }).code;
+  if (code === "EADDRINUSE") return `PORT: ${host}:${port} is already in use by another process; stop it or set PORT to a free port`;
+  if (code === "EACCES") return `PORT: ${host}:${port} needs privileges this process lacks; set PORT above 1023`;
+  if (code === "EADDRNOTAVAIL") return `HOST: ${host} is not an address of this machine`;
+  return `cannot listen on ${host}:${port} (${code ?? (err as Error).message})`;
+}
+
 async function main() {
   let config: Config;
   try {
@@ -48,6 +62,17 @@ async function main() {
     throw err;
   }
 
+  // A taken port is found before the database is opened and migrated, which can take seconds;
+  // listen() below still reports one taken in between.
+  if (cluster.isPrimary && config.port !== 0) {
+    const taken = await new Promise<unknown>((resolve) => {
+      const probe = createServer();
+      probe.once("error", resolve);
+      probe.listen(config.port, config.host, () => probe.close(() => resolve(undefined)));
+    });
+    if (taken) die(describeListenError(taken, config.host, config.port));
+  }
+
   // With BROKER_WORKERS above 1 this process migrates once, then only supervises the workers.
   const supervisor = cluster.isPrimary && config.workers > 1;
   let db: Db;
@@ -57,14 +82,25 @@ async function main() {
   } catch (err) {
     die(describeDbError(err, config.databaseUrl));
   }
+  if (cluster.isPrimary) {
+    const sealer = createSealer(config.masterKey, config.previousMasterKeys);
+    const status = await checkMasterKey({ repo: createSealedValuesRepo(db), sealer }).catch((err) => die(describeDbError(err, config.databaseUrl)));
+    if (!status.ok) {
+      await db.close();
+      die(describeMasterKeyProblem(status, sealer.kid));
+    }
+  }
   if (supervisor) {
     await db.close();
+    // Workers answer /healthz with the supervisor's instance id: one broker, one id.
+    process.env.BROKER_INSTANCE_ID = config.instanceId;
     superviseWorkers(config.workers, (line) => process.stderr.write(`link-broker: ${line}\n`));
     return;
   }
 
   const logDestination = createLogDestination();
   const app = await buildApp({ config, db, logStream: logDestination });
+  const metricsApp = config.metricsPort !== undefined ? await buildMetricsListener(app.metricsRegistry) : undefined;
   // A worker leaves SIGINT to its supervisor, which passes it on as SIGTERM: a terminal's Ctrl-C
   // reaches the whole process group, and a second signal would cut the graceful close short.
   if (cluster.isWorker) process.on("SIGINT", () => {});
@@ -72,6 +108,7 @@ async function main() {
     if (err) app.log.error({ err }, "shutting down after an error");
     else app.log.info({ signal }, "shutting down");
     // Stops accepting, lets in-flight requests finish, then the database closes.
+    await metricsApp?.close();
     await app.close();
     await db.close();
     // Lines still queued for the asynchronous stdout writer go out before close-with-grace exits
@@ -81,8 +118,16 @@ async function main() {
   try {
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {
+    await app.close().catch(() => {});
     await db.close();
-    die(`cannot listen on ${config.host}:${config.port} (${(err as { code?: string }).code ?? (err as Error).message})`);
+    die(describeListenError(err, config.host, config.port));
+  }
+  try {
+    if (metricsApp) await metricsApp.listen({ host: config.host, port: config.metricsPort });
+  } catch (err) {
+    await app.close();
+    await db.close();
+    die(`METRICS_PORT: cannot listen on ${config.host}:${config.metricsPort} (${(err as { code?: string }).code ?? (err as Error).message})`);
   }
 }
 

@@ -157,7 +157,7 @@ describe("authorization and tenant checks, with real tokens", () => {
     expect((await fetch(`${url}/ledger/consents`, { headers: { authorization: `bearer ${TEST_REGISTRATION_TOKEN}` } })).status).toBe(200);
   });
 
-  it("a client assertion may name the endpoint it is sent to, and only that one", async () => {
+  it("a client assertion must name the issuer, as a single string, and nothing else", async () => {
     const { privateKey, publicKey } = await generateKeyPair("ES256");
     const jwk = { ...(await exportJWK(publicKey)), kid: "k", alg: "ES256" };
     const c = await registerClient(url, { token_endpoint_auth_method: "private_key_jwt", jwks: { keys: [jwk] }, grant_types: ["client_credentials"], scope: "ledger:check" });
@@ -167,9 +167,12 @@ describe("authorization and tenant checks, with real tokens", () => {
     };
     const asClient = async (path: string, aud: string, body: Record<string, string>) =>
       postForm(`${url}${path}`, { ...body, client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", client_assertion: await assertion(aud) });
-    expect((await asClient("/oauth/introspect?x=1", `${url}/oauth/introspect`, { token: "a.b.c" })).status).toBe(200);
+    expect((await asClient("/oauth/introspect?x=1", url, { token: "a.b.c" })).status).toBe(200);
+    expect((await asClient("/oauth/revoke", url, { token: "a.b.c" })).status).toBe(200);
+    expect((await asClient("/oauth/introspect", `${url}/oauth/introspect`, { token: "a.b.c" })).status).toBe(401);
     expect((await asClient("/oauth/revoke", `${url}/oauth/introspect`, { token: "a.b.c" })).status).toBe(401);
-    expect((await asClient("/oauth/introspect", `${url}/oauth/introspect?x=1`, { token: "a.b.c" })).status).toBe(401);
+    expect((await asClient("/oauth/token", `${url}/oauth/token`, { grant_type: "client_credentials" })).status).toBe(401);
+    expect((await asClient("/oauth/introspect", `${url}/`, { token: "a.b.c" })).status).toBe(401);
     expect((await asClient("/oauth/token", url, { grant_type: "client_credentials" })).status).toBe(200);
   });
 

@@ -25,6 +25,8 @@ describe("Messenger webhook and /links", () => {
   let client: Bank;
   let other: Bank;
   const hook = () => `${env.brokerUrl}/messenger/webhook/${client.id}`;
+  /** Event timestamps are milliseconds on the broker's (test) clock. */
+  const now = () => env.clock.now().getTime();
   const post = (body: string, signature?: string, contentType = "application/json") =>
     fetch(hook(), { method: "POST", headers: { "content-type": contentType, ...(signature ? { "x-hub-signature-256": signature } : {}) }, body });
 
@@ -72,7 +74,7 @@ describe("Messenger webhook and /links", () => {
 
   it("refuses a bad, missing or re-serialized signature with 401 and changes nothing", async () => {
     const link = await linked("psid-sig");
-    const body = delivery(env.graph.pageId, [{ psid: "psid-sig", status: "unlinked", timestamp: 1 }]);
+    const body = delivery(env.graph.pageId, [{ psid: "psid-sig", status: "unlinked", timestamp: now() + 1 }]);
     expect((await post(body)).status).toBe(401);
     expect((await post(body, "sha256=" + "0".repeat(64))).status).toBe(401);
     expect((await post(body, sign("wrong-secret", body))).status).toBe(401);
@@ -91,14 +93,14 @@ describe("Messenger webhook and /links", () => {
     const a = await linked("psid-w1");
     const b = await linked("psid-w2", "bob");
     const body = delivery(env.graph.pageId, [
-      { psid: "psid-w1", status: "unlinked", timestamp: 1000 },
-      { psid: "psid-new", status: "linked", timestamp: 1001, code: "abc" },
-      { psid: "psid-w2", status: "unlinked", timestamp: 1002 },
+      { psid: "psid-w1", status: "unlinked", timestamp: now() + 1000 },
+      { psid: "psid-new", status: "linked", timestamp: now() + 1001, code: "abc" },
+      { psid: "psid-w2", status: "unlinked", timestamp: now() + 1002 },
     ]);
     const graphCalls = env.graph.unlinkCalls().length;
     const res = await post(body, sign(client.appSecret, body));
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ received: 3, unlinked: 2, duplicates: 0 });
+    expect(await res.json()).toEqual({ received: 3, unlinked: 2, duplicates: 0, stale: 0 });
     for (const link of [a, b]) {
       const row = await env.db.prisma.link.findUniqueOrThrow({ where: { id: link.id } });
       expect(row).toMatchObject({ status: "unlinked", unlinkedBy: "messenger" });
@@ -112,7 +114,7 @@ describe("Messenger webhook and /links", () => {
     const before = await allWithdrawals();
     const again = await post(body, sign(client.appSecret, body));
     expect(again.status).toBe(200);
-    expect(await again.json()).toEqual({ received: 3, unlinked: 0, duplicates: 2 });
+    expect(await again.json()).toEqual({ received: 3, unlinked: 0, duplicates: 2, stale: 0 });
     expect(await allWithdrawals()).toBe(before);
   });
 
@@ -166,7 +168,7 @@ describe("Messenger webhook and /links", () => {
   it("concurrent unlinks from the bank and from Messenger end once: one withdrawal recorded as done, at most one Graph call", async () => {
     const link = await linked("psid-both");
     const calls = env.graph.unlinkCalls().length;
-    const body = delivery(env.graph.pageId, [{ psid: "psid-both", status: "unlinked", timestamp: 777 }]);
+    const body = delivery(env.graph.pageId, [{ psid: "psid-both", status: "unlinked", timestamp: now() + 777 }]);
     const [del, hookRes] = await Promise.all([
       fetch(`${env.brokerUrl}/links/${link.id}`, { method: "DELETE", headers: auth(client) }),
       post(body, sign(client.appSecret, body)),

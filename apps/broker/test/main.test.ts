@@ -138,7 +138,7 @@ describe.runIf(process.env.DATABASE_URL)("BROKER_WORKERS", () => {
     const broker = startWorkers(port, (db as { url?: string }).url!);
     try {
       expect(await broker.exited).toBe(1);
-      expect(broker.out.stderr).toContain(`link-broker: cannot listen on 127.0.0.1:${port} (EADDRINUSE)`);
+      expect(broker.out.stderr).toContain(`link-broker: PORT: 127.0.0.1:${port} is already in use by another process; stop it or set PORT to a free port`);
       expect(broker.out.stderr).not.toContain("starting another");
     } finally {
       broker.kill();

@@ -71,10 +71,10 @@ describe("OAuth: metadata, registration, client credentials, introspection", () 
     const put = await fetch(created.registration_client_uri, {
       method: "PUT",
       headers: { ...auth, "content-type": "application/json" },
-      body: JSON.stringify({ client_id: created.client_id, client_name: "Demo Bank 2", scope: "balance:read", messenger: { page_id: "456" } }),
+      body: JSON.stringify({ client_id: created.client_id, client_name: "Demo Bank 2", scope: "balance:read", messenger: { page_id: "123" } }),
     });
     expect(put.status).toBe(200);
-    expect((await put.json()) as any).toMatchObject({ client_name: "Demo Bank 2", scope: "balance:read", messenger: { page_id: "456" } });
+    expect((await put.json()) as any).toMatchObject({ client_name: "Demo Bank 2", scope: "balance:read", messenger: { page_id: "123" } });
     const kept = await broker.db.prisma.client.findUniqueOrThrow({ where: { id: created.client_id } });
     expect(kept.messengerAppSecretSealed).toBe(row.messengerAppSecretSealed);
     expect(kept.bankIdpIssuer).toBeNull();
@@ -152,7 +152,7 @@ describe("OAuth: metadata, registration, client credentials, introspection", () 
       .setProtectedHeader({ alg: "ES256", kid: "k1" })
       .setIssuer(c.client_id)
       .setSubject(c.client_id)
-      .setAudience(`${url}/oauth/token`)
+      .setAudience(url)
       .setIssuedAt(now)
       .setExpirationTime(now + 60)
       .sign(privateKey);

@@ -11,10 +11,12 @@ describe("operations endpoints", () => {
   it("answers /healthz and /readyz with 200 once migrated", async () => {
     const health = await broker.app.inject({ url: "/healthz" });
     expect(health.statusCode).toBe(200);
-    expect(health.json()).toEqual({ status: "ok" });
+    // The per-start instance id lets a launcher tell this broker from another on the same port.
+    expect(health.json()).toEqual({ status: "ok", instance: broker.config.instanceId });
+    expect(broker.config.instanceId).toMatch(/^[0-9a-f-]{36}$/);
     const ready = await broker.app.inject({ url: "/readyz" });
     expect(ready.statusCode).toBe(200);
-    expect(ready.json()).toMatchObject({ status: "ready", pending_migrations: [] });
+    expect(ready.json()).toMatchObject({ status: "ready", pending_migrations: [], master_key: "ok" });
   });
 
   it("puts a request id on every response", async () => {

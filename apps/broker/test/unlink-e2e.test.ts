@@ -67,7 +67,7 @@ describe("unlinking from Messenger and from the ledger (real OAuth server and le
 
     const first = await api.webhook(body);
     expect(first.status).toBe(200);
-    expect(await first.json()).toEqual({ received: 1, unlinked: 1, duplicates: 0 });
+    expect(await first.json()).toEqual({ received: 1, unlinked: 1, duplicates: 0, stale: 0 });
     expect(await linkRow(link.id)).toMatchObject({ status: "unlinked", unlinkedBy: "messenger" });
     expect(await entriesOf(link.consentId!)).toEqual([["granted", "customer"], ["withdrawn", "messenger"]]);
     expect(await api.check({ link_id: link.id, scope: "balance:read" })).toMatchObject({ allowed: false, reason: "withdrawn" });
@@ -77,7 +77,7 @@ describe("unlinking from Messenger and from the ledger (real OAuth server and le
 
     const again = await api.webhook(body);
     expect(again.status).toBe(200);
-    expect(await again.json()).toEqual({ received: 1, unlinked: 0, duplicates: 1 });
+    expect(await again.json()).toEqual({ received: 1, unlinked: 0, duplicates: 1, stale: 0 });
     expect(await entriesOf(link.consentId!)).toHaveLength(2);
     expect(env.graph.unlinkCalls()).toHaveLength(graphCalls);
   });

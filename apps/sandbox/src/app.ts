@@ -45,6 +45,7 @@ export async function buildSandbox(config: SandboxConfig, deps: SandboxDeps = {}
   const app = Fastify({ logger: { level: deps.logLevel ?? process.env.LOG_LEVEL ?? "warn" } });
   await app.register(formbody);
   const tokens = createLinkingTokens(now);
+  const conversations = createConversations(config.dataDir, now);
   await botRoutes(app, { bot, appSecret: secrets.appSecret, verifyToken: secrets.verifyToken });
   const chat = await chatRoutes(app, {
     publicUrl: config.publicUrl,
@@ -52,7 +53,7 @@ export async function buildSandbox(config: SandboxConfig, deps: SandboxDeps = {}
     pageId: secrets.pageId,
     appSecret: secrets.appSecret,
     tokens,
-    conversations: createConversations(config.dataDir, now),
+    conversations,
     authenticator: createAuthenticator(config.dataDir, now),
     botWebhookUrl: `http://127.0.0.1:${config.port}/bot/webhook`,
     brokerWebhookUrl: async () => `${config.brokerUrl}/messenger/webhook/${encodeURIComponent(await bot.clientId())}`,
@@ -67,6 +68,8 @@ export async function buildSandbox(config: SandboxConfig, deps: SandboxDeps = {}
     pageId: secrets.pageId,
     pageAccessToken: secrets.pageAccessToken,
     tokens,
+    publicUrl: config.publicUrl,
+    onPageMessage: (psid, text) => conversations.add(psid, "bot", [text]),
     onUnlinkAccounts: async (psid) => {
       await chat.deliverUnlinked(psid, false);
     },

@@ -13,7 +13,17 @@ console.warn = warn;
 
 const config = loadConfig(process.env, process.env.INIT_CWD ?? process.cwd());
 const sandbox = await buildSandbox(config);
-await sandbox.listen();
+try {
+  await sandbox.listen();
+} catch (err) {
+  // One line naming the variable to change, never a stack trace.
+  const { code, port } = err as { code?: string; port?: number };
+  const variable = port === config.idpPort ? "SANDBOX_IDP_PORT" : "SANDBOX_PORT";
+  const which = port ?? config.port;
+  const why = code === "EADDRINUSE" ? "is already in use by another process" : `cannot be used (${code ?? (err as Error).message})`;
+  process.stderr.write(`sandbox: ${variable}: ${config.host}:${which} ${why}; stop it or set ${variable} to a free port\n`);
+  process.exit(1);
+}
 if (!process.env.SANDBOX_QUIET) process.stdout.write(`sandbox ready: chat ${config.publicUrl}/ · bank IdP ${config.idpIssuer}\n`);
 
 let closing = false;

@@ -60,6 +60,18 @@ describe("Graph API", () => {
     expect(((await res.json()) as { error: { code: number } }).error.code).toBe(10301);
   });
 
+  it("serves a PSID's name and picture (User Profile API) with the page access token", async () => {
+    const profile = (psid: string, token = sandbox.secrets.pageAccessToken) => fetch(`${base}/graph/v23.0/${psid}?fields=name,profile_pic&access_token=${token}`);
+    const res = await profile("1234567890123456");
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { name: string; profile_pic: string };
+    expect(body.name).toBe("Sandbox user 3456");
+    const picture = await fetch(body.profile_pic);
+    expect(picture.headers.get("content-type")).toMatch(/^image\/svg\+xml/);
+    expect((await profile("1234567890123456", "wrong")).status).toBe(400);
+    expect((await profile("not-a-psid")).status).toBe(400);
+  });
+
   it("unlink_accounts answers like Messenger and needs the page access token", async () => {
     const call = (token: string) =>
       fetch(`${base}/graph/me/unlink_accounts?access_token=${token}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ psid: "1234567890123456" }) });

@@ -42,8 +42,19 @@ export const DAY_MS = 24 * 60 * 60 * 1000;
 
 export const isScope = (s: string): s is CustomerScope => (CUSTOMER_SCOPES as readonly string[]).includes(s);
 export const isPurpose = (p: string): p is Purpose => (PURPOSES as readonly string[]).includes(p);
-/** Refused in any letter case: `Advertising` is advertising. */
-export const isForbiddenPurpose = (p: string) => (FORBIDDEN_PURPOSES as readonly string[]).includes(p.toLowerCase());
+/**
+ * The one normalisation of the "never advertising" rule: Unicode-folded (NFKC), lower case,
+ * letters only. So "Marketing", "ad-vertising", "PRO_FILING" and "ａｄｖｅｒｔｉｓｉｎｇ" all name a
+ * forbidden purpose, wherever they appear.
+ */
+export const normalizePolicyText = (text: string) => text.normalize("NFKC").toLowerCase().replace(/[^\p{L}]/gu, "");
+const FORBIDDEN_STEMS = ["advertis", "marketing", "profiling"];
+
+/** Whether a text names advertising, marketing or profiling anywhere in it (a purpose, a scope, a client's name). */
+export const isForbiddenPurpose = (text: string) => {
+  const folded = normalizePolicyText(text);
+  return FORBIDDEN_STEMS.some((stem) => folded.includes(stem));
+};
 
 /** Each scope's own purpose, de-duplicated, in scope order: what a request naming no purpose gets. */
 export const defaultPurposes = (scopes: readonly string[]): Purpose[] => [...new Set(scopes.filter(isScope).map((s) => DEFAULT_PURPOSE[s]))];

@@ -28,6 +28,12 @@ export interface CreateDbOptions {
   url?: string;
   /** Pool size for Postgres. */
   poolSize?: number;
+  /**
+   * Postgres: how long a query waits for a pool connection, and how long one statement may run,
+   * in ms. Both end in an error (the broker answers 503) rather than a request that hangs.
+   */
+  connectTimeoutMs?: number;
+  statementTimeoutMs?: number;
   /** An already-open embedded database to use instead of opening one from `url`. */
   pglite?: PGlite;
 }
@@ -39,7 +45,15 @@ export function isPostgresUrl(url: string | undefined): url is string {
 export async function createDb(options: CreateDbOptions = {}): Promise<Db> {
   const { url } = options;
   if (isPostgresUrl(url)) {
-    const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 20 });
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: options.poolSize ?? 20,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+      statement_timeout: options.statementTimeoutMs ?? 30_000,
+      // A process that stops mid-transaction must not hold its row locks for long.
+      idle_in_transaction_session_timeout: 60_000,
+      keepAlive: true,
+    });
     // A pool error on an idle client must not crash the process; the next query reports it.
     pool.on("error", () => {});
     const adapter = new PrismaPg(pool);

@@ -26,7 +26,7 @@ function date(value: string | undefined, name: string): Date | undefined {
   return d;
 }
 
-const keyRingOf = (ctx: CliContext) => createBrokerLedgerKeys({ db: ctx.db, sealer: createSealer(ctx.config.masterKey), clock: systemClock }, { cacheMs: 0 });
+const keyRingOf = (ctx: CliContext) => createBrokerLedgerKeys({ db: ctx.db, sealer: createSealer(ctx.config.masterKey, ctx.config.previousMasterKeys), clock: systemClock }, { cacheMs: 0 });
 
 /** The ledger for one command, signing with the ledger keys. */
 async function withLedger<T>(ctx: CliContext, fn: (ledger: ReturnType<typeof createBrokerLedger>) => Promise<T>): Promise<T> {

@@ -13,7 +13,10 @@ export interface MasterKey {
 }
 
 export interface Sealer {
+  /** The current key's id: new values are sealed under it. */
   readonly kid: string;
+  /** Every key id this sealer opens (current first, then previous keys). */
+  readonly kids: readonly string[];
   seal(plaintext: string, context: string): string;
   unseal(envelope: string, context: string): string;
 }
@@ -35,6 +38,7 @@ export function createSealer(current: MasterKey, previous: readonly MasterKey[] 
   const ring = new Map([current, ...previous].map((k) => [k.kid, k.key]));
   return {
     kid: current.kid,
+    kids: [...ring.keys()],
     seal(plaintext, context) {
       const iv = randomBytes(12);
       const cipher = createCipheriv("aes-256-gcm", current.key, iv);

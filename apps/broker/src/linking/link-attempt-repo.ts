@@ -61,6 +61,16 @@ export function createLinkAttemptRepo(db: Pick<Db, "prisma">) {
       });
       return count;
     },
+
+    /**
+     * Deletes attempts that expired before `before`. Every attempt ends within its 10 minutes, so
+     * older rows are finished history (the ledger keeps the evidence of the ones that linked);
+     * without this, each visit to /link would leave a row for ever.
+     */
+    async purgeExpired(before: Date): Promise<number> {
+      const { count } = await prisma.linkAttempt.deleteMany({ where: { expiresAt: { lt: before } } });
+      return count;
+    },
   };
 }
 

@@ -18,6 +18,8 @@ import type { AttemptState } from "@link-broker/db";
  * observable outside it.
  */
 export const ATTEMPT_TTL_MS = 10 * 60_000;
+/** Ended attempts are kept this long after they expire (for support questions), then deleted. */
+export const ATTEMPT_RETENTION_MS = 24 * 60 * 60_000;
 
 export const TRANSITIONS: Record<AttemptState, readonly AttemptState[]> = {
   started: ["authenticated", "failed", "declined", "expired"],

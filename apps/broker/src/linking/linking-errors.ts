@@ -26,6 +26,7 @@ export const Errors = {
     e.headers["retry-after"] = String(Math.max(1, Math.ceil((until.getTime() - now.getTime()) / 1000)));
     return e;
   },
+  tooManyLinks: () => linkError("rate_limited", "Please wait", "Too many links were opened in a short time.", "Wait a minute, then tap the link in Messenger again.", 429),
   tooFast: () => linkError("rate_limited", "Please wait", "Too many codes were tried in a short time.", "Wait a few minutes, then try again.", 429),
   tooManyViews: () => linkError("rate_limited", "Please wait", "This page was opened too many times in a short time.", "Wait a few minutes, then try again.", 429),
 };

@@ -7,25 +7,32 @@ import type { GraphClient } from "../messenger/graph-client.ts";
 import { createCsrf } from "./attempt-cookie.ts";
 import { registrantFetch } from "../net/outbound-fetch.ts";
 import { createBankIdp, type BankIdp } from "./bank-idp.ts";
+import { ATTEMPT_RETENTION_MS } from "./link-attempt.ts";
 import { createLinkAttemptRepo } from "./link-attempt-repo.ts";
 import { linkingRoutes } from "./linking-routes.ts";
-import { createLinkingService } from "./linking-service.ts";
+import { createLinkingService, LINK_LIMITS, type LinkLimits } from "./linking-service.ts";
+import { createResetSecondFactor } from "./reset-second-factor.ts";
 import { createTotpRepo } from "./totp-repo.ts";
 import { createTotpService } from "./totp-service.ts";
 
-/** How often attempts past their 10 minutes are marked expired (housekeeping; the flow checks expiry itself). */
+/**
+ * How often attempts past their 10 minutes are marked expired (housekeeping; the flow checks
+ * expiry itself), and those a day past it deleted.
+ */
 export const EXPIRE_ATTEMPTS_INTERVAL_MS = 5_000;
 
-export interface LinkingModuleDeps extends Pick<BrokerContext, "config" | "db" | "clock" | "sealer" | "scheduler" | "rateLimiter"> {
+export interface LinkingModuleDeps extends Pick<BrokerContext, "config" | "db" | "clock" | "sealer" | "scheduler" | "rateLimiter" | "log"> {
   clients: ClientLookup;
   /** Messenger's Graph client: account_linking_token → PSID. */
   graph: GraphClient;
-  /** Link management's links: approval makes (or renews) one. */
-  links: Pick<LinksRepo, "activate" | "setConsent">;
+  /** Link management's links: approval makes (or renews) one; a factor reset tells each linked chat. */
+  links: Pick<LinksRepo, "activate" | "setConsent" | "activeBySubject">;
   oauth: Pick<OAuthPort, "consumePushedRequest" | "issueAuthorizationCode">;
   ledger: Pick<LedgerPort, "grant" | "reconsent">;
   /** The broker as relying party of the banks' OpenID providers; tests may pass their own. */
   bankIdp?: BankIdp;
+  /** /link starts per caller address and per client (default LINK_LIMITS). */
+  linkLimits?: LinkLimits;
 }
 
 /**
@@ -36,6 +43,8 @@ export interface LinkingModuleDeps extends Pick<BrokerContext, "config" | "db" |
 export function createLinkingModule(deps: LinkingModuleDeps) {
   const { config, db, clock, sealer, scheduler } = deps;
   const attempts = createLinkAttemptRepo(db);
+  const totpRepo = createTotpRepo(db);
+  const linkLimits = deps.linkLimits ?? LINK_LIMITS;
   const service = createLinkingService({
     config,
     clock,
@@ -45,11 +54,26 @@ export function createLinkingModule(deps: LinkingModuleDeps) {
     links: deps.links,
     graph: deps.graph,
     bankIdp: deps.bankIdp ?? createBankIdp({ redirectUri: `${config.publicUrl}/link/callback`, production: config.production, fetch: registrantFetch(config.outboundAllowlist) }),
-    totp: createTotpService({ repo: createTotpRepo(db), sealer, clock }),
+    totp: createTotpService({ repo: totpRepo, sealer, clock }),
     oauth: deps.oauth,
     ledger: deps.ledger,
+    rateLimiter: deps.rateLimiter,
+    linkLimits,
   });
-  scheduler.every("linking.expire-attempts", EXPIRE_ATTEMPTS_INTERVAL_MS, () => attempts.expireDue(clock.now()));
+  /** Staff reset of a customer's second factor (the console and CLI call it and audit the result). */
+  const resetSecondFactor = createResetSecondFactor({
+    totp: totpRepo,
+    links: deps.links,
+    clients: deps.clients,
+    sealer,
+    graph: deps.graph,
+    clock,
+    onNotifyError: (err) => deps.log.warn({ err: err.message }, "telling the customer about a second-factor reset failed"),
+  });
+  scheduler.every("linking.expire-attempts", EXPIRE_ATTEMPTS_INTERVAL_MS, async () => {
+    await attempts.expireDue(clock.now());
+    await attempts.purgeExpired(new Date(clock.now().getTime() - ATTEMPT_RETENTION_MS));
+  });
 
   const routes: FastifyPluginAsync = async (app) => {
     await app.register(cookie);
@@ -59,7 +83,9 @@ export function createLinkingModule(deps: LinkingModuleDeps) {
       rateLimiter: deps.rateLimiter,
       secureCookies: config.production,
       publicUrl: config.publicUrl,
+      linkIpLimit: linkLimits.perIp,
+      formActionOrigins: [...new Set(config.messengerRedirectAllowlist.map((prefix) => new URL(prefix).origin))],
     });
   };
-  return { service, routes };
+  return { service, routes, resetSecondFactor };
 }

@@ -15,7 +15,7 @@ function setupKey(otpauthUri: string): string {
 export function secondFactorPage(input: {
   bankName: string;
   csrf: string;
-  enrolment?: { qrDataUrl: string; otpauthUri: string };
+  enrolment?: { qrDataUrl: string; otpauthUri: string; recoveryCodes: string[] };
   error?: string;
   returnUrl?: string;
 }): string {
@@ -28,6 +28,9 @@ export function secondFactorPage(input: {
 <p>Or enter this setup key by hand (time-based, 6 digits):</p>
 <p><code>${setupKey(enrolment.otpauthUri)}</code></p>
 <p class="muted">Setup link: <code>${enrolment.otpauthUri}</code></p>
+<h2>Your recovery codes</h2>
+<p>If you lose your phone, each of these codes lets you in once instead of a security code. Write them down or save them somewhere safe now: they are shown only this once.</p>
+<ul class="codes">${enrolment.recoveryCodes.map((c) => html`<li><code>${c}</code></li>`)}</ul>
 <p>Then type the 6-digit code the app shows.</p>`
     : html`<h1>Enter your security code</h1><p>Open your authenticator app and type the 6-digit code it shows for ${bankName}.</p>`;
   return page(
@@ -38,15 +41,45 @@ export function secondFactorPage(input: {
 <label for="code">6-digit code</label>
 <input type="text" id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]{6,7}" maxlength="7" required>
 <button type="submit">Continue</button>
-</form>${returnLink(input.returnUrl)}`,
+</form>${
+      enrolment
+        ? ""
+        : html`<details><summary>Lost your phone? Use a recovery code</summary>
+<form method="post" action="/link/2fa">
+<input type="hidden" name="csrf" value="${csrf}">
+<label for="recovery">Recovery code</label>
+<input type="text" id="recovery" name="recovery_code" autocomplete="off" autocapitalize="characters" maxlength="24" required>
+<button type="submit" class="secondary">Use recovery code</button>
+</form></details>`
+    }${returnLink(input.returnUrl)}`,
   );
 }
 
-export function consentPage(input: { bankName: string; scopes: string[]; purposes: string[]; durationDays: number; expiresOn: string; csrf: string }): string {
+/** Which Messenger account is being linked, or a warning that it could not be confirmed. */
+function messengerAccountBlock(account: { name?: string; picture?: URL } | undefined): SafeHtml {
+  const warning = html`<p class="error" role="alert"><strong>Only continue if you tapped the link in your own Messenger chat.</strong> If someone sent you this link, choose "Don't link": they would get access to your account.</p>`;
+  if (!account) {
+    return html`<p class="notice">We could not confirm which Messenger account this link is for.</p>${warning}`;
+  }
+  return html`<div class="account"><p>Messenger account being linked:</p>
+<p class="who">${account.picture ? html`<img class="avatar" src="${account.picture.href}" alt="" width="48" height="48">` : ""}<strong>${account.name ?? "(name not shared)"}</strong></p></div>
+${warning}`;
+}
+
+export function consentPage(input: {
+  bankName: string;
+  scopes: string[];
+  purposes: string[];
+  durationDays: number;
+  expiresOn: string;
+  csrf: string;
+  messengerAccount?: { name?: string; picture?: URL };
+}): string {
   const { bankName, scopes, purposes, durationDays, expiresOn, csrf } = input;
   return page(
     "Link your account",
     html`<h1>Link your ${bankName} account to Messenger?</h1>
+${messengerAccountBlock(input.messengerAccount)}
 <p>${bankName}'s Messenger chat will be able to:</p>
 <ul>${scopes.map((s) => html`<li>${SCOPE_DESCRIPTIONS[s as keyof typeof SCOPE_DESCRIPTIONS] ?? s}</li>`)}</ul>
 <p>Only for:</p>

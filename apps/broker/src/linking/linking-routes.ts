@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import { PageError } from "../errors.ts";
-import type { RateLimiter } from "../plugins/rate-limit.ts";
-import { sendPage } from "../web/html.ts";
+import type { Limit, RateLimiter } from "../plugins/rate-limit.ts";
+import { pageCsp, sendPage } from "../web/html.ts";
 import { clearAttemptCookie, type createCsrf, readBinding, setAttemptCookie } from "./attempt-cookie.ts";
 import { consentPage, secondFactorPage } from "./linking-pages.ts";
 import { Errors } from "./linking-errors.ts";
@@ -15,6 +15,10 @@ export interface LinkingRoutesOptions {
   rateLimiter: Pick<RateLimiter, "hit">;
   secureCookies: boolean;
   publicUrl: string;
+  /** /link starts per caller address (each may cost a Graph call; the per-client limit is the service's). */
+  linkIpLimit: Limit;
+  /** Origins a page's form may end up at: Messenger's redirect allowlist (never a wildcard). */
+  formActionOrigins: readonly string[];
 }
 
 /** Printable text only: control characters (NUL above all) never reach the database. */
@@ -31,7 +35,8 @@ const StartQuery = Type.Object({
   account_linking_token: str(1024),
   redirect_uri: str(2048),
 });
-const CodeForm = Type.Object({ code: str(32), csrf: str(128) });
+/** `code`: the authenticator's 6 digits; `recovery_code`: one of the codes shown at enrolment. */
+const CodeForm = Type.Object({ code: str(32), recovery_code: str(32), csrf: str(128) });
 const ConsentForm = Type.Object({ decision: str(16), csrf: str(128) });
 const PageResponse = { 200: Type.String(), "4xx": Type.String(), "5xx": Type.String() };
 const pageConfig = { errorFormat: "page" as const };
@@ -44,10 +49,17 @@ const TWO_FA_PAGE_LIMIT = { max: 20, windowSeconds: 5 * 60 };
 /** GET /link, /link/callback, GET|POST /link/2fa, GET|POST /link/consent (DESIGN.md "Linking"). */
 export const linkingRoutes: FastifyPluginAsyncTypebox<LinkingRoutesOptions> = async (app, options) => {
   const { service, csrf, rateLimiter, secureCookies } = options;
+  const csp = pageCsp({ formActions: options.formActionOrigins });
 
   const tags = ["linking"];
 
   app.get("/link", { schema: { tags, summary: "Start linking (Messenger's account_link URL)", querystring: StartQuery, response: PageResponse }, config: pageConfig }, async (request, reply) => {
+    const hit = await rateLimiter.hit(`link:ip:${request.ip}`, options.linkIpLimit);
+    if (hit.count > options.linkIpLimit.max) {
+      const e = Errors.tooManyLinks();
+      e.headers["retry-after"] = String(Math.max(1, Math.ceil(hit.retryAfter)));
+      throw e;
+    }
     const { cookie, location } = await service.start(request.query, request.id);
     setAttemptCookie(reply, cookie, secureCookies);
     return reply.header("cache-control", "no-store").redirect(location, 302);
@@ -71,7 +83,7 @@ export const linkingRoutes: FastifyPluginAsyncTypebox<LinkingRoutesOptions> = as
     const binding = readBinding(request, secureCookies);
     if (binding) await limit(`link_2fa_page:${binding.attemptId}`, TWO_FA_PAGE_LIMIT, Errors.tooManyViews);
     const { bankName, enrolment, attempt } = await service.secondFactorForm(binding);
-    return sendPage(reply, secondFactorPage({ bankName, enrolment, csrf: csrf.tokenFor(binding!, "2fa"), returnUrl: messengerReturnUrl(attempt.redirectUri) }));
+    return sendPage(reply, secondFactorPage({ bankName, enrolment, csrf: csrf.tokenFor(binding!, "2fa"), returnUrl: messengerReturnUrl(attempt.redirectUri) }), 200, csp);
   });
 
   app.post("/link/2fa", { schema: { tags, summary: "Second factor: check a TOTP code", body: CodeForm, response: PageResponse }, config: pageConfig }, async (request, reply) => {
@@ -79,19 +91,21 @@ export const linkingRoutes: FastifyPluginAsyncTypebox<LinkingRoutesOptions> = as
     if (!binding) throw Errors.noSession();
     if (!csrf.check(binding, "2fa", request.body.csrf)) throw Errors.csrf();
     await limit(`link_2fa:${binding.attemptId}`, TWO_FA_LIMIT, Errors.tooFast);
-    const result = await service.verifySecondFactor(binding, request.body.code ?? "");
+    const result = await service.verifySecondFactor(binding, request.body.code ?? request.body.recovery_code ?? "");
     if (result.ok) return reply.redirect("/link/consent", 303);
     if (result.reason === "not_enrolled") throw Errors.wrongStep();
     const error = result.reason === "replayed" ? "That code was already used. Wait for the next code and try again." : "That code is not right. Check your authenticator app and try again.";
-    return sendPage(reply, secondFactorPage({ bankName: result.bankName, csrf: csrf.tokenFor(binding, "2fa"), error, returnUrl: messengerReturnUrl(result.attempt.redirectUri) }), 400);
+    return sendPage(reply, secondFactorPage({ bankName: result.bankName, csrf: csrf.tokenFor(binding, "2fa"), error, returnUrl: messengerReturnUrl(result.attempt.redirectUri) }), 400, csp);
   });
 
   app.get("/link/consent", { schema: { tags, summary: "Consent: what the bank may do, for what, how long", response: PageResponse }, config: pageConfig }, async (request, reply) => {
     const binding = readBinding(request, secureCookies);
-    const { attempt, bankName, expiresAt } = await service.consentForm(binding);
+    const { attempt, bankName, expiresAt, messengerAccount } = await service.consentForm(binding);
     return sendPage(
       reply,
-      consentPage({ bankName, scopes: attempt.scopes, purposes: attempt.purposes, durationDays: attempt.durationDays, expiresOn: expiresAt.toISOString().slice(0, 10), csrf: csrf.tokenFor(binding!, "consent") }),
+      consentPage({ bankName, scopes: attempt.scopes, purposes: attempt.purposes, durationDays: attempt.durationDays, expiresOn: expiresAt.toISOString().slice(0, 10), csrf: csrf.tokenFor(binding!, "consent"), messengerAccount }),
+      200,
+      messengerAccount?.picture ? pageCsp({ formActions: options.formActionOrigins, images: [messengerAccount.picture.origin] }) : csp,
     );
   });
 

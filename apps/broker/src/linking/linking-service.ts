@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Client, LinkAttempt } from "@link-broker/db";
 import type { Clock } from "../clock.ts";
-import type { Config } from "../config.ts";
+import { checkUrl, type Config } from "../config.ts";
 import type { ClientLookup, LedgerPort, OAuthPort } from "../contracts.ts";
 import { constantEquals } from "../crypto/constant-equals.ts";
 import { hashToken } from "../crypto/hash.ts";
@@ -16,6 +16,7 @@ import { ATTEMPT_TTL_MS, AttemptStateError } from "./link-attempt.ts";
 import type { LinkAttemptRepo } from "./link-attempt-repo.ts";
 import { checkRedirectUri, LinkParamError, messengerReturnUrl, parsePlainRequest, toPushedRequest, type PushedRequest } from "./link-params.ts";
 import { Errors } from "./linking-errors.ts";
+import type { Limit, RateLimiter } from "../plugins/rate-limit.ts";
 import type { TotpService } from "./totp-service.ts";
 
 export interface StartQuery {
@@ -42,10 +43,29 @@ export interface LinkingServiceDeps {
   totp: TotpService;
   oauth: Pick<OAuthPort, "consumePushedRequest" | "issueAuthorizationCode">;
   ledger: Pick<LedgerPort, "grant" | "reconsent">;
+  /** Counts /link starts per client before the Graph call (the one rate limiter, shared through Postgres). */
+  rateLimiter: Pick<RateLimiter, "hit">;
+  linkLimits: LinkLimits;
 }
 
-const nonceContext = (attemptId: string) => `link_attempt:${attemptId}:oidc_nonce`;
-const verifierContext = (attemptId: string) => `link_attempt:${attemptId}:oidc_verifier`;
+export interface LinkLimits {
+  perIp: Limit;
+  perClient: Limit;
+}
+
+/**
+ * /link starts per minute, per caller address (the route) and per client (here). Each start costs
+ * a Graph call on the bank's page token, so a flood of bogus account_linking_tokens stops first.
+ */
+export const LINK_LIMITS: LinkLimits = { perIp: { max: 30, windowSeconds: 60 }, perClient: { max: 300, windowSeconds: 60 } };
+
+export const nonceContext = (attemptId: string) => `link_attempt:${attemptId}:oidc_nonce`;
+export const verifierContext = (attemptId: string) => `link_attempt:${attemptId}:oidc_verifier`;
+
+function retryAfter(error: PageError, seconds: number): PageError {
+  error.headers["retry-after"] = String(Math.max(1, Math.ceil(seconds)));
+  return error;
+}
 
 /** The steps of DESIGN.md "The linking flow"; routes only parse, call one step and render. */
 export function createLinkingService(deps: LinkingServiceDeps) {
@@ -122,6 +142,11 @@ export function createLinkingService(deps: LinkingServiceDeps) {
         if (err instanceof OAuthError) throw withReturn(Errors.badRequest(err.message.slice(0, 120)), back);
         throw err;
       }
+
+      // Everything above needed no network; the Graph call below spends the bank's quota.
+      const limit = deps.linkLimits.perClient;
+      const hit = await deps.rateLimiter.hit(`link:client:${client.id}`, limit);
+      if (hit.count > limit.max) throw withReturn(retryAfter(Errors.tooManyLinks(), hit.retryAfter), back);
 
       let psid: string;
       try {
@@ -222,7 +247,7 @@ export function createLinkingService(deps: LinkingServiceDeps) {
       const outcome = await totp.verify(client.id, attempt.bankSubject!, code);
       if (outcome.ok) {
         try {
-          await attempts.transition(attempt.id, "authenticated", "second_factor_passed", clock.now(), { secondFactorMethod: "totp", secondFactorAt: outcome.at });
+          await attempts.transition(attempt.id, "authenticated", "second_factor_passed", clock.now(), { secondFactorMethod: outcome.method, secondFactorAt: outcome.at });
         } catch (err) {
           mapStateError(err, attempt);
         }
@@ -235,12 +260,19 @@ export function createLinkingService(deps: LinkingServiceDeps) {
       return { ...outcome, attempt, bankName: client.name };
     },
 
-    /** GET /link/consent. */
+    /**
+     * GET /link/consent. It names the Messenger account being linked (name and picture when the
+     * page token may read them), so a customer walked into linking someone else's chat can see it.
+     */
     async consentForm(binding: AttemptBinding | undefined) {
       const attempt = await attemptFor(binding, "second_factor_passed");
       const client = await clientOf(attempt);
       const expiresAt = new Date(clock.now().getTime() + attempt.durationDays * 86_400_000);
-      return { attempt, bankName: client.name, expiresAt };
+      const messenger = messengerSettings(client, sealer);
+      const profile = messenger ? await graph.profile(attempt.psid, messenger.pageAccessToken) : undefined;
+      const picture = profile?.pictureUrl ? checkUrl(profile.pictureUrl, config.production) : undefined;
+      const messengerAccount = profile?.name || picture instanceof URL ? { name: profile?.name, picture: picture instanceof URL ? picture : undefined } : undefined;
+      return { attempt, bankName: client.name, expiresAt, messengerAccount };
     },
 
     /**

@@ -40,14 +40,57 @@ export function createTotpRepo(db: Pick<Db, "prisma">) {
       return count === 1;
     },
 
-    /** Counts a failure atomically; answers the new count. */
-    async recordFailure(id: string): Promise<number> {
-      const row = await prisma.totpFactor.update({ where: { id }, data: { failedCount: { increment: 1 } }, select: { failedCount: true } });
-      return row.failedCount;
+    /**
+     * Claims one try before a code is checked: counts it as a failure, in one conditional update
+     * that only succeeds while the factor is unlocked and has tries left. Answers the new count,
+     * or undefined when no try is left (locked, or the last tries are still being checked).
+     */
+    async claimTry(id: string, maxFailures: number, now: Date): Promise<number | undefined> {
+      const rows = await prisma.$queryRaw<{ failedCount: number }[]>`
+        UPDATE totp_factor SET "failedCount" = "failedCount" + 1, "updatedAt" = ${now}
+        WHERE id = ${id} AND "failedCount" < ${maxFailures} AND ("lockedUntil" IS NULL OR "lockedUntil" <= ${now})
+        RETURNING "failedCount"`;
+      return rows[0] ? Number(rows[0].failedCount) : undefined;
     },
 
-    async lock(id: string, until: Date): Promise<void> {
-      await prisma.totpFactor.update({ where: { id }, data: { lockedUntil: until, failedCount: 0 } });
+    /** A recovery code proved right: the tries counted so far are forgiven. */
+    async clearFailures(id: string): Promise<void> {
+      await prisma.totpFactor.updateMany({ where: { id }, data: { failedCount: 0 } });
+    },
+
+    /** The last try failed: lock, once, only while the tries are still spent. */
+    async lockSpent(id: string, maxFailures: number, until: Date): Promise<void> {
+      await prisma.totpFactor.updateMany({ where: { id, failedCount: { gte: maxFailures } }, data: { lockedUntil: until, failedCount: 0 } });
+    },
+
+    /** Replaces a factor's recovery codes (a new enrolment shows new ones; old ones stop working). */
+    async replaceRecoveryCodes(factorId: string, codes: { id: string; codeHash: string }[]): Promise<void> {
+      await prisma.$transaction([
+        prisma.totpRecoveryCode.deleteMany({ where: { factorId } }),
+        prisma.totpRecoveryCode.createMany({ data: codes.map((c) => ({ ...c, factorId })) }),
+      ]);
+    },
+
+    /** Spends a recovery code: one conditional update, so a code works once even when raced. */
+    async useRecoveryCode(factorId: string, codeHash: string, now: Date): Promise<boolean> {
+      const { count } = await prisma.totpRecoveryCode.updateMany({ where: { factorId, codeHash, usedAt: null }, data: { usedAt: now } });
+      return count === 1;
+    },
+
+    /** Unused recovery codes left on a factor. */
+    unusedRecoveryCodes(factorId: string): Promise<number> {
+      return prisma.totpRecoveryCode.count({ where: { factorId, usedAt: null } });
+    },
+
+    /** Removes a customer's factor and its recovery codes; the next link enrols a new one. */
+    async remove(clientId: string, subject: string): Promise<{ id: string } | null> {
+      return prisma.$transaction(async (tx) => {
+        const factor = await tx.totpFactor.findUnique({ where: { clientId_subject: { clientId, subject } }, select: { id: true } });
+        if (!factor) return null;
+        await tx.totpRecoveryCode.deleteMany({ where: { factorId: factor.id } });
+        await tx.totpFactor.delete({ where: { id: factor.id } });
+        return factor;
+      });
     },
   };
 }

@@ -1,7 +1,8 @@
-import { randomUUID } from "node:crypto";
+import { randomInt, randomUUID } from "node:crypto";
 import { generateSecret, generateURI, verify } from "otplib";
 import QRCode from "qrcode";
 import type { Clock } from "../clock.ts";
+import { hashToken } from "../crypto/hash.ts";
 import type { Sealer } from "../crypto/seal.ts";
 import type { TotpRepo } from "./totp-repo.ts";
 
@@ -16,20 +17,39 @@ export const LOCK_MS = 15 * 60_000;
 
 export const totpSecretContext = (factorId: string) => `totp_factor:${factorId}:secret`;
 
+/** Recovery codes per enrolment: 16 characters of Crockford base32 each (80 bits), as XXXX-XXXX-XXXX-XXXX. */
+export const RECOVERY_CODES = 10;
+const RECOVERY_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+const RECOVERY_SHAPE = /^[0-9A-HJKMNP-TV-Z]{16}$/;
+
+function newRecoveryCode(): string {
+  let code = "";
+  for (let i = 0; i < 16; i++) code += RECOVERY_ALPHABET[randomInt(32)];
+  return code.replace(/(.{4})(?=.)/g, "$1-");
+}
+
+/** What the customer typed, as the code it may be: upper case, without spaces and dashes. */
+const normalizeRecoveryCode = (input: string) => input.toUpperCase().replace(/[\s-]+/g, "");
+/** Stored hash; the factor id is part of it, so one code's hash is worthless for another factor. */
+const recoveryCodeHash = (factorId: string, code: string) => hashToken(`${factorId}:${code}`);
+
 export interface Enrolment {
   factorId: string;
   otpauthUri: string;
   qrDataUrl: string;
+  /** Shown once, beside the QR code; only their hashes are kept. */
+  recoveryCodes: string[];
 }
 
 export type VerifyOutcome =
-  | { ok: true; step: number; at: Date }
+  | { ok: true; step: number; at: Date; method: "totp" }
+  | { ok: true; at: Date; method: "recovery_code"; remaining: number }
   | { ok: false; reason: "invalid" | "replayed"; failures: number }
   | { ok: false; reason: "locked"; lockedUntil: Date }
   | { ok: false; reason: "not_enrolled" };
 
 export interface TotpServiceDeps {
-  repo: Pick<TotpRepo, "find" | "createPending" | "replacePending" | "useStep" | "recordFailure" | "lock">;
+  repo: Pick<TotpRepo, "find" | "createPending" | "replacePending" | "useStep" | "claimTry" | "clearFailures" | "lockSpent" | "replaceRecoveryCodes" | "useRecoveryCode" | "unusedRecoveryCodes">;
   sealer: Sealer;
   clock: Clock;
 }
@@ -47,13 +67,20 @@ export function createTotpService({ repo, sealer, clock }: TotpServiceDeps) {
     /**
      * The enrolment secret of this link attempt, shown as a QR code and as text. An attempt makes
      * one secret (the first time its page is shown) and shows that same one on every reload; a
-     * new attempt replaces a secret that was never confirmed.
+     * new attempt replaces a secret that was never confirmed. Recovery codes come with each view.
      */
     async enrol(clientId: string, subject: string, attemptId: string, labels: { issuer: string; account: string }): Promise<Enrolment> {
       const render = async (factorId: string, secret: string): Promise<Enrolment> => {
+        // Recovery codes are kept only as hashes, so each view of the page issues a new set (the
+        // factor is unconfirmed, so the set it replaces never worked): the newest set shown is the valid one.
+        const recoveryCodes = Array.from({ length: RECOVERY_CODES }, newRecoveryCode);
+        await repo.replaceRecoveryCodes(
+          factorId,
+          recoveryCodes.map((code) => ({ id: randomUUID(), codeHash: recoveryCodeHash(factorId, normalizeRecoveryCode(code)) })),
+        );
         const otpauthUri = generateURI({ issuer: labels.issuer, label: labels.account, secret, algorithm: "sha1", digits: 6, period: TOTP_PERIOD });
         const qrDataUrl = await QRCode.toDataURL(otpauthUri, { errorCorrectionLevel: "M", margin: 2, width: 240 });
-        return { factorId, otpauthUri, qrDataUrl };
+        return { factorId, otpauthUri, qrDataUrl, recoveryCodes };
       };
       for (let round = 0; round < 3; round++) {
         let factor = await repo.find(clientId, subject);
@@ -77,8 +104,22 @@ export function createTotpService({ repo, sealer, clock }: TotpServiceDeps) {
       if (!factor) return { ok: false, reason: "not_enrolled" };
       const now = clock.now();
       if (factor.lockedUntil && factor.lockedUntil > now) return { ok: false, reason: "locked", lockedUntil: factor.lockedUntil };
+      // Every try is claimed before its code is looked at, in one conditional update that counts
+      // it as a failure unless it proves right: at most MAX_FAILURES codes are ever checked, even
+      // when wrong codes arrive all at once.
+      const failures = await repo.claimTry(factor.id, MAX_FAILURES, now);
+      if (failures === undefined) {
+        const current = await repo.find(clientId, subject);
+        return { ok: false, reason: "locked", lockedUntil: current?.lockedUntil && current.lockedUntil > now ? current.lockedUntil : new Date(now.getTime() + LOCK_MS) };
+      }
 
       const token = code.replace(/\s+/g, "");
+      // A recovery code stands in for a lost authenticator, once, on a confirmed factor only.
+      const recovery = normalizeRecoveryCode(code);
+      if (factor.confirmedAt && RECOVERY_SHAPE.test(recovery) && (await repo.useRecoveryCode(factor.id, recoveryCodeHash(factor.id, recovery), now))) {
+        await repo.clearFailures(factor.id);
+        return { ok: true, at: now, method: "recovery_code", remaining: await repo.unusedRecoveryCodes(factor.id) };
+      }
       let step: number | undefined;
       if (/^\d{6}$/.test(token)) {
         const secret = sealer.unseal(factor.secretSealed, totpSecretContext(factor.id));
@@ -86,12 +127,11 @@ export function createTotpService({ repo, sealer, clock }: TotpServiceDeps) {
         if (result.valid && "timeStep" in result) step = result.timeStep;
       }
       if (step !== undefined) {
-        if (await repo.useStep(factor.id, step, now)) return { ok: true, step, at: now };
+        if (await repo.useStep(factor.id, step, now)) return { ok: true, step, at: now, method: "totp" };
       }
-      const failures = await repo.recordFailure(factor.id);
       if (failures >= MAX_FAILURES) {
         const lockedUntil = new Date(now.getTime() + LOCK_MS);
-        await repo.lock(factor.id, lockedUntil);
+        await repo.lockSpent(factor.id, MAX_FAILURES, lockedUntil);
         return { ok: false, reason: "locked", lockedUntil };
       }
       return { ok: false, reason: step !== undefined ? "replayed" : "invalid", failures };

@@ -32,6 +32,7 @@ export function createLinksModule(deps: LinksModuleDeps) {
     repo: jobs,
     clock,
     handlers: deps.jobHandlers,
+    onLeaseLost: (job) => log.warn({ job: job.id, kind: job.kind }, "job lease ran out before it finished; another runner may repeat it"),
     onError: (job, err) => log.warn({ job: job.id, kind: job.kind, attempts: job.attempts, err: (err as Error).message }, "job failed; will retry"),
   });
   const service = createLinksService({ links: repo, jobs, oauth: deps.oauth, ledger: deps.ledger, clock, runJob: (id) => jobRunner.runOne(id) });

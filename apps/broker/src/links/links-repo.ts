@@ -43,6 +43,11 @@ export function createLinksRepo(db: Pick<Db, "prisma">) {
       return prisma.link.findMany({ where: { clientId, psid }, orderBy: { createdAt: "asc" }, take: 100 });
     },
 
+    /** A bank customer's active links at one bank (one per Messenger account they linked). */
+    activeBySubject(clientId: string, subject: string): Promise<Link[]> {
+      return prisma.link.findMany({ where: { clientId, subject, status: "active" }, take: 100 });
+    },
+
     activeByPsid(clientId: string, psid: string): Promise<Link[]> {
       return prisma.link.findMany({ where: { clientId, psid, status: "active" } });
     },
@@ -50,13 +55,24 @@ export function createLinksRepo(db: Pick<Db, "prisma">) {
     /**
      * active → unlinked, once; answers whether this call made the change. With `consentId`, only
      * while the link still holds that consent (a re-link may have given it a new one meanwhile).
+     * `alsoInTx` runs in the same transaction when the change happens (e.g. enqueueing the job
+     * that tells Messenger), so a crash cannot keep one without the other.
      */
-    async markUnlinked(id: string, actor: string, now: Date, consentId?: string): Promise<boolean> {
-      const { count } = await prisma.link.updateMany({
-        where: { id, status: "active", ...(consentId !== undefined ? { consentId } : {}) },
-        data: { status: "unlinked", unlinkedAt: now, unlinkedBy: actor },
+    async markUnlinked<T>(
+      id: string,
+      actor: string,
+      now: Date,
+      consentId?: string,
+      alsoInTx?: (tx: Tx) => Promise<T>,
+    ): Promise<{ changed: boolean; also?: T }> {
+      return prisma.$transaction(async (tx) => {
+        const { count } = await tx.link.updateMany({
+          where: { id, status: "active", ...(consentId !== undefined ? { consentId } : {}) },
+          data: { status: "unlinked", unlinkedAt: now, unlinkedBy: actor },
+        });
+        if (count !== 1) return { changed: false };
+        return { changed: true, also: alsoInTx ? await alsoInTx(tx) : undefined };
       });
-      return count === 1;
     },
 
     /**

@@ -9,11 +9,11 @@ function setup(link: Partial<Link>, end: ConsentEnd | undefined, ended: { id: st
   const service = createLinksService({
     links: {
       find: async () => row,
-      markUnlinked: async (_id, actor, _now, consentId) => {
-        if (row.status !== "active" || (consentId !== undefined && row.consentId !== consentId)) return false;
+      markUnlinked: async (_id, actor, _now, consentId, alsoInTx) => {
+        if (row.status !== "active" || (consentId !== undefined && row.consentId !== consentId)) return { changed: false };
         calls.push(`unlinked by ${actor}`);
         row.status = "unlinked";
-        return true;
+        return { changed: true, also: await alsoInTx?.({} as never) };
       },
       activeWithConsent: async () => ended,
     },

@@ -1,3 +1,4 @@
+import type { Tx } from "@link-broker/db";
 import type { Clock } from "../clock.ts";
 import type { LedgerPort, OAuthPort, UnlinkOptions, UnlinkResult } from "../contracts.ts";
 import { GRAPH_UNLINK_JOB, type GraphUnlinkPayload } from "../messenger/unlink-job.ts";
@@ -34,13 +35,14 @@ export function createLinksService(deps: LinksServiceDeps) {
     // A no-op when the consent already ended (withdrawn elsewhere, or expired): no second entry.
     if (link.consentId) await ledger.withdraw({ consentId: link.consentId, actor: options.actor, reason: options.reason });
     await oauth.revokeGrantsOfLink(link.id, options.reason);
-    const changed = await links.markUnlinked(link.id, options.actor, clock.now(), options.consentId);
+    // The Graph job is enqueued in the unlink's own transaction: an unlink is never recorded
+    // without the job that tells Messenger, whatever stops the process in between.
+    const now = clock.now();
+    const payload: GraphUnlinkPayload = { clientId: link.clientId, psid: link.psid, linkId: link.id };
+    const enqueue = options.notifyMessenger ? (tx: Tx) => jobs.enqueue(GRAPH_UNLINK_JOB, { ...payload }, now, tx) : undefined;
+    const { changed, also: job } = await links.markUnlinked(link.id, options.actor, now, options.consentId, enqueue);
     if (!changed) return { status: "already_unlinked" };
-    if (options.notifyMessenger) {
-      const payload: GraphUnlinkPayload = { clientId: link.clientId, psid: link.psid, linkId: link.id };
-      const job = await jobs.enqueue(GRAPH_UNLINK_JOB, { ...payload }, clock.now());
-      await deps.runJob?.(job.id).catch(() => {});
-    }
+    if (job) await deps.runJob?.(job.id).catch(() => {});
     return { status: "unlinked" };
   }
 

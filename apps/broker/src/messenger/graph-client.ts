@@ -13,9 +13,19 @@ export class GraphError extends Error {
   }
 }
 
+/** What the customer sees of a Messenger account on the consent page (User Profile API). */
+export interface MessengerProfile {
+  name?: string;
+  pictureUrl?: string;
+}
+
 export interface GraphClient {
   resolvePsid(accountLinkingToken: string, pageAccessToken: string): Promise<{ pageId: string; psid: string }>;
+  /** The PSID's name and picture, or undefined when the page token may not read them. */
+  profile(psid: string, pageAccessToken: string): Promise<MessengerProfile | undefined>;
   unlinkAccount(psid: string, pageAccessToken: string): Promise<void>;
+  /** Send API: a message the customer did not ask for, tagged ACCOUNT_UPDATE (allowed outside 24 h). */
+  sendAccountUpdate(psid: string, text: string, pageAccessToken: string): Promise<void>;
 }
 
 export interface GraphClientOptions {
@@ -61,6 +71,30 @@ export function createGraphClient({ baseUrl, timeoutMs = 5000, fetch: fetchFn = 
         throw new GraphError("unavailable", "Graph API answered without id and recipient");
       }
       return { pageId: body.id, psid: body.recipient };
+    },
+
+    async profile(psid, pageAccessToken) {
+      const url = new URL(`${base}/${encodeURIComponent(psid)}`);
+      url.searchParams.set("fields", "name,profile_pic");
+      url.searchParams.set("access_token", pageAccessToken);
+      let body: { name?: unknown; profile_pic?: unknown } | null;
+      try {
+        body = (await call(url)) as typeof body;
+      } catch (err) {
+        // Without the permission (or with Graph down) the page shows a warning instead.
+        if (err instanceof GraphError) return undefined;
+        throw err;
+      }
+      const name = typeof body?.name === "string" && body.name.trim() ? body.name.trim().slice(0, 100) : undefined;
+      const pictureUrl = typeof body?.profile_pic === "string" && body.profile_pic.length <= 2048 ? body.profile_pic : undefined;
+      return name || pictureUrl ? { name, pictureUrl } : undefined;
+    },
+
+    async sendAccountUpdate(psid, text, pageAccessToken) {
+      const url = new URL(`${base}/me/messages`);
+      url.searchParams.set("access_token", pageAccessToken);
+      const body = { recipient: { id: psid }, messaging_type: "MESSAGE_TAG", tag: "ACCOUNT_UPDATE", message: { text } };
+      await call(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
     },
 
     async unlinkAccount(psid, pageAccessToken) {

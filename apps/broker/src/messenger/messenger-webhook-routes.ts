@@ -25,11 +25,16 @@ interface MessagingEvent {
   account_linking?: { status?: unknown; authorization_code?: unknown };
 }
 
-/** Deliveries are retried for days; a delivery key is remembered for a week. */
+/**
+ * Deliveries are retried for days; a delivery key is remembered for a week past the event's own
+ * timestamp, and an event older than that week (or dated ahead of the clock) is refused, so a
+ * captured signed body cannot be replayed once its key has been purged.
+ */
 const DELIVERY_TTL_MS = 7 * 86_400_000;
+const FUTURE_SKEW_MS = 10 * 60_000;
 
 const Params = Type.Object({ client_id: Type.String({ maxLength: 200, pattern: "^[\\x21-\\x7e]+$" }) });
-const Ack = Type.Object({ received: Type.Integer(), unlinked: Type.Integer(), duplicates: Type.Integer() });
+const Ack = Type.Object({ received: Type.Integer(), unlinked: Type.Integer(), duplicates: Type.Integer(), stale: Type.Integer() });
 
 /**
  * Messenger's webhook for one bank client. The POST body is kept as raw bytes (route-scoped
@@ -94,6 +99,8 @@ export const messengerWebhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOpti
       let received = 0;
       let unlinked = 0;
       let duplicates = 0;
+      let stale = 0;
+      const now = clock.now().getTime();
       for (const event of events) {
         const status = event?.account_linking?.status;
         const psid = event?.sender?.id;
@@ -102,8 +109,13 @@ export const messengerWebhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOpti
         received++;
         // `linked` events are for the bank (it receives the code through them): acknowledged only.
         if (status !== "unlinked") continue;
-        const key = `messenger:${request.params.client_id}:${createHash("sha256").update(`${psid}|${status}|${String(event.timestamp)}`).digest("hex")}`;
-        if (!(await replayGuard.firstTime(key, new Date(clock.now().getTime() + DELIVERY_TTL_MS)))) {
+        const at = event.timestamp;
+        if (typeof at !== "number" || !Number.isSafeInteger(at) || at < now - DELIVERY_TTL_MS || at > now + FUTURE_SKEW_MS) {
+          stale++;
+          continue;
+        }
+        const key = `messenger:${request.params.client_id}:${createHash("sha256").update(`${psid}|${status}|${at}`).digest("hex")}`;
+        if (!(await replayGuard.firstTime(key, new Date(Math.max(now, at) + DELIVERY_TTL_MS + 60_000)))) {
           duplicates++;
           continue;
         }
@@ -112,7 +124,7 @@ export const messengerWebhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOpti
           if (result.status === "unlinked") unlinked++;
         }
       }
-      return { received, unlinked, duplicates };
+      return { received, unlinked, duplicates, stale };
     },
   );
 };

@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { InvalidClientMetadata, InvalidDpopProof, InvalidRequest, UnsupportedGrantType } from "../errors.ts";
 import { endpointUrl } from "../plugins/client-auth.ts";
 import { limitByClient, limitByIp, type EndpointLimits, type OAuthEndpoint, type RateLimiter } from "../plugins/rate-limit.ts";
-import { formBodyValidator, formContentTypeError, NO_STORE } from "./checks/check-form.ts";
+import { formBodyValidator, formContentTypeError, jsonContentTypeError, NO_STORE } from "./checks/check-form.ts";
 import { ClientIdParams, ClientMetadataInput, ClientMetadataOutput } from "./clients/register-schemas.ts";
 import type { ClientMetadata } from "./clients/validate-metadata.ts";
 import type { RegistrationService } from "./clients/register-service.ts";
@@ -50,6 +50,8 @@ export const oauthRoutes: FastifyPluginAsync<OAuthRoutesOptions> = async (appBas
   const { oauth: m, publicUrl } = options;
   const limits = m.rateLimits;
   const ip = (name: keyof typeof limits) => limitByIp(m.rateLimiter, name, limits[name].perIp);
+  /** A JSON registration endpoint's onRequest: the IP limit, then the content type. */
+  const ipJson = (name: keyof typeof limits) => limitByIp(m.rateLimiter, name, limits[name].perIp, jsonContentTypeError);
   /** A form endpoint's onRequest: the IP limit, then the content type. */
   const ipForm = (name: keyof typeof limits) => limitByIp(m.rateLimiter, name, limits[name].perIp, formContentTypeError);
   /** Client authentication, then the per-client limit: one preHandler, so one hook stage. */
@@ -104,7 +106,7 @@ export const oauthRoutes: FastifyPluginAsync<OAuthRoutesOptions> = async (appBas
   };
   app.post(
     "/connect/register",
-    { schema: { body: ClientMetadataInput, response: { 201: ClientMetadataOutput } }, attachValidation: true, config: oauth, onRequest: ip("register"), preHandler: noStore },
+    { schema: { body: ClientMetadataInput, response: { 201: ClientMetadataOutput } }, attachValidation: true, config: oauth, onRequest: ipJson("register"), preHandler: noStore },
     async (request, reply) => {
       m.registration.checkInitialToken(request.headers.authorization);
       await attachMetadataErrors(request);
@@ -117,7 +119,7 @@ export const oauthRoutes: FastifyPluginAsync<OAuthRoutesOptions> = async (appBas
   );
   app.put(
     "/connect/register/:client_id",
-    { schema: { params: ClientIdParams, body: ClientMetadataInput, response: { 200: ClientMetadataOutput } }, attachValidation: true, config: oauth, onRequest: ip("register"), preHandler: noStore },
+    { schema: { params: ClientIdParams, body: ClientMetadataInput, response: { 200: ClientMetadataOutput } }, attachValidation: true, config: oauth, onRequest: ipJson("register"), preHandler: noStore },
     async (request) => {
       await m.registration.read(request.params.client_id, request.headers.authorization);
       await attachMetadataErrors(request);

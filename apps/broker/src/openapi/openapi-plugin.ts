@@ -203,7 +203,7 @@ function finishDocument({ openapiObject }: { openapiObject: Record<string, unkno
 }
 
 /** The document and the rule that each route's body has the content type it documents; before any route. */
-export async function registerOpenApi(app: FastifyInstance, options: { publicUrl: string }) {
+export async function registerOpenApi(app: FastifyInstance, options: { publicUrl: string; /** Serve the document and UI at /docs (BROKER_DOCS; off in production by default). */ ui?: boolean }) {
   enforceBodyContentTypes(app);
   await app.register(swagger, {
     openapi: {
@@ -231,5 +231,6 @@ export async function registerOpenApi(app: FastifyInstance, options: { publicUrl
     transform: describeRoute as never,
     transformObject: finishDocument as never,
   });
-  await app.register(swaggerUi, { routePrefix: "/docs", staticCSP: true, transformStaticCSP: docsCsp });
+  // The document is always built (app.swagger(), the client's generated types); /docs only when enabled.
+  if (options.ui !== false) await app.register(swaggerUi, { routePrefix: "/docs", staticCSP: true, transformStaticCSP: docsCsp });
 }

@@ -9,7 +9,7 @@ declare module "fastify" {
   }
 }
 
-/** The absolute URL of the current endpoint, accepted as a client assertion `aud`. */
+/** The absolute URL of the current endpoint (a DPoP proof's `htu`). */
 export const endpointUrl = (publicUrl: string, request: FastifyRequest) => `${publicUrl}${request.url.split("?")[0]}`;
 
 /**
@@ -19,12 +19,12 @@ export const endpointUrl = (publicUrl: string, request: FastifyRequest) => `${pu
  * that need it (token, PAR, introspection, revocation, /links).
  */
 export function createClientAuth(deps: { authenticator: Pick<ClientAuthenticator, "authenticate">; publicUrl: string }) {
-  const { authenticator, publicUrl } = deps;
+  const { authenticator } = deps;
 
   /** What `clientAuth` does, for routes that run it inside a larger preHandler. */
   async function authenticateRequest(request: FastifyRequest): Promise<void> {
     const body = (request.body && typeof request.body === "object" ? request.body : {}) as Record<string, unknown>;
-    request.client = await authenticator.authenticate({ authorization: request.headers.authorization, body, endpoint: endpointUrl(publicUrl, request) });
+    request.client = await authenticator.authenticate({ authorization: request.headers.authorization, body });
   }
 
   const clientAuth: preHandlerAsyncHookHandler = async function clientAuth(request) {

@@ -30,9 +30,19 @@ export function html(strings: TemplateStringsArray, ...values: unknown[]): SafeH
   return new SafeHtml(out);
 }
 
-/** No script runs on the broker's pages; styles are inline in <style> with a hash-free 'self'. */
-export const PAGE_CSP =
-  "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self' https: http://localhost:* http://127.0.0.1:*; frame-ancestors 'none'; base-uri 'none'";
+/**
+ * No script runs on the broker's pages; styles are inline. Forms post to the broker only, and a
+ * form's redirect may only go where `formActions` allows (the linking pages add the Messenger
+ * redirect allowlist's origins, where the consent form's answer lands).
+ */
+export function pageCsp(options: { formActions?: readonly string[]; images?: readonly string[] } = {}): string {
+  const images = ["'self'", "data:", ...(options.images ?? [])].join(" ");
+  const forms = ["'self'", ...(options.formActions ?? [])].join(" ");
+  return `default-src 'none'; style-src 'unsafe-inline'; img-src ${images}; form-action ${forms}; frame-ancestors 'none'; base-uri 'none'`;
+}
+
+/** The CSP of a page with no form leaving the broker (error pages). */
+export const PAGE_CSP = pageCsp();
 
 const STYLE = `
 *{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#1c1e21;background:#f0f2f5}
@@ -47,6 +57,7 @@ button{width:100%;font-size:1rem;padding:12px;border:0;border-radius:6px;margin-
 button.secondary{background:#e4e6eb;color:#1c1e21}
 code{word-break:break-all;background:#f0f2f5;padding:2px 4px;border-radius:4px;font-size:.85rem}
 img.qr{display:block;max-width:100%;height:auto;margin:8px auto}
+.who{display:flex;align-items:center;gap:10px}img.avatar{border-radius:50%}
 `;
 
 export function page(title: string, body: SafeHtml): string {
@@ -68,6 +79,6 @@ export function errorPage(input: { title: string; message: string; nextStep: str
 }
 
 /** Sends a rendered page: HTML, the strict page CSP, never cached. The one page sender. */
-export function sendPage(reply: FastifyReply, body: string, status = 200): FastifyReply {
-  return reply.status(status).header("content-type", "text/html; charset=utf-8").header("content-security-policy", PAGE_CSP).header("cache-control", "no-store").send(body);
+export function sendPage(reply: FastifyReply, body: string, status = 200, csp = PAGE_CSP): FastifyReply {
+  return reply.status(status).header("content-type", "text/html; charset=utf-8").header("content-security-policy", csp).header("cache-control", "no-store").send(body);
 }

@@ -20,9 +20,13 @@ export interface FakeGraph {
   /** A fresh account_linking_token for a PSID (as Messenger appends to the link URL). */
   issueToken(psid: string): string;
   expireToken(token: string): void;
+  /** The profile `GET /{psid}?fields=name,profile_pic` answers; a PSID without one gets a permission error. */
+  setProfile(psid: string, profile: { name?: string; profile_pic?: string }): void;
   /** The next `n` requests answer 500 (or hang past any timeout with mode "hang", or bad JSON). */
   fail(n: number, mode?: "500" | "hang" | "garbage"): void;
   unlinkCalls(): GraphCall[];
+  /** Send API calls (`POST /me/messages`). */
+  messageCalls(): GraphCall[];
   close(): Promise<void>;
 }
 
@@ -30,6 +34,7 @@ export async function startFakeGraph(options: { pageId?: string; pageAccessToken
   const pageId = options.pageId ?? "PAGE-1";
   const pageAccessToken = options.pageAccessToken ?? `page-token-${Math.random().toString(36).slice(2)}`;
   const tokens = new Map<string, { psid: string; expired: boolean }>();
+  const profiles = new Map<string, { name?: string; profile_pic?: string }>();
   const calls: GraphCall[] = [];
   let failures = 0;
   let failMode: "500" | "hang" | "garbage" = "500";
@@ -76,6 +81,16 @@ export async function startFakeGraph(options: { pageId?: string; pageAccessToken
       }
       return send(200, { id: pageId, recipient: entry.psid });
     }
+    if (req.method === "GET" && url.searchParams.get("fields") === "name,profile_pic") {
+      const profile = profiles.get(decodeURIComponent(path.slice(1)));
+      if (!profile) return send(400, { error: { message: "(#230) Requires pages_messaging permission", type: "OAuthException", code: 230 } });
+      return send(200, { ...profile, id: path.slice(1) });
+    }
+    if (req.method === "POST" && path === "/me/messages") {
+      const b = body as { recipient?: { id?: unknown }; messaging_type?: unknown; tag?: unknown; message?: { text?: unknown } } | undefined;
+      if (typeof b?.recipient?.id !== "string" || typeof b.message?.text !== "string") return send(400, { error: { message: "recipient and message required", type: "OAuthException", code: 100 } });
+      return send(200, { recipient_id: b.recipient.id, message_id: `m-${++counter}` });
+    }
     if (req.method === "POST" && path === "/me/unlink_accounts") {
       const psid = (body as { psid?: unknown } | undefined)?.psid;
       if (typeof psid !== "string") return send(400, { error: { message: "psid required", type: "OAuthException", code: 100 } });
@@ -100,11 +115,15 @@ export async function startFakeGraph(options: { pageId?: string; pageAccessToken
       const entry = tokens.get(token);
       if (entry) entry.expired = true;
     },
+    setProfile(psid, profile) {
+      profiles.set(psid, profile);
+    },
     fail(n, mode = "500") {
       failures = n;
       failMode = mode;
     },
     unlinkCalls: () => calls.filter((c) => c.path === "/me/unlink_accounts"),
+    messageCalls: () => calls.filter((c) => c.path === "/me/messages"),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -1,3 +1,4 @@
+import type { LinkLimits } from "../../src/linking/linking-service.ts";
 import { randomBytes } from "node:crypto";
 import { createTestDb, type TestDb } from "@link-broker/db/testing";
 import type { FastifyInstance } from "fastify";
@@ -80,17 +81,25 @@ export interface SeededClient {
  * run them by name (`broker.modules.scheduler.run`).
  * `LB_TEST_LOG=1` prints the broker's error log lines (to see why a page answered 500).
  */
-export async function startLinkingEnv(options: { deps?: "real" | Partial<ModulePorts> } = {}): Promise<LinkingEnv> {
+export async function startLinkingEnv(
+  options: {
+    deps?: "real" | Partial<ModulePorts>;
+    /** /link limits over the defaults (tests lower them to stay small). */
+    linkLimits?: LinkLimits;
+    /** Every broker log line at `debug` and above goes here (the secrecy tests read them). */
+    logStream?: { write(line: string): void };
+  } = {},
+): Promise<LinkingEnv> {
   const graph = await startFakeGraph();
   const port = await freePort();
   const brokerUrl = `http://127.0.0.1:${port}`;
   const idp = await startBankIdp({ redirectUri: `${brokerUrl}/link/callback` });
   const messengerRedirect = "http://127.0.0.1:9/messenger_platform/account_linking";
-  const config = testConfig({ PUBLIC_URL: brokerUrl, MESSENGER_GRAPH_URL: graph.url, MESSENGER_REDIRECT_ALLOWLIST: messengerRedirect, ...(process.env.LB_TEST_LOG === "1" ? { LOG_LEVEL: "error" } : {}) });
+  const config = testConfig({ PUBLIC_URL: brokerUrl, MESSENGER_GRAPH_URL: graph.url, MESSENGER_REDIRECT_ALLOWLIST: messengerRedirect, ...(process.env.LB_TEST_LOG === "1" ? { LOG_LEVEL: "error" } : {}), ...(options.logStream ? { LOG_LEVEL: "debug" } : {}) });
   const db = await createTestDb();
   const clock = testClock();
   const ports = options.deps === "real" || options.deps === undefined ? undefined : options.deps;
-  const broker = await buildApp({ config, db, clock, logger: process.env.LB_TEST_LOG === "1", ports, startScheduler: false });
+  const broker = await buildApp({ config, db, clock, logger: process.env.LB_TEST_LOG === "1" || options.logStream !== undefined, ...(options.logStream ? { logStream: options.logStream } : {}), ports, startScheduler: false, linkLimits: options.linkLimits });
   await broker.listen({ port, host: "127.0.0.1" });
   const sealer = createSealer(config.masterKey);
 

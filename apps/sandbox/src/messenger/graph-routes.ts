@@ -1,4 +1,4 @@
-// The Graph API endpoints the broker calls: PSID lookup and unlink_accounts.
+// The Graph API endpoints the broker calls: PSID lookup, the user profile and unlink_accounts.
 import type { FastifyInstance } from "fastify";
 import type { LinkingTokens } from "./linking-tokens.ts";
 
@@ -6,6 +6,10 @@ export interface GraphOptions {
   pageId: string;
   pageAccessToken: string;
   tokens: LinkingTokens;
+  /** Where the simulator is reachable from the browser (profile pictures are served from it). */
+  publicUrl: string;
+  /** Send API: a message from the page (the broker's ACCOUNT_UPDATE notices) lands in the chat. */
+  onPageMessage: (psid: string, text: string) => void;
   /** Messenger tells the page's webhook when the broker unlinks. */
   onUnlinkAccounts: (psid: string) => Promise<void>;
 }
@@ -25,6 +29,24 @@ export async function graphRoutes(app: FastifyInstance, opts: GraphOptions) {
   app.get("/graph/me", me);
   app.get("/graph/:version/me", me);
 
+  // User Profile API: GET /{psid}?fields=name,profile_pic, as the broker's consent page asks.
+  // Sandbox PSIDs are the chat's own, so every one has a profile: a name from its last digits
+  // and a plain avatar.
+  const profile = async (req: { query: unknown; params: unknown }, reply: { code(n: number): { send(b: unknown): unknown } }) => {
+    const q = req.query as Record<string, string | undefined>;
+    const psid = String((req.params as { psid?: string }).psid ?? "");
+    if (!checkPageToken(q.access_token)) return reply.code(400).send(oauthError("Invalid OAuth access token.", 190));
+    if (!/^\d{8,20}$/.test(psid)) return reply.code(400).send(oauthError("(#100) Unknown user", 100));
+    return reply.code(200).send({ id: psid, name: `Sandbox user ${psid.slice(-4)}`, profile_pic: `${opts.publicUrl}/graph/pictures/${psid}.svg` });
+  };
+  app.get("/graph/:psid", profile);
+  app.get("/graph/:version/:psid", profile);
+  app.get("/graph/pictures/:file", async (req, reply) => {
+    const digits = String((req.params as { file: string }).file).replace(/\.svg$/, "").slice(-4).replace(/\D/g, "");
+    const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="48" height="48"><rect width="48" height="48" fill="#1877f2"/><text x="24" y="30" font-size="14" fill="#fff" text-anchor="middle" font-family="sans-serif">${digits}</text></svg>`;
+    return reply.header("content-type", "image/svg+xml").header("cache-control", "max-age=3600").send(svg);
+  });
+
   const unlink = async (req: { query: unknown; body: unknown }, reply: { code(n: number): { send(b: unknown): unknown } }) => {
     const q = req.query as Record<string, string | undefined>;
     const body = (req.body ?? {}) as Record<string, string | undefined>;
@@ -34,6 +56,18 @@ export async function graphRoutes(app: FastifyInstance, opts: GraphOptions) {
     await opts.onUnlinkAccounts(psid);
     return reply.code(200).send({ result: "unlink account success" });
   };
+  const messages = async (req: { query: unknown; body: unknown }, reply: { code(n: number): { send(b: unknown): unknown } }) => {
+    const q = req.query as Record<string, string | undefined>;
+    const body = (req.body ?? {}) as { recipient?: { id?: unknown }; message?: { text?: unknown } };
+    if (!checkPageToken(q.access_token)) return reply.code(400).send(oauthError("Invalid OAuth access token.", 190));
+    const psid = body.recipient?.id;
+    const text = body.message?.text;
+    if (typeof psid !== "string" || typeof text !== "string" || text.length > 2000) return reply.code(400).send(oauthError("(#100) recipient and message are required", 100));
+    opts.onPageMessage(psid, text);
+    return reply.code(200).send({ recipient_id: psid, message_id: `m_${Date.now()}` });
+  };
+  app.post("/graph/me/messages", messages);
+  app.post("/graph/:version/me/messages", messages);
   app.post("/graph/me/unlink_accounts", unlink);
   app.post("/graph/:version/me/unlink_accounts", unlink);
 }

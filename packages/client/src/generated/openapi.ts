@@ -24,7 +24,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: database reachable and migrations applied */
+        /** Readiness: database reachable, migrations applied, master key opens the sealed values */
         get: operations["getReadyz"];
         put?: never;
         post?: never;
@@ -41,7 +41,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Prometheus metrics */
+        /** Prometheus metrics (operations listener, or a bearer token) */
         get: operations["getMetrics"];
         put?: never;
         post?: never;
@@ -597,6 +597,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         status: string;
+                        /** @description Per-start id of this broker (BROKER_INSTANCE_ID) */
+                        instance: string;
                     };
                 };
             };
@@ -622,6 +624,8 @@ export interface operations {
                         status: string;
                         database: string;
                         pending_migrations: string[];
+                        /** @description ok, unknown_key or not_authentic */
+                        master_key?: string;
                     };
                 };
             };
@@ -636,6 +640,8 @@ export interface operations {
                         status: string;
                         database: string;
                         pending_migrations: string[];
+                        /** @description ok, unknown_key or not_authentic */
+                        master_key?: string;
                     };
                 };
             };
@@ -657,6 +663,32 @@ export interface operations {
                 };
                 content: {
                     "text/plain": string;
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: string;
+                        message: string;
+                        request_id: string;
+                    };
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: string;
+                        message: string;
+                        request_id: string;
+                    };
                 };
             };
             500: components["responses"]["Error500"];
@@ -1975,6 +2007,7 @@ export interface operations {
                         received: number;
                         unlinked: number;
                         duplicates: number;
+                        stale: number;
                     };
                 };
             };
@@ -2193,6 +2226,7 @@ export interface operations {
             content: {
                 "application/x-www-form-urlencoded": {
                     code?: string;
+                    recovery_code?: string;
                     csrf?: string;
                 };
             };

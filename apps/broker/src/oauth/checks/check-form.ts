@@ -1,5 +1,5 @@
 import type { FastifyRequest, FastifySchemaCompiler } from "fastify";
-import { InvalidRequest, type OAuthError } from "../../errors.ts";
+import { InvalidRequest, OAuthError } from "../../errors.ts";
 
 const FORM = /^application\/x-www-form-urlencoded\b/i;
 
@@ -9,6 +9,13 @@ const FORM = /^application\/x-www-form-urlencoded\b/i;
  */
 export function formContentTypeError(request: FastifyRequest): OAuthError | undefined {
   return FORM.test(request.headers["content-type"] ?? "") ? undefined : InvalidRequest("the body must be application/x-www-form-urlencoded");
+}
+
+const JSON_TYPE = /^application\/json\s*(;|$)/i;
+
+/** RFC 7591 §3.1: registration bodies are JSON; anything else is 415 before the body is read. */
+export function jsonContentTypeError(request: FastifyRequest): OAuthError | undefined {
+  return JSON_TYPE.test(request.headers["content-type"] ?? "") ? undefined : new OAuthError("invalid_request", "the body must be application/json", 415);
 }
 
 /** Responses carrying tokens or token data are never cached (RFC 6749 §5.1). */

@@ -17,7 +17,7 @@ function setup() {
     config: { publicUrl: "http://127.0.0.1:3000" },
     fetch: registrantFetch([]),
   });
-  const auth = (s: string) => authenticator.authenticate({ authorization: basic(client.id, s), body: {}, endpoint: "http://127.0.0.1:3000/oauth/token" });
+  const auth = (s: string) => authenticator.authenticate({ authorization: basic(client.id, s), body: {} });
   return { secret, client, auth };
 }
 

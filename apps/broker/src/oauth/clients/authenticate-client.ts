@@ -5,6 +5,7 @@ import { sameLengthEquals } from "../../crypto/constant-equals.ts";
 import { matchesHash } from "../../crypto/hash.ts";
 import { InvalidClient, InvalidRequest } from "../../errors.ts";
 import type { OutboundFetch } from "../../net/outbound-fetch.ts";
+import { hasControlCharacter } from "../../web/control-characters.ts";
 import type { ReplayRepo } from "../shared/replay-repo.ts";
 import type { ClientCache, ClientRow } from "./client-repo.ts";
 
@@ -19,8 +20,6 @@ const formDecode = (part: string) => (/[%+]/.test(part) ? decodeURIComponent(par
 export interface ClientAuthInput {
   authorization?: string;
   body: Record<string, unknown>;
-  /** The endpoint URL, accepted as `aud` besides the issuer. */
-  endpoint: string;
 }
 
 /**
@@ -69,7 +68,7 @@ export function createClientAuthenticator(deps: {
       throw InvalidClient("malformed Basic credentials");
     }
     if (bodyClientId !== undefined && bodyClientId !== id) throw InvalidRequest("client_id does not match the authenticated client");
-    if (id.length > 200 || secret.length > 500) throw InvalidClient();
+    if (id.length > 200 || secret.length > 500 || hasControlCharacter(id) || hasControlCharacter(secret)) throw InvalidClient();
     const client = await clients.get(id);
     if (client?.tokenEndpointAuthMethod !== "client_secret_basic" || !client.secretHash) throw InvalidClient();
     // The secret this client last proved is kept in memory with the stored hash it matched, so a
@@ -83,7 +82,7 @@ export function createClientAuthenticator(deps: {
     return client;
   }
 
-  async function assertion(jwt: string, bodyClientId: unknown, endpoint: string): Promise<ClientRow> {
+  async function assertion(jwt: string, bodyClientId: unknown): Promise<ClientRow> {
     let claims: JWTPayload;
     try {
       claims = decodeJwt(jwt);
@@ -92,6 +91,7 @@ export function createClientAuthenticator(deps: {
     }
     const id = claims.iss;
     if (typeof id !== "string" || claims.sub !== id) throw InvalidClient("client assertion iss and sub must be the client_id");
+    if (id.length > 200 || hasControlCharacter(id)) throw InvalidClient();
     if (bodyClientId !== undefined && bodyClientId !== id) throw InvalidRequest("client_id does not match the authenticated client");
     const client = await clients.get(id);
     if (client?.tokenEndpointAuthMethod !== "private_key_jwt") throw InvalidClient();
@@ -103,8 +103,7 @@ export function createClientAuthenticator(deps: {
       ({ payload } = await jwtVerify(jwt, keys, {
         issuer: id,
         subject: id,
-        // FAPI 2.0 wants the issuer; RFC 7523 the token endpoint; some clients send the endpoint called.
-        audience: [config.publicUrl, `${config.publicUrl}/oauth/token`, endpoint],
+        audience: config.publicUrl,
         algorithms: ASSERTION_ALGS,
         requiredClaims: ["exp", "jti"],
         currentDate: now,
@@ -113,12 +112,16 @@ export function createClientAuthenticator(deps: {
     } catch {
       throw InvalidClient("client assertion is not valid");
     }
+    // FAPI 2.0 §5.3.2.1 and RFC 7523bis: `aud` is the issuer as a single string. A list, or any
+    // other endpoint, lets an assertion minted for one server be replayed at another (audience
+    // injection), so both are refused.
+    if (payload.aud !== config.publicUrl) throw InvalidClient("client assertion aud must be the issuer, as a single string");
     const nowSec = Math.floor(now.getTime() / 1000);
     const exp = payload.exp!;
     if (exp - nowSec > MAX_ASSERTION_LIFETIME || (payload.iat !== undefined && exp - payload.iat > MAX_ASSERTION_LIFETIME)) {
       throw InvalidClient("client assertion lifetime is too long");
     }
-    if (typeof payload.jti !== "string" || payload.jti.length > 200) throw InvalidClient("client assertion jti is missing");
+    if (typeof payload.jti !== "string" || payload.jti.length > 200 || hasControlCharacter(payload.jti)) throw InvalidClient("client assertion jti is missing");
     const fresh = await replay.consumeOnce(`assertion:${id}:${payload.jti}`, new Date((exp + 5) * 1000), now);
     if (!fresh) throw InvalidClient("client assertion jti was already used");
     return client;
@@ -136,7 +139,7 @@ export function createClientAuthenticator(deps: {
         if (body.client_assertion_type !== ASSERTION_TYPE || typeof body.client_assertion !== "string") {
           throw InvalidClient("unsupported client_assertion_type");
         }
-        return assertion(body.client_assertion, body.client_id, input.endpoint);
+        return assertion(body.client_assertion, body.client_id);
       }
       throw InvalidClient("client authentication is required");
     },

@@ -45,13 +45,23 @@ export function createClientCache(repo: Pick<ClientRepo, "findById">, ttlMs = 50
   const entries = new Map<string, RefreshingValue<ClientRow | null>>();
   return {
     get(id: string): Promise<ClientRow | null> {
-      let entry = entries.get(id);
-      if (!entry) {
-        if (entries.size > 10_000) entries.clear();
-        entry = refreshingValue(ttlMs, () => repo.findById(id), maxAgeMs);
-        entries.set(id, entry);
-      }
-      return entry.get();
+      const entry = entries.get(id);
+      if (entry) return entry.get();
+      if (entries.size > 10_000) entries.clear();
+      const created = refreshingValue(ttlMs, () => repo.findById(id), maxAgeMs);
+      entries.set(id, created);
+      // Only clients that exist stay cached: any caller can name any client_id, and unknown
+      // ones kept here would let a flood of random ids push the real clients out.
+      return created.get().then(
+        (row) => {
+          if (!row && entries.get(id) === created) entries.delete(id);
+          return row;
+        },
+        (err: unknown) => {
+          if (entries.get(id) === created) entries.delete(id);
+          throw err;
+        },
+      );
     },
     invalidate(id: string) {
       entries.delete(id);

@@ -18,7 +18,9 @@ type Output = Static<typeof ClientMetadataOutput>;
  * registration access token are 256-bit random values stored as SHA-256 and shown once, at
  * creation. Messenger and bank IdP secrets are sealed with the context `client:<id>:<field>`.
  * PUT replaces the metadata; secrets of an extension object that the PUT leaves out are kept
- * (they are never echoed, so a read-modify-write cannot send them back).
+ * (they are never echoed, so a read-modify-write cannot send them back) — unless the PUT moves the
+ * client: a new bank_idp.issuer, messenger.page_id or jwks_uri must come with every secret again,
+ * so the registration access token alone cannot send a sealed secret to another server.
  */
 /** The columns registered metadata fills, the same on create and update. */
 function metadataColumns(v: ReturnType<typeof validateMetadata>) {
@@ -34,19 +36,35 @@ function metadataColumns(v: ReturnType<typeof validateMetadata>) {
   };
 }
 
+/** Whether a PUT points the client somewhere else: another bank IdP, Messenger page or key set. */
+function destinationChanged(meta: ClientMetadata, jwksUri: string | null, current: ClientRow): boolean {
+  const issuer = meta.bank_idp?.issuer;
+  const pageId = meta.messenger?.page_id;
+  return (
+    (issuer !== undefined && current.bankIdpIssuer !== null && issuer !== current.bankIdpIssuer) ||
+    (pageId !== undefined && current.messengerPageId !== null && pageId !== current.messengerPageId) ||
+    jwksUri !== (current.jwksUri ?? null)
+  );
+}
+
 export function createRegistrationService(deps: { repo: ClientRepo; cache: Pick<ClientCache, "invalidate">; sealer: Sealer; config: Pick<Config, "publicUrl" | "production" | "registrationToken" | "outboundAllowlist">; clock: Clock }) {
   const { repo, cache, sealer, config, clock } = deps;
   const addresses = createAddressPolicy(config.outboundAllowlist);
   // The same contexts the linking flow unseals with (client-secrets.ts): one definition for both.
   const seal = (id: string, field: ClientSecretField, value: string | undefined) => (value === undefined ? undefined : sealer.seal(value, clientSecretContext(id, field)));
 
-  function extensionColumns(id: string, meta: ClientMetadata, current?: ClientRow) {
+  function extensionColumns(id: string, meta: ClientMetadata, current?: ClientRow, jwksUri: string | null = null) {
     const m = meta.messenger;
     const b = meta.bank_idp;
     const keep = <T>(value: T | undefined, old: T | null | undefined) => value ?? old ?? null;
-    const creating = !current;
-    if (m && creating && (!m.page_access_token || !m.app_secret || !m.verify_token)) throw InvalidClientMetadata("messenger needs page_id, page_access_token, app_secret and verify_token");
-    if (b && creating && !b.client_secret) throw InvalidClientMetadata("bank_idp needs issuer, client_id and client_secret");
+    const moved = current !== undefined && destinationChanged(meta, jwksUri, current);
+    const fresh = !current || moved;
+    if (m && (fresh || !current.messengerPageTokenSealed) && (!m.page_access_token || !m.app_secret || !m.verify_token)) {
+      throw InvalidClientMetadata(moved ? "a new messenger.page_id, bank_idp.issuer or jwks_uri needs every messenger secret again" : "messenger needs page_id, page_access_token, app_secret and verify_token");
+    }
+    if (b && (fresh || !current.bankIdpSecretSealed) && !b.client_secret) {
+      throw InvalidClientMetadata(moved ? "a new bank_idp.issuer, messenger.page_id or jwks_uri needs bank_idp.client_secret again" : "bank_idp needs issuer, client_id and client_secret");
+    }
     return {
       messengerPageId: m?.page_id ?? null,
       messengerPageTokenSealed: m ? keep(seal(id, "page_access_token", m.page_access_token), current?.messengerPageTokenSealed) : null,
@@ -129,7 +147,7 @@ export function createRegistrationService(deps: { repo: ClientRepo; cache: Pick<
         name: v.name,
         secretHash: v.tokenEndpointAuthMethod === "client_secret_basic" ? current.secretHash : null,
         ...metadataColumns(v),
-        ...extensionColumns(clientId, meta, current),
+        ...extensionColumns(clientId, meta, current, v.jwksUri),
       });
       cache.invalidate(clientId);
       return view(row);

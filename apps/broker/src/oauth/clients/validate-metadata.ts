@@ -24,8 +24,12 @@ export interface ValidatedMetadata {
 const EXTRA_FIELDS = ["client_uri", "logo_uri", "tos_uri", "policy_uri", "contacts", "software_id", "software_version"] as const;
 const SECRET_FIELDS = new Set(["page_access_token", "app_secret", "verify_token", "client_secret"]);
 
-/** Every string the client supplied except its secrets, for the "advertising anywhere" rule. */
+/**
+ * Every string the client supplied except its secrets and its keys (random base64), for the
+ * "never advertising, marketing or profiling" rule.
+ */
 function publicStrings(value: unknown, out: string[] = [], key = ""): string[] {
+  if (key === "jwks") return out;
   if (typeof value === "string" && !SECRET_FIELDS.has(key)) out.push(value);
   else if (Array.isArray(value)) for (const v of value) publicStrings(v, out, key);
   else if (value && typeof value === "object") for (const [k, v] of Object.entries(value)) publicStrings(v, out, k);
@@ -55,7 +59,7 @@ function fetchedUrl(field: string, value: string, production: boolean, addresses
  * description naming the field.
  */
 export function validateMetadata(meta: ClientMetadata, production: boolean, addresses: AddressPolicy): ValidatedMetadata {
-  if (publicStrings(meta).some((s) => /advertis/i.test(s))) throw InvalidClientMetadata("advertising is refused everywhere: no scope, purpose or field may name it");
+  if (publicStrings(meta).some(isForbiddenPurpose)) throw InvalidClientMetadata("advertising, marketing and profiling are refused everywhere: no scope, purpose or field may name them");
 
   const scopeList = parseScope(meta.scope);
   for (const s of scopeList) {

@@ -3,6 +3,7 @@ import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, jwtVerify, 
 import type { Clock } from "../../clock.ts";
 import { constantEquals } from "../../crypto/constant-equals.ts";
 import { InvalidDpopProof, OAuthError } from "../../errors.ts";
+import { hasControlCharacter } from "../../web/control-characters.ts";
 import type { ReplayRepo } from "../shared/replay-repo.ts";
 
 export const DPOP_ALGS = ["ES256", "PS256", "RS256", "EdDSA"];
@@ -84,7 +85,7 @@ export function createDpopVerifier(deps: { replay: ReplayRepo; clock: Clock; sec
         throw InvalidDpopProof("DPoP proof htu is not a URL");
       }
       if (htu !== normalizeHtu(check.htu)) throw InvalidDpopProof("DPoP proof htu does not match the request URL");
-      if (typeof payload.jti !== "string" || payload.jti.length < 8 || payload.jti.length > 200) throw InvalidDpopProof("DPoP proof jti is missing");
+      if (typeof payload.jti !== "string" || payload.jti.length < 8 || payload.jti.length > 200 || hasControlCharacter(payload.jti)) throw InvalidDpopProof("DPoP proof jti is missing");
       if (check.accessToken !== undefined) {
         const ath = createHash("sha256").update(check.accessToken).digest("base64url");
         if (payload.ath !== ath) throw InvalidDpopProof("DPoP proof ath does not match the access token");

@@ -21,7 +21,8 @@ export interface PublicJwk {
 }
 
 const b64 = (value: string | Buffer) => Buffer.from(value).toString("base64url");
-const privateContext = (kid: string) => `signing_key:${kid}:private`;
+/** Context of a sealed signing key (also read by the master-key check and `keys rewrap`). */
+export const privateContext = (kid: string) => `signing_key:${kid}:private`;
 
 /**
  * ES256 signing keys, sealed at rest. Signing uses node:crypto on a cached KeyObject, on the

@@ -1,0 +1,62 @@
+// Finding 5: every GET /link with a bogus account_linking_token made a Graph call on the bank's
+// page token, without limit. /link is now limited per caller address and per client, and a
+// request that fails a check needing no network never reaches Graph.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LINK_LIMITS } from "../../src/linking/linking-service.ts";
+import { PLAIN_PARAMS } from "../support/link-flow.ts";
+import { startLinkingEnv, type LinkingEnv, type SeededClient } from "../support/linking-env.ts";
+
+const LIMITS = { perIp: { ...LINK_LIMITS.perIp, max: 8 }, perClient: { ...LINK_LIMITS.perClient, max: 20 } };
+const LINK_IP_LIMIT = LIMITS.perIp;
+const LINK_CLIENT_LIMIT = LIMITS.perClient;
+let env: LinkingEnv;
+let client: SeededClient;
+beforeAll(async () => {
+  // The defaults' shape with smaller numbers, so the test sends tens of requests, not hundreds.
+  env = await startLinkingEnv({ linkLimits: LIMITS });
+  client = await env.seedClient();
+});
+afterAll(() => env?.close());
+
+const graphLookups = () => env.graph.calls.filter((c) => c.path === "/me").length;
+function bogusLink(extra: Record<string, string> = {}, clientId = client.id) {
+  const q = new URLSearchParams({ client_id: clientId, ...PLAIN_PARAMS, account_linking_token: `bogus-${Math.random()}`, redirect_uri: env.messengerRedirect, ...extra });
+  return `/link?${q}`;
+}
+
+describe("/link spends no Graph quota for callers over their limit", () => {
+  it("attack: a request failing an offline check (bad scope, PKCE, redirect) → refused without a Graph call", async () => {
+    const before = graphLookups();
+    const refusals: Record<string, string>[] = [{ scope: "advertising" }, { code_challenge_method: "plain" }, { redirect_uri: "https://evil.example/" }, { client_id: "no-such-client" }];
+    for (const extra of refusals) {
+      const res = await env.broker.inject({ url: bogusLink(extra), remoteAddress: "192.0.2.200" });
+      expect(res.statusCode).toBeGreaterThanOrEqual(400);
+      expect(res.statusCode).toBeLessThan(500);
+    }
+    expect(graphLookups()).toBe(before);
+  });
+
+  it(`attack: bogus tokens from one address → past ${LINK_IP_LIMIT.max} a minute, 429 without a Graph call`, async () => {
+    const before = graphLookups();
+    const statuses: number[] = [];
+    for (let i = 0; i < LINK_IP_LIMIT.max + 3; i++) statuses.push((await env.broker.inject({ url: bogusLink(), remoteAddress: "192.0.2.1" })).statusCode);
+    expect(statuses.slice(0, LINK_IP_LIMIT.max).every((s) => s === 400)).toBe(true);
+    expect(statuses.slice(LINK_IP_LIMIT.max)).toEqual([429, 429, 429]);
+    expect(graphLookups() - before).toBe(LINK_IP_LIMIT.max);
+  });
+
+  it(`attack: bogus tokens for one bank from many addresses → Graph is called at most ${LINK_CLIENT_LIMIT.max} times a minute`, async () => {
+    const bank = await env.seedClient(); // its own per-client window
+    const before = graphLookups();
+    let refused = 0;
+    for (let i = 0; i < LINK_CLIENT_LIMIT.max + 5; i++) {
+      const res = await env.broker.inject({ url: bogusLink({}, bank.id), remoteAddress: `10.0.${i >> 8}.${i & 255}` });
+      if (res.statusCode === 429) {
+        refused++;
+        expect(res.headers["retry-after"]).toBeDefined();
+      }
+    }
+    expect(refused).toBe(5);
+    expect(graphLookups() - before).toBe(LINK_CLIENT_LIMIT.max);
+  });
+});

@@ -8,6 +8,7 @@ import promClient from "prom-client";
 import type { BrokerContext } from "./broker-context.ts";
 import { systemClock, type Clock } from "./clock.ts";
 import type { Config } from "./config.ts";
+import { createConsoleModule } from "./console/console-module.ts";
 import type { ModulePorts } from "./contracts.ts";
 import { checkMasterKey } from "./master-key/master-key-check.ts";
 import { createSealer } from "./crypto/seal.ts";
@@ -65,7 +66,7 @@ export interface AppDeps {
 
 /**
  * Every module, built once, in dependency order, in one straight line: keys → ledger → OAuth →
- * Messenger → links → linking. A module is `create<Domain>Module(deps)`: its services, and a
+ * Messenger → links → linking → console. A module is `create<Domain>Module(deps)`: its services, and a
  * route plugin whose options are what it needs from the other modules (registered in buildApp).
  */
 function createModules(ctx: BrokerContext, deps: AppDeps) {
@@ -81,7 +82,8 @@ function createModules(ctx: BrokerContext, deps: AppDeps) {
   const messenger = createMessengerModule({ ...ctx, clients: oauth.clients, graph: deps.graph });
   const links = createLinksModule({ ...ctx, repo: linksRepo, oauth: ports.oauth, ledger: ports.ledger, jobHandlers: messenger.jobHandlers });
   const linking = createLinkingModule({ ...ctx, clients: oauth.clients, graph: messenger.graph, links: links.repo, oauth: ports.oauth, ledger: ports.ledger, bankIdp: deps.bankIdp, linkLimits: deps.linkLimits });
-  return { ctx, scheduler: ctx.scheduler, keys, ledger, oauth, ports, messenger, links, linking };
+  const consoleModule = createConsoleModule({ ...ctx, ledger: ledger.ledger, links: links.unlinker, clients: { list: oauth.listClients, disable: oauth.disableClient } });
+  return { ctx, scheduler: ctx.scheduler, keys, ledger, oauth, ports, messenger, links, linking, console: consoleModule };
 }
 export type BrokerModules = ReturnType<typeof createModules>;
 
@@ -136,10 +138,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const sealedValues = createSealedValuesRepo(db);
   await app.register(opsRoutes, { db, registry, metrics, instanceId: config.instanceId, checkMasterKey: () => checkMasterKey({ repo: sealedValues, sealer: ctx.sealer }) });
   await app.register(oauth.routes);
-  await app.register(ledger.routes, { requireScope: oauth.requireScope });
+  await app.register(ledger.routes, { requireScope: oauth.requireScope, staffOf: modules.console.services.staffOfRequest });
   await app.register(messenger.routes, { links: links.unlinker });
   await app.register(links.routes, { clientAuth: ports.clientAuth });
   await app.register(linking.routes);
+  await app.register(modules.console.routes);
 
   // Lifecycle: periodic tasks run while the app is up; the ledger's listener closes with it.
   if (deps.startScheduler !== false) app.addHook("onReady", async () => scheduler.start());

@@ -35,6 +35,8 @@ export interface UnlinkOptions {
   notifyMessenger: boolean;
   /** Only while the link still holds this consent (the reconciler: a re-link may have replaced it). */
   consentId?: string;
+  /** Recorded on the ledger's `withdrawn` entry (e.g. the staff member who withdrew). */
+  evidence?: Record<string, unknown>;
 }
 export type UnlinkResult = { status: "unlinked" | "already_unlinked" | "not_found" };
 

@@ -11,10 +11,11 @@ import { systemClock } from "../src/clock.ts";
 import { createSealer } from "../src/crypto/seal.ts";
 import { createBrokerLedgerKeys } from "../src/ledger/ledger-module.ts";
 import { startTestBroker, TEST_REGISTRATION_TOKEN, type TestBroker } from "./support/app.ts";
+import { createStaff, signIn } from "./support/staff.ts";
 
-// The operator's token is the compliance credential on the read routes; /ledger/check takes a
+// A compliance staff member's console session reads the audit routes; /ledger/check takes a
 // bank's `ledger:check` access token (bank-a's, minted in beforeAll).
-const auth = { authorization: `Bearer ${TEST_REGISTRATION_TOKEN}` };
+const auth: Record<string, string> = {};
 let checkAuth: Record<string, string>;
 let bankAToken: string;
 let broker: TestBroker;
@@ -29,7 +30,9 @@ beforeAll(async () => {
   await broker.db.prisma.client.create({ data: { id: "bank-a", name: "Bank A", registrationTokenHash: "h", tokenEndpointAuthMethod: "client_secret_basic" } });
   bankAToken = (await broker.app.modules.oauth.accessTokens.issue({ clientId: "bank-a", subject: "bank-a", scopes: ["ledger:check"] })).token;
   checkAuth = { authorization: `Bearer ${bankAToken}` };
-});
+  await createStaff(broker.db, "auditor@bank.example", "auditor");
+  auth.cookie = (await signIn(broker.app, "auditor@bank.example")).cookie;
+}, 180_000); // a broker, a bank and a staff sign-in: slow on a loaded machine
 afterAll(() => broker?.close());
 
 const grant = (subject: string, over: Record<string, unknown> = {}) =>
@@ -38,13 +41,17 @@ const check = (body: unknown, headers: Record<string, string> = checkAuth) => br
 
 describe("ledger routes: authentication", () => {
   it("refuses a missing or wrong token with a JSON error", async () => {
-    for (const headers of [{} as Record<string, string>, { authorization: "Bearer wrong-token" }, { authorization: `Basic ${TEST_REGISTRATION_TOKEN}` }, auth]) {
+    for (const headers of [{} as Record<string, string>, { authorization: "Bearer wrong-token" }, { authorization: `Basic ${TEST_REGISTRATION_TOKEN}` }, { authorization: `Bearer ${TEST_REGISTRATION_TOKEN}` }, auth]) {
       const res = await check({ link_id: "x", scope: "balance:read" }, headers);
       expect(res.statusCode).toBe(401);
       expect(res.json()).toMatchObject({ error: "invalid_token", request_id: expect.any(String) });
     }
-    expect((await broker.app.inject({ url: "/ledger/consents" })).statusCode).toBe(401);
-    expect((await broker.app.inject({ url: "/ledger/export" })).statusCode).toBe(401);
+    for (const url of ["/ledger/consents", "/ledger/export", "/ledger/verify"]) {
+      expect((await broker.app.inject({ url })).statusCode).toBe(401);
+      // The operator's registration token is no compliance credential.
+      expect((await broker.app.inject({ url, headers: { authorization: `Bearer ${TEST_REGISTRATION_TOKEN}` } })).statusCode).toBe(401);
+      expect((await broker.app.inject({ url, headers: { cookie: "lb_staff=not-a-session-value-at-all" } })).statusCode).toBe(401);
+    }
   });
 
   it("needs the right scope: a ledger:check token cannot read the audit routes", async () => {

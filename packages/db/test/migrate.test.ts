@@ -53,7 +53,7 @@ describe("schema.prisma and the SQL migrations", () => {
     } finally {
       await scratch.close();
     }
-  });
+  }, 120_000); // applies every migration in the WebAssembly schema engine: slow on a loaded machine
 
   it("reports a schema change that has no migration yet", async () => {
     const dir = mkdtempSync(join(tmpdir(), "lb-drift-"));
@@ -75,7 +75,7 @@ describe("PGlite in a folder", () => {
     const dir = mkdtempSync(join(tmpdir(), "lb-pglite-"));
     const first = await createDb({ url: dir });
     expect((await migrate(first)).applied.length).toBeGreaterThan(0);
-    await first.prisma.staff.create({ data: { id: "s1", email: "a@bank.example", passwordHash: "x" } });
+    await first.prisma.staff.create({ data: { id: "s1", email: "a@bank.example", passwordHash: "x", role: "auditor" } });
     await first.close();
 
     const second = await createDb({ url: dir });

@@ -1,12 +1,10 @@
 // Who is calling the ledger routes, and which consents they may see.
 //
 // A bank calls with a broker access token carrying `ledger:check` or `ledger:audit` and sees only
-// its own consents. Compliance sees every bank's: until the staff console exists, the operator's
-// BROKER_REGISTRATION_TOKEN is the compliance credential for the read, verify and export routes.
+// its own consents. Compliance staff see every bank's through a console session (signed in with
+// password and TOTP); the operator's registration token is no compliance credential.
 import type { TenantOptions } from "@link-broker/consent-ledger";
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from "fastify";
-import type { Config } from "../config.ts";
-import { constantEquals } from "../crypto/constant-equals.ts";
 
 export interface LedgerCaller {
   /** Set for a bank's token: the tenant filter. Unset for compliance: sees all. */
@@ -20,18 +18,17 @@ declare module "fastify" {
   }
 }
 
-function isOperatorToken(request: FastifyRequest, config: Pick<Config, "registrationToken">): boolean {
-  const match = /^Bearer ([^\s]+)$/i.exec(request.headers.authorization ?? "");
-  return !!match && constantEquals(match[1]!, config.registrationToken);
-}
+/** The signed-in staff member behind a request's console session cookie, if any (the console module). */
+export type StaffOfRequest = (request: FastifyRequest) => Promise<unknown | undefined>;
 
 /**
  * preHandler: a broker access token that `bearer` accepts (the calling bank is the tenant), or,
- * where `allowCompliance` is set, the operator's registration token (compliance: sees all).
+ * where `staffOf` is given, a staff console session (compliance: sees all). A request that
+ * carries an Authorization header is always judged by its token.
  */
-export function ledgerAuth(bearer: preHandlerAsyncHookHandler, config: Pick<Config, "registrationToken">, allowCompliance: boolean): preHandlerAsyncHookHandler {
+export function ledgerAuth(bearer: preHandlerAsyncHookHandler, staffOf?: StaffOfRequest): preHandlerAsyncHookHandler {
   return async function ledgerAuthHook(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
-    if (allowCompliance && isOperatorToken(request, config)) {
+    if (staffOf && request.headers.authorization === undefined && (await staffOf(request))) {
       request.ledgerCaller = { role: "compliance" };
       return;
     }

@@ -5,7 +5,7 @@ import { createHmac } from "node:crypto";
 import { createConsentLedger, type ConsentLedger, type LedgerKeys } from "@link-broker/consent-ledger";
 import type { FastifyPluginAsync, preHandlerAsyncHookHandler } from "fastify";
 import type { BrokerContext } from "../broker-context.ts";
-import { ledgerAuth } from "./ledger-auth.ts";
+import { ledgerAuth, type StaffOfRequest } from "./ledger-auth.ts";
 import { createLedgerKeyRing } from "./ledger-key-ring.ts";
 import { createLedgerKeysRepo } from "./ledger-keys-repo.ts";
 import { ledgerRoutes } from "./ledger-routes.ts";
@@ -19,6 +19,8 @@ export const CHECKPOINT_INTERVAL_MS = 10 * 60_000;
 export interface LedgerRoutesAuth {
   /** The OAuth module's bearer check: a broker access token carrying the scope. */
   requireScope(scope: "ledger:check" | "ledger:audit"): preHandlerAsyncHookHandler;
+  /** The console module's staff session check: compliance staff read every bank's consents. */
+  staffOf: StaffOfRequest;
 }
 
 /** The ledger's signing keys, sealed in the broker's database (the CLI builds them the same way). */
@@ -48,11 +50,11 @@ export function createLedgerModule(deps: Pick<BrokerContext, "config" | "db" | "
   // A signed checkpoint lets auditors prove history was not rewritten.
   scheduler.every("ledger.checkpoint", CHECKPOINT_INTERVAL_MS, () => ledger.checkpoint());
 
-  const routes: FastifyPluginAsync<LedgerRoutesAuth> = async (app, { requireScope }) => {
+  const routes: FastifyPluginAsync<LedgerRoutesAuth> = async (app, { requireScope, staffOf }) => {
     await app.register(ledgerRoutes, {
       ledger,
-      checkAuth: ledgerAuth(requireScope("ledger:check"), config, false),
-      auditAuth: ledgerAuth(requireScope("ledger:audit"), config, true),
+      checkAuth: ledgerAuth(requireScope("ledger:check")),
+      auditAuth: ledgerAuth(requireScope("ledger:audit"), staffOf),
       receiptUrl: (consentId) => receiptPageUrl(config, consentId),
       checkpointFile: config.ledgerCheckpointFile,
     });

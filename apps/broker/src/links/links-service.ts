@@ -33,7 +33,7 @@ export function createLinksService(deps: LinksServiceDeps) {
     // Withdraw first, then revoke: a code exchanged meanwhile either has its grant revoked here or
     // sees the withdrawal (the token endpoint checks the consent after writing the grant).
     // A no-op when the consent already ended (withdrawn elsewhere, or expired): no second entry.
-    if (link.consentId) await ledger.withdraw({ consentId: link.consentId, actor: options.actor, reason: options.reason });
+    if (link.consentId) await ledger.withdraw({ consentId: link.consentId, actor: options.actor, reason: options.reason, ...(options.evidence ? { evidence: options.evidence } : {}) });
     await oauth.revokeGrantsOfLink(link.id, options.reason);
     // The Graph job is enqueued in the unlink's own transaction: an unlink is never recorded
     // without the job that tells Messenger, whatever stops the process in between.

@@ -85,6 +85,15 @@ export function createOAuthModule(deps: OAuthModuleDeps) {
     issueAuthorizationCode: (tx: Tx, input: AuthorizationCodeInput) => issueAuthorizationCode(tokensRepo, tx, input, clock.now()),
     /** Contract: single-use, bound to the client; undefined when unknown, used, expired or another client's. */
     consumePushedRequest: par.consumePushedRequest,
+    /** Console: every registered client, disabled ones too. */
+    listClients: () => clientRepo.list(),
+    /** Console: revokes the client's tokens and stops new links (soft delete); false when already disabled or unknown. */
+    async disableClient(id: string): Promise<boolean> {
+      if (!(await clientRepo.findById(id))) return false;
+      await clientRepo.remove(id, clock.now());
+      clients.invalidate(id);
+      return true;
+    },
     /** Contract: ends every grant (and its tokens) of a link; returns how many were active. */
     revokeGrantsOfLink: (linkId: string, reason: string) => tokensRepo.revokeGrantsOfLink(linkId, reason, clock.now()),
   };

@@ -18,6 +18,8 @@ beforeAll(async () => {
 });
 afterAll(() => env?.close());
 
+/** Windows are fixed minutes: start each test just after a boundary so it cannot straddle one. */
+const toWindowStart = () => env.clock.advance(60_000 - (env.clock.now().getTime() % 60_000) + 1_000);
 const graphLookups = () => env.graph.calls.filter((c) => c.path === "/me").length;
 function bogusLink(extra: Record<string, string> = {}, clientId = client.id) {
   const q = new URLSearchParams({ client_id: clientId, ...PLAIN_PARAMS, account_linking_token: `bogus-${Math.random()}`, redirect_uri: env.messengerRedirect, ...extra });
@@ -37,6 +39,7 @@ describe("/link spends no Graph quota for callers over their limit", () => {
   });
 
   it(`attack: bogus tokens from one address → past ${LINK_IP_LIMIT.max} a minute, 429 without a Graph call`, async () => {
+    toWindowStart();
     const before = graphLookups();
     const statuses: number[] = [];
     for (let i = 0; i < LINK_IP_LIMIT.max + 3; i++) statuses.push((await env.broker.inject({ url: bogusLink(), remoteAddress: "192.0.2.1" })).statusCode);
@@ -47,6 +50,7 @@ describe("/link spends no Graph quota for callers over their limit", () => {
 
   it(`attack: bogus tokens for one bank from many addresses → Graph is called at most ${LINK_CLIENT_LIMIT.max} times a minute`, async () => {
     const bank = await env.seedClient(); // its own per-client window
+    toWindowStart();
     const before = graphLookups();
     let refused = 0;
     for (let i = 0; i < LINK_CLIENT_LIMIT.max + 5; i++) {
@@ -56,7 +60,9 @@ describe("/link spends no Graph quota for callers over their limit", () => {
         expect(res.headers["retry-after"]).toBeDefined();
       }
     }
-    expect(refused).toBe(5);
-    expect(graphLookups() - before).toBe(LINK_CLIENT_LIMIT.max);
+    // The shared limiter counts locally and flushes to Postgres; on Postgres it may admit one more
+    // while a window's first write is in flight (plugins/rate-limit.ts: approximate by design).
+    expect(refused).toBeGreaterThanOrEqual(4);
+    expect(graphLookups() - before).toBeLessThanOrEqual(LINK_CLIENT_LIMIT.max + 1);
   });
 });

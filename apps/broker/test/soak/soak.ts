@@ -56,7 +56,8 @@ function percentile(sorted: number[], p: number): number {
 
 export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const { durationMs, concurrency = 4, periodMs = 60_000, log = () => {} } = options;
-  const env: LinkingEnv = await startLinkingEnv({ deps: "real" });
+  // Every journey comes from this one address: the per-address /link limit is raised to fit.
+  const env: LinkingEnv = await startLinkingEnv({ deps: "real", linkLimits: { perIp: { max: 100_000, windowSeconds: 60 }, perClient: { max: 100_000, windowSeconds: 60 } } });
   const banks: { api: BankApi; clientId: string; pageId: string }[] = [];
   const factors: Factor[] = [];
   const usernames = Object.keys(env.idp.accounts);

@@ -12,13 +12,17 @@ export function createClientRepo(db: Db) {
     async findById(id: string): Promise<ClientRow | null> {
       return db.prisma.client.findFirst({ where: { id, deletedAt: null } });
     },
+    /** Every client, disabled ones too (the console and the CLI list them). */
+    list(): Promise<ClientRow[]> {
+      return db.prisma.client.findMany({ orderBy: { createdAt: "asc" } });
+    },
     async create(data: ClientWrite<Prisma.ClientCreateInput>): Promise<ClientRow> {
       return db.prisma.client.create({ data: jwksColumn(data) as Prisma.ClientCreateInput });
     },
     async update(id: string, data: ClientWrite<Prisma.ClientUpdateInput>): Promise<ClientRow> {
       return db.prisma.client.update({ where: { id }, data: jwksColumn(data) as Prisma.ClientUpdateInput });
     },
-    /** Soft delete; the client's grants and tokens end with it. */
+    /** Soft delete (also "disable"): the client's grants and tokens end with it, and it can start no link. */
     async remove(id: string, now: Date): Promise<void> {
       await db.prisma.$transaction(async (tx) => {
         await tx.client.update({ where: { id }, data: { deletedAt: now } });

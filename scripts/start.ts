@@ -70,6 +70,8 @@ const broker = run("apps/broker/src/main.ts", {
   BROKER_REGISTRATION_TOKEN: token,
   MESSENGER_GRAPH_URL: process.env.MESSENGER_GRAPH_URL ?? `${sandboxUrl}/graph`,
   MESSENGER_REDIRECT_ALLOWLIST: process.env.MESSENGER_REDIRECT_ALLOWLIST ?? `${sandboxUrl}/messenger_platform/account_linking`,
+  // The sandbox's bank provider runs on loopback, which the broker otherwise never fetches from.
+  ...(process.env.NODE_ENV === "production" ? {} : { BROKER_OUTBOUND_ALLOWLIST: process.env.BROKER_OUTBOUND_ALLOWLIST ?? "127.0.0.0/8,::1" }),
 });
 const sandbox = run("apps/sandbox/src/main.ts", {
   BROKER_URL: brokerUrl,

@@ -28,6 +28,7 @@ import { registerOpenApi } from "./openapi/openapi-plugin.ts";
 import { opsRoutes } from "./ops/ops-routes.ts";
 import { accessLogPlugin } from "./plugins/access-log.ts";
 import { errorHandlerPlugin, frameworkError } from "./plugins/error-handler.ts";
+import { frameProtectionPlugin } from "./plugins/frame-protection.ts";
 import { inputGuardPlugin } from "./plugins/input-guard.ts";
 import { loadSheddingPlugin, type LoadSheddingOptions } from "./plugins/load-shedding.ts";
 import { metricsPlugin } from "./plugins/metrics.ts";
@@ -123,6 +124,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(accessLogPlugin);
   await app.register(loadSheddingPlugin, { ...config.loadShedding, ...deps.loadShedding });
   await app.register(securityHeadersPlugin, { production: config.production });
+  await app.register(frameProtectionPlugin);
   await app.register(formbody);
   await app.register(inputGuardPlugin);
 

@@ -71,6 +71,14 @@ describe("loadConfig", () => {
     expect(configError({ ...prod, BROKER_MASTER_KEY: KEY, PUBLIC_URL: "http://localhost:3000" }).variable).toBe("PUBLIC_URL");
     expect(configError({ ...prod, BROKER_MASTER_KEY: KEY, MESSENGER_REDIRECT_ALLOWLIST: "http://127.0.0.1:4000/x" }).variable).toBe("MESSENGER_REDIRECT_ALLOWLIST");
     expect(loadConfig({ ...prod, BROKER_MASTER_KEY: KEY }, { dataDir: tmp() }).production).toBe(true);
+    expect(configError({ ...prod, BROKER_MASTER_KEY: KEY, BROKER_OUTBOUND_ALLOWLIST: "127.0.0.1" }).variable).toBe("BROKER_OUTBOUND_ALLOWLIST");
+  });
+
+  it("parses the outbound allowlist outside production, empty by default", () => {
+    expect(loadConfig({ BROKER_MASTER_KEY: KEY }, { dataDir: tmp() }).outboundAllowlist).toEqual([]);
+    expect(loadConfig({ BROKER_MASTER_KEY: KEY, BROKER_OUTBOUND_ALLOWLIST: "127.0.0.0/8, ::1" }, { dataDir: tmp() }).outboundAllowlist).toHaveLength(2);
+    expect(configError({ BROKER_MASTER_KEY: KEY, BROKER_OUTBOUND_ALLOWLIST: "127.0.0.1/99" }).variable).toBe("BROKER_OUTBOUND_ALLOWLIST");
+    expect(configError({ BROKER_MASTER_KEY: KEY, BROKER_OUTBOUND_ALLOWLIST: "localhost" }).variable).toBe("BROKER_OUTBOUND_ALLOWLIST");
   });
 
   it("accepts loopback http outside production", () => {

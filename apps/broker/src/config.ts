@@ -7,6 +7,7 @@ import { join, resolve } from "node:path";
 import { Type, type Static } from "typebox";
 import { Value } from "typebox/value";
 import { keyIdOf } from "./crypto/seal.ts";
+import { type Cidr, parseCidrList } from "./net/address-policy.ts";
 
 /**
  * The environment variables of DESIGN.md "Configuration", as one schema. Each has a
@@ -42,6 +43,13 @@ export const EnvSchema = Type.Object({
     description: "Comma-separated URL prefixes a Messenger `redirect_uri` must start with.",
   }),
   NODE_ENV: Type.Optional(Type.String({ description: "`production` turns on every production check (secure cookies, required keys, https only).", example: "production" })),
+  BROKER_OUTBOUND_ALLOWLIST: Type.Optional(
+    Type.String({
+      description: "Comma-separated addresses or CIDRs the broker may fetch from although they are internal (loopback for tests and the sandbox); refused in production. `pnpm start` sets loopback.",
+      docDefault: "unset: public addresses only",
+      example: "127.0.0.0/8,::1",
+    }),
+  ),
   BROKER_WORKERS: Type.String({
     pattern: "^(auto|[1-9][0-9]{0,2})$",
     default: "1",
@@ -96,6 +104,11 @@ export interface Config {
   readonly registrationToken: string;
   readonly messengerGraphUrl: string;
   readonly messengerRedirectAllowlist: readonly string[];
+  /**
+   * Internal addresses (CIDRs) the broker may still fetch from when a registrant's URL names them:
+   * loopback for tests and the sandbox, outside production only. Empty: public addresses only.
+   */
+  readonly outboundAllowlist: readonly Cidr[];
   readonly production: boolean;
   readonly logLevel: Env["LOG_LEVEL"];
   /**
@@ -194,6 +207,16 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, options: LoadConfigOptions
     if (typeof checked === "string") throw new ConfigError("MESSENGER_REDIRECT_ALLOWLIST", `${prefix} ${checked}`);
   }
 
+  let outboundAllowlist: Cidr[] = [];
+  if (env.BROKER_OUTBOUND_ALLOWLIST !== undefined) {
+    if (production) throw new ConfigError("BROKER_OUTBOUND_ALLOWLIST", "is for tests and local development only; in production the broker fetches from public addresses only");
+    try {
+      outboundAllowlist = parseCidrList(env.BROKER_OUTBOUND_ALLOWLIST);
+    } catch {
+      throw new ConfigError("BROKER_OUTBOUND_ALLOWLIST", "must be comma-separated IP addresses or CIDRs, e.g. 127.0.0.0/8,::1");
+    }
+  }
+
   const masterKey = loadMasterKey(env.BROKER_MASTER_KEY, production, dataDir, warn);
   const previousMasterKeys = (env.BROKER_MASTER_KEY_PREVIOUS ?? "")
     .split(",")
@@ -234,6 +257,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, options: LoadConfigOptions
     registrationToken,
     messengerGraphUrl: graph.href.replace(/\/$/, ""),
     messengerRedirectAllowlist: Object.freeze(allowlist),
+    outboundAllowlist: Object.freeze(outboundAllowlist),
     production,
     logLevel: env.LOG_LEVEL,
     workers,

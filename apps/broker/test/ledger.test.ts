@@ -268,16 +268,18 @@ describe("audit routes", () => {
     const { port } = broker.app.server.address() as AddressInfo;
     const chunks: { at: number; bytes: number }[] = [];
     const t0 = performance.now();
-    await new Promise<void>((resolve, reject) => {
+    // The assertions run after the request: an expect thrown inside the response callback would
+    // be an uncaught exception, not this test's failure.
+    const headers = await new Promise<Record<string, unknown>>((resolve, reject) => {
       httpRequest({ host: "127.0.0.1", port, path: "/ledger/export?format=jsonl", headers: auth }, (res) => {
-        expect(res.headers["transfer-encoding"]).toBe("chunked");
         res.on("data", (c: Buffer) => chunks.push({ at: performance.now() - t0, bytes: c.length }));
-        res.on("end", resolve);
+        res.on("end", () => resolve(res.headers));
         res.on("error", reject);
       })
         .on("error", reject)
         .end();
     });
+    expect(headers["transfer-encoding"]).toBe("chunked");
     const total = chunks.reduce((a, c) => a + c.bytes, 0);
     expect(chunks.length).toBeGreaterThan(5);
     expect(chunks[0]!.at).toBeLessThan(chunks[chunks.length - 1]!.at);

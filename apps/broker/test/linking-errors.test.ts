@@ -131,14 +131,34 @@ describe("GET /link/callback refusals", () => {
     expect(again.status).toBe(409);
   });
 
-  it("a tampered state ends the attempt with an error page", async () => {
+  it("a callback with a state that is not the attempt's is refused and leaves the attempt alive", async () => {
     const start = await openLink(env, { clientId: client.id, psid: "psid-tamper" });
     const callback = await bankLogin(env, start.jar, start.response.headers.get("location")!);
-    callback.searchParams.set("state", `${callback.searchParams.get("state")}x`);
+    // A cross-site GET /link/callback?state=x, then a tampered one with the real code.
+    await expectPage(await start.jar.fetch(`${env.brokerUrl}/link/callback?state=x`), 400, /did not match this link/);
+    const tampered = new URL(callback);
+    tampered.searchParams.set("state", `${callback.searchParams.get("state")}x`);
+    await expectPage(await start.jar.fetch(tampered), 400, /did not match this link/);
+    await expectPage(await start.jar.fetch(`${env.brokerUrl}/link/callback?error=access_denied&state=y`), 400, /did not match this link/);
+    expect((await env.db.prisma.linkAttempt.findFirstOrThrow({ where: { psid: "psid-tamper" } })).state).toBe("started");
+    // The bank's real answer still completes the sign-in.
     const res = await start.jar.fetch(callback);
-    await expectPage(res, 400, /did not match this link/);
-    const attempt = await env.db.prisma.linkAttempt.findFirstOrThrow({ where: { psid: "psid-tamper" } });
-    expect(attempt.state).toBe("failed");
+    expect(res.status).toBe(303);
+    expect(res.headers.get("location")).toBe("/link/2fa");
+    expect((await env.db.prisma.linkAttempt.findFirstOrThrow({ where: { psid: "psid-tamper" } })).state).toBe("authenticated");
+  });
+
+  it("two attempts in one browser: the first one's late callback does not end the second", async () => {
+    const first = await openLink(env, { clientId: client.id, psid: "psid-two-a" });
+    const firstCallback = await bankLogin(env, first.jar, first.response.headers.get("location")!);
+    // The same browser starts again before finishing: its cookie now holds the second attempt.
+    const second = await openLink(env, { clientId: client.id, psid: "psid-two-b", jar: first.jar });
+    // (Its bank sign-in in a jar of its own, so the bank asks again rather than reusing its session.)
+    const secondCallback = await bankLogin(env, new CookieJar(), second.response.headers.get("location")!);
+    await expectPage(await first.jar.fetch(firstCallback), 400, /did not match this link/);
+    expect((await env.db.prisma.linkAttempt.findFirstOrThrow({ where: { psid: "psid-two-b" } })).state).toBe("started");
+    expect((await first.jar.fetch(secondCallback)).status).toBe(303);
+    expect((await env.db.prisma.linkAttempt.findFirstOrThrow({ where: { psid: "psid-two-b" } })).state).toBe("authenticated");
   });
 
   it("a callback without the attempt cookie, or with another browser's, is an error page", async () => {
@@ -179,6 +199,9 @@ describe("GET /link/callback refusals", () => {
   });
 
   it("discovers each bank issuer once and reuses it", async () => {
+    // Self-contained: two starts of its own, whatever ran before (a start earlier in this
+    // file may already have discovered the issuer; it is still one discovery in all).
+    for (const psid of ["psid-disc-1", "psid-disc-2"]) expect((await openLink(env, { clientId: client.id, psid })).response.status).toBe(302);
     expect(env.idp.discoveryHits()).toBe(1);
   });
 

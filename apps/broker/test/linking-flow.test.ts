@@ -1,33 +1,46 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startLinkingEnv, type LinkingEnv, type SeededClient } from "./support/linking-env.ts";
-import { bankLogin, csrfOf, driveLinkFlow, openLink, postForm, totpCode, totpSecretOf } from "./support/link-flow.ts";
+import { startLinkingEnv, type LinkingEnv, type RegisteredBank } from "./support/linking-env.ts";
+import { bankLogin, csrfOf, driveLinkFlow, openLink, PLAIN_PARAMS, PLAIN_VERIFIER, postForm, totpCode, totpSecretOf } from "./support/link-flow.ts";
+import { basic, postForm as postOAuthForm } from "./support/oauth.ts";
 
+/** The whole flow on the broker's own OAuth server and consent ledger; only Graph and the bank are stand-ins. */
 describe("linking flow: /link → bank login → TOTP → consent", () => {
   let env: LinkingEnv;
-  let client: SeededClient;
+  let client: RegisteredBank & { id: string };
   beforeAll(async () => {
     env = await startLinkingEnv();
-    client = await env.seedClient({ name: "Demo Bank" });
+    const bank = await env.registerBank({ name: "Demo Bank", metadata: { require_pushed_authorization_requests: false } });
+    client = { ...bank, id: bank.client_id };
   });
   afterAll(() => env?.close());
+
+  const ledger = () => env.broker.modules.ledger.ledger;
+  const exchange = (bank: RegisteredBank, code: string, verifier = PLAIN_VERIFIER) =>
+    postOAuthForm(`${env.brokerUrl}/oauth/token`, { grant_type: "authorization_code", code, code_verifier: verifier }, { authorization: basic(bank.client_id, bank.client_secret) });
+  const codesOf = (clientId: string) => env.db.prisma.authorizationCode.count({ where: { clientId } });
 
   it("links: approve gives Messenger an authorization_code appended to a redirect_uri that has a query", async () => {
     const result = await driveLinkFlow(env, { clientId: client.id, psid: "psid-happy" });
     expect(result.last.status).toBe(303);
     expect(result.finalLocation!.origin + result.finalLocation!.pathname).toBe(env.messengerRedirect);
     expect(result.finalLocation!.searchParams.get("psid_hint")).toBe("1");
-    expect(result.authorizationCode).toBe(env.fakes.oauth.codes.at(-1)!.code);
 
     const attempt = await env.db.prisma.linkAttempt.findFirstOrThrow({ where: { psid: "psid-happy" } });
     expect(attempt.state).toBe("code_issued");
     expect(attempt.bankSubject).toBe("cust-alice-001");
     const link = await env.db.prisma.link.findFirstOrThrow({ where: { psid: "psid-happy" } });
     expect(link).toMatchObject({ clientId: client.id, subject: "cust-alice-001", status: "active" });
-    const grant = env.fakes.ledger.grants.at(-1)!;
-    expect(grant).toMatchObject({ clientId: client.id, subject: "cust-alice-001", linkId: link.id, psid: "psid-happy", scopes: ["balance:read", "alerts:fraud"], purposes: ["account_servicing", "fraud_alerts"], actor: "customer" });
-    expect(grant.evidence).toMatchObject({ second_factor: "totp", request_id: expect.any(String) });
-    expect(link.consentId).toBe(grant.consentId);
-    expect(env.fakes.oauth.codes.at(-1)).toMatchObject({ linkId: link.id, attemptId: attempt.id, consentId: grant.consentId, subject: "cust-alice-001" });
+    // The ledger recorded exactly what the customer approved, with the second factor as evidence.
+    const { consent, entries } = await ledger().get(link.consentId!);
+    expect(consent).toMatchObject({ clientId: client.id, subject: "cust-alice-001", linkId: link.id, psid: "psid-happy", status: "active", scopes: ["alerts:fraud", "balance:read"], purposes: ["account_servicing", "fraud_alerts"] });
+    expect(entries).toHaveLength(1);
+    expect(entries[0]).toMatchObject({ action: "granted", actor: "customer", evidence: { second_factor: "totp", request_id: expect.any(String), attempt_id: attempt.id } });
+    // The bank exchanges the code for tokens bound to that link and consent.
+    const tokens = await exchange(client, result.authorizationCode!);
+    expect(tokens.status).toBe(200);
+    expect(tokens.json.scope).toBe("balance:read alerts:fraud");
+    const claims = JSON.parse(Buffer.from(String(tokens.json.access_token).split(".")[1]!, "base64url").toString());
+    expect(claims).toMatchObject({ sub: "cust-alice-001", client_id: client.id, link_id: link.id, consent_id: link.consentId });
     // The TOTP secret is sealed at rest.
     const factor = await env.db.prisma.totpFactor.findFirstOrThrow({ where: { clientId: client.id, subject: "cust-alice-001" } });
     expect(factor.secretSealed).not.toContain(result.totpSecret!);
@@ -35,15 +48,25 @@ describe("linking flow: /link → bank login → TOTP → consent", () => {
   });
 
   it("uses the PAR request of a client that requires it, once", async () => {
-    const parClient = await env.seedClient({ requirePar: true });
-    const requestUri = env.fakes.oauth.push(parClient.id, { scopes: ["transactions:read"], purposes: ["account_servicing"], consentDurationDays: 7 });
-    const result = await driveLinkFlow(env, { clientId: parClient.id, params: { request_uri: requestUri }, username: "bob" });
+    const parBank = await env.registerBank();
+    const verifier = "par-test-code-verifier-0123456789-abcdefghijklmnop";
+    const challenge = (await import("node:crypto")).createHash("sha256").update(verifier).digest("base64url");
+    const pushed = await postOAuthForm(
+      `${env.brokerUrl}/par`,
+      { scope: "transactions:read", code_challenge: challenge, code_challenge_method: "S256", consent_duration_days: "7" },
+      { authorization: basic(parBank.client_id, parBank.client_secret) },
+    );
+    expect(pushed.status).toBe(201);
+    const requestUri = pushed.json.request_uri as string;
+    const result = await driveLinkFlow(env, { clientId: parBank.client_id, params: { request_uri: requestUri }, username: "bob" });
     expect(result.authorizationCode).toBeTruthy();
-    expect(env.fakes.ledger.grants.at(-1)).toMatchObject({ clientId: parClient.id, scopes: ["transactions:read"] });
-    const again = await openLink(env, { clientId: parClient.id, params: { request_uri: requestUri } });
+    const link = await env.db.prisma.link.findFirstOrThrow({ where: { clientId: parBank.client_id } });
+    expect((await ledger().get(link.consentId!)).consent).toMatchObject({ clientId: parBank.client_id, scopes: ["transactions:read"], purposes: ["account_servicing"] });
+    expect((await exchange(parBank, result.authorizationCode!, verifier)).json.scope).toBe("transactions:read");
+    const again = await openLink(env, { clientId: parBank.client_id, params: { request_uri: requestUri } });
     expect(again.response.status).toBe(400);
     expect(again.response.headers.get("location")).toBeNull();
-    const plain = await openLink(env, { clientId: parClient.id });
+    const plain = await openLink(env, { clientId: parBank.client_id });
     expect(plain.response.status).toBe(400);
     expect(await plain.response.text()).toContain("pushed authorization request");
   });
@@ -58,17 +81,22 @@ describe("linking flow: /link → bank login → TOTP → consent", () => {
     expect(second.authorizationCode).not.toBe(first.authorizationCode);
     const links = await env.db.prisma.link.findMany({ where: { psid: "psid-relink" } });
     expect(links).toHaveLength(1);
-    expect(env.fakes.ledger.renewals.at(-1)).toMatchObject({ consentId: links[0]!.consentId });
+    const { consent, entries } = await ledger().get(links[0]!.consentId!);
+    expect(consent.status).toBe("active");
+    expect(entries.map((e) => e.action)).toEqual(["granted", "renewed"]);
+    expect(await env.db.prisma.consent.count({ where: { linkId: links[0]!.id } })).toBe(1);
   });
 
-  it("deny: 303 to redirect_uri without a code, attempt declined, no link", async () => {
+  it("deny: 303 to redirect_uri without a code, attempt declined, no link, nothing in the ledger", async () => {
     env.clock.advance(60_000);
-    const codesBefore = env.fakes.oauth.codes.length;
+    const codesBefore = await codesOf(client.id);
+    const entriesBefore = await env.db.prisma.ledgerEntry.count();
     const result = await driveLinkFlow(env, { clientId: client.id, psid: "psid-deny", decision: "deny" });
     expect(result.last.status).toBe(303);
     expect(result.finalLocation!.searchParams.has("authorization_code")).toBe(false);
     expect(result.finalLocation!.searchParams.get("psid_hint")).toBe("1");
-    expect(env.fakes.oauth.codes.length).toBe(codesBefore);
+    expect(await codesOf(client.id)).toBe(codesBefore);
+    expect(await env.db.prisma.ledgerEntry.count()).toBe(entriesBefore);
     const attempt = await env.db.prisma.linkAttempt.findFirstOrThrow({ where: { psid: "psid-deny" } });
     expect(attempt.state).toBe("declined");
     expect(await env.db.prisma.link.count({ where: { psid: "psid-deny" } })).toBe(0);
@@ -82,7 +110,8 @@ describe("linking flow: /link → bank login → TOTP → consent", () => {
     const cookie = result.jar.header(env.brokerUrl)!;
     const first = await postForm(result.jar, `${env.brokerUrl}/link/consent`, { decision: "approve", csrf });
     expect(first.status).toBe(303);
-    const codes = env.fakes.oauth.codes.length;
+    const codes = await codesOf(client.id);
+    const entries = await env.db.prisma.ledgerEntry.count();
     const replay = await fetch(`${env.brokerUrl}/link/consent`, {
       method: "POST",
       redirect: "manual",
@@ -91,21 +120,44 @@ describe("linking flow: /link → bank login → TOTP → consent", () => {
     });
     expect(replay.status).toBe(409);
     expect(replay.headers.get("location")).toBeNull();
-    expect(env.fakes.oauth.codes.length).toBe(codes);
+    expect(await codesOf(client.id)).toBe(codes);
+    expect(await env.db.prisma.ledgerEntry.count()).toBe(entries);
   });
 
-  it("two concurrent approvals of one attempt mint exactly one code", async () => {
+  it("two concurrent approvals of one attempt mint exactly one code and one ledger entry", async () => {
     env.clock.advance(60_000);
     const result = await driveLinkFlow(env, { clientId: client.id, psid: "psid-race", stopAt: "consent" });
     const csrf = csrfOf(await result.last.text());
     const cookie = result.jar.header(env.brokerUrl)!;
-    const codes = env.fakes.oauth.codes.length;
+    const entries = await env.db.prisma.ledgerEntry.count();
     const approve = () =>
       fetch(`${env.brokerUrl}/link/consent`, { method: "POST", redirect: "manual", headers: { "content-type": "application/x-www-form-urlencoded", cookie }, body: new URLSearchParams({ decision: "approve", csrf }) });
     const statuses = (await Promise.all([approve(), approve(), approve()])).map((r) => r.status).sort();
     expect(statuses).toEqual([303, 409, 409]);
-    expect(env.fakes.oauth.codes.length).toBe(codes + 1);
     expect(await env.db.prisma.authorizationCode.count({ where: { attemptId: (await env.db.prisma.linkAttempt.findFirstOrThrow({ where: { psid: "psid-race" } })).id } })).toBe(1);
+    expect(await env.db.prisma.ledgerEntry.count()).toBe(entries + 1);
+  });
+
+  it("the consent page says what the bank may do, for what, how long, and that it is never for advertising", async () => {
+    env.clock.advance(60_000);
+    const result = await driveLinkFlow(env, { clientId: client.id, psid: "psid-page", stopAt: "consent", params: { scope: "balance:read alerts:fraud", code_challenge: PLAIN_PARAMS.code_challenge, code_challenge_method: "S256", consent_duration_days: "30" } });
+    expect(result.last.status).toBe(200);
+    expect(result.last.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
+    expect(result.last.headers.get("x-frame-options")).toBe("DENY");
+    const text = (await result.last.text()).replace(/<[^>]+>/g, " ").replace(/\s+/g, " ");
+    expect(text).toContain("Link your Demo Bank account to Messenger?");
+    // Exactly the asked scopes, in words, each with its purpose.
+    expect(text).toContain("See your account balances");
+    expect(text).toContain("Send you fraud alerts");
+    expect(text).not.toContain("See your recent transactions");
+    expect(text).not.toContain("Help you in the support chat");
+    expect(text).toContain("Servicing your account");
+    expect(text).toContain("Warning you about possible fraud");
+    // How long, to the day, from the broker's clock.
+    const until = new Date(env.clock.now().getTime() + 30 * 86_400_000).toISOString().slice(0, 10);
+    expect(text).toContain(`For 30 days (until ${until}), unless you unlink sooner.`);
+    expect(text).toContain("Your linked data is never used for advertising.");
+    expect(text).toMatch(/Allow and link.*Don't link/);
   });
 
   it("refuses the consent step before the second factor", async () => {
@@ -117,8 +169,10 @@ describe("linking flow: /link → bank login → TOTP → consent", () => {
     expect(consent.headers.get("content-type")).toMatch(/text\/html/);
     const twoFa = await start.jar.fetch(`${env.brokerUrl}/link/2fa`);
     const csrf = csrfOf(await twoFa.text());
+    // The second-factor page's token is not a consent token: refused before any state is read.
     const post = await postForm(start.jar, `${env.brokerUrl}/link/consent`, { decision: "approve", csrf });
-    expect([403, 409]).toContain(post.status);
+    expect(post.status).toBe(403);
+    expect(post.headers.get("content-type")).toMatch(/text\/html/);
     const attempt = await env.db.prisma.linkAttempt.findFirstOrThrow({ where: { psid: "psid-skip" } });
     expect(attempt.state).toBe("authenticated");
   });
@@ -139,8 +193,9 @@ describe("linking flow: /link → bank login → TOTP → consent", () => {
 
   it("the enrolment page shows a QR image and the otpauth URI as text, with a labelled field", async () => {
     const result = await driveLinkFlow(env, { clientId: client.id, username: "carol-unknown", stopAt: "second_factor" }).catch((e) => e);
-    // Unknown bank users cannot sign in: the bank login stops at the IdP.
+    // Unknown bank users cannot sign in: the bank login stops at the IdP, and the broker never sees a callback.
     expect(result).toBeInstanceOf(Error);
+    expect((result as Error).message).toMatch(/got 401: wrong username or password/);
     env.clock.advance(60_000);
     await env.db.prisma.totpFactor.deleteMany({ where: { subject: "cust-bob-002" } });
     const fresh = await driveLinkFlow(env, { clientId: client.id, username: "bob", stopAt: "second_factor" });

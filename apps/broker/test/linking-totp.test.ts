@@ -20,7 +20,7 @@ describe("TOTP service", () => {
 
   async function enrolled(subject: string) {
     const service = totp();
-    const enrolment = await service.enrol("bank-a", subject, { issuer: "Bank A", account: "Bank A customer" });
+    const enrolment = await service.enrol("bank-a", subject, `attempt-${subject}`, { issuer: "Bank A", account: "Bank A customer" });
     const uri = new URL(enrolment.otpauthUri);
     expect(uri.protocol).toBe("otpauth:");
     expect(uri.searchParams.get("issuer")).toBe("Bank A");
@@ -68,6 +68,25 @@ describe("TOTP service", () => {
     expect(await service.verify("bank-a", "sub-lock", await generate({ secret, epoch: at() }))).toMatchObject({ ok: false, reason: "locked" });
     clock.advance(15 * 60_000 + 1000);
     expect((await service.verify("bank-a", "sub-lock", await generate({ secret, epoch: at() }))).ok).toBe(true);
+  });
+
+  it("makes one secret per link attempt: a reload shows it again without a write, a new attempt replaces it", async () => {
+    const service = totp();
+    const labels = { issuer: "Bank A", account: "Bank A customer" };
+    const secretOf = (e: { otpauthUri: string }) => new URL(e.otpauthUri).searchParams.get("secret");
+    // Concurrent first views of one attempt all show the one secret that is stored.
+    const first = await Promise.all([1, 2, 3].map(() => service.enrol("bank-a", "sub-reload", "attempt-1", labels)));
+    const row = await db.prisma.totpFactor.findUniqueOrThrow({ where: { clientId_subject: { clientId: "bank-a", subject: "sub-reload" } } });
+    const stored = sealer.unseal(row.secretSealed, totpSecretContext(row.id));
+    expect(first.map(secretOf)).toEqual([stored, stored, stored]);
+    clock.advance(1000);
+    for (let i = 0; i < 3; i++) expect(secretOf(await service.enrol("bank-a", "sub-reload", "attempt-1", labels))).toBe(stored);
+    const after = await db.prisma.totpFactor.findUniqueOrThrow({ where: { id: row.id } });
+    expect(after.updatedAt).toEqual(row.updatedAt);
+    expect(after.secretSealed).toBe(row.secretSealed);
+    const next = secretOf(await service.enrol("bank-a", "sub-reload", "attempt-2", labels));
+    expect(next).not.toBe(stored);
+    expect(sealer.unseal((await db.prisma.totpFactor.findUniqueOrThrow({ where: { id: row.id } })).secretSealed, totpSecretContext(row.id))).toBe(next);
   });
 
   it("keeps factors per bank client", async () => {
@@ -138,6 +157,28 @@ describe("/link/2fa over HTTP", () => {
     expect(await refused.text()).toMatch(/locked until/);
     expect((await env.db.prisma.linkAttempt.findFirstOrThrow({ where: { psid: "psid-t4" } })).state).toBe("failed");
     void secret;
+  });
+
+  it("shows one enrolment secret per attempt on every reload, and limits how often the page is drawn", async () => {
+    const a = await atSecondFactor("psid-reload", "bob");
+    const secret = totpSecretOf(a.html);
+    expect(secret).toMatch(/^[A-Z2-7]{32}$/);
+    const statuses: number[] = [];
+    for (let i = 0; i < 22; i++) {
+      const page = await a.jar.fetch(`${env.brokerUrl}/link/2fa`);
+      statuses.push(page.status);
+      const html = await page.text();
+      if (page.status === 200) expect(totpSecretOf(html)).toBe(secret);
+      else expect(html).toContain("opened too many times");
+    }
+    // 20 views per attempt per 5 minutes (the first was atSecondFactor's).
+    expect(statuses.filter((s) => s === 200)).toHaveLength(19);
+    expect(statuses.slice(19)).toEqual([429, 429, 429]);
+    // The attempt is not failed by the limit: after the window it goes on with the same secret.
+    env.clock.advance(5 * 60_000 + 1000);
+    const again = await a.jar.fetch(`${env.brokerUrl}/link/2fa`);
+    expect(again.status).toBe(200);
+    expect(totpSecretOf(await again.text())).toBe(secret);
   });
 
   it("refuses a form without its CSRF token or with another attempt's", async () => {

@@ -1,8 +1,11 @@
 import { createHmac } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GRAPH_UNLINK_JOB } from "../src/messenger/unlink-job.ts";
-import { driveLinkFlow } from "./support/link-flow.ts";
-import { startLinkingEnv, type LinkingEnv, type SeededClient } from "./support/linking-env.ts";
+import { driveLinkFlow, PLAIN_VERIFIER } from "./support/link-flow.ts";
+import { startLinkingEnv, type LinkingEnv, type RegisteredBank } from "./support/linking-env.ts";
+import { basic, postForm } from "./support/oauth.ts";
+
+type Bank = RegisteredBank & { id: string };
 
 const sign = (secret: string, body: string | Buffer) => `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
 
@@ -16,10 +19,11 @@ function delivery(pageId: string, events: { psid: string; status: "linked" | "un
     .join(",")}]}]}`;
 }
 
+/** On the broker's own OAuth server and consent ledger; only Graph and the bank are stand-ins. */
 describe("Messenger webhook and /links", () => {
   let env: LinkingEnv;
-  let client: SeededClient;
-  let other: SeededClient;
+  let client: Bank;
+  let other: Bank;
   const hook = () => `${env.brokerUrl}/messenger/webhook/${client.id}`;
   /** Event timestamps are milliseconds on the broker's (test) clock. */
   const now = () => env.clock.now().getTime();
@@ -28,16 +32,30 @@ describe("Messenger webhook and /links", () => {
 
   beforeAll(async () => {
     env = await startLinkingEnv();
-    client = await env.seedClient();
-    other = await env.seedClient();
+    const bank = async () => {
+      const b = await env.registerBank({ metadata: { require_pushed_authorization_requests: false } });
+      return { ...b, id: b.client_id };
+    };
+    client = await bank();
+    other = await bank();
   });
   afterAll(() => env?.close());
 
-  async function linked(psid: string, username = "alice", clientId = client.id) {
+  const auth = (bank: Bank = client) => ({ authorization: basic(bank.client_id, bank.client_secret) });
+  const refresh = (refreshToken: string, bank: Bank = client) => postForm(`${env.brokerUrl}/oauth/token`, { grant_type: "refresh_token", refresh_token: refreshToken }, auth(bank));
+  /** The ledger's withdrawn entries of a consent (actor and all). */
+  const withdrawals = async (consentId: string) => (await env.broker.modules.ledger.ledger.get(consentId)).entries.filter((e) => e.action === "withdrawn");
+  const allWithdrawals = () => env.db.prisma.ledgerEntry.count({ where: { action: "withdrawn" } });
+
+  /** A linked customer whose bank holds real tokens (the code exchanged), so an unlink has something to end. */
+  async function linked(psid: string, username = "alice", bank: Bank = client) {
     env.clock.advance(60_000);
-    const result = await driveLinkFlow(env, { clientId, psid, username });
+    const result = await driveLinkFlow(env, { clientId: bank.id, psid, username });
     expect(result.authorizationCode).toBeTruthy();
-    return env.db.prisma.link.findFirstOrThrow({ where: { psid, clientId } });
+    const tokens = await postForm(`${env.brokerUrl}/oauth/token`, { grant_type: "authorization_code", code: result.authorizationCode!, code_verifier: PLAIN_VERIFIER }, auth(bank));
+    expect(tokens.status).toBe(200);
+    const link = await env.db.prisma.link.findFirstOrThrow({ where: { psid, clientId: bank.id } });
+    return { ...link, refreshToken: tokens.json.refresh_token as string };
   }
 
   it("answers the verify handshake only with the right verify token", async () => {
@@ -66,7 +84,8 @@ describe("Messenger webhook and /links", () => {
     expect((await post(body, sign(client.appSecret, reserialized))).status).toBe(401);
     expect((await post(body, sign(client.appSecret, body).replace("sha256=", "sha1="))).status).toBe(401);
     expect((await env.db.prisma.link.findUniqueOrThrow({ where: { id: link.id } })).status).toBe("active");
-    expect(env.fakes.ledger.withdrawals).toHaveLength(0);
+    expect(await allWithdrawals()).toBe(0);
+    expect((await refresh(link.refreshToken)).status).toBe(200);
     expect(await env.db.prisma.replayGuard.count()).toBe(0);
   });
 
@@ -85,17 +104,18 @@ describe("Messenger webhook and /links", () => {
     for (const link of [a, b]) {
       const row = await env.db.prisma.link.findUniqueOrThrow({ where: { id: link.id } });
       expect(row).toMatchObject({ status: "unlinked", unlinkedBy: "messenger" });
-      expect(env.fakes.oauth.revoked).toContainEqual({ linkId: link.id, reason: expect.any(String) });
-      expect(env.fakes.ledger.withdrawals).toContainEqual(expect.objectContaining({ consentId: row.consentId, actor: "messenger" }));
+      expect((await refresh(link.refreshToken)).json.error).toBe("invalid_grant");
+      expect(await withdrawals(row.consentId!)).toEqual([expect.objectContaining({ actor: "messenger" })]);
+      expect((await env.broker.modules.ledger.ledger.get(row.consentId!)).consent.status).toBe("withdrawn");
     }
     expect(env.graph.unlinkCalls().length).toBe(graphCalls);
     expect(await env.db.prisma.job.count()).toBe(0);
 
-    const withdrawals = env.fakes.ledger.withdrawals.length;
+    const before = await allWithdrawals();
     const again = await post(body, sign(client.appSecret, body));
     expect(again.status).toBe(200);
     expect(await again.json()).toEqual({ received: 3, unlinked: 0, duplicates: 2, stale: 0 });
-    expect(env.fakes.ledger.withdrawals.length).toBe(withdrawals);
+    expect(await allWithdrawals()).toBe(before);
   });
 
   it("answers 200 to an empty or foreign delivery, 400 to signed garbage, any content type", async () => {
@@ -109,27 +129,38 @@ describe("Messenger webhook and /links", () => {
 
   it("GET /links lists only the calling client's links; DELETE unlinks and tells Messenger once", async () => {
     const link = await linked("psid-l1");
-    await linked("psid-l1", "alice", other.id);
-    const list = await fetch(`${env.brokerUrl}/links?psid=psid-l1`, { headers: { "x-test-client-id": client.id } });
+    const others = await linked("psid-l1", "alice", other);
+    const list = await fetch(`${env.brokerUrl}/links?psid=psid-l1`, { headers: auth(client) });
     expect(list.status).toBe(200);
     const { links } = (await list.json()) as { links: unknown[] };
     expect(links).toHaveLength(1);
     expect(links[0]).toMatchObject({ link_id: link.id, psid: "psid-l1", subject: "cust-alice-001", status: "active", consent_id: link.consentId });
     expect((await fetch(`${env.brokerUrl}/links?psid=psid-l1`)).status).toBe(401);
+    expect((await fetch(`${env.brokerUrl}/links?psid=psid-l1`, { headers: { authorization: basic(client.client_id, "wrong-secret") } })).status).toBe(401);
 
-    const del = (id: string, clientId: string) => fetch(`${env.brokerUrl}/links/${id}`, { method: "DELETE", headers: { "x-test-client-id": clientId } });
-    expect((await del(link.id, other.id)).status).toBe(404);
-    expect((await del("no-such-link", client.id)).status).toBe(404);
+    const del = (id: string, bank: Bank) => fetch(`${env.brokerUrl}/links/${id}`, { method: "DELETE", headers: auth(bank) });
+    expect((await del(link.id, other)).status).toBe(404);
+    expect((await del(others.id, client)).status).toBe(404);
+    expect((await del("no-such-link", client)).status).toBe(404);
+    // Neither refusal touched the links.
+    expect((await refresh(link.refreshToken)).status).toBe(200);
+    expect((await env.db.prisma.link.findUniqueOrThrow({ where: { id: others.id } })).status).toBe("active");
 
+    const current = (await env.db.prisma.link.findUniqueOrThrow({ where: { id: link.id } })).consentId!;
     const calls = env.graph.unlinkCalls().length;
-    const res = await del(link.id, client.id);
+    const res = await del(link.id, client);
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ link_id: link.id, status: "unlinked", unlinked_by: "bank" });
     expect(env.graph.unlinkCalls().slice(calls)).toEqual([expect.objectContaining({ method: "POST", body: { psid: "psid-l1" }, query: { access_token: env.graph.pageAccessToken } })]);
-    expect(env.fakes.ledger.withdrawals.at(-1)).toMatchObject({ consentId: link.consentId, actor: "bank" });
+    expect(await withdrawals(current)).toEqual([expect.objectContaining({ actor: "bank" })]);
+    // The bank's tokens of that link end with it; the other bank's link is untouched.
+    const rotated = await env.db.prisma.grant.count({ where: { linkId: link.id, revokedAt: null } });
+    expect(rotated).toBe(0);
+    expect((await env.db.prisma.link.findUniqueOrThrow({ where: { id: others.id } })).status).toBe("active");
 
     // Idempotent: a second DELETE changes nothing and calls nobody.
-    expect((await del(link.id, client.id)).status).toBe(200);
+    expect((await del(link.id, client)).status).toBe(200);
+    expect(await withdrawals(current)).toHaveLength(1);
     expect(env.graph.unlinkCalls().length).toBe(calls + 1);
     expect(await env.db.prisma.job.count({ where: { doneAt: null } })).toBe(0);
   });
@@ -139,7 +170,7 @@ describe("Messenger webhook and /links", () => {
     const calls = env.graph.unlinkCalls().length;
     const body = delivery(env.graph.pageId, [{ psid: "psid-both", status: "unlinked", timestamp: now() + 777 }]);
     const [del, hookRes] = await Promise.all([
-      fetch(`${env.brokerUrl}/links/${link.id}`, { method: "DELETE", headers: { "x-test-client-id": client.id } }),
+      fetch(`${env.brokerUrl}/links/${link.id}`, { method: "DELETE", headers: auth(client) }),
       post(body, sign(client.appSecret, body)),
     ]);
     expect(del.status).toBe(200);
@@ -147,13 +178,14 @@ describe("Messenger webhook and /links", () => {
     const row = await env.db.prisma.link.findUniqueOrThrow({ where: { id: link.id } });
     expect(row.status).toBe("unlinked");
     expect(env.graph.unlinkCalls().length - calls).toBe(row.unlinkedBy === "bank" ? 1 : 0);
-    expect(env.fakes.ledger.withdrawals.filter((w) => w.consentId === link.consentId && !w.alreadyWithdrawn)).toHaveLength(1);
+    expect(await withdrawals(link.consentId!)).toHaveLength(1);
+    expect((await refresh(link.refreshToken)).json.error).toBe("invalid_grant");
   });
 
   it("retries a failed Graph unlink with backoff until it goes through", async () => {
     const link = await linked("psid-retry", "bob");
     env.graph.fail(1);
-    const res = await fetch(`${env.brokerUrl}/links/${link.id}`, { method: "DELETE", headers: { "x-test-client-id": client.id } });
+    const res = await fetch(`${env.brokerUrl}/links/${link.id}`, { method: "DELETE", headers: auth(client) });
     expect(res.status).toBe(200);
     const job = await env.db.prisma.job.findFirstOrThrow({ where: { kind: GRAPH_UNLINK_JOB, doneAt: null } });
     expect(job.attempts).toBe(1);

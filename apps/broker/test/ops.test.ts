@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestBroker, type TestBroker } from "./support/app.ts";
+import { startTestBroker, TEST_REGISTRATION_TOKEN, type TestBroker } from "./support/app.ts";
 
 describe("operations endpoints", () => {
   let broker: TestBroker;
@@ -48,6 +48,31 @@ describe("operations endpoints", () => {
     expect([200, 302]).toContain(ui.statusCode);
   });
 
+  it("/docs sends a CSP that forbids framing, and every response forbids framing for older WebViews", async () => {
+    for (const url of ["/docs", "/docs/static/index.html", "/docs/json"]) {
+      const res = await broker.app.inject({ url });
+      expect(res.statusCode, url).toBeLessThan(400);
+      const csp = String(res.headers["content-security-policy"]);
+      expect(csp, url).toMatch(/frame-ancestors 'none'/);
+      expect(csp, url).toMatch(/default-src 'self'/);
+      expect(csp, url).toMatch(/object-src 'none'/);
+      expect(csp, url).not.toMatch(/upgrade-insecure-requests|validator\.swagger\.io/);
+    }
+    const samples = [
+      { url: "/healthz" },
+      { url: "/nope" },
+      { url: "/docs" },
+      { url: "/jwks.json" },
+      { url: "/link" },
+      { method: "POST" as const, url: "/oauth/token", payload: "grant_type=x", headers: { "content-type": "application/x-www-form-urlencoded" } },
+      { method: "POST" as const, url: "/connect/register", payload: "{bad", headers: { "content-type": "application/json" } },
+    ];
+    for (const sample of samples) {
+      const res = await broker.app.inject(sample);
+      expect(res.headers["x-frame-options"], sample.url).toBe("DENY");
+    }
+  });
+
   it("answers unknown routes with the JSON error shape, never a stack", async () => {
     const res = await broker.app.inject({ url: "/nope?code=secret" });
     expect(res.statusCode).toBe(404);
@@ -57,8 +82,16 @@ describe("operations endpoints", () => {
   });
 
   it("answers a malformed JSON body with 400, not 500", async () => {
-    const res = await broker.app.inject({ method: "POST", url: "/healthz", headers: { "content-type": "application/json" }, payload: "{bad" });
-    expect(res.statusCode).toBeLessThan(500);
+    const res = await broker.app.inject({
+      method: "POST",
+      url: "/connect/register",
+      headers: { "content-type": "application/json", authorization: `Bearer ${TEST_REGISTRATION_TOKEN}` },
+      payload: "{bad",
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({ error: expect.any(String), error_description: expect.any(String) });
+    expect(res.body).not.toMatch(/at .*\.(ts|js):\d+/);
+    expect(await broker.db.prisma.client.count()).toBe(0);
   });
 
   it("reports not ready when the database is gone", async () => {

@@ -156,7 +156,7 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<ConsoleRoutesOptions> = as
 
   async function totpForm(session: StaffSessionView, binding: string, error?: string) {
     const status = await staff.factorStatus(session.staff.id);
-    const enrolment = status.state === "enrolled" ? undefined : await staff.enrol(session.staff, issuer);
+    const enrolment = status.state === "enrolled" ? undefined : await staff.enrol(session, issuer);
     return totpPage({ csrf: csrf.tokenFor(binding, "totp"), email: session.staff.email, ...(enrolment ? { enrolment } : {}), ...(error ? { error } : {}) });
   }
 

@@ -101,7 +101,8 @@ export function createStaffService(deps: StaffServiceDeps) {
     },
 
     factorStatus: (staffId: string) => totp.status(STAFF_FACTOR_CLIENT, staffId),
-    enrol: (member: Staff, issuer: string) => totp.enrol(STAFF_FACTOR_CLIENT, member.id, { issuer, account: member.email }),
+    /** One secret per sign-in session: a reload shows the same one, a new sign-in replaces an unconfirmed one. */
+    enrol: (session: StaffSessionView, issuer: string) => totp.enrol(STAFF_FACTOR_CLIENT, session.staff.id, `staff-session:${session.idHash}`, { issuer, account: session.staff.email }),
 
     /** TOTP step: on success the pending session becomes a full one. */
     async secondFactor(session: StaffSessionView, code: string) {

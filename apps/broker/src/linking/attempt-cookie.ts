@@ -9,11 +9,20 @@ import { ATTEMPT_TTL_MS } from "./link-attempt.ts";
  * SameSite=Lax (the bank IdP's redirect back is a top-level GET), Secure in production. Only the
  * hash of the whole value is stored.
  *
+ * In production it is `__Host-lb_link` with `Path=/`: the browser then accepts it only from this
+ * host over https, so a sibling subdomain or a plain-http response cannot plant an attempt cookie
+ * (carrying an attacker's PSID) in a victim's browser; the unprefixed name is never read there.
+ * Outside production (plain http on localhost, where a `__Host-` cookie cannot be set) it is
+ * `lb_link` on `/link`.
+ *
  * CSRF: forms carry an HMAC of the cookie value under a key derived from the master key. A
  * cross-site page cannot read the cookie, so it cannot compute the token; no server state is
  * needed and it changes with every attempt.
  */
 export const ATTEMPT_COOKIE = "lb_link";
+export const SECURE_ATTEMPT_COOKIE = "__Host-lb_link";
+
+const cookieOf = (secure: boolean) => (secure ? { name: SECURE_ATTEMPT_COOKIE, path: "/" } : { name: ATTEMPT_COOKIE, path: "/link" });
 
 export interface AttemptBinding {
   attemptId: string;
@@ -26,15 +35,17 @@ export function newBinding(attemptId: string): AttemptBinding & { hash: string }
 }
 
 export function setAttemptCookie(reply: FastifyReply, value: string, secure: boolean) {
-  reply.setCookie(ATTEMPT_COOKIE, value, { path: "/link", httpOnly: true, sameSite: "lax", secure, maxAge: ATTEMPT_TTL_MS / 1000 });
+  const { name, path } = cookieOf(secure);
+  reply.setCookie(name, value, { path, httpOnly: true, sameSite: "lax", secure, maxAge: ATTEMPT_TTL_MS / 1000 });
 }
 
 export function clearAttemptCookie(reply: FastifyReply, secure: boolean) {
-  reply.clearCookie(ATTEMPT_COOKIE, { path: "/link", httpOnly: true, sameSite: "lax", secure });
+  const { name, path } = cookieOf(secure);
+  reply.clearCookie(name, { path, httpOnly: true, sameSite: "lax", secure });
 }
 
-export function readBinding(request: FastifyRequest): AttemptBinding | undefined {
-  const value = request.cookies?.[ATTEMPT_COOKIE];
+export function readBinding(request: FastifyRequest, secure: boolean): AttemptBinding | undefined {
+  const value = request.cookies?.[cookieOf(secure).name];
   if (!value || value.length > 200) return undefined;
   const match = /^([0-9a-f-]{36})\.[A-Za-z0-9_-]{43}$/.exec(value);
   return match ? { attemptId: match[1]!, value } : undefined;

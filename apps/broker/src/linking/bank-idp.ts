@@ -1,6 +1,7 @@
 import type { Client } from "@link-broker/db";
 import * as oidc from "openid-client";
 import { checkUrl } from "../config.ts";
+import { type OutboundFetch, OutboundError } from "../net/outbound-fetch.ts";
 import type { Sealer } from "../crypto/seal.ts";
 import { clientSecretContext } from "../oauth/clients/client-secrets.ts";
 
@@ -58,6 +59,12 @@ export interface BankIdpOptions {
   /** `{PUBLIC_URL}/link/callback`. */
   redirectUri: string;
   production: boolean;
+  /**
+   * Every request to the bank's provider (discovery, token, JWKS) goes through it: the issuer
+   * and every endpoint its discovery document names are address-checked at connect time, and
+   * bodies are capped (net/outbound-fetch.ts).
+   */
+  fetch: OutboundFetch;
   timeoutSeconds?: number;
   /** How long discovered metadata is reused. */
   discoveryTtlMs?: number;
@@ -65,7 +72,7 @@ export interface BankIdpOptions {
 }
 
 export function createBankIdp(options: BankIdpOptions): BankIdp {
-  const { redirectUri, production, timeoutSeconds = 5, discoveryTtlMs = 10 * 60_000, now = Date.now } = options;
+  const { redirectUri, production, fetch: outboundFetch, timeoutSeconds = 5, discoveryTtlMs = 10 * 60_000, now = Date.now } = options;
   const discovered = new Map<string, { metadata: oidc.ServerMetadata; at: number }>();
 
   function insecureAllowed(issuer: URL) {
@@ -91,6 +98,7 @@ export function createBankIdp(options: BankIdpOptions): BankIdp {
         config = await oidc.discovery(issuer, settings.clientId, { client_secret: settings.clientSecret }, auth, {
           execute: insecureAllowed(issuer) ? [oidc.allowInsecureRequests] : [],
           timeout: timeoutSeconds,
+          [oidc.customFetch]: outboundFetch as oidc.CustomFetch,
         });
       } catch {
         throw new BankIdpError("unavailable", "bank identity provider discovery failed");
@@ -98,6 +106,7 @@ export function createBankIdp(options: BankIdpOptions): BankIdp {
       discovered.set(issuer.href, { metadata: config.serverMetadata(), at: now() });
     }
     config.timeout = timeoutSeconds;
+    config[oidc.customFetch] = outboundFetch as oidc.CustomFetch;
     return config;
   }
 
@@ -141,6 +150,8 @@ export function createBankIdp(options: BankIdpOptions): BankIdp {
         if (err instanceof oidc.ResponseBodyError || err instanceof oidc.AuthorizationResponseError) {
           throw new BankIdpError("invalid_response", `bank identity provider refused the code (${err.error})`);
         }
+        // A refused address, an oversized or a timed-out answer: the provider is not usable.
+        if ((err as { cause?: unknown }).cause instanceof OutboundError) throw new BankIdpError("unavailable", "bank identity provider could not be reached");
         if (err instanceof oidc.ClientError) throw new BankIdpError("invalid_response", `bank login response failed a check (${err.code ?? "check"})`);
         throw new BankIdpError("unavailable", "bank identity provider could not be reached");
       }

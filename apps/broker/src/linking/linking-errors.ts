@@ -28,4 +28,5 @@ export const Errors = {
   },
   tooManyLinks: () => linkError("rate_limited", "Please wait", "Too many links were opened in a short time.", "Wait a minute, then tap the link in Messenger again.", 429),
   tooFast: () => linkError("rate_limited", "Please wait", "Too many codes were tried in a short time.", "Wait a few minutes, then try again.", 429),
+  tooManyViews: () => linkError("rate_limited", "Please wait", "This page was opened too many times in a short time.", "Wait a few minutes, then try again.", 429),
 };

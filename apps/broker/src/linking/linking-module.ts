@@ -5,6 +5,7 @@ import type { ClientLookup, LedgerPort, OAuthPort } from "../contracts.ts";
 import type { LinksRepo } from "../links/links-repo.ts";
 import type { GraphClient } from "../messenger/graph-client.ts";
 import { createCsrf } from "./attempt-cookie.ts";
+import { registrantFetch } from "../net/outbound-fetch.ts";
 import { createBankIdp, type BankIdp } from "./bank-idp.ts";
 import { ATTEMPT_RETENTION_MS } from "./link-attempt.ts";
 import { createLinkAttemptRepo } from "./link-attempt-repo.ts";
@@ -52,7 +53,7 @@ export function createLinkingModule(deps: LinkingModuleDeps) {
     attempts,
     links: deps.links,
     graph: deps.graph,
-    bankIdp: deps.bankIdp ?? createBankIdp({ redirectUri: `${config.publicUrl}/link/callback`, production: config.production }),
+    bankIdp: deps.bankIdp ?? createBankIdp({ redirectUri: `${config.publicUrl}/link/callback`, production: config.production, fetch: registrantFetch(config.outboundAllowlist) }),
     totp: createTotpService({ repo: totpRepo, sealer, clock }),
     oauth: deps.oauth,
     ledger: deps.ledger,

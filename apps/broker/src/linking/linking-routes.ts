@@ -43,6 +43,8 @@ const pageConfig = { errorFormat: "page" as const };
 
 /** Two-factor attempts per attempt per window, on top of the factor's own 5-failure lock. */
 const TWO_FA_LIMIT = { max: 10, windowSeconds: 5 * 60 };
+/** Views of the second-factor page per attempt per window: each one unseals a secret and draws a QR code. */
+const TWO_FA_PAGE_LIMIT = { max: 20, windowSeconds: 5 * 60 };
 
 /** GET /link, /link/callback, GET|POST /link/2fa, GET|POST /link/consent (DESIGN.md "Linking"). */
 export const linkingRoutes: FastifyPluginAsyncTypebox<LinkingRoutesOptions> = async (app, options) => {
@@ -65,26 +67,30 @@ export const linkingRoutes: FastifyPluginAsyncTypebox<LinkingRoutesOptions> = as
 
   app.get("/link/callback", { schema: { tags, summary: "The bank identity provider's redirect back", response: PageResponse }, config: pageConfig }, async (request, reply) => {
     const current = new URL(request.url, options.publicUrl);
-    const { location } = await service.callback(readBinding(request), current);
+    const { location } = await service.callback(readBinding(request, secureCookies), current);
     return reply.header("cache-control", "no-store").redirect(location, 303);
   });
 
+  async function limit(key: string, rule: typeof TWO_FA_LIMIT, refusal: () => PageError) {
+    const hit = await rateLimiter.hit(key, rule);
+    if (hit.count <= rule.max) return;
+    const e = refusal();
+    e.headers["retry-after"] = String(Math.max(1, Math.ceil(hit.retryAfter)));
+    throw e;
+  }
+
   app.get("/link/2fa", { schema: { tags, summary: "Second factor: enrol or enter a TOTP code", response: PageResponse }, config: pageConfig }, async (request, reply) => {
-    const binding = readBinding(request);
+    const binding = readBinding(request, secureCookies);
+    if (binding) await limit(`link_2fa_page:${binding.attemptId}`, TWO_FA_PAGE_LIMIT, Errors.tooManyViews);
     const { bankName, enrolment, attempt } = await service.secondFactorForm(binding);
     return sendPage(reply, secondFactorPage({ bankName, enrolment, csrf: csrf.tokenFor(binding!, "2fa"), returnUrl: messengerReturnUrl(attempt.redirectUri) }), 200, csp);
   });
 
   app.post("/link/2fa", { schema: { tags, summary: "Second factor: check a TOTP code", body: CodeForm, response: PageResponse }, config: pageConfig }, async (request, reply) => {
-    const binding = readBinding(request);
+    const binding = readBinding(request, secureCookies);
     if (!binding) throw Errors.noSession();
     if (!csrf.check(binding, "2fa", request.body.csrf)) throw Errors.csrf();
-    const hit = await rateLimiter.hit(`link_2fa:${binding.attemptId}`, TWO_FA_LIMIT);
-    if (hit.count > TWO_FA_LIMIT.max) {
-      const e = Errors.tooFast();
-      e.headers["retry-after"] = String(Math.max(1, Math.ceil(hit.retryAfter)));
-      throw e;
-    }
+    await limit(`link_2fa:${binding.attemptId}`, TWO_FA_LIMIT, Errors.tooFast);
     const result = await service.verifySecondFactor(binding, request.body.code ?? request.body.recovery_code ?? "");
     if (result.ok) return reply.redirect("/link/consent", 303);
     if (result.reason === "not_enrolled") throw Errors.wrongStep();
@@ -93,7 +99,7 @@ export const linkingRoutes: FastifyPluginAsyncTypebox<LinkingRoutesOptions> = as
   });
 
   app.get("/link/consent", { schema: { tags, summary: "Consent: what the bank may do, for what, how long", response: PageResponse }, config: pageConfig }, async (request, reply) => {
-    const binding = readBinding(request);
+    const binding = readBinding(request, secureCookies);
     const { attempt, bankName, expiresAt, messengerAccount } = await service.consentForm(binding);
     return sendPage(
       reply,
@@ -121,7 +127,7 @@ export const linkingRoutes: FastifyPluginAsyncTypebox<LinkingRoutesOptions> = as
   }
 
   app.post("/link/consent", { schema: { tags, summary: "Consent: approve or deny", body: ConsentForm, response: PageResponse }, config: pageConfig }, async (request, reply) => {
-    const binding = readBinding(request);
+    const binding = readBinding(request, secureCookies);
     if (!binding) throw Errors.noSession();
     if (!csrf.check(binding, "consent", request.body.csrf)) throw Errors.csrf();
     const decision = request.body.decision;

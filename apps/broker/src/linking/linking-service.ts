@@ -192,8 +192,10 @@ export function createLinkingService(deps: LinkingServiceDeps) {
     async callback(binding: AttemptBinding | undefined, currentUrl: URL): Promise<{ location: string }> {
       const attempt = await attemptFor(binding, "started");
       const state = currentUrl.searchParams.get("state");
+      // A state that is not this attempt's is refused and changes nothing: anyone can send this
+      // browser to /link/callback (a cross-site link, another attempt's late callback), and that
+      // must not end the customer's live attempt. Only the bank's answer to this attempt moves it.
       if (!state || !attempt.oidcStateHash || !constantEquals(hashToken(state), attempt.oidcStateHash)) {
-        await attempts.fail(attempt.id, "state_mismatch");
         throw withReturn(Errors.stateMismatch(), attempt);
       }
       const client = await clientOf(attempt);
@@ -234,7 +236,7 @@ export function createLinkingService(deps: LinkingServiceDeps) {
         await attempts.fail(attempt.id, "second_factor_locked");
         throw withReturn(Errors.locked(status.lockedUntil, clock.now()), attempt);
       }
-      const enrolment = status.state === "enrolled" ? undefined : await totp.enrol(client.id, attempt.bankSubject!, { issuer: client.name, account: `${client.name} customer` });
+      const enrolment = status.state === "enrolled" ? undefined : await totp.enrol(client.id, attempt.bankSubject!, attempt.id, { issuer: client.name, account: `${client.name} customer` });
       return { attempt, bankName: client.name, enrolment };
     },
 

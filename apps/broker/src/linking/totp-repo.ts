@@ -9,14 +9,18 @@ export function createTotpRepo(db: Pick<Db, "prisma">) {
     },
 
     /** Creates the unconfirmed factor, or answers the one a concurrent request created. */
-    async createPending(input: { id: string; clientId: string; subject: string; secretSealed: string }): Promise<TotpFactor> {
+    async createPending(input: { id: string; clientId: string; subject: string; secretSealed: string; pendingAttemptId: string }): Promise<TotpFactor> {
       await prisma.totpFactor.createMany({ data: [input], skipDuplicates: true });
       return (await this.find(input.clientId, input.subject))!;
     },
 
-    /** Replaces an unconfirmed factor's secret (a new enrolment); confirmed ones are never replaced. A lock stays. */
-    async replacePending(id: string, secretSealed: string): Promise<boolean> {
-      const { count } = await prisma.totpFactor.updateMany({ where: { id, confirmedAt: null }, data: { secretSealed } });
+    /**
+     * Replaces an unconfirmed factor's secret for a new attempt, only while the secret is still
+     * the one `previousAttemptId` made (so two requests cannot both think theirs is stored);
+     * confirmed ones are never replaced. A lock stays.
+     */
+    async replacePending(id: string, secretSealed: string, pendingAttemptId: string, previousAttemptId: string | null): Promise<boolean> {
+      const { count } = await prisma.totpFactor.updateMany({ where: { id, confirmedAt: null, pendingAttemptId: previousAttemptId }, data: { secretSealed, pendingAttemptId } });
       return count === 1;
     },
 

@@ -64,28 +64,39 @@ export function createTotpService({ repo, sealer, clock }: TotpServiceDeps) {
       return { state: factor.confirmedAt ? "enrolled" : "pending", lockedUntil };
     },
 
-    /** A new (or refreshed, while unconfirmed) secret, shown once as a QR code and as text. */
-    async enrol(clientId: string, subject: string, labels: { issuer: string; account: string }): Promise<Enrolment> {
-      const secret = generateSecret({ length: 20 });
-      let factor = await repo.find(clientId, subject);
-      if (factor?.confirmedAt) throw new Error("factor already confirmed");
-      if (!factor) {
-        const id = randomUUID();
-        factor = await repo.createPending({ id, clientId, subject, secretSealed: sealer.seal(secret, totpSecretContext(id)) });
-        if (factor.id !== id && !(await repo.replacePending(factor.id, sealer.seal(secret, totpSecretContext(factor.id))))) {
-          throw new Error("factor confirmed concurrently");
+    /**
+     * The enrolment secret of this link attempt, shown as a QR code and as text. An attempt makes
+     * one secret (the first time its page is shown) and shows that same one on every reload; a
+     * new attempt replaces a secret that was never confirmed. Recovery codes come with each view.
+     */
+    async enrol(clientId: string, subject: string, attemptId: string, labels: { issuer: string; account: string }): Promise<Enrolment> {
+      const render = async (factorId: string, secret: string): Promise<Enrolment> => {
+        // Recovery codes are kept only as hashes, so each view of the page issues a new set (the
+        // factor is unconfirmed, so the set it replaces never worked): the newest set shown is the valid one.
+        const recoveryCodes = Array.from({ length: RECOVERY_CODES }, newRecoveryCode);
+        await repo.replaceRecoveryCodes(
+          factorId,
+          recoveryCodes.map((code) => ({ id: randomUUID(), codeHash: recoveryCodeHash(factorId, normalizeRecoveryCode(code)) })),
+        );
+        const otpauthUri = generateURI({ issuer: labels.issuer, label: labels.account, secret, algorithm: "sha1", digits: 6, period: TOTP_PERIOD });
+        const qrDataUrl = await QRCode.toDataURL(otpauthUri, { errorCorrectionLevel: "M", margin: 2, width: 240 });
+        return { factorId, otpauthUri, qrDataUrl, recoveryCodes };
+      };
+      for (let round = 0; round < 3; round++) {
+        let factor = await repo.find(clientId, subject);
+        if (!factor) {
+          const id = randomUUID();
+          const secret = generateSecret({ length: 20 });
+          factor = await repo.createPending({ id, clientId, subject, secretSealed: sealer.seal(secret, totpSecretContext(id)), pendingAttemptId: attemptId });
+          if (factor.id === id) return render(id, secret);
         }
-      } else if (!(await repo.replacePending(factor.id, sealer.seal(secret, totpSecretContext(factor.id))))) {
-        throw new Error("factor confirmed concurrently");
+        if (factor.confirmedAt) throw new Error("factor already confirmed");
+        if (factor.pendingAttemptId === attemptId) return render(factor.id, sealer.unseal(factor.secretSealed, totpSecretContext(factor.id)));
+        const secret = generateSecret({ length: 20 });
+        if (await repo.replacePending(factor.id, sealer.seal(secret, totpSecretContext(factor.id)), attemptId, factor.pendingAttemptId)) return render(factor.id, secret);
+        // Another request changed the factor meanwhile: read it again.
       }
-      const recoveryCodes = Array.from({ length: RECOVERY_CODES }, newRecoveryCode);
-      await repo.replaceRecoveryCodes(
-        factor.id,
-        recoveryCodes.map((code) => ({ id: randomUUID(), codeHash: recoveryCodeHash(factor.id, normalizeRecoveryCode(code)) })),
-      );
-      const otpauthUri = generateURI({ issuer: labels.issuer, label: labels.account, secret, algorithm: "sha1", digits: 6, period: TOTP_PERIOD });
-      const qrDataUrl = await QRCode.toDataURL(otpauthUri, { errorCorrectionLevel: "M", margin: 2, width: 240 });
-      return { factorId: factor.id, otpauthUri, qrDataUrl, recoveryCodes };
+      throw new Error("factor changed concurrently");
     },
 
     async verify(clientId: string, subject: string, code: string): Promise<VerifyOutcome> {

@@ -31,7 +31,7 @@ export interface GraphClient {
 export interface GraphClientOptions {
   baseUrl: string;
   timeoutMs?: number;
-  fetch?: typeof fetch;
+  fetch?: (input: URL, init?: RequestInit) => Promise<Response>;
 }
 
 export function createGraphClient({ baseUrl, timeoutMs = 5000, fetch: fetchFn = fetch }: GraphClientOptions): GraphClient {

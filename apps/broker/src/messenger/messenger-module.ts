@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from "fastify";
 import type { BrokerContext } from "../broker-context.ts";
 import type { ClientLookup, LinkUnlinker } from "../contracts.ts";
+import { createOutboundFetch } from "../net/outbound-fetch.ts";
 import { createGraphClient, type GraphClient } from "./graph-client.ts";
 import { messengerWebhookRoutes } from "./messenger-webhook-routes.ts";
 import { createReplayGuardRepo } from "./replay-guard-repo.ts";
@@ -23,7 +24,8 @@ export interface MessengerModuleDeps extends Pick<BrokerContext, "config" | "db"
  */
 export function createMessengerModule(deps: MessengerModuleDeps) {
   const { config, db, clock, sealer, clients, scheduler } = deps;
-  const graph = deps.graph ?? createGraphClient({ baseUrl: config.messengerGraphUrl, timeoutMs: 5_000 });
+  // The Graph URL is the operator's own configuration: its fetch is capped, not address-checked.
+  const graph = deps.graph ?? createGraphClient({ baseUrl: config.messengerGraphUrl, timeoutMs: 5_000, fetch: createOutboundFetch({ timeoutMs: 5_000 }) });
   const replayGuard = createReplayGuardRepo(db);
   scheduler.every("messenger.purge-deliveries", DELIVERY_PURGE_INTERVAL_MS, () => replayGuard.purgeExpired("messenger", clock.now()));
 

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import type { Tx } from "@link-broker/db";
 import type { FastifyPluginAsync } from "fastify";
 import type { BrokerContext } from "../broker-context.ts";
+import { registrantFetch } from "../net/outbound-fetch.ts";
 import { createBearerAuth } from "../plugins/bearer-auth.ts";
 import { createClientAuth } from "../plugins/client-auth.ts";
 import { DEFAULT_RATE_LIMITS, type EndpointLimits, type OAuthEndpoint } from "../plugins/rate-limit.ts";
@@ -50,7 +51,7 @@ export function createOAuthModule(deps: OAuthModuleDeps) {
   const tokensRepo = createTokensRepo(db);
   const accessTokens = createAccessTokens({ keyStore, issuer: config.publicUrl, clock });
   const par = createParService({ repo: createParRepo(db), clock });
-  const authenticator = createClientAuthenticator({ clients, replay, clock, config });
+  const authenticator = createClientAuthenticator({ clients, replay, clock, config, fetch: registrantFetch(config.outboundAllowlist) });
   const dpop = createDpopVerifier({ replay, clock, secret: createHash("sha256").update(config.masterKey.key).digest() });
   const introspection = createIntrospectionService({
     repo: tokensRepo,

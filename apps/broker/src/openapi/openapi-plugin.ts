@@ -4,6 +4,7 @@
 // schemas and its `errorFormat` alone.
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
+import { docsCsp } from "../plugins/frame-protection.ts";
 import type { FastifyInstance, RouteOptions } from "fastify";
 import { Type } from "typebox";
 import pkg from "../../package.json" with { type: "json" };
@@ -231,5 +232,5 @@ export async function registerOpenApi(app: FastifyInstance, options: { publicUrl
     transformObject: finishDocument as never,
   });
   // The document is always built (app.swagger(), the client's generated types); /docs only when enabled.
-  if (options.ui !== false) await app.register(swaggerUi, { routePrefix: "/docs" });
+  if (options.ui !== false) await app.register(swaggerUi, { routePrefix: "/docs", staticCSP: true, transformStaticCSP: docsCsp });
 }

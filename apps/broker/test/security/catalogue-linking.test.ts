@@ -41,12 +41,20 @@ describe("redirects", () => {
 });
 
 describe("linking", () => {
-  it("attack: state CSRF (the bank's answer with a missing or another state) → refused, attempt failed", async () => {
+  // A stray answer is refused but does not end the attempt: otherwise anyone could cancel a
+  // customer's link by sending their browser a callback with any state.
+  it("attack: state CSRF (the bank's answer with a missing or another state) → refused, no bank subject taken, the real answer still works", async () => {
     const { jar, callback, psid } = await signedIn("psid-state");
-    const forged = new URL(callback);
-    forged.searchParams.set("state", "attacker-state");
-    expect((await jar.fetch(forged)).status).toBe(400);
-    expect((await attemptOf(psid)).state).toBe("failed");
+    for (const state of ["attacker-state", undefined]) {
+      const forged = new URL(callback);
+      if (state === undefined) forged.searchParams.delete("state");
+      else forged.searchParams.set("state", state);
+      expect((await jar.fetch(forged)).status, String(state)).toBe(400);
+      const attempt = await attemptOf(psid);
+      expect(attempt.state).toBe("started");
+      expect(attempt.bankSubject).toBeNull();
+    }
+    expect((await jar.fetch(callback)).status).toBe(303);
   });
 
   it("attack: mix-up (the bank's answer naming another issuer) → refused, no bank subject taken", async () => {

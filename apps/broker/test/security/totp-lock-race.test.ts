@@ -32,7 +32,7 @@ afterAll(() => db?.drop());
 describe("TOTP lock under concurrency", () => {
   it(`attack: 25 wrong codes at once → at most ${MAX_FAILURES} are checked, the factor locks, the right code is refused until the lock ends`, async () => {
     const service = createTotpService({ repo: createTotpRepo(db), sealer, clock });
-    const enrolment = await service.enrol("bank-a", "sub-race", { issuer: "Bank A", account: "customer" });
+    const enrolment = await service.enrol("bank-a", "sub-race", "attempt-race", { issuer: "Bank A", account: "customer" });
     const secret = new URL(enrolment.otpauthUri).searchParams.get("secret")!;
     const epoch = () => Math.floor(clock.now().getTime() / 1000);
     expect((await service.verify("bank-a", "sub-race", await generate({ secret, epoch: epoch() }))).ok).toBe(true);

@@ -10,6 +10,12 @@ import { loadConfig, type Config } from "../../src/config.ts";
 export const TEST_MASTER_KEY = randomBytes(32).toString("base64");
 export const TEST_REGISTRATION_TOKEN = randomBytes(32).toString("base64url");
 
+/**
+ * Test servers (bank providers, JWKS hosts) run on loopback; SSRF tests turn this off with "".
+ * Not set for a production configuration, which refuses it.
+ */
+export const TEST_OUTBOUND_ALLOWLIST = "127.0.0.0/8,::1";
+
 export function testConfig(env: Record<string, string> = {}): Config {
   return loadConfig(
     {
@@ -19,6 +25,7 @@ export function testConfig(env: Record<string, string> = {}): Config {
       // Production configs in tests would shed load whenever the shared test machine stalls a
       // second; test/load-shedding.test.ts sets its own limit.
       BROKER_MAX_EVENT_LOOP_DELAY_MS: "0",
+      ...(env.NODE_ENV === "production" ? {} : { BROKER_OUTBOUND_ALLOWLIST: TEST_OUTBOUND_ALLOWLIST }),
       ...env,
     },
     { dataDir: mkdtempSync(join(tmpdir(), "lb-test-")) },

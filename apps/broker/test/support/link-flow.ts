@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { generate } from "otplib";
 import { CookieJar } from "./cookie-jar.ts";
 import type { LinkingEnv } from "./linking-env.ts";
@@ -20,10 +21,13 @@ export function linkUrl(env: LinkingEnv, params: Record<string, string | undefin
   return url.href;
 }
 
+/** The PKCE verifier behind PLAIN_PARAMS' challenge: the bank exchanges codes with it. */
+export const PLAIN_VERIFIER = "linking-test-code-verifier-0123456789-abcdefghijkl";
+
 /** Plain (PAR-less) authorization parameters for a client with requirePar: false. */
 export const PLAIN_PARAMS = {
   scope: "balance:read alerts:fraud",
-  code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+  code_challenge: createHash("sha256").update(PLAIN_VERIFIER).digest("base64url"),
   code_challenge_method: "S256",
 };
 

@@ -12,7 +12,6 @@ import { clientSecretContext } from "../../src/oauth/clients/client-secrets.ts";
 import { testConfig } from "./app.ts";
 import { startBankIdp, type BankIdpServer } from "./bank-idp.ts";
 import { startFakeGraph, type FakeGraph } from "./fake-graph.ts";
-import { fakeLinkingDeps } from "./linking-fakes.ts";
 import { registerClient, type Registered } from "./oauth.ts";
 import { freePort } from "./ports.ts";
 
@@ -41,7 +40,6 @@ export interface LinkingEnv {
   clock: ReturnType<typeof testClock>;
   /** Messenger's redirect_uri base (allowlisted). */
   messengerRedirect: string;
-  fakes: ReturnType<typeof fakeLinkingDeps>;
   /** TOTP secrets learnt from enrolment pages, by `<clientId>:<username>`. */
   totpSecrets: Map<string, string>;
   seedClient(options?: SeedClientOptions): Promise<SeededClient>;
@@ -78,9 +76,8 @@ export interface SeededClient {
 
 /**
  * A listening broker with the linking flow, a real oidc-provider bank IdP and a fake Graph API,
- * all on loopback. The links and linking modules see fakes for the OAuth server, the ledger and
- * /links client authentication (`fakes`) unless `deps` says otherwise: `"real"` keeps the
- * broker's own (what `buildApp` wires by default). Periodic tasks do not run on their own: tests
+ * all on loopback. The links and linking modules run on the broker's own OAuth server, ledger and
+ * client authentication (what `buildApp` wires); `deps` may replace some for a test that needs to. Periodic tasks do not run on their own: tests
  * run them by name (`broker.modules.scheduler.run`).
  * `LB_TEST_LOG=1` prints the broker's error log lines (to see why a page answered 500).
  */
@@ -101,8 +98,7 @@ export async function startLinkingEnv(
   const config = testConfig({ PUBLIC_URL: brokerUrl, MESSENGER_GRAPH_URL: graph.url, MESSENGER_REDIRECT_ALLOWLIST: messengerRedirect, ...(process.env.LB_TEST_LOG === "1" ? { LOG_LEVEL: "error" } : {}), ...(options.logStream ? { LOG_LEVEL: "debug" } : {}) });
   const db = await createTestDb();
   const clock = testClock();
-  const fakes = fakeLinkingDeps();
-  const ports = options.deps === "real" ? undefined : (options.deps ?? fakes.deps);
+  const ports = options.deps === "real" || options.deps === undefined ? undefined : options.deps;
   const broker = await buildApp({ config, db, clock, logger: process.env.LB_TEST_LOG === "1" || options.logStream !== undefined, ...(options.logStream ? { logStream: options.logStream } : {}), ports, startScheduler: false, linkLimits: options.linkLimits });
   await broker.listen({ port, host: "127.0.0.1" });
   const sealer = createSealer(config.masterKey);
@@ -117,7 +113,6 @@ export async function startLinkingEnv(
     idp,
     clock,
     messengerRedirect,
-    fakes,
     totpSecrets: new Map(),
     async seedClient(o = {}) {
       const id = o.id ?? `client-${randomBytes(4).toString("hex")}`;

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
+import { get as httpGet } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -90,8 +91,28 @@ describe("bank identity provider", () => {
   });
 
   it("keeps its signing key across restarts", async () => {
-    const first = await loadIdpJwks(dataDir);
-    const again = await loadIdpJwks(dataDir);
-    expect(again.keys[0]!.kid).toBe(first.keys[0]!.kid);
+    // A fresh connection each time (no keep-alive), since the server is restarted in between.
+    const published = (base: string) =>
+      new Promise<{ kid: string; n: string }[]>((resolve, reject) => {
+        httpGet(`${base}/jwks`, { agent: false }, (res) => {
+          let text = "";
+          res.on("data", (c) => (text += c));
+          res.on("end", () => resolve((JSON.parse(text) as { keys: { kid: string; n: string }[] }).keys));
+        }).on("error", reject);
+      });
+    const before = await published(issuer);
+    expect(before).toHaveLength(1);
+    expect(before[0]).not.toHaveProperty("d");
+    // A second provider process on the same data folder (the first one stopped), as after a restart.
+    idp.server.closeAllConnections();
+    await new Promise((r) => idp.server.close(r));
+    const port = Number(new URL(issuer).port);
+    idp = await createIdp({ issuer, dataDir, clientId: "link-broker", clientSecret: "s3cret-s3cret-s3cret", redirectUri, cookieKeys: ["k1"] });
+    await new Promise<void>((r) => idp.server.listen(port, "127.0.0.1", () => r()));
+    const after = await published(issuer);
+    expect(after.map((k) => [k.kid, k.n])).toEqual(before.map((k) => [k.kid, k.n]));
+    // And a fresh folder would have made a different key: the sameness comes from the file.
+    const other = await loadIdpJwks(mkdtempSync(join(tmpdir(), "sandbox-idp-other-")));
+    expect(other.keys[0]!.n).not.toBe(before[0]!.n);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { systemClock } from "../../clock.ts";
 import { hashToken, randomToken } from "../../crypto/hash.ts";
+import { registrantFetch } from "../../net/outbound-fetch.ts";
 import { createClientAuthenticator } from "./authenticate-client.ts";
 import type { ClientRow } from "./client-repo.ts";
 
@@ -14,6 +15,7 @@ function setup() {
     replay: { consumeOnce: async () => true },
     clock: systemClock,
     config: { publicUrl: "http://127.0.0.1:3000" },
+    fetch: registrantFetch([]),
   });
   const auth = (s: string) => authenticator.authenticate({ authorization: basic(client.id, s), body: {} });
   return { secret, client, auth };

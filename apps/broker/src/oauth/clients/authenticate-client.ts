@@ -1,9 +1,10 @@
-import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
+import { createLocalJWKSet, createRemoteJWKSet, customFetch, decodeJwt, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import type { Clock } from "../../clock.ts";
 import type { Config } from "../../config.ts";
 import { sameLengthEquals } from "../../crypto/constant-equals.ts";
 import { matchesHash } from "../../crypto/hash.ts";
 import { InvalidClient, InvalidRequest } from "../../errors.ts";
+import type { OutboundFetch } from "../../net/outbound-fetch.ts";
 import { hasControlCharacter } from "../../web/control-characters.ts";
 import type { ReplayRepo } from "../shared/replay-repo.ts";
 import type { ClientCache, ClientRow } from "./client-repo.ts";
@@ -25,7 +26,14 @@ export interface ClientAuthInput {
  * client_secret_basic and private_key_jwt (RFC 6749 §2.3, RFC 7523). Every failure is the same
  * 401 invalid_client, whatever went wrong, so an attacker learns nothing about which part.
  */
-export function createClientAuthenticator(deps: { clients: Pick<ClientCache, "get">; replay: ReplayRepo; clock: Clock; config: Pick<Config, "publicUrl"> }) {
+export function createClientAuthenticator(deps: {
+  clients: Pick<ClientCache, "get">;
+  replay: ReplayRepo;
+  clock: Clock;
+  config: Pick<Config, "publicUrl">;
+  /** Fetches a client's jwks_uri: address-checked, size-capped, failures cached (net/outbound-fetch.ts). */
+  fetch: OutboundFetch;
+}) {
   const { clients, replay, clock, config } = deps;
   const remoteSets = new Map<string, JWTVerifyGetKey>();
   const proven = new Map<string, { secretHash: string; secret: string }>();
@@ -35,7 +43,12 @@ export function createClientAuthenticator(deps: { clients: Pick<ClientCache, "ge
     if (!client.jwksUri) return undefined;
     let set = remoteSets.get(`${client.id} ${client.jwksUri}`);
     if (!set) {
-      set = createRemoteJWKSet(new URL(client.jwksUri), { cacheMaxAge: 10 * 60_000, cooldownDuration: 30_000, timeoutDuration: 3_000 });
+      set = createRemoteJWKSet(new URL(client.jwksUri), {
+        cacheMaxAge: 10 * 60_000,
+        cooldownDuration: 30_000,
+        timeoutDuration: 3_000,
+        [customFetch]: deps.fetch as never,
+      });
       remoteSets.set(`${client.id} ${client.jwksUri}`, set);
     }
     return set;

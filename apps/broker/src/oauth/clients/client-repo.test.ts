@@ -25,7 +25,7 @@ describe("client cache", () => {
     vi.useFakeTimers();
     try {
       const repo = fakeRepo();
-      const cache = createClientCache(repo, 1000);
+      const cache = createClientCache(repo, 1000, 3000);
       const first = cache.get("c1");
       repo.reads[0]!(row("one"));
       await first;
@@ -35,6 +35,27 @@ describe("client cache", () => {
       expect(repo.findById).toHaveBeenCalledTimes(2);
       repo.reads[1]!(row("two"));
       await vi.waitFor(async () => expect((await cache.get("c1"))?.name).toBe("two"));
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("never answers from an entry older than its maximum age: another process's delete shows within it", async () => {
+    vi.useFakeTimers();
+    try {
+      const repo = fakeRepo();
+      const cache = createClientCache(repo); // defaults: refresh after 500 ms, never older than 1 s
+      const first = cache.get("c1");
+      repo.reads[0]!(row("one"));
+      await first;
+      vi.advanceTimersByTime(1001);
+      const next = cache.get("c1");
+      let settled = false;
+      void next.then(() => (settled = true));
+      await Promise.resolve();
+      expect(settled).toBe(false);
+      repo.reads[1]!(null);
+      expect(await next).toBeNull();
     } finally {
       vi.useRealTimers();
     }

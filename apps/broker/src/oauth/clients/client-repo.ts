@@ -36,13 +36,14 @@ export function createClientRepo(db: Db) {
 export type ClientRepo = ReturnType<typeof createClientRepo>;
 
 /**
- * Client lookups cached for a few seconds per process (the token and introspection hot paths).
- * An expired entry keeps answering while one background read refreshes it, so an expiry never
- * stalls a burst of requests on the database; concurrent misses share one read. Registration
- * PUT/DELETE invalidate this process's entry; other processes see the change within `ttlMs`
- * and one read, and a deleted client's tokens are revoked in the database at once.
+ * Client lookups cached briefly per process (the token and introspection hot paths). An entry
+ * older than `ttlMs` keeps answering while one background read refreshes it, so a busy client
+ * never stalls on the database; one older than `maxAgeMs` is never served, so another process
+ * sees a deleted or disabled client within 1 s (the bound DESIGN.md sets for withdrawals).
+ * Concurrent misses share one read. Registration PUT/DELETE invalidate this process's entry at
+ * once, and a deleted client's tokens are revoked in the database at once.
  */
-export function createClientCache(repo: Pick<ClientRepo, "findById">, ttlMs = 5_000) {
+export function createClientCache(repo: Pick<ClientRepo, "findById">, ttlMs = 500, maxAgeMs = 1_000) {
   // One refreshing value per client. Invalidating drops the client's entry, so a read that was
   // running for it lands in an entry no longer used and cannot put its older row back.
   const entries = new Map<string, RefreshingValue<ClientRow | null>>();
@@ -51,7 +52,7 @@ export function createClientCache(repo: Pick<ClientRepo, "findById">, ttlMs = 5_
       const entry = entries.get(id);
       if (entry) return entry.get();
       if (entries.size > 10_000) entries.clear();
-      const created = refreshingValue(ttlMs, () => repo.findById(id));
+      const created = refreshingValue(ttlMs, () => repo.findById(id), maxAgeMs);
       entries.set(id, created);
       // Only clients that exist stay cached: any caller can name any client_id, and unknown
       // ones kept here would let a flood of random ids push the real clients out.

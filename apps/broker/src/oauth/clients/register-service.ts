@@ -6,6 +6,7 @@ import { hashToken, matchesHash, randomToken } from "../../crypto/hash.ts";
 import type { Sealer } from "../../crypto/seal.ts";
 import { clientSecretContext, type ClientSecretField } from "./client-secrets.ts";
 import { InvalidClientMetadata, InvalidToken } from "../../errors.ts";
+import { createAddressPolicy } from "../../net/address-policy.ts";
 import type { ClientCache, ClientRepo, ClientRow } from "./client-repo.ts";
 import type { ClientMetadataOutput } from "./register-schemas.ts";
 import { validateMetadata, type ClientMetadata } from "./validate-metadata.ts";
@@ -46,8 +47,9 @@ function destinationChanged(meta: ClientMetadata, jwksUri: string | null, curren
   );
 }
 
-export function createRegistrationService(deps: { repo: ClientRepo; cache: Pick<ClientCache, "invalidate">; sealer: Sealer; config: Pick<Config, "publicUrl" | "production" | "registrationToken">; clock: Clock }) {
+export function createRegistrationService(deps: { repo: ClientRepo; cache: Pick<ClientCache, "invalidate">; sealer: Sealer; config: Pick<Config, "publicUrl" | "production" | "registrationToken" | "outboundAllowlist">; clock: Clock }) {
   const { repo, cache, sealer, config, clock } = deps;
+  const addresses = createAddressPolicy(config.outboundAllowlist);
   // The same contexts the linking flow unseals with (client-secrets.ts): one definition for both.
   const seal = (id: string, field: ClientSecretField, value: string | undefined) => (value === undefined ? undefined : sealer.seal(value, clientSecretContext(id, field)));
 
@@ -114,7 +116,7 @@ export function createRegistrationService(deps: { repo: ClientRepo; cache: Pick<
 
     async register(meta: ClientMetadata): Promise<Output> {
       if (meta.client_id !== undefined) throw InvalidClientMetadata("client_id is assigned by the broker");
-      const v = validateMetadata(meta, config.production);
+      const v = validateMetadata(meta, config.production, addresses);
       const id = randomToken(18);
       const secret = v.tokenEndpointAuthMethod === "client_secret_basic" ? randomToken(32) : undefined;
       const registrationToken = randomToken(32);
@@ -137,7 +139,7 @@ export function createRegistrationService(deps: { repo: ClientRepo; cache: Pick<
     async update(clientId: string, authorization: string | undefined, meta: ClientMetadata): Promise<Output> {
       const current = await authorize(clientId, authorization);
       if (meta.client_id !== clientId) throw InvalidClientMetadata("client_id in the body must match the client being updated");
-      const v = validateMetadata(meta, config.production);
+      const v = validateMetadata(meta, config.production, addresses);
       const switchedToSecret = v.tokenEndpointAuthMethod === "client_secret_basic" && !current.secretHash;
       // Changing to client_secret_basic needs a secret the client never received: refuse.
       if (switchedToSecret) throw InvalidClientMetadata("token_endpoint_auth_method cannot change to client_secret_basic; register a new client");

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { createAddressPolicy } from "../../net/address-policy.ts";
 import { GRANT_TYPE_NAMES } from "../token/grants/grant-types.ts";
 import { validateMetadata, type ClientMetadata } from "./validate-metadata.ts";
 
-const check = (meta: Partial<ClientMetadata>) => validateMetadata(meta as ClientMetadata, false);
+const check = (meta: Partial<ClientMetadata>) => validateMetadata(meta as ClientMetadata, false, createAddressPolicy());
 
 describe("registration reads the grant type table", () => {
   it("gives a client every grant type that serves the scopes it holds", () => {

@@ -1,6 +1,7 @@
 import { createPublicKey, type JsonWebKey } from "node:crypto";
 import type { Static } from "typebox";
-import { checkUrl } from "../../config.ts";
+import { checkUrl, isLoopbackUrl } from "../../config.ts";
+import { type AddressPolicy, ipLiteralOf } from "../../net/address-policy.ts";
 import { InvalidClientMetadata } from "../../errors.ts";
 import { ALL_SCOPES, CUSTOMER_SCOPES, isForbiddenPurpose, parseScope, SCOPE_KINDS, type ScopeKind } from "../scopes.ts";
 import { GRANT_TYPE_NAMES, GRANT_TYPES, scopeKindOf, type GrantType, type GrantTypeName } from "../token/grants/grant-types.ts";
@@ -42,10 +43,22 @@ function url(field: string, value: string, production: boolean): string {
 }
 
 /**
+ * A URL the broker will fetch: refused at once when it names an internal address outright (the
+ * fetch would refuse it anyway, at connect time, which also covers names that resolve inside).
+ */
+function fetchedUrl(field: string, value: string, production: boolean, addresses: AddressPolicy): string {
+  const href = url(field, value, production);
+  const parsed = new URL(href);
+  const literal = ipLiteralOf(parsed.hostname) ?? (isLoopbackUrl(parsed) ? "127.0.0.1" : undefined);
+  if (literal !== undefined && !addresses.allows(literal)) throw InvalidClientMetadata(`${field} names an internal address the broker does not connect to`);
+  return href;
+}
+
+/**
  * The checks registration runs, in order. Each failure is invalid_client_metadata with a
  * description naming the field.
  */
-export function validateMetadata(meta: ClientMetadata, production: boolean): ValidatedMetadata {
+export function validateMetadata(meta: ClientMetadata, production: boolean, addresses: AddressPolicy): ValidatedMetadata {
   if (publicStrings(meta).some(isForbiddenPurpose)) throw InvalidClientMetadata("advertising, marketing and profiling are refused everywhere: no scope, purpose or field may name them");
 
   const scopeList = parseScope(meta.scope);
@@ -88,7 +101,7 @@ export function validateMetadata(meta: ClientMetadata, production: boolean): Val
       }
     }
   }
-  const jwksUri = meta.jwks_uri ? url("jwks_uri", meta.jwks_uri, production) : null;
+  const jwksUri = meta.jwks_uri ? fetchedUrl("jwks_uri", meta.jwks_uri, production, addresses) : null;
 
   const extra: Record<string, unknown> = {};
   for (const field of EXTRA_FIELDS) {
@@ -96,7 +109,7 @@ export function validateMetadata(meta: ClientMetadata, production: boolean): Val
     if (value === undefined) continue;
     extra[field] = field.endsWith("_uri") ? url(field, value as string, production) : value;
   }
-  if (meta.bank_idp) url("bank_idp.issuer", meta.bank_idp.issuer, production);
+  if (meta.bank_idp) fetchedUrl("bank_idp.issuer", meta.bank_idp.issuer, production, addresses);
 
   return {
     name: meta.client_name ?? "",

@@ -4,7 +4,8 @@ import type { TokensRepo } from "../token/tokens-repo.ts";
  * Revoked access token ids, mirrored in memory from the AccessToken table so that checking a
  * client_credentials token (never written at issue) costs no query. A revocation made in this
  * process counts at once; one made by another process counts here within `refreshMs` (the same
- * bound DESIGN.md sets for consent withdrawals). Tokens of a grant are checked in the database
+ * bound DESIGN.md sets for consent withdrawals): a mirror older than that is synced before it
+ * answers (one query a second at most, shared by every request waiting on it). Tokens of a grant are checked in the database
  * instead, so grant revocations (code replay, refresh reuse, unlinking) are always immediate.
  */
 export function createRevocationFeed(deps: { repo: Pick<TokensRepo, "revokedAccessTokens">; refreshMs?: number }) {
@@ -34,8 +35,7 @@ export function createRevocationFeed(deps: { repo: Pick<TokensRepo, "revokedAcce
 
   return {
     async isRevoked(jti: string): Promise<boolean> {
-      if (syncedAt === 0) await refresh();
-      else if (Date.now() - syncedAt > refreshMs) refresh().catch(() => {});
+      if (syncedAt === 0 || Date.now() - syncedAt > refreshMs) await refresh();
       return revoked.has(jti);
     },
     /** Records a revocation made in this process. */

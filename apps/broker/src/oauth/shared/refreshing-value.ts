@@ -1,10 +1,11 @@
 /**
  * A value loaded on first use and shared by concurrent callers. Once loaded, a stale value keeps
- * serving while one background reload runs, so an expiry never stalls requests. After `clear()`
- * the next caller loads afresh, and a load that was already running cannot put its older value
- * back.
+ * serving while one background reload runs, so an expiry never stalls requests, but never one
+ * older than `maxAgeMs` (when given): past that, callers wait for the reload, so a change made by
+ * another process is seen within that bound whatever the traffic was. After `clear()` the next
+ * caller loads afresh, and a load that was already running cannot put its older value back.
  */
-export function refreshingValue<T>(ttlMs: number, load: () => Promise<T>) {
+export function refreshingValue<T>(ttlMs: number, load: () => Promise<T>, maxAgeMs = Number.POSITIVE_INFINITY) {
   let current: { value: T; loadedAt: number } | undefined;
   let loading: Promise<T> | undefined;
   const reload = (): Promise<T> => {
@@ -24,7 +25,9 @@ export function refreshingValue<T>(ttlMs: number, load: () => Promise<T>) {
     reload,
     async get(): Promise<T> {
       if (!current) return reload();
-      if (Date.now() - current.loadedAt >= ttlMs) reload().catch(() => {});
+      const age = Date.now() - current.loadedAt;
+      if (age >= maxAgeMs) return reload();
+      if (age >= ttlMs) reload().catch(() => {});
       return current.value;
     },
     clear() {

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "totp_factor" ADD COLUMN     "pendingAttemptId" TEXT;

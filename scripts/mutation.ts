@@ -1,0 +1,117 @@
+// Mutation testing of the security-critical code with StrykerJS and its vitest runner:
+//   pnpm mutation            every scope below, one after another
+//   pnpm mutation oauth-auth one scope
+// Slow (each mutant re-runs the integration tests that cover it), so it is a script, not CI.
+// One mutant at a time, incremental: a re-run tests only mutants whose code or tests changed
+// (reports/mutation/<scope>.incremental.json). Scores: reports/mutation/<scope>.json.
+import { spawnSync } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+
+interface Scope {
+  /** The package StrykerJS runs in. */
+  cwd: string;
+  /** Files to mutate, relative to cwd. */
+  mutate: string[];
+  /** The test files that guard them, relative to cwd. */
+  tests: string[];
+}
+
+// ledger.test.ts is left out: its checkpoint schedule test depends on timers the sandbox upsets.
+const brokerAuthTests = ["test/authorization-checks.test.ts", "test/oauth-code.test.ts", "test/oauth-clients.test.ts"];
+
+export const SCOPES: Record<string, Scope> = {
+  // Who may see or end which token, and whose ledger a caller reads.
+  "oauth-auth": {
+    cwd: "apps/broker",
+    mutate: ["src/oauth/introspect/introspect-service.ts", "src/ledger/ledger-auth.ts", "src/plugins/client-auth.ts"],
+    tests: brokerAuthTests,
+  },
+  // Only the authorization and tenant checks of oauth-auth, against the tests written for them.
+  "authz-checks": {
+    cwd: "apps/broker",
+    mutate: ["src/ledger/ledger-auth.ts", "src/oauth/introspect/introspect-service.ts:36-64", "src/oauth/introspect/introspect-service.ts:91-91", "src/oauth/introspect/introspect-service.ts:106-119"],
+    tests: ["test/authorization-checks.test.ts"],
+  },
+  // How a caller proves who it is: client secrets, assertions, bearer tokens.
+  "oauth-clients": {
+    cwd: "apps/broker",
+    mutate: ["src/oauth/clients/authenticate-client.ts", "src/plugins/bearer-auth.ts"],
+    tests: [...brokerAuthTests, "src/oauth/clients/authenticate-client.test.ts"],
+  },
+  // Codes, refresh tokens, PKCE and DPoP.
+  "oauth-token": {
+    cwd: "apps/broker",
+    mutate: ["src/oauth/token/grants/*.ts", "src/oauth/token/access-token.ts", "src/oauth/checks/check-pkce.ts", "src/oauth/dpop/check-dpop.ts", "src/oauth/clients/client-repo.ts"],
+    tests: brokerAuthTests,
+  },
+  // Link management: a bank sees and ends only its own links.
+  links: {
+    cwd: "apps/broker",
+    mutate: ["src/links/links-routes.ts", "src/links/links-service.ts", "src/links/links-repo.ts"],
+    tests: ["test/links-webhook.test.ts", "test/unlink-e2e.test.ts", "test/concurrent-approval.test.ts", "src/links/links-service.test.ts"],
+  },
+  // The consent step of the linking flow (approve / deny).
+  "linking-consent": {
+    cwd: "apps/broker",
+    mutate: ["src/linking/linking-service.ts:249-288"],
+    tests: ["test/linking-flow.test.ts", "test/concurrent-approval.test.ts"],
+  },
+  ledger: {
+    cwd: "packages/consent-ledger",
+    mutate: ["src/consent-ledger.ts", "src/policy.ts", "src/consent-state.ts", "src/hash-chain.ts"],
+    tests: ["src/**/*.test.ts", "test/**/*.test.ts"],
+  },
+};
+
+const root = resolve(import.meta.dirname, "..");
+// `--without <test file>` leaves a test file out, to score the suite as it was before that file.
+// Both runs share one incremental file, so the run with the file re-tests only the mutants that
+// survived without it (and those its tests cover anew); killed ones keep their result.
+const args = process.argv.slice(2);
+const without = new Set<string>();
+for (let i = args.indexOf("--without"); i >= 0; i = args.indexOf("--without")) {
+  without.add(args[i + 1] ?? "");
+  args.splice(i, 2);
+}
+const label = without.size > 0 ? `-without-${[...without].map((t) => t.replace(/^.*\//, "").replace(/\.test\.ts$/, "")).join("-")}` : "";
+const asked = args;
+const names = asked.length > 0 ? asked : Object.keys(SCOPES);
+for (const name of names) {
+  const scope = SCOPES[name];
+  if (!scope) {
+    process.stderr.write(`unknown scope ${name}; scopes: ${Object.keys(SCOPES).join(", ")}\n`);
+    process.exit(2);
+  }
+  const reports = join(root, "reports", "mutation");
+  mkdirSync(reports, { recursive: true });
+  const config = {
+    testRunner: "vitest",
+    plugins: ["@stryker-mutator/vitest-runner"],
+    vitest: { configFile: "vitest.mutation.config.ts", related: false },
+    mutate: scope.mutate,
+    coverageAnalysis: "perTest",
+    concurrency: 1,
+    incremental: true,
+    incrementalFile: join(reports, `${name}.incremental.json`),
+    reporters: ["clear-text", "progress", "json"],
+    jsonReporter: { fileName: join(reports, `${name}${label}.json`) },
+    clearTextReporter: { allowColor: false, logTests: false, allowEmojis: false },
+    timeoutMS: 60_000,
+    // <root>/.stryker-tmp/sandbox-x: its `../../` (each package's tsconfig extends) is the repository root.
+    tempDirName: join(root, ".stryker-tmp"),
+    // TypeScript 7 has no JavaScript API for StrykerJS's tsconfig rewriting; nothing here needs it.
+    tsconfigFile: "no-tsconfig-rewrite.json",
+    cleanTempDir: "always",
+    ignorePatterns: ["node_modules", ".data", "reports"],
+  };
+  const configPath = join(reports, `${name}${label}.stryker.json`);
+  (await import("node:fs")).writeFileSync(configPath, JSON.stringify(config, null, 2));
+  process.stdout.write(`\n== mutation: ${name} (${scope.cwd}: ${scope.mutate.join(" ")})\n`);
+  const run = spawnSync(process.execPath, [join(root, "node_modules", "@stryker-mutator", "core", "bin", "stryker.js"), "run", configPath], {
+    cwd: join(root, scope.cwd),
+    stdio: "inherit",
+    env: { ...process.env, MUTATION_TESTS: scope.tests.filter((t) => !without.has(t)).join(","), LOG_LEVEL: "silent" },
+  });
+  if (run.status !== 0) process.exit(run.status ?? 1);
+}

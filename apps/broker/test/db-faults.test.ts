@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { createDb, type Db } from "@link-broker/db";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -55,7 +56,14 @@ describe.runIf(process.env.DATABASE_URL)("database faults (private Postgres)", (
    * meets one answers 503 once and the pool drops it, so the next steps start from a clean pool.
    */
   async function untilReady(): Promise<void> {
-    const read = () => fetch(`${env.brokerUrl}/ledger/consents`, { headers: { authorization: `Bearer ${TEST_REGISTRATION_TOKEN}` } }).then((r) => r.status);
+    // A ledger check of a link nobody has: it always reaches the database (nothing is cached for it).
+    const token = await api.ledgerToken();
+    const read = () =>
+      fetch(`${env.brokerUrl}/ledger/check`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({ link_id: randomUUID(), scope: "balance:read" }),
+      }).then((r) => r.status);
     let clean = 0;
     for (let i = 0; i < 300 && clean < 3; i++) {
       const ready = (await fetch(`${env.brokerUrl}/readyz`)).status === 200;

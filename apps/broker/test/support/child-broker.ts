@@ -3,7 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { TEST_MASTER_KEY, TEST_REGISTRATION_TOKEN } from "./app.ts";
+import { TEST_MASTER_KEY, TEST_OUTBOUND_ALLOWLIST, TEST_REGISTRATION_TOKEN } from "./app.ts";
 
 const MAIN = fileURLToPath(new URL("../../src/main.ts", import.meta.url));
 // Resolved here, so the child can run from an empty working directory.
@@ -42,6 +42,8 @@ export async function startChildBroker(port: number, env: Record<string, string>
       PUBLIC_URL: `http://127.0.0.1:${port}`,
       BROKER_MASTER_KEY: TEST_MASTER_KEY,
       BROKER_REGISTRATION_TOKEN: TEST_REGISTRATION_TOKEN,
+      // The bank IdP and Graph stand-ins of the tests listen on loopback.
+      BROKER_OUTBOUND_ALLOWLIST: TEST_OUTBOUND_ALLOWLIST,
       LOG_LEVEL: "warn",
       ...env,
     },

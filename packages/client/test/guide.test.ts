@@ -55,7 +55,8 @@ describe("docs/banks.md", () => {
     // 3. the webhook brings the code: a bad signature is refused, a good one exchanged
     const tokens = new Map<string, Tokens>();
     const delivery = (status: string, code?: string) =>
-      Buffer.from(JSON.stringify({ object: "page", entry: [{ id: env.graph.pageId, messaging: [{ sender: { id: psid }, account_linking: { status, ...(code ? { authorization_code: code } : {}) } }] }] }));
+      // As Messenger sends it, with the event's own time: the broker refuses events with none (replay window).
+      Buffer.from(JSON.stringify({ object: "page", entry: [{ id: env.graph.pageId, time: Date.now(), messaging: [{ sender: { id: psid }, recipient: { id: env.graph.pageId }, timestamp: Date.now(), account_linking: { status, ...(code ? { authorization_code: code } : {}) } }] }] }));
     const linked = delivery("linked", journey.authorizationCode);
     expect((await onMessengerWebhook(linked, sign(linked, "wrong"), { appSecret, broker, verifiers, tokens })).status).toBe(401);
     expect((await onMessengerWebhook(linked, sign(linked, appSecret), { appSecret, broker, verifiers, tokens })).status).toBe(200);

@@ -21,7 +21,7 @@ import {
   tokenIntrospection,
   tokenRevocation,
 } from "openid-client";
-import { BrokerError, BrokerUnreachableError, errorFromResponse, toBrokerError } from "./errors.ts";
+import { errorFromResponse, toBrokerError } from "./errors.ts";
 import type { paths } from "./generated/openapi.ts";
 
 export type ClientAuthentication =

@@ -28,6 +28,8 @@ export const PUSH_INTERVAL_MS = 2_000;
 /** The consent.expiring scan, and the purge of settled events. */
 export const EXPIRING_INTERVAL_MS = 60_000;
 const MAX_ATTEMPTS = 12;
+const KICK_TRIES = 40;
+const KICK_PAUSE_MS = 50;
 const DAY_MS = 86_400_000;
 
 export interface EventsModuleDeps extends Pick<BrokerContext, "config" | "db" | "clock" | "log" | "scheduler"> {
@@ -50,10 +52,27 @@ export function createEventsModule(deps: EventsModuleDeps) {
   const eventsUriOf = async (clientId: string) => (await deps.clients.get(clientId))?.eventsUri ?? null;
 
   const collector = createEventCollector({ repo, ledger, signer: deps.signer, pushes: async (id) => (await eventsUriOf(id)) !== null, clock, issuer: config.publicUrl, expiringDays: config.eventsExpiringDays });
+  /**
+   * Runs an event's push job now. Its job may be held for a moment by an attempt that found an
+   * earlier event still pending (and is about to put it back): try again briefly, so the wake-up
+   * is not lost to that race.
+   */
+  async function kick(jti: string): Promise<void> {
+    const id = pushJobId(jti);
+    for (let i = 0; i < KICK_TRIES; i++) {
+      if (closed) return;
+      if (await runner.runOne(id)) return;
+      const job = await jobs.find(id);
+      const held = job !== null && job.doneAt === null && job.lockedUntil !== null && job.lockedUntil > clock.now();
+      if (!held) return;
+      await new Promise((r) => setTimeout(r, KICK_PAUSE_MS));
+    }
+  }
   // Pushes started outside the scheduler, awaited on close.
   const inFlight = new Set<Promise<unknown>>();
+  let closed = false;
   const runNext = (jti: string) => {
-    const run = runner.runOne(pushJobId(jti)).catch((err) => log.warn({ err, jti }, "event push failed to start"));
+    const run = kick(jti).catch((err) => log.warn({ err, jti }, "event push failed to start"));
     inFlight.add(run);
     void run.finally(() => inFlight.delete(run));
   };
@@ -120,6 +139,7 @@ export function createEventsModule(deps: EventsModuleDeps) {
     metrics: metrics.all,
     routes,
     close: async () => {
+      closed = true;
       unsubscribe();
       await collecting?.catch(() => {});
       while (inFlight.size) await Promise.allSettled([...inFlight]);

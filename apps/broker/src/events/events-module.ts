@@ -29,6 +29,7 @@ export const PUSH_INTERVAL_MS = 2_000;
 export const EXPIRING_INTERVAL_MS = 60_000;
 const MAX_ATTEMPTS = 12;
 const KICK_TRIES = 40;
+const PUSH_CONCURRENCY = 16;
 const KICK_PAUSE_MS = 50;
 const DAY_MS = 86_400_000;
 
@@ -68,13 +69,25 @@ export function createEventsModule(deps: EventsModuleDeps) {
       await new Promise((r) => setTimeout(r, KICK_PAUSE_MS));
     }
   }
-  // Pushes started outside the scheduler, awaited on close.
+  // Pushes started outside the scheduler: at most PUSH_CONCURRENCY at once (a burst of events
+  // must not take every database connection), the rest queued; awaited on close.
+  const queue: string[] = [];
   const inFlight = new Set<Promise<unknown>>();
   let closed = false;
+  function drain() {
+    while (!closed && inFlight.size < PUSH_CONCURRENCY && queue.length) {
+      const jti = queue.shift()!;
+      const run = kick(jti).catch((err) => log.warn({ err, jti }, "event push failed to start"));
+      inFlight.add(run);
+      void run.finally(() => {
+        inFlight.delete(run);
+        drain();
+      });
+    }
+  }
   const runNext = (jti: string) => {
-    const run = kick(jti).catch((err) => log.warn({ err, jti }, "event push failed to start"));
-    inFlight.add(run);
-    void run.finally(() => inFlight.delete(run));
+    queue.push(jti);
+    drain();
   };
   const push = createPushDelivery({ repo, eventsUriOf, fetch, clock, metrics, maxAttempts: MAX_ATTEMPTS, runNext });
   const runner = createJobRunner({

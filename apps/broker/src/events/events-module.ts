@@ -33,7 +33,7 @@ const PUSH_CONCURRENCY = 16;
 const KICK_PAUSE_MS = 50;
 const DAY_MS = 86_400_000;
 
-export interface EventsModuleDeps extends Pick<BrokerContext, "config" | "db" | "clock" | "log" | "scheduler"> {
+export interface EventsModuleDeps extends Pick<BrokerContext, "config" | "db" | "clock" | "log" | "scheduler" | "rateLimiter"> {
   ledger: Pick<ConsentLedger, "entriesAfter" | "expiringBetween" | "onAppend">;
   /** The broker's access-token signer (its keys are at /jwks.json). */
   signer: { sign(payload: Record<string, unknown>, options: { typ: string }): Promise<string> };
@@ -142,7 +142,7 @@ export function createEventsModule(deps: EventsModuleDeps) {
   });
 
   const routes: FastifyPluginAsync<{ clientAuth: preHandlerHookHandler }> = async (app, { clientAuth }) => {
-    await app.register(eventsRoutes, { clientAuth, poll });
+    await app.register(eventsRoutes, { clientAuth, poll, rateLimiter: deps.rateLimiter });
   };
   return {
     /** Reads the ledger up to its head now (tests, benchmarks). */

@@ -1,11 +1,16 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { preHandlerHookHandler } from "fastify";
+import { limitByClient, limitByIp, type Limit, type RateLimiter } from "../plugins/rate-limit.ts";
 import { Type } from "typebox";
 import { UnauthorizedError } from "../errors.ts";
 import { MAX_EVENTS, type createPollService } from "./poll-service.ts";
 
+/** Polls per caller address and per bank (a long poll holds one request for up to 10 s). */
+export const POLL_LIMITS: { perIp: Limit; perClient: Limit } = { perIp: { max: 600, windowSeconds: 10 }, perClient: { max: 300, windowSeconds: 10 } };
+
 export interface EventsRoutesOptions {
   clientAuth: preHandlerHookHandler;
+  rateLimiter: RateLimiter;
   poll: ReturnType<typeof createPollService>;
 }
 
@@ -36,11 +41,16 @@ const PollAnswer = Type.Object({
 });
 
 /** RFC 8936 poll delivery of consent events (client authentication as at the token endpoint). */
-export const eventsRoutes: FastifyPluginAsyncTypebox<EventsRoutesOptions> = async (app, { clientAuth, poll }) => {
+export const eventsRoutes: FastifyPluginAsyncTypebox<EventsRoutesOptions> = async (app, { clientAuth, poll, rateLimiter }) => {
+  const perClient = limitByClient(rateLimiter, "events_poll", POLL_LIMITS.perClient);
   app.post(
     "/events/poll",
     {
-      preHandler: clientAuth,
+      onRequest: limitByIp(rateLimiter, "events_poll", POLL_LIMITS.perIp),
+      preHandler: [clientAuth, async (request) => {
+        const tooMany = await perClient(request);
+        if (tooMany) throw tooMany;
+      }],
       schema: {
         tags: ["events"],
         summary: "Consent events (RFC 8936 poll): acknowledge processed SETs and take the next ones",

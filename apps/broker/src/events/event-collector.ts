@@ -89,4 +89,3 @@ export function createEventCollector(deps: CollectorDeps) {
   };
 }
 
-export type EventCollector = ReturnType<typeof createEventCollector>;

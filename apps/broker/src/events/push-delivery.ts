@@ -43,7 +43,7 @@ export function createPushDelivery(deps: PushDeps) {
     const { jti } = job.payload as { jti: string };
     const event = await repo.find(jti);
     // Acknowledged by poll, delivered by an earlier attempt, or purged: nothing left to do.
-    if (!event || event.push !== "pending" || event.ackedAt) return;
+    if (event?.push !== "pending" || event.ackedAt) return;
     const uri = await deps.eventsUriOf(event.clientId);
     if (!uri) {
       await repo.setPush(jti, "none", clock.now(), "the client has no events_uri any more");

@@ -8,6 +8,7 @@ import { validateMetadata } from "../src/oauth/clients/validate-metadata.ts";
 import { startTestBroker, TEST_REGISTRATION_TOKEN, type TestBroker } from "./support/app.ts";
 import { startEventReceiver } from "./support/event-receiver.ts";
 import { basic } from "./support/oauth.ts";
+import { createStaff, signIn } from "./support/staff.ts";
 
 const DAY = 86_400_000;
 let t = Date.now();
@@ -242,6 +243,22 @@ describe("expiry (scheduler, fake clock)", () => {
     await run("ledger.sweep-expired");
     await receiver.until(() => eventsOf(g.consentId).length === 3);
     expect(eventsOf(g.consentId).map((r) => r.type)).toEqual(["consent.granted", "consent.expiring", "consent.expired"]);
+  });
+});
+
+describe("compliance console", () => {
+  it("shows each event of a consent and how it was delivered", async () => {
+    const g = await grant(pushBank.client_id);
+    await ledger.withdraw({ consentId: g.consentId, actor: "customer" });
+    await until(async () => (await broker.app.modules.events.ofConsent(g.consentId)).every((e) => e.push === "delivered") && eventsOf(g.consentId).length === 2);
+    await createStaff(broker.db, "events-auditor@bank.example", "auditor");
+    const { cookie } = await signIn(broker.app, "events-auditor@bank.example", { now: clock.now() });
+    const page = await broker.app.inject({ url: `/console/consents/${g.consentId}`, headers: { cookie } });
+    expect(page.statusCode).toBe(200);
+    const section = page.body.slice(page.body.indexOf('data-testid="events"'));
+    expect(section).toContain("consent.granted");
+    expect(section).toContain("consent.withdrawn");
+    expect(section.match(/data-testid="event-state">delivered/g)).toHaveLength(2);
   });
 });
 

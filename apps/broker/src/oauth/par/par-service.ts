@@ -2,7 +2,7 @@ import type { Clock } from "../../clock.ts";
 import { hashToken, randomToken } from "../../crypto/hash.ts";
 import { InvalidRequest, UnauthorizedClient } from "../../errors.ts";
 import { checkCodeChallenge } from "../checks/check-pkce.ts";
-import { checkConsentDuration, checkPurposes } from "../checks/check-purposes.ts";
+import { checkConsentDuration, checkPairs, checkPurposes } from "../checks/check-purposes.ts";
 import { checkCustomerScope } from "../checks/check-scope.ts";
 import type { ClientRow } from "../clients/client-repo.ts";
 import { PAR_TTL } from "../scopes.ts";
@@ -28,6 +28,7 @@ export function checkLinkRequest(client: Pick<ClientRow, "scopes" | "grantTypes"
   const scopes = checkCustomerScope(body.scope, client.scopes);
   const code_challenge = checkCodeChallenge(body.code_challenge, body.code_challenge_method);
   const purposes = checkPurposes(body.purpose, scopes);
+  checkPairs(scopes, purposes);
   const consent_duration_days = checkConsentDuration(body.consent_duration_days);
   const state = typeof body.state === "string" ? body.state : undefined;
   return { scopes, code_challenge, code_challenge_method: "S256", purposes, consent_duration_days, ...(state ? { state } : {}) };

@@ -2387,6 +2387,7 @@ export interface operations {
                 client_id?: string;
                 request_uri?: string;
                 scope?: string;
+                optional_scope?: string;
                 code_challenge?: string;
                 code_challenge_method?: string;
                 purpose?: string;
@@ -2601,6 +2602,7 @@ export interface operations {
                 "application/x-www-form-urlencoded": {
                     decision?: string;
                     csrf?: string;
+                    scope?: string | string[];
                 };
             };
         };

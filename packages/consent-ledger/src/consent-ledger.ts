@@ -452,6 +452,13 @@ export function createConsentLedger(options: ConsentLedgerOptions) {
       return !!c && effectiveState(c.status, c.expiresAt, clock.now()) === "active";
     },
 
+    /** Until when this consent is active: its expiry while active now, else undefined (ended or unknown). */
+    async activeUntil(consentId: string): Promise<Date | undefined> {
+      if (!nonEmpty(consentId)) return undefined;
+      const c = await store.consentById(consentId);
+      return c && effectiveState(c.status, c.expiresAt, clock.now()) === "active" ? c.expiresAt : undefined;
+    },
+
     /**
      * How a consent ended: withdrawn (by the actor of its `withdrawn` entry) or expired (actor
      * `system`); undefined while it is active, or when it is unknown.

@@ -74,12 +74,17 @@ describe("push (RFC 8935)", () => {
     const { payload, protectedHeader } = await verifySet(got!.set, pushBank.client_id);
     expect(protectedHeader).toMatchObject({ typ: "secevent+jwt", alg: "ES256" });
     expect(payload).toMatchObject({ iss: broker.config.publicUrl, aud: pushBank.client_id, jti: expect.any(String), iat: expect.any(Number), toe: expect.any(Number) });
+    expect((payload.events as Record<string, { pairs: unknown[] }>)["consent.granted"]!.pairs).toHaveLength(2);
     expect(payload.events).toEqual({
       "consent.granted": {
         consent_id: g.consentId,
         link_id: `link-${n}`,
         psid: `psid-${n}`,
-        pairs: expect.arrayContaining([{ scope: "balance:read", purpose: "account_servicing" }, { scope: "alerts:fraud", purpose: "fraud_alerts" }]),
+        // Exactly the pairs granted: no cross pair such as (balance:read, fraud_alerts).
+        pairs: expect.arrayContaining([
+          { scope: "balance:read", purpose: "account_servicing" },
+          { scope: "alerts:fraud", purpose: "fraud_alerts" },
+        ]),
         seq: g.seq,
         expires_at: Math.floor(g.expiresAt.getTime() / 1000),
       },

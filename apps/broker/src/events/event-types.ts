@@ -1,6 +1,6 @@
 // The consent events a bank hears (DESIGN.md "Consent events") and how each is made from the
 // ledger: one event per ledger entry, plus `consent.expiring` from the expiry scan.
-import type { ConsentRecord, EntryRecord } from "@link-broker/consent-ledger";
+import type { ConsentRecord, EntryRecord, ScopePurpose } from "@link-broker/consent-ledger";
 
 /** The JOSE `typ` of a Security Event Token (RFC 8417 §2.3). */
 export const SET_TYP = "secevent+jwt";
@@ -10,18 +10,12 @@ export type EventType = (typeof EVENT_TYPES)[number];
 
 const BY_ACTION: Record<string, EventType> = { granted: "consent.granted", renewed: "consent.renewed", withdrawn: "consent.withdrawn", expired: "consent.expired" };
 
-export interface Pair {
-  scope: string;
-  purpose: string;
-}
-
 /**
- * The (scope, purpose) pairs a ledger record grants. The one place that knows how a record holds
- * them: today two sets, each of which the ledger's check pairs with every member of the other;
- * when the ledger records pairs this reads them instead.
+ * The (scope, purpose) pairs a ledger record grants: the ledger's own (stored, or derived by its
+ * format 1 rule for entries written before pairs), exactly what `check` allows.
  */
-export function pairsOf(record: { scopes: string[]; purposes: string[] }): Pair[] {
-  return record.scopes.flatMap((scope) => record.purposes.map((purpose) => ({ scope, purpose })));
+export function pairsOf(record: { pairs: ScopePurpose[] }): ScopePurpose[] {
+  return record.pairs.map(({ scope, purpose }) => ({ scope, purpose }));
 }
 
 /** An event before it is signed: its type, what it is of (made once per key), and its claims. */
@@ -38,7 +32,7 @@ export interface EventDraft {
 
 const seconds = (d: Date) => Math.floor(d.getTime() / 1000);
 
-function body(r: { consentId: string; linkId: string | null; psid: string | null; scopes: string[]; purposes: string[]; expiresAt: Date }, seq: string) {
+function body(r: { consentId: string; linkId: string | null; psid: string | null; pairs: ScopePurpose[]; expiresAt: Date }, seq: string) {
   return { consent_id: r.consentId, link_id: r.linkId, psid: r.psid, pairs: pairsOf(r), seq, expires_at: seconds(r.expiresAt) };
 }
 

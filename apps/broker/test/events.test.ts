@@ -248,6 +248,13 @@ describe("expiry (scheduler, fake clock)", () => {
     await run("ledger.sweep-expired");
     await receiver.until(() => eventsOf(g.consentId).length === 3);
     expect(eventsOf(g.consentId).map((r) => r.type)).toEqual(["consent.granted", "consent.expiring", "consent.expired"]);
+    // 30 days on, the events are purged, and none is made again.
+    t += 31 * DAY;
+    await run("events.expiring");
+    expect(await broker.app.modules.events.ofConsent(g.consentId)).toEqual([]);
+    await run("events.collect");
+    await run("events.expiring");
+    expect(await broker.app.modules.events.ofConsent(g.consentId)).toEqual([]);
   });
 });
 

@@ -42,3 +42,6 @@ CREATE INDEX "consent_event_consentId_position_idx" ON "consent_event"("consentI
 
 -- CreateIndex
 CREATE INDEX "consent_event_push_createdAt_idx" ON "consent_event"("push", "createdAt");
+
+-- CreateIndex
+CREATE INDEX "consent_event_createdAt_idx" ON "consent_event"("createdAt");

@@ -25,7 +25,7 @@ import { createPushDelivery, WaitingForEarlierEvent } from "./push-delivery.ts";
 export const COLLECT_INTERVAL_MS = 1_000;
 /** Due push retries. */
 export const PUSH_INTERVAL_MS = 2_000;
-/** The consent.expiring scan, and the purge of settled events. */
+/** The consent.expiring scan, and the purge of old events. */
 export const EXPIRING_INTERVAL_MS = 60_000;
 const MAX_ATTEMPTS = 12;
 const KICK_TRIES = 40;
@@ -137,8 +137,9 @@ export function createEventsModule(deps: EventsModuleDeps) {
   scheduler.every("events.push", PUSH_INTERVAL_MS, () => runner.runDue());
   scheduler.every("events.expiring", EXPIRING_INTERVAL_MS, async () => {
     pushNow(await collector.scanExpiring());
-    // Settled events are kept past any expiring window, so a purge never lets one be made twice.
-    await repo.purgeSettled(new Date(clock.now().getTime() - retentionMs), 1_000);
+    // Events are kept past any expiring window (a consent.expiring is purged only after its
+    // consent's expiry), so a purge never lets one be made twice.
+    await repo.purgeOlderThan(new Date(clock.now().getTime() - retentionMs), 1_000);
   });
 
   const routes: FastifyPluginAsync<{ clientAuth: preHandlerHookHandler }> = async (app, { clientAuth }) => {

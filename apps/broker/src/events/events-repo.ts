@@ -107,12 +107,14 @@ export function createEventsRepo(db: Pick<Db, "prisma">) {
     ofConsent: (consentId: string) =>
       prisma.consentEvent.findMany({ where: { consentId }, orderBy: { position: "asc" }, select: { jti: true, type: true, ledgerSeq: true, createdAt: true, push: true, deliveredAt: true, ackedAt: true, lastError: true } }),
 
-    /** Deletes events delivered or acknowledged before `before` (at most `limit`). */
-    purgeSettled: (before: Date, limit: number): Promise<number> =>
+    /**
+     * Deletes events made before `before` (at most `limit`), taken or not: a bank that never
+     * polls does not grow the table for ever.
+     */
+    purgeOlderThan: (before: Date, limit: number): Promise<number> =>
       prisma.$executeRaw`
         DELETE FROM "consent_event" WHERE "jti" IN (
-          SELECT "jti" FROM "consent_event"
-          WHERE ("push" = 'delivered' AND "deliveredAt" < ${before}) OR "ackedAt" < ${before}
+          SELECT "jti" FROM "consent_event" WHERE "createdAt" < ${before}
           LIMIT ${limit} FOR UPDATE SKIP LOCKED)`,
   };
 

@@ -19,6 +19,9 @@ export interface NewEvent {
 
 export type PushState = "none" | "pending" | "delivered" | "failed";
 
+/** What a push attempt reads of its event. */
+export type PushRow = Pick<ConsentEvent, "jti" | "clientId" | "consentId" | "position" | "set" | "push" | "ackedAt" | "createdAt">;
+
 /** The push job of an event: one per event, named after it. */
 export const pushJobId = (jti: string) => `event:${jti}`;
 export const PUSH_JOB_KIND = "events.push";
@@ -61,11 +64,31 @@ export function createEventsRepo(db: Pick<Db, "prisma">) {
       return new Set(rows.map((r) => r.key));
     },
 
-    find: (jti: string): Promise<ConsentEvent | null> => prisma.consentEvent.findUnique({ where: { jti } }),
+    /** An event and the earliest event of its consent still waiting for push before it (one round trip). */
+    async findForPush(jti: string): Promise<(PushRow & { earlier: string | null }) | null> {
+      const [row] = await prisma.$queryRaw<(PushRow & { earlier: string | null })[]>`
+        SELECT e."jti", e."clientId", e."consentId", e."position", e."set", e."push", e."ackedAt", e."createdAt",
+          (SELECT p."jti" FROM "consent_event" p
+            WHERE p."consentId" = e."consentId" AND p."clientId" = e."clientId" AND p."push" = 'pending'
+              AND p."ackedAt" IS NULL AND p."position" < e."position"
+            ORDER BY p."position" LIMIT 1) AS "earlier"
+        FROM "consent_event" e WHERE e."jti" = ${jti}`;
+      return row ?? null;
+    },
 
-    /** The earliest event of the same consent still waiting for push before this one. */
-    earlierPending: (e: Pick<ConsentEvent, "consentId" | "clientId" | "position">) =>
-      prisma.consentEvent.findFirst({ where: { consentId: e.consentId, clientId: e.clientId, push: "pending", ackedAt: null, position: { lt: e.position } }, orderBy: { position: "asc" }, select: { jti: true } }),
+    /** Marks a pending event delivered and answers the next of its consent waiting for push (one round trip). */
+    async deliveredThenNext(jti: string, now: Date): Promise<string | null> {
+      const [next] = await prisma.$queryRaw<{ jti: string }[]>`
+        WITH d AS (
+          UPDATE "consent_event" SET "push" = 'delivered', "deliveredAt" = ${now}, "lastError" = NULL
+          WHERE "jti" = ${jti} AND "push" = 'pending'
+          RETURNING "consentId", "clientId", "position")
+        SELECT n."jti" FROM "consent_event" n, d
+        WHERE n."consentId" = d."consentId" AND n."clientId" = d."clientId" AND n."push" = 'pending'
+          AND n."ackedAt" IS NULL AND n."position" > d."position"
+        ORDER BY n."position" LIMIT 1`;
+      return next?.jti ?? null;
+    },
 
     /** The next event of the same consent waiting for push after this one. */
     nextPending: (e: Pick<ConsentEvent, "consentId" | "clientId" | "position">) =>

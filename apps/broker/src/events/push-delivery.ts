@@ -19,7 +19,7 @@ export class WaitingForEarlierEvent extends Error {
 }
 
 export interface PushDeps {
-  repo: Pick<EventsRepo, "find" | "earlierPending" | "nextPending" | "setPush" | "noteError">;
+  repo: Pick<EventsRepo, "findForPush" | "deliveredThenNext" | "nextPending" | "setPush" | "noteError">;
   eventsUriOf(clientId: string): Promise<string | null>;
   fetch: OutboundFetch;
   clock: Clock;
@@ -41,7 +41,7 @@ export function createPushDelivery(deps: PushDeps) {
   /** The job handler of `events.push`: throws to retry later. */
   async function deliver(job: ClaimedJob): Promise<void> {
     const { jti } = job.payload as { jti: string };
-    const event = await repo.find(jti);
+    const event = await repo.findForPush(jti);
     // Acknowledged by poll, delivered by an earlier attempt, or purged: nothing left to do.
     if (event?.push !== "pending" || event.ackedAt) return;
     const uri = await deps.eventsUriOf(event.clientId);
@@ -49,17 +49,17 @@ export function createPushDelivery(deps: PushDeps) {
       await repo.setPush(jti, "none", clock.now(), "the client has no events_uri any more");
       return settle(event);
     }
-    const earlier = await repo.earlierPending(event);
-    if (earlier) throw new WaitingForEarlierEvent(earlier.jti);
+    if (event.earlier) throw new WaitingForEarlierEvent(event.earlier);
 
     let failure: string;
     try {
       const res = await deps.fetch(uri, { method: "POST", headers: { "content-type": "application/secevent+jwt", accept: "application/json" }, body: event.set });
       if (ACCEPTED.has(res.status)) {
-        await repo.setPush(jti, "delivered", clock.now());
+        const next = await repo.deliveredThenNext(jti, clock.now());
         metrics.delivered.inc();
         metrics.latency.observe((clock.now().getTime() - event.createdAt.getTime()) / 1000);
-        return settle(event);
+        if (next) deps.runNext(next);
+        return;
       }
       const text = await res.text().catch(() => "");
       if (res.status === 400) {

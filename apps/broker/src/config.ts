@@ -8,6 +8,7 @@ import { Type, type Static } from "typebox";
 import { Value } from "typebox/value";
 import { keyIdOf } from "./crypto/seal.ts";
 import { type Cidr, parseCidrList } from "./net/address-policy.ts";
+import { parseRateLimits, type RateLimits, RateLimitsError } from "./plugins/rate-limit-policy.ts";
 
 /**
  * The environment variables of DESIGN.md "Configuration", as one schema. Each has a
@@ -70,6 +71,15 @@ export const EnvSchema = Type.Object({
       example: "10.0.0.0/8",
     }),
   ),
+  BROKER_RATE_LIMITS: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description:
+        "JSON merged over the default rate limits, per endpoint (`token`, `par`, `register`, `introspect`, `revoke`, `link`, `link_2fa`) and per caller address (`per_ip`) or client (`per_client`; for `link_2fa`, per link attempt), each `COUNT/WINDOW` with the window in `s`, `m` or `h`. README \"Rate limits\" gives the defaults.",
+      docDefault: "the defaults in README",
+      example: '{"token":{"per_ip":"3000/10s","per_client":"2000/10s"}}',
+    }),
+  ),
   METRICS_PORT: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: "Serve `/metrics` only on this port (an operations listener on `HOST`, apart from the public one).", docDefault: "unset", example: 9464 })),
   METRICS_TOKEN: Type.Optional(Type.String({ minLength: 32, description: "Without `METRICS_PORT`: `/metrics` on the public port answers only `Authorization: Bearer <token>` (≥ 32 chars).", docDefault: "unset" })),
   BROKER_DOCS: Type.Optional(Type.Union([Type.Literal("true"), Type.Literal("false")], { description: "`true` / `false`: serve the OpenAPI document and UI at `/docs`.", docDefault: "`true`, but `false` in production" })),
@@ -125,6 +135,8 @@ export interface Config {
    * hop count, or the proxies' addresses and CIDRs. Per-IP limits key on the address it yields.
    */
   readonly trustProxy: false | number | readonly string[];
+  /** Per endpoint: the defaults with BROKER_RATE_LIMITS merged over them. */
+  readonly rateLimits: RateLimits;
   /** Serve /metrics on this port only (an operations listener apart from the public one). */
   readonly metricsPort: number | undefined;
   /** Or: /metrics on the public listener answers only `Authorization: Bearer <token>`. */
@@ -243,6 +255,14 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, options: LoadConfigOptions
   const trustProxy = parseTrustProxy(env.BROKER_TRUST_PROXY);
   if (env.METRICS_PORT !== undefined && env.METRICS_PORT === env.PORT) throw new ConfigError("METRICS_PORT", "must differ from PORT (it is the operations listener)");
 
+  let rateLimits: RateLimits;
+  try {
+    rateLimits = parseRateLimits(env.BROKER_RATE_LIMITS);
+  } catch (err) {
+    if (err instanceof RateLimitsError) throw new ConfigError("BROKER_RATE_LIMITS", err.message);
+    throw err;
+  }
+
   return Object.freeze({
     host: env.HOST,
     port: env.PORT,
@@ -269,6 +289,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, options: LoadConfigOptions
       maxHeapUsedBytes: env.BROKER_MAX_HEAP_USED_MB !== undefined ? env.BROKER_MAX_HEAP_USED_MB * 1024 * 1024 : Math.floor(getHeapStatistics().heap_size_limit * 0.9),
     }),
     trustProxy,
+    rateLimits,
     metricsPort: env.METRICS_PORT,
     metricsToken: env.METRICS_TOKEN,
     docs: env.BROKER_DOCS === undefined ? !production : env.BROKER_DOCS === "true",

@@ -24,6 +24,12 @@ function start(env: Record<string, string>) {
 }
 
 describe("start-up with bad configuration", () => {
+  it("stops with one clear line for a malformed BROKER_RATE_LIMITS", () => {
+    const { code, stderr } = start({ BROKER_RATE_LIMITS: '{"token":{"per_ip":"lots"}}' });
+    expect(code).toBe(1);
+    expect(stderr).toEqual(['link-broker: BROKER_RATE_LIMITS: token.per_ip must be "COUNT/WINDOW" such as "3000/10s" (window in s, m or h, at most 24h)']);
+  });
+
   it("stops with one clear line for a malformed BROKER_MASTER_KEY", () => {
     const { code, stderr } = start({ BROKER_MASTER_KEY: "not-a-key" });
     expect(code).toBe(1);

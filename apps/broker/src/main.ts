@@ -1,11 +1,12 @@
 import cluster from "node:cluster";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
-import { createDb, migrateAsOwner, type Db } from "@link-broker/db";
+import { createDb, migrateAsOwner, migrateIfPending, type Db } from "@link-broker/db";
 import closeWithGrace from "close-with-grace";
 import { buildApp } from "./app.ts";
 import { ConfigError, loadConfig, type Config } from "./config.ts";
 import { createLogDestination } from "./logger.ts";
+import { answerParent, MIGRATE_CHILD_ENV, migrateInChild } from "./migrate-child.ts";
 import { checkMasterKey, describeMasterKeyProblem } from "./master-key/master-key-check.ts";
 import { createSealer } from "./crypto/seal.ts";
 import { createSealedValuesRepo } from "./master-key/sealed-values-repo.ts";
@@ -50,16 +51,32 @@ export function describeListenError(err: unknown, host: string, port: number): s
 }
 
 async function main() {
+  const migrateChild = process.env[MIGRATE_CHILD_ENV] === "1";
   let config: Config;
   try {
     // `.data/` is where the command was run (pnpm sets INIT_CWD), not the package folder.
     const dataDir = resolve(process.env.INIT_CWD ?? process.cwd(), ".data");
-    // Workers re-read the configuration their supervisor already warned about.
-    const warn = cluster.isPrimary ? (m: string) => process.stderr.write(`link-broker: warning: ${m}\n`) : () => {};
+    // Workers and the migration child re-read the configuration their parent already warned about.
+    const warn = cluster.isPrimary && !migrateChild ? (m: string) => process.stderr.write(`link-broker: warning: ${m}\n`) : () => {};
     config = loadConfig(process.env, { dataDir, warn });
   } catch (err) {
     if (err instanceof ConfigError) die(err.message);
     throw err;
+  }
+
+  if (migrateChild) {
+    // The short-lived child of migrateInChild (migrate-child.ts): migrate, answer, exit.
+    let db: Db | undefined;
+    try {
+      db = await createDb({ url: config.databaseUrl! });
+      await migrateAsOwner(db, config.databaseMigrationUrl);
+      answerParent(undefined);
+    } catch (err) {
+      answerParent(err);
+    } finally {
+      await db?.close().catch(() => {});
+    }
+    return;
   }
 
   // A taken port is found before the database is opened and migrated, which can take seconds;
@@ -78,7 +95,9 @@ async function main() {
   let db: Db;
   try {
     db = await createDb({ url: config.databaseUrl ?? join(config.dataDir, "pglite") });
-    if (cluster.isPrimary) await migrateAsOwner(db, config.databaseMigrationUrl);
+    // Postgres migrates in a short-lived child, so the schema engine's memory leaves with it; the
+    // embedded database belongs to one process, so it migrates here. Either only when needed.
+    if (cluster.isPrimary) await migrateIfPending(db, config.databaseMigrationUrl, db.kind === "postgres" ? migrateInChild : undefined);
   } catch (err) {
     die(describeDbError(err, config.databaseUrl));
   }

@@ -10,6 +10,7 @@ import { answerParent, MIGRATE_CHILD_ENV, migrateInChild } from "./migrate-child
 import { checkMasterKey, describeMasterKeyProblem } from "./master-key/master-key-check.ts";
 import { createSealer } from "./crypto/seal.ts";
 import { createSealedValuesRepo } from "./master-key/sealed-values-repo.ts";
+import { serveClusterMetrics, shareWorkerMetrics } from "./ops/cluster-metrics.ts";
 import { buildMetricsListener } from "./ops/metrics-listener.ts";
 import { superviseWorkers } from "./workers.ts";
 
@@ -114,12 +115,23 @@ async function main() {
     // Workers answer /healthz with the supervisor's instance id: one broker, one id.
     process.env.BROKER_INSTANCE_ID = config.instanceId;
     superviseWorkers(config.workers, (line) => process.stderr.write(`link-broker: ${line}\n`));
+    // METRICS_PORT is the supervisor's: the sum of every worker (cluster-metrics.ts).
+    const metricsPort = config.metricsPort;
+    if (metricsPort !== undefined) {
+      serveClusterMetrics(config.host, metricsPort, (err) => {
+        process.stderr.write(`link-broker: METRICS_PORT: cannot listen on ${config.host}:${metricsPort} (${(err as { code?: string }).code ?? err.message})\n`);
+        // The workers end with the supervisor (their cluster channel closes).
+        process.exit(1);
+      });
+    }
     return;
   }
 
   const logDestination = createLogDestination();
   const app = await buildApp({ config, db, logStream: logDestination });
-  const metricsApp = config.metricsPort !== undefined ? await buildMetricsListener(app.metricsRegistry) : undefined;
+  // A worker's metrics go to its supervisor, which serves METRICS_PORT for all of them.
+  shareWorkerMetrics(app.metricsRegistry);
+  const metricsApp = config.metricsPort !== undefined && !cluster.isWorker ? await buildMetricsListener(app.metricsRegistry) : undefined;
   // A worker leaves SIGINT to its supervisor, which passes it on as SIGTERM: a terminal's Ctrl-C
   // reaches the whole process group, and a second signal would cut the graceful close short.
   if (cluster.isWorker) process.on("SIGINT", () => {});

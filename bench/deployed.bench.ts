@@ -118,7 +118,12 @@ async function main() {
     await waitReady(brokerUrl, child);
     return { child, ms: performance.now() - t0 };
   };
-  const stop = (child: ChildProcess) => new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : (child.once("exit", () => resolve()), child.kill("SIGTERM"))));
+  const stop = (child: ChildProcess) =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once("exit", () => resolve());
+      child.kill("SIGTERM");
+    });
 
   try {
     // Start to ready: the first start migrates an empty database; later ones have nothing to do.
@@ -224,9 +229,12 @@ end
 
     type Run = LoadResult & { peakRssMb: number };
     const runs: Record<string, Run[]> = {};
+    const record = (name: string, run: Run) => {
+      runs[name] = [...(runs[name] ?? []), run];
+    };
     const post = (name: string, pid: number | undefined, url: string, headers: Record<string, string>, body: string) => async () => {
       const [r, peak] = await withPeakRss(pid ?? 0, () => postLoad({ url, headers, body, seconds, connections }));
-      (runs[name] ??= []).push({ ...r, peakRssMb: pid ? peak : 0 });
+      record(name, { ...r, peakRssMb: pid ? peak : 0 });
     };
     const json = { "content-type": "application/json" };
     const checkBody = JSON.stringify({ client_id: bank.client_id, subject: "sub-customer-1", scope: "balance:read" });
@@ -242,7 +250,7 @@ end
         async () => {
           const script = await refreshScript();
           const [r, peak] = await withPeakRss(broker.pid!, () => wrkScripted({ url: brokerUrl, script, seconds, connections }));
-          (runs["broker refresh_token"] ??= []).push({ ...r, peakRssMb: peak });
+          record("broker refresh_token", { ...r, peakRssMb: peak });
         },
       ],
     ];
@@ -313,7 +321,8 @@ function chart(s: Record<string, { rps: number }>, loadAverage: string, date: st
     }
     y += 12;
   }
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y + 10}" font-family="sans-serif" font-size="12"><rect width="100%" height="100%" fill="white"/><text x="10" y="20" font-size="14">The broker as deployed (blue) against its peers (grey), req/s, wrk 50 connections, median; ${date.slice(0, 10)}, load ${loadAverage}</text>${body}</svg>\n`;
+  const title = "Throughput per scenario: the broker as deployed against its peers";
+  return `<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="${title}" width="${width}" height="${y + 10}" font-family="sans-serif" font-size="12"><title>${title}</title><rect width="100%" height="100%" fill="white"/><text x="10" y="20" font-size="14">The broker as deployed (blue) against its peers (grey), req/s, wrk 50 connections, median; ${date.slice(0, 10)}, load ${loadAverage}</text>${body}</svg>\n`;
 }
 
 await main();

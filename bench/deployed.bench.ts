@@ -14,7 +14,9 @@
 // bench/results/deployed.json and bench/results/deployed.svg (README shows the chart).
 // For profiling: BENCH_BROKER_NODE_ARGS adds node options to the broker (e.g. "--cpu-prof
 // --cpu-prof-dir=/tmp/prof") and BENCH_ONLY keeps the scenarios whose name contains it (e.g.
-// "refresh"); results are then printed but not written.
+// "refresh"; the linking journeys run only for the full set or "refresh"); BENCH_BROKER_ENV (JSON)
+// adds environment to the broker (e.g. {"LOG_LEVEL":"silent"} to price the default logging).
+// Results are then printed but not written.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, statSync, writeFileSync } from "node:fs";
@@ -106,7 +108,9 @@ async function main() {
     MESSENGER_GRAPH_URL: graph.url,
     MESSENGER_REDIRECT_ALLOWLIST: messengerRedirect,
     BROKER_OUTBOUND_ALLOWLIST: "127.0.0.0/8,::1",
+    ...(JSON.parse(process.env.BENCH_BROKER_ENV ?? "{}") as Record<string, string>),
   };
+  const only = process.env.BENCH_ONLY;
   const logFile = join(deployDir, "broker.log");
   const startBroker = async (): Promise<{ child: ChildProcess; ms: number }> => {
     const fd = openSync(logFile, "a");
@@ -189,7 +193,8 @@ async function main() {
       return ((await res.json()) as { refresh_token: string }).refresh_token;
     };
     const brokerMsPerFlow: number[] = [];
-    for (let i = 0; i < 30; i++) {
+    const journeys = !only || "broker refresh_token".includes(only);
+    for (let i = 0; i < (journeys ? 30 : 0); i++) {
       const from = statSync(logFile).size;
       await journey();
       await new Promise((r) => setTimeout(r, 50)); // the asynchronous log writer
@@ -198,7 +203,7 @@ async function main() {
       for (const l of lines) if (l.includes('"msg":"request"') && /"route":"\/(link|oauth\/token)/.test(l)) ms += Number(/"ms":([\d.]+)/.exec(l)?.[1] ?? 0);
       brokerMsPerFlow.push(ms);
     }
-    const concurrentFlows = 64;
+    const concurrentFlows = journeys ? 64 : 0;
     const [flowWall, flowPeak] = await withPeakRss(broker.pid!, async () => {
       const t0 = performance.now();
       let next = 0;
@@ -254,7 +259,6 @@ end
         },
       ],
     ];
-    const only = process.env.BENCH_ONLY;
     const chosen = plan.filter(([name]) => !only || name.includes(only));
     for (let round = 1; round <= rounds; round++) {
       process.stdout.write(`-- round ${round}/${rounds} (load ${load()})\n`);

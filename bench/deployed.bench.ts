@@ -19,7 +19,7 @@
 // Results are then printed but not written.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { createRequire } from "node:module";
 import { join } from "node:path";
@@ -298,6 +298,8 @@ end
     await Promise.all([graph.close(), idp.close()]);
     await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => {});
     await admin.end();
+    // The deployment (about 160 MB) and the broker's log.
+    rmSync(deployDir, { recursive: true, force: true });
   }
 }
 

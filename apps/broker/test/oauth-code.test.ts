@@ -137,6 +137,33 @@ describe("OAuth: PAR, authorization codes, refresh tokens, DPoP", () => {
     expect((await introspect(bank, second.json.access_token as string)).json.active).toBe(false);
   });
 
+  it("two uses of one refresh token at the same moment: one rotates, the other is reuse and ends the grant", async () => {
+    const v = verifier();
+    const first = (await exchange(bank, await issueCode(bank, v), v)).json;
+    const both = await Promise.all([refresh(bank, first.refresh_token as string), refresh(bank, first.refresh_token as string)]);
+    expect(both.map((r) => r.status).sort()).toEqual([200, 400]);
+    const won = both.find((r) => r.status === 200)!.json;
+    expect(both.find((r) => r.status === 400)!.json.error).toBe("invalid_grant");
+    // The winner's new tokens were written, then revoked with the grant.
+    expect((await introspect(bank, won.access_token as string)).json.active).toBe(false);
+    expect((await introspect(bank, won.refresh_token as string)).json.active).toBe(false);
+    expect((await refresh(bank, won.refresh_token as string)).json.error).toBe("invalid_grant");
+  });
+
+  it("a rotation writes the next refresh token and the access token with the consent's expiry", async () => {
+    const v = verifier();
+    const first = (await exchange(bank, await issueCode(bank, v), v)).json;
+    const next = (await refresh(bank, first.refresh_token as string)).json;
+    const rows = await broker.db.prisma.refreshToken.findMany({ where: { grantId: (await broker.db.prisma.refreshToken.findUniqueOrThrow({ where: { tokenHash: createHash("sha256").update(first.refresh_token as string).digest("hex") } })).grantId }, orderBy: { createdAt: "asc" } });
+    expect(rows).toHaveLength(2);
+    expect(rows[0]!.rotatedAt).not.toBeNull();
+    expect(rows[1]!.rotatedAt).toBeNull();
+    expect(rows[1]!.expiresAt.getTime()).toBe(rows[0]!.expiresAt.getTime());
+    const at = await broker.db.prisma.accessToken.findUnique({ where: { jti: JSON.parse(Buffer.from((next.access_token as string).split(".")[1]!, "base64url").toString()).jti } });
+    expect(at?.grantId).toBe(rows[0]!.grantId);
+    expect((await introspect(bank, next.refresh_token as string)).json.active).toBe(true);
+  });
+
   it("ends the grant when a refresh token is revoked", async () => {
     const v = verifier();
     const t = (await exchange(bank, await issueCode(bank, v), v)).json;

@@ -40,6 +40,17 @@ export interface NewAuthorizationCode {
   createdAt: Date;
 }
 
+export interface RefreshRow {
+  tokenHash: string;
+  grantId: string;
+  clientId: string;
+  dpopJkt: string | null;
+  expiresAt: Date;
+  rotatedAt: Date | null;
+  revokedAt: Date | null;
+  createdAt: Date;
+}
+
 async function revokeGrantIn(tx: Tx, grantId: string, reason: string, now: Date) {
   await tx.grant.updateMany({ where: { id: grantId, revokedAt: null }, data: { revokedAt: now, revokedReason: reason } });
   await tx.refreshToken.updateMany({ where: { grantId, revokedAt: null }, data: { revokedAt: now } });
@@ -59,6 +70,24 @@ export function createTokensRepo(db: Db) {
       prisma.accessToken.findMany({ where: { expiresAt: { gt: now }, revokedAt: { not: null, gte: since } }, select: { jti: true, expiresAt: true } }),
     findGrant: (id: string): Promise<GrantRow | null> => prisma.grant.findUnique({ where: { id } }),
     findRefresh: (tokenHash: string) => prisma.refreshToken.findUnique({ where: { tokenHash } }),
+    /**
+     * A refresh token and its grant in one round trip (the refresh grant's hot path reads both).
+     * `grant` is null when the grant row is gone.
+     */
+    async findRefreshWithGrant(tokenHash: string): Promise<{ refresh: RefreshRow; grant: GrantRow | null } | null> {
+      const rows = await prisma.$queryRaw<(RefreshRow & { g_id: string | null; g_clientId: string; g_linkId: string | null; g_consentId: string | null; g_subject: string | null; g_scopes: string[]; g_dpopJkt: string | null; g_revokedAt: Date | null })[]>`
+        SELECT r."tokenHash", r."grantId", r."clientId", r."dpopJkt", r."expiresAt", r."rotatedAt", r."revokedAt", r."createdAt",
+          g."id" AS "g_id", g."clientId" AS "g_clientId", g."linkId" AS "g_linkId", g."consentId" AS "g_consentId",
+          g."subject" AS "g_subject", g."scopes" AS "g_scopes", g."dpopJkt" AS "g_dpopJkt", g."revokedAt" AS "g_revokedAt"
+        FROM refresh_token r LEFT JOIN "grant" g ON g."id" = r."grantId"
+        WHERE r."tokenHash" = ${tokenHash}`;
+      const row = rows[0];
+      if (!row) return null;
+      const date = (d: Date | string | null) => (d === null ? null : new Date(d));
+      const refresh: RefreshRow = { tokenHash: row.tokenHash, grantId: row.grantId, clientId: row.clientId, dpopJkt: row.dpopJkt, expiresAt: new Date(row.expiresAt), rotatedAt: date(row.rotatedAt), revokedAt: date(row.revokedAt), createdAt: new Date(row.createdAt) };
+      const grant: GrantRow | null = row.g_id === null ? null : { id: row.g_id, clientId: row.g_clientId, linkId: row.g_linkId, consentId: row.g_consentId, subject: row.g_subject, scopes: row.g_scopes, dpopJkt: row.g_dpopJkt, revokedAt: date(row.g_revokedAt) };
+      return { refresh, grant };
+    },
     findAccessToken: (jti: string) => prisma.accessToken.findUnique({ where: { jti }, select: { revokedAt: true, grantId: true, clientId: true } }),
 
     /**
@@ -81,18 +110,33 @@ export function createTokensRepo(db: Db) {
       await prisma.refreshToken.updateMany({ where: { tokenHash, revokedAt: null }, data: { expiresAt } });
     },
 
-    /** Marks a refresh token used; false when it already was (reuse). */
-    async markRefreshRotated(tokenHash: string, now: Date): Promise<boolean> {
-      const { count } = await prisma.refreshToken.updateMany({ where: { tokenHash, rotatedAt: null, revokedAt: null }, data: { rotatedAt: now } });
-      return count === 1;
+    /**
+     * Rotation in one statement, so one round trip and one commit: marks the used refresh token
+     * rotated and, only if that succeeded, writes the access token and the next refresh token.
+     * False when the token was already rotated or revoked (reuse): then nothing is written. A
+     * concurrent second use waits on the row lock and then finds it rotated (READ COMMITTED
+     * re-checks the WHERE clause on the updated row).
+     */
+    async rotateRefresh(usedHash: string, now: Date, access: NewAccessToken, next: NewRefreshToken): Promise<boolean> {
+      const rows = await prisma.$queryRaw<{ rotated: number | bigint }[]>`
+        WITH used AS (
+          UPDATE refresh_token SET "rotatedAt" = ${now}::timestamp(3)
+          WHERE "tokenHash" = ${usedHash} AND "rotatedAt" IS NULL AND "revokedAt" IS NULL
+          RETURNING 1
+        ), at AS (
+          INSERT INTO access_token ("jti", "grantId", "clientId", "expiresAt")
+          SELECT ${access.jti}, ${access.grantId}, ${access.clientId}, ${access.expiresAt}::timestamp(3) FROM used
+        ), rt AS (
+          INSERT INTO refresh_token ("tokenHash", "grantId", "clientId", "dpopJkt", "expiresAt", "createdAt")
+          SELECT ${next.tokenHash}, ${next.grantId}, ${next.clientId}, ${next.dpopJkt}, ${next.expiresAt}::timestamp(3), ${now}::timestamp(3) FROM used
+        )
+        SELECT count(*)::int AS rotated FROM used`;
+      return Number(rows[0]?.rotated ?? 0) === 1;
     },
 
-    async saveTokens(access: NewAccessToken, refresh?: NewRefreshToken): Promise<void> {
-      if (!refresh) {
-        await prisma.accessToken.create({ data: access });
-        return;
-      }
-      await prisma.$transaction([prisma.accessToken.create({ data: access }), prisma.refreshToken.create({ data: refresh })]);
+    /** An access token issued on a refresh token that is kept (DPoP-bound, not rotated). */
+    async saveAccessToken(access: NewAccessToken): Promise<void> {
+      await prisma.accessToken.create({ data: access });
     },
 
     async revokeGrant(grantId: string, reason: string, now: Date): Promise<void> {

@@ -11,19 +11,20 @@ import { tokenResponse, type GrantContext, type TokenResponse, type TokenService
  * included), not a fixed term; a grant without consent keeps its own expiry.
  */
 export function refreshTokenGrant(deps: TokenServiceDeps) {
-  /** Whether the grant's tokens are bounded by a consent (then an older stored expiry does not end them). */
-  const consentBound = async (grantId: string) => !!(await deps.repo.findGrant(grantId))?.consentId;
-  const { repo, accessTokens, clock, consentCheck, consentExpiry } = deps;
+  const { repo, accessTokens, clock, consentExpiry } = deps;
+  // Round trips per rotation: the token with its grant (one query), the consent (one query, the
+  // ledger's), then rotation and the new tokens in one statement and one commit.
   return async ({ client, body, jkt }: GrantContext): Promise<TokenResponse> => {
     if (!client.grantTypes.includes("refresh_token")) throw UnauthorizedClient("this client is not registered for refresh_token");
     if (typeof body.refresh_token !== "string" || !body.refresh_token) throw InvalidRequest("refresh_token is required");
     const tokenHash = hashToken(body.refresh_token);
-    const rt = await repo.findRefresh(tokenHash);
+    const found = await repo.findRefreshWithGrant(tokenHash);
     const now = clock.now();
-    if (!rt || rt.clientId !== client.id) throw InvalidGrant("refresh token is invalid");
+    if (!found || found.refresh.clientId !== client.id) throw InvalidGrant("refresh token is invalid");
+    const { refresh: rt, grant } = found;
     if (rt.revokedAt) throw InvalidGrant("refresh token was revoked");
     // Without a consent the token's own expiry decides here; with one, the consent does (below).
-    if (rt.expiresAt <= now && !(await consentBound(rt.grantId))) throw InvalidGrant("refresh token has expired");
+    if (rt.expiresAt <= now && !grant?.consentId) throw InvalidGrant("refresh token has expired");
     if (rt.dpopJkt) {
       if (!jkt) throw InvalidDpopProof("this refresh token is DPoP-bound: a DPoP proof is required");
       if (jkt !== rt.dpopJkt) throw InvalidDpopProof("DPoP proof key does not match the refresh token");
@@ -32,35 +33,31 @@ export function refreshTokenGrant(deps: TokenServiceDeps) {
       await repo.revokeGrant(rt.grantId, "refresh_token_reused", now);
       throw InvalidGrant("refresh token was already used; the grant is revoked");
     }
-    const grant = await repo.findGrant(rt.grantId);
     if (!grant || grant.revokedAt) throw InvalidGrant("grant was revoked");
-    if (!(await consentCheck(grant))) {
-      await repo.revokeGrant(grant.id, "consent_inactive", now);
-      throw InvalidGrant("consent is no longer active");
-    }
+    // The consent is asked again at every refresh: one read answers both whether it is still
+    // active and until when (undefined: ended, withdrawn or unknown).
     const until = grant.consentId ? await consentExpiry(grant.consentId) : rt.expiresAt;
     if (!until || until <= now) {
       if (grant.consentId) await repo.revokeGrant(grant.id, "consent_inactive", now);
       throw InvalidGrant(grant.consentId ? "consent is no longer active" : "refresh token has expired");
     }
     const scopes = checkNarrowedScope(body.scope, grant.scopes);
-    const rotate = !rt.dpopJkt;
-    if (rotate && !(await repo.markRefreshRotated(tokenHash, now))) {
-      await repo.revokeGrant(grant.id, "refresh_token_reused", now);
-      throw InvalidGrant("refresh token was already used; the grant is revoked");
-    }
     // A DPoP-bound grant keeps its key; a bearer grant may start using DPoP for access tokens.
     const boundJkt = rt.dpopJkt ?? jkt;
     const { token, claims } = await accessTokens.issue({ clientId: client.id, subject: grant.subject ?? client.id, scopes, linkId: grant.linkId, consentId: grant.consentId, jkt: boundJkt });
     const access = { jti: claims.jti, grantId: grant.id, clientId: client.id, expiresAt: new Date(claims.exp * 1000) };
-    if (!rotate) {
-      // The same token, now valid as long as the consent is (which a renewal may have extended).
-      await repo.saveTokens(access);
+    if (rt.dpopJkt) {
+      // Not rotated: the same token, now valid as long as the consent is (which a renewal may have extended).
+      await repo.saveAccessToken(access);
       if (until.getTime() !== rt.expiresAt.getTime()) await repo.setRefreshExpiry(tokenHash, until);
       return tokenResponse(token, claims.exp, claims.iat, scopes, boundJkt);
     }
     const next = randomToken();
-    await repo.saveTokens(access, { tokenHash: hashToken(next), grantId: grant.id, clientId: client.id, dpopJkt: null, expiresAt: until });
+    // Nothing is written unless this use is the first (a concurrent or replayed use is reuse).
+    if (!(await repo.rotateRefresh(tokenHash, now, access, { tokenHash: hashToken(next), grantId: grant.id, clientId: client.id, dpopJkt: null, expiresAt: until }))) {
+      await repo.revokeGrant(grant.id, "refresh_token_reused", now);
+      throw InvalidGrant("refresh token was already used; the grant is revoked");
+    }
     return tokenResponse(token, claims.exp, claims.iat, scopes, boundJkt, next);
   };
 }

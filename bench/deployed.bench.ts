@@ -29,7 +29,7 @@ import { startFakeGraph } from "../apps/broker/test/support/fake-graph.ts";
 import { driveLinkFlow, PLAIN_VERIFIER } from "../apps/broker/test/support/link-flow.ts";
 import type { LinkingEnv } from "../apps/broker/test/support/linking-env.ts";
 import { freePort } from "../apps/broker/test/support/ports.ts";
-import { postLoad, wrkScripted, type LoadResult } from "./support/load.ts";
+import { cpuMs, postLoad, wrkScripted, type LoadResult } from "./support/load.ts";
 
 const pg = createRequire(new URL("../packages/db/package.json", import.meta.url))("pg") as typeof import("pg");
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -232,14 +232,20 @@ end
 `;
     };
 
-    type Run = LoadResult & { peakRssMb: number };
+    type Run = LoadResult & { peakRssMb: number; cpuUsPerRequest: number };
+    /** The broker's CPU time per request (main thread and thread pool) while `load` runs: the load on this shared machine moves it less than the throughput. */
+    const withCpu = async (load: () => Promise<LoadResult>): Promise<LoadResult & { cpuUsPerRequest: number }> => {
+      const before = cpuMs(broker.pid!);
+      const r = await load();
+      return { ...r, cpuUsPerRequest: ((cpuMs(broker.pid!) - before) * 1000) / Math.max(1, r.requests) };
+    };
     const runs: Record<string, Run[]> = {};
     const record = (name: string, run: Run) => {
       runs[name] = [...(runs[name] ?? []), run];
     };
     const post = (name: string, pid: number | undefined, url: string, headers: Record<string, string>, body: string) => async () => {
-      const [r, peak] = await withPeakRss(pid ?? 0, () => postLoad({ url, headers, body, seconds, connections }));
-      record(name, { ...r, peakRssMb: pid ? peak : 0 });
+      const [r, peak] = await withPeakRss(pid ?? 0, () => withCpu(() => postLoad({ url, headers, body, seconds, connections })));
+      record(name, { ...r, peakRssMb: pid ? peak : 0, cpuUsPerRequest: pid ? r.cpuUsPerRequest : 0 });
     };
     const json = { "content-type": "application/json" };
     const checkBody = JSON.stringify({ client_id: bank.client_id, subject: "sub-customer-1", scope: "balance:read" });
@@ -254,7 +260,7 @@ end
         "broker refresh_token",
         async () => {
           const script = await refreshScript();
-          const [r, peak] = await withPeakRss(broker.pid!, () => wrkScripted({ url: brokerUrl, script, seconds, connections }));
+          const [r, peak] = await withPeakRss(broker.pid!, () => withCpu(() => wrkScripted({ url: brokerUrl, script, seconds, connections })));
           record("broker refresh_token", { ...r, peakRssMb: peak });
         },
       ],
@@ -265,12 +271,12 @@ end
       for (const [name, run] of chosen) {
         await run();
         const r = runs[name]!.at(-1)!;
-        process.stdout.write(`${name.padEnd(36)} ${String(Math.round(r.rps)).padStart(7)}/s  p50 ${r.p50Ms} ms  p99 ${r.p99Ms} ms  failures ${r.failures}${r.peakRssMb ? `  peak RSS ${r.peakRssMb.toFixed(0)} MB` : ""}\n`);
+        process.stdout.write(`${name.padEnd(36)} ${String(Math.round(r.rps)).padStart(7)}/s  p50 ${r.p50Ms} ms  p99 ${r.p99Ms} ms  failures ${r.failures}${r.peakRssMb ? `  peak RSS ${r.peakRssMb.toFixed(0)} MB  broker CPU ${r.cpuUsPerRequest.toFixed(0)} µs/req` : ""}\n`);
       }
     }
     if (only) return;
     const summary = Object.fromEntries(
-      Object.entries(runs).map(([name, rs]) => [name, { rps: Math.round(median(rs.map((r) => r.rps))), p50Ms: median(rs.map((r) => r.p50Ms)), p99Ms: median(rs.map((r) => r.p99Ms)), failures: rs.reduce((a, r) => a + r.failures, 0), peakRssMb: Math.round(Math.max(...rs.map((r) => r.peakRssMb))), runs: rs.map((r) => Math.round(r.rps)) }]),
+      Object.entries(runs).map(([name, rs]) => [name, { rps: Math.round(median(rs.map((r) => r.rps))), p50Ms: median(rs.map((r) => r.p50Ms)), p99Ms: median(rs.map((r) => r.p99Ms)), failures: rs.reduce((a, r) => a + r.failures, 0), peakRssMb: Math.round(Math.max(...rs.map((r) => r.peakRssMb))), cpuUsPerRequest: Math.round(median(rs.map((r) => r.cpuUsPerRequest))), runs: rs.map((r) => Math.round(r.rps)) }]),
     );
     const ratio = (a: string, b: string) => Number((summary[a]!.rps / summary[b]!.rps).toFixed(2));
     const results = {

@@ -52,6 +52,7 @@ ${view.linked ? `<a class="button secondary" id="relink" href="/messenger/accoun
 </div>
 <form method="post" action="/messenger/send" class="row"><label for="text" style="flex-basis:100%">Message</label>
 <input id="text" name="text" required maxlength="500" style="flex:1" autocomplete="off"><button type="submit">Send</button></form></section>
+<p class="note">Sandbox: the <a href="/bank">bank side</a> simulates card payments and credits that the bank pushes here.</p>
 <section class="card panel" aria-label="Sandbox-only demo authenticator">
 <h2>Sandbox-only demo authenticator (stands in for a phone app)</h2>
 <p class="note">Not part of Messenger or the bank. It does what an authenticator app on your phone would do.</p>

@@ -54,7 +54,7 @@ export function parseSendRequest(body: unknown): SendRequest {
     return { psid, text: message.text };
   }
   const payload = isRecord(message.attachment) && message.attachment.type === "template" && isRecord(message.attachment.payload) ? message.attachment.payload : undefined;
-  if (!payload || payload.template_type !== "button") throw param("message needs text or a button template");
+  if (payload?.template_type !== "button") throw param("message needs text or a button template");
   if (typeof payload.text !== "string" || !payload.text || payload.text.length > 640) throw param("a button template's text must be 1 to 640 characters");
   return { psid, text: payload.text, buttons: parseButtons(payload.buttons) };
 }

@@ -12,6 +12,7 @@ import { botRoutes } from "./bank-bot/bot-routes.ts";
 import { bankRoutes } from "./bank-bot/bank-routes.ts";
 import { createBankNotifications } from "./bank-bot/bank-notifications.ts";
 import { createConsentEvents } from "./bank-bot/consent-events.ts";
+import { createConsentReactions } from "./bank-bot/consent-reactions.ts";
 import { createMessengerSend } from "./bank-bot/messenger-send.ts";
 import { createRemoteJWKSet } from "jose";
 import { createLinkingTokens } from "./messenger/linking-tokens.ts";
@@ -64,17 +65,7 @@ export async function buildSandbox(config: SandboxConfig, deps: SandboxDeps = {}
     issuer: bot.issuer,
     clientId: bot.clientId,
     now,
-    onWithdrawn: (e) => {
-      bot.forgetLink({ link_id: e.link_id, psid: e.psid });
-    },
-    onExpiring: async (e, detail) => {
-      if (!e.psid) return;
-      const ends = typeof detail.expires_at === "string" ? ` on ${detail.expires_at.slice(0, 10)}` : " soon";
-      await send(e.psid, {
-        text: `Your permission for Sandbox Bank to send you updates here ends${ends}. Renew it to keep getting fraud alerts and balances.`,
-        buttons: [{ type: "account_link", url: await bot.loginUrl(e.psid) }],
-      });
-    },
+    ...createConsentReactions({ forgetLink: bot.forgetLink, loginUrl: bot.loginUrl, send }),
   });
   await bankRoutes(app, { events, notifications, linkedPsids: bot.linkedPsids });
   const chat = await chatRoutes(app, {

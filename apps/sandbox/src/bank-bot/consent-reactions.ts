@@ -1,0 +1,28 @@
+// What the bank bot does when the broker tells it of a consent change.
+import type { ReceivedEvent } from "./consent-events.ts";
+import type { MessengerSend } from "./messenger-send.ts";
+
+export interface ReactionDeps {
+  forgetLink(match: { link_id?: string; psid?: string }): string[];
+  /** A fresh Log In URL (PAR) for this PSID. */
+  loginUrl(psid: string): Promise<string>;
+  send: MessengerSend;
+}
+
+export function createConsentReactions(deps: ReactionDeps) {
+  return {
+    /** Stop at once: the link's tokens are forgotten, so no read or push can use them again. */
+    onWithdrawn(event: ReceivedEvent) {
+      if (event.link_id || event.psid) deps.forgetLink({ link_id: event.link_id, psid: event.psid });
+    },
+    /** Ask the customer to renew before the consent ends: a message with a Log In button. */
+    async onExpiring(event: ReceivedEvent, detail: Record<string, unknown>) {
+      if (!event.psid) return;
+      const ends = typeof detail.expires_at === "string" ? ` on ${detail.expires_at.slice(0, 10)}` : " soon";
+      await deps.send(event.psid, {
+        text: `Your permission for Sandbox Bank to send you updates here ends${ends}. Renew it to keep getting fraud alerts and balances.`,
+        buttons: [{ type: "account_link", url: await deps.loginUrl(event.psid) }],
+      });
+    },
+  };
+}

@@ -31,7 +31,7 @@ describe("the bot's reactions to consent events", () => {
 
   it("consent.expiring sends the customer a renewal button with the end date", async () => {
     const { reactions, sent } = setup();
-    await reactions.onExpiring(event, { expires_at: "2026-03-01T10:00:00.000Z" });
+    await reactions.onExpiring(event, { expires_at: Date.parse("2026-03-01T10:00:00.000Z") / 1000 });
     expect(sent).toEqual([
       {
         psid: "1234567890",

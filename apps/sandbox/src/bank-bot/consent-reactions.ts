@@ -9,6 +9,12 @@ export interface ReactionDeps {
   send: MessengerSend;
 }
 
+/** The SET's `expires_at` (NumericDate seconds, or an ISO string) as " on YYYY-MM-DD". */
+function endDate(value: unknown): string {
+  const date = typeof value === "number" ? new Date(value * 1000) : typeof value === "string" ? new Date(value) : undefined;
+  return date && !Number.isNaN(date.getTime()) ? ` on ${date.toISOString().slice(0, 10)}` : " soon";
+}
+
 export function createConsentReactions(deps: ReactionDeps) {
   return {
     /** Stop at once: the link's tokens are forgotten, so no read or push can use them again. */
@@ -18,7 +24,7 @@ export function createConsentReactions(deps: ReactionDeps) {
     /** Ask the customer to renew before the consent ends: a message with a Log In button. */
     async onExpiring(event: ReceivedEvent, detail: Record<string, unknown>) {
       if (!event.psid) return;
-      const ends = typeof detail.expires_at === "string" ? ` on ${detail.expires_at.slice(0, 10)}` : " soon";
+      const ends = endDate(detail.expires_at);
       await deps.send(event.psid, {
         text: `Your permission for Sandbox Bank to send you updates here ends${ends}. Renew it to keep getting fraud alerts and balances.`,
         buttons: [{ type: "account_link", url: await deps.loginUrl(event.psid) }],

@@ -38,19 +38,37 @@ async function messengerUser(): Promise<{ context: BrowserContext; chat: Page; p
   return { context, chat, psid };
 }
 
-/** Log In from the chat: the bank's login, TOTP enrolment with the demo authenticator, and the consent page with `tick` ticked. */
-async function link(chat: Page, username: string, tick: string[]) {
-  await Promise.all([chat.waitForURL((u) => !u.toString().startsWith(stack.chatUrl)), chat.click("#login")]);
-  await chat.fill("input[name=username]", username);
-  await chat.fill("input[name=password]", username);
-  await Promise.all([chat.waitForURL((u) => u.toString().startsWith(stack.brokerUrl)), chat.click("button[type=submit]")]);
+const usedCodes = new Set<string>();
+
+/** The demo authenticator's code for the account added last (listed first), never one used before. */
+async function freshCode(chat: Page): Promise<string> {
+  for (let i = 0; i < 40; i++) {
+    const [first] = (await (await chat.request.get(`${stack.chatUrl}/authenticator/codes`)).json()) as { code: string }[];
+    if (first && !usedCodes.has(first.code)) {
+      usedCodes.add(first.code);
+      return first.code;
+    }
+    await chat.waitForTimeout(1000);
+  }
+  throw new Error("no fresh TOTP code in the demo authenticator");
+}
+
+/**
+ * Log In from the chat (or "Change permissions" when linked): the bank's login, the second factor
+ * (enrolled with the demo authenticator the first time), and the consent page with `tick` ticked.
+ */
+async function link(chat: Page, username: string, tick: string[], button = "#login") {
+  await Promise.all([chat.waitForURL((u) => !u.toString().startsWith(stack.chatUrl)), chat.click(button)]);
+  if (await chat.locator("input[name=username]").count()) {
+    await chat.fill("input[name=username]", username);
+    await chat.fill("input[name=password]", username);
+    await Promise.all([chat.waitForURL((u) => u.toString().startsWith(stack.brokerUrl)), chat.click("button[type=submit]")]);
+  }
   await chat.waitForSelector("input[name=code]");
   const uri = /otpauth:\/\/totp\/\S+/.exec(await chat.locator("body").innerText())?.[0];
-  expect(uri, "a new customer enrols a second factor").toBeTruthy();
-  // The "phone": the demo authenticator; the secret just added is listed first.
-  await chat.request.post(`${stack.chatUrl}/authenticator`, { form: { secret: uri! } });
-  const [first] = (await (await chat.request.get(`${stack.chatUrl}/authenticator/codes`)).json()) as { code: string }[];
-  await chat.fill("input[name=code]", first!.code);
+  // The "phone": the demo authenticator, which lists the secret just added first.
+  if (uri) await chat.request.post(`${stack.chatUrl}/authenticator`, { form: { secret: uri } });
+  await chat.fill("input[name=code]", await freshCode(chat));
   await Promise.all([chat.waitForLoadState("load"), chat.locator("input[name=code]").press("Enter")]);
   await chat.waitForSelector("button[name=decision]");
 
@@ -121,7 +139,7 @@ describe("the bank pushes only what the customer allowed, straight to Messenger"
     await context.close();
   }, 150_000);
 
-  it("fraud alerts unticked: balances work, and no alert is pushed", async () => {
+  it("fraud alerts unticked: balances work, no alert is pushed, and the support chat is one re-link away", async () => {
     const { context, chat } = await messengerUser();
     await link(chat, "grace", []);
     expect(await say(chat, "What is my balance?")).toMatch(/€/);
@@ -133,6 +151,12 @@ describe("the bank pushes only what the customer allowed, straight to Messenger"
     expect(await pushed(chat, ALERT)).toBe(0);
     expect(await pushed(chat, SALARY)).toBe(0);
     expect(await say(chat, "talk to a person")).toContain("did not allow the support chat");
+
+    // She does what the bot said: "Change permissions", and ticks the support chat this time.
+    await link(chat, "grace", ["support:chat"], "#relink");
+    expect(await say(chat, "talk to a person")).toContain("handing you over to a person");
+    expect(await simulate(bank, "cust-1002", "fraud")).toMatchObject({ outcome: "refused", reason: "scope_not_granted" });
+    expect(await pushed(chat, ALERT)).toBe(0);
     await context.close();
   }, 150_000);
 

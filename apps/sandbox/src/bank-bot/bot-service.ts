@@ -1,7 +1,7 @@
 // The bank bot: Log In button through PAR, code exchange on the `linked` webhook, and a ledger
 // check before every read of bank data. Never answers from stale data.
 // Every call to the broker goes through @link-broker/client (private_key_jwt + DPoP).
-import { type BrokerClient, BrokerUnreachableError, type CheckQuery, createBrokerClient, pkce } from "@link-broker/client";
+import { type BrokerClient, BrokerUnreachableError, createBrokerClient, pkce } from "@link-broker/client";
 import { createRemoteJWKSet, jwtVerify } from "jose";
 import { jsonFile } from "../json-store.ts";
 import { findBankAccounts, formatEuro } from "./bank-accounts.ts";
@@ -167,7 +167,7 @@ export function createBot(options: BotOptions) {
   /** Asks the ledger whether this bank may use `scope` for `purpose` for a customer (by PSID or bank customer id). */
   async function checkPair(who: { psid: string } | { subject: string }, scope: string, purpose: string) {
     const broker = await client();
-    return broker.checkConsent({ client_id: broker.clientId, ...who, scope, purpose } as CheckQuery);
+    return broker.checkConsent({ client_id: broker.clientId, ...who, scope, purpose });
   }
 
   /** Consent withdrawn (event or webhook): forget the tokens of that link at once. */

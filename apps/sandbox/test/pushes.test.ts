@@ -107,10 +107,12 @@ describe("the bank pushes only what the customer allowed, straight to Messenger"
     // The chat stays open, untouched: a marker in the page shows it is never reloaded.
     await chat.evaluate("window.__sameDocument = true");
     const bank = await context.newPage();
+    const pushedAt = Date.now();
     const sent = await simulate(bank, "cust-1001", "fraud");
     expect(sent).toMatchObject({ outcome: "sent", reason: "active" });
     await checkPage(bank, pageChecks, "bank-page", "6-bank-page");
     await chat.locator(".msg.bot", { hasText: ALERT }).waitFor({ timeout: 10_000 });
+    console.info(`bank page click → alert shown in the open chat: ${Date.now() - pushedAt} ms (the chat polls every 2 s)`);
     expect(await chat.evaluate("window.__sameDocument === true"), "the alert arrived without a reload").toBe(true);
     await checkPage(chat, pageChecks, "chat-pushed-alert", "7-chat-pushed-alert");
 
@@ -120,6 +122,7 @@ describe("the bank pushes only what the customer allowed, straight to Messenger"
     expect(await say(chat, "talk to a person")).toContain("handing you over to a person");
 
     // Log Out in Messenger: the broker withdraws the consent and tells the bank's events_uri.
+    const loggedOut = Date.now();
     await Promise.all([chat.waitForURL(`${stack.chatUrl}/`), chat.click("#logout")]);
     const me = await psid();
     await expect
@@ -128,6 +131,7 @@ describe("the bank pushes only what the customer allowed, straight to Messenger"
         interval: 250,
       })
       .toContain("consent.withdrawn");
+    console.info(`Log Out → consent.withdrawn at the bank's events_uri: ${Date.now() - loggedOut} ms (polled every 250 ms)`);
 
     const alertsBefore = await pushed(chat, ALERT);
     const refused = await simulate(bank, "cust-1001", "fraud");

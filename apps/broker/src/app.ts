@@ -77,7 +77,9 @@ function createModules(ctx: BrokerContext, deps: AppDeps) {
   // The links' store, made before OAuth: a code is exchanged only while its link is active and
   // holds the code's consent. The links module below keeps it.
   const linksRepo = createLinksRepo(ctx.db);
-  const oauth = createOAuthModule({ ...ctx, keyStore: keys.keyStore, consentCheck, linkCheck: linksRepo.holdsConsent, ...deps.oauth });
+  // A refresh token lives as long as its consent, whatever the consent's duration (1–365 days).
+  const consentExpiry: OAuthModuleDeps["consentExpiry"] = (consentId) => ledger.ledger.activeUntil(consentId);
+  const oauth = createOAuthModule({ ...ctx, keyStore: keys.keyStore, consentCheck, consentExpiry, linkCheck: linksRepo.holdsConsent, ...deps.oauth });
   const ports: ModulePorts = { oauth, ledger: ledger.ledger, clientAuth: oauth.clientAuth, ...deps.ports };
   const messenger = createMessengerModule({ ...ctx, clients: oauth.clients, graph: deps.graph });
   const links = createLinksModule({ ...ctx, repo: linksRepo, oauth: ports.oauth, ledger: ports.ledger, jobHandlers: messenger.jobHandlers });

@@ -1655,6 +1655,11 @@ export interface operations {
                             link_id: string | null;
                             psid: string | null;
                             status: string;
+                            /** @description Exactly the (scope, purpose) pairs granted; check allows nothing else. */
+                            pairs: {
+                                scope: string;
+                                purpose: string;
+                            }[];
                             scopes: string[];
                             purposes: string[];
                             expires_at: string;
@@ -1759,6 +1764,11 @@ export interface operations {
                             link_id: string | null;
                             psid: string | null;
                             status: string;
+                            /** @description Exactly the (scope, purpose) pairs granted; check allows nothing else. */
+                            pairs: {
+                                scope: string;
+                                purpose: string;
+                            }[];
                             scopes: string[];
                             purposes: string[];
                             expires_at: string;
@@ -1776,6 +1786,11 @@ export interface operations {
                             psid: string | null;
                             scopes: string[];
                             purposes: string[];
+                            /** @description Ledger format 2 entries only (hashed); absent on entries written before consents were pairs (LEDGER-FORMAT.md). */
+                            pairs?: {
+                                scope: string;
+                                purpose: string;
+                            }[];
                             expires_at: string;
                             actor: string;
                             evidence: {
@@ -2372,6 +2387,7 @@ export interface operations {
                 client_id?: string;
                 request_uri?: string;
                 scope?: string;
+                optional_scope?: string;
                 code_challenge?: string;
                 code_challenge_method?: string;
                 purpose?: string;
@@ -2586,6 +2602,7 @@ export interface operations {
                 "application/x-www-form-urlencoded": {
                     decision?: string;
                     csrf?: string;
+                    scope?: string | string[];
                 };
             };
         };

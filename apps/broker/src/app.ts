@@ -9,6 +9,7 @@ import type { BrokerContext } from "./broker-context.ts";
 import { systemClock, type Clock } from "./clock.ts";
 import type { Config } from "./config.ts";
 import { createConsoleModule } from "./console/console-module.ts";
+import { createEventsModule } from "./events/events-module.ts";
 import type { ModulePorts } from "./contracts.ts";
 import { checkMasterKey } from "./master-key/master-key-check.ts";
 import { createSealer } from "./crypto/seal.ts";
@@ -66,7 +67,7 @@ export interface AppDeps {
 
 /**
  * Every module, built once, in dependency order, in one straight line: keys → ledger → OAuth →
- * Messenger → links → linking → console. A module is `create<Domain>Module(deps)`: its services, and a
+ * Messenger → links → linking → events → console. A module is `create<Domain>Module(deps)`: its services, and a
  * route plugin whose options are what it needs from the other modules (registered in buildApp).
  */
 function createModules(ctx: BrokerContext, deps: AppDeps) {
@@ -84,8 +85,9 @@ function createModules(ctx: BrokerContext, deps: AppDeps) {
   const messenger = createMessengerModule({ ...ctx, clients: oauth.clients, graph: deps.graph });
   const links = createLinksModule({ ...ctx, repo: linksRepo, oauth: ports.oauth, ledger: ports.ledger, jobHandlers: messenger.jobHandlers });
   const linking = createLinkingModule({ ...ctx, clients: oauth.clients, graph: messenger.graph, links: links.repo, oauth: ports.oauth, ledger: ports.ledger, bankIdp: deps.bankIdp, linkLimits: deps.linkLimits });
-  const consoleModule = createConsoleModule({ ...ctx, ledger: ledger.ledger, links: links.unlinker, clients: { list: oauth.listClients, disable: oauth.disableClient } });
-  return { ctx, scheduler: ctx.scheduler, keys, ledger, oauth, ports, messenger, links, linking, console: consoleModule };
+  const events = createEventsModule({ ...ctx, ledger: ledger.ledger, signer: keys.signer, clients: oauth.clients });
+  const consoleModule = createConsoleModule({ ...ctx, ledger: ledger.ledger, links: links.unlinker, clients: { list: oauth.listClients, disable: oauth.disableClient }, events: { ofConsent: events.ofConsent } });
+  return { ctx, scheduler: ctx.scheduler, keys, ledger, oauth, ports, messenger, links, linking, events, console: consoleModule };
 }
 export type BrokerModules = ReturnType<typeof createModules>;
 
@@ -132,6 +134,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const registry = new promClient.Registry();
   await app.register(metricsPlugin, { registry });
+  for (const metric of modules.events.metrics) registry.registerMetric(metric);
   await registerOpenApi(app, { publicUrl: config.publicUrl, ui: config.docs });
 
   // Routes: each module's plugin, given what it needs from the others. /metrics is on
@@ -144,12 +147,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(messenger.routes, { links: links.unlinker });
   await app.register(links.routes, { clientAuth: ports.clientAuth });
   await app.register(linking.routes);
+  await app.register(modules.events.routes, { clientAuth: ports.clientAuth });
   await app.register(modules.console.routes);
 
   // Lifecycle: periodic tasks run while the app is up; the ledger's listener closes with it.
   if (deps.startScheduler !== false) app.addHook("onReady", async () => scheduler.start());
   app.addHook("onClose", async () => {
     await scheduler.stop();
+    await modules.events.close();
     await ledger.ledger.close();
   });
   app.decorate("modules", modules);

@@ -142,7 +142,14 @@ export function createConsentLedger(options: ConsentLedgerOptions) {
   const { db, keys } = options;
   const clock = options.clock ?? systemClock;
   const store = createLedgerStore(db);
-  const cache: CheckCache = createCheckCache(db, { enabled: options.cache ?? true });
+  // Listeners told of every committed append (consent events wake on it).
+  const appendListeners = new Set<() => void>();
+  const cache: CheckCache = createCheckCache(db, {
+    enabled: options.cache ?? true,
+    onAppend: () => {
+      for (const listener of appendListeners) listener();
+    },
+  });
   const ready = cache.start().catch(() => {});
 
   function expiryFrom(now: Date, expiresAt: Date | undefined): Date {
@@ -478,6 +485,26 @@ export function createConsentLedger(options: ConsentLedgerOptions) {
 
     /** The ids among `consentIds` whose consent is no longer active now (one query). */
     inactiveAmong: (consentIds: string[]): Promise<string[]> => store.inactiveAmong(consentIds, clock.now()),
+
+    /** Entries after `afterSeq`, in seq order, at most `limit` (consent events read the ledger by this cursor). */
+    async entriesAfter(afterSeq: string, limit: number): Promise<EntryRecord[]> {
+      return (await store.entriesAfter(BigInt(afterSeq), Math.min(Math.max(Math.trunc(limit), 1), 1_000))).map(toEntryRecord);
+    },
+
+    /** Active consents whose expiry falls in (from, to], by expiry then id, one page after `after`. */
+    async expiringBetween(from: Date, to: Date, limit: number, after?: { expiresAt: Date; id: string }): Promise<ConsentRecord[]> {
+      const now = clock.now();
+      return (await store.expiringBetween(from, to, Math.min(Math.max(Math.trunc(limit), 1), 1_000), after)).map((c) => toConsentRecord(c, now));
+    },
+
+    /**
+     * Calls `listener` after every committed append this process hears of (its own and, through
+     * Postgres NOTIFY, other processes'); only while the check cache listens. Returns the unsubscribe.
+     */
+    onAppend(listener: () => void): () => void {
+      appendListeners.add(listener);
+      return () => appendListeners.delete(listener);
+    },
 
     cacheStats: () => cache.stats(),
 

@@ -195,6 +195,14 @@ export function createLedgerStore(db: Db) {
     lapsedConsentIds: async (at: Date, take: number) =>
       (await prisma.consent.findMany({ where: { status: "active", expiresAt: { lte: at } }, select: { id: true }, orderBy: { expiresAt: "asc" }, take })).map((c) => c.id),
 
+    /** Active consents whose expiry falls in (from, to], by (expiry, id), one page after `after`. */
+    expiringBetween: (from: Date, to: Date, take: number, after?: { expiresAt: Date; id: string }): Promise<Consent[]> =>
+      prisma.consent.findMany({
+        where: { status: "active", expiresAt: { gt: from, lte: to }, ...(after ? { OR: [{ expiresAt: { gt: after.expiresAt } }, { expiresAt: after.expiresAt, id: { gt: after.id } }] } : {}) },
+        orderBy: [{ expiresAt: "asc" }, { id: "asc" }],
+        take,
+      }),
+
     /** Which of these consents are no longer active at `at` (withdrawn, expired, or past their expiry). */
     inactiveAmong: async (ids: string[], at: Date) =>
       ids.length === 0

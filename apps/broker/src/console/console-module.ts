@@ -11,7 +11,7 @@ import { createTotpService } from "../linking/totp-service.ts";
 import type { LinksService } from "../links/links-service.ts";
 import { createConsoleRepo } from "./console-repo.ts";
 import { consoleRoutes } from "./console-routes.ts";
-import { createConsoleService, type ConsoleClients, type StaffActor } from "./console-service.ts";
+import { createConsoleService, type ConsoleClients, type ConsoleServiceDeps, type StaffActor } from "./console-service.ts";
 import { consoleCookies, createConsoleCsrf, readCookie } from "./console-session.ts";
 import { createStaffAuditRepo, createStaffRepo, createStaffSessionRepo } from "./staff-repo.ts";
 import { createStaffService } from "./staff-service.ts";
@@ -24,13 +24,14 @@ export interface ConsoleModuleDeps {
   ledger: Pick<ConsentLedger, "get" | "receipt" | "verify" | "withdraw">;
   links: Pick<LinksService, "unlink">;
   clients: ConsoleClients;
+  events: ConsoleServiceDeps["events"];
 }
 
 export function createConsoleModule(deps: ConsoleModuleDeps) {
   const { config, db, clock, sealer } = deps;
   const sessions = createStaffSessionRepo(db);
   const staff = createStaffService({ staff: createStaffRepo(db), sessions, totp: createTotpService({ repo: createTotpRepo(db), sealer, clock }), clock });
-  const service = createConsoleService({ repo: createConsoleRepo(db), audit: createStaffAuditRepo(db), ledger: deps.ledger, links: deps.links, clients: deps.clients, clock });
+  const service = createConsoleService({ repo: createConsoleRepo(db), audit: createStaffAuditRepo(db), ledger: deps.ledger, links: deps.links, clients: deps.clients, events: deps.events, clock });
   const cookies = consoleCookies(config.production);
   const csrf = createConsoleCsrf(config.masterKey.key);
 

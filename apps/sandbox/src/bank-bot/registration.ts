@@ -36,7 +36,7 @@ export function registrationMetadata(input: RegistrationInput, keys: StoredKeys)
     messenger: input.messenger,
     bank_idp: input.bank_idp,
     events_uri: input.events_uri,
-  } as ClientMetadata;
+  };
 }
 
 export function createRegistrationManager(dataDir: string, http: { timeoutMs: number }, input: RegistrationInput) {

@@ -14,6 +14,7 @@ import { join } from "node:path";
 
 export interface LoadResult {
   rps: number;
+  p50Ms: number;
   p99Ms: number;
   failures: number;
   requests: number;
@@ -44,9 +45,14 @@ function wrkScript(o: LoadOptions): string {
 }
 
 function wrk(o: LoadOptions): Promise<LoadResult> {
+  return wrkScripted({ url: o.url, script: wrkScript(o), seconds: o.seconds, connections: o.connections });
+}
+
+/** wrk with a Lua script of its own (e.g. one that takes each request's token from the last answer). */
+export function wrkScripted(o: { url: string; script: string; seconds: number; connections: number }): Promise<LoadResult> {
   const dir = mkdtempSync(join(tmpdir(), "lb-bench-"));
   const script = join(dir, "post.lua");
-  writeFileSync(script, wrkScript(o));
+  writeFileSync(script, o.script);
   return new Promise((resolve, reject) => {
     const p = spawn("wrk", ["-t1", `-c${o.connections}`, `-d${o.seconds}s`, "--latency", "-s", script, o.url], { stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
@@ -57,12 +63,16 @@ function wrk(o: LoadOptions): Promise<LoadResult> {
       const num = (re: RegExp) => Number(re.exec(out)?.[1] ?? Number.NaN);
       const rps = num(/Requests\/sec:\s+([\d.]+)/);
       if (code !== 0 || !Number.isFinite(rps)) return reject(new Error(`wrk failed (${code}): ${out}`));
-      const p99 = /\s99%\s+([\d.]+)(us|ms|s)\b/.exec(out);
-      const p99Ms = p99 ? Number(p99[1]) * ({ us: 0.001, ms: 1, s: 1000 } as Record<string, number>)[p99[2]!]! : Number.NaN;
+      const pct = (p: string) => {
+        const m = new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s)\\b`).exec(out);
+        return m ? Number(m[1]) * ({ us: 0.001, ms: 1, s: 1000 } as Record<string, number>)[m[2]!]! : Number.NaN;
+      };
+      const p50Ms = pct("50");
+      const p99Ms = pct("99");
       const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
       const errors = socketErrors ? socketErrors.slice(1).reduce((a, b) => a + Number(b), 0) : 0;
       const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
-      resolve({ rps, p99Ms, failures: errors + Number(non2xx?.[1] ?? 0), requests: num(/(\d+) requests in/) });
+      resolve({ rps, p50Ms, p99Ms, failures: errors + Number(non2xx?.[1] ?? 0), requests: num(/(\d+) requests in/) });
     });
   });
 }
@@ -72,7 +82,7 @@ type Autocannon = (opts: Record<string, unknown>) => Promise<{ requests: { avera
 async function autocannon(o: LoadOptions): Promise<LoadResult> {
   const run = require("autocannon") as Autocannon;
   const r = await run({ url: o.url, method: "POST", headers: o.headers, body: o.body, connections: o.connections, duration: o.seconds });
-  return { rps: r.requests.average, p99Ms: r.latency.p99, failures: r.non2xx + r.errors, requests: r.requests.total };
+  return { rps: r.requests.average, p50Ms: (r.latency as { p50?: number }).p50 ?? Number.NaN, p99Ms: r.latency.p99, failures: r.non2xx + r.errors, requests: r.requests.total };
 }
 
 /** CPU time (user + system, ms) used so far by a process and all its descendants (Linux /proc). */

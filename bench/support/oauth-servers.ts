@@ -2,8 +2,8 @@
 //   broker <port> <database url> [processes]   the broker on Postgres (rate limits on, raised above the load)
 //   oidc <port> [processes]                    oidc-provider, ES256 JWT access tokens for client_credentials
 //   oidc-redis <port> [processes]              the same with its store in Redis (REDIS_URL), shared by processes
-//   floor <port>                               Fastify with only a form body parser and one POST route that
-//                                              answers a fixed introspection reply: what any Fastify route costs
+//   floor <port>                               Fastify with only a form body parser and POST routes that answer
+//                                              fixed introspection and /ledger/check replies: what any Fastify route costs
 // With more than one process, node:cluster runs that many on the port (the broker's own supervisor,
 // src/workers.ts, as BROKER_WORKERS does). BENCH_MASTER_KEY and BENCH_OIDC_JWK, when set, make
 // every process (and every server started with them) use the same keys.
@@ -65,6 +65,9 @@ async function serve() {
     await app.register(formbody);
     const reply = { active: true, scope: "ledger:check", client_id: "bench", token_type: "Bearer", exp: 1, iat: 1, sub: "bench", aud: issuer, iss: issuer, jti: "bench" };
     app.post("/oauth/introspect", async () => reply);
+    // The floor of /ledger/check: a JSON body in, a fixed JSON answer out.
+    const check = { allowed: true, consent_id: "bench", expires_at: null, reason: "active" };
+    app.post("/ledger/check", async () => check);
     await app.listen({ port, host: "127.0.0.1" });
   } else {
     throw new Error("usage: oauth-servers.ts broker <port> <database url> [processes] | oidc|oidc-redis <port> [processes] | floor <port>");

@@ -8,6 +8,7 @@ import { Type, type Static } from "typebox";
 import { Value } from "typebox/value";
 import { keyIdOf } from "./crypto/seal.ts";
 import { type Cidr, parseCidrList } from "./net/address-policy.ts";
+import { parseRateLimits, type RateLimits, RateLimitsError } from "./plugins/rate-limit-policy.ts";
 
 /**
  * The environment variables of DESIGN.md "Configuration", as one schema. Each has a
@@ -71,6 +72,15 @@ export const EnvSchema = Type.Object({
     }),
   ),
   BROKER_EVENTS_EXPIRING_DAYS: Type.Integer({ default: 14, minimum: 1, maximum: 365, description: "How many days before a consent expires its bank gets `consent.expiring` (once per consent and expiry)." }),
+  BROKER_RATE_LIMITS: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description:
+        "JSON merged over the default rate limits, per endpoint (`token`, `par`, `register`, `introspect`, `revoke`, `link`, `link_2fa`) and per caller address (`per_ip`) or client (`per_client`; for `link_2fa`, per link attempt), each `COUNT/WINDOW` with the window in `s`, `m` or `h`. README \"Rate limits\" gives the defaults.",
+      docDefault: "the defaults in README",
+      example: '{"token":{"per_ip":"3000/10s","per_client":"2000/10s"}}',
+    }),
+  ),
   METRICS_PORT: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: "Serve `/metrics` only on this port (an operations listener on `HOST`, apart from the public one).", docDefault: "unset", example: 9464 })),
   METRICS_TOKEN: Type.Optional(Type.String({ minLength: 32, description: "Without `METRICS_PORT`: `/metrics` on the public port answers only `Authorization: Bearer <token>` (≥ 32 chars).", docDefault: "unset" })),
   BROKER_DOCS: Type.Optional(Type.Union([Type.Literal("true"), Type.Literal("false")], { description: "`true` / `false`: serve the OpenAPI document and UI at `/docs`.", docDefault: "`true`, but `false` in production" })),
@@ -128,6 +138,8 @@ export interface Config {
   readonly trustProxy: false | number | readonly string[];
   /** Days before a consent's expiry that its bank hears `consent.expiring`. */
   readonly eventsExpiringDays: number;
+  /** Per endpoint: the defaults with BROKER_RATE_LIMITS merged over them. */
+  readonly rateLimits: RateLimits;
   /** Serve /metrics on this port only (an operations listener apart from the public one). */
   readonly metricsPort: number | undefined;
   /** Or: /metrics on the public listener answers only `Authorization: Bearer <token>`. */
@@ -246,6 +258,14 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, options: LoadConfigOptions
   const trustProxy = parseTrustProxy(env.BROKER_TRUST_PROXY);
   if (env.METRICS_PORT !== undefined && env.METRICS_PORT === env.PORT) throw new ConfigError("METRICS_PORT", "must differ from PORT (it is the operations listener)");
 
+  let rateLimits: RateLimits;
+  try {
+    rateLimits = parseRateLimits(env.BROKER_RATE_LIMITS);
+  } catch (err) {
+    if (err instanceof RateLimitsError) throw new ConfigError("BROKER_RATE_LIMITS", err.message);
+    throw err;
+  }
+
   return Object.freeze({
     host: env.HOST,
     port: env.PORT,
@@ -273,6 +293,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, options: LoadConfigOptions
     }),
     trustProxy,
     eventsExpiringDays: env.BROKER_EVENTS_EXPIRING_DAYS,
+    rateLimits,
     metricsPort: env.METRICS_PORT,
     metricsToken: env.METRICS_TOKEN,
     docs: env.BROKER_DOCS === undefined ? !production : env.BROKER_DOCS === "true",

@@ -36,6 +36,17 @@ export function loggerOptions(level: string, stream?: { write(line: string): voi
 }
 
 /**
+ * The access log's own writer: the same level and destination as the app's logger, without its
+ * redaction. An access-log line holds only fields the broker chose (method, route, status, time,
+ * client id, address, error code) and a URL already through redactUrl, so redaction never changes
+ * one; but pino's wildcard redaction paths cost about 100 µs a line, 15 times the line itself,
+ * which halved the throughput of the default configuration (LOG_LEVEL=info).
+ */
+export function createAccessLogger(level: string, stream?: { write(line: string): void }): pino.Logger {
+  return stream ? pino({ level }, stream as pino.DestinationStream) : pino({ level });
+}
+
+/**
  * Where the broker's log lines go in production: stdout, written asynchronously so a request
  * never waits for the terminal or the log shipper; lines written while a write is in flight go
  * out together in the next one. `flushSync()` on shutdown writes what is left, so nothing logged

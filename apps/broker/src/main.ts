@@ -1,14 +1,16 @@
 import cluster from "node:cluster";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
-import { createDb, migrateAsOwner, type Db } from "@link-broker/db";
+import { createDb, migrateAsOwner, migrateIfPending, type Db } from "@link-broker/db";
 import closeWithGrace from "close-with-grace";
 import { buildApp } from "./app.ts";
 import { ConfigError, loadConfig, type Config } from "./config.ts";
 import { createLogDestination } from "./logger.ts";
+import { answerParent, MIGRATE_CHILD_ENV, migrateInChild } from "./migrate-child.ts";
 import { checkMasterKey, describeMasterKeyProblem } from "./master-key/master-key-check.ts";
 import { createSealer } from "./crypto/seal.ts";
 import { createSealedValuesRepo } from "./master-key/sealed-values-repo.ts";
+import { serveClusterMetrics, shareWorkerMetrics } from "./ops/cluster-metrics.ts";
 import { buildMetricsListener } from "./ops/metrics-listener.ts";
 import { superviseWorkers } from "./workers.ts";
 
@@ -50,16 +52,32 @@ export function describeListenError(err: unknown, host: string, port: number): s
 }
 
 async function main() {
+  const migrateChild = process.env[MIGRATE_CHILD_ENV] === "1";
   let config: Config;
   try {
     // `.data/` is where the command was run (pnpm sets INIT_CWD), not the package folder.
     const dataDir = resolve(process.env.INIT_CWD ?? process.cwd(), ".data");
-    // Workers re-read the configuration their supervisor already warned about.
-    const warn = cluster.isPrimary ? (m: string) => process.stderr.write(`link-broker: warning: ${m}\n`) : () => {};
+    // Workers and the migration child re-read the configuration their parent already warned about.
+    const warn = cluster.isPrimary && !migrateChild ? (m: string) => process.stderr.write(`link-broker: warning: ${m}\n`) : () => {};
     config = loadConfig(process.env, { dataDir, warn });
   } catch (err) {
     if (err instanceof ConfigError) die(err.message);
     throw err;
+  }
+
+  if (migrateChild) {
+    // The short-lived child of migrateInChild (migrate-child.ts): migrate, answer, exit.
+    let db: Db | undefined;
+    try {
+      db = await createDb({ url: config.databaseUrl! });
+      await migrateAsOwner(db, config.databaseMigrationUrl);
+      answerParent(undefined);
+    } catch (err) {
+      answerParent(err);
+    } finally {
+      await db?.close().catch(() => {});
+    }
+    return;
   }
 
   // A taken port is found before the database is opened and migrated, which can take seconds;
@@ -78,7 +96,9 @@ async function main() {
   let db: Db;
   try {
     db = await createDb({ url: config.databaseUrl ?? join(config.dataDir, "pglite") });
-    if (cluster.isPrimary) await migrateAsOwner(db, config.databaseMigrationUrl);
+    // Postgres migrates in a short-lived child, so the schema engine's memory leaves with it; the
+    // embedded database belongs to one process, so it migrates here. Either only when needed.
+    if (cluster.isPrimary) await migrateIfPending(db, config.databaseMigrationUrl, db.kind === "postgres" ? migrateInChild : undefined);
   } catch (err) {
     die(describeDbError(err, config.databaseUrl));
   }
@@ -95,12 +115,23 @@ async function main() {
     // Workers answer /healthz with the supervisor's instance id: one broker, one id.
     process.env.BROKER_INSTANCE_ID = config.instanceId;
     superviseWorkers(config.workers, (line) => process.stderr.write(`link-broker: ${line}\n`));
+    // METRICS_PORT is the supervisor's: the sum of every worker (cluster-metrics.ts).
+    const metricsPort = config.metricsPort;
+    if (metricsPort !== undefined) {
+      serveClusterMetrics(config.host, metricsPort, (err) => {
+        process.stderr.write(`link-broker: METRICS_PORT: cannot listen on ${config.host}:${metricsPort} (${(err as { code?: string }).code ?? err.message})\n`);
+        // The workers end with the supervisor (their cluster channel closes).
+        process.exit(1);
+      });
+    }
     return;
   }
 
   const logDestination = createLogDestination();
   const app = await buildApp({ config, db, logStream: logDestination });
-  const metricsApp = config.metricsPort !== undefined ? await buildMetricsListener(app.metricsRegistry) : undefined;
+  // A worker's metrics go to its supervisor, which serves METRICS_PORT for all of them.
+  shareWorkerMetrics(app.metricsRegistry);
+  const metricsApp = config.metricsPort !== undefined && !cluster.isWorker ? await buildMetricsListener(app.metricsRegistry) : undefined;
   // A worker leaves SIGINT to its supervisor, which passes it on as SIGTERM: a terminal's Ctrl-C
   // reaches the whole process group, and a second signal would cut the graceful close short.
   if (cluster.isWorker) process.on("SIGINT", () => {});

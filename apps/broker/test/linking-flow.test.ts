@@ -297,7 +297,7 @@ describe("linking flow: /link → bank login → TOTP → consent", () => {
     const fresh = await driveLinkFlow(env, { clientId: client.id, username: "bob", stopAt: "second_factor" });
     const html = await fresh.last.text();
     expect(fresh.last.headers.get("content-security-policy")).toContain("default-src 'none'");
-    expect(html).toMatch(/<img class="qr" src="data:image\/png;base64,/);
+    expect(html).toMatch(/<img class="qr" src="data:image\/svg\+xml;base64,/);
     expect(html).toMatch(/otpauth:\/\/totp\/Demo%20Bank/);
     expect(totpSecretOf(html)).toMatch(/^[A-Z2-7]{32}$/);
     expect(html).toMatch(/<label for="code">/);

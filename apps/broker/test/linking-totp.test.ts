@@ -29,7 +29,9 @@ describe("TOTP service", () => {
     expect(uri.searchParams.get("period") ?? "30").toBe("30");
     const secret = uri.searchParams.get("secret")!;
     expect(secret).toMatch(/^[A-Z2-7]{32}$/); // 20 bytes in base32
-    expect(enrolment.qrDataUrl).toMatch(/^data:image\/png;base64,/);
+    expect(enrolment.qrDataUrl).toMatch(/^data:image\/svg\+xml;base64,/);
+    // The picture is the otpauth URI's QR code, drawn as SVG.
+    expect(Buffer.from(enrolment.qrDataUrl.split(",")[1]!, "base64").toString()).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"[^>]*viewBox=/);
     const row = await db.prisma.totpFactor.findUniqueOrThrow({ where: { id: enrolment.factorId } });
     expect(sealer.unseal(row.secretSealed, totpSecretContext(row.id))).toBe(secret);
     return { service, secret };

@@ -24,6 +24,12 @@ function start(env: Record<string, string>) {
 }
 
 describe("start-up with bad configuration", () => {
+  it("stops with one clear line for a malformed BROKER_RATE_LIMITS", () => {
+    const { code, stderr } = start({ BROKER_RATE_LIMITS: '{"token":{"per_ip":"lots"}}' });
+    expect(code).toBe(1);
+    expect(stderr).toEqual(['link-broker: BROKER_RATE_LIMITS: token.per_ip must be "COUNT/WINDOW" such as "3000/10s" (window in s, m or h, at most 24h)']);
+  });
+
   it("stops with one clear line for a malformed BROKER_MASTER_KEY", () => {
     const { code, stderr } = start({ BROKER_MASTER_KEY: "not-a-key" });
     expect(code).toBe(1);
@@ -76,11 +82,11 @@ async function until<T>(what: string, probe: () => Promise<T | undefined> | T | 
 }
 
 /** The real broker with BROKER_WORKERS=2 on `port`, its output collected as it comes. */
-function startWorkers(port: number, databaseUrl: string) {
+function startWorkers(port: number, databaseUrl: string, extraEnv: Record<string, string> = {}) {
   const cwd = mkdtempSync(join(tmpdir(), "lb-main-"));
   const child = spawn(process.execPath, ["--import", TSX, MAIN], {
     cwd,
-    env: { PATH: process.env.PATH!, INIT_CWD: cwd, PORT: String(port), DATABASE_URL: databaseUrl, BROKER_WORKERS: "2", LOG_LEVEL: "info" },
+    env: { PATH: process.env.PATH!, INIT_CWD: cwd, PORT: String(port), DATABASE_URL: databaseUrl, BROKER_WORKERS: "2", LOG_LEVEL: "info", ...extraEnv },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const out = { stdout: "", stderr: "" };
@@ -125,6 +131,31 @@ describe.runIf(process.env.DATABASE_URL)("BROKER_WORKERS", () => {
       child.kill("SIGTERM");
       expect(await broker.exited).toBe(0);
       for (const pid of next) expect(() => process.kill(pid, 0)).toThrow();
+    } finally {
+      broker.kill();
+      await db.drop();
+    }
+  }, 180_000);
+
+  it("serves on METRICS_PORT the sum of every worker's metrics", async () => {
+    const db = await createTestDb();
+    const [port, metricsPort] = [await freePort(), await freePort()];
+    const broker = startWorkers(port, (db as { url?: string }).url!, { METRICS_PORT: String(metricsPort) });
+    const { child, listening } = broker;
+    try {
+      const pids = await until("two workers", () => (workersOf(child.pid!).length === 2 ? workersOf(child.pid!) : undefined));
+      await until("both workers to listen", () => (pids.every(listening) ? true : undefined), 60_000);
+      // Fresh connections, so the cluster spreads them over both workers.
+      const route = "/.well-known/oauth-authorization-server";
+      for (let i = 0; i < 40; i++) expect((await fetch(`http://127.0.0.1:${port}${route}`, { headers: { connection: "close" } })).status).toBe(200);
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      const count = text.split("\n").find((l) => l.startsWith("http_request_duration_seconds_count{") && l.includes(`route="${route}"`) && l.includes('status_code="200"'));
+      // Each worker saw only some of the 40; the sum is all of them.
+      expect(Number(count?.split(" ").at(-1))).toBe(40);
+      const perWorker = broker.out.stdout.split("\n").filter((l) => l.includes(`"route":"${route}"`));
+      const pidsServing = new Set(perWorker.map((l) => (JSON.parse(l) as { pid: number }).pid));
+      expect(pidsServing.size).toBe(2);
+      expect((await fetch(`http://127.0.0.1:${metricsPort}/other`)).status).toBe(404);
     } finally {
       broker.kill();
       await db.drop();

@@ -47,6 +47,66 @@ describe("OAuth rate limits shared through Postgres", () => {
   });
 });
 
+describe("BROKER_RATE_LIMITS", () => {
+  let broker: RunningBroker;
+  beforeAll(async () => {
+    broker = await startRunningBroker();
+  });
+  afterAll(() => broker?.close());
+
+  it("changes the limits from the environment, and every answer says where the caller stands", async () => {
+    const c = await registerClient(broker.url, { grant_types: ["client_credentials"], scope: "ledger:check" });
+    const config = testConfig({ PUBLIC_URL: broker.url, BROKER_RATE_LIMITS: '{"token":{"per_client":"3/60s"},"introspect":{"per_ip":"50/m"}}' });
+    const app = await buildApp({ config, db: broker.db, logger: false });
+    try {
+      const token = () =>
+        app.inject({ method: "POST", url: "/oauth/token", remoteAddress: "192.0.2.10", headers: { authorization: basic(c.client_id, c.client_secret!), "content-type": "application/x-www-form-urlencoded" }, payload: "grant_type=client_credentials" });
+      const first = await token();
+      expect(first.statusCode).toBe(200);
+      // The per-IP default (3000/10s) was kept; the per-client limit is the environment's.
+      expect(first.headers["ratelimit-policy"]).toBe('"token-ip";q=3000;w=10, "token-client";q=3;w=60');
+      expect(first.headers.ratelimit).toMatch(/^"token-ip";r=2999;t=(9|10), "token-client";r=2;t=(59|60)$/);
+      expect((await token()).statusCode).toBe(200);
+      const third = await token();
+      expect(third.statusCode).toBe(200);
+      expect(third.headers.ratelimit).toMatch(/"token-client";r=0;t=\d+$/);
+      const refused = await token();
+      expect(refused.statusCode).toBe(429);
+      expect(refused.json().error).toBe("rate_limited");
+      expect(Number(refused.headers["retry-after"])).toBeGreaterThanOrEqual(59);
+      expect(refused.headers.ratelimit).toMatch(/"token-client";r=0;t=(59|60)$/);
+
+      const introspect = await app.inject({ method: "POST", url: "/oauth/introspect", remoteAddress: "192.0.2.10", headers: { authorization: basic(c.client_id, c.client_secret!), "content-type": "application/x-www-form-urlencoded" }, payload: "token=x" });
+      expect(introspect.statusCode).toBe(200);
+      expect(introspect.headers["ratelimit-policy"]).toBe('"introspect-ip";q=50;w=60, "introspect-client";q=4000;w=10');
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("carries the fields on a refusal before the body is read, and on the linking pages", async () => {
+    const config = testConfig({ PUBLIC_URL: broker.url, BROKER_RATE_LIMITS: '{"par":{"per_ip":"1/h"},"link":{"per_ip":"1/h"}}' });
+    const app = await buildApp({ config, db: broker.db, logger: false });
+    try {
+      const par = () => app.inject({ method: "POST", url: "/par", remoteAddress: "192.0.2.11", headers: { "content-type": "text/plain" }, payload: "x" });
+      expect((await par()).statusCode).toBe(400);
+      const refused = await par();
+      expect(refused.statusCode).toBe(429);
+      expect(refused.headers["ratelimit-policy"]).toBe('"par-ip";q=1;w=3600');
+      expect(refused.headers.ratelimit).toMatch(/^"par-ip";r=0;t=(3599|3600)$/);
+      expect(Number(refused.headers["retry-after"])).toBeGreaterThan(3500);
+
+      const link = () => app.inject({ method: "GET", url: "/link?client_id=nobody", remoteAddress: "192.0.2.11" });
+      expect((await link()).headers["ratelimit-policy"]).toBe('"link-ip";q=1;w=3600');
+      const page = await link();
+      expect(page.statusCode).toBe(429);
+      expect(page.headers["retry-after"]).toBeTruthy();
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe("OAuth housekeeping", () => {
   it("sweeps expired replay guards and rate-limit windows", async () => {
     const broker = await startRunningBroker();

@@ -1,7 +1,7 @@
 export { createDb, isPostgresUrl, type Db, type DbKind, type CreateDbOptions } from "./create-db.ts";
 export { migrate, migrationStatus, MIGRATIONS_DIR, SCHEMA_PATH, type MigrateResult } from "./migrate.ts";
 export { checkDrift, createMigration } from "./schema-diff.ts";
-export { migrateAsOwner } from "./migrate-as-owner.ts";
+export { migrateAsOwner, migrateIfPending } from "./migrate-as-owner.ts";
 export { runtimeRoleSql } from "./runtime-role.ts";
 export * from "./generated/client.ts";
 import type { Prisma } from "./generated/client.ts";

@@ -47,8 +47,8 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<EventsRoutesOptions> = asyn
     "/events/poll",
     {
       onRequest: limitByIp(rateLimiter, "events_poll", POLL_LIMITS.perIp),
-      preHandler: [clientAuth, async (request) => {
-        const tooMany = await perClient(request);
+      preHandler: [clientAuth, async (request, reply) => {
+        const tooMany = await perClient(request, reply);
         if (tooMany) throw tooMany;
       }],
       schema: {

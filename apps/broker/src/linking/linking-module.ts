@@ -10,7 +10,7 @@ import { createBankIdp, type BankIdp } from "./bank-idp.ts";
 import { ATTEMPT_RETENTION_MS } from "./link-attempt.ts";
 import { createLinkAttemptRepo } from "./link-attempt-repo.ts";
 import { linkingRoutes } from "./linking-routes.ts";
-import { createLinkingService, LINK_LIMITS, type LinkLimits } from "./linking-service.ts";
+import { createLinkingService, type LinkLimits } from "./linking-service.ts";
 import { createResetSecondFactor } from "./reset-second-factor.ts";
 import { createTotpRepo } from "./totp-repo.ts";
 import { createTotpService } from "./totp-service.ts";
@@ -31,7 +31,7 @@ export interface LinkingModuleDeps extends Pick<BrokerContext, "config" | "db" |
   ledger: Pick<LedgerPort, "grant" | "reconsent">;
   /** The broker as relying party of the banks' OpenID providers; tests may pass their own. */
   bankIdp?: BankIdp;
-  /** /link starts per caller address and per client (default LINK_LIMITS). */
+  /** /link starts per caller address and per client (default: config.rateLimits.link). */
   linkLimits?: LinkLimits;
 }
 
@@ -44,7 +44,7 @@ export function createLinkingModule(deps: LinkingModuleDeps) {
   const { config, db, clock, sealer, scheduler } = deps;
   const attempts = createLinkAttemptRepo(db);
   const totpRepo = createTotpRepo(db);
-  const linkLimits = deps.linkLimits ?? LINK_LIMITS;
+  const linkLimits = deps.linkLimits ?? config.rateLimits.link;
   const service = createLinkingService({
     config,
     clock,
@@ -84,6 +84,7 @@ export function createLinkingModule(deps: LinkingModuleDeps) {
       secureCookies: config.production,
       publicUrl: config.publicUrl,
       linkIpLimit: linkLimits.perIp,
+      secondFactorLimits: config.rateLimits.link_2fa,
       formActionOrigins: [...new Set(config.messengerRedirectAllowlist.map((prefix) => new URL(prefix).origin))],
     });
   };

@@ -1,7 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import type { FastifyReply } from "fastify";
 import { Type } from "typebox";
 import { PageError } from "../errors.ts";
-import type { Limit, RateLimiter } from "../plugins/rate-limit.ts";
+import { addRateLimitHeaders, type Limit, type RateLimiter } from "../plugins/rate-limit.ts";
+import type { EndpointLimits } from "../plugins/rate-limit-policy.ts";
 import { pageCsp, sendPage } from "../web/html.ts";
 import { clearAttemptCookie, type createCsrf, readBinding, setAttemptCookie } from "./attempt-cookie.ts";
 import { consentPage, secondFactorPage } from "./linking-pages.ts";
@@ -17,7 +19,9 @@ export interface LinkingRoutesOptions {
   secureCookies: boolean;
   publicUrl: string;
   /** /link starts per caller address (each may cost a Graph call; the per-client limit is the service's). */
-  linkIpLimit: Limit;
+  linkIpLimit: Limit | undefined;
+  /** POST /link/2fa: code checks per link attempt (`perClient`) and, when set, per caller address. */
+  secondFactorLimits: EndpointLimits;
   /** Origins a page's form may end up at: Messenger's redirect allowlist (never a wildcard). */
   formActionOrigins: readonly string[];
 }
@@ -48,8 +52,6 @@ const ConsentForm = Type.Object({
 const PageResponse = { 200: Type.String(), "4xx": Type.String(), "5xx": Type.String() };
 const pageConfig = { errorFormat: "page" as const };
 
-/** Two-factor attempts per attempt per window, on top of the factor's own 5-failure lock. */
-const TWO_FA_LIMIT = { max: 10, windowSeconds: 5 * 60 };
 /** Views of the second-factor page per attempt per window: each one unseals a secret and draws a QR code. */
 const TWO_FA_PAGE_LIMIT = { max: 20, windowSeconds: 5 * 60 };
 
@@ -60,13 +62,19 @@ export const linkingRoutes: FastifyPluginAsyncTypebox<LinkingRoutesOptions> = as
 
   const tags = ["linking"];
 
+  /** Counts a hit, adds the RateLimit fields to the answer, and refuses past the limit (429, Retry-After). */
+  async function limit(reply: FastifyReply, key: string, policy: string, rule: Limit | undefined, refusal: () => PageError) {
+    if (!rule) return;
+    const hit = await rateLimiter.hit(key, rule);
+    addRateLimitHeaders(reply, policy, rule, hit);
+    if (hit.count <= rule.max) return;
+    const e = refusal();
+    e.headers["retry-after"] = String(Math.max(1, Math.ceil(hit.retryAfter)));
+    throw e;
+  }
+
   app.get("/link", { schema: { tags, summary: "Start linking (Messenger's account_link URL)", querystring: StartQuery, response: PageResponse }, config: pageConfig }, async (request, reply) => {
-    const hit = await rateLimiter.hit(`link:ip:${request.ip}`, options.linkIpLimit);
-    if (hit.count > options.linkIpLimit.max) {
-      const e = Errors.tooManyLinks();
-      e.headers["retry-after"] = String(Math.max(1, Math.ceil(hit.retryAfter)));
-      throw e;
-    }
+    await limit(reply, `link:ip:${request.ip}`, "link-ip", options.linkIpLimit, Errors.tooManyLinks);
     const { cookie, location } = await service.start(request.query, request.id);
     setAttemptCookie(reply, cookie, secureCookies);
     return reply.header("cache-control", "no-store").redirect(location, 302);
@@ -78,17 +86,9 @@ export const linkingRoutes: FastifyPluginAsyncTypebox<LinkingRoutesOptions> = as
     return reply.header("cache-control", "no-store").redirect(location, 303);
   });
 
-  async function limit(key: string, rule: typeof TWO_FA_LIMIT, refusal: () => PageError) {
-    const hit = await rateLimiter.hit(key, rule);
-    if (hit.count <= rule.max) return;
-    const e = refusal();
-    e.headers["retry-after"] = String(Math.max(1, Math.ceil(hit.retryAfter)));
-    throw e;
-  }
-
   app.get("/link/2fa", { schema: { tags, summary: "Second factor: enrol or enter a TOTP code", response: PageResponse }, config: pageConfig }, async (request, reply) => {
     const binding = readBinding(request, secureCookies);
-    if (binding) await limit(`link_2fa_page:${binding.attemptId}`, TWO_FA_PAGE_LIMIT, Errors.tooManyViews);
+    if (binding) await limit(reply, `link_2fa_page:${binding.attemptId}`, "link_2fa_page-attempt", TWO_FA_PAGE_LIMIT, Errors.tooManyViews);
     const { bankName, enrolment, attempt } = await service.secondFactorForm(binding);
     return sendPage(reply, secondFactorPage({ bankName, enrolment, csrf: csrf.tokenFor(binding!, "2fa"), returnUrl: messengerReturnUrl(attempt.redirectUri) }), 200, csp);
   });
@@ -97,7 +97,8 @@ export const linkingRoutes: FastifyPluginAsyncTypebox<LinkingRoutesOptions> = as
     const binding = readBinding(request, secureCookies);
     if (!binding) throw Errors.noSession();
     if (!csrf.check(binding, "2fa", request.body.csrf)) throw Errors.csrf();
-    await limit(`link_2fa:${binding.attemptId}`, TWO_FA_LIMIT, Errors.tooFast);
+    await limit(reply, `link_2fa:ip:${request.ip}`, "link_2fa-ip", options.secondFactorLimits.perIp, Errors.tooFast);
+    await limit(reply, `link_2fa:${binding.attemptId}`, "link_2fa-attempt", options.secondFactorLimits.perClient, Errors.tooFast);
     const result = await service.verifySecondFactor(binding, request.body.code ?? request.body.recovery_code ?? "");
     if (result.ok) return reply.redirect("/link/consent", 303);
     if (result.reason === "not_enrolled") throw Errors.wrongStep();

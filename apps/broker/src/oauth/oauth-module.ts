@@ -5,7 +5,7 @@ import type { BrokerContext } from "../broker-context.ts";
 import { registrantFetch } from "../net/outbound-fetch.ts";
 import { createBearerAuth } from "../plugins/bearer-auth.ts";
 import { createClientAuth } from "../plugins/client-auth.ts";
-import { DEFAULT_RATE_LIMITS, type EndpointLimits, type OAuthEndpoint } from "../plugins/rate-limit.ts";
+import type { EndpointLimits } from "../plugins/rate-limit-policy.ts";
 import { createClientAuthenticator } from "./clients/authenticate-client.ts";
 import { createClientCache, createClientRepo } from "./clients/client-repo.ts";
 import { createRegistrationService } from "./clients/register-service.ts";
@@ -13,7 +13,7 @@ import { createDpopVerifier } from "./dpop/check-dpop.ts";
 import { createIntrospectionService } from "./introspect/introspect-service.ts";
 import { createRevocationFeed } from "./introspect/revocation-feed.ts";
 import type { KeyStore } from "./keys/key-store.ts";
-import { oauthRoutes } from "./oauth-routes.ts";
+import { type OAuthEndpoint, oauthRoutes } from "./oauth-routes.ts";
 import { createParRepo } from "./par/par-repo.ts";
 import { createParService } from "./par/par-service.ts";
 import { createReplayRepo } from "./shared/replay-repo.ts";
@@ -32,7 +32,7 @@ export interface OAuthModuleDeps extends Pick<BrokerContext, "config" | "db" | "
   consentExpiry: ConsentExpiry;
   /** At code exchange: the link is active and holds the code's consent (the links' store). */
   linkCheck: LinkCheck;
-  /** Per-endpoint limits over the defaults (the benchmark raises them). */
+  /** Per-endpoint limits over config.rateLimits (BROKER_RATE_LIMITS and its defaults); tests lower them. */
   rateLimits?: Partial<Record<OAuthEndpoint, EndpointLimits>>;
 }
 
@@ -78,7 +78,7 @@ export function createOAuthModule(deps: OAuthModuleDeps) {
     grants: createGrantHandlers({ repo: tokensRepo, accessTokens, clock, consentCheck, consentExpiry: deps.consentExpiry, linkCheck: deps.linkCheck }),
     introspection,
     rateLimiter: deps.rateLimiter,
-    rateLimits: { ...DEFAULT_RATE_LIMITS, ...deps.rateLimits } as Record<OAuthEndpoint, EndpointLimits>,
+    rateLimits: { ...config.rateLimits, ...deps.rateLimits },
     ...createClientAuth({ authenticator, publicUrl: config.publicUrl }),
     ...createBearerAuth({ introspection, dpop, publicUrl: config.publicUrl }),
     /** Deletes expired replay guards, rate-limit windows, pushed requests and old codes. */

@@ -1,9 +1,10 @@
-import type { FastifyPluginAsync, FastifyRequest, preHandlerHookHandler } from "fastify";
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest, preHandlerHookHandler } from "fastify";
 import { Type } from "typebox";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { InvalidClientMetadata, InvalidDpopProof, InvalidRequest, UnsupportedGrantType } from "../errors.ts";
 import { endpointUrl } from "../plugins/client-auth.ts";
-import { limitByClient, limitByIp, type EndpointLimits, type OAuthEndpoint, type RateLimiter } from "../plugins/rate-limit.ts";
+import { limitByClient, limitByIp, type RateLimiter } from "../plugins/rate-limit.ts";
+import type { EndpointLimits } from "../plugins/rate-limit-policy.ts";
 import { formBodyValidator, formContentTypeError, jsonContentTypeError, NO_STORE } from "./checks/check-form.ts";
 import { ClientIdParams, ClientMetadataInput, ClientMetadataOutput } from "./clients/register-schemas.ts";
 import type { ClientMetadata } from "./clients/validate-metadata.ts";
@@ -18,6 +19,8 @@ import { FormBody, IntrospectionResponseSchema, JwksSchema, MetadataSchema, ParR
 import { ALL_SCOPES } from "./scopes.ts";
 
 type Form = Record<string, string>;
+/** The OAuth endpoints among BROKER_RATE_LIMITS' endpoints. */
+export type OAuthEndpoint = "token" | "par" | "register" | "introspect" | "revoke";
 
 /** What the OAuth endpoints use: the OAuth module's services, passed in by the module. */
 export interface OAuthRoutesOptions {
@@ -29,7 +32,7 @@ export interface OAuthRoutesOptions {
     dpop: Pick<DpopVerifier, "verify" | "nonce">;
     introspection: Pick<IntrospectionService, "introspect" | "revoke">;
     rateLimiter: RateLimiter;
-    rateLimits: Record<OAuthEndpoint, EndpointLimits>;
+    rateLimits: Readonly<Record<OAuthEndpoint, EndpointLimits>>;
     authenticateRequest(request: FastifyRequest): Promise<void>;
   };
   publicUrl: string;
@@ -57,9 +60,9 @@ export const oauthRoutes: FastifyPluginAsync<OAuthRoutesOptions> = async (appBas
   /** Client authentication, then the per-client limit: one preHandler, so one hook stage. */
   const authenticated = (name: keyof typeof limits) => {
     const perClient = limitByClient(m.rateLimiter, name, limits[name].perClient);
-    return async (request: FastifyRequest) => {
+    return async (request: FastifyRequest, reply: FastifyReply) => {
       await m.authenticateRequest(request);
-      const limited = perClient(request);
+      const limited = perClient(request, reply);
       const err = limited instanceof Promise ? await limited : limited;
       if (err) throw err;
     };

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, onResponseHookHandler } from "fastify";
 import fp from "fastify-plugin";
+import type { Logger } from "pino";
 import { redactUrl } from "../logger.ts";
 
 declare module "fastify" {
@@ -9,9 +10,10 @@ declare module "fastify" {
   }
 }
 
-function line(request: FastifyRequest, reply: FastifyReply, route: string) {
-  request.log.info(
+function line(log: Logger, request: FastifyRequest, reply: FastifyReply, route: string) {
+  log.info(
     {
+      reqId: request.id,
       method: request.method,
       route,
       url: redactUrl(request.url),
@@ -29,20 +31,24 @@ function line(request: FastifyRequest, reply: FastifyReply, route: string) {
  * One access-log line per request, written when the response is sent (Fastify's own pair of
  * "incoming request" / "request completed" lines is turned off in app.ts). The route label is
  * fixed when each route is added, as in the metrics plugin: reading request.routeOptions builds
- * a new object on every access. Unmatched URLs get their own hook; they have no route.
+ * a new object on every access. Unmatched URLs get their own hook; they have no route. Lines go
+ * through `logger` (logger.ts createAccessLogger: the app's destination, without redaction).
  */
-async function accessLog(app: FastifyInstance) {
+async function accessLog(app: FastifyInstance, options: { logger?: Logger }) {
   app.decorateRequest("refusal", undefined);
+  // Without a logger of its own (logging off), nothing is written.
+  const log = options.logger;
+  if (!log) return;
   app.addHook("onRoute", (route) => {
     const label = route.url;
-    const log: onResponseHookHandler = (request, reply, done) => {
-      line(request, reply, label);
+    const write: onResponseHookHandler = (request, reply, done) => {
+      line(log, request, reply, label);
       done();
     };
-    route.onResponse = route.onResponse ? [...[route.onResponse].flat(), log] : log;
+    route.onResponse = route.onResponse ? [...[route.onResponse].flat(), write] : write;
   });
   app.addHook("onResponse", (request, reply, done) => {
-    if (request.is404) line(request, reply, "(unmatched)");
+    if (request.is404) line(log, request, reply, "(unmatched)");
     done();
   });
 }

@@ -1,11 +1,9 @@
-import type { FastifyRequest, onRequestHookHandler } from "fastify";
+import type { FastifyReply, FastifyRequest, onRequestHookHandler } from "fastify";
 import { TooManyRequestsError } from "../errors.ts";
 import type { RateLimitRepo } from "./rate-limit-repo.ts";
+import { type Limit, rateLimitFields } from "./rate-limit-policy.ts";
 
-export interface Limit {
-  max: number;
-  windowSeconds: number;
-}
+export type { Limit } from "./rate-limit-policy.ts";
 
 interface Counter {
   /** When this window ends (ms), as the database decided it. */
@@ -98,38 +96,44 @@ export function createRateLimiter(deps: { repo: RateLimitRepo; now?: () => numbe
 }
 export type RateLimiter = ReturnType<typeof createRateLimiter>;
 
-export interface EndpointLimits {
-  perIp: Limit;
-  perClient?: Limit;
-}
-
-/** Defaults per endpoint; `AppDeps.oauth.rateLimits` overrides them (the benchmark raises them). */
-export type OAuthEndpoint = "token" | "par" | "register" | "introspect" | "revoke";
-export const DEFAULT_RATE_LIMITS: Record<OAuthEndpoint, EndpointLimits> = {
-  token: { perIp: { max: 3000, windowSeconds: 10 }, perClient: { max: 2000, windowSeconds: 10 } },
-  introspect: { perIp: { max: 5000, windowSeconds: 10 }, perClient: { max: 4000, windowSeconds: 10 } },
-  revoke: { perIp: { max: 600, windowSeconds: 10 }, perClient: { max: 300, windowSeconds: 10 } },
-  par: { perIp: { max: 600, windowSeconds: 10 }, perClient: { max: 300, windowSeconds: 10 } },
-  register: { perIp: { max: 30, windowSeconds: 60 } },
-};
-
 const tooMany = (hit: Hit, limit: Limit) =>
   hit.count > limit.max ? new TooManyRequestsError("Too many requests; slow down and retry later", hit.retryAfter) : undefined;
 
-/** Counts a hit on `key`; resolves to the 429 error when it is over `limit`, synchronously when it can. */
-export function checkLimit(limiter: RateLimiter, key: string, limit: Limit): TooManyRequestsError | undefined | Promise<TooManyRequestsError | undefined> {
+/**
+ * Adds one limit's state to the answer's RateLimit-Policy and RateLimit fields (a list: the
+ * per-IP limit first, then the per-client one).
+ */
+export function addRateLimitHeaders(reply: FastifyReply, policy: string, limit: Limit, hit: Hit): void {
+  const fields = rateLimitFields([{ policy, limit, count: hit.count, retryAfter: hit.retryAfter }]);
+  const policies = reply.getHeader("ratelimit-policy");
+  const states = reply.getHeader("ratelimit");
+  reply.header("ratelimit-policy", policies ? `${policies}, ${fields["ratelimit-policy"]}` : fields["ratelimit-policy"]);
+  reply.header("ratelimit", states ? `${states}, ${fields.ratelimit}` : fields.ratelimit);
+}
+
+/**
+ * Counts a hit on `key`, adds the RateLimit fields to `reply`, and answers the 429 error when it
+ * is over `limit`: synchronously when it can.
+ */
+export function checkLimit(limiter: RateLimiter, key: string, policy: string, limit: Limit, reply: FastifyReply): TooManyRequestsError | undefined | Promise<TooManyRequestsError | undefined> {
   const hit = limiter.hit(key, limit);
-  return hit instanceof Promise ? hit.then((h) => tooMany(h, limit)) : tooMany(hit, limit);
+  const judge = (h: Hit) => {
+    addRateLimitHeaders(reply, policy, limit, h);
+    return tooMany(h, limit);
+  };
+  return hit instanceof Promise ? hit.then(judge) : judge(hit);
 }
 
 /**
  * onRequest hook keyed by the caller's IP, before the body is read. `then` runs after the count
  * (so refused requests count too) and may refuse the request from its headers: one hook stage
- * instead of two. Callback style: the common case never waits, so it costs no promise.
+ * instead of two. Callback style: the common case never waits, so it costs no promise. Without a
+ * limit only `then` runs.
  */
-export function limitByIp(limiter: RateLimiter, name: string, limit: Limit, then?: (request: FastifyRequest) => Error | undefined): onRequestHookHandler {
-  return (request, _reply, done) => {
-    const result = checkLimit(limiter, `${name}:ip:${request.ip}`, limit);
+export function limitByIp(limiter: RateLimiter, name: string, limit: Limit | undefined, then?: (request: FastifyRequest) => Error | undefined): onRequestHookHandler {
+  return (request, reply, done) => {
+    if (!limit) return done(then?.(request));
+    const result = checkLimit(limiter, `${name}:ip:${request.ip}`, `${name}-ip`, limit, reply);
     if (result instanceof Promise) result.then((err) => done(err ?? then?.(request)), done);
     else done(result ?? then?.(request));
   };
@@ -140,8 +144,8 @@ export function limitByIp(limiter: RateLimiter, name: string, limit: Limit, then
  * error, or undefined, synchronously unless the window is new in this process.
  */
 export function limitByClient(limiter: RateLimiter, name: string, limit: Limit | undefined) {
-  return (request: FastifyRequest): TooManyRequestsError | undefined | Promise<TooManyRequestsError | undefined> => {
+  return (request: FastifyRequest, reply: FastifyReply): TooManyRequestsError | undefined | Promise<TooManyRequestsError | undefined> => {
     if (!limit || !request.client) return undefined;
-    return checkLimit(limiter, `${name}:client:${request.client.id}`, limit);
+    return checkLimit(limiter, `${name}:client:${request.client.id}`, `${name}-client`, limit, reply);
   };
 }

@@ -2,11 +2,10 @@
 // page token, without limit. /link is now limited per caller address and per client, and a
 // request that fails a check needing no network never reaches Graph.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LINK_LIMITS } from "../../src/linking/linking-service.ts";
 import { PLAIN_PARAMS } from "../support/link-flow.ts";
 import { startLinkingEnv, type LinkingEnv, type SeededClient } from "../support/linking-env.ts";
 
-const LIMITS = { perIp: { ...LINK_LIMITS.perIp, max: 8 }, perClient: { ...LINK_LIMITS.perClient, max: 20 } };
+const LIMITS = { perIp: { max: 8, windowSeconds: 60 }, perClient: { max: 20, windowSeconds: 60 } };
 const LINK_IP_LIMIT = LIMITS.perIp;
 const LINK_CLIENT_LIMIT = LIMITS.perClient;
 let env: LinkingEnv;

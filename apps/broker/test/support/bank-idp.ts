@@ -20,6 +20,8 @@ export interface BankIdpServer {
   clientSecret: string;
   /** Demo customers: username → { password, sub }. */
   accounts: Record<string, { password: string; sub: string }>;
+  /** Another customer who may sign in (benchmarks run many journeys, one customer each). */
+  addAccount(username: string, password: string, sub: string): void;
   /** How often the discovery document was fetched. */
   discoveryHits(): number;
   close(): Promise<void>;
@@ -105,6 +107,10 @@ export async function startBankIdp(options: { redirectUri: string; clientId?: st
     clientId,
     clientSecret,
     accounts,
+    addAccount(username, password, sub) {
+      accounts[username] = { password, sub };
+      subs.add(sub);
+    },
     discoveryHits: () => discoveryHits,
     close: () =>
       new Promise<void>((resolve) => {

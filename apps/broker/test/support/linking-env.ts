@@ -14,6 +14,7 @@ import { startBankIdp, type BankIdpServer } from "./bank-idp.ts";
 import { startFakeGraph, type FakeGraph } from "./fake-graph.ts";
 import { registerClient, type Registered } from "./oauth.ts";
 import { freePort } from "./ports.ts";
+import { startRoundRobinProxy, type RoundRobinProxy } from "./round-robin-proxy.ts";
 
 
 /** A settable clock (defaults to real time). */
@@ -30,7 +31,12 @@ export function testClock(): Clock & { offsetMs: number; advance(ms: number): vo
 }
 
 export interface LinkingEnv {
+  /** The broker; with `replicas`, the first of them. */
   broker: FastifyInstance;
+  /** With `replicas` > 1: every broker on the one database, each on its own port, behind `proxy`. */
+  replicas: { app: FastifyInstance; url: string }[];
+  /** With `replicas` > 1: the round-robin proxy at `brokerUrl` (the issuer every replica names). */
+  proxy?: RoundRobinProxy;
   brokerUrl: string;
   config: Config;
   db: TestDb;
@@ -88,6 +94,10 @@ export async function startLinkingEnv(
     linkLimits?: LinkLimits;
     /** Every broker log line at `debug` and above goes here (the secrecy tests read them). */
     logStream?: { write(line: string): void };
+    /** Brokers on the one database behind a round-robin proxy at `brokerUrl` (default 1: no proxy). */
+    replicas?: number;
+    /** Environment over the test configuration (e.g. BROKER_RATE_LIMITS). */
+    env?: Record<string, string>;
   } = {},
 ): Promise<LinkingEnv> {
   const graph = await startFakeGraph();
@@ -95,16 +105,34 @@ export async function startLinkingEnv(
   const brokerUrl = `http://127.0.0.1:${port}`;
   const idp = await startBankIdp({ redirectUri: `${brokerUrl}/link/callback` });
   const messengerRedirect = "http://127.0.0.1:9/messenger_platform/account_linking";
-  const config = testConfig({ PUBLIC_URL: brokerUrl, MESSENGER_GRAPH_URL: graph.url, MESSENGER_REDIRECT_ALLOWLIST: messengerRedirect, ...(process.env.LB_TEST_LOG === "1" ? { LOG_LEVEL: "error" } : {}), ...(options.logStream ? { LOG_LEVEL: "debug" } : {}) });
+  const config = testConfig({ PUBLIC_URL: brokerUrl, MESSENGER_GRAPH_URL: graph.url, MESSENGER_REDIRECT_ALLOWLIST: messengerRedirect, ...(process.env.LB_TEST_LOG === "1" ? { LOG_LEVEL: "error" } : {}), ...(options.logStream ? { LOG_LEVEL: "debug" } : {}), ...options.env });
   const db = await createTestDb();
   const clock = testClock();
   const ports = options.deps === "real" || options.deps === undefined ? undefined : options.deps;
-  const broker = await buildApp({ config, db, clock, logger: process.env.LB_TEST_LOG === "1" || options.logStream !== undefined, ...(options.logStream ? { logStream: options.logStream } : {}), ports, startScheduler: false, linkLimits: options.linkLimits });
-  await broker.listen({ port, host: "127.0.0.1" });
+  const build = () =>
+    buildApp({ config, db, clock, logger: process.env.LB_TEST_LOG === "1" || options.logStream !== undefined, ...(options.logStream ? { logStream: options.logStream } : {}), ports, startScheduler: false, linkLimits: options.linkLimits });
+  const replicas: LinkingEnv["replicas"] = [];
+  let proxy: RoundRobinProxy | undefined;
+  if ((options.replicas ?? 1) === 1) {
+    const app = await build();
+    await app.listen({ port, host: "127.0.0.1" });
+    replicas.push({ app, url: brokerUrl });
+  } else {
+    for (let i = 0; i < options.replicas!; i++) {
+      const app = await build();
+      const own = await freePort();
+      await app.listen({ port: own, host: "127.0.0.1" });
+      replicas.push({ app, url: `http://127.0.0.1:${own}` });
+    }
+    proxy = await startRoundRobinProxy(port, replicas.map((r) => r.url));
+  }
+  const broker = replicas[0]!.app;
   const sealer = createSealer(config.masterKey);
 
   return {
     broker,
+    replicas,
+    proxy,
     brokerUrl,
     config,
     db,
@@ -161,7 +189,8 @@ export async function startLinkingEnv(
       return { ...registered, client_secret: registered.client_secret!, appSecret, verifyToken };
     },
     async close() {
-      await broker.close();
+      await proxy?.close();
+      for (const r of replicas) await r.app.close();
       await Promise.all([graph.close(), idp.close()]);
       await db.drop();
     },

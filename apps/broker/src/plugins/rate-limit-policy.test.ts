@@ -1,0 +1,65 @@
+import { describe, expect, it } from "vitest";
+import { DEFAULT_RATE_LIMITS, parseLimit, parseRateLimits, rateLimitFields, RateLimitsError } from "./rate-limit-policy.ts";
+
+const error = (json: string) => {
+  try {
+    parseRateLimits(json);
+  } catch (err) {
+    if (err instanceof RateLimitsError) return err.message;
+    throw err;
+  }
+  throw new Error("expected a RateLimitsError");
+};
+
+describe("parseLimit", () => {
+  it("reads COUNT/WINDOW with the window in seconds, minutes or hours", () => {
+    expect(parseLimit("3000/10s")).toEqual({ max: 3000, windowSeconds: 10 });
+    expect(parseLimit("30/m")).toEqual({ max: 30, windowSeconds: 60 });
+    expect(parseLimit("5/2h")).toEqual({ max: 5, windowSeconds: 7200 });
+    expect(parseLimit("1/24h")).toEqual({ max: 1, windowSeconds: 86_400 });
+  });
+
+  it("refuses anything else", () => {
+    for (const bad of ["", "3000", "3000/", "0/10s", "-1/10s", "10/0s", "10/10d", "10/25h", "1.5/10s", " 10/10s", "10/10s ", "1e3/10s", "10 / 10s"]) {
+      expect(parseLimit(bad), bad).toBeUndefined();
+    }
+  });
+});
+
+describe("parseRateLimits", () => {
+  it("answers the defaults when unset", () => {
+    expect(parseRateLimits(undefined)).toEqual(DEFAULT_RATE_LIMITS);
+  });
+
+  it("merges each field over its endpoint's default, leaving the others alone", () => {
+    const limits = parseRateLimits('{"token":{"per_ip":"9000/10s"},"link_2fa":{"per_ip":"100/5m","per_client":"3/m"}}');
+    expect(limits.token).toEqual({ perIp: { max: 9000, windowSeconds: 10 }, perClient: DEFAULT_RATE_LIMITS.token.perClient });
+    expect(limits.link_2fa).toEqual({ perIp: { max: 100, windowSeconds: 300 }, perClient: { max: 3, windowSeconds: 60 } });
+    expect(limits.introspect).toEqual(DEFAULT_RATE_LIMITS.introspect);
+    expect(Object.isFrozen(limits) && Object.isFrozen(limits.token)).toBe(true);
+    // The defaults themselves are never changed by a merge.
+    expect(DEFAULT_RATE_LIMITS.token.perIp).toEqual({ max: 3000, windowSeconds: 10 });
+  });
+
+  it("says in one line what is wrong", () => {
+    expect(error("{token:1}")).toMatch(/^is not valid JSON; e\.g\. /);
+    expect(error("[]")).toMatch(/^must be a JSON object of endpoints/);
+    expect(error('{"tokens":{}}')).toBe('unknown endpoint "tokens"; known: token, par, register, introspect, revoke, link, link_2fa');
+    expect(error('{"token":"3000/10s"}')).toBe("token must be an object with per_ip and/or per_client");
+    expect(error('{"token":{"per_user":"1/s"}}')).toBe('token."per_user" is not a field; use per_ip or per_client');
+    expect(error('{"token":{"per_ip":3000}}')).toMatch(/^token\.per_ip must be "COUNT\/WINDOW" such as "3000\/10s"/);
+    expect(error('{"par":{"per_client":"10/10x"}}')).toMatch(/^par\.per_client must be/);
+    expect(error('{"register":{"per_client":"10/m"}}')).toBe("register.per_client cannot be set: no client exists before registration");
+    for (const json of ["{token:1}", '{"__proto__":{"per_ip":"1/s"}}', '{"a\\nb":{}}']) expect(error(json)).not.toContain("\n");
+  });
+});
+
+describe("rateLimitFields", () => {
+  it("lists each limit that applied, in the draft's Structured Fields form", () => {
+    const fields = rateLimitFields([
+      { policy: "token-ip", limit: { max: 3000, windowSeconds: 10 }, count: 12, retryAfter: 7.2 },
+      { policy: "token-client", limit: { max: 5, windowSeconds: 60 }, count: 9, retryAfter: 0.1 },
+    ]);
+    expect(fields).toEqual({ "ratelimit-policy": '"token-ip";q=3000;w=10, "token-client";q=5;w=60', ratelimit: '"token-ip";r=2988;t=8, "token-client";r=0;t=1' });
+  });
+});

@@ -1,0 +1,334 @@
+// The broker as deployed: built and deployed as the Dockerfile does (apps/broker/scripts/build.mjs
+// OUT_DIR), started with its own start command (`node dist/main.js`), default configuration and
+// default LOG_LEVEL (its log written to a file, as a container runtime would take it), rate limits
+// raised through BROKER_RATE_LIMITS only. Beside it, in the same run: oidc-provider configured
+// alike (support/oauth-servers.ts) and a bare Fastify route. oauth.bench.ts gives the in-process
+// figures of the same endpoints.
+//   client_credentials and introspection    vs oidc-provider (ES256 JWT; opaque token in memory)
+//   POST /ledger/check                      vs a bare Fastify JSON route
+//   refresh_token grant on Postgres         (each request uses the refresh token the last answer gave)
+//   the linking flow over HTTP              /link → test IdP sign-in → callback → 2fa → consent → token
+//   start to ready                          spawn to /readyz 200, nothing to migrate (and the first start, migrating)
+// Each HTTP figure is the median of BENCH_ROUNDS (default 3) runs of BENCH_SECONDS (default 8) with
+// wrk at 50 connections, with p50/p99 latency and the broker's peak RSS. Writes
+// bench/results/deployed.json and bench/results/deployed.svg (README shows the chart).
+// For profiling: BENCH_BROKER_NODE_ARGS adds node options to the broker (e.g. "--cpu-prof
+// --cpu-prof-dir=/tmp/prof") and BENCH_ONLY keeps the scenarios whose name contains it (e.g.
+// "refresh"; the linking journeys run only for the full set or "refresh"); BENCH_BROKER_ENV (JSON)
+// adds environment to the broker (e.g. {"LOG_LEVEL":"silent"} to price the default logging).
+// Results are then printed but not written.
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { startBankIdp } from "../apps/broker/test/support/bank-idp.ts";
+import { startFakeGraph } from "../apps/broker/test/support/fake-graph.ts";
+import { driveLinkFlow, PLAIN_VERIFIER } from "../apps/broker/test/support/link-flow.ts";
+import type { LinkingEnv } from "../apps/broker/test/support/linking-env.ts";
+import { freePort } from "../apps/broker/test/support/ports.ts";
+import { postLoad, wrkScripted, type LoadResult } from "./support/load.ts";
+
+const pg = createRequire(new URL("../packages/db/package.json", import.meta.url))("pg") as typeof import("pg");
+const root = fileURLToPath(new URL("..", import.meta.url));
+const seconds = Number(process.env.BENCH_SECONDS ?? 8);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const baseUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+const children: ChildProcess[] = [];
+const load = () => loadavg().map((l) => l.toFixed(2)).join(" ");
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString("base64")}`;
+const form = { "content-type": "application/x-www-form-urlencoded" };
+const rssMb = (pid: number) => {
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+  } catch {
+    return 0;
+  }
+};
+
+/** The peak RSS of `pid` while `run` runs, sampled every 100 ms. */
+async function withPeakRss<T>(pid: number, run: () => Promise<T>): Promise<[T, number]> {
+  let peak = rssMb(pid);
+  const timer = setInterval(() => (peak = Math.max(peak, rssMb(pid))), 100);
+  try {
+    return [await run(), Math.max(peak, rssMb(pid))];
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+async function waitReady(url: string, child: ChildProcess, ms = 120_000): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the server exited with ${child.exitCode}`);
+    const ok = await fetch(`${url}/readyz`).then((r) => r.status === 200, () => false);
+    if (ok) return;
+    if (Date.now() > end) throw new Error(`${url} not ready`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function main() {
+  const startedLoad = load();
+  process.stdout.write(`load average at start: ${startedLoad}\n`);
+  const deployDir = mkdtempSync(join(tmpdir(), "lb-deployed-"));
+  execFileSync(process.execPath, [join(root, "apps/broker/scripts/build.mjs"), deployDir], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
+
+  const dbName = `lb_bench_${randomBytes(4).toString("hex")}`;
+  const admin = new pg.Client({ connectionString: baseUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${dbName}`);
+  const dbUrl = new URL(baseUrl);
+  dbUrl.pathname = `/${dbName}`;
+  const graph = await startFakeGraph();
+  const port = await freePort();
+  const brokerUrl = `http://127.0.0.1:${port}`;
+  const idp = await startBankIdp({ redirectUri: `${brokerUrl}/link/callback` });
+  const messengerRedirect = "http://127.0.0.1:9/messenger_platform/account_linking";
+  const registrationToken = randomBytes(32).toString("base64url");
+  const high = "999999999/10s";
+  const env = {
+    PATH: process.env.PATH!,
+    PORT: String(port),
+    PUBLIC_URL: brokerUrl,
+    DATABASE_URL: dbUrl.href,
+    BROKER_MASTER_KEY: randomBytes(32).toString("base64"),
+    BROKER_REGISTRATION_TOKEN: registrationToken,
+    // The only tuning: limits above the load (configuration, as an operator would set them).
+    BROKER_RATE_LIMITS: JSON.stringify(Object.fromEntries(["token", "introspect", "par", "revoke", "link"].map((e) => [e, { per_ip: high, per_client: high }]))),
+    // The test bank IdP and Graph stand-ins are on loopback.
+    MESSENGER_GRAPH_URL: graph.url,
+    MESSENGER_REDIRECT_ALLOWLIST: messengerRedirect,
+    BROKER_OUTBOUND_ALLOWLIST: "127.0.0.0/8,::1",
+    ...(JSON.parse(process.env.BENCH_BROKER_ENV ?? "{}") as Record<string, string>),
+  };
+  const only = process.env.BENCH_ONLY;
+  const logFile = join(deployDir, "broker.log");
+  const startBroker = async (): Promise<{ child: ChildProcess; ms: number }> => {
+    const fd = openSync(logFile, "a");
+    const t0 = performance.now();
+    const nodeArgs = (process.env.BENCH_BROKER_NODE_ARGS ?? "").split(" ").filter(Boolean);
+    const child = spawn(process.execPath, [...nodeArgs, "dist/main.js"], { cwd: deployDir, env, stdio: ["ignore", fd, fd] });
+    closeSync(fd);
+    children.push(child);
+    await waitReady(brokerUrl, child);
+    return { child, ms: performance.now() - t0 };
+  };
+  const stop = (child: ChildProcess) =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once("exit", () => resolve());
+      child.kill("SIGTERM");
+    });
+
+  try {
+    // Start to ready: the first start migrates an empty database; later ones have nothing to do.
+    const first = await startBroker();
+    await stop(first.child);
+    const starts: number[] = [];
+    let broker = first.child;
+    for (let i = 0; i < 3; i++) {
+      const s = await startBroker();
+      starts.push(s.ms);
+      broker = s.child;
+      if (i < 2) await stop(s.child);
+    }
+    await new Promise((r) => setTimeout(r, 3000));
+    const idleRss = rssMb(broker.pid!);
+    process.stdout.write(`start to ready: first (migrating) ${first.ms.toFixed(0)} ms, then median ${median(starts).toFixed(0)} ms of ${starts.map((s) => s.toFixed(0)).join(", ")}; idle RSS ${idleRss.toFixed(0)} MB\n`);
+
+    const peer = async (args: string[]) => {
+      const p = await freePort();
+      const child = spawn(process.execPath, ["--import", "tsx", join(root, "bench/support/oauth-servers.ts"), args[0]!, String(p), ...args.slice(1)], { stdio: ["ignore", "pipe", "inherit"] });
+      children.push(child);
+      await new Promise<void>((resolve, reject) => {
+        child.stdout!.on("data", (d: Buffer) => d.toString().includes("ready") && resolve());
+        child.once("exit", (code) => reject(new Error(`${args[0]} exited with ${code}`)));
+      });
+      return `http://127.0.0.1:${p}`;
+    };
+    const op = await peer(["oidc"]);
+    const floor = await peer(["floor"]);
+
+    const reg = await fetch(`${brokerUrl}/connect/register`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${registrationToken}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        client_name: "Bench Bank",
+        grant_types: ["authorization_code", "refresh_token", "client_credentials"],
+        scope: "balance:read transactions:read alerts:fraud support:chat ledger:check",
+        require_pushed_authorization_requests: false,
+        messenger: { page_id: graph.pageId, page_access_token: graph.pageAccessToken, app_secret: randomBytes(16).toString("hex"), verify_token: randomBytes(8).toString("hex") },
+        bank_idp: { issuer: idp.issuer, client_id: idp.clientId, client_secret: idp.clientSecret },
+      }),
+    });
+    if (reg.status !== 201) throw new Error(`registration answered ${reg.status}: ${await reg.text()}`);
+    const bank = (await reg.json()) as { client_id: string; client_secret: string };
+    const auth = { ...form, authorization: basic(bank.client_id, bank.client_secret) };
+    const ccBody = "grant_type=client_credentials&scope=ledger%3Acheck";
+    const token = ((await (await fetch(`${brokerUrl}/oauth/token`, { method: "POST", headers: auth, body: ccBody })).json()) as { access_token: string }).access_token;
+    const jwtAuth = { ...form, authorization: basic("bench-jwt", "bench-secret-bench-secret-bench-secret-1") };
+    const opaqueAuth = { ...form, authorization: basic("bench-opaque", "bench-secret-bench-secret-bench-secret-2") };
+    const opToken = ((await (await fetch(`${op}/token`, { method: "POST", headers: opaqueAuth, body: ccBody })).json()) as { access_token: string }).access_token;
+
+    // The linking flow: first one journey at a time (the broker's own time per journey, from its
+    // access log), then several at once (journeys per second). Each journey is a new customer.
+    const linkEnv = { brokerUrl, graph, idp, clock: { now: () => new Date() }, messengerRedirect, totpSecrets: new Map() } as unknown as LinkingEnv;
+    let customers = 0;
+    const journey = async (): Promise<string> => {
+      const username = `customer-${++customers}`;
+      idp.addAccount(username, "pw", `sub-${username}`);
+      const r = await driveLinkFlow(linkEnv, { clientId: bank.client_id, username });
+      if (!r.authorizationCode) throw new Error(`no authorization code: ${r.last.status}`);
+      const res = await fetch(`${brokerUrl}/oauth/token`, { method: "POST", headers: auth, body: `grant_type=authorization_code&code=${r.authorizationCode}&code_verifier=${PLAIN_VERIFIER}` });
+      if (res.status !== 200) throw new Error(`code exchange answered ${res.status}`);
+      return ((await res.json()) as { refresh_token: string }).refresh_token;
+    };
+    const brokerMsPerFlow: number[] = [];
+    const journeys = !only || "broker refresh_token".includes(only);
+    for (let i = 0; i < (journeys ? 30 : 0); i++) {
+      const from = statSync(logFile).size;
+      await journey();
+      await new Promise((r) => setTimeout(r, 50)); // the asynchronous log writer
+      const lines = readFileSync(logFile, "utf8").slice(from).split("\n");
+      let ms = 0;
+      for (const l of lines) if (l.includes('"msg":"request"') && /"route":"\/(link|oauth\/token)/.test(l)) ms += Number(/"ms":([\d.]+)/.exec(l)?.[1] ?? 0);
+      brokerMsPerFlow.push(ms);
+    }
+    const concurrentFlows = journeys ? 64 : 0;
+    const [flowWall, flowPeak] = await withPeakRss(broker.pid!, async () => {
+      const t0 = performance.now();
+      let next = 0;
+      await Promise.all(Array.from({ length: 8 }, async () => {
+        while (next++ < concurrentFlows) await journey();
+      }));
+      return performance.now() - t0;
+    });
+    const flowsPerSecond = (concurrentFlows / flowWall) * 1000;
+    process.stdout.write(`linking flow: broker time per flow median ${median(brokerMsPerFlow).toFixed(1)} ms (30 one at a time); ${flowsPerSecond.toFixed(1)} flows/s with 8 at once; peak RSS ${flowPeak.toFixed(0)} MB\n`);
+
+    // Refresh: each wrk connection takes a token from a queue and puts back the one it gets.
+    const refreshScript = async () => {
+      const tokens: string[] = [];
+      for (let i = 0; i < connections + 10; i += 8) tokens.push(...(await Promise.all(Array.from({ length: 8 }, journey))));
+      return `local tokens = {${tokens.map((t) => JSON.stringify(t)).join(",")}}
+local headers = { ["content-type"] = "application/x-www-form-urlencoded", ["authorization"] = ${JSON.stringify(auth.authorization)} }
+request = function()
+  local t = table.remove(tokens, 1) or "exhausted"
+  return wrk.format("POST", "/oauth/token", headers, "grant_type=refresh_token&refresh_token=" .. t)
+end
+response = function(status, headers, body)
+  local t = body:match('"refresh_token":"([^"]+)"')
+  if t then table.insert(tokens, t) end
+end
+`;
+    };
+
+    type Run = LoadResult & { peakRssMb: number };
+    const runs: Record<string, Run[]> = {};
+    const record = (name: string, run: Run) => {
+      runs[name] = [...(runs[name] ?? []), run];
+    };
+    const post = (name: string, pid: number | undefined, url: string, headers: Record<string, string>, body: string) => async () => {
+      const [r, peak] = await withPeakRss(pid ?? 0, () => postLoad({ url, headers, body, seconds, connections }));
+      record(name, { ...r, peakRssMb: pid ? peak : 0 });
+    };
+    const json = { "content-type": "application/json" };
+    const checkBody = JSON.stringify({ client_id: bank.client_id, subject: "sub-customer-1", scope: "balance:read" });
+    const plan: [string, () => Promise<void>][] = [
+      ["broker client_credentials", post("broker client_credentials", broker.pid, `${brokerUrl}/oauth/token`, auth, ccBody)],
+      ["oidc-provider client_credentials", post("oidc-provider client_credentials", undefined, `${op}/token`, jwtAuth, ccBody)],
+      ["broker introspection", post("broker introspection", broker.pid, `${brokerUrl}/oauth/introspect`, auth, `token=${token}`)],
+      ["oidc-provider introspection", post("oidc-provider introspection", undefined, `${op}/token/introspection`, opaqueAuth, `token=${opToken}`)],
+      ["broker /ledger/check", post("broker /ledger/check", broker.pid, `${brokerUrl}/ledger/check`, { ...json, authorization: `Bearer ${token}` }, checkBody)],
+      ["bare Fastify route", post("bare Fastify route", undefined, `${floor}/ledger/check`, json, checkBody)],
+      [
+        "broker refresh_token",
+        async () => {
+          const script = await refreshScript();
+          const [r, peak] = await withPeakRss(broker.pid!, () => wrkScripted({ url: brokerUrl, script, seconds, connections }));
+          record("broker refresh_token", { ...r, peakRssMb: peak });
+        },
+      ],
+    ];
+    const chosen = plan.filter(([name]) => !only || name.includes(only));
+    for (let round = 1; round <= rounds; round++) {
+      process.stdout.write(`-- round ${round}/${rounds} (load ${load()})\n`);
+      for (const [name, run] of chosen) {
+        await run();
+        const r = runs[name]!.at(-1)!;
+        process.stdout.write(`${name.padEnd(36)} ${String(Math.round(r.rps)).padStart(7)}/s  p50 ${r.p50Ms} ms  p99 ${r.p99Ms} ms  failures ${r.failures}${r.peakRssMb ? `  peak RSS ${r.peakRssMb.toFixed(0)} MB` : ""}\n`);
+      }
+    }
+    if (only) return;
+    const summary = Object.fromEntries(
+      Object.entries(runs).map(([name, rs]) => [name, { rps: Math.round(median(rs.map((r) => r.rps))), p50Ms: median(rs.map((r) => r.p50Ms)), p99Ms: median(rs.map((r) => r.p99Ms)), failures: rs.reduce((a, r) => a + r.failures, 0), peakRssMb: Math.round(Math.max(...rs.map((r) => r.peakRssMb))), runs: rs.map((r) => Math.round(r.rps)) }]),
+    );
+    const ratio = (a: string, b: string) => Number((summary[a]!.rps / summary[b]!.rps).toFixed(2));
+    const results = {
+      date: new Date().toISOString(),
+      machine: { cores: availableParallelism(), loadAverageAtStart: startedLoad, loadAverageAtEnd: load() },
+      method: { load: "wrk -t1", connections, seconds, rounds, figure: "median of rounds", logLevel: "default (info), to a file", rateLimits: "raised through BROKER_RATE_LIMITS" },
+      startToReadyMs: { firstStartMigrating: Math.round(first.ms), median: Math.round(median(starts)), starts: starts.map(Math.round) },
+      rssMb: { idle: Math.round(idleRss), peakUnderLoad: Math.round(Math.max(flowPeak, ...Object.values(summary).map((s) => s.peakRssMb))) },
+      linkingFlow: { brokerMsPerFlowMedian: Number(median(brokerMsPerFlow).toFixed(1)), flowsPerSecond: Number(flowsPerSecond.toFixed(1)), concurrency: 8 },
+      scenarios: summary,
+      ratios: {
+        clientCredentialsVsOidcProvider: ratio("broker client_credentials", "oidc-provider client_credentials"),
+        introspectionVsOidcProvider: ratio("broker introspection", "oidc-provider introspection"),
+        ledgerCheckVsBareFastify: ratio("broker /ledger/check", "bare Fastify route"),
+      },
+    };
+    const out = join(root, "bench/results");
+    mkdirSync(out, { recursive: true });
+    writeFileSync(join(out, "deployed.json"), `${JSON.stringify(results, null, 2)}\n`);
+    writeFileSync(join(out, "deployed.svg"), chart(results.scenarios, results.machine.loadAverageAtStart, results.date));
+    process.stdout.write(`\n${JSON.stringify({ startToReadyMs: results.startToReadyMs, rssMb: results.rssMb, linkingFlow: results.linkingFlow, ratios: results.ratios })}\nwrote bench/results/deployed.json and deployed.svg\n`);
+  } finally {
+    for (const c of children) c.kill("SIGTERM");
+    await new Promise((r) => setTimeout(r, 1000));
+    await Promise.all([graph.close(), idp.close()]);
+    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => {});
+    await admin.end();
+    // The deployment (about 160 MB) and the broker's log.
+    rmSync(deployDir, { recursive: true, force: true });
+  }
+}
+
+/** Throughput per scenario, the broker as deployed beside its peer, as horizontal bars. */
+function chart(s: Record<string, { rps: number }>, loadAverage: string, date: string): string {
+  const groups: [string, string, string | undefined][] = [
+    ["client_credentials", "broker client_credentials", "oidc-provider client_credentials"],
+    ["introspection", "broker introspection", "oidc-provider introspection"],
+    ["/ledger/check", "broker /ledger/check", "bare Fastify route"],
+    ["refresh_token", "broker refresh_token", undefined],
+  ];
+  const max = Math.max(...Object.values(s).map((x) => x.rps));
+  const width = 720;
+  const left = 150;
+  const barMax = width - left - 90;
+  let y = 40;
+  let body = "";
+  for (const [label, ours, theirs] of groups) {
+    body += `<text x="10" y="${y + 14}" font-weight="bold">${label}</text>`;
+    for (const [name, colour] of [[ours, "#2563eb"], [theirs, "#9ca3af"]] as const) {
+      if (!name || !s[name]) continue;
+      const w = Math.max(1, Math.round((s[name]!.rps / max) * barMax));
+      body += `<rect x="${left}" y="${y}" width="${w}" height="18" fill="${colour}"/><text x="${left + w + 6}" y="${y + 14}">${s[name]!.rps.toLocaleString("en")}/s ${name.startsWith("broker") ? "broker" : name}</text>`;
+      y += 22;
+    }
+    y += 12;
+  }
+  const title = "Throughput per scenario: the broker as deployed against its peers";
+  return `<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="${title}" width="${width}" height="${y + 10}" font-family="sans-serif" font-size="12"><title>${title}</title><rect width="100%" height="100%" fill="white"/><text x="10" y="20" font-size="14">The broker as deployed (blue) against its peers (grey), req/s, wrk 50 connections, median; ${date.slice(0, 10)}, load ${loadAverage}</text>${body}</svg>\n`;
+}
+
+await main();

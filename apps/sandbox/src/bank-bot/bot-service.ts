@@ -170,12 +170,21 @@ export function createBot(options: BotOptions) {
     return broker.checkConsent({ client_id: broker.clientId, ...who, scope, purpose });
   }
 
-  /** Consent withdrawn (event or webhook): forget the tokens of that link at once. */
-  function forgetLink(match: { link_id?: string; psid?: string }): string[] {
+  /**
+   * Consent withdrawn: forget the tokens it gave at once. Matched by consent first: a re-link with
+   * other terms withdraws the old consent, and its event may arrive after the new tokens, which
+   * must stay.
+   */
+  function forgetLink(match: { consent_id?: string; link_id?: string; psid?: string }): string[] {
     const gone: string[] = [];
+    const matches = (psid: string, user: LinkedUser) => {
+      if (match.consent_id && user.consent_id) return user.consent_id === match.consent_id;
+      if (match.link_id && user.link_id) return user.link_id === match.link_id;
+      return match.psid === psid;
+    };
     links.update((l) => {
       for (const [psid, user] of Object.entries(l)) {
-        if ((match.link_id && user.link_id === match.link_id) || (!match.link_id && match.psid === psid)) {
+        if (matches(psid, user)) {
           delete l[psid];
           gone.push(psid);
         }

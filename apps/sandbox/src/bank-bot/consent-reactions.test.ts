@@ -25,7 +25,7 @@ describe("the bot's reactions to consent events", () => {
   it("consent.withdrawn forgets the link's tokens and sends nothing", () => {
     const { reactions, forgotten, sent } = setup();
     reactions.onWithdrawn({ ...event, type: "consent.withdrawn" });
-    expect(forgotten).toEqual([{ link_id: "l1", psid: "1234567890" }]);
+    expect(forgotten).toEqual([{ consent_id: "c1", link_id: "l1", psid: "1234567890" }]);
     expect(sent).toEqual([]);
   });
 

@@ -3,7 +3,7 @@ import type { ReceivedEvent } from "./consent-events.ts";
 import type { MessengerSend } from "./messenger-send.ts";
 
 export interface ReactionDeps {
-  forgetLink(match: { link_id?: string; psid?: string }): string[];
+  forgetLink(match: { consent_id?: string; link_id?: string; psid?: string }): string[];
   /** A fresh Log In URL (PAR) for this PSID. */
   loginUrl(psid: string): Promise<string>;
   send: MessengerSend;
@@ -19,7 +19,7 @@ export function createConsentReactions(deps: ReactionDeps) {
   return {
     /** Stop at once: the link's tokens are forgotten, so no read or push can use them again. */
     onWithdrawn(event: ReceivedEvent) {
-      if (event.link_id || event.psid) deps.forgetLink({ link_id: event.link_id, psid: event.psid });
+      if (event.consent_id || event.link_id || event.psid) deps.forgetLink({ consent_id: event.consent_id, link_id: event.link_id, psid: event.psid });
     },
     /** Ask the customer to renew before the consent ends: a message with a Log In button. */
     async onExpiring(event: ReceivedEvent, detail: Record<string, unknown>) {

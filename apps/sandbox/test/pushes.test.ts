@@ -96,6 +96,12 @@ async function simulate(bank: Page, customerId: string, kind: "fraud" | "salary"
   return { outcome: await newest.getAttribute("data-outcome"), reason: await newest.getAttribute("data-reason"), text: await newest.innerText() };
 }
 
+/** The consent event types the bank's events_uri received for one PSID, oldest first. */
+async function eventsFor(page: Page, psid: string): Promise<string[]> {
+  const { events } = (await (await page.request.get(`${stack.chatUrl}/bot/events/received`)).json()) as { events: { type: string; psid?: string }[] };
+  return events.filter((e) => e.psid === psid).map((e) => e.type);
+}
+
 const pushed = (chat: Page, text: string) => chat.locator(".msg.bot", { hasText: text }).count();
 
 describe("the bank pushes only what the customer allowed, straight to Messenger", () => {
@@ -125,12 +131,7 @@ describe("the bank pushes only what the customer allowed, straight to Messenger"
     const loggedOut = Date.now();
     await Promise.all([chat.waitForURL(`${stack.chatUrl}/`), chat.click("#logout")]);
     const me = await psid();
-    await expect
-      .poll(async () => ((await (await bank.request.get(`${stack.chatUrl}/bot/events/received`)).json()) as { events: { type: string; psid?: string }[] }).events.filter((e) => e.psid === me).map((e) => e.type), {
-        timeout: 10_000,
-        interval: 250,
-      })
-      .toContain("consent.withdrawn");
+    await expect.poll(() => eventsFor(bank, me), { timeout: 10_000, interval: 250 }).toContain("consent.withdrawn");
     console.info(`Log Out → consent.withdrawn at the bank's events_uri: ${Date.now() - loggedOut} ms (polled every 250 ms)`);
 
     const alertsBefore = await pushed(chat, ALERT);
@@ -144,7 +145,7 @@ describe("the bank pushes only what the customer allowed, straight to Messenger"
   }, 150_000);
 
   it("fraud alerts unticked: balances work, no alert is pushed, and the support chat is one re-link away", async () => {
-    const { context, chat } = await messengerUser();
+    const { context, chat, psid } = await messengerUser();
     await link(chat, "grace", []);
     expect(await say(chat, "What is my balance?")).toMatch(/€/);
 
@@ -158,6 +159,10 @@ describe("the bank pushes only what the customer allowed, straight to Messenger"
 
     // She does what the bot said: "Change permissions", and ticks the support chat this time.
     await link(chat, "grace", ["support:chat"], "#relink");
+    // Other terms replace the consent: the old one's consent.withdrawn reaches the bank, maybe
+    // after the new tokens did, and must not take them away.
+    const me = await psid();
+    await expect.poll(() => eventsFor(bank, me), { timeout: 10_000, interval: 250 }).toContain("consent.withdrawn");
     expect(await say(chat, "talk to a person")).toContain("handing you over to a person");
     expect(await simulate(bank, "cust-1002", "fraud")).toMatchObject({ outcome: "refused", reason: "scope_not_granted" });
     expect(await pushed(chat, ALERT)).toBe(0);

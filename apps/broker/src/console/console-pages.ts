@@ -172,7 +172,7 @@ export function consentPage(chrome: Chrome, c: { consent: { id: string; clientId
 <dt>PSID</dt><dd>${k.psid ?? "—"}</dd><dt>Link</dt><dd>${k.linkId ?? "—"}</dd><dt>Scopes</dt><dd>${k.scopes.join(", ")}</dd><dt>Purposes</dt><dd>${k.purposes.join(", ")}</dd>
 <dt>Granted</dt><dd>${day(k.grantedAt)} UTC</dd><dt>Expires</dt><dd>${day(k.expiresAt)} UTC</dd></dl></div>
 <h2>Timeline</h2><div class="card" data-testid="timeline">${timeline(c.entries)}</div>
-<h2>Events to the bank</h2><div class="card" data-testid="events">${eventsTable(c.events ?? [])}</div>
+<h2>Events to the bank</h2><div class="table-wrap" data-testid="events">${eventsTable(c.events ?? [])}</div>
 <h2>Receipt</h2><div class="card"><p class="muted">A signed consent receipt (compact JWS, ES256); verify it with the keys at <a href="/ledger/keys.json">/ledger/keys.json</a> or <a href="/jwks.json">/jwks.json</a>.</p><p><code data-testid="receipt">${c.receipt}</code></p></div>
 ${
   options.admin && k.status === "active"

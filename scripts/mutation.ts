@@ -33,6 +33,22 @@ export const SCOPES: Record<string, Scope> = {
     mutate: ["src/ledger/ledger-auth.ts", "src/oauth/introspect/introspect-service.ts:36-64", "src/oauth/introspect/introspect-service.ts:91-91", "src/oauth/introspect/introspect-service.ts:106-119"],
     tests: ["test/authorization-checks.test.ts"],
   },
+  // Every authorization and tenant check of the broker, against the tests that guard them.
+  "authz-tenant": {
+    cwd: "apps/broker",
+    mutate: [
+      "src/oauth/clients/authenticate-client.ts",
+      "src/oauth/introspect/introspect-service.ts",
+      "src/oauth/checks/check-scope.ts",
+      "src/oauth/checks/check-purposes.ts",
+      "src/plugins/bearer-auth.ts",
+      "src/plugins/client-auth.ts",
+      "src/ledger/ledger-auth.ts",
+      "src/links/links-routes.ts",
+      "src/links/links-service.ts",
+    ],
+    tests: ["test/authorization-checks.test.ts", "test/security/catalogue-tenants-webhooks.test.ts", "src/oauth/clients/authenticate-client.test.ts", "src/links/links-service.test.ts", "test/oauth-clients.test.ts"],
+  },
   // How a caller proves who it is: client secrets, assertions, bearer tokens.
   "oauth-clients": {
     cwd: "apps/broker",
@@ -56,6 +72,12 @@ export const SCOPES: Record<string, Scope> = {
     cwd: "apps/broker",
     mutate: ["src/linking/linking-service.ts:249-288"],
     tests: ["test/linking-flow.test.ts", "test/concurrent-approval.test.ts"],
+  },
+  // The ledger's tenant filters: a bank's reads see only its own consents.
+  "ledger-tenant": {
+    cwd: "packages/consent-ledger",
+    mutate: ["src/consent-ledger.ts:152-156", "src/consent-ledger.ts:329-365", "src/ledger-store.ts:127-140"],
+    tests: ["src/**/*.test.ts", "test/**/*.test.ts"],
   },
   ledger: {
     cwd: "packages/consent-ledger",

@@ -98,7 +98,7 @@ describe("operations endpoints", () => {
     const { buildApp } = await import("../src/app.ts");
     const { createTestDb } = await import("@link-broker/db/testing");
     const db = await createTestDb();
-    const app = await buildApp({ config: broker.config, db, logger: false });
+    const app = await buildTestApp({ config: broker.config, db, logger: false });
     await db.drop();
     const res = await app.inject({ url: "/readyz" });
     expect(res.statusCode).toBe(503);

@@ -1,7 +1,7 @@
 import type { ServerResponse } from "node:http";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildApp } from "../src/app.ts";
+import { buildTestApp } from "./support/suite-log.ts";
 import { BankIdpError, createBankIdp } from "../src/linking/bank-idp.ts";
 import { parseCidrList } from "../src/net/address-policy.ts";
 import { registrantFetch } from "../src/net/outbound-fetch.ts";
@@ -37,7 +37,7 @@ describe("SSRF: the broker fetches only public addresses", () => {
     // Registered while loopback was allowed (as in development), then served by a broker without
     // the allowlist on the same database: what a production broker does with such a client.
     broker = await startRunningBroker();
-    strict = await buildApp({ config: testConfig({ PUBLIC_URL: broker.url, BROKER_OUTBOUND_ALLOWLIST: "" }), db: broker.db, logger: false });
+    strict = await buildTestApp({ config: testConfig({ PUBLIC_URL: broker.url, BROKER_OUTBOUND_ALLOWLIST: "" }), db: broker.db, logger: false });
     await strict.ready();
   });
   afterAll(async () => {

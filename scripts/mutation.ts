@@ -37,17 +37,20 @@ export const SCOPES: Record<string, Scope> = {
   "authz-tenant": {
     cwd: "apps/broker",
     mutate: [
-      "src/oauth/clients/authenticate-client.ts",
-      "src/oauth/introspect/introspect-service.ts",
-      "src/oauth/checks/check-scope.ts",
-      "src/oauth/checks/check-purposes.ts",
-      "src/plugins/bearer-auth.ts",
-      "src/plugins/client-auth.ts",
       "src/ledger/ledger-auth.ts",
-      "src/links/links-routes.ts",
-      "src/links/links-service.ts",
+      "src/plugins/client-auth.ts",
+      "src/plugins/bearer-auth.ts",
+      "src/oauth/introspect/introspect-service.ts:36-119",
+      "src/oauth/checks/check-scope.ts",
+      "src/links/links-routes.ts:36-78",
     ],
-    tests: ["test/authorization-checks.test.ts", "test/security/catalogue-tenants-webhooks.test.ts", "src/oauth/clients/authenticate-client.test.ts", "src/links/links-service.test.ts", "test/oauth-clients.test.ts"],
+    tests: ["test/authorization-checks.test.ts", "test/security/catalogue-tenants-webhooks.test.ts", "test/security/authz-mutants.test.ts", "src/oauth/checks/check-scope.test.ts"],
+  },
+  // How a client proves who it is at the token, PAR, introspection and revocation endpoints.
+  "client-authn": {
+    cwd: "apps/broker",
+    mutate: ["src/oauth/clients/authenticate-client.ts"],
+    tests: ["src/oauth/clients/authenticate-client.test.ts", "test/security/assertion-audience.test.ts", "test/security/client-authn-mutants.test.ts"],
   },
   // How a caller proves who it is: client secrets, assertions, bearer tokens.
   "oauth-clients": {

@@ -82,7 +82,7 @@ function createModules(ctx: BrokerContext, deps: AppDeps) {
   const messenger = createMessengerModule({ ...ctx, clients: oauth.clients, graph: deps.graph });
   const links = createLinksModule({ ...ctx, repo: linksRepo, oauth: ports.oauth, ledger: ports.ledger, jobHandlers: messenger.jobHandlers });
   const linking = createLinkingModule({ ...ctx, clients: oauth.clients, graph: messenger.graph, links: links.repo, oauth: ports.oauth, ledger: ports.ledger, bankIdp: deps.bankIdp, linkLimits: deps.linkLimits });
-  const consoleModule = createConsoleModule({ ...ctx, ledger: ledger.ledger, links: links.unlinker, clients: { list: oauth.listClients, disable: oauth.disableClient } });
+  const consoleModule = createConsoleModule({ ...ctx, ledger: ledger.ledger, links: links.unlinker, clients: { list: oauth.listClients, disable: oauth.disableClient }, resetSecondFactor: linking.resetSecondFactor });
   return { ctx, scheduler: ctx.scheduler, keys, ledger, oauth, ports, messenger, links, linking, console: consoleModule };
 }
 export type BrokerModules = ReturnType<typeof createModules>;

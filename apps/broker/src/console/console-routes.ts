@@ -34,7 +34,8 @@ const PasswordForm = Type.Object({ current: Type.Optional(Type.String({ maxLengt
 const ReasonForm = Type.Object({ reason: str(500), csrf: str(128) });
 const SearchQuery = Type.Object({ bank: str(200), customer: str(512), psid: str(200), status: str(20), scope: str(100), purpose: str(100), from: str(10), to: str(10), page: str(6) });
 const ExportQuery = Type.Object({ ...SearchQuery.properties, format: str(10) });
-const CustomerQuery = Type.Object({ subject: str(512), psid: str(200) });
+const CustomerQuery = Type.Object({ subject: str(512), psid: str(200), done: str(20) });
+const ResetFactorForm = Type.Object({ client_id: str(200), subject: str(512), reason: str(500), csrf: str(128) });
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 200, pattern: PRINTABLE }) });
 const AuditQuery = Type.Object({ before: str(20) });
 
@@ -261,7 +262,21 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<ConsoleRoutesOptions> = as
     const chrome = chromeOf(request, "/console/customers");
     if (!subject && !psid) return sendPage(reply, customerLookupPage(chrome));
     const who = subject ? { subject } : { psid: psid! };
-    return sendPage(reply, customerPage(chrome, who, await service.subjectAccess(actorOf(request), who)));
+    const done = request.query.done;
+    const notice = done === "reset" ? "The second factor is reset: the customer enrols a new authenticator at their next link, and their linked chats were told." : done === "none" ? "This customer had no second factor at that bank: nothing changed." : undefined;
+    return sendPage(reply, customerPage(chrome, who, await service.subjectAccess(actorOf(request), who), { admin: request.staffSession!.staff.role === "admin", ...(notice ? { notice } : {}) }));
+  });
+
+  app.post("/console/customers/reset-second-factor", { ...page, schema: { tags, summary: "Reset a customer's second factor at one bank (admin, with a reason)", body: ResetFactorForm, response: Html } }, async (request, reply) => {
+    const clientId = request.body.client_id ?? "";
+    const subject = request.body.subject ?? "";
+    checkCsrf(request, `reset-2fa:${clientId}:${subject}`, request.body.csrf);
+    if (request.staffSession!.staff.role !== "admin") throw new ForbiddenError("Only an admin may reset a customer's second factor");
+    if (!clientId || !subject) throw new BadRequestError("Give the bank and the customer");
+    const reason = (request.body.reason ?? "").trim();
+    if (reason.length < 3) throw new BadRequestError("Give a reason (at least 3 characters)");
+    const result = await service.resetSecondFactor(actorOf(request), { clientId, subject }, reason);
+    return reply.redirect(`/console/customers?subject=${encodeURIComponent(subject)}&done=${result.reset ? "reset" : "none"}`, 303);
   });
 
   app.get("/console/customers/export", { ...page, schema: { tags, summary: "Subject access as a JSON download", querystring: CustomerQuery, response: { 200: Type.Unknown(), "4xx": Type.String() } } }, async (request, reply) => {

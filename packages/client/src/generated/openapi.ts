@@ -620,6 +620,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/console/customers/reset-second-factor": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Reset a customer's second factor at one bank (admin, with a reason) */
+        post: operations["postConsoleCustomersResetSecondFactor"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/console/customers/export": {
         parameters: {
             query?: never;
@@ -3239,6 +3256,7 @@ export interface operations {
             query?: {
                 subject?: string;
                 psid?: string;
+                done?: string;
             };
             header?: never;
             path?: never;
@@ -3284,11 +3302,68 @@ export interface operations {
             };
         };
     };
+    postConsoleCustomersResetSecondFactor: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    client_id?: string;
+                    subject?: string;
+                    reason?: string;
+                    csrf?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+            /** @description Default Response */
+            "3XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+            /** @description Default Response */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+            /** @description Default Response */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+        };
+    };
     getConsoleCustomersExport: {
         parameters: {
             query?: {
                 subject?: string;
                 psid?: string;
+                done?: string;
             };
             header?: never;
             path?: never;

@@ -176,7 +176,7 @@ describe("authorization and tenant checks, with real tokens", () => {
   });
 
   describe("across processes: a second broker on the same database", () => {
-    let second: Awaited<ReturnType<typeof buildApp>>;
+    let second: Awaited<ReturnType<typeof buildTestApp>>;
     beforeAll(async () => {
       second = await buildTestApp({ config: testConfig({ PUBLIC_URL: url }), db: broker.db, logger: false });
       await second.ready();

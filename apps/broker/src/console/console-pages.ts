@@ -185,7 +185,7 @@ export function customerLookupPage(chrome: Chrome): string {
 }
 
 /** An admin's form to reset the customer's second factor at one bank (a lost phone, no recovery code left). */
-function resetFactorForm(chrome: Chrome, clientId: string, subject: string): string {
+function resetFactorForm(chrome: Chrome, clientId: string, subject: string): SafeHtml {
   return html`<form class="no-print" method="post" action="/console/customers/reset-second-factor" data-testid="reset-second-factor"><input type="hidden" name="csrf" value="${chrome.csrf(`reset-2fa:${clientId}:${subject}`)}"><input type="hidden" name="client_id" value="${clientId}"><input type="hidden" name="subject" value="${subject}"><input name="reason" placeholder="reason (e.g. ticket number)" required minlength="3" maxlength="500" aria-label="Reason"><button class="danger" type="submit">Reset second factor at ${clientId}</button></form>`;
 }
 

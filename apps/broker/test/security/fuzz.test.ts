@@ -113,7 +113,7 @@ const jsonObject = fc.oneof(json, fc.dictionary(fc.constantFrom("client_name", "
 const options = { seed: SEED, numRuns: RUNS, endOnFailure: true };
 
 // Well-formed requests with arbitrary values, to reach the 2xx answers.
-const text = fc.string({ minLength: 1, maxLength: 30 }).filter((t) => t.trim().length > 0 && !/[\u0000-\u001f\u007f]/.test(t));
+const text = fc.string({ minLength: 1, maxLength: 30 }).filter((t) => t.trim().length > 0 && ![...t].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f));
 const registration = fc.record(
   {
     client_name: text,

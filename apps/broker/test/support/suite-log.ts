@@ -147,7 +147,7 @@ function teeStream(fd: number, own?: { write(line: string): void }) {
 }
 
 /** The level every broker of the suite logs at, unless the test sets its own (LOG_LEVEL). */
-const SUITE_LEVEL = process.env.LB_SUITE_LOG_LEVEL ?? "debug";
+const SUITE_LEVEL = (process.env.LB_SUITE_LOG_LEVEL ?? "debug") as AppDeps["config"]["logLevel"];
 
 /**
  * `buildApp` for tests: the same broker, its logs written to the run's log file and the secrets

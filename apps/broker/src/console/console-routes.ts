@@ -27,6 +27,7 @@ const PRINTABLE = "^[^\\u0000-\\u001f\\u007f]*$";
 const str = (max: number) => Type.Optional(Type.String({ maxLength: max, pattern: PRINTABLE }));
 const Html = { 200: Type.String(), "3xx": Type.String(), "4xx": Type.String(), "5xx": Type.String() };
 const tags = ["console"];
+const pageConfig = { errorFormat: "page" as const };
 const LoginForm = Type.Object({ email: str(254), password: Type.Optional(Type.String({ maxLength: 200 })), csrf: str(128) });
 const CodeForm = Type.Object({ code: str(32), csrf: str(128) });
 const CsrfForm = Type.Object({ csrf: str(128) });
@@ -121,18 +122,19 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<ConsoleRoutesOptions> = as
     }
     request.staffSession = session;
   }
-  const page = { preHandler: requireStaff };
+  // Pages: HTML, errors included (the console's own error handler), as the OpenAPI document says.
+  const page = { preHandler: requireStaff, config: pageConfig };
 
   app.get("/console/console.css", { schema: { hide: true } }, async (_request, reply) => reply.type("text/css; charset=utf-8").header("cache-control", "public, max-age=300").send(CSS));
 
   // ---------------------------------------------------------------- sign-in
 
-  app.get("/console/login", { schema: { tags, summary: "Staff sign-in page", querystring: Type.Object({ expired: str(1) }), response: Html } }, async (request, reply) => {
+  app.get("/console/login", { config: pageConfig, schema: { tags, summary: "Staff sign-in page", querystring: Type.Object({ expired: str(1) }), response: Html } }, async (request, reply) => {
     const binding = loginBinding(request, reply, cookies);
     return sendPage(reply, loginPage(csrf.tokenFor(binding, "login"), request.query.expired ? { kind: "notice", text: "Your session ended. Sign in again." } : undefined));
   });
 
-  app.post("/console/login", { schema: { tags, summary: "Staff sign-in: email and password (the TOTP step follows)", body: LoginForm, response: Html } }, async (request, reply) => {
+  app.post("/console/login", { config: pageConfig, schema: { tags, summary: "Staff sign-in: email and password (the TOTP step follows)", body: LoginForm, response: Html } }, async (request, reply) => {
     const binding = loginBinding(request, reply, cookies);
     const { email = "", password = "" } = request.body;
     if (!csrf.check(readCookie(request, cookies.login), "login", request.body.csrf)) {
@@ -161,14 +163,14 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<ConsoleRoutesOptions> = as
     return totpPage({ csrf: csrf.tokenFor(binding, "totp"), email: session.staff.email, ...(enrolment ? { enrolment } : {}), ...(error ? { error } : {}) });
   }
 
-  app.get("/console/login/totp", { schema: { tags, summary: "Second factor: enrol or enter a TOTP code", response: Html } }, async (request, reply) => {
+  app.get("/console/login/totp", { config: pageConfig, schema: { tags, summary: "Second factor: enrol or enter a TOTP code", response: Html } }, async (request, reply) => {
     const p = await pending(request);
     if (!p) return reply.redirect("/console/login?expired=1", 303);
     if (p.session.complete) return reply.redirect("/console", 303);
     return sendPage(reply, await totpForm(p.session, p.binding));
   });
 
-  app.post("/console/login/totp", { schema: { tags, summary: "Second factor: verify a TOTP code", body: CodeForm, response: Html } }, async (request, reply) => {
+  app.post("/console/login/totp", { config: pageConfig, schema: { tags, summary: "Second factor: verify a TOTP code", body: CodeForm, response: Html } }, async (request, reply) => {
     const p = await pending(request);
     if (!p) return reply.redirect("/console/login?expired=1", 303);
     if (p.session.complete) return reply.redirect("/console", 303);
@@ -189,7 +191,7 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<ConsoleRoutesOptions> = as
     return sendPage(reply, await totpForm(p.session, p.binding, message), 401);
   });
 
-  app.post("/console/logout", { schema: { tags, summary: "Sign out (ends the session on the server)", body: CsrfForm, response: Html } }, async (request, reply) => {
+  app.post("/console/logout", { config: pageConfig, schema: { tags, summary: "Sign out (ends the session on the server)", body: CsrfForm, response: Html } }, async (request, reply) => {
     const session = await staff.authenticate(sessionCookie(request));
     if (session) {
       checkCsrf(request, "logout", request.body.csrf);
@@ -231,7 +233,7 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<ConsoleRoutesOptions> = as
     return sendPage(reply, searchPage(chromeOf(request, "/console/consents"), form, { banks, scopes: service.scopes, purposes: service.purposes }, { ...result, page: pageNo }));
   });
 
-  app.get("/console/consents/export", { ...page, schema: { tags, summary: "The current search as JSONL or CSV, streamed", querystring: ExportQuery, response: { 200: Type.String(), "4xx": Type.String() } } }, async (request, reply) => {
+  app.get("/console/consents/export", { preHandler: requireStaff, schema: { tags, summary: "The current search as JSONL or CSV, streamed", querystring: ExportQuery, response: { 200: Type.String(), "4xx": Type.String() } } }, async (request, reply) => {
     const { format = "csv", page: _page, ...form } = request.query;
     if (format !== "csv" && format !== "jsonl") throw new BadRequestError("format must be csv or jsonl");
     const stream = await service.export(actorOf(request), toSearch(form), format);
@@ -279,7 +281,7 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<ConsoleRoutesOptions> = as
     return reply.redirect(`/console/customers?subject=${encodeURIComponent(subject)}&done=${result.reset ? "reset" : "none"}`, 303);
   });
 
-  app.get("/console/customers/export", { ...page, schema: { tags, summary: "Subject access as a JSON download", querystring: CustomerQuery, response: { 200: Type.Unknown(), "4xx": Type.String() } } }, async (request, reply) => {
+  app.get("/console/customers/export", { preHandler: requireStaff, schema: { tags, summary: "Subject access as a JSON download", querystring: CustomerQuery, response: { 200: Type.Unknown(), "4xx": Type.String() } } }, async (request, reply) => {
     const { subject, psid } = request.query;
     if (!subject && !psid) throw new BadRequestError("give subject or psid");
     const report = await service.subjectAccess(actorOf(request), subject ? { subject } : { psid: psid! });

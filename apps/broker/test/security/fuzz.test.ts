@@ -73,7 +73,8 @@ function expectDeclared(request: InjectOptions, res: { statusCode: number; heade
   if (validated && res.statusCode < 300) validated2xx.set(`${request.method} ${route}`, (validated2xx.get(`${request.method} ${route}`) ?? 0) + 1);
 }
 
-type Shape = "oauth" | "json" | "page";
+/** "declared": only what the OpenAPI document declares for the route (invariant 4). */
+type Shape = "oauth" | "json" | "page" | "declared";
 async function expectInvariants(request: InjectOptions, shape: Shape) {
   const before = await snapshot();
   const res = await broker.app.inject(request);
@@ -86,6 +87,7 @@ async function expectInvariants(request: InjectOptions, shape: Shape) {
     expect(res.headers["content-type"], where).toMatch(/^text\/html/);
     return;
   }
+  if (shape === "declared") return;
   const body = res.json();
   const keys = Object.keys(body).sort();
   if (shape === "oauth") expect(keys, where).toEqual(["error", "error_description"]);
@@ -191,6 +193,22 @@ describe("fuzzing: no 5xx, no change after a 4xx, the declared error shape", () 
       }),
       options,
     );
+  }, 120_000);
+});
+
+describe("fuzzing: link management, the Messenger webhook and the console's sign-in form", () => {
+  it("GET /links and DELETE /links/{id} as the bank, webhook deliveries with any body and signature, console sign-in with any fields", async () => {
+    const auth = basic(client.client_id, client.client_secret);
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(text, hostile), fc.oneof(jsonObject, hostile), hostile, form, async (value, body, signature, fields) => {
+        await expectInvariants({ method: "GET", url: `/links?psid=${encodeURIComponent(value)}`, headers: { authorization: auth } }, "declared");
+        await expectInvariants({ method: "DELETE", url: `/links/${encodeURIComponent(value) || "x"}`, headers: { authorization: auth } }, "declared");
+        await expectInvariants({ method: "POST", url: `/messenger/webhook/${client.client_id}`, headers: { "content-type": "application/json", "x-hub-signature-256": signature }, payload: JSON.stringify(body) }, "declared");
+        await expectInvariants({ method: "POST", url: "/console/login", headers: { "content-type": "application/x-www-form-urlencoded" }, payload: toForm(fields) }, "page");
+      }),
+      options,
+    );
+    expectValidated("GET /links");
   }, 120_000);
 });
 

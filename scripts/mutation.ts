@@ -86,8 +86,9 @@ export const SCOPES: Record<string, Scope> = {
   // The ledger's tenant filters: a bank's reads see only its own consents.
   "ledger-tenant": {
     cwd: "packages/consent-ledger",
-    mutate: ["src/consent-ledger.ts:152-156", "src/consent-ledger.ts:329-365", "src/ledger-store.ts:127-140"],
-    tests: ["src/**/*.test.ts", "test/**/*.test.ts"],
+    mutate: ["src/consent-ledger.ts:152-156", "src/consent-ledger.ts:336-338", "src/consent-ledger.ts:357-362", "src/ledger-store.ts:127-140"],
+    tests: ["test/ledger.contract.test.ts"],
+    excludedMutations: ["StringLiteral"],
   },
   ledger: {
     cwd: "packages/consent-ledger",

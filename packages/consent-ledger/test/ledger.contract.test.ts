@@ -251,6 +251,21 @@ describe("check", () => {
     expect((await ledger.find({ subject }, { clientId: "bank-a" })).items.map((c) => c.id)).toEqual([g.consentId]);
   });
 
+  it("isolates tenants when a bank names another: nothing, not even its own consents of that customer", async () => {
+    const subject = uniq("cust");
+    const a = await grantOne({ subject });
+    const b = await grantOne({ subject, clientId: "bank-b" });
+    expect((await ledger.find({ subject, clientId: "bank-a" }, { clientId: "bank-b" })).items).toEqual([]);
+    expect((await ledger.find({ subject, clientId: "bank-b" }, { clientId: "bank-b" })).items.map((c) => c.id)).toEqual([b.consentId]);
+    expect((await ledger.find({ subject }, { clientId: "bank-b" })).items.map((c) => c.id)).toEqual([b.consentId]);
+    // Compliance (no tenant) sees both.
+    expect((await ledger.find({ subject })).items.map((c) => c.id).sort()).toEqual([a.consentId, b.consentId].sort());
+    // A bank's check of a key it shares with another bank answers from its own consent only.
+    await ledger.withdraw({ consentId: b.consentId, actor: "customer" });
+    expect(await ledger.check({ clientId: "bank-b", subject }, { scope: "balance:read" }, { clientId: "bank-b" })).toMatchObject({ allowed: false, reason: "withdrawn", consentId: b.consentId });
+    expect(await ledger.get(b.consentId, { clientId: "bank-b" })).toMatchObject({ consent: { id: b.consentId } });
+  });
+
   it("serves warm checks from the cache and still sees a withdrawal at once", async () => {
     const subject = uniq("cust");
     const g = await grantOne({ subject });

@@ -22,6 +22,10 @@ interface Scope {
 // ledger.test.ts is left out: its checkpoint schedule test depends on timers the sandbox upsets.
 const brokerAuthTests = ["test/authorization-checks.test.ts", "test/oauth-code.test.ts", "test/oauth-clients.test.ts"];
 
+// The tests written for the authorization and tenant checks, with real tokens (the attack
+// catalogue's cross-tenant tests cover the same checks, at the cost of a whole linking flow each).
+const authzTests = ["test/authorization-checks.test.ts", "test/security/authorization-edges.test.ts"];
+
 export const SCOPES: Record<string, Scope> = {
   // Who may see or end which token, and whose ledger a caller reads.
   "oauth-auth": {
@@ -40,17 +44,22 @@ export const SCOPES: Record<string, Scope> = {
     cwd: "apps/broker",
     mutate: [
       "src/ledger/ledger-auth.ts:29-44",
-      "src/oauth/introspect/introspect-service.ts:36-66",
       "src/oauth/introspect/introspect-service.ts:71-73",
       "src/oauth/introspect/introspect-service.ts:90-91",
       "src/oauth/introspect/introspect-service.ts:108-118",
-      "src/plugins/bearer-auth.ts:34-52",
       "src/plugins/bearer-auth.ts:78-82",
-      "src/links/links-routes.ts:39-42",
       "src/links/links-routes.ts:70-74",
     ],
-    tests: ["test/authorization-checks.test.ts", "test/security/catalogue-tenants-webhooks.test.ts", "test/security/authorization-edges.test.ts"],
+    tests: authzTests,
     // The checks, not the wording of their refusals.
+    excludedMutations: ["StringLiteral"],
+  },
+  // What makes a token live (revocation, grant, consent, deleted client) and how the broker's APIs
+  // read the Authorization header (Bearer or DPoP with its proof).
+  "token-liveness": {
+    cwd: "apps/broker",
+    mutate: ["src/oauth/introspect/introspect-service.ts:36-66", "src/plugins/bearer-auth.ts:34-52"],
+    tests: authzTests,
     excludedMutations: ["StringLiteral"],
   },
   // How a client proves who it is at the token, PAR, introspection and revocation endpoints.

@@ -123,6 +123,15 @@ describe("introspection and revocation", () => {
     expect((await introspect(bankA, u.access)).json).toEqual({ active: false });
   });
 
+  it("a revoked access token stays revoked after the sweep of expired rows, until it has expired", async () => {
+    const t = await linkedTokens(bankA);
+    expect((await revoke(bankA, t.access)).status).toBe(200);
+    await broker.app.modules.scheduler.run("oauth.sweep-expired");
+    expect((await introspect(bankA, t.access)).json).toEqual({ active: false });
+    const row = await broker.db.prisma.accessToken.findFirstOrThrow({ where: { clientId: bankA.client_id, revokedAt: { not: null } }, orderBy: { revokedAt: "desc" } });
+    expect(row.expiresAt.getTime()).toBeGreaterThan(Date.now());
+  });
+
   it("a revoked service token is refused at once, in the same process, without waiting for the feed", async () => {
     const t = await serviceToken(bankA, "ledger:check");
     expect((await check(bearer(t), { client_id: bankA.client_id, psid: "p", scope: "balance:read" })).status).toBe(200);
@@ -178,9 +187,13 @@ describe("/links", () => {
     expect((await unlink(bankA, "no-such-link")).status).toBe(404);
     expect((await unlink(bankB, mine.linkId)).status).toBe(404);
     expect((await broker.db.prisma.link.findUniqueOrThrow({ where: { id: mine.linkId } })).status).toBe("active");
+    const jobs = () => broker.db.prisma.job.count({ where: { kind: "messenger.unlink" } });
+    const before = await jobs();
     const res = await unlink(bankA, mine.linkId);
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ status: "unlinked" });
+    // Messenger is told of the bank's unlink (a queued Graph call).
+    expect(await jobs()).toBe(before + 1);
     expect((await fetch(`${url}/links/${mine.linkId}`, { method: "DELETE" })).status).toBe(401);
   });
 });

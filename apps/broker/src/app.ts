@@ -9,6 +9,7 @@ import type { BrokerContext } from "./broker-context.ts";
 import { systemClock, type Clock } from "./clock.ts";
 import type { Config } from "./config.ts";
 import { createConsoleModule } from "./console/console-module.ts";
+import { createEventsModule } from "./events/events-module.ts";
 import type { ModulePorts } from "./contracts.ts";
 import { checkMasterKey } from "./master-key/master-key-check.ts";
 import { createSealer } from "./crypto/seal.ts";
@@ -66,7 +67,7 @@ export interface AppDeps {
 
 /**
  * Every module, built once, in dependency order, in one straight line: keys → ledger → OAuth →
- * Messenger → links → linking → console. A module is `create<Domain>Module(deps)`: its services, and a
+ * Messenger → links → linking → events → console. A module is `create<Domain>Module(deps)`: its services, and a
  * route plugin whose options are what it needs from the other modules (registered in buildApp).
  */
 function createModules(ctx: BrokerContext, deps: AppDeps) {
@@ -77,13 +78,16 @@ function createModules(ctx: BrokerContext, deps: AppDeps) {
   // The links' store, made before OAuth: a code is exchanged only while its link is active and
   // holds the code's consent. The links module below keeps it.
   const linksRepo = createLinksRepo(ctx.db);
-  const oauth = createOAuthModule({ ...ctx, keyStore: keys.keyStore, consentCheck, linkCheck: linksRepo.holdsConsent, ...deps.oauth });
+  // A refresh token lives as long as its consent, whatever the consent's duration (1–365 days).
+  const consentExpiry: OAuthModuleDeps["consentExpiry"] = (consentId) => ledger.ledger.activeUntil(consentId);
+  const oauth = createOAuthModule({ ...ctx, keyStore: keys.keyStore, consentCheck, consentExpiry, linkCheck: linksRepo.holdsConsent, ...deps.oauth });
   const ports: ModulePorts = { oauth, ledger: ledger.ledger, clientAuth: oauth.clientAuth, ...deps.ports };
   const messenger = createMessengerModule({ ...ctx, clients: oauth.clients, graph: deps.graph });
   const links = createLinksModule({ ...ctx, repo: linksRepo, oauth: ports.oauth, ledger: ports.ledger, jobHandlers: messenger.jobHandlers });
   const linking = createLinkingModule({ ...ctx, clients: oauth.clients, graph: messenger.graph, links: links.repo, oauth: ports.oauth, ledger: ports.ledger, bankIdp: deps.bankIdp, linkLimits: deps.linkLimits });
-  const consoleModule = createConsoleModule({ ...ctx, ledger: ledger.ledger, links: links.unlinker, clients: { list: oauth.listClients, disable: oauth.disableClient }, resetSecondFactor: linking.resetSecondFactor });
-  return { ctx, scheduler: ctx.scheduler, keys, ledger, oauth, ports, messenger, links, linking, console: consoleModule };
+  const events = createEventsModule({ ...ctx, ledger: ledger.ledger, signer: keys.signer, clients: oauth.clients });
+  const consoleModule = createConsoleModule({ ...ctx, ledger: ledger.ledger, links: links.unlinker, clients: { list: oauth.listClients, disable: oauth.disableClient }, events: { ofConsent: events.ofConsent }, resetSecondFactor: linking.resetSecondFactor });
+  return { ctx, scheduler: ctx.scheduler, keys, ledger, oauth, ports, messenger, links, linking, events, console: consoleModule };
 }
 export type BrokerModules = ReturnType<typeof createModules>;
 
@@ -130,6 +134,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const registry = new promClient.Registry();
   await app.register(metricsPlugin, { registry });
+  for (const metric of modules.events.metrics) registry.registerMetric(metric);
   await registerOpenApi(app, { publicUrl: config.publicUrl, ui: config.docs });
 
   // Routes: each module's plugin, given what it needs from the others. /metrics is on
@@ -142,12 +147,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(messenger.routes, { links: links.unlinker });
   await app.register(links.routes, { clientAuth: ports.clientAuth });
   await app.register(linking.routes);
+  await app.register(modules.events.routes, { clientAuth: ports.clientAuth });
   await app.register(modules.console.routes);
 
   // Lifecycle: periodic tasks run while the app is up; the ledger's listener closes with it.
   if (deps.startScheduler !== false) app.addHook("onReady", async () => scheduler.start());
   app.addHook("onClose", async () => {
     await scheduler.stop();
+    await modules.events.close();
     await ledger.ledger.close();
   });
   app.decorate("modules", modules);

@@ -70,6 +70,7 @@ export const EnvSchema = Type.Object({
       example: "10.0.0.0/8",
     }),
   ),
+  BROKER_EVENTS_EXPIRING_DAYS: Type.Integer({ default: 14, minimum: 1, maximum: 365, description: "How many days before a consent expires its bank gets `consent.expiring` (once per consent and expiry)." }),
   METRICS_PORT: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: "Serve `/metrics` only on this port (an operations listener on `HOST`, apart from the public one).", docDefault: "unset", example: 9464 })),
   METRICS_TOKEN: Type.Optional(Type.String({ minLength: 32, description: "Without `METRICS_PORT`: `/metrics` on the public port answers only `Authorization: Bearer <token>` (≥ 32 chars).", docDefault: "unset" })),
   BROKER_DOCS: Type.Optional(Type.Union([Type.Literal("true"), Type.Literal("false")], { description: "`true` / `false`: serve the OpenAPI document and UI at `/docs`.", docDefault: "`true`, but `false` in production" })),
@@ -125,6 +126,8 @@ export interface Config {
    * hop count, or the proxies' addresses and CIDRs. Per-IP limits key on the address it yields.
    */
   readonly trustProxy: false | number | readonly string[];
+  /** Days before a consent's expiry that its bank hears `consent.expiring`. */
+  readonly eventsExpiringDays: number;
   /** Serve /metrics on this port only (an operations listener apart from the public one). */
   readonly metricsPort: number | undefined;
   /** Or: /metrics on the public listener answers only `Authorization: Bearer <token>`. */
@@ -269,6 +272,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv, options: LoadConfigOptions
       maxHeapUsedBytes: env.BROKER_MAX_HEAP_USED_MB !== undefined ? env.BROKER_MAX_HEAP_USED_MB * 1024 * 1024 : Math.floor(getHeapStatistics().heap_size_limit * 0.9),
     }),
     trustProxy,
+    eventsExpiringDays: env.BROKER_EVENTS_EXPIRING_DAYS,
     metricsPort: env.METRICS_PORT,
     metricsToken: env.METRICS_TOKEN,
     docs: env.BROKER_DOCS === undefined ? !production : env.BROKER_DOCS === "true",

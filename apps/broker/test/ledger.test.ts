@@ -77,6 +77,16 @@ describe("POST /ledger/check", () => {
     expect((await check({ link_id: "link-alice", scope: "balance:read" })).json().reason).toBe("withdrawn");
   });
 
+  it("allows only granted (scope, purpose) pairs: the cross pair is scope_not_granted", async () => {
+    const g = await grant("pairs-pat", { scopes: undefined, pairs: [{ scope: "balance:read", purpose: "account_servicing" }, { scope: "alerts:fraud", purpose: "fraud_alerts" }] });
+    expect((await check({ link_id: "link-pairs-pat", scope: "balance:read", purpose: "account_servicing" })).json()).toMatchObject({ allowed: true, reason: "active" });
+    expect((await check({ link_id: "link-pairs-pat", scope: "alerts:fraud", purpose: "fraud_alerts" })).json()).toMatchObject({ allowed: true, reason: "active" });
+    expect((await check({ link_id: "link-pairs-pat", scope: "balance:read", purpose: "fraud_alerts" })).json()).toEqual({ allowed: false, consent_id: g.consentId, expires_at: g.expiresAt.toISOString(), reason: "scope_not_granted" });
+    const read = (await broker.app.inject({ url: `/ledger/consents/${g.consentId}`, headers: auth })).json();
+    expect(read.consent.pairs).toEqual([{ scope: "alerts:fraud", purpose: "fraud_alerts" }, { scope: "balance:read", purpose: "account_servicing" }]);
+    expect(read.history[0].pairs).toEqual(read.consent.pairs);
+  });
+
   it("answers bad input with a typed 400, never a 5xx", async () => {
     const cases: [unknown, string][] = [
       [{ link_id: "l", scope: "balance:write" }, "invalid_scope"],
@@ -254,14 +264,14 @@ describe("audit routes", () => {
     let seq = (head?.seq ?? 0n) + 1n;
     const rows = [];
     for (let i = 0; i < 5_000; i++, seq++) {
-      const e = { seq, consentId: `bulk-${i}`, action: "granted" as const, clientId: "bank-a", subject: `bulk-${i}`, linkId: null, psid: null, scopes: ["balance:read"], purposes: ["account_servicing"], expiresAt: new Date("2027-01-01T00:00:00.000Z"), actor: "customer", evidence: {}, recordedAt: new Date("2026-06-01T00:00:00.000Z") };
+      const e = { seq, consentId: `bulk-${i}`, action: "granted" as const, clientId: "bank-a", subject: `bulk-${i}`, linkId: null, psid: null, scopes: ["balance:read"], purposes: ["account_servicing"], pairs: [{ scope: "balance:read", purpose: "account_servicing" }], expiresAt: new Date("2027-01-01T00:00:00.000Z"), actor: "customer", evidence: {}, recordedAt: new Date("2026-06-01T00:00:00.000Z") };
       const hash = entryHash(prev, e);
       rows.push({ ...e, prevHash: prev, hash });
       prev = hash;
     }
     for (let i = 0; i < rows.length; i += 1_000) await broker.db.prisma.ledgerEntry.createMany({ data: rows.slice(i, i + 1_000) });
     // Their projection rows, as the ledger would have written them.
-    const projection = rows.map((e) => ({ id: e.consentId, clientId: e.clientId, subject: e.subject, linkId: null, psid: null, status: "active", scopes: e.scopes, purposes: e.purposes, expiresAt: e.expiresAt, grantedAt: e.recordedAt, updatedAt: e.recordedAt, lastSeq: e.seq }));
+    const projection = rows.map((e) => ({ id: e.consentId, clientId: e.clientId, subject: e.subject, linkId: null, psid: null, status: "active", scopes: e.scopes, purposes: e.purposes, pairs: e.pairs, expiresAt: e.expiresAt, grantedAt: e.recordedAt, updatedAt: e.recordedAt, lastSeq: e.seq }));
     for (let i = 0; i < projection.length; i += 1_000) await broker.db.prisma.consent.createMany({ data: projection.slice(i, i + 1_000) });
     await broker.db.adminQuery(`SELECT setval(pg_get_serial_sequence('ledger_entry', 'seq'), ${seq})`);
     await broker.app.listen({ port: 0, host: "127.0.0.1" });

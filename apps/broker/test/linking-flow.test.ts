@@ -160,6 +160,102 @@ describe("linking flow: /link → bank login → TOTP → consent", () => {
     expect(text).toMatch(/Allow and link.*Don't link/);
   });
 
+  describe("optional scopes (granular consent)", () => {
+    const GRANULAR = { scope: "balance:read", optional_scope: "alerts:fraud support:chat", code_challenge: PLAIN_PARAMS.code_challenge, code_challenge_method: "S256" };
+    const pairsOf = async (psid: string) => {
+      const link = await env.db.prisma.link.findFirstOrThrow({ where: { psid, status: "active" } });
+      return { link, consent: (await ledger().get(link.consentId!)).consent };
+    };
+
+    it("shows required scopes fixed and optional ones unticked, each with its purpose in words", async () => {
+      env.clock.advance(60_000);
+      const result = await driveLinkFlow(env, { clientId: client.id, psid: "psid-optional-page", stopAt: "consent", params: GRANULAR });
+      const html = await result.last.text();
+      const boxes = [...html.matchAll(/<input type="checkbox"[^>]*>/g)].map((m) => m[0]);
+      expect(boxes).toEqual(['<input type="checkbox" name="scope" value="alerts:fraud">', '<input type="checkbox" name="scope" value="support:chat">']);
+      const text = html.replace(/<[^>]+>/g, " ").replace(/\s+/g, " ");
+      expect(text).toMatch(/will be able to: See your account balances \(purpose: Servicing your account\) If you want, also allow it to: Send you fraud alerts \(purpose: Warning you about possible fraud\) Help you in the support chat \(purpose: Answering your support questions\)/);
+    });
+
+    it("grants exactly the required pairs and the ticked ones; the tokens carry exactly those scopes", async () => {
+      env.clock.advance(60_000);
+      const result = await driveLinkFlow(env, { clientId: client.id, psid: "psid-optional", username: "bob", params: GRANULAR, ticked: ["alerts:fraud"] });
+      expect(result.authorizationCode).toBeTruthy();
+      const { consent } = await pairsOf("psid-optional");
+      expect(consent.pairs).toEqual([
+        { scope: "alerts:fraud", purpose: "fraud_alerts" },
+        { scope: "balance:read", purpose: "account_servicing" },
+      ]);
+      const tokens = await exchange(client, result.authorizationCode!);
+      expect(tokens.json.scope).toBe("balance:read alerts:fraud");
+      const refreshed = await postOAuthForm(`${env.brokerUrl}/oauth/token`, { grant_type: "refresh_token", refresh_token: String(tokens.json.refresh_token) }, { authorization: basic(client.client_id, client.client_secret) });
+      expect(refreshed.json.scope).toBe("balance:read alerts:fraud");
+      const claims = JSON.parse(Buffer.from(String(refreshed.json.access_token).split(".")[1]!, "base64url").toString());
+      expect(claims.scope).toBe("balance:read alerts:fraud");
+      const check = (scope: string, purpose: string) => ledger().check({ linkId: consent.linkId! }, { scope, purpose });
+      expect((await check("alerts:fraud", "fraud_alerts")).allowed).toBe(true);
+      expect((await check("support:chat", "customer_support")).reason).toBe("scope_not_granted");
+      expect((await check("balance:read", "fraud_alerts")).reason).toBe("scope_not_granted");
+    });
+
+    it("nothing ticked grants the required scopes only; re-linking on the same terms renews, other terms replace", async () => {
+      env.clock.advance(60_000);
+      const first = await driveLinkFlow(env, { clientId: client.id, psid: "psid-relink-optional", username: "bob", params: GRANULAR });
+      const before = await pairsOf("psid-relink-optional");
+      expect(before.consent.pairs).toEqual([{ scope: "balance:read", purpose: "account_servicing" }]);
+      expect((await exchange(client, first.authorizationCode!)).json.scope).toBe("balance:read");
+      env.clock.advance(60_000);
+      await driveLinkFlow(env, { clientId: client.id, psid: "psid-relink-optional", username: "bob", params: GRANULAR });
+      const renewed = await pairsOf("psid-relink-optional");
+      expect(renewed.consent.id).toBe(before.consent.id);
+      env.clock.advance(60_000);
+      await driveLinkFlow(env, { clientId: client.id, psid: "psid-relink-optional", username: "bob", params: GRANULAR, ticked: ["support:chat"] });
+      const replaced = await pairsOf("psid-relink-optional");
+      expect(replaced.consent.id).not.toBe(before.consent.id);
+      expect(replaced.consent.pairs).toEqual([
+        { scope: "balance:read", purpose: "account_servicing" },
+        { scope: "support:chat", purpose: "customer_support" },
+      ]);
+      expect((await ledger().get(before.consent.id)).consent.status).toBe("withdrawn");
+    });
+
+    it("refuses a ticked scope that was not offered: an error page, nothing recorded", async () => {
+      env.clock.advance(60_000);
+      const entries = await env.db.prisma.ledgerEntry.count();
+      const codes = await codesOf(client.id);
+      for (const forged of [["transactions:read"], ["balance:read"], ["alerts:fraud", "ledger:check"]]) {
+        const result = await driveLinkFlow(env, { clientId: client.id, psid: `psid-forged-${forged.length}-${forged[0]}`, username: "alice", params: GRANULAR, ticked: forged });
+        expect(result.last.status).toBe(400);
+        expect(await result.last.text()).toContain("did not offer");
+        expect(result.authorizationCode).toBeUndefined();
+        env.clock.advance(60_000);
+      }
+      expect(await env.db.prisma.ledgerEntry.count()).toBe(entries);
+      expect(await codesOf(client.id)).toBe(codes);
+      expect(await env.db.prisma.link.count({ where: { psid: { startsWith: "psid-forged-" } } })).toBe(0);
+    });
+
+    it("validates optional_scope like scope, at /par and on a plain /link", async () => {
+      for (const [optional, why] of [
+        ["balance:read", /both scope and optional_scope/],
+        ["ledger:check", /service scope/],
+        ["balance:write", /unknown scope/],
+      ] as const) {
+        const pushed = await postOAuthForm(`${env.brokerUrl}/par`, { ...GRANULAR, optional_scope: optional }, { authorization: basic(client.client_id, client.client_secret) });
+        expect(pushed.status).toBe(400);
+        expect(pushed.json).toMatchObject({ error: "invalid_scope", error_description: expect.stringMatching(why) });
+        const plain = await openLink(env, { clientId: client.id, params: { ...GRANULAR, optional_scope: optional } });
+        expect(plain.response.status).toBe(400);
+        expect(await plain.response.text()).toMatch(why);
+      }
+      // A purpose only an optional scope serves is fine; one no scope serves is refused.
+      const ok = await postOAuthForm(`${env.brokerUrl}/par`, { ...GRANULAR, purpose: "account_servicing fraud_alerts customer_support" }, { authorization: basic(client.client_id, client.client_secret) });
+      expect(ok.status).toBe(201);
+      const unpaired = await postOAuthForm(`${env.brokerUrl}/par`, { ...GRANULAR, purpose: "account_servicing transaction_notifications" }, { authorization: basic(client.client_id, client.client_secret) });
+      expect(unpaired.status).toBe(400);
+    });
+  });
+
   it("refuses the consent step before the second factor", async () => {
     const start = await openLink(env, { clientId: client.id, psid: "psid-skip" });
     const callback = await bankLogin(env, start.jar, start.response.headers.get("location")!);

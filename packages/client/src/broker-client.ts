@@ -227,6 +227,19 @@ export function createBrokerClient(options: BrokerClientOptions) {
     },
 
     /**
+     * RFC 8936 poll of consent events: acknowledges `ack` (jtis you processed; they are never
+     * returned again) and answers the next SETs by jti, oldest first. Verify each with
+     * `createEventVerifier`. Without `returnImmediately` the broker waits up to 10 s for an event.
+     * Takes client_secret_basic.
+     */
+    async pollEvents(request: { ack?: string[]; maxEvents?: number; returnImmediately?: boolean } = {}): Promise<{ sets: Record<string, string>; moreAvailable: boolean }> {
+      const authorization = basicHeader();
+      const { data, error, response } = await api((r) => baseFetch(r, { signal: AbortSignal.timeout(timeoutMs + 15_000) })).POST("/events/poll", { body: request, headers: { authorization } });
+      if (!data) throw errorFromResponse(response, error);
+      return data;
+    },
+
+    /**
      * A consent's signed receipt (JWS) and the page where the customer can read and keep it. Uses
      * `accessToken` when given, else this client's own service token (it needs `ledger:audit`).
      */

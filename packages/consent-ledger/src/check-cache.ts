@@ -48,6 +48,8 @@ export interface CheckCacheOptions {
   /** Override the invalidation source (tests). Default: Postgres LISTEN, or PGlite listen. */
   enabled?: boolean;
   now?: () => number;
+  /** Called for every append this process hears of (its own and other processes'), after commit. */
+  onAppend?: () => void;
 }
 
 export function createCheckCache(db: Db, options: CheckCacheOptions = {}): CheckCache {
@@ -86,6 +88,7 @@ export function createCheckCache(db: Db, options: CheckCacheOptions = {}): Check
     }
     if (Array.isArray(p.keys)) invalidate(p.keys);
     else clear();
+    options.onAppend?.();
   }
 
   const usable = () => {
@@ -125,6 +128,7 @@ export function createCheckCache(db: Db, options: CheckCacheOptions = {}): Check
             onPayload(JSON.parse(raw));
           } catch {
             clear();
+            options.onAppend?.();
           }
         });
         listening = true;

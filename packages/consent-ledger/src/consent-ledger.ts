@@ -13,9 +13,9 @@ import { ChainAudit, type CheckpointRecord, type ProjectedConsent, ProjectionChe
 import { CHECKPOINT_TYP, type LedgerKeys, type LedgerKeySet } from "./ledger-keys.ts";
 import { invalidExpiry, invalidRequest, invalidSubject, notActive, unknownConsent } from "./ledger-errors.ts";
 import { createLedgerStore, keyOf, keysOf, type ConsentFilters, type LookupKey } from "./ledger-store.ts";
-import { assertPurpose, assertScope, DAY_MS, DEFAULT_DURATION_DAYS, DEFAULT_PURPOSE, isForbiddenPurpose, MAX_DURATION_DAYS, normalizeGrant } from "./policy.ts";
+import { assertPurpose, assertScope, comparePairs, DAY_MS, DEFAULT_DURATION_DAYS, DEFAULT_PURPOSE, hasPair, isForbiddenPurpose, MAX_DURATION_DAYS, normalizeGrant, type ScopePurpose } from "./policy.ts";
 import { receiptPayload, RECEIPT_TYP, type ReceiptContext } from "./receipt.ts";
-import { toConsentRecord, toEntryRecord, type ConsentRecord, type EntryRecord } from "./records.ts";
+import { pairsOf, toConsentRecord, toEntryRecord, type ConsentRecord, type EntryRecord } from "./records.ts";
 
 export interface LedgerClock {
   now(): Date;
@@ -29,9 +29,12 @@ export interface GrantInput {
   subject: string;
   linkId?: string | null;
   psid?: string | null;
-  scopes: string[];
+  /** With `purposes`: the pairs are derived (policy.ts pairsFrom). Ignored when `pairs` is given. */
+  scopes?: string[];
   /** Defaults to each scope's own purpose. */
   purposes?: string[];
+  /** Exactly the (scope, purpose) pairs the customer approved; wins over scopes/purposes. */
+  pairs?: ScopePurpose[];
   /** Default: now + 90 days; at most now + 365 days. */
   expiresAt?: Date;
   actor: Actor;
@@ -43,6 +46,7 @@ export interface GrantResult {
   consentId: string;
   seq: string;
   hash: string;
+  pairs: ScopePurpose[];
   scopes: string[];
   purposes: string[];
   expiresAt: Date;
@@ -138,7 +142,14 @@ export function createConsentLedger(options: ConsentLedgerOptions) {
   const { db, keys } = options;
   const clock = options.clock ?? systemClock;
   const store = createLedgerStore(db);
-  const cache: CheckCache = createCheckCache(db, { enabled: options.cache ?? true });
+  // Listeners told of every committed append (consent events wake on it).
+  const appendListeners = new Set<() => void>();
+  const cache: CheckCache = createCheckCache(db, {
+    enabled: options.cache ?? true,
+    onAppend: () => {
+      for (const listener of appendListeners) listener();
+    },
+  });
   const ready = cache.start().catch(() => {});
 
   function expiryFrom(now: Date, expiresAt: Date | undefined): Date {
@@ -194,7 +205,7 @@ export function createConsentLedger(options: ConsentLedgerOptions) {
       // The recorded state decides: only a recorded-active consent whose expiry passed is expired.
       if (c.expiresAt.getTime() > now.getTime()) return null;
       if (transition(c.status as ConsentState, "expire").kind !== "append") return null;
-      await store.appendLocked(tx, { consentId: c.id, action: "expired", clientId: c.clientId, subject: c.subject, linkId: c.linkId, psid: c.psid, scopes: c.scopes, purposes: c.purposes, expiresAt: c.expiresAt, actor: "system", evidence: { reason: "expires_at passed" }, recordedAt: now });
+      await store.appendLocked(tx, { consentId: c.id, action: "expired", clientId: c.clientId, subject: c.subject, linkId: c.linkId, psid: c.psid, scopes: c.scopes, purposes: c.purposes, pairs: pairsOf(c), expiresAt: c.expiresAt, actor: "system", evidence: { reason: "expires_at passed" }, recordedAt: now });
       return c;
     });
     if (changed) committed(changed);
@@ -239,7 +250,7 @@ export function createConsentLedger(options: ConsentLedgerOptions) {
       if (!nonEmpty(i.subject)) throw invalidSubject();
       if (i.linkId != null && !nonEmpty(i.linkId)) throw invalidRequest("linkId must be a non-empty string");
       if (i.psid != null && !nonEmpty(i.psid)) throw invalidRequest("psid must be a non-empty string");
-      const { scopes, purposes } = normalizeGrant(i.scopes, i.purposes);
+      const { scopes, purposes, pairs } = normalizeGrant(i.scopes, i.purposes, i.pairs);
       const now = clock.now();
       const expiresAt = expiryFrom(now, i.expiresAt);
       const actor = assertActor(i.actor);
@@ -250,12 +261,12 @@ export function createConsentLedger(options: ConsentLedgerOptions) {
       const row = await store.withChainLock(opts.tx, async (tx) => {
         // A random id cannot collide; a caller-chosen one is checked (else the insert would abort the transaction).
         if (i.consentId !== undefined && (await store.consentById(consentId, tx))) throw invalidRequest(`consent ${consentId} already exists`);
-        return store.appendLocked(tx, { consentId, action: "granted", ...fields, scopes, purposes, expiresAt, actor, evidence, recordedAt: now });
+        return store.appendLocked(tx, { consentId, action: "granted", ...fields, scopes, purposes, pairs, expiresAt, actor, evidence, recordedAt: now });
       });
       // In the caller's transaction the NOTIFY invalidates after its commit; a stale "no consent"
       // until then is harmless (it never allows anything).
       if (!opts.tx) committed(fields);
-      return { consentId, seq: row.seq.toString(), hash: row.hash, scopes, purposes, expiresAt };
+      return { consentId, seq: row.seq.toString(), hash: row.hash, pairs, scopes, purposes, expiresAt };
     },
 
     async withdraw(input: { consentId: string; actor: Actor; reason?: string; evidence?: Record<string, unknown> }, tenant?: TenantOptions, opts: { tx?: Tx } = {}): Promise<WithdrawResult> {
@@ -268,7 +279,7 @@ export function createConsentLedger(options: ConsentLedgerOptions) {
         const state = effectiveState(c.status, c.expiresAt, now);
         const t = transition(state, "withdraw");
         if (t.kind !== "append") return { c, result: { consentId: c.id, changed: false, state: state as "withdrawn" | "expired", message: `no-op: ${t.reason}` } };
-        const row = await store.appendLocked(tx, { consentId: c.id, action: "withdrawn", clientId: c.clientId, subject: c.subject, linkId: c.linkId, psid: c.psid, scopes: c.scopes, purposes: c.purposes, expiresAt: c.expiresAt, actor, evidence, recordedAt: now });
+        const row = await store.appendLocked(tx, { consentId: c.id, action: "withdrawn", clientId: c.clientId, subject: c.subject, linkId: c.linkId, psid: c.psid, scopes: c.scopes, purposes: c.purposes, pairs: pairsOf(c), expiresAt: c.expiresAt, actor, evidence, recordedAt: now });
         return { c, result: { consentId: c.id, changed: true, state: "withdrawn" as const, message: "withdrawn", seq: row.seq.toString() } };
       });
       if (out.result.changed && !opts.tx) committed(out.c);
@@ -287,16 +298,16 @@ export function createConsentLedger(options: ConsentLedgerOptions) {
         const t = transition(state, "renew");
         if (t.kind !== "append") throw notActive(c.id, state);
         if (expiresAt.getTime() <= c.expiresAt.getTime()) throw invalidExpiry("a renewal must extend the consent beyond its current expiry");
-        const row = await store.appendLocked(tx, { consentId: c.id, action: "renewed", clientId: c.clientId, subject: c.subject, linkId: c.linkId, psid: c.psid, scopes: c.scopes, purposes: c.purposes, expiresAt, actor, evidence, recordedAt: now });
+        const row = await store.appendLocked(tx, { consentId: c.id, action: "renewed", clientId: c.clientId, subject: c.subject, linkId: c.linkId, psid: c.psid, scopes: c.scopes, purposes: c.purposes, pairs: pairsOf(c), expiresAt, actor, evidence, recordedAt: now });
         return { c, row };
       });
       if (!opts.tx) committed(c);
-      return { consentId: c.id, seq: row.seq.toString(), hash: row.hash, scopes: c.scopes, purposes: c.purposes, expiresAt };
+      return { consentId: c.id, seq: row.seq.toString(), hash: row.hash, pairs: pairsOf(c), scopes: c.scopes, purposes: c.purposes, expiresAt };
     },
 
     /**
-     * A customer consents again to a consent they already hold (re-linking): the same scopes and
-     * purposes with a later expiry renew it; anything else withdraws it (if still active) and
+     * A customer consents again to a consent they already hold (re-linking): the same
+     * (scope, purpose) pairs with a later expiry renew it; anything else withdraws it (if still active) and
      * grants a new one. Joins the caller's transaction like `grant`.
      */
     async reconsent(input: { consentId: string } & GrantInput, opts: { tx?: Tx } = {}): Promise<GrantResult> {
@@ -305,12 +316,13 @@ export function createConsentLedger(options: ConsentLedgerOptions) {
       const { current, granted } = await store.withChainLock(opts.tx, async (tx) => {
         const current = await consentOrThrow(input.consentId, { clientId: input.clientId }, tx);
         if (current.subject !== input.subject) throw invalidRequest("a consent can only be given again by the same customer");
-        const { scopes, purposes } = normalizeGrant(input.scopes, input.purposes);
+        const { pairs } = normalizeGrant(input.scopes, input.purposes, input.pairs);
         const now = clock.now();
         const expiresAt = expiryFrom(now, input.expiresAt);
-        const same = (a: string[], b: string[]) => a.length === b.length && a.every((x) => b.includes(x));
+        const held = pairsOf(current);
+        const same = held.length === pairs.length && held.every((p) => pairs.some((q) => comparePairs(p, q) === 0));
         const active = effectiveState(current.status, current.expiresAt, now) === "active";
-        if (active && same(current.scopes, scopes) && same(current.purposes, purposes) && expiresAt > current.expiresAt) {
+        if (active && same && expiresAt > current.expiresAt) {
           return { current, granted: await ledger.renew({ consentId: current.id, expiresAt, actor: input.actor, evidence: input.evidence }, undefined, { tx }) };
         }
         if (active) await ledger.withdraw({ consentId: current.id, actor: input.actor, reason: "replaced by a new consent" }, undefined, { tx });
@@ -337,11 +349,9 @@ export function createConsentLedger(options: ConsentLedgerOptions) {
       if (tenant?.clientId !== undefined) rows = rows.filter((c) => c.clientId === tenant.clientId);
       if (rows.length === 0) return { allowed: false, consentId: null, expiresAt: null, reason: "no_consent" };
       const active = rows.filter((c) => effectiveState(c.status, c.expiresAt, at) === "active");
-      const full = active.find((c) => c.scopes.includes(scope) && c.purposes.includes(purpose));
+      // Only the exact pair the customer approved: a scope granted for another purpose is not granted for this one.
+      const full = active.find((c) => hasPair(pairsOf(c), scope, purpose));
       if (full) return { allowed: true, consentId: full.id, expiresAt: full.expiresAt, reason: "active" };
-      const withScope = active.find((c) => c.scopes.includes(scope));
-      // A purpose the customer did not consent to is as forbidden for this consent as the refused ones.
-      if (withScope) return { allowed: false, consentId: withScope.id, expiresAt: withScope.expiresAt, reason: "purpose_forbidden" };
       if (active[0]) return { allowed: false, consentId: active[0].id, expiresAt: active[0].expiresAt, reason: "scope_not_granted" };
       const newest = rows[0]!;
       const state = effectiveState(newest.status, newest.expiresAt, at);
@@ -449,6 +459,13 @@ export function createConsentLedger(options: ConsentLedgerOptions) {
       return !!c && effectiveState(c.status, c.expiresAt, clock.now()) === "active";
     },
 
+    /** Until when this consent is active: its expiry while active now, else undefined (ended or unknown). */
+    async activeUntil(consentId: string): Promise<Date | undefined> {
+      if (!nonEmpty(consentId)) return undefined;
+      const c = await store.consentById(consentId);
+      return c && effectiveState(c.status, c.expiresAt, clock.now()) === "active" ? c.expiresAt : undefined;
+    },
+
     /**
      * How a consent ended: withdrawn (by the actor of its `withdrawn` entry) or expired (actor
      * `system`); undefined while it is active, or when it is unknown.
@@ -468,6 +485,26 @@ export function createConsentLedger(options: ConsentLedgerOptions) {
 
     /** The ids among `consentIds` whose consent is no longer active now (one query). */
     inactiveAmong: (consentIds: string[]): Promise<string[]> => store.inactiveAmong(consentIds, clock.now()),
+
+    /** Entries after `afterSeq`, in seq order, at most `limit` (consent events read the ledger by this cursor). */
+    async entriesAfter(afterSeq: string, limit: number): Promise<EntryRecord[]> {
+      return (await store.entriesAfter(BigInt(afterSeq), Math.min(Math.max(Math.trunc(limit), 1), 1_000))).map(toEntryRecord);
+    },
+
+    /** Active consents whose expiry falls in (from, to], by expiry then id, one page after `after`. */
+    async expiringBetween(from: Date, to: Date, limit: number, after?: { expiresAt: Date; id: string }): Promise<ConsentRecord[]> {
+      const now = clock.now();
+      return (await store.expiringBetween(from, to, Math.min(Math.max(Math.trunc(limit), 1), 1_000), after)).map((c) => toConsentRecord(c, now));
+    },
+
+    /**
+     * Calls `listener` after every committed append this process hears of (its own and, through
+     * Postgres NOTIFY, other processes'); only while the check cache listens. Returns the unsubscribe.
+     */
+    onAppend(listener: () => void): () => void {
+      appendListeners.add(listener);
+      return () => appendListeners.delete(listener);
+    },
 
     cacheStats: () => cache.stats(),
 

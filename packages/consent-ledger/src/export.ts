@@ -12,7 +12,7 @@ import type { LedgerStore } from "./ledger-store.ts";
 import { entryToWire, toEntryRecord } from "./records.ts";
 
 export type ExportFormat = "jsonl" | "csv";
-export const CSV_COLUMNS = ["seq", "consent_id", "action", "client_id", "subject", "link_id", "psid", "scopes", "purposes", "expires_at", "actor", "evidence", "recorded_at", "prev_hash", "hash"] as const;
+export const CSV_COLUMNS = ["seq", "consent_id", "action", "client_id", "subject", "link_id", "psid", "scopes", "purposes", "pairs", "expires_at", "actor", "evidence", "recorded_at", "prev_hash", "hash"] as const;
 const BATCH = 1_000;
 
 /**
@@ -44,6 +44,7 @@ export function projectionToWire(c: Consent) {
     status: c.status,
     scopes: c.scopes,
     purposes: c.purposes,
+    pairs: c.pairs,
     expires_at: c.expiresAt.toISOString(),
     granted_at: c.grantedAt.toISOString(),
     updated_at: c.updatedAt.toISOString(),
@@ -64,9 +65,12 @@ async function* lines(store: ExportStore, tx: Tx, options: { format: ExportForma
     const batch = await store.entriesAfter(after, BATCH, { from: options.from, to: options.to }, tx);
     let chunk = "";
     for (const e of batch) {
-      const w = entryToWire(toEntryRecord(e));
+      const r = toEntryRecord(e);
+      const w = entryToWire(r);
       if (format === "csv") {
-        chunk += `${CSV_COLUMNS.map((c) => csvField(w[c])).join(",")}\r\n`;
+        // Pairs as `scope/purpose`, space-separated (derived for format 1 entries, as the API shows them).
+        const row = { ...w, pairs: r.pairs.map((p) => `${p.scope}/${p.purpose}`) };
+        chunk += `${CSV_COLUMNS.map((c) => csvField(row[c])).join(",")}\r\n`;
         continue;
       }
       // Checkpoints of seqs the export has no entry for (they cannot exist) still go out, in order.

@@ -7,7 +7,8 @@
  * (`2026-01-02T03:04:05.678Z`) and `seq` a decimal string before canonicalisation, absent
  * optional values `null`:
  *   { action, actor, client_id, consent_id, evidence, expires_at, link_id, psid, purposes,
- *     recorded_at, scopes, seq, subject }
+ *     recorded_at, scopes, seq, subject } and, from ledger format 2 on, `pairs`
+ * (entries written before consents were (scope, purpose) pairs have none and hash without it).
  * hash = lowercase hex SHA-256 of the UTF-8 bytes of (prev_hash + canonical(entry)).
  * The first entry's prev_hash is GENESIS_HASH (64 zeros).
  */
@@ -25,6 +26,8 @@ export interface HashableEntry {
   psid: string | null;
   scopes: readonly string[];
   purposes: readonly string[];
+  /** Format 2: the granted (scope, purpose) pairs, as stored. null/absent: a format 1 entry. */
+  pairs?: unknown;
   expiresAt: Date;
   actor: string;
   evidence: unknown;
@@ -74,6 +77,8 @@ export function hashedFields(e: HashableEntry) {
     actor: e.actor,
     evidence: e.evidence ?? {},
     recorded_at: e.recordedAt,
+    // Hashed as stored (JCS sorts each pair's members); format 1 entries have no such member.
+    ...(e.pairs !== null && e.pairs !== undefined ? { pairs: e.pairs } : {}),
   };
 }
 

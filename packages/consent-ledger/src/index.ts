@@ -36,6 +36,11 @@ export {
   isPurpose,
   isForbiddenPurpose,
   defaultPurposes,
+  SCOPE_PURPOSES,
+  legacyPairs,
+  pairsFrom,
+  hasPair,
+  type ScopePurpose,
   type CustomerScope,
   type Purpose,
 } from "./policy.ts";

@@ -14,7 +14,9 @@
  */
 import type { KeyObject } from "node:crypto";
 import { statusAfter } from "./consent-state.ts";
-import { type ChainEntry, entryHash, GENESIS_HASH } from "./hash-chain.ts";
+import { canonicalJson, type ChainEntry, entryHash, GENESIS_HASH } from "./hash-chain.ts";
+import type { ScopePurpose } from "./policy.ts";
+import { pairsOf } from "./records.ts";
 import { CHECKPOINT_TYP, type LedgerKeySet, verifyLedgerJws } from "./ledger-keys.ts";
 
 export const PROBLEMS = ["hash_mismatch", "broken_link", "missing_entry", "checkpoint_signature", "checkpoint_mismatch", "projection_mismatch"] as const;
@@ -52,6 +54,8 @@ export interface ProjectedConsent {
   status: string;
   scopes: string[];
   purposes: string[];
+  /** As stored on the row; replayed: the newest entry's (derived for a format 1 entry). */
+  pairs: unknown;
   expiresAt: Date;
   grantedAt: Date;
   updatedAt: Date;
@@ -69,6 +73,7 @@ export function replayEntry(before: ProjectedConsent | undefined, e: ChainEntry)
     status: statusAfter(e.action as Parameters<typeof statusAfter>[0]),
     scopes: [...e.scopes],
     purposes: [...e.purposes],
+    pairs: pairsOf({ pairs: e.pairs, scopes: [...e.scopes], purposes: [...e.purposes] }) satisfies ScopePurpose[],
     expiresAt: e.expiresAt,
     grantedAt: before?.grantedAt ?? e.recordedAt,
     updatedAt: e.recordedAt,
@@ -77,6 +82,15 @@ export function replayEntry(before: ProjectedConsent | undefined, e: ChainEntry)
 }
 
 const sameList = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** Same pairs in the same order (members compared canonically: jsonb keeps its own key order). */
+function samePairs(a: unknown, b: unknown): boolean {
+  try {
+    return canonicalJson(a) === canonicalJson(b);
+  } catch {
+    return false;
+  }
+}
 
 export function sameProjection(row: ProjectedConsent, replayed: ProjectedConsent): boolean {
   return (
@@ -88,6 +102,7 @@ export function sameProjection(row: ProjectedConsent, replayed: ProjectedConsent
     row.status === replayed.status &&
     sameList(row.scopes, replayed.scopes) &&
     sameList(row.purposes, replayed.purposes) &&
+    samePairs(row.pairs, replayed.pairs) &&
     row.expiresAt.getTime() === replayed.expiresAt.getTime() &&
     row.grantedAt.getTime() === replayed.grantedAt.getTime() &&
     row.updatedAt.getTime() === replayed.updatedAt.getTime() &&

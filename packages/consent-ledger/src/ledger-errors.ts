@@ -25,6 +25,8 @@ export class LedgerError extends Error {
 
 export const invalidScope = (scope: string) => new LedgerError("invalid_scope", `Unknown scope: ${scope}`);
 export const invalidPurpose = (purpose: string) => new LedgerError("invalid_purpose", `Unknown purpose: ${purpose}`);
+/** Named purposes and scopes that do not pair (a scope no purpose fits, a purpose no scope serves). */
+export const unpairedPurpose = (message: string) => new LedgerError("invalid_purpose", message);
 export const purposeForbidden = (purpose: string) =>
   new LedgerError("purpose_forbidden", `Purpose ${purpose} is never allowed (no advertising, marketing or profiling)`);
 export const invalidExpiry = (message: string) => new LedgerError("invalid_expiry", message);

@@ -2,6 +2,7 @@
 import { type Consent, type Db, type LedgerAction, type LedgerEntry, Prisma, type PrismaClient, type Tx } from "@link-broker/db";
 import { statusAfter } from "./consent-state.ts";
 import { entryHash, GENESIS_HASH } from "./hash-chain.ts";
+import type { ScopePurpose } from "./policy.ts";
 
 const { sql } = Prisma;
 
@@ -35,6 +36,8 @@ export interface AppendInput {
   psid: string | null;
   scopes: string[];
   purposes: string[];
+  /** Sorted (policy.ts sortPairs); every new entry stores and hashes them (format 2). */
+  pairs: ScopePurpose[];
   expiresAt: Date;
   actor: string;
   evidence: Record<string, unknown>;
@@ -84,18 +87,19 @@ export function createLedgerStore(db: Db) {
     // Timestamps travel as ISO strings cast to timestamp(3): UTC, whatever the session time zone.
     const expiresAt = input.expiresAt.toISOString();
     const recordedAt = input.recordedAt.toISOString();
+    const pairs = JSON.stringify(input.pairs);
     // One statement: the entry, the consent projection (a grant must create it, the others
     // update it) and the NOTIFY that Postgres sends at commit.
     const entry = sql`
-        INSERT INTO ledger_entry (seq, "consentId", action, "clientId", subject, "linkId", psid, scopes, purposes, "expiresAt", actor, evidence, "recordedAt", "prevHash", hash)
-        VALUES (${seq}, ${input.consentId}, ${input.action}::"LedgerAction", ${input.clientId}, ${input.subject}, ${input.linkId}, ${input.psid}, ${input.scopes}::text[], ${input.purposes}::text[],
+        INSERT INTO ledger_entry (seq, "consentId", action, "clientId", subject, "linkId", psid, scopes, purposes, pairs, "expiresAt", actor, evidence, "recordedAt", "prevHash", hash)
+        VALUES (${seq}, ${input.consentId}, ${input.action}::"LedgerAction", ${input.clientId}, ${input.subject}, ${input.linkId}, ${input.psid}, ${input.scopes}::text[], ${input.purposes}::text[], ${pairs}::jsonb,
                 ${expiresAt}::timestamp(3), ${input.actor}, ${JSON.stringify(input.evidence)}::jsonb, ${recordedAt}::timestamp(3), ${prevHash}, ${hash})
         RETURNING seq`;
     const projection =
       input.action === "granted"
         ? sql`
-        INSERT INTO consent (id, "clientId", subject, "linkId", psid, status, scopes, purposes, "expiresAt", "grantedAt", "updatedAt", "lastSeq")
-        SELECT ${input.consentId}, ${input.clientId}, ${input.subject}, ${input.linkId}, ${input.psid}, ${status}, ${input.scopes}::text[], ${input.purposes}::text[],
+        INSERT INTO consent (id, "clientId", subject, "linkId", psid, status, scopes, purposes, pairs, "expiresAt", "grantedAt", "updatedAt", "lastSeq")
+        SELECT ${input.consentId}, ${input.clientId}, ${input.subject}, ${input.linkId}, ${input.psid}, ${status}, ${input.scopes}::text[], ${input.purposes}::text[], ${pairs}::jsonb,
                ${expiresAt}::timestamp(3), ${recordedAt}::timestamp(3), ${recordedAt}::timestamp(3), seq FROM e
         RETURNING id`
         : sql`
@@ -190,6 +194,14 @@ export function createLedgerStore(db: Db) {
 
     lapsedConsentIds: async (at: Date, take: number) =>
       (await prisma.consent.findMany({ where: { status: "active", expiresAt: { lte: at } }, select: { id: true }, orderBy: { expiresAt: "asc" }, take })).map((c) => c.id),
+
+    /** Active consents whose expiry falls in (from, to], by (expiry, id), one page after `after`. */
+    expiringBetween: (from: Date, to: Date, take: number, after?: { expiresAt: Date; id: string }): Promise<Consent[]> =>
+      prisma.consent.findMany({
+        where: { status: "active", expiresAt: { gt: from, lte: to }, ...(after ? { OR: [{ expiresAt: { gt: after.expiresAt } }, { expiresAt: after.expiresAt, id: { gt: after.id } }] } : {}) },
+        orderBy: [{ expiresAt: "asc" }, { id: "asc" }],
+        take,
+      }),
 
     /** Which of these consents are no longer active at `at` (withdrawn, expired, or past their expiry). */
     inactiveAmong: async (ids: string[], at: Date) =>

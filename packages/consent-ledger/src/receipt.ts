@@ -1,6 +1,6 @@
 /**
  * Consent receipts: the Kantara Consent Receipt v1.1 fields that apply, plus the ledger's own
- * (consent id, status, scopes, the ledger entry it reflects), signed as a compact JWS with the
+ * (consent id, status, the (scope, purpose) pairs, the ledger entry it reflects), signed as a compact JWS with the
  * ledger key, so a receipt verifies against /ledger/keys.json for as long as it is kept.
  * LEDGER-FORMAT.md ("Receipts") maps each Kantara field and names those that do not apply.
  *
@@ -90,11 +90,12 @@ export function receiptPayload(input: { consent: ConsentRecord; entries: EntryRe
     services: [
       {
         service: `${controller.name} in Messenger`,
-        purposes: consent.purposes.map((purpose) => ({
+        // One purpose per consented purpose, reaching only the data of the scopes paired with it.
+        purposes: [...new Set(consent.pairs.map((p) => p.purpose))].map((purpose) => ({
           purpose: (PURPOSE_DESCRIPTIONS as Record<string, string>)[purpose] ?? purpose,
           purposeCategory: [purpose],
           consentType: "EXPLICIT",
-          piiCategory: consent.scopes.map((s) => SCOPE_PII[s] ?? s),
+          piiCategory: consent.pairs.filter((p) => p.purpose === purpose).map((p) => SCOPE_PII[p.scope] ?? p.scope),
           primaryPurpose: true,
           termination,
           thirdPartyDisclosure: false,
@@ -107,6 +108,7 @@ export function receiptPayload(input: { consent: ConsentRecord; entries: EntryRe
     controller: { name: controller.name, client_id: controller.clientId },
     consent_id: consent.id,
     status: consent.status,
+    pairs: consent.pairs,
     scopes: consent.scopes,
     purposes: consent.purposes,
     never_used_for: ["advertising", "marketing", "profiling"],

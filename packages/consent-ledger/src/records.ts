@@ -1,6 +1,17 @@
 // The package's public shapes of consents and entries, and their wire (snake_case) forms.
 import type { Consent, LedgerEntry } from "@link-broker/db";
 import { effectiveState, type ConsentState } from "./consent-state.ts";
+import { legacyPairs, type ScopePurpose } from "./policy.ts";
+
+/** The pairs a row stores (format 2), or null for an entry written before pairs (format 1). */
+export function storedPairs(v: unknown): ScopePurpose[] | null {
+  return Array.isArray(v) ? (v as ScopePurpose[]) : null;
+}
+
+/** A consent's or entry's pairs: as stored, or derived by the format 1 rule. */
+export function pairsOf(row: { pairs?: unknown; scopes: string[]; purposes: string[] }): ScopePurpose[] {
+  return storedPairs(row.pairs) ?? legacyPairs(row.scopes, row.purposes);
+}
 
 export interface ConsentRecord {
   id: string;
@@ -10,6 +21,9 @@ export interface ConsentRecord {
   psid: string | null;
   /** The effective state: an active consent past its expiry is `expired`. */
   status: ConsentState;
+  /** What the customer agreed to: exactly these (scope, purpose) pairs. */
+  pairs: ScopePurpose[];
+  /** The scopes and purposes the pairs span. */
   scopes: string[];
   purposes: string[];
   expiresAt: Date;
@@ -26,6 +40,10 @@ export interface EntryRecord {
   subject: string;
   linkId: string | null;
   psid: string | null;
+  /** The entry's pairs (derived for a format 1 entry, which stored none). */
+  pairs: ScopePurpose[];
+  /** 1: written before pairs, hashed without them; 2: `pairs` stored and hashed. */
+  format: 1 | 2;
   scopes: string[];
   purposes: string[];
   expiresAt: Date;
@@ -44,6 +62,7 @@ export function toConsentRecord(c: Consent, at: Date): ConsentRecord {
     linkId: c.linkId,
     psid: c.psid,
     status: effectiveState(c.status, c.expiresAt, at),
+    pairs: pairsOf(c),
     scopes: c.scopes,
     purposes: c.purposes,
     expiresAt: c.expiresAt,
@@ -62,6 +81,8 @@ export function toEntryRecord(e: LedgerEntry): EntryRecord {
     subject: e.subject,
     linkId: e.linkId,
     psid: e.psid,
+    pairs: pairsOf(e),
+    format: storedPairs(e.pairs) ? 2 : 1,
     scopes: e.scopes,
     purposes: e.purposes,
     expiresAt: e.expiresAt,
@@ -73,7 +94,10 @@ export function toEntryRecord(e: LedgerEntry): EntryRecord {
   };
 }
 
-/** An entry as exported (JSONL line, HTTP): snake_case, ISO dates, seq as a string. */
+/**
+ * An entry as exported (JSONL line, HTTP): snake_case, ISO dates, seq as a string. `pairs`
+ * appears only on format 2 entries: every member of the line but the hashes is hashed.
+ */
 export function entryToWire(e: EntryRecord) {
   return {
     seq: e.seq,
@@ -85,6 +109,7 @@ export function entryToWire(e: EntryRecord) {
     psid: e.psid,
     scopes: e.scopes,
     purposes: e.purposes,
+    ...(e.format === 2 ? { pairs: e.pairs } : {}),
     expires_at: e.expiresAt.toISOString(),
     actor: e.actor,
     evidence: e.evidence,
@@ -103,6 +128,7 @@ export function consentToWire(c: ConsentRecord) {
     link_id: c.linkId,
     psid: c.psid,
     status: c.status,
+    pairs: c.pairs,
     scopes: c.scopes,
     purposes: c.purposes,
     expires_at: c.expiresAt.toISOString(),

@@ -26,6 +26,8 @@ function entryFromLine(o: Record<string, unknown>): ChainEntry {
     psid: (o.psid ?? null) as string | null,
     scopes: (o.scopes ?? []) as string[],
     purposes: (o.purposes ?? []) as string[],
+    // Present only on format 2 lines; a line without it hashes without it.
+    ...("pairs" in o ? { pairs: o.pairs } : {}),
     expiresAt: isoDate(o.expires_at),
     actor: o.actor as string,
     evidence: o.evidence ?? {},
@@ -45,6 +47,7 @@ function consentFromLine(o: Record<string, unknown>): ProjectedConsent {
     status: o.status as string,
     scopes: (o.scopes ?? []) as string[],
     purposes: (o.purposes ?? []) as string[],
+    pairs: o.pairs,
     expiresAt: isoDate(o.expires_at),
     grantedAt: isoDate(o.granted_at),
     updatedAt: isoDate(o.updated_at),

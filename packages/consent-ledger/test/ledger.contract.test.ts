@@ -209,12 +209,69 @@ describe("check", () => {
     expect(await ledger.check(who, { scope: "balance:read", purpose: "account_servicing" })).toEqual({ allowed: true, consentId: g.consentId, expiresAt: g.expiresAt, reason: "active" });
     expect((await ledger.check(who, { scope: "balance:read" })).reason).toBe("active");
     expect((await ledger.check(who, { scope: "transactions:read" })).reason).toBe("scope_not_granted");
-    expect((await ledger.check(who, { scope: "balance:read", purpose: "customer_support" })).reason).toBe("purpose_forbidden");
+    // Only the exact pairs granted: a granted scope for another (consented or not) purpose is not granted.
+    expect((await ledger.check(who, { scope: "balance:read", purpose: "customer_support" })).reason).toBe("scope_not_granted");
     for (const p of ["advertising", "marketing", "profiling", "ADVERTISING", "Profiling"]) expect(await ledger.check(who, { scope: "balance:read", purpose: p })).toMatchObject({ allowed: false, reason: "purpose_forbidden" });
     expect((await ledger.check({ clientId: "bank-a", subject: "nobody" }, { scope: "balance:read" })).reason).toBe("no_consent");
     await ledger.withdraw({ consentId: g.consentId, actor: "customer" });
     expect(await ledger.check(who, { scope: "balance:read" })).toMatchObject({ allowed: false, reason: "withdrawn", consentId: g.consentId });
     expect((await ledger.check(who, { scope: "balance:read", at: new Date(g.expiresAt.getTime() + 1) })).reason).toBe("withdrawn");
+  });
+
+  it("allows a (scope, purpose) only as a granted pair: (balance:read, account_servicing) + (alerts:fraud, fraud_alerts) refuses (balance:read, fraud_alerts)", async () => {
+    const subject = uniq("cust");
+    const pairs = [
+      { scope: "balance:read", purpose: "account_servicing" },
+      { scope: "alerts:fraud", purpose: "fraud_alerts" },
+    ];
+    const g = await grantOne({ subject, pairs });
+    expect(g.pairs).toEqual([pairs[1], pairs[0]]); // sorted by scope
+    expect(g.scopes).toEqual(["alerts:fraud", "balance:read"]);
+    expect(g.purposes).toEqual(["account_servicing", "fraud_alerts"]);
+    const who = { clientId: "bank-a", subject };
+    expect(await ledger.check(who, { scope: "balance:read", purpose: "account_servicing" })).toMatchObject({ allowed: true, reason: "active" });
+    expect(await ledger.check(who, { scope: "alerts:fraud", purpose: "fraud_alerts" })).toMatchObject({ allowed: true, reason: "active" });
+    expect(await ledger.check(who, { scope: "balance:read", purpose: "fraud_alerts" })).toEqual({ allowed: false, consentId: g.consentId, expiresAt: g.expiresAt, reason: "scope_not_granted" });
+    expect((await ledger.check(who, { scope: "alerts:fraud", purpose: "account_servicing" })).reason).toBe("scope_not_granted");
+    expect((await ledger.check(who, { scope: "alerts:fraud", purpose: "advertising" })).reason).toBe("purpose_forbidden");
+    // The pairs are what the chain records and the receipt states.
+    const { consent, entries } = await ledger.get(g.consentId);
+    expect(consent.pairs).toEqual(g.pairs);
+    expect(entries[0]).toMatchObject({ format: 2, pairs: g.pairs });
+    const { payload } = await jwtVerify(await ledger.receipt(g.consentId), createLocalJWKSet((await keys.published()) as never));
+    expect(payload.pairs).toEqual(g.pairs);
+    expect((payload.services as { purposes: { purposeCategory: string[]; piiCategory: string[] }[] }[])[0]!.purposes.map((p) => [p.purposeCategory[0], p.piiCategory])).toEqual([
+      ["fraud_alerts", ["Financial: fraud alerts"]],
+      ["account_servicing", ["Financial: account balances"]],
+    ]);
+  });
+
+  it("pairs named purposes only with the scopes that serve them, and refuses what does not pair", async () => {
+    const g = await grantOne({ scopes: ["transactions:read", "alerts:fraud"], purposes: ["transaction_notifications", "fraud_alerts"] });
+    expect(g.pairs).toEqual([
+      { scope: "alerts:fraud", purpose: "fraud_alerts" },
+      { scope: "transactions:read", purpose: "transaction_notifications" },
+    ]);
+    await expect(grantOne({ scopes: ["balance:read"], purposes: ["fraud_alerts"] })).rejects.toMatchObject({ code: "invalid_purpose" });
+    await expect(grantOne({ scopes: ["balance:read"], purposes: ["account_servicing", "customer_support"] })).rejects.toMatchObject({ code: "invalid_purpose" });
+    await expect(grantOne({ pairs: [{ scope: "balance:read", purpose: "marketing" }] })).rejects.toMatchObject({ code: "purpose_forbidden" });
+    await expect(grantOne({ pairs: [{ scope: "balance:write", purpose: "account_servicing" }] })).rejects.toMatchObject({ code: "invalid_scope" });
+    await expect(grantOne({ pairs: [] })).rejects.toMatchObject({ code: "invalid_scope" });
+    await expect(grantOne({ pairs: ["balance:read"] as never })).rejects.toMatchObject({ code: "invalid_request" });
+  });
+
+  it("renews on the same pairs and replaces on other pairs", async () => {
+    const subject = uniq("cust");
+    const pairs = [{ scope: "balance:read", purpose: "account_servicing" }];
+    const g = await grantOne({ subject, pairs });
+    clock.advance(DAY);
+    const same = await ledger.reconsent({ consentId: g.consentId, clientId: "bank-a", subject, pairs, actor: "customer" });
+    expect(same.consentId).toBe(g.consentId);
+    const more = [...pairs, { scope: "alerts:fraud", purpose: "fraud_alerts" }];
+    const other = await ledger.reconsent({ consentId: g.consentId, clientId: "bank-a", subject, pairs: more, actor: "customer" });
+    expect(other.consentId).not.toBe(g.consentId);
+    expect((await ledger.get(g.consentId)).consent.status).toBe("withdrawn");
+    expect((await ledger.check({ clientId: "bank-a", subject }, { scope: "alerts:fraud", purpose: "fraud_alerts" })).consentId).toBe(other.consentId);
   });
 
   it("finds the consent by link id and by psid, and uses the newest active consent", async () => {
@@ -354,7 +411,7 @@ describe("find, export, receipts, checkpoints", () => {
     let csv = "";
     for await (const chunk of ledger.export({ format: "csv" })) csv += chunk;
     const rows = csv.trim().split("\r\n");
-    expect(rows[0]).toBe("seq,consent_id,action,client_id,subject,link_id,psid,scopes,purposes,expires_at,actor,evidence,recorded_at,prev_hash,hash");
+    expect(rows[0]).toBe("seq,consent_id,action,client_id,subject,link_id,psid,scopes,purposes,pairs,expires_at,actor,evidence,recorded_at,prev_hash,hash");
     expect(rows.length - 1).toBe(exported.length);
     expect(() => ledger.export({ format: "xml" as never })).toThrow(LedgerError);
   });

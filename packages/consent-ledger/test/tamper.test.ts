@@ -70,6 +70,14 @@ describe("tamper detection", () => {
     expect(await verifyEveryWay(ledger, keys)).toMatchObject({ ok: false, first_bad_seq: String(seqs[3]), problem: "hash_mismatch", checked: 4, head_seq: String(seqs[2]) });
   });
 
+  it("names an entry whose pairs were widened, or dropped to pass for a format 1 entry: hash_mismatch", async () => {
+    const { db, ledger, keys, seqs } = await seeded();
+    await db.adminQuery(untriggered(`UPDATE ledger_entry SET pairs = '[{"scope":"balance:read","purpose":"account_servicing"},{"scope":"balance:read","purpose":"fraud_alerts"}]' WHERE seq = ${seqs[4]}`));
+    expect(await verifyEveryWay(ledger, keys)).toMatchObject({ ok: false, first_bad_seq: String(seqs[4]), problem: "hash_mismatch" });
+    await db.adminQuery(untriggered(`UPDATE ledger_entry SET pairs = NULL WHERE seq = ${seqs[2]}`));
+    expect(await verifyEveryWay(ledger, keys)).toMatchObject({ ok: false, first_bad_seq: String(seqs[2]), problem: "hash_mismatch" });
+  });
+
   it("names the seq after a deleted entry: broken_link", async () => {
     const { db, ledger, keys, seqs } = await seeded();
     await db.adminQuery(untriggered(`DELETE FROM ledger_entry WHERE seq = ${seqs[2]}`));
@@ -226,6 +234,13 @@ describe("the consent projection", () => {
     const v = await verifyEveryWay(ledger, keys);
     expect(v).toMatchObject({ ok: false, problem: "projection_mismatch", consent_id: consents[1]!.id });
     expect(v.first_bad_seq).toBe((await db.prisma.consent.findUnique({ where: { id: consents[1]!.id } }))!.lastSeq.toString());
+  });
+
+  it("a pair added to a projection row (what `check` answers from): projection_mismatch", async () => {
+    const { db, ledger, keys } = await seeded(3);
+    const [, second] = await db.prisma.consent.findMany({ orderBy: { lastSeq: "asc" } });
+    await db.adminQuery(`UPDATE consent SET pairs = pairs || '[{"scope":"balance:read","purpose":"fraud_alerts"}]'::jsonb WHERE id = '${second!.id}'`);
+    expect(await verifyEveryWay(ledger, keys)).toMatchObject({ ok: false, problem: "projection_mismatch", consent_id: second!.id, first_bad_seq: second!.lastSeq.toString() });
   });
 
   it("names a projection row with no entries, and a consent whose row is gone", async () => {

@@ -47,6 +47,20 @@ function verifyJws(jws, keys, typ) {
   return payload.iat >= from && payload.iat <= until ? { kid: key.kid, payload } : null;
 }
 
+// The pairs of a format 1 entry (written before consents were pairs; it has no `pairs` member):
+// each scope with its default purpose when that purpose was consented to, else with every
+// consented purpose; sorted by scope, then purpose (code units).
+const DEFAULT_PURPOSE = { "balance:read": "account_servicing", "transactions:read": "account_servicing", "alerts:fraud": "fraud_alerts", "support:chat": "customer_support" };
+const cmp = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+function legacyPairs(scopes, purposes) {
+  const out = new Map();
+  for (const scope of scopes) {
+    const d = Object.hasOwn(DEFAULT_PURPOSE, scope) ? DEFAULT_PURPOSE[scope] : undefined;
+    for (const purpose of d !== undefined && purposes.includes(d) ? [d] : purposes) out.set(`${scope}\u0000${purpose}`, { scope, purpose });
+  }
+  return [...out.values()].sort((a, b) => cmp(a.scope, b.scope) || cmp(a.purpose, b.purpose));
+}
+
 const readLines = (file) => readFileSync(file, "utf8").split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l));
 
 const [exportFile, keysFile, anchorFile] = process.argv.slice(2);
@@ -95,6 +109,7 @@ function walk() {
     const status = e.action === "withdrawn" ? "withdrawn" : e.action === "expired" ? "expired" : "active";
     replayed.set(e.consent_id, {
       id: e.consent_id, client_id: e.client_id, subject: e.subject, link_id: e.link_id, psid: e.psid, status, scopes: e.scopes, purposes: e.purposes,
+      pairs: "pairs" in e ? e.pairs : legacyPairs(e.scopes ?? [], e.purposes ?? []),
       expires_at: e.expires_at, granted_at: before ? before.granted_at : e.recorded_at, updated_at: e.recorded_at, last_seq: e.seq,
     });
     for (; next < checkpoints.length && seqOf(checkpoints[next].seq) === seq; next++) {
@@ -110,14 +125,14 @@ function walk() {
   }
   // The projection rows (when the export has them) must equal the state replayed from the chain.
   if (rows.length > 0) {
-    const fields = ["id", "client_id", "subject", "link_id", "psid", "status", "scopes", "purposes", "expires_at", "granted_at", "updated_at", "last_seq"];
+    const fields = ["id", "client_id", "subject", "link_id", "psid", "status", "scopes", "purposes", "pairs", "expires_at", "granted_at", "updated_at", "last_seq"];
     let first = null;
     const mismatch = (id, seq) => {
       if (!first || seq < first.seq || (seq === first.seq && id < first.id)) first = { id, seq };
     };
     for (const row of rows) {
       const r = replayed.get(row.id);
-      if (!r || fields.some((f) => JSON.stringify(row[f]) !== JSON.stringify(r[f]))) mismatch(row.id, seqOf((r ?? row).last_seq) < 0n ? 0n : seqOf((r ?? row).last_seq));
+      if (!r || fields.some((f) => jcs(row[f]) !== jcs(r[f]))) mismatch(row.id, seqOf((r ?? row).last_seq) < 0n ? 0n : seqOf((r ?? row).last_seq));
     }
     const ids = new Set(rows.map((r) => r.id));
     for (const [id, r] of replayed) if (!ids.has(id)) mismatch(id, seqOf(r.last_seq));

@@ -12,7 +12,7 @@ import type { ResetSecondFactorInput, ResetSecondFactorResult } from "../linking
 import type { LinksService } from "../links/links-service.ts";
 import { createConsoleRepo } from "./console-repo.ts";
 import { consoleRoutes } from "./console-routes.ts";
-import { createConsoleService, type ConsoleClients, type StaffActor } from "./console-service.ts";
+import { createConsoleService, type ConsoleClients, type ConsoleServiceDeps, type StaffActor } from "./console-service.ts";
 import { consoleCookies, createConsoleCsrf, readCookie } from "./console-session.ts";
 import { createStaffAuditRepo, createStaffRepo, createStaffSessionRepo } from "./staff-repo.ts";
 import { createStaffService } from "./staff-service.ts";
@@ -25,6 +25,7 @@ export interface ConsoleModuleDeps {
   ledger: Pick<ConsentLedger, "get" | "receipt" | "verify" | "withdraw">;
   links: Pick<LinksService, "unlink">;
   clients: ConsoleClients;
+  events: ConsoleServiceDeps["events"];
   /** The linking module's reset of a customer's second factor (admin, from the customer page). */
   resetSecondFactor: (input: ResetSecondFactorInput) => Promise<ResetSecondFactorResult>;
 }
@@ -33,7 +34,7 @@ export function createConsoleModule(deps: ConsoleModuleDeps) {
   const { config, db, clock, sealer } = deps;
   const sessions = createStaffSessionRepo(db);
   const staff = createStaffService({ staff: createStaffRepo(db), sessions, totp: createTotpService({ repo: createTotpRepo(db), sealer, clock }), clock });
-  const service = createConsoleService({ repo: createConsoleRepo(db), audit: createStaffAuditRepo(db), ledger: deps.ledger, links: deps.links, clients: deps.clients, resetSecondFactor: deps.resetSecondFactor, clock });
+  const service = createConsoleService({ repo: createConsoleRepo(db), audit: createStaffAuditRepo(db), ledger: deps.ledger, links: deps.links, clients: deps.clients, events: deps.events, resetSecondFactor: deps.resetSecondFactor, clock });
   const cookies = consoleCookies(config.production);
   const csrf = createConsoleCsrf(config.masterKey.key);
 

@@ -3,7 +3,7 @@ import type { EntryRecord, VerifyResult } from "@link-broker/consent-ledger";
 import type { StaffAuditEvent } from "@link-broker/db";
 import { html, SafeHtml } from "../web/html.ts";
 import { attemptsChart, bankChart, dailyChart } from "./console-charts.ts";
-import type { ConsentRow, Overview } from "./console-service.ts";
+import type { ConsentEventRow, ConsentRow, Overview } from "./console-service.ts";
 import type { Staff } from "./staff-repo.ts";
 
 export interface Chrome {
@@ -152,7 +152,17 @@ function timeline(entries: EntryRecord[]): SafeHtml {
   )}</ol>`;
 }
 
-export function consentPage(chrome: Chrome, c: { consent: { id: string; clientId: string; subject: string; psid: string | null; linkId: string | null; status: string; scopes: string[]; purposes: string[]; grantedAt: Date; expiresAt: Date }; entries: EntryRecord[]; receipt: string }, options: { admin: boolean; notice?: string }): string {
+/** The consent's events to its bank: pushed (delivered, pending, failed), polled, or waiting to be polled. */
+function eventsTable(events: ConsentEventRow[]): SafeHtml {
+  if (events.length === 0) return html`<p class="muted">No events yet.</p>`;
+  const state = (e: ConsentEventRow) =>
+    e.push === "delivered" ? html`delivered ${day(e.deliveredAt!)} UTC` : e.ackedAt ? html`polled ${day(e.ackedAt)} UTC` : e.push === "none" ? "waiting to be polled" : e.push;
+  return html`<table><thead><tr><th>Event</th><th>seq</th><th>Made</th><th>Delivery</th><th>Last error</th></tr></thead><tbody>${events.map(
+    (e) => html`<tr data-jti="${e.jti}"><td>${e.type}</td><td>${e.ledgerSeq.toString()}</td><td>${day(e.createdAt)} UTC</td><td data-testid="event-state">${state(e)}</td><td class="muted">${e.lastError ?? ""}</td></tr>`,
+  )}</tbody></table>`;
+}
+
+export function consentPage(chrome: Chrome, c: { consent: { id: string; clientId: string; subject: string; psid: string | null; linkId: string | null; status: string; scopes: string[]; purposes: string[]; grantedAt: Date; expiresAt: Date }; entries: EntryRecord[]; receipt: string; events?: ConsentEventRow[] }, options: { admin: boolean; notice?: string }): string {
   const k = c.consent;
   return layout(
     chrome,
@@ -162,6 +172,7 @@ export function consentPage(chrome: Chrome, c: { consent: { id: string; clientId
 <dt>PSID</dt><dd>${k.psid ?? "—"}</dd><dt>Link</dt><dd>${k.linkId ?? "—"}</dd><dt>Scopes</dt><dd>${k.scopes.join(", ")}</dd><dt>Purposes</dt><dd>${k.purposes.join(", ")}</dd>
 <dt>Granted</dt><dd>${day(k.grantedAt)} UTC</dd><dt>Expires</dt><dd>${day(k.expiresAt)} UTC</dd></dl></div>
 <h2>Timeline</h2><div class="card" data-testid="timeline">${timeline(c.entries)}</div>
+<h2>Events to the bank</h2><div class="card" data-testid="events">${eventsTable(c.events ?? [])}</div>
 <h2>Receipt</h2><div class="card"><p class="muted">A signed consent receipt (compact JWS, ES256); verify it with the keys at <a href="/ledger/keys.json">/ledger/keys.json</a> or <a href="/jwks.json">/jwks.json</a>.</p><p><code data-testid="receipt">${c.receipt}</code></p></div>
 ${
   options.admin && k.status === "active"

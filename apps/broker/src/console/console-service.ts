@@ -33,9 +33,23 @@ export interface ConsoleServiceDeps {
   ledger: Pick<ConsentLedger, "get" | "receipt" | "verify" | "withdraw">;
   links: Pick<LinksService, "unlink">;
   clients: ConsoleClients;
+  /** Each consent's events to its bank and their delivery state. */
+  events: { ofConsent(consentId: string): Promise<ConsentEventRow[]> };
   /** The linking module's staff reset of a customer's second factor (removes it, tells the chats). */
   resetSecondFactor: (input: ResetSecondFactorInput) => Promise<ResetSecondFactorResult>;
   clock: Clock;
+}
+
+/** A consent event as the console shows it. */
+export interface ConsentEventRow {
+  jti: string;
+  type: string;
+  ledgerSeq: bigint;
+  createdAt: Date;
+  push: string;
+  deliveredAt: Date | null;
+  ackedAt: Date | null;
+  lastError: string | null;
 }
 
 /** A consent row as the console shows and exports it; status is the effective one. */
@@ -146,11 +160,12 @@ export function createConsoleService(deps: ConsoleServiceDeps) {
       return Readable.from(lines(), { objectMode: false });
     },
 
-    async consent(actor: StaffActor, id: string): Promise<{ consent: ConsentRecord; entries: EntryRecord[]; receipt: string }> {
+    async consent(actor: StaffActor, id: string): Promise<{ consent: ConsentRecord; entries: EntryRecord[]; receipt: string; events: ConsentEventRow[] }> {
       const found = await getConsent(id);
       const receipt = await ledger.receipt(id);
+      const events = await deps.events.ofConsent(id);
       await record(actor, "view", `consent:${id}`);
-      return { ...found, receipt };
+      return { ...found, receipt, events };
     },
 
     /**

@@ -27,6 +27,8 @@ export const CheckReply = Type.Object({
   reason: Reason,
 });
 
+const Pair = Type.Object({ scope: Type.String(), purpose: Type.String() });
+
 export const Consent = Type.Object({
   id: Type.String(),
   client_id: Type.String(),
@@ -34,6 +36,7 @@ export const Consent = Type.Object({
   link_id: Nullable(Type.String()),
   psid: Nullable(Type.String()),
   status: Type.String(),
+  pairs: Type.Array(Pair, { description: "Exactly the (scope, purpose) pairs granted; check allows nothing else." }),
   scopes: Type.Array(Type.String()),
   purposes: Type.Array(Type.String()),
   expires_at: Type.String(),
@@ -52,6 +55,7 @@ export const Entry = Type.Object({
   psid: Nullable(Type.String()),
   scopes: Type.Array(Type.String()),
   purposes: Type.Array(Type.String()),
+  pairs: Type.Optional(Type.Array(Pair, { description: "Ledger format 2 entries only (hashed); absent on entries written before consents were pairs (LEDGER-FORMAT.md)." })),
   expires_at: Type.String(),
   actor: Type.String(),
   evidence: Type.Record(Type.String(), Type.Unknown()),

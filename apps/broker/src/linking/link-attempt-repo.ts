@@ -3,7 +3,7 @@ import { AttemptStateError, canMove, LIVE_STATES } from "./link-attempt.ts";
 
 export type NewAttempt = Pick<
   LinkAttempt,
-  "id" | "bindingHash" | "clientId" | "psid" | "redirectUri" | "scopes" | "purposes" | "durationDays" | "codeChallenge" | "expiresAt" | "requestId" | "oidcStateHash" | "oidcNonceSealed" | "oidcVerifierSealed"
+  "id" | "bindingHash" | "clientId" | "psid" | "redirectUri" | "scopes" | "optionalScopes" | "purposes" | "durationDays" | "codeChallenge" | "expiresAt" | "requestId" | "oidcStateHash" | "oidcNonceSealed" | "oidcVerifierSealed"
 >;
 export type AttemptChanges = Partial<Pick<LinkAttempt, "oidcStateHash" | "oidcNonceSealed" | "oidcVerifierSealed" | "bankSubject" | "secondFactorMethod" | "secondFactorAt" | "failureReason" | "linkId">>;
 

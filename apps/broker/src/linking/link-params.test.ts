@@ -40,9 +40,20 @@ describe("plain authorization parameters", () => {
   const base = { scope: "balance:read support:chat", code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", code_challenge_method: "S256" };
   const client = (scopes: string[]) => ({ scopes, grantTypes: ["authorization_code"] });
   it("defaults purposes from scopes and the duration", () => {
-    expect(parsePlainRequest(base, client(["balance:read", "support:chat", "alerts:fraud"]))).toEqual({ scopes: ["balance:read", "support:chat"], purposes: ["account_servicing", "customer_support"], codeChallenge: base.code_challenge, codeChallengeMethod: "S256", consentDurationDays: 90 });
+    expect(parsePlainRequest(base, client(["balance:read", "support:chat", "alerts:fraud"]))).toEqual({ scopes: ["balance:read", "support:chat"], optionalScopes: [], purposes: ["account_servicing", "customer_support"], codeChallenge: base.code_challenge, codeChallengeMethod: "S256", consentDurationDays: 90 });
+  });
+  it("takes optional scopes beside the required ones; their purposes default too", () => {
+    expect(parsePlainRequest({ ...base, scope: "balance:read", optional_scope: "alerts:fraud support:chat" }, client(["balance:read", "support:chat", "alerts:fraud"]))).toMatchObject({
+      scopes: ["balance:read"],
+      optionalScopes: ["alerts:fraud", "support:chat"],
+      purposes: ["account_servicing", "fraud_alerts", "customer_support"],
+    });
   });
   it.each([
+    [{ optional_scope: "balance:read" }],
+    [{ optional_scope: "transactions:read" }],
+    [{ optional_scope: "ledger:audit" }],
+    [{ purpose: "fraud_alerts" }],
     [{ scope: "alerts:fraud" }],
     [{ scope: "transactions:read" }],
     [{ scope: "ledger:check" }],

@@ -4,7 +4,10 @@ import { checkLinkRequest, type PushedRequestParams } from "../oauth/par/par-ser
 
 /** A link request, resolved from a pushed request (RFC 9126) or from the /link query. */
 export interface PushedRequest {
+  /** Required scopes, shown fixed. */
   scopes: string[];
+  /** Offered as unticked checkboxes. */
+  optionalScopes: string[];
   purposes: string[];
   codeChallenge: string;
   codeChallengeMethod: "S256";
@@ -24,6 +27,7 @@ export function parsePlainRequest(query: object, client: Pick<ClientRow, "scopes
 export function toPushedRequest(par: PushedRequestParams): PushedRequest {
   return {
     scopes: par.scopes,
+    optionalScopes: par.optional_scopes ?? [],
     purposes: par.purposes,
     codeChallenge: par.code_challenge,
     codeChallengeMethod: "S256",

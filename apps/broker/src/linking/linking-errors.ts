@@ -14,6 +14,7 @@ export const Errors = {
   graphDown: () => linkError("messenger_unavailable", "Messenger is not answering", "We could not confirm your Messenger account just now.", "Wait a minute, then tap “Link account” in the chat again.", 503),
   pageMismatch: () => linkError("page_mismatch", "This link is not valid", "The link belongs to a different Messenger page than this bank's.", START_AGAIN),
   badRequest: (detail: string) => linkError("invalid_request", "This link is not valid", `The bank's link request is not valid: ${detail}.`, "Contact your bank; its link button needs fixing."),
+  notOffered: () => linkError("permission_not_offered", "This form is not valid", "The form asked for a permission this link did not offer, so nothing was linked.", "Go back, choose among the permissions shown, and try again."),
   bankDown: () => linkError("bank_unavailable", "Your bank is not answering", "We could not reach your bank's sign-in service.", "Wait a minute, then start again from the chat.", 503),
   noSession: () => linkError("session_missing", "We lost track of this link", "This page was opened without the link you started, or your browser did not keep its cookie.", START_AGAIN),
   expired: () => linkError("attempt_expired", "This link has expired", "Linking must be finished within 10 minutes.", START_AGAIN),

@@ -1,4 +1,4 @@
-import { PURPOSE_DESCRIPTIONS, SCOPE_DESCRIPTIONS } from "@link-broker/consent-ledger";
+import { PURPOSE_DESCRIPTIONS, SCOPE_DESCRIPTIONS, type ScopePurpose } from "@link-broker/consent-ledger";
 import { html, page, type SafeHtml } from "../web/html.ts";
 
 /** The linking flow's pages: phone-sized, no script, every value escaped, every field labelled. */
@@ -66,28 +66,48 @@ function messengerAccountBlock(account: { name?: string; picture?: URL } | undef
 ${warning}`;
 }
 
+/** One permission in the customer's words: what the bank may do, and what for. */
+function permission(p: ScopePurpose) {
+  return html`${SCOPE_DESCRIPTIONS[p.scope as keyof typeof SCOPE_DESCRIPTIONS] ?? p.scope} <span class="muted">(purpose: ${PURPOSE_DESCRIPTIONS[p.purpose as keyof typeof PURPOSE_DESCRIPTIONS] ?? p.purpose})</span>`;
+}
+
+/** A scope's pairs as one line (a scope may serve several purposes). */
+function byScope(pairs: readonly ScopePurpose[]): ScopePurpose[][] {
+  const out = new Map<string, ScopePurpose[]>();
+  for (const p of pairs) out.set(p.scope, [...(out.get(p.scope) ?? []), p]);
+  return [...out.values()];
+}
+
 export function consentPage(input: {
   bankName: string;
-  scopes: string[];
-  purposes: string[];
+  /** Granted with the link: shown fixed. */
+  required: ScopePurpose[];
+  /** Offered: one checkbox per scope, unticked; the form posts `scope` for each ticked one. */
+  optional: ScopePurpose[];
   durationDays: number;
   expiresOn: string;
   csrf: string;
   messengerAccount?: { name?: string; picture?: URL };
 }): string {
-  const { bankName, scopes, purposes, durationDays, expiresOn, csrf } = input;
+  const { bankName, required, optional, durationDays, expiresOn, csrf } = input;
+  const line = (group: ScopePurpose[]) => html`${group.map((p, i) => html`${i > 0 ? "; " : ""}${permission(p)}`)}`;
   return page(
     "Link your account",
     html`<h1>Link your ${bankName} account to Messenger?</h1>
 ${messengerAccountBlock(input.messengerAccount)}
-<p>${bankName}'s Messenger chat will be able to:</p>
-<ul>${scopes.map((s) => html`<li>${SCOPE_DESCRIPTIONS[s as keyof typeof SCOPE_DESCRIPTIONS] ?? s}</li>`)}</ul>
-<p>Only for:</p>
-<ul>${purposes.map((p) => html`<li>${PURPOSE_DESCRIPTIONS[p as keyof typeof PURPOSE_DESCRIPTIONS] ?? p}</li>`)}</ul>
-<p>For ${durationDays} ${durationDays === 1 ? "day" : "days"} (until ${expiresOn}), unless you unlink sooner. You can unlink at any time from the chat or from ${bankName}.</p>
-<p class="notice">Your linked data is never used for advertising.</p>
 <form method="post" action="/link/consent">
 <input type="hidden" name="csrf" value="${csrf}">
+${required.length > 0 ? html`<p>${bankName}'s Messenger chat will be able to:</p>
+<ul class="required">${byScope(required).map((g) => html`<li>${line(g)}</li>`)}</ul>` : ""}
+${
+  optional.length > 0
+    ? html`<fieldset class="optional"><legend>If you want, also allow it to:</legend>
+${byScope(optional).map((g) => html`<p><label><input type="checkbox" name="scope" value="${g[0]!.scope}"> ${line(g)}</label></p>`)}
+</fieldset>`
+    : ""
+}
+<p>For ${durationDays} ${durationDays === 1 ? "day" : "days"} (until ${expiresOn}), unless you unlink sooner. You can unlink at any time from the chat or from ${bankName}.</p>
+<p class="notice">Your linked data is never used for advertising.</p>
 <button type="submit" name="decision" value="approve">Allow and link</button>
 <button type="submit" name="decision" value="deny" class="secondary">Don't link</button>
 </form>`,

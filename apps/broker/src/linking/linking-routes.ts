@@ -5,6 +5,7 @@ import type { Limit, RateLimiter } from "../plugins/rate-limit.ts";
 import { pageCsp, sendPage } from "../web/html.ts";
 import { clearAttemptCookie, type createCsrf, readBinding, setAttemptCookie } from "./attempt-cookie.ts";
 import { consentPage, secondFactorPage } from "./linking-pages.ts";
+import { consentTerms } from "./consent-terms.ts";
 import { Errors } from "./linking-errors.ts";
 import { messengerReturnUrl } from "./link-params.ts";
 import type { LinkingService } from "./linking-service.ts";
@@ -28,6 +29,7 @@ const StartQuery = Type.Object({
   client_id: str(200),
   request_uri: str(512),
   scope: str(500),
+  optional_scope: str(500),
   code_challenge: str(128),
   code_challenge_method: str(16),
   purpose: str(500),
@@ -37,7 +39,12 @@ const StartQuery = Type.Object({
 });
 /** `code`: the authenticator's 6 digits; `recovery_code`: one of the codes shown at enrolment. */
 const CodeForm = Type.Object({ code: str(32), recovery_code: str(32), csrf: str(128) });
-const ConsentForm = Type.Object({ decision: str(16), csrf: str(128) });
+/** `scope`: one field per optional scope the customer ticked (repeated fields arrive as a list). */
+const ConsentForm = Type.Object({
+  decision: str(16),
+  csrf: str(128),
+  scope: Type.Optional(Type.Union([Type.String({ maxLength: 64, pattern: PRINTABLE }), Type.Array(Type.String({ maxLength: 64, pattern: PRINTABLE }), { maxItems: 16 })])),
+});
 const PageResponse = { 200: Type.String(), "4xx": Type.String(), "5xx": Type.String() };
 const pageConfig = { errorFormat: "page" as const };
 
@@ -103,7 +110,7 @@ export const linkingRoutes: FastifyPluginAsyncTypebox<LinkingRoutesOptions> = as
     const { attempt, bankName, expiresAt, messengerAccount } = await service.consentForm(binding);
     return sendPage(
       reply,
-      consentPage({ bankName, scopes: attempt.scopes, purposes: attempt.purposes, durationDays: attempt.durationDays, expiresOn: expiresAt.toISOString().slice(0, 10), csrf: csrf.tokenFor(binding!, "consent"), messengerAccount }),
+      consentPage({ bankName, ...consentTerms(attempt), durationDays: attempt.durationDays, expiresOn: expiresAt.toISOString().slice(0, 10), csrf: csrf.tokenFor(binding!, "consent"), messengerAccount }),
       200,
       messengerAccount?.picture ? pageCsp({ formActions: options.formActionOrigins, images: [messengerAccount.picture.origin] }) : csp,
     );
@@ -132,7 +139,8 @@ export const linkingRoutes: FastifyPluginAsyncTypebox<LinkingRoutesOptions> = as
     if (!csrf.check(binding, "consent", request.body.csrf)) throw Errors.csrf();
     const decision = request.body.decision;
     if (decision !== "approve" && decision !== "deny") throw Errors.badRequest("decision must be approve or deny");
-    const { location } = await service.decide(binding, decision, request.id);
+    const ticked = request.body.scope === undefined ? [] : Array.isArray(request.body.scope) ? request.body.scope : [request.body.scope];
+    const { location } = await service.decide(binding, decision, request.id, ticked);
     clearAttemptCookie(reply, secureCookies);
     return reply.header("cache-control", "no-store").redirect(location, 303);
   });

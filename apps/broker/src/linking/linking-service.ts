@@ -14,6 +14,7 @@ import { type AttemptBinding, bindingMatches, newBinding } from "./attempt-cooki
 import { BankIdpError, bankIdpSettings, type AuthorizationRequest, type BankIdp } from "./bank-idp.ts";
 import { ATTEMPT_TTL_MS, AttemptStateError } from "./link-attempt.ts";
 import type { LinkAttemptRepo } from "./link-attempt-repo.ts";
+import { approvedPairs } from "./consent-terms.ts";
 import { checkRedirectUri, LinkParamError, messengerReturnUrl, parsePlainRequest, toPushedRequest, type PushedRequest } from "./link-params.ts";
 import { Errors } from "./linking-errors.ts";
 import type { Limit, RateLimiter } from "../plugins/rate-limit.ts";
@@ -176,6 +177,7 @@ export function createLinkingService(deps: LinkingServiceDeps) {
         psid,
         redirectUri: redirect.href,
         scopes: request.scopes,
+        optionalScopes: request.optionalScopes,
         purposes: request.purposes,
         durationDays: request.consentDurationDays,
         codeChallenge: request.codeChallenge,
@@ -279,7 +281,7 @@ export function createLinkingService(deps: LinkingServiceDeps) {
      * POST /link/consent. Approve: ONE transaction makes the link, the ledger grant and the code,
      * and ends the attempt; a consumed attempt cannot mint a second code. Deny: no code.
      */
-    async decide(binding: AttemptBinding | undefined, decision: "approve" | "deny", requestId: string): Promise<{ location: string }> {
+    async decide(binding: AttemptBinding | undefined, decision: "approve" | "deny", requestId: string, ticked: readonly string[] = []): Promise<{ location: string }> {
       const attempt = await attemptFor(binding, "second_factor_passed");
       const now = clock.now();
       if (decision === "deny") {
@@ -290,6 +292,12 @@ export function createLinkingService(deps: LinkingServiceDeps) {
         }
         return { location: messengerReturnUrl(attempt.redirectUri) };
       }
+      // Exactly the required pairs and those of the ticked optional scopes; a scope that was not
+      // offered refuses the form before anything is recorded (the attempt stays where it was).
+      const pairs = approvedPairs(attempt, ticked);
+      if (!pairs) throw withReturn(Errors.notOffered(), attempt);
+      // Tokens carry exactly the granted scopes, in the order the request named them.
+      const scopes = [...attempt.scopes, ...(attempt.optionalScopes ?? []).filter((s) => ticked.includes(s))];
       const subject = attempt.bankSubject!;
       const expiresAt = new Date(now.getTime() + attempt.durationDays * 86_400_000);
       const evidence = { second_factor: attempt.secondFactorMethod ?? "totp", second_factor_at: attempt.secondFactorAt?.toISOString(), request_id: requestId, attempt_id: attempt.id };
@@ -298,7 +306,7 @@ export function createLinkingService(deps: LinkingServiceDeps) {
         code = await attempts.inTransaction(async (tx) => {
           await attempts.transition(attempt.id, "second_factor_passed", "consented", now, {}, tx);
           const { link, wasActive } = await deps.links.activate(tx, { clientId: attempt.clientId, subject, psid: attempt.psid });
-          const terms = { clientId: attempt.clientId, subject, linkId: link.id, psid: attempt.psid, scopes: attempt.scopes, purposes: attempt.purposes, expiresAt, actor: "customer" as const, evidence };
+          const terms = { clientId: attempt.clientId, subject, linkId: link.id, psid: attempt.psid, pairs, expiresAt, actor: "customer" as const, evidence };
           const consent =
             wasActive && link.consentId ? await ledger.reconsent({ ...terms, consentId: link.consentId }, { tx }) : await ledger.grant(terms, { tx });
           await deps.links.setConsent(tx, link.id, consent.consentId);
@@ -308,7 +316,7 @@ export function createLinkingService(deps: LinkingServiceDeps) {
             attemptId: attempt.id,
             consentId: consent.consentId,
             subject,
-            scopes: attempt.scopes,
+            scopes,
             codeChallenge: attempt.codeChallenge,
           });
           await attempts.transition(attempt.id, "consented", "code_issued", now, { linkId: link.id }, tx);

@@ -38,8 +38,12 @@ export function createJobRepo(db: Pick<Db, "prisma">) {
       return (tx ?? prisma).job.create({ data: { id: randomUUID(), kind, payload, runAt: now } });
     },
 
-    /** Claims up to `limit` due jobs for `leaseMs`, skipping rows another runner is claiming. */
-    claimDue(now: Date, leaseMs: number, limit: number): Promise<ClaimedJob[]> {
+    /**
+     * Claims up to `limit` due jobs for `leaseMs`, skipping rows another runner is claiming; with
+     * `kinds`, only jobs of those kinds (a runner takes only the work it has handlers for).
+     */
+    claimDue(now: Date, leaseMs: number, limit: number, kinds?: readonly string[]): Promise<ClaimedJob[]> {
+      if (kinds) return claimWhere(`"runAt" <= $1 AND "kind" = ANY($4::text[])`, [[...kinds]], now, leaseMs, limit);
       return claimWhere(`"runAt" <= $1`, [], now, leaseMs, limit);
     },
 

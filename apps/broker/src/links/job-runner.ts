@@ -31,6 +31,9 @@ const PURGE_BATCH = 500;
 export function createJobRunner(options: JobRunnerOptions) {
   const { repo, handlers, clock, leaseMs = 60_000, maxAttempts = 12, retentionMs = 7 * 86_400_000, onError, onLeaseLost } = options;
 
+  // Several runners share the job table (links, events): each claims only its own kinds.
+  const kinds = Object.keys(handlers);
+
   async function run(job: ClaimedJob): Promise<boolean> {
     const handler = handlers[job.kind];
     try {
@@ -57,7 +60,7 @@ export function createJobRunner(options: JobRunnerOptions) {
     await repo.purgeDone(new Date(clock.now().getTime() - retentionMs), PURGE_BATCH).catch(() => {});
     // One claim at a time: a lease starts when its job is about to run, not behind a queue.
     for (let i = 0; i < limit; i++) {
-      const [job] = await repo.claimDue(clock.now(), leaseMs, 1);
+      const [job] = await repo.claimDue(clock.now(), leaseMs, 1, kinds);
       if (!job) return;
       await run(job);
     }

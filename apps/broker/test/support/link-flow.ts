@@ -85,8 +85,11 @@ export async function totpCode(secret: string, at: Date, offsetSteps = 0): Promi
   return generate({ secret, epoch: Math.floor(at.getTime() / 1000) + offsetSteps * 30 });
 }
 
-export async function postForm(jar: CookieJar, url: string, fields: Record<string, string>): Promise<Response> {
-  return jar.fetch(url, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(fields) });
+/** A form post; a list value posts its field once per item (the consent form's ticked `scope`s). */
+export async function postForm(jar: CookieJar, url: string, fields: Record<string, string | string[]>): Promise<Response> {
+  const body = new URLSearchParams();
+  for (const [k, v] of Object.entries(fields)) for (const item of Array.isArray(v) ? v : [v]) body.append(k, item);
+  return jar.fetch(url, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body });
 }
 
 export interface DriveResult extends LinkStart {
@@ -109,6 +112,8 @@ export async function driveLinkFlow(
     psid?: string;
     params?: Record<string, string | undefined>;
     decision?: "approve" | "deny";
+    /** Optional scopes to tick on the consent page (one `scope` field each). */
+    ticked?: string[];
     totpSecrets?: Map<string, string>;
     stopAt?: "second_factor" | "consent";
   },
@@ -132,7 +137,7 @@ export async function driveLinkFlow(
   if (verified.status !== 303) throw new Error(`POST /link/2fa answered ${verified.status}: ${(await verified.text()).slice(0, 300)}`);
   const consent = await start.jar.fetch(`${env.brokerUrl}/link/consent`);
   if (options.stopAt === "consent") return { ...start, last: consent, totpSecret: secret };
-  const decided = await postForm(start.jar, `${env.brokerUrl}/link/consent`, { decision: options.decision ?? "approve", csrf: csrfOf(await consent.text()) });
+  const decided = await postForm(start.jar, `${env.brokerUrl}/link/consent`, { decision: options.decision ?? "approve", csrf: csrfOf(await consent.text()), scope: options.ticked ?? [] });
   const location = decided.headers.get("location");
   const finalLocation = location ? new URL(location) : undefined;
   return { ...start, last: decided, finalLocation, authorizationCode: finalLocation?.searchParams.get("authorization_code") ?? undefined, totpSecret: secret };

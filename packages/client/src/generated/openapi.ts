@@ -447,6 +447,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/events/poll": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Consent events (RFC 8936 poll): acknowledge processed SETs and take the next ones */
+        post: operations["postEventsPoll"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/console/login": {
         parameters: {
             query?: never;
@@ -864,6 +881,17 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
+        /** @description Rate limited (`rate_limited`): wait Retry-After seconds. */
+        Error429: {
+            headers: {
+                /** @description Seconds until the limit's window resets. */
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
     };
     parameters: never;
     requestBodies: never;
@@ -1079,6 +1107,7 @@ export interface operations {
                         }[];
                     };
                     jwks_uri?: string;
+                    events_uri?: string;
                     grant_types?: ("authorization_code" | "refresh_token" | "client_credentials")[];
                     response_types?: "code"[];
                     scope?: string;
@@ -1130,6 +1159,7 @@ export interface operations {
                             }[];
                         };
                         jwks_uri?: string;
+                        events_uri?: string;
                         grant_types: string[];
                         response_types: string[];
                         scope: string;
@@ -1191,6 +1221,7 @@ export interface operations {
                             }[];
                         };
                         jwks_uri?: string;
+                        events_uri?: string;
                         grant_types: string[];
                         response_types: string[];
                         scope: string;
@@ -1241,6 +1272,7 @@ export interface operations {
                         }[];
                     };
                     jwks_uri?: string;
+                    events_uri?: string;
                     grant_types?: ("authorization_code" | "refresh_token" | "client_credentials")[];
                     response_types?: "code"[];
                     scope?: string;
@@ -1292,6 +1324,7 @@ export interface operations {
                             }[];
                         };
                         jwks_uri?: string;
+                        events_uri?: string;
                         grant_types: string[];
                         response_types: string[];
                         scope: string;
@@ -1672,6 +1705,11 @@ export interface operations {
                             link_id: string | null;
                             psid: string | null;
                             status: string;
+                            /** @description Exactly the (scope, purpose) pairs granted; check allows nothing else. */
+                            pairs: {
+                                scope: string;
+                                purpose: string;
+                            }[];
                             scopes: string[];
                             purposes: string[];
                             expires_at: string;
@@ -1776,6 +1814,11 @@ export interface operations {
                             link_id: string | null;
                             psid: string | null;
                             status: string;
+                            /** @description Exactly the (scope, purpose) pairs granted; check allows nothing else. */
+                            pairs: {
+                                scope: string;
+                                purpose: string;
+                            }[];
                             scopes: string[];
                             purposes: string[];
                             expires_at: string;
@@ -1793,6 +1836,11 @@ export interface operations {
                             psid: string | null;
                             scopes: string[];
                             purposes: string[];
+                            /** @description Ledger format 2 entries only (hashed); absent on entries written before consents were pairs (LEDGER-FORMAT.md). */
+                            pairs?: {
+                                scope: string;
+                                purpose: string;
+                            }[];
                             expires_at: string;
                             actor: string;
                             evidence: {
@@ -2389,6 +2437,7 @@ export interface operations {
                 client_id?: string;
                 request_uri?: string;
                 scope?: string;
+                optional_scope?: string;
                 code_challenge?: string;
                 code_challenge_method?: string;
                 purpose?: string;
@@ -2603,6 +2652,7 @@ export interface operations {
                 "application/x-www-form-urlencoded": {
                     decision?: string;
                     csrf?: string;
+                    scope?: string | string[];
                 };
             };
         };
@@ -2634,6 +2684,59 @@ export interface operations {
                     "text/html": string;
                 };
             };
+        };
+    };
+    postEventsPoll: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description jtis of SETs the bank has processed; they are never returned again */
+                    ack?: string[];
+                    /** @description SETs the bank received but could not process (RFC 8936 §2.4.4); also acknowledges them */
+                    setErrs?: {
+                        [key: string]: {
+                            err: string;
+                            description?: string;
+                        };
+                    };
+                    /** @description At most this many SETs (default 100); 0 only acknowledges */
+                    maxEvents?: number;
+                    /** @description true: answer at once even when there is nothing; else wait up to 10 s for an event (long poll) */
+                    returnImmediately?: boolean;
+                    client_id?: string;
+                    client_assertion_type?: string;
+                    client_assertion?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description SETs by jti, oldest first: compact JWS, `typ: secevent+jwt`, verifiable with /jwks.json */
+                        sets: {
+                            [key: string]: string;
+                        };
+                        moreAvailable: boolean;
+                    };
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            415: components["responses"]["Error415"];
+            429: components["responses"]["Error429"];
+            500: components["responses"]["Error500"];
         };
     };
     getConsoleLogin: {

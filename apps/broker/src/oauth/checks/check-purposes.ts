@@ -1,4 +1,4 @@
-import { DEFAULT_DURATION_DAYS, defaultPurposes, isForbiddenPurpose, isPurpose, MAX_DURATION_DAYS } from "@link-broker/consent-ledger";
+import { type CustomerScope, DEFAULT_DURATION_DAYS, defaultPurposes, isForbiddenPurpose, isPurpose, LedgerError, MAX_DURATION_DAYS, pairsFrom, type ScopePurpose } from "@link-broker/consent-ledger";
 import { InvalidRequest } from "../../errors.ts";
 
 /**
@@ -14,6 +14,20 @@ export function checkPurposes(purpose: unknown, scopes: readonly string[]): stri
     if (!isPurpose(p)) throw InvalidRequest(`unknown purpose ${p}`);
   }
   return purposes;
+}
+
+/**
+ * The (scope, purpose) pairs the request asks for (the ledger's rule: each scope with the named
+ * purposes it may serve). A scope no named purpose fits, or a purpose no scope serves, is a bad
+ * request here, before anything is shown to the customer.
+ */
+export function checkPairs(scopes: readonly string[], purposes: readonly string[]): ScopePurpose[] {
+  try {
+    return pairsFrom(scopes as CustomerScope[], purposes);
+  } catch (err) {
+    if (err instanceof LedgerError) throw InvalidRequest(err.message);
+    throw err;
+  }
 }
 
 /** consent_duration_days: an integer from 1 to the ledger's maximum, default the ledger's default. */

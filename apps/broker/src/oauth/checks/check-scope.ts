@@ -14,6 +14,19 @@ export function checkCustomerScope(scope: unknown, registered: readonly string[]
   return scopes;
 }
 
+/**
+ * optional_scope: customer scopes the client registered, checked as `scope` is, none of them
+ * also required (a scope is either granted with the link or offered, not both).
+ */
+export function checkOptionalScope(optional: unknown, registered: readonly string[], required: readonly string[]): string[] {
+  if (optional === undefined || optional === "") return [];
+  if (typeof optional !== "string" || !optional.trim()) throw InvalidScope("optional_scope must be a space-separated string");
+  const scopes = checkCustomerScope(optional, registered);
+  const both = scopes.find((s) => required.includes(s));
+  if (both) throw InvalidScope(`${both} is in both scope and optional_scope`);
+  return scopes;
+}
+
 /** Service scopes for client_credentials; defaults to every service scope the client registered. */
 export function checkServiceScope(scope: unknown, registered: readonly string[]): string[] {
   const allowed = registered.filter(isServiceScope);

@@ -14,6 +14,8 @@ export interface ValidatedMetadata {
   tokenEndpointAuthMethod: "client_secret_basic" | "private_key_jwt";
   jwks: { keys: Record<string, unknown>[] } | null;
   jwksUri: string | null;
+  /** RFC 8935 push endpoint for consent events. */
+  eventsUri: string | null;
   grantTypes: string[];
   scopes: string[];
   requirePar: boolean;
@@ -102,6 +104,8 @@ export function validateMetadata(meta: ClientMetadata, production: boolean, addr
     }
   }
   const jwksUri = meta.jwks_uri ? fetchedUrl("jwks_uri", meta.jwks_uri, production, addresses) : null;
+  // The broker POSTs consent events here: the same address rules as every URL it fetches.
+  const eventsUri = meta.events_uri ? fetchedUrl("events_uri", meta.events_uri, production, addresses) : null;
 
   const extra: Record<string, unknown> = {};
   for (const field of EXTRA_FIELDS) {
@@ -116,6 +120,7 @@ export function validateMetadata(meta: ClientMetadata, production: boolean, addr
     tokenEndpointAuthMethod: method,
     jwks: meta.jwks ? { keys: meta.jwks.keys } : null,
     jwksUri,
+    eventsUri,
     grantTypes: grants,
     scopes,
     requirePar: meta.require_pushed_authorization_requests ?? true,

@@ -2,8 +2,8 @@ import type { Clock } from "../../clock.ts";
 import { hashToken, randomToken } from "../../crypto/hash.ts";
 import { InvalidRequest, UnauthorizedClient } from "../../errors.ts";
 import { checkCodeChallenge } from "../checks/check-pkce.ts";
-import { checkConsentDuration, checkPurposes } from "../checks/check-purposes.ts";
-import { checkCustomerScope } from "../checks/check-scope.ts";
+import { checkConsentDuration, checkPairs, checkPurposes } from "../checks/check-purposes.ts";
+import { checkCustomerScope, checkOptionalScope } from "../checks/check-scope.ts";
 import type { ClientRow } from "../clients/client-repo.ts";
 import { PAR_TTL } from "../scopes.ts";
 import type { ParRepo } from "./par-repo.ts";
@@ -12,7 +12,10 @@ export const REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:";
 
 /** What a pushed request holds, as `/link` needs it. */
 export interface PushedRequestParams {
+  /** Required: granted with the link. */
   scopes: string[];
+  /** Offered unticked on the consent page (absent in requests pushed before optional scopes). */
+  optional_scopes?: string[];
   code_challenge: string;
   code_challenge_method: "S256";
   purposes: string[];
@@ -27,10 +30,12 @@ export function checkLinkRequest(client: Pick<ClientRow, "scopes" | "grantTypes"
   if (body.response_type !== undefined && body.response_type !== "code") throw InvalidRequest("response_type must be code");
   const scopes = checkCustomerScope(body.scope, client.scopes);
   const code_challenge = checkCodeChallenge(body.code_challenge, body.code_challenge_method);
-  const purposes = checkPurposes(body.purpose, scopes);
+  const optional_scopes = checkOptionalScope(body.optional_scope, client.scopes, scopes);
+  const purposes = checkPurposes(body.purpose, [...scopes, ...optional_scopes]);
+  checkPairs([...scopes, ...optional_scopes], purposes);
   const consent_duration_days = checkConsentDuration(body.consent_duration_days);
   const state = typeof body.state === "string" ? body.state : undefined;
-  return { scopes, code_challenge, code_challenge_method: "S256", purposes, consent_duration_days, ...(state ? { state } : {}) };
+  return { scopes, optional_scopes, code_challenge, code_challenge_method: "S256", purposes, consent_duration_days, ...(state ? { state } : {}) };
 }
 
 export function createParService(deps: { repo: ParRepo; clock: Clock }) {

@@ -5,6 +5,8 @@ import type { GrantRow, TokensRepo } from "./tokens-repo.ts";
 
 /** Asks the consent ledger whether a grant's consent is still active. Refresh and introspection call it. */
 export type ConsentCheck = (grant: GrantRow) => Promise<boolean>;
+/** Until when the grant's consent is active (undefined: ended, or the grant has none). */
+export type ConsentExpiry = (consentId: string) => Promise<Date | undefined>;
 
 /**
  * Asks the links module whether a link is active and holds a consent. The code exchange calls
@@ -32,6 +34,7 @@ export interface TokenServiceDeps {
   accessTokens: AccessTokens;
   clock: Clock;
   consentCheck: ConsentCheck;
+  consentExpiry: ConsentExpiry;
   linkCheck: LinkCheck;
 }
 

@@ -76,6 +76,11 @@ export function createTokensRepo(db: Db) {
       });
     },
 
+    /** A non-rotating (DPoP-bound) refresh token's new expiry: its consent's. */
+    async setRefreshExpiry(tokenHash: string, expiresAt: Date): Promise<void> {
+      await prisma.refreshToken.updateMany({ where: { tokenHash, revokedAt: null }, data: { expiresAt } });
+    },
+
     /** Marks a refresh token used; false when it already was (reuse). */
     async markRefreshRotated(tokenHash: string, now: Date): Promise<boolean> {
       const { count } = await prisma.refreshToken.updateMany({ where: { tokenHash, rotatedAt: null, revokedAt: null }, data: { rotatedAt: now } });

@@ -12,8 +12,8 @@ import { tokenResponse, type GrantContext, type TokenResponse, type TokenService
  * grant with its tokens written in one transaction, its consent must still be active, and its
  * link must still be active and hold that consent.
  */
-export function authorizationCodeGrant(deps: Pick<TokenServiceDeps, "repo" | "accessTokens" | "clock" | "consentCheck" | "linkCheck">) {
-  const { repo, accessTokens, clock, consentCheck, linkCheck } = deps;
+export function authorizationCodeGrant(deps: Pick<TokenServiceDeps, "repo" | "accessTokens" | "clock" | "consentCheck" | "consentExpiry" | "linkCheck">) {
+  const { repo, accessTokens, clock, consentCheck, consentExpiry, linkCheck } = deps;
   return async ({ client, body, jkt }: GrantContext): Promise<TokenResponse> => {
     if (!client.grantTypes.includes("authorization_code")) throw UnauthorizedClient("this client is not registered for authorization_code");
     if (typeof body.code !== "string" || !body.code) throw InvalidRequest("code is required");
@@ -32,12 +32,14 @@ export function authorizationCodeGrant(deps: Pick<TokenServiceDeps, "repo" | "ac
     const grantId = randomUUID();
     const { token, claims } = await accessTokens.issue({ clientId: client.id, subject: code.subject, scopes: code.scopes, linkId: code.linkId, consentId: code.consentId, jkt });
     const refreshToken = randomToken();
+    // The refresh token ends with the consent (an ended consent is caught below and revokes it).
+    const refreshUntil = (code.consentId ? await consentExpiry(code.consentId) : undefined) ?? new Date(now.getTime() + REFRESH_TOKEN_TTL * 1000);
     const ok = await repo.exchangeCode(
       codeHash,
       now,
       { id: grantId, clientId: client.id, linkId: code.linkId, consentId: code.consentId, subject: code.subject, scopes: code.scopes, dpopJkt: jkt ?? null },
       { jti: claims.jti, grantId, clientId: client.id, expiresAt: new Date(claims.exp * 1000) },
-      { tokenHash: hashToken(refreshToken), grantId, clientId: client.id, dpopJkt: jkt ?? null, expiresAt: new Date(now.getTime() + REFRESH_TOKEN_TTL * 1000) },
+      { tokenHash: hashToken(refreshToken), grantId, clientId: client.id, dpopJkt: jkt ?? null, expiresAt: refreshUntil },
     );
     if (!ok) {
       // Lost a race with another exchange of the same code: treat as a replay.

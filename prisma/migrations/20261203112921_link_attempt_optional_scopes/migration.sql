@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "link_attempt" ADD COLUMN     "optionalScopes" TEXT[] DEFAULT ARRAY[]::TEXT[];

@@ -110,6 +110,10 @@ describe("introspection and revocation", () => {
     expect((await broker.db.prisma.grant.findFirstOrThrow({ where: { linkId: u.linkId } })).revokedReason).toBe("consent_inactive");
   });
 
+  it("a token the broker never issued is inactive, not an error", async () => {
+    for (const t of ["not-a-token-at-all", "a.b.c", randomUUID()]) expect((await introspect(bankA, t)).json).toEqual({ active: false });
+  });
+
   it("an expired refresh token is inactive, and a refresh token's revocation ends its access tokens", async () => {
     const t = await linkedTokens(bankA);
     expect((await introspect(bankA, t.refresh)).json).toMatchObject({ active: true });
@@ -161,6 +165,8 @@ describe("bearer and DPoP at the broker's APIs", () => {
     const key = await dpopKey();
     const other = await dpopKey();
     const { token: t } = await broker.app.modules.oauth.accessTokens.issue({ clientId: bankA.client_id, subject: bankA.client_id, scopes: ["ledger:check"], jkt: key.jkt });
+    // Even with its proof, a bound token is refused under the Bearer scheme.
+    expect((await check({ ...bearer(t), dpop: await proof(key, t) }, body())).status).toBe(401);
     const asBearer = await check(bearer(t), body());
     expect(asBearer.status).toBe(401);
     expect(asBearer.headers.get("www-authenticate")).toMatch(/^DPoP error="invalid_token"/);
@@ -176,6 +182,8 @@ describe("bearer and DPoP at the broker's APIs", () => {
     expect((await check({ authorization: `bearer ${t}` }, body())).status).toBe(200);
     expect((await check({ authorization: `Bearer  ${t}` }, body())).status).toBe(401);
     expect((await check({ authorization: `Bearer ${t}x` }, body())).status).toBe(401);
+    expect((await check({ authorization: `xBearer ${t}` }, body())).status).toBe(401);
+    expect((await check({ authorization: `Bearer ${t} junk` }, body())).status).toBe(401);
     expect((await check({}, body())).status).toBe(401);
   });
 });

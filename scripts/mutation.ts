@@ -15,10 +15,16 @@ interface Scope {
   mutate: string[];
   /** The test files that guard them, relative to cwd. */
   tests: string[];
+  /** StrykerJS mutators left out (e.g. the wording of error messages, where the checks are what counts). */
+  excludedMutations?: string[];
 }
 
 // ledger.test.ts is left out: its checkpoint schedule test depends on timers the sandbox upsets.
 const brokerAuthTests = ["test/authorization-checks.test.ts", "test/oauth-code.test.ts", "test/oauth-clients.test.ts"];
+
+// The tests written for the authorization and tenant checks, with real tokens (the attack
+// catalogue's cross-tenant tests cover the same checks, at the cost of a whole linking flow each).
+const authzTests = ["test/authorization-checks.test.ts", "test/security/authorization-edges.test.ts"];
 
 export const SCOPES: Record<string, Scope> = {
   // Who may see or end which token, and whose ledger a caller reads.
@@ -32,6 +38,35 @@ export const SCOPES: Record<string, Scope> = {
     cwd: "apps/broker",
     mutate: ["src/ledger/ledger-auth.ts", "src/oauth/introspect/introspect-service.ts:36-64", "src/oauth/introspect/introspect-service.ts:91-91", "src/oauth/introspect/introspect-service.ts:106-119"],
     tests: ["test/authorization-checks.test.ts"],
+  },
+  // Every authorization and tenant check of the broker, against the tests that guard them.
+  "authz-tenant": {
+    cwd: "apps/broker",
+    mutate: [
+      "src/ledger/ledger-auth.ts:29-44",
+      "src/oauth/introspect/introspect-service.ts:71-73",
+      "src/oauth/introspect/introspect-service.ts:90-91",
+      "src/oauth/introspect/introspect-service.ts:108-118",
+      "src/plugins/bearer-auth.ts:78-82",
+      "src/links/links-routes.ts:70-74",
+    ],
+    tests: authzTests,
+    // The checks, not the wording of their refusals.
+    excludedMutations: ["StringLiteral"],
+  },
+  // What makes a token live (revocation, grant, consent, deleted client) and how the broker's APIs
+  // read the Authorization header (Bearer or DPoP with its proof).
+  "token-liveness": {
+    cwd: "apps/broker",
+    mutate: ["src/oauth/introspect/introspect-service.ts:36-66", "src/plugins/bearer-auth.ts:34-52"],
+    tests: authzTests,
+    excludedMutations: ["StringLiteral"],
+  },
+  // How a client proves who it is at the token, PAR, introspection and revocation endpoints.
+  "client-authn": {
+    cwd: "apps/broker",
+    mutate: ["src/oauth/clients/authenticate-client.ts"],
+    tests: ["src/oauth/clients/authenticate-client.test.ts", "test/security/assertion-audience.test.ts", "test/security/client-authn-mutants.test.ts"],
   },
   // How a caller proves who it is: client secrets, assertions, bearer tokens.
   "oauth-clients": {
@@ -56,6 +91,13 @@ export const SCOPES: Record<string, Scope> = {
     cwd: "apps/broker",
     mutate: ["src/linking/linking-service.ts:249-288"],
     tests: ["test/linking-flow.test.ts", "test/concurrent-approval.test.ts"],
+  },
+  // The ledger's tenant filters: a bank's reads see only its own consents.
+  "ledger-tenant": {
+    cwd: "packages/consent-ledger",
+    mutate: ["src/consent-ledger.ts:152-156", "src/consent-ledger.ts:336-338", "src/consent-ledger.ts:357-362", "src/ledger-store.ts:127-140"],
+    tests: ["test/ledger.contract.test.ts"],
+    excludedMutations: ["StringLiteral"],
   },
   ledger: {
     cwd: "packages/consent-ledger",
@@ -90,6 +132,7 @@ for (const name of names) {
     plugins: ["@stryker-mutator/vitest-runner"],
     vitest: { configFile: "vitest.mutation.config.ts", related: false },
     mutate: scope.mutate,
+    ...(scope.excludedMutations ? { mutator: { excludedMutations: scope.excludedMutations } } : {}),
     coverageAnalysis: "perTest",
     concurrency: 1,
     incremental: true,

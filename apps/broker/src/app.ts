@@ -86,7 +86,7 @@ function createModules(ctx: BrokerContext, deps: AppDeps) {
   const links = createLinksModule({ ...ctx, repo: linksRepo, oauth: ports.oauth, ledger: ports.ledger, jobHandlers: messenger.jobHandlers });
   const linking = createLinkingModule({ ...ctx, clients: oauth.clients, graph: messenger.graph, links: links.repo, oauth: ports.oauth, ledger: ports.ledger, bankIdp: deps.bankIdp, linkLimits: deps.linkLimits });
   const events = createEventsModule({ ...ctx, ledger: ledger.ledger, signer: keys.signer, clients: oauth.clients });
-  const consoleModule = createConsoleModule({ ...ctx, ledger: ledger.ledger, links: links.unlinker, clients: { list: oauth.listClients, disable: oauth.disableClient }, events: { ofConsent: events.ofConsent } });
+  const consoleModule = createConsoleModule({ ...ctx, ledger: ledger.ledger, links: links.unlinker, clients: { list: oauth.listClients, disable: oauth.disableClient }, events: { ofConsent: events.ofConsent }, resetSecondFactor: linking.resetSecondFactor });
   return { ctx, scheduler: ctx.scheduler, keys, ledger, oauth, ports, messenger, links, linking, events, console: consoleModule };
 }
 export type BrokerModules = ReturnType<typeof createModules>;

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import * as oidc from "openid-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildApp } from "../src/app.ts";
+import { buildTestApp } from "./support/suite-log.ts";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { testConfig, TEST_REGISTRATION_TOKEN } from "./support/app.ts";
 import { basic, postForm, registerClient, startRunningBroker, type Registered, type RunningBroker } from "./support/oauth.ts";
@@ -176,9 +176,9 @@ describe("authorization and tenant checks, with real tokens", () => {
   });
 
   describe("across processes: a second broker on the same database", () => {
-    let second: Awaited<ReturnType<typeof buildApp>>;
+    let second: Awaited<ReturnType<typeof buildTestApp>>;
     beforeAll(async () => {
-      second = await buildApp({ config: testConfig({ PUBLIC_URL: url }), db: broker.db, logger: false });
+      second = await buildTestApp({ config: testConfig({ PUBLIC_URL: url }), db: broker.db, logger: false });
       await second.ready();
     });
     afterAll(() => second?.close());

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { createDb, type Db } from "@link-broker/db";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildApp } from "../src/app.ts";
+import { buildTestApp } from "./support/suite-log.ts";
 import { bankApi, type BankApi } from "./support/bank-api.ts";
 import { driveLinkFlow } from "./support/link-flow.ts";
 import { startLinkingEnv, type LinkingEnv, type RegisteredBank } from "./support/linking-env.ts";
@@ -186,7 +186,7 @@ describe.runIf(process.env.DATABASE_URL)("database faults (private Postgres)", (
     const c = await admin();
     try {
       db = await createDb({ url: env.db.url!, poolSize: 2, connectTimeoutMs: 300, statementTimeoutMs: 500 });
-      const app = await buildApp({ config: env.config, db, logger: false, startScheduler: false });
+      const app = await buildTestApp({ config: env.config, db, logger: false, startScheduler: false });
       await c.query("BEGIN");
       await c.query(`LOCK TABLE client IN ACCESS EXCLUSIVE MODE`);
       const register = () =>

@@ -3,7 +3,7 @@
 import { createTestDb, type TestDb } from "@link-broker/db/testing";
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { buildApp } from "../src/app.ts";
+import { buildTestApp } from "./support/suite-log.ts";
 import { createSealer } from "../src/crypto/seal.ts";
 import { createBrokerLedger, createBrokerLedgerKeys } from "../src/ledger/ledger-module.ts";
 import { systemClock } from "../src/clock.ts";
@@ -18,7 +18,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => db?.drop());
 
-const start = () => buildApp({ config, db, logger: false, startScheduler: false });
+const start = () => buildTestApp({ config, db, logger: false, startScheduler: false });
 type Sets = Record<string, string>;
 const typesAndSeqs = (sets: Sets) => Object.values(sets).map((s) => Object.entries((decodeJwt(s) as { events: Record<string, { seq: string }> }).events)[0]!).map(([type, e]) => `${type}@${e.seq}`);
 

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildTestApp } from "./support/suite-log.ts";
 import { startTestBroker, TEST_REGISTRATION_TOKEN, type TestBroker } from "./support/app.ts";
 
 describe("request logs", () => {
@@ -31,7 +32,7 @@ describe("request logs", () => {
 
   it("the real OAuth endpoints, at the most verbose level, never log a secret they handled", async () => {
     const verbose: string[] = [];
-    const app = await (await import("../src/app.ts")).buildApp({
+    const app = await buildTestApp({
       config: broker.config,
       db: broker.db,
       logger: true,

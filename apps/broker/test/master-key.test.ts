@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createTestDb, type TestDb } from "@link-broker/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildApp } from "../src/app.ts";
+import { buildTestApp } from "./support/suite-log.ts";
 import { systemClock } from "../src/clock.ts";
 import { checkMasterKey, describeMasterKeyProblem } from "../src/master-key/master-key-check.ts";
 import { rewrapSealedValues } from "../src/master-key/rewrap-service.ts";
@@ -53,12 +53,12 @@ describe("a master key that does not open the database's sealed values", () => {
   });
 
   it("makes /readyz answer 503, and ready again with the old key in BROKER_MASTER_KEY_PREVIOUS", async () => {
-    const wrong = await buildApp({ config: testConfig({ BROKER_MASTER_KEY: keyB.toString("base64") }), db, logger: false });
+    const wrong = await buildTestApp({ config: testConfig({ BROKER_MASTER_KEY: keyB.toString("base64") }), db, logger: false });
     const res = await wrong.inject({ method: "GET", url: "/readyz" });
     expect(res.statusCode).toBe(503);
     expect(res.json()).toMatchObject({ status: "not_ready", master_key: "unknown_key" });
     await wrong.close();
-    const rotatingApp = await buildApp({
+    const rotatingApp = await buildTestApp({
       config: testConfig({ BROKER_MASTER_KEY: keyB.toString("base64"), BROKER_MASTER_KEY_PREVIOUS: ` ${randomBytes(32).toString("base64")}, ${keyA.toString("base64")}` }),
       db,
       logger: false,

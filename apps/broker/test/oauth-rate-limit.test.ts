@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildApp } from "../src/app.ts";
+import { buildTestApp } from "./support/suite-log.ts";
 import { testConfig } from "./support/app.ts";
 import { basic, registerClient, startRunningBroker, type RunningBroker } from "./support/oauth.ts";
 
@@ -14,7 +14,7 @@ describe("OAuth rate limits shared through Postgres", () => {
   it("counts a client's requests across two broker processes on one database", async () => {
     const c = await registerClient(broker.url, { grant_types: ["client_credentials"], scope: "ledger:check" });
     // A second "process": another app on the same database.
-    const second = await buildApp({ config: testConfig({ PUBLIC_URL: broker.url }), db: broker.db, logger: false, oauth: { rateLimits: limits } });
+    const second = await buildTestApp({ config: testConfig({ PUBLIC_URL: broker.url }), db: broker.db, logger: false, oauth: { rateLimits: limits } });
     try {
       const request = (app: typeof second) =>
         app.inject({ method: "POST", url: "/oauth/token", headers: { authorization: basic(c.client_id, c.client_secret!), "content-type": "application/x-www-form-urlencoded" }, payload: "grant_type=client_credentials" });
@@ -32,7 +32,7 @@ describe("OAuth rate limits shared through Postgres", () => {
   });
 
   it("counts requests with the wrong content type against the IP limit, and refuses them before reading the body", async () => {
-    const app = await buildApp({ config: testConfig({ PUBLIC_URL: broker.url }), db: broker.db, logger: false, oauth: { rateLimits: { introspect: { perIp: { max: 2, windowSeconds: 60 } } } } });
+    const app = await buildTestApp({ config: testConfig({ PUBLIC_URL: broker.url }), db: broker.db, logger: false, oauth: { rateLimits: { introspect: { perIp: { max: 2, windowSeconds: 60 } } } } });
     try {
       const json = () => app.inject({ method: "POST", url: "/oauth/introspect", remoteAddress: "192.0.2.7", headers: { "content-type": "application/json" }, payload: "{" });
       for (let i = 0; i < 2; i++) {
@@ -57,7 +57,7 @@ describe("BROKER_RATE_LIMITS", () => {
   it("changes the limits from the environment, and every answer says where the caller stands", async () => {
     const c = await registerClient(broker.url, { grant_types: ["client_credentials"], scope: "ledger:check" });
     const config = testConfig({ PUBLIC_URL: broker.url, BROKER_RATE_LIMITS: '{"token":{"per_client":"3/60s"},"introspect":{"per_ip":"50/m"}}' });
-    const app = await buildApp({ config, db: broker.db, logger: false });
+    const app = await buildTestApp({ config, db: broker.db, logger: false });
     try {
       const token = () =>
         app.inject({ method: "POST", url: "/oauth/token", remoteAddress: "192.0.2.10", headers: { authorization: basic(c.client_id, c.client_secret!), "content-type": "application/x-www-form-urlencoded" }, payload: "grant_type=client_credentials" });
@@ -86,7 +86,7 @@ describe("BROKER_RATE_LIMITS", () => {
 
   it("carries the fields on a refusal before the body is read, and on the linking pages", async () => {
     const config = testConfig({ PUBLIC_URL: broker.url, BROKER_RATE_LIMITS: '{"par":{"per_ip":"1/h"},"link":{"per_ip":"1/h"}}' });
-    const app = await buildApp({ config, db: broker.db, logger: false });
+    const app = await buildTestApp({ config, db: broker.db, logger: false });
     try {
       const par = () => app.inject({ method: "POST", url: "/par", remoteAddress: "192.0.2.11", headers: { "content-type": "text/plain" }, payload: "x" });
       expect((await par()).statusCode).toBe(400);

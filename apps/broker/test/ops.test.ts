@@ -1,3 +1,4 @@
+import { buildTestApp } from "./support/suite-log.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestBroker, TEST_REGISTRATION_TOKEN, type TestBroker } from "./support/app.ts";
 
@@ -95,10 +96,9 @@ describe("operations endpoints", () => {
   });
 
   it("reports not ready when the database is gone", async () => {
-    const { buildApp } = await import("../src/app.ts");
     const { createTestDb } = await import("@link-broker/db/testing");
     const db = await createTestDb();
-    const app = await buildApp({ config: broker.config, db, logger: false });
+    const app = await buildTestApp({ config: broker.config, db, logger: false });
     await db.drop();
     const res = await app.inject({ url: "/readyz" });
     expect(res.statusCode).toBe(503);

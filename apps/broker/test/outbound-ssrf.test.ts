@@ -1,7 +1,7 @@
 import type { ServerResponse } from "node:http";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildApp } from "../src/app.ts";
+import { buildTestApp } from "./support/suite-log.ts";
 import { BankIdpError, createBankIdp } from "../src/linking/bank-idp.ts";
 import { parseCidrList } from "../src/net/address-policy.ts";
 import { registrantFetch } from "../src/net/outbound-fetch.ts";
@@ -18,7 +18,7 @@ const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
  */
 describe("SSRF: the broker fetches only public addresses", () => {
   let broker: RunningBroker;
-  let strict: Awaited<ReturnType<typeof buildApp>>;
+  let strict: Awaited<ReturnType<typeof buildTestApp>>;
   let privateKey: CryptoKey;
   let jwk: Record<string, unknown>;
   let v4: HostileServer;
@@ -37,7 +37,7 @@ describe("SSRF: the broker fetches only public addresses", () => {
     // Registered while loopback was allowed (as in development), then served by a broker without
     // the allowlist on the same database: what a production broker does with such a client.
     broker = await startRunningBroker();
-    strict = await buildApp({ config: testConfig({ PUBLIC_URL: broker.url, BROKER_OUTBOUND_ALLOWLIST: "" }), db: broker.db, logger: false });
+    strict = await buildTestApp({ config: testConfig({ PUBLIC_URL: broker.url, BROKER_OUTBOUND_ALLOWLIST: "" }), db: broker.db, logger: false });
     await strict.ready();
   });
   afterAll(async () => {
@@ -46,7 +46,7 @@ describe("SSRF: the broker fetches only public addresses", () => {
     await Promise.all([v4?.close(), v6?.close(), huge?.close()]);
   });
 
-  const register = (app: Awaited<ReturnType<typeof buildApp>>, metadata: Record<string, unknown>) =>
+  const register = (app: Awaited<ReturnType<typeof buildTestApp>>, metadata: Record<string, unknown>) =>
     app.inject({ method: "POST", url: "/connect/register", headers: { authorization: `Bearer ${TEST_REGISTRATION_TOKEN}` }, payload: metadata });
 
   async function registerJwksClient(jwksUri: string): Promise<string> {
@@ -55,7 +55,7 @@ describe("SSRF: the broker fetches only public addresses", () => {
     return res.json().client_id;
   }
 
-  async function assertionToken(app: Awaited<ReturnType<typeof buildApp>>, clientId: string) {
+  async function assertionToken(app: Awaited<ReturnType<typeof buildTestApp>>, clientId: string) {
     const now = Math.floor(Date.now() / 1000);
     const assertion = await new SignJWT({ jti: crypto.randomUUID() }).setProtectedHeader({ alg: "ES256", kid: "k" }).setIssuer(clientId).setSubject(clientId).setAudience(broker.url).setIssuedAt(now).setExpirationTime(now + 60).sign(privateKey);
     return app.inject({ method: "POST", url: "/oauth/token", payload: new URLSearchParams({ grant_type: "client_credentials", client_assertion_type: ASSERTION_TYPE, client_assertion: assertion }).toString(), headers: { "content-type": "application/x-www-form-urlencoded" } });

@@ -9,6 +9,12 @@ import { brokerIsUp } from "@link-broker/client";
 import { createRegistrationManager } from "./bank-bot/registration.ts";
 import { createBot } from "./bank-bot/bot-service.ts";
 import { botRoutes } from "./bank-bot/bot-routes.ts";
+import { bankRoutes } from "./bank-bot/bank-routes.ts";
+import { createBankNotifications } from "./bank-bot/bank-notifications.ts";
+import { createConsentEvents } from "./bank-bot/consent-events.ts";
+import { createConsentReactions } from "./bank-bot/consent-reactions.ts";
+import { createMessengerSend } from "./bank-bot/messenger-send.ts";
+import { createRemoteJWKSet } from "jose";
 import { createLinkingTokens } from "./messenger/linking-tokens.ts";
 import { createConversations } from "./messenger/conversations.ts";
 import { createAuthenticator } from "./messenger/authenticator.ts";
@@ -39,6 +45,8 @@ export async function buildSandbox(config: SandboxConfig, deps: SandboxDeps = {}
     initialAccessToken: config.registrationToken,
     messenger: { page_id: secrets.pageId, page_access_token: secrets.pageAccessToken, app_secret: secrets.appSecret, verify_token: secrets.verifyToken },
     bank_idp: { issuer: config.idpIssuer, client_id: secrets.idpClientId, client_secret: secrets.idpClientSecret },
+    // The broker pushes consent events here; loopback http is accepted outside production.
+    events_uri: `http://127.0.0.1:${config.port}/bot/events`,
   });
   const bot = createBot({ brokerUrl: config.brokerUrl, timeoutMs: config.brokerTimeoutMs, dataDir: config.dataDir, registration, now });
 
@@ -47,6 +55,19 @@ export async function buildSandbox(config: SandboxConfig, deps: SandboxDeps = {}
   const tokens = createLinkingTokens(now);
   const conversations = createConversations(config.dataDir, now);
   await botRoutes(app, { bot, appSecret: secrets.appSecret, verifyToken: secrets.verifyToken });
+
+  // The bank's pushes go straight to Messenger's Send API with its page token, never via the broker.
+  const send = createMessengerSend({ graphUrl: `http://127.0.0.1:${config.port}/graph/v23.0`, pageAccessToken: secrets.pageAccessToken, timeoutMs: config.brokerTimeoutMs });
+  const notifications = createBankNotifications({ linkedPsids: bot.linkedPsids, checkPair: bot.checkPair, send, now });
+  const events = createConsentEvents({
+    dataDir: config.dataDir,
+    jwks: createRemoteJWKSet(new URL(`${config.brokerUrl}/jwks.json`), { timeoutDuration: config.brokerTimeoutMs }),
+    issuer: bot.issuer,
+    clientId: bot.clientId,
+    now,
+    ...createConsentReactions({ forgetLink: bot.forgetLink, loginUrl: bot.loginUrl, send }),
+  });
+  await bankRoutes(app, { events, notifications, linkedPsids: bot.linkedPsids });
   const chat = await chatRoutes(app, {
     publicUrl: config.publicUrl,
     dataDir: config.dataDir,
@@ -69,7 +90,7 @@ export async function buildSandbox(config: SandboxConfig, deps: SandboxDeps = {}
     pageAccessToken: secrets.pageAccessToken,
     tokens,
     publicUrl: config.publicUrl,
-    onPageMessage: (psid, text) => conversations.add(psid, "bot", [text]),
+    onPageMessage: (m) => conversations.addFromPage(m.psid, m.text, m.buttons),
     onUnlinkAccounts: async (psid) => {
       await chat.deliverUnlinked(psid, false);
     },
@@ -96,6 +117,8 @@ export async function buildSandbox(config: SandboxConfig, deps: SandboxDeps = {}
     tokens,
     bot,
     registration,
+    events,
+    notifications,
     async listen() {
       await new Promise<void>((resolve, reject) => {
         idp.server.once("error", reject);

@@ -6,127 +6,24 @@
 // broker process, and checks what the chat page says each time.
 //
 // UPDATE_SCREENSHOTS=1 also writes the README's screenshots to docs/screenshots/.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
-import { freePort } from "../../broker/test/support/ports.ts";
 import { chromiumPath } from "./support/chromium.ts";
+import { CHROMIUM_ARGS, checkPage as checkPageOf, createStack, type PageCheck, type Stack } from "./support/stack.ts";
 
 // Before anything starts: without Chromium the suite fails here, in one line that says what to do.
 const CHROMIUM = chromiumPath();
 
-const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
-const outputDir = join(repoRoot, "test-output", "e2e");
-const docsDir = join(repoRoot, "docs", "screenshots");
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
-
-let dataRoot: string;
-let stackEnv: Record<string, string>;
-let stackLog = "";
-/** Every error-level line the broker or the sandbox logged, across restarts. */
-const loggedErrors: string[] = [];
-let stack: ChildProcess | undefined;
-let database: { name: string; url: URL } | undefined;
+let stack: Stack;
 let brokerUrl: string;
 let chatUrl: string;
 let browser: Browser | undefined;
 let context: BrowserContext;
 let page: Page;
-const pageChecks: { name: string; url: string; scrollOk: boolean; unlabeled: string[] }[] = [];
-
-/** A fresh Postgres database beside the one DATABASE_URL names, as the other integration tests do. */
-function freshDatabase(): { name: string; url: URL } | undefined {
-  if (!process.env.DATABASE_URL) return undefined;
-  const url = new URL(process.env.DATABASE_URL);
-  const name = `link_broker_e2e_${process.pid}_${Date.now()}`;
-  const args = ["-h", url.hostname, "-p", url.port || "5432", "-U", decodeURIComponent(url.username || "postgres"), name];
-  const made = spawnSync("createdb", args, { env: { ...process.env, PGPASSWORD: decodeURIComponent(url.password) } });
-  if (made.status !== 0) throw new Error(`createdb failed: ${made.stderr}`);
-  url.pathname = `/${name}`;
-  return { name, url };
-}
-
-function dropDatabase() {
-  if (!database) return;
-  const u = database.url;
-  spawnSync("dropdb", ["--if-exists", "--force", "-h", u.hostname, "-p", u.port || "5432", "-U", decodeURIComponent(u.username || "postgres"), database.name], {
-    env: { ...process.env, PGPASSWORD: decodeURIComponent(u.password) },
-  });
-}
-
-/** Starts `pnpm start`'s script and resolves with its one ready line. */
-async function startStack(env: Record<string, string>): Promise<string> {
-  const child = spawn(process.execPath, ["--import", "tsx", "scripts/start.ts"], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  stack = child;
-  let stderr = "";
-  child.stderr!.on("data", (d: Buffer) => {
-    stderr += d.toString();
-    stackLog = stderr.slice(-20_000);
-    for (const line of d.toString().split("\n")) if (/"level":(50|60)|verify handshake/.test(line)) loggedErrors.push(line.slice(0, 2000));
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not ready within 90 s:\n${stderr}`)), 90_000);
-    let out = "";
-    child.stdout!.on("data", (d: Buffer) => {
-      out += d.toString();
-      if (out.includes("\n")) {
-        clearTimeout(timer);
-        resolve(out.trim());
-      }
-    });
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`start.ts exited (${code}):\n${stderr}`));
-    });
-  });
-}
-
-/** The broker process that start.ts runs (its child running apps/broker/src/main.ts). */
-function brokerPid(): number {
-  const ps = spawnSync("ps", ["-o", "pid=,args=", "--ppid", String(stack!.pid)], { encoding: "utf8" });
-  const line = ps.stdout.split("\n").find((l) => l.includes("apps/broker/src/main.ts"));
-  if (!line) throw new Error(`no broker process under start.ts (pid ${stack!.pid}):\n${ps.stdout}`);
-  return Number(line.trim().split(/\s+/)[0]);
-}
-
-async function stopStack() {
-  const child = stack;
-  if (!child || child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once("exit", r));
-  child.kill("SIGTERM");
-  await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
-}
-
-// Runs in the page (kept as text: the test itself compiles without DOM types).
-const PAGE_CHECKS = `(() => {
-  const unlabeled = [];
-  for (const el of document.querySelectorAll("input, select, textarea")) {
-    if (el.type === "hidden") continue;
-    const style = getComputedStyle(el);
-    const box = el.getBoundingClientRect();
-    if (style.display === "none" || style.visibility === "hidden" || (box.width === 0 && box.height === 0)) continue;
-    const labelled = (el.labels && el.labels.length > 0) || el.getAttribute("aria-label") || el.getAttribute("aria-labelledby");
-    if (!labelled) unlabeled.push(el.name || el.id || el.outerHTML.slice(0, 80));
-  }
-  const doc = document.documentElement;
-  return { scrollOk: doc.scrollWidth <= doc.clientWidth, unlabeled };
-})()`;
-
-/** Screenshot at phone width, plus the layout and labelling checks every page must pass. */
-async function checkPage(name: string, docsName?: string) {
-  mkdirSync(outputDir, { recursive: true });
-  await page.screenshot({ path: join(outputDir, `${name}.png`) });
-  if (docsName && process.env.UPDATE_SCREENSHOTS === "1") {
-    mkdirSync(docsDir, { recursive: true });
-    await page.screenshot({ path: join(docsDir, `${docsName}.png`) });
-  }
-  const result = await page.evaluate<{ scrollOk: boolean; unlabeled: string[] }>(PAGE_CHECKS);
-  pageChecks.push({ name, url: page.url(), ...result });
-}
+const pageChecks: PageCheck[] = [];
+const checkPage = (name: string, docsName?: string) => checkPageOf(page, pageChecks, name, docsName);
 
 async function chat(text: string) {
   await page.fill("#text", text);
@@ -173,14 +70,9 @@ async function decide(decision: "approve" | "deny") {
 }
 
 beforeAll(async () => {
-  dataRoot = mkdtempSync(join(tmpdir(), "link-broker-e2e-"));
-  const [port, sandboxPort, idpPort] = [await freePort(), await freePort(), await freePort()];
-  brokerUrl = `http://localhost:${port}`;
-  chatUrl = `http://localhost:${sandboxPort}`;
-  stackEnv = { INIT_CWD: dataRoot, PORT: String(port), SANDBOX_PORT: String(sandboxPort), SANDBOX_IDP_PORT: String(idpPort), LOG_LEVEL: "warn" };
-  database = freshDatabase();
-  if (database) stackEnv.DATABASE_URL = database.url.toString();
-  const line = await startStack(stackEnv);
+  stack = await createStack();
+  ({ brokerUrl, chatUrl } = stack);
+  const line = await stack.start();
   expect(line).toContain(`${chatUrl}/`);
 
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
@@ -191,9 +83,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  await stopStack();
-  dropDatabase();
-  rmSync(dataRoot, { recursive: true, force: true });
+  await stack?.dispose();
 }, 60_000);
 
 const lastCode: { value?: string } = {};
@@ -248,14 +138,14 @@ describe("sandbox in Chromium against the real broker", () => {
   }, 120_000);
 
   it("a restart of `pnpm start` keeps the registration and the link: the balance still works", async () => {
-    await stopStack();
-    expect(stack!.exitCode ?? stack!.signalCode, "start.ts stops on SIGTERM").not.toBeNull();
-    const line = await startStack(stackEnv);
+    await stack.stop();
+    expect(stack.process!.exitCode ?? stack.process!.signalCode, "start.ts stops on SIGTERM").not.toBeNull();
+    const line = await stack.start();
     expect(line).toContain(`${chatUrl}/`);
     await page.goto(`${chatUrl}/`);
     await chat("balance please");
     expect(await lastBotMessage()).toMatch(/€/);
-    expect(stackLog).not.toMatch(/registration with the broker failed|verify handshake/);
+    expect(stack.log).not.toMatch(/registration with the broker failed|verify handshake/);
   }, 120_000);
 
   it("Log Out from Messenger: the balance is refused afterwards", async () => {
@@ -304,7 +194,7 @@ describe("sandbox in Chromium against the real broker", () => {
   });
 
   it("killing the broker process: the chat page says the bank is not reachable, without hanging", async () => {
-    process.kill(brokerPid(), "SIGKILL");
+    process.kill(stack.brokerPid(), "SIGKILL");
     const started = Date.now();
     await page.goto(`${chatUrl}/`);
     const banner = "The bank is not reachable right now (broker down)";
@@ -323,13 +213,13 @@ describe("sandbox in Chromium against the real broker", () => {
     await Promise.all([page.waitForURL(`${chatUrl}/`), page.click("#login")]);
     expect(await page.locator(`text=${banner}`).count()).toBeGreaterThan(0);
     expect(Date.now() - started, "every step answers well within the broker timeout").toBeLessThan(20_000);
-    expect(stackLog).toContain("the broker stopped");
+    expect(stack.log).toContain("the broker stopped");
   }, 60_000);
 
   it("once the broker is back (a restart of `pnpm start`), the kept Log Out reaches it", async () => {
-    await stopStack();
-    await startStack(stackEnv);
-    const outbox = join(dataRoot, ".data", "sandbox", "webhook-outbox.json");
+    await stack.stop();
+    await stack.start();
+    const outbox = join(stack.dataRoot, ".data", "sandbox", "webhook-outbox.json");
     await expect.poll(() => JSON.parse(readFileSync(outbox, "utf8")) as unknown[], { timeout: 15_000, interval: 500 }).toEqual([]);
     await page.goto(`${chatUrl}/`);
     expect(await page.locator("[role=alert]").count(), "no error on the chat page").toBe(0);
@@ -344,6 +234,6 @@ describe("sandbox in Chromium against the real broker", () => {
   });
 
   it("neither the broker nor the sandbox logged an error along the way", () => {
-    expect(loggedErrors).toEqual([]);
+    expect(stack.loggedErrors).toEqual([]);
   });
 });

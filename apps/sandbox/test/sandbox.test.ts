@@ -80,6 +80,72 @@ describe("Graph API", () => {
   });
 });
 
+describe("Send API", () => {
+  const PSID = "2234567890123456";
+  const send = (body: unknown, token = sandbox.secrets.pageAccessToken) =>
+    fetch(`${base}/graph/v23.0/me/messages?access_token=${token}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const update = (message: unknown) => ({ recipient: { id: PSID }, messaging_type: "MESSAGE_TAG", tag: "ACCOUNT_UPDATE", message });
+  const transcript = async () => (await (await fetch(`${base}/messenger/messages`, { headers: { cookie: `sandbox_psid=${PSID}` } })).json()) as { count: number; html: string };
+
+  it("refuses a wrong page token (190) and any type or tag but ACCOUNT_UPDATE (100), showing nothing", async () => {
+    const before = (await transcript()).count;
+    const wrongToken = await send(update({ text: "hello" }), "wrong");
+    expect(wrongToken.status).toBe(400);
+    expect(await wrongToken.json()).toMatchObject({ error: { type: "OAuthException", code: 190 } });
+    for (const body of [
+      { ...update({ text: "hello" }), tag: "CONFIRMED_EVENT_UPDATE" },
+      { ...update({ text: "hello" }), tag: undefined },
+      { ...update({ text: "hello" }), messaging_type: "UPDATE" },
+      { ...update({ text: "hello" }), recipient: { id: "not-a-psid" } },
+      update({}),
+      update({ attachment: { type: "template", payload: { template_type: "button", text: "x", buttons: [{ type: "web_url", url: "javascript:alert(1)", title: "x" }] } } }),
+    ]) {
+      const res = await send(body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(((await res.json()) as { error: { code: number } }).error.code).toBe(100);
+    }
+    expect((await transcript()).count).toBe(before);
+  });
+
+  it("puts an ACCOUNT_UPDATE text and a button template in the customer's chat, which the page's poll reads", async () => {
+    const res = await send(update({ text: "Fraud alert: <b>card</b> payment" }));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ recipient_id: PSID, message_id: expect.stringMatching(/^m_/) });
+    const renew = update({ attachment: { type: "template", payload: { template_type: "button", text: "Renew your consent", buttons: [{ type: "account_link", url: "http://localhost:3000/link?x=1" }] } } });
+    expect((await send(renew)).status).toBe(200);
+    const { count, html } = await transcript();
+    expect(count).toBe(2);
+    expect(html).toContain("Fraud alert: &lt;b&gt;card&lt;/b&gt; payment");
+    expect(html).toMatch(/Renew your consent<div><a class="button" href="\/messenger\/account_link">Log In<\/a>/);
+    // Without JS the page shows the same on a reload.
+    expect(await (await fetch(`${base}/`, { headers: { cookie: `sandbox_psid=${PSID}` } })).text()).toContain("Renew your consent");
+  });
+});
+
+describe("the bank's consent-event endpoint and bank page", () => {
+  it("refuses anything but one SET with 400 and an RFC 8935 error, even while the broker is down", async () => {
+    const post = (body: string, type: string) => fetch(`${base}/bot/events`, { method: "POST", headers: { "content-type": type }, body });
+    let res = await post("{}", "application/json");
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ err: "invalid_request" });
+    res = await post("not-a-jwt", "application/secevent+jwt");
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ err: "invalid_request" });
+    expect(await (await fetch(`${base}/bot/events/received`)).json()).toEqual({ events: [] });
+  });
+
+  it("a simulated payment with the broker down sends nothing and says why", async () => {
+    const go = cookieFetch();
+    expect((await go(`${base}/bank/simulate`, form({ customer: "cust-9999", kind: "fraud" }))).status).toBe(400);
+    expect((await go(`${base}/bank/simulate`, form({ customer: "cust-1001", kind: "lottery" }))).status).toBe(400);
+    const res = await go(`${base}/bank/simulate`, form({ customer: "cust-1001", kind: "fraud" }));
+    expect(res.status).toBe(303);
+    const html = await (await go(`${base}/bank`)).text();
+    expect(html).toContain('data-outcome="failed" data-reason="broker_unreachable"');
+    expect(html).toContain("Ada Lovelace");
+  });
+});
+
 describe("the bank bot's webhook", () => {
   it("refuses a webhook with a bad signature", async () => {
     const res = await fetch(`${base}/bot/webhook`, {

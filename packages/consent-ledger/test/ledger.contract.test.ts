@@ -308,6 +308,46 @@ describe("check", () => {
     expect((await ledger.find({ subject }, { clientId: "bank-a" })).items.map((c) => c.id)).toEqual([g.consentId]);
   });
 
+  it("isolates tenants when a bank names another: nothing, not even its own consents of that customer", async () => {
+    const subject = uniq("cust");
+    const a = await grantOne({ subject });
+    const b = await grantOne({ subject, clientId: "bank-b" });
+    expect((await ledger.find({ subject, clientId: "bank-a" }, { clientId: "bank-b" })).items).toEqual([]);
+    expect((await ledger.find({ subject, clientId: "bank-b" }, { clientId: "bank-b" })).items.map((c) => c.id)).toEqual([b.consentId]);
+    expect((await ledger.find({ subject }, { clientId: "bank-b" })).items.map((c) => c.id)).toEqual([b.consentId]);
+    // Compliance (no tenant) sees both.
+    expect((await ledger.find({ subject })).items.map((c) => c.id).sort()).toEqual([a.consentId, b.consentId].sort());
+    // A bank's check of a key it shares with another bank answers from its own consent only.
+    await ledger.withdraw({ consentId: b.consentId, actor: "customer" });
+    expect(await ledger.check({ clientId: "bank-b", subject }, { scope: "balance:read" }, { clientId: "bank-b" })).toMatchObject({ allowed: false, reason: "withdrawn", consentId: b.consentId });
+    expect(await ledger.get(b.consentId, { clientId: "bank-b" })).toMatchObject({ consent: { id: b.consentId } });
+    // Another bank's consent is no consent at all: not allowed, whatever it holds.
+    expect(await ledger.check({ clientId: "bank-a", subject }, { scope: "balance:read" }, { clientId: "bank-b" })).toEqual({ allowed: false, consentId: null, expiresAt: null, reason: "no_consent" });
+    // A consent's history is its own entries only, never another bank's.
+    const history = (await ledger.get(b.consentId, { clientId: "bank-b" })).entries;
+    expect(history.map((e) => [e.consentId, e.action])).toEqual([
+      [b.consentId, "granted"],
+      [b.consentId, "withdrawn"],
+    ]);
+  });
+
+  it("answers a key from that key's consents only: an unknown link, customer or PSID has none", async () => {
+    const linkId = uniq("link");
+    const g = await grantOne({ linkId });
+    expect(await ledger.check({ linkId: uniq("link-none") }, { scope: "balance:read" })).toEqual({ allowed: false, consentId: null, expiresAt: null, reason: "no_consent" });
+    expect(await ledger.check({ clientId: "bank-a", subject: uniq("nobody") }, { scope: "balance:read" })).toMatchObject({ allowed: false, reason: "no_consent" });
+    expect(await ledger.check({ clientId: "bank-a", psid: uniq("psid-none") }, { scope: "balance:read" })).toMatchObject({ allowed: false, reason: "no_consent" });
+    expect(await ledger.check({ linkId }, { scope: "balance:read" }, { clientId: "bank-a" })).toMatchObject({ allowed: true, consentId: g.consentId });
+    // find filters by PSID as asked, and takes limits from 1 to 500 only.
+    const other = await grantOne();
+    const psid = (await ledger.get(g.consentId)).consent.psid!;
+    expect((await ledger.find({ psid }, { clientId: "bank-a" })).items.map((c) => c.id)).toEqual([g.consentId]);
+    expect((await ledger.find({ psid: (await ledger.get(other.consentId)).consent.psid! })).items.map((c) => c.id)).toEqual([other.consentId]);
+    expect((await ledger.find({ psid, limit: 1 })).items).toHaveLength(1);
+    expect((await ledger.find({ psid, limit: 500 })).items).toHaveLength(1);
+    for (const limit of [0, 501, 1.5]) await expect(ledger.find({ psid, limit })).rejects.toMatchObject({ code: "invalid_request" });
+  });
+
   it("serves warm checks from the cache and still sees a withdrawal at once", async () => {
     const subject = uniq("cust");
     const g = await grantOne({ subject });

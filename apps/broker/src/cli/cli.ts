@@ -17,6 +17,7 @@ const groups: Record<string, () => Promise<CliGroup>> = {
   clients: async () => (await import("./clients-commands.ts")).clientsCommands,
   keys: async () => (await import("./keys-commands.ts")).keysCommands,
   ledger: async () => (await import("./ledger-commands.ts")).ledgerCommands,
+  customers: async () => (await import("./customers-commands.ts")).customersCommands,
 };
 
 const isHelp = (arg: string | undefined) => arg === "--help" || arg === "-h";

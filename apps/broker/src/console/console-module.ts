@@ -8,6 +8,7 @@ import type { Config } from "../config.ts";
 import type { Sealer } from "../crypto/seal.ts";
 import { createTotpRepo } from "../linking/totp-repo.ts";
 import { createTotpService } from "../linking/totp-service.ts";
+import type { ResetSecondFactorInput, ResetSecondFactorResult } from "../linking/reset-second-factor.ts";
 import type { LinksService } from "../links/links-service.ts";
 import { createConsoleRepo } from "./console-repo.ts";
 import { consoleRoutes } from "./console-routes.ts";
@@ -25,13 +26,15 @@ export interface ConsoleModuleDeps {
   links: Pick<LinksService, "unlink">;
   clients: ConsoleClients;
   events: ConsoleServiceDeps["events"];
+  /** The linking module's reset of a customer's second factor (admin, from the customer page). */
+  resetSecondFactor: (input: ResetSecondFactorInput) => Promise<ResetSecondFactorResult>;
 }
 
 export function createConsoleModule(deps: ConsoleModuleDeps) {
   const { config, db, clock, sealer } = deps;
   const sessions = createStaffSessionRepo(db);
   const staff = createStaffService({ staff: createStaffRepo(db), sessions, totp: createTotpService({ repo: createTotpRepo(db), sealer, clock }), clock });
-  const service = createConsoleService({ repo: createConsoleRepo(db), audit: createStaffAuditRepo(db), ledger: deps.ledger, links: deps.links, clients: deps.clients, events: deps.events, clock });
+  const service = createConsoleService({ repo: createConsoleRepo(db), audit: createStaffAuditRepo(db), ledger: deps.ledger, links: deps.links, clients: deps.clients, events: deps.events, resetSecondFactor: deps.resetSecondFactor, clock });
   const cookies = consoleCookies(config.production);
   const csrf = createConsoleCsrf(config.masterKey.key);
 

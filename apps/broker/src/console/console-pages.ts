@@ -195,14 +195,23 @@ export function customerLookupPage(chrome: Chrome): string {
   );
 }
 
-export function customerPage(chrome: Chrome, who: { subject?: string; psid?: string }, report: { generated_at: string; consents: { consent: ConsentRow; entries: EntryRecord[] }[] }): string {
+/** An admin's form to reset the customer's second factor at one bank (a lost phone, no recovery code left). */
+function resetFactorForm(chrome: Chrome, clientId: string, subject: string): SafeHtml {
+  return html`<form class="no-print" method="post" action="/console/customers/reset-second-factor" data-testid="reset-second-factor"><input type="hidden" name="csrf" value="${chrome.csrf(`reset-2fa:${clientId}:${subject}`)}"><input type="hidden" name="client_id" value="${clientId}"><input type="hidden" name="subject" value="${subject}"><input name="reason" placeholder="reason (e.g. ticket number)" required minlength="3" maxlength="500" aria-label="Reason"><button class="danger" type="submit">Reset second factor at ${clientId}</button></form>`;
+}
+
+export function customerPage(chrome: Chrome, who: { subject?: string; psid?: string }, report: { generated_at: string; consents: { consent: ConsentRow; entries: EntryRecord[] }[] }, options: { admin: boolean; notice?: string } = { admin: false }): string {
   const q = who.subject !== undefined ? `subject=${encodeURIComponent(who.subject)}` : `psid=${encodeURIComponent(who.psid ?? "")}`;
+  // The second factor belongs to the customer at one bank: one form per bank they consented at.
+  const banks = [...new Map(report.consents.map(({ consent: c }) => [`${c.client_id}\u0000${c.subject}`, { clientId: c.client_id, subject: c.subject }])).values()];
   return layout(
     chrome,
     "Subject access",
     html`<h1>Subject access: ${who.subject !== undefined ? html`customer <code>${who.subject}</code>` : html`PSID <code>${who.psid}</code>`}</h1>
 <p class="muted">Generated ${day(report.generated_at)} UTC. The broker stores no bank data (balances, transactions): only links, tokens (hashed), second-factor secrets (sealed) and this consent history.</p>
+${options.notice ? html`<p class="ok" role="status">${options.notice}</p>` : ""}
 <p class="no-print"><a class="button" href="/console/customers/export?${q}" download>Download JSON</a> <span class="muted">Use the browser's print command for a printable copy.</span></p>
+${options.admin && banks.length > 0 ? html`<div class="card no-print"><h2>Second factor</h2><p class="muted">For a customer who lost their authenticator and every recovery code: the next link enrols a new one after the bank sign-in. Their linked chats are told.</p>${banks.map((b) => resetFactorForm(chrome, b.clientId, b.subject))}</div>` : ""}
 ${report.consents.length === 0 ? html`<p class="notice">No consents for this customer.</p>` : ""}
 ${report.consents.map(({ consent: c, entries }) => html`<div class="card"><h2><a href="/console/consents/${encodeURIComponent(c.id)}">Consent <code>${c.id}</code></a> ${status(c.status)}</h2>
 <dl><dt>Bank</dt><dd>${c.client_id}</dd><dt>PSID</dt><dd>${c.psid ?? "—"}</dd><dt>Scopes</dt><dd>${c.scopes.join(", ")}</dd><dt>Purposes</dt><dd>${c.purposes.join(", ")}</dd><dt>Granted</dt><dd>${day(c.granted_at)} UTC</dd><dt>Expires</dt><dd>${day(c.expires_at)} UTC</dd></dl>

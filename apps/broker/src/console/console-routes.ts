@@ -27,6 +27,7 @@ const PRINTABLE = "^[^\\u0000-\\u001f\\u007f]*$";
 const str = (max: number) => Type.Optional(Type.String({ maxLength: max, pattern: PRINTABLE }));
 const Html = { 200: Type.String(), "3xx": Type.String(), "4xx": Type.String(), "5xx": Type.String() };
 const tags = ["console"];
+const pageConfig = { errorFormat: "page" as const };
 const LoginForm = Type.Object({ email: str(254), password: Type.Optional(Type.String({ maxLength: 200 })), csrf: str(128) });
 const CodeForm = Type.Object({ code: str(32), csrf: str(128) });
 const CsrfForm = Type.Object({ csrf: str(128) });
@@ -34,7 +35,8 @@ const PasswordForm = Type.Object({ current: Type.Optional(Type.String({ maxLengt
 const ReasonForm = Type.Object({ reason: str(500), csrf: str(128) });
 const SearchQuery = Type.Object({ bank: str(200), customer: str(512), psid: str(200), status: str(20), scope: str(100), purpose: str(100), from: str(10), to: str(10), page: str(6) });
 const ExportQuery = Type.Object({ ...SearchQuery.properties, format: str(10) });
-const CustomerQuery = Type.Object({ subject: str(512), psid: str(200) });
+const CustomerQuery = Type.Object({ subject: str(512), psid: str(200), done: str(20) });
+const ResetFactorForm = Type.Object({ client_id: str(200), subject: str(512), reason: str(500), csrf: str(128) });
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 200, pattern: PRINTABLE }) });
 const AuditQuery = Type.Object({ before: str(20) });
 
@@ -120,18 +122,19 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<ConsoleRoutesOptions> = as
     }
     request.staffSession = session;
   }
-  const page = { preHandler: requireStaff };
+  // Pages: HTML, errors included (the console's own error handler), as the OpenAPI document says.
+  const page = { preHandler: requireStaff, config: pageConfig };
 
   app.get("/console/console.css", { schema: { hide: true } }, async (_request, reply) => reply.type("text/css; charset=utf-8").header("cache-control", "public, max-age=300").send(CSS));
 
   // ---------------------------------------------------------------- sign-in
 
-  app.get("/console/login", { schema: { tags, summary: "Staff sign-in page", querystring: Type.Object({ expired: str(1) }), response: Html } }, async (request, reply) => {
+  app.get("/console/login", { config: pageConfig, schema: { tags, summary: "Staff sign-in page", querystring: Type.Object({ expired: str(1) }), response: Html } }, async (request, reply) => {
     const binding = loginBinding(request, reply, cookies);
     return sendPage(reply, loginPage(csrf.tokenFor(binding, "login"), request.query.expired ? { kind: "notice", text: "Your session ended. Sign in again." } : undefined));
   });
 
-  app.post("/console/login", { schema: { tags, summary: "Staff sign-in: email and password (the TOTP step follows)", body: LoginForm, response: Html } }, async (request, reply) => {
+  app.post("/console/login", { config: pageConfig, schema: { tags, summary: "Staff sign-in: email and password (the TOTP step follows)", body: LoginForm, response: Html } }, async (request, reply) => {
     const binding = loginBinding(request, reply, cookies);
     const { email = "", password = "" } = request.body;
     if (!csrf.check(readCookie(request, cookies.login), "login", request.body.csrf)) {
@@ -160,14 +163,14 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<ConsoleRoutesOptions> = as
     return totpPage({ csrf: csrf.tokenFor(binding, "totp"), email: session.staff.email, ...(enrolment ? { enrolment } : {}), ...(error ? { error } : {}) });
   }
 
-  app.get("/console/login/totp", { schema: { tags, summary: "Second factor: enrol or enter a TOTP code", response: Html } }, async (request, reply) => {
+  app.get("/console/login/totp", { config: pageConfig, schema: { tags, summary: "Second factor: enrol or enter a TOTP code", response: Html } }, async (request, reply) => {
     const p = await pending(request);
     if (!p) return reply.redirect("/console/login?expired=1", 303);
     if (p.session.complete) return reply.redirect("/console", 303);
     return sendPage(reply, await totpForm(p.session, p.binding));
   });
 
-  app.post("/console/login/totp", { schema: { tags, summary: "Second factor: verify a TOTP code", body: CodeForm, response: Html } }, async (request, reply) => {
+  app.post("/console/login/totp", { config: pageConfig, schema: { tags, summary: "Second factor: verify a TOTP code", body: CodeForm, response: Html } }, async (request, reply) => {
     const p = await pending(request);
     if (!p) return reply.redirect("/console/login?expired=1", 303);
     if (p.session.complete) return reply.redirect("/console", 303);
@@ -188,7 +191,7 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<ConsoleRoutesOptions> = as
     return sendPage(reply, await totpForm(p.session, p.binding, message), 401);
   });
 
-  app.post("/console/logout", { schema: { tags, summary: "Sign out (ends the session on the server)", body: CsrfForm, response: Html } }, async (request, reply) => {
+  app.post("/console/logout", { config: pageConfig, schema: { tags, summary: "Sign out (ends the session on the server)", body: CsrfForm, response: Html } }, async (request, reply) => {
     const session = await staff.authenticate(sessionCookie(request));
     if (session) {
       checkCsrf(request, "logout", request.body.csrf);
@@ -230,7 +233,7 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<ConsoleRoutesOptions> = as
     return sendPage(reply, searchPage(chromeOf(request, "/console/consents"), form, { banks, scopes: service.scopes, purposes: service.purposes }, { ...result, page: pageNo }));
   });
 
-  app.get("/console/consents/export", { ...page, schema: { tags, summary: "The current search as JSONL or CSV, streamed", querystring: ExportQuery, response: { 200: Type.String(), "4xx": Type.String() } } }, async (request, reply) => {
+  app.get("/console/consents/export", { preHandler: requireStaff, schema: { tags, summary: "The current search as JSONL or CSV, streamed", querystring: ExportQuery, response: { 200: Type.String(), "4xx": Type.String() } } }, async (request, reply) => {
     const { format = "csv", page: _page, ...form } = request.query;
     if (format !== "csv" && format !== "jsonl") throw new BadRequestError("format must be csv or jsonl");
     const stream = await service.export(actorOf(request), toSearch(form), format);
@@ -261,10 +264,24 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<ConsoleRoutesOptions> = as
     const chrome = chromeOf(request, "/console/customers");
     if (!subject && !psid) return sendPage(reply, customerLookupPage(chrome));
     const who = subject ? { subject } : { psid: psid! };
-    return sendPage(reply, customerPage(chrome, who, await service.subjectAccess(actorOf(request), who)));
+    const done = request.query.done;
+    const notice = done === "reset" ? "The second factor is reset: the customer enrols a new authenticator at their next link, and their linked chats were told." : done === "none" ? "This customer had no second factor at that bank: nothing changed." : undefined;
+    return sendPage(reply, customerPage(chrome, who, await service.subjectAccess(actorOf(request), who), { admin: request.staffSession!.staff.role === "admin", ...(notice ? { notice } : {}) }));
   });
 
-  app.get("/console/customers/export", { ...page, schema: { tags, summary: "Subject access as a JSON download", querystring: CustomerQuery, response: { 200: Type.Unknown(), "4xx": Type.String() } } }, async (request, reply) => {
+  app.post("/console/customers/reset-second-factor", { ...page, schema: { tags, summary: "Reset a customer's second factor at one bank (admin, with a reason)", body: ResetFactorForm, response: Html } }, async (request, reply) => {
+    const clientId = request.body.client_id ?? "";
+    const subject = request.body.subject ?? "";
+    checkCsrf(request, `reset-2fa:${clientId}:${subject}`, request.body.csrf);
+    if (request.staffSession!.staff.role !== "admin") throw new ForbiddenError("Only an admin may reset a customer's second factor");
+    if (!clientId || !subject) throw new BadRequestError("Give the bank and the customer");
+    const reason = (request.body.reason ?? "").trim();
+    if (reason.length < 3) throw new BadRequestError("Give a reason (at least 3 characters)");
+    const result = await service.resetSecondFactor(actorOf(request), { clientId, subject }, reason);
+    return reply.redirect(`/console/customers?subject=${encodeURIComponent(subject)}&done=${result.reset ? "reset" : "none"}`, 303);
+  });
+
+  app.get("/console/customers/export", { preHandler: requireStaff, schema: { tags, summary: "Subject access as a JSON download", querystring: CustomerQuery, response: { 200: Type.Unknown(), "4xx": Type.String() } } }, async (request, reply) => {
     const { subject, psid } = request.query;
     if (!subject && !psid) throw new BadRequestError("give subject or psid");
     const report = await service.subjectAccess(actorOf(request), subject ? { subject } : { psid: psid! });

@@ -4,6 +4,7 @@ import { CUSTOMER_SCOPES, effectiveState, LedgerError, PURPOSES, type ConsentLed
 import type { Consent } from "@link-broker/db";
 import type { Clock } from "../clock.ts";
 import { BrokerError, ForbiddenError, NotFoundError } from "../errors.ts";
+import type { ResetSecondFactorInput, ResetSecondFactorResult } from "../linking/reset-second-factor.ts";
 import type { LinksService } from "../links/links-service.ts";
 import type { ClientRow } from "../oauth/clients/client-repo.ts";
 import type { ConsentSearch, ConsoleRepo, DailyCount } from "./console-repo.ts";
@@ -34,6 +35,8 @@ export interface ConsoleServiceDeps {
   clients: ConsoleClients;
   /** Each consent's events to its bank and their delivery state. */
   events: { ofConsent(consentId: string): Promise<ConsentEventRow[]> };
+  /** The linking module's staff reset of a customer's second factor (removes it, tells the chats). */
+  resetSecondFactor: (input: ResetSecondFactorInput) => Promise<ResetSecondFactorResult>;
   clock: Clock;
 }
 
@@ -240,6 +243,18 @@ export function createConsoleService(deps: ConsoleServiceDeps) {
       const changed = await clients.disable(clientId);
       if (!changed) throw new NotFoundError("No enabled bank with this client id");
       await record(actor, "disable", `client:${clientId}`, { reason });
+    },
+
+    /**
+     * Admin only, with a reason: a customer who lost their authenticator and every recovery code
+     * enrols a new one at their next link. The customer's linked chats are told (the linking
+     * module); the audit row says who, why, and how many chats were told.
+     */
+    async resetSecondFactor(actor: StaffActor, who: { clientId: string; subject: string }, reason: string): Promise<ResetSecondFactorResult> {
+      requireAdmin(actor, "reset a customer's second factor");
+      const result = await deps.resetSecondFactor({ clientId: who.clientId, subject: who.subject, actor: `staff:${actor.staff.id}`, reason });
+      await record(actor, "reset_second_factor", `customer:${who.clientId}:${who.subject}`, { reason, reset: result.reset, notified: result.notified, not_notified: result.notNotified });
+      return result;
     },
 
     async auditLog(actor: StaffActor, before?: bigint) {

@@ -66,9 +66,11 @@ function messengerAccountBlock(account: { name?: string; picture?: URL } | undef
 ${warning}`;
 }
 
-/** One permission in the customer's words: what the bank may do, and what for. */
-function permission(p: ScopePurpose) {
-  return html`${SCOPE_DESCRIPTIONS[p.scope as keyof typeof SCOPE_DESCRIPTIONS] ?? p.scope} <span class="muted">(purpose: ${PURPOSE_DESCRIPTIONS[p.purpose as keyof typeof PURPOSE_DESCRIPTIONS] ?? p.purpose})</span>`;
+/** One scope in the customer's words, said once, with every purpose it is granted for. */
+function permission(group: readonly ScopePurpose[]) {
+  const scope = group[0]!.scope;
+  const purposes = group.map((p) => PURPOSE_DESCRIPTIONS[p.purpose as keyof typeof PURPOSE_DESCRIPTIONS] ?? p.purpose).join("; ");
+  return html`${SCOPE_DESCRIPTIONS[scope as keyof typeof SCOPE_DESCRIPTIONS] ?? scope} <span class="muted">(${group.length > 1 ? "purposes" : "purpose"}: ${purposes})</span>`;
 }
 
 /** A scope's pairs as one line (a scope may serve several purposes). */
@@ -90,7 +92,6 @@ export function consentPage(input: {
   messengerAccount?: { name?: string; picture?: URL };
 }): string {
   const { bankName, required, optional, durationDays, expiresOn, csrf } = input;
-  const line = (group: ScopePurpose[]) => html`${group.map((p, i) => html`${i > 0 ? "; " : ""}${permission(p)}`)}`;
   return page(
     "Link your account",
     html`<h1>Link your ${bankName} account to Messenger?</h1>
@@ -98,11 +99,11 @@ ${messengerAccountBlock(input.messengerAccount)}
 <form method="post" action="/link/consent">
 <input type="hidden" name="csrf" value="${csrf}">
 ${required.length > 0 ? html`<p>${bankName}'s Messenger chat will be able to:</p>
-<ul class="required">${byScope(required).map((g) => html`<li>${line(g)}</li>`)}</ul>` : ""}
+<ul class="required">${byScope(required).map((g) => html`<li>${permission(g)}</li>`)}</ul>` : ""}
 ${
   optional.length > 0
     ? html`<fieldset class="optional"><legend>If you want, also allow it to:</legend>
-${byScope(optional).map((g) => html`<p><label><input type="checkbox" name="scope" value="${g[0]!.scope}"> ${line(g)}</label></p>`)}
+${byScope(optional).map((g) => html`<p><label><input type="checkbox" name="scope" value="${g[0]!.scope}"> ${permission(g)}</label></p>`)}
 </fieldset>`
     : ""
 }

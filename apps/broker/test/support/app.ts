@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createTestDb, type TestDb } from "@link-broker/db/testing";
 import type { FastifyInstance } from "fastify";
-import { buildApp, type AppDeps } from "../../src/app.ts";
+import type { AppDeps } from "../../src/app.ts";
+import { buildTestApp } from "./suite-log.ts";
 import { loadConfig, type Config } from "../../src/config.ts";
 
 export const TEST_MASTER_KEY = randomBytes(32).toString("base64");
@@ -43,7 +44,7 @@ export interface TestBroker {
 export async function startTestBroker(options: { env?: Record<string, string>; deps?: Partial<AppDeps> } = {}): Promise<TestBroker> {
   const db = await createTestDb();
   const config = testConfig(options.env);
-  const app = await buildApp({ config, db, logger: false, ...options.deps });
+  const app = await buildTestApp({ config, db, logger: false, ...options.deps });
   await app.ready();
   return {
     app,

@@ -2,7 +2,7 @@ import type { LinkLimits } from "../../src/linking/linking-service.ts";
 import { randomBytes } from "node:crypto";
 import { createTestDb, type TestDb } from "@link-broker/db/testing";
 import type { FastifyInstance } from "fastify";
-import { buildApp } from "../../src/app.ts";
+import { buildTestApp } from "./suite-log.ts";
 import type { Clock } from "../../src/clock.ts";
 import type { Config } from "../../src/config.ts";
 import type { ModulePorts } from "../../src/contracts.ts";
@@ -110,7 +110,7 @@ export async function startLinkingEnv(
   const clock = testClock();
   const ports = options.deps === "real" || options.deps === undefined ? undefined : options.deps;
   const build = () =>
-    buildApp({ config, db, clock, logger: process.env.LB_TEST_LOG === "1" || options.logStream !== undefined, ...(options.logStream ? { logStream: options.logStream } : {}), ports, startScheduler: false, linkLimits: options.linkLimits });
+    buildTestApp({ config, db, clock, logger: process.env.LB_TEST_LOG === "1" || options.logStream !== undefined, ...(options.logStream ? { logStream: options.logStream } : {}), ports, startScheduler: false, linkLimits: options.linkLimits });
   const replicas: LinkingEnv["replicas"] = [];
   let proxy: RoundRobinProxy | undefined;
   if ((options.replicas ?? 1) === 1) {

@@ -1,7 +1,8 @@
 import { createTestDb, type TestDb } from "@link-broker/db/testing";
 import type { FastifyInstance } from "fastify";
 import * as oidc from "openid-client";
-import { buildApp, type AppDeps } from "../../src/app.ts";
+import type { AppDeps } from "../../src/app.ts";
+import { buildTestApp } from "./suite-log.ts";
 import type { Config } from "../../src/config.ts";
 import { testConfig, TEST_REGISTRATION_TOKEN } from "./app.ts";
 import { freePort } from "./ports.ts";
@@ -21,7 +22,7 @@ export async function startRunningBroker(options: { deps?: Partial<AppDeps>; set
   const url = `http://127.0.0.1:${port}`;
   const db = await createTestDb();
   const config = testConfig({ PUBLIC_URL: url, PORT: String(port) });
-  const app = await buildApp({ config, db, logger: false, ...options.deps });
+  const app = await buildTestApp({ config, db, logger: false, ...options.deps });
   options.setup?.(app);
   await app.listen({ port, host: "127.0.0.1" });
   return {

@@ -36,6 +36,20 @@ const READS = {
   fraud: { scope: "alerts:fraud", purpose: "fraud_alerts", label: "your fraud alerts" },
 } as const;
 
+/**
+ * What the bot asks for: balances are required; fraud alerts, transaction notifications and the
+ * support chat are the customer's choice (unticked on the consent page), each for its own purpose.
+ */
+export const LINK_REQUEST = {
+  scope: "balance:read",
+  optionalScope: "alerts:fraud transactions:read support:chat",
+  purpose: "account_servicing fraud_alerts transaction_notifications customer_support",
+} as const;
+
+export const HANDOVER = "I am handing you over to a person at Sandbox Bank. Someone from our support team will answer here shortly.";
+export const SUPPORT_NOT_ALLOWED =
+  "You did not allow the support chat when you linked your account. To allow it, tap “Change permissions” (or Log In) and tick “Help you in the support chat” on the consent page.";
+
 export function createBot(options: BotOptions) {
   const now = options.now ?? Date.now;
   const links = jsonFile<Record<string, LinkedUser>>(options.dataDir, "links.json", () => ({}));
@@ -65,7 +79,7 @@ export function createBot(options: BotOptions) {
   async function loginUrl(psid: string): Promise<string> {
     const broker = await client();
     const { verifier, challenge } = await pkce();
-    const { url } = await broker.pushAuthorizationRequest({ scope: "balance:read alerts:fraud", codeChallenge: challenge, consentDurationDays: 90 });
+    const { url } = await broker.pushAuthorizationRequest({ ...LINK_REQUEST, codeChallenge: challenge, consentDurationDays: 90 });
     verifiers.update((v) => {
       v[psid] = { verifier, created_at: now() };
     });
@@ -142,18 +156,56 @@ export function createBot(options: BotOptions) {
     return data.fraudAlerts.length ? data.fraudAlerts.map((a) => `Fraud alert: ${a}`) : ["No fraud alerts on your accounts."];
   }
 
+  /** "Talk to a person": a handover only when the customer allowed the support chat. */
+  async function handover(psid: string): Promise<string[]> {
+    if (!links.read()[psid]) return ["Your bank account is not linked yet. Tap Log In to link it, and tick the support chat if you want to talk to a person here."];
+    const check = await checkPair({ psid }, "support:chat", "customer_support");
+    if (check.allowed) return [HANDOVER];
+    return [check.reason === "scope_not_granted" ? SUPPORT_NOT_ALLOWED : NO_ACCESS];
+  }
+
+  /** Asks the ledger whether this bank may use `scope` for `purpose` for a customer (by PSID or bank customer id). */
+  async function checkPair(who: { psid: string } | { subject: string }, scope: string, purpose: string) {
+    const broker = await client();
+    return broker.checkConsent({ client_id: broker.clientId, ...who, scope, purpose });
+  }
+
+  /**
+   * Consent withdrawn: forget the tokens it gave at once. Matched by consent first: a re-link with
+   * other terms withdraws the old consent, and its event may arrive after the new tokens, which
+   * must stay.
+   */
+  function forgetLink(match: { consent_id?: string; link_id?: string; psid?: string }): string[] {
+    const gone: string[] = [];
+    const matches = (psid: string, user: LinkedUser) => {
+      if (match.consent_id && user.consent_id) return user.consent_id === match.consent_id;
+      if (match.link_id && user.link_id) return user.link_id === match.link_id;
+      return match.psid === psid;
+    };
+    links.update((l) => {
+      for (const [psid, user] of Object.entries(l)) {
+        if (matches(psid, user)) {
+          delete l[psid];
+          gone.push(psid);
+        }
+      }
+    });
+    return gone;
+  }
+
   /** Answers one customer message; broker outages become a clear sentence, never a hang. */
   async function onMessage(psid: string, text: string): Promise<string[]> {
     const t = text.toLowerCase();
     try {
       if (/balance/.test(t)) return await read(psid, "balance");
       if (/fraud|alert/.test(t)) return await read(psid, "fraud");
+      if (/\b(person|human|agent|someone)\b/.test(t)) return await handover(psid);
     } catch (err) {
       if (err instanceof BrokerUnreachableError) return [BROKER_DOWN];
       return ["Something went wrong at the bank. Please try again."];
     }
     if (/log ?in|link/.test(t)) return ["Tap Log In below to link your bank account."];
-    return ["Hi! I am the Sandbox Bank bot. Ask me “what is my balance?” or “any fraud alerts?”."];
+    return ["Hi! I am the Sandbox Bank bot. Ask me “what is my balance?”, “any fraud alerts?” or “talk to a person”."];
   }
 
   return {
@@ -162,6 +214,11 @@ export function createBot(options: BotOptions) {
     onUnlinked,
     onMessage,
     isLinked: (psid: string) => Boolean(links.read()[psid]),
+    /** The PSIDs the bank has a live link for, for one bank customer. */
+    linkedPsids: (sub: string) => Object.entries(links.read()).flatMap(([psid, user]) => (user.sub === sub ? [psid] : [])),
+    checkPair,
+    forgetLink,
+    issuer: async () => (await (await client()).metadata()).issuer,
     clientId: async () => (await client()).clientId,
   };
 }

@@ -18,9 +18,11 @@ export interface RegistrationInput {
   initialAccessToken: string | undefined;
   messenger: { page_id: string; page_access_token: string; app_secret: string; verify_token: string };
   bank_idp: { issuer: string; client_id: string; client_secret: string };
+  /** Where the broker pushes consent events (RFC 8935). */
+  events_uri: string;
 }
 
-export const BANK_SCOPES = "balance:read alerts:fraud support:chat ledger:check ledger:audit";
+export const BANK_SCOPES = "balance:read transactions:read alerts:fraud support:chat ledger:check ledger:audit";
 
 export function registrationMetadata(input: RegistrationInput, keys: StoredKeys): ClientMetadata {
   return {
@@ -33,12 +35,13 @@ export function registrationMetadata(input: RegistrationInput, keys: StoredKeys)
     dpop_bound_access_tokens: true,
     messenger: input.messenger,
     bank_idp: input.bank_idp,
+    events_uri: input.events_uri,
   };
 }
 
 export function createRegistrationManager(dataDir: string, http: { timeoutMs: number }, input: RegistrationInput) {
   const file = jsonFile<Registration | null>(dataDir, "registration.json", () => null);
-  const fingerprint = createHash("sha256").update(JSON.stringify([input.brokerUrl, input.messenger, input.bank_idp, BANK_SCOPES])).digest("hex");
+  const fingerprint = createHash("sha256").update(JSON.stringify([input.brokerUrl, input.messenger, input.bank_idp, input.events_uri, BANK_SCOPES])).digest("hex");
   let pending: Promise<Registration> | undefined;
 
   async function ensure(): Promise<Registration> {

@@ -2,7 +2,7 @@
 // redirect_uri landing, webhook delivery (signed) and the demo authenticator panel.
 import { randomBytes } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { renderChatPage } from "./chat-page.ts";
+import { renderChatPage, renderMessages } from "./chat-page.ts";
 import type { Conversations } from "./conversations.ts";
 import type { LinkingTokens } from "./linking-tokens.ts";
 import { accountLinkingEvent, deliverWebhook, messageEvent, type WebhookDelivery } from "./webhook-signing.ts";
@@ -86,6 +86,12 @@ export async function chatRoutes(app: FastifyInstance, opts: ChatOptions) {
       .type("text/html; charset=utf-8")
       .header("cache-control", "no-store")
       .send(renderChatPage({ messages: opts.conversations.list(psid), linked: opts.isLinked(psid), brokerUp, codes: opts.authenticator.codes(), ...f }));
+  });
+
+  // What the page's poll reads: the transcript as the page renders it (escaped on the server).
+  app.get("/messenger/messages", async (req, reply) => {
+    const messages = opts.conversations.list(psidOf(req, reply));
+    return reply.header("cache-control", "no-store").send({ count: messages.length, html: renderMessages(messages) });
   });
 
   app.post("/messenger/send", async (req, reply) => {

@@ -1,6 +1,9 @@
-// The Graph API endpoints the broker calls: PSID lookup, the user profile and unlink_accounts.
+// The Graph API endpoints the broker and the bank call: PSID lookup, the user profile,
+// unlink_accounts and the Send API.
 import type { FastifyInstance } from "fastify";
+import { randomBytes } from "node:crypto";
 import type { LinkingTokens } from "./linking-tokens.ts";
+import { GraphError, parseSendRequest, type SendRequest } from "./send-api.ts";
 
 export interface GraphOptions {
   pageId: string;
@@ -8,8 +11,8 @@ export interface GraphOptions {
   tokens: LinkingTokens;
   /** Where the simulator is reachable from the browser (profile pictures are served from it). */
   publicUrl: string;
-  /** Send API: a message from the page (the broker's ACCOUNT_UPDATE notices) lands in the chat. */
-  onPageMessage: (psid: string, text: string) => void;
+  /** Send API: a message from the page (the bank's pushes, the broker's notices) lands in the chat. */
+  onPageMessage: (message: SendRequest) => void;
   /** Messenger tells the page's webhook when the broker unlinks. */
   onUnlinkAccounts: (psid: string) => Promise<void>;
 }
@@ -58,13 +61,15 @@ export async function graphRoutes(app: FastifyInstance, opts: GraphOptions) {
   };
   const messages = async (req: { query: unknown; body: unknown }, reply: { code(n: number): { send(b: unknown): unknown } }) => {
     const q = req.query as Record<string, string | undefined>;
-    const body = (req.body ?? {}) as { recipient?: { id?: unknown }; message?: { text?: unknown } };
     if (!checkPageToken(q.access_token)) return reply.code(400).send(oauthError("Invalid OAuth access token.", 190));
-    const psid = body.recipient?.id;
-    const text = body.message?.text;
-    if (typeof psid !== "string" || typeof text !== "string" || text.length > 2000) return reply.code(400).send(oauthError("(#100) recipient and message are required", 100));
-    opts.onPageMessage(psid, text);
-    return reply.code(200).send({ recipient_id: psid, message_id: `m_${Date.now()}` });
+    try {
+      const sent = parseSendRequest(req.body);
+      opts.onPageMessage(sent);
+      return reply.code(200).send({ recipient_id: sent.psid, message_id: `m_${randomBytes(12).toString("hex")}` });
+    } catch (err) {
+      if (err instanceof GraphError) return reply.code(400).send(err.body());
+      throw err;
+    }
   };
   app.post("/graph/me/messages", messages);
   app.post("/graph/:version/me/messages", messages);

@@ -1,16 +1,15 @@
-import { createHash, randomUUID } from "node:crypto";
-import * as oidc from "openid-client";
+import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildTestApp } from "./support/suite-log.ts";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { testConfig, TEST_REGISTRATION_TOKEN } from "./support/app.ts";
-import { basic, postForm, registerClient, startRunningBroker, type Registered, type RunningBroker } from "./support/oauth.ts";
+import { postForm, registerClient, type Registered, type RunningBroker } from "./support/oauth.ts";
+import { bankCalls, startTwoBanks } from "./support/two-banks.ts";
 
 /**
  * One test per authorization or tenant check that, removed on its own, left the rest of the
  * suite green: every token here is a real one, issued by the broker's own endpoints.
  */
-const challengeOf = (v: string) => createHash("sha256").update(v).digest("base64url");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("authorization and tenant checks, with real tokens", () => {
@@ -21,43 +20,11 @@ describe("authorization and tenant checks, with real tokens", () => {
   const meta = { scope: "balance:read alerts:fraud ledger:check ledger:audit" };
 
   beforeAll(async () => {
-    broker = await startRunningBroker();
-    url = broker.url;
-    bankA = await registerClient(url, meta);
-    bankB = await registerClient(url, meta);
+    ({ broker, url, bankA, bankB } = await startTwoBanks(meta.scope));
   });
   afterAll(() => broker?.close());
 
-  const auth = (c: Registered) => ({ authorization: basic(c.client_id, c.client_secret!) });
-  const token = (c: Registered, body: Record<string, string>) => postForm(`${url}/oauth/token`, body, auth(c));
-  const introspect = (c: Registered, t: string) => postForm(`${url}/oauth/introspect`, { token: t }, auth(c));
-  const revoke = (c: Registered, t: string) => postForm(`${url}/oauth/revoke`, { token: t }, auth(c));
-  const serviceToken = async (c: Registered, scope: string) => {
-    const res = await token(c, { grant_type: "client_credentials", scope });
-    expect(res.status).toBe(200);
-    return res.json.access_token as string;
-  };
-  const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
-
-  /** What the linking flow's approval does: the link, a ledger grant and a code in one transaction. */
-  async function approve(c: Registered, subject = `cust-${randomUUID().slice(0, 8)}`) {
-    const verifier = oidc.randomPKCECodeVerifier();
-    const linkId = randomUUID();
-    const scopes = ["balance:read"];
-    const { code, consentId } = await broker.db.prisma.$transaction(async (tx) => {
-      const { consentId } = await broker.app.modules.ledger.ledger.grant({ clientId: c.client_id, subject, linkId, psid: `psid-${subject}`, scopes, actor: "customer" }, { tx });
-      await tx.link.create({ data: { id: linkId, clientId: c.client_id, subject, psid: `psid-${subject}`, consentId } });
-      const code = await broker.app.modules.oauth.issueAuthorizationCode(tx, { clientId: c.client_id, linkId, attemptId: randomUUID(), consentId, subject, scopes, codeChallenge: challengeOf(verifier) });
-      return { code, consentId };
-    });
-    return { code, verifier, linkId, consentId, subject };
-  }
-  async function linkedTokens(c: Registered) {
-    const a = await approve(c);
-    const res = await token(c, { grant_type: "authorization_code", code: a.code, code_verifier: a.verifier });
-    expect(res.status).toBe(200);
-    return { ...a, access: res.json.access_token as string, refresh: res.json.refresh_token as string };
-  }
+  const { auth, token, introspect, revoke, serviceToken, bearer, approve, linkedTokens } = bankCalls(() => broker);
 
   it("introspection: another client's refresh token and access token are inactive to it", async () => {
     const t = await linkedTokens(bankA);

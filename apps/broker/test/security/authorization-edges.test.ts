@@ -3,59 +3,24 @@
 // tokens, signed by the broker's own keys; real HTTP; real ledger and console sessions.
 import { createHash, randomUUID } from "node:crypto";
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
-import * as oidc from "openid-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { basic, postForm, registerClient, startRunningBroker, type Registered, type RunningBroker } from "../support/oauth.ts";
+import type { Registered, RunningBroker } from "../support/oauth.ts";
+import { bankCalls, startTwoBanks } from "../support/two-banks.ts";
 import { createStaff, signIn } from "../support/staff.ts";
 
-const challengeOf = (v: string) => createHash("sha256").update(v).digest("base64url");
 
 let broker: RunningBroker;
 let url: string;
 let bankA: Registered;
 let bankB: Registered;
-const meta = { scope: "balance:read alerts:fraud ledger:check ledger:audit" };
 
 beforeAll(async () => {
-  broker = await startRunningBroker();
-  url = broker.url;
-  bankA = await registerClient(url, meta);
-  bankB = await registerClient(url, meta);
+  ({ broker, url, bankA, bankB } = await startTwoBanks());
 });
 afterAll(() => broker?.close());
 
-const auth = (c: Registered) => ({ authorization: basic(c.client_id, c.client_secret!) });
-const token = (c: Registered, body: Record<string, string>) => postForm(`${url}/oauth/token`, body, auth(c));
-const introspect = (c: Registered, t: string) => postForm(`${url}/oauth/introspect`, { token: t }, auth(c));
-const revoke = (c: Registered, t: string) => postForm(`${url}/oauth/revoke`, { token: t }, auth(c));
-const serviceToken = async (c: Registered, scope: string) => {
-  const res = await token(c, { grant_type: "client_credentials", scope });
-  expect(res.status).toBe(200);
-  return res.json.access_token as string;
-};
-const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
+const { auth, introspect, revoke, serviceToken, bearer, approve, linkedTokens } = bankCalls(() => broker);
 const check = (headers: Record<string, string>, body: Record<string, string>) => fetch(`${url}/ledger/check`, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: JSON.stringify(body) });
-
-/** What the linking flow's approval does: the link, a ledger grant and a code in one transaction. */
-async function approve(c: Registered) {
-  const subject = `cust-${randomUUID().slice(0, 8)}`;
-  const verifier = oidc.randomPKCECodeVerifier();
-  const linkId = randomUUID();
-  const scopes = ["balance:read"];
-  const { code, consentId } = await broker.db.prisma.$transaction(async (tx) => {
-    const { consentId } = await broker.app.modules.ledger.ledger.grant({ clientId: c.client_id, subject, linkId, psid: `psid-${subject}`, scopes, actor: "customer" }, { tx });
-    await tx.link.create({ data: { id: linkId, clientId: c.client_id, subject, psid: `psid-${subject}`, consentId } });
-    const code = await broker.app.modules.oauth.issueAuthorizationCode(tx, { clientId: c.client_id, linkId, attemptId: randomUUID(), consentId, subject, scopes, codeChallenge: challengeOf(verifier) });
-    return { code, consentId };
-  });
-  return { code, verifier, linkId, consentId, subject };
-}
-async function linkedTokens(c: Registered) {
-  const a = await approve(c);
-  const res = await token(c, { grant_type: "authorization_code", code: a.code, code_verifier: a.verifier });
-  expect(res.status).toBe(200);
-  return { ...a, access: res.json.access_token as string, refresh: res.json.refresh_token as string };
-}
 
 describe("ledger callers: staff session or bank token", () => {
   it("a staff session sees every bank's consents; with a bank's token beside it, the token decides", async () => {

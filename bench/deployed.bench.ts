@@ -22,7 +22,6 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
-import { createRequire } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startBankIdp } from "../apps/broker/test/support/bank-idp.ts";
@@ -31,8 +30,8 @@ import { driveLinkFlow, PLAIN_VERIFIER } from "../apps/broker/test/support/link-
 import type { LinkingEnv } from "../apps/broker/test/support/linking-env.ts";
 import { freePort } from "../apps/broker/test/support/ports.ts";
 import { cpuMs, postLoad, wrkScripted, type LoadResult } from "./support/load.ts";
+import { createScratchDatabase } from "./support/scratch-db.ts";
 
-const pg = createRequire(new URL("../packages/db/package.json", import.meta.url))("pg") as typeof import("pg");
 const root = fileURLToPath(new URL("..", import.meta.url));
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -84,12 +83,8 @@ async function main() {
   const deployDir = mkdtempSync(join(tmpdir(), "lb-deployed-"));
   execFileSync(process.execPath, [join(root, "apps/broker/scripts/build.mjs"), deployDir], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
 
-  const dbName = `lb_bench_${randomBytes(4).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: baseUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  const dbUrl = new URL(baseUrl);
-  dbUrl.pathname = `/${dbName}`;
+  const scratch = await createScratchDatabase(baseUrl);
+  const dbUrl = new URL(scratch.url);
   const graph = await startFakeGraph();
   const port = await freePort();
   const brokerUrl = `http://127.0.0.1:${port}`;
@@ -215,7 +210,7 @@ async function main() {
       return performance.now() - t0;
     });
     const flowsPerSecond = (concurrentFlows / flowWall) * 1000;
-    process.stdout.write(`linking flow: broker time per flow median ${median(brokerMsPerFlow).toFixed(1)} ms (30 one at a time); ${flowsPerSecond.toFixed(1)} flows/s with 8 at once; peak RSS ${flowPeak.toFixed(0)} MB\n`);
+    if (journeys) process.stdout.write(`linking flow: broker time per flow median ${median(brokerMsPerFlow).toFixed(1)} ms (30 one at a time); ${flowsPerSecond.toFixed(1)} flows/s with 8 at once; peak RSS ${flowPeak.toFixed(0)} MB\n`);
 
     // Refresh: each wrk connection takes a token from a queue and puts back the one it gets.
     const refreshScript = async () => {
@@ -310,8 +305,7 @@ end
     for (const c of children) c.kill("SIGTERM");
     await new Promise((r) => setTimeout(r, 1000));
     await Promise.all([graph.close(), idp.close()]);
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => {});
-    await admin.end();
+    await scratch.drop();
     // The deployment (about 160 MB) and the broker's log.
     rmSync(deployDir, { recursive: true, force: true });
   }

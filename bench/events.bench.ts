@@ -11,29 +11,19 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pg from "../packages/db/node_modules/pg/lib/index.js";
 import { buildApp } from "../apps/broker/src/app.ts";
 import { systemClock } from "../apps/broker/src/clock.ts";
 import { loadConfig } from "../apps/broker/src/config.ts";
 import { createSealer } from "../apps/broker/src/crypto/seal.ts";
 import { createBrokerLedger, createBrokerLedgerKeys } from "../apps/broker/src/ledger/ledger-module.ts";
 import { createDb, migrate } from "../packages/db/src/index.ts";
+import { createScratchDatabase } from "./support/scratch-db.ts";
 
 const pglite = process.argv.includes("--pglite");
 const WITHDRAWALS = 100;
 const BURST = Number(process.env.EVENTS_BENCH_BURST ?? 2_000);
 const base = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
-const name = `lb_bench_${randomBytes(4).toString("hex")}`;
 
-async function admin(sql: string) {
-  const c = new pg.Client({ connectionString: base });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 const ms = (n: number) => `${n.toFixed(1)} ms`;
@@ -74,13 +64,8 @@ const arrived = (key: string) =>
     check();
   });
 
-let url = "memory://";
-if (!pglite) {
-  await admin(`CREATE DATABASE ${name}`);
-  const u = new URL(base);
-  u.pathname = `/${name}`;
-  url = u.href;
-}
+const scratch = pglite ? undefined : await createScratchDatabase(base);
+const url = scratch?.url ?? "memory://";
 const db = await createDb({ url, poolSize: 20 });
 try {
   await migrate(db);
@@ -146,5 +131,5 @@ try {
 } finally {
   await db.close();
   bank.close();
-  if (!pglite) await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await scratch?.drop();
 }

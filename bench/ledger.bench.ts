@@ -10,31 +10,21 @@ import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pg from "../packages/db/node_modules/pg/lib/index.js";
 import { buildApp } from "../apps/broker/src/app.ts";
 import { loadConfig } from "../apps/broker/src/config.ts";
 import { createConsentLedger, type ConsentLedger } from "../packages/consent-ledger/src/index.ts";
 import { createEphemeralLedgerKeys } from "../packages/consent-ledger/src/testing.ts";
 import { createDb, migrate } from "../packages/db/src/index.ts";
 import Fastify from "../apps/broker/node_modules/fastify/fastify.js";
+import { createScratchDatabase } from "./support/scratch-db.ts";
 
 const requireBroker = createRequire(new URL("../apps/broker/package.json", import.meta.url));
 const AUTOCANNON = requireBroker.resolve("autocannon/autocannon.js");
 const base = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
-const name = `lb_bench_${randomBytes(4).toString("hex")}`;
 // Appends and checks never sign: in-memory ledger keys are enough.
 const keys = createEphemeralLedgerKeys();
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 
-async function admin(sql: string) {
-  const c = new pg.Client({ connectionString: base });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
 
 /** autocannon in its own process, so the load generator does not share the server's event loop. */
 function autocannon(url: string, body: string | undefined, headers: Record<string, string>, seconds: number): Promise<{ rps: number; p99: number; non2xx: number }> {
@@ -82,9 +72,8 @@ async function appendRate(ledgers: ConsentLedger[], seconds: number): Promise<nu
   return n / ((performance.now() - t0) / 1000);
 }
 
-await admin(`CREATE DATABASE ${name}`);
-const url = new URL(base);
-url.pathname = `/${name}`;
+const scratch = await createScratchDatabase(base);
+const url = new URL(scratch.url);
 const db = await createDb({ url: url.href, poolSize: 20 });
 try {
   await migrate(db);
@@ -165,5 +154,5 @@ try {
   await ledger.close();
 } finally {
   await db.close();
-  await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await scratch.drop();
 }

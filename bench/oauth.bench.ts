@@ -16,13 +16,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { availableParallelism } from "node:os";
-import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { freePort } from "../apps/broker/test/support/ports.ts";
 import { migrate, createDb } from "../packages/db/src/index.ts";
 import { cpuMs, loadGenerator, postLoad } from "./support/load.ts";
+import { createScratchDatabase } from "./support/scratch-db.ts";
 
-const pg = createRequire(new URL("../packages/db/package.json", import.meta.url))("pg") as typeof import("pg");
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const warmup = Number(process.env.BENCH_WARMUP ?? 5);
@@ -79,12 +78,8 @@ async function measure(title: string, server: { url: string; pid: number }, head
 }
 
 async function main() {
-  const dbName = `lb_bench_${randomBytes(4).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: baseUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  const dbUrl = new URL(baseUrl);
-  dbUrl.pathname = `/${dbName}`;
+  const scratch = await createScratchDatabase(baseUrl);
+  const dbUrl = new URL(scratch.url);
   try {
     const db = await createDb({ url: dbUrl.href });
     await migrate(db);
@@ -162,8 +157,7 @@ async function main() {
   } finally {
     for (const c of children) c.kill();
     await new Promise((r) => setTimeout(r, 500));
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => {});
-    await admin.end();
+    await scratch.drop();
   }
 }
 

@@ -26,6 +26,9 @@ const brokerAuthTests = ["test/authorization-checks.test.ts", "test/oauth-code.t
 // catalogue's cross-tenant tests cover the same checks, at the cost of a whole linking flow each).
 const authzTests = ["test/authorization-checks.test.ts", "test/security/authorization-edges.test.ts"];
 
+// Everything that exchanges codes and refresh tokens with real clients and a real ledger.
+const tokenTests = ["test/oauth-code.test.ts", "test/refresh-lifetime.test.ts", "test/security/catalogue-codes-tokens.test.ts", "src/oauth/checks/check-pkce.test.ts"];
+
 export const SCOPES: Record<string, Scope> = {
   // Who may see or end which token, and whose ledger a caller reads.
   "oauth-auth": {
@@ -62,11 +65,18 @@ export const SCOPES: Record<string, Scope> = {
     tests: authzTests,
     excludedMutations: ["StringLiteral"],
   },
-  // How a client proves who it is at the token, PAR, introspection and revocation endpoints.
+  // How a client proves who it is at the token, PAR, introspection and revocation endpoints:
+  // every test that authenticates a client, and the edges written for this file.
   "client-authn": {
     cwd: "apps/broker",
     mutate: ["src/oauth/clients/authenticate-client.ts"],
-    tests: ["src/oauth/clients/authenticate-client.test.ts", "test/security/assertion-audience.test.ts", "test/security/client-authn-mutants.test.ts"],
+    tests: [
+      "src/oauth/clients/authenticate-client.test.ts",
+      "test/security/assertion-audience.test.ts",
+      "test/security/control-characters.test.ts",
+      "test/oauth-clients.test.ts",
+      "src/oauth/clients/authenticate-client.edges.test.ts",
+    ],
   },
   // How a caller proves who it is: client secrets, assertions, bearer tokens.
   "oauth-clients": {
@@ -74,11 +84,17 @@ export const SCOPES: Record<string, Scope> = {
     mutate: ["src/oauth/clients/authenticate-client.ts", "src/plugins/bearer-auth.ts"],
     tests: [...brokerAuthTests, "src/oauth/clients/authenticate-client.test.ts"],
   },
-  // Codes, refresh tokens, PKCE and DPoP.
+  // Codes, refresh tokens, PKCE and access tokens: the grants of the token endpoint.
   "oauth-token": {
     cwd: "apps/broker",
-    mutate: ["src/oauth/token/grants/*.ts", "src/oauth/token/access-token.ts", "src/oauth/checks/check-pkce.ts", "src/oauth/dpop/check-dpop.ts", "src/oauth/clients/client-repo.ts"],
-    tests: brokerAuthTests,
+    mutate: ["src/oauth/token/grants/*.ts", "src/oauth/token/access-token.ts", "src/oauth/checks/check-pkce.ts"],
+    tests: [...tokenTests, "src/oauth/token/grants/grants.edges.test.ts"],
+  },
+  // DPoP proofs (RFC 9449): binding, replay, nonce, htm/htu, iat window.
+  dpop: {
+    cwd: "apps/broker",
+    mutate: ["src/oauth/dpop/check-dpop.ts"],
+    tests: ["test/oauth-code.test.ts", "test/security/authorization-edges.test.ts", "test/security/catalogue-codes-tokens.test.ts", "src/oauth/dpop/check-dpop.edges.test.ts"],
   },
   // Link management: a bank sees and ends only its own links.
   links: {
@@ -141,12 +157,13 @@ for (const name of names) {
     jsonReporter: { fileName: join(reports, `${name}${label}.json`) },
     clearTextReporter: { allowColor: false, logTests: false, allowEmojis: false },
     timeoutMS: 60_000,
-    // <root>/.stryker-tmp/sandbox-x: its `../../` (each package's tsconfig extends) is the repository root.
-    tempDirName: join(root, ".stryker-tmp"),
+    // <root>/.stryker-tmp-<scope>/sandbox-x: its `../../` (each package's tsconfig extends) is the repository root.
+    // One folder per scope, so two scopes can run at once without removing each other's sandboxes.
+    tempDirName: join(root, `.stryker-tmp-${name}`),
     // TypeScript 7 has no JavaScript API for StrykerJS's tsconfig rewriting; nothing here needs it.
     tsconfigFile: "no-tsconfig-rewrite.json",
     cleanTempDir: "always",
-    ignorePatterns: ["node_modules", ".data", "reports"],
+    ignorePatterns: ["node_modules", ".data", "reports", ".stryker-tmp*"],
   };
   const configPath = join(reports, `${name}${label}.stryker.json`);
   (await import("node:fs")).writeFileSync(configPath, JSON.stringify(config, null, 2));

@@ -87,7 +87,7 @@ export const SCOPES: Record<string, Scope> = {
   // Codes, refresh tokens, PKCE and access tokens: the grants of the token endpoint.
   "oauth-token": {
     cwd: "apps/broker",
-    mutate: ["src/oauth/token/grants/*.ts", "src/oauth/token/access-token.ts", "src/oauth/checks/check-pkce.ts"],
+    mutate: ["src/oauth/token/grants/authorization-code.ts", "src/oauth/token/grants/refresh-token.ts", "src/oauth/token/grants/client-credentials.ts", "src/oauth/token/grants/grant-types.ts", "src/oauth/token/access-token.ts", "src/oauth/checks/check-pkce.ts"],
     tests: [...tokenTests, "src/oauth/token/grants/grants.edges.test.ts"],
   },
   // DPoP proofs (RFC 9449): binding, replay, nonce, htm/htu, iat window.
@@ -102,11 +102,12 @@ export const SCOPES: Record<string, Scope> = {
     mutate: ["src/links/links-routes.ts", "src/links/links-service.ts", "src/links/links-repo.ts"],
     tests: ["test/links-webhook.test.ts", "test/unlink-e2e.test.ts", "test/concurrent-approval.test.ts", "src/links/links-service.test.ts"],
   },
-  // The consent step of the linking flow (approve / deny).
+  // The consent step of the linking flow: approve or deny (LinkingService.decide) and what an
+  // approval grants (consent-terms.ts).
   "linking-consent": {
     cwd: "apps/broker",
-    mutate: ["src/linking/linking-service.ts:249-288"],
-    tests: ["test/linking-flow.test.ts", "test/concurrent-approval.test.ts"],
+    mutate: ["src/linking/linking-service.ts:281-326", "src/linking/consent-terms.ts"],
+    tests: ["test/linking-flow.test.ts", "test/concurrent-approval.test.ts", "src/linking/linking-pages.test.ts", "src/linking/consent-terms.test.ts"],
   },
   // The ledger's tenant filters: a bank's reads see only its own consents.
   "ledger-tenant": {

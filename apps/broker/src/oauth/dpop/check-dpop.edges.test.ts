@@ -114,6 +114,12 @@ describe("DPoP proof", () => {
     }
   });
 
+  it("refuses a proof whose exp has passed by the broker's clock, though not by the machine's", async () => {
+    const { proof, verify } = setup();
+    const exp = Math.floor(Date.now() / 1000) + 1800;
+    await expect(verify(await proof({ exp }))).rejects.toMatchObject(refused("DPoP proof signature is not valid"));
+  });
+
   it("wants the request's method and URL, ignoring the URL's query and fragment", async () => {
     const { proof, verify } = setup();
     await expect(verify(await proof({ htm: "GET" }))).rejects.toMatchObject(refused("DPoP proof htm does not match the request method"));
@@ -145,7 +151,9 @@ describe("DPoP proof", () => {
   it("asks for its nonce where required, and takes it for this five-minute period and the one before", async () => {
     const { verifier, proof, verify, advance } = setup();
     const err = await verify(await proof(), { requireNonce: true }).catch((e: { code: string; headers: Record<string, string> }) => e);
-    expect(err).toMatchObject({ code: "use_dpop_nonce", headers: { "dpop-nonce": verifier.nonce() } });
+    expect(err).toMatchObject({ code: "use_dpop_nonce", message: "Authorization server requires nonce in DPoP proof", headers: { "dpop-nonce": verifier.nonce() } });
+    // Sent in a header: the period, a dot and 27 base64url characters of its MAC.
+    expect(verifier.nonce()).toMatch(/^[0-9a-z]+\.[A-Za-z0-9_-]{27}$/);
     const nonce = verifier.nonce();
     expect((await verify(await proof({ nonce }), { requireNonce: true })).jkt).toBeTruthy();
     advance(300_000);

@@ -22,6 +22,9 @@ export interface Hit {
   retryAfter: number;
 }
 
+/** Told of each limit counted for a request, so its answer can carry the RateLimit fields. */
+export type LimitCounted = (policy: string, limit: Limit, hit: Hit) => void;
+
 /**
  * The broker's one rate limiter: windows shared by every broker process through the RateLimit
  * table (`rate-limit-repo.ts`). A window starts at a key's first hit and lasts `windowSeconds`.

@@ -84,6 +84,26 @@ describe("BROKER_RATE_LIMITS", () => {
     }
   });
 
+  it("limits the consent-event poll per client and per IP as events_poll says", async () => {
+    const c = await registerClient(broker.url, { grant_types: ["client_credentials"], scope: "ledger:check" });
+    const config = testConfig({ PUBLIC_URL: broker.url, BROKER_RATE_LIMITS: '{"events_poll":{"per_client":"2/m"}}' });
+    const app = await buildTestApp({ config, db: broker.db, logger: false });
+    try {
+      const poll = () => app.inject({ method: "POST", url: "/events/poll", remoteAddress: "192.0.2.12", headers: { authorization: basic(c.client_id, c.client_secret!) }, payload: { returnImmediately: true } });
+      const first = await poll();
+      expect(first.statusCode).toBe(200);
+      expect(first.headers["ratelimit-policy"]).toBe('"events_poll-ip";q=600;w=10, "events_poll-client";q=2;w=60');
+      expect((await poll()).statusCode).toBe(200);
+      const refused = await poll();
+      expect(refused.statusCode).toBe(429);
+      expect(refused.json().error).toBe("rate_limited");
+      expect(Number(refused.headers["retry-after"])).toBeGreaterThanOrEqual(59);
+      expect(refused.headers.ratelimit).toMatch(/^"events_poll-ip";r=597;t=\d+, "events_poll-client";r=0;t=(59|60)$/);
+    } finally {
+      await app.close();
+    }
+  });
+
   it("carries the fields on a refusal before the body is read, and on the linking pages", async () => {
     const config = testConfig({ PUBLIC_URL: broker.url, BROKER_RATE_LIMITS: '{"par":{"per_ip":"1/h"},"link":{"per_ip":"1/h"}}' });
     const app = await buildTestApp({ config, db: broker.db, logger: false });

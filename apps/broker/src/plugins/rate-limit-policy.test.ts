@@ -36,15 +36,22 @@ describe("parseRateLimits", () => {
     expect(limits.token).toEqual({ perIp: { max: 9000, windowSeconds: 10 }, perClient: DEFAULT_RATE_LIMITS.token.perClient });
     expect(limits.link_2fa).toEqual({ perIp: { max: 100, windowSeconds: 300 }, perClient: { max: 3, windowSeconds: 60 } });
     expect(limits.introspect).toEqual(DEFAULT_RATE_LIMITS.introspect);
+    expect(limits.events_poll).toEqual(DEFAULT_RATE_LIMITS.events_poll);
     expect(Object.isFrozen(limits) && Object.isFrozen(limits.token)).toBe(true);
     // The defaults themselves are never changed by a merge.
     expect(DEFAULT_RATE_LIMITS.token.perIp).toEqual({ max: 3000, windowSeconds: 10 });
   });
 
+  it("sets the consent-event poll's limits, over today's defaults (600/10s per IP, 300/10s per client)", () => {
+    expect(DEFAULT_RATE_LIMITS.events_poll).toEqual({ perIp: { max: 600, windowSeconds: 10 }, perClient: { max: 300, windowSeconds: 10 } });
+    expect(parseRateLimits('{"events_poll":{"per_client":"50/m"}}').events_poll).toEqual({ perIp: { max: 600, windowSeconds: 10 }, perClient: { max: 50, windowSeconds: 60 } });
+    expect(error('{"events_poll":{"per_client":"often"}}')).toMatch(/^events_poll\.per_client must be "COUNT\/WINDOW"/);
+  });
+
   it("says in one line what is wrong", () => {
     expect(error("{token:1}")).toMatch(/^is not valid JSON; e\.g\. /);
     expect(error("[]")).toMatch(/^must be a JSON object of endpoints/);
-    expect(error('{"tokens":{}}')).toBe('unknown endpoint "tokens"; known: token, par, register, introspect, revoke, link, link_2fa');
+    expect(error('{"tokens":{}}')).toBe('unknown endpoint "tokens"; known: token, par, register, introspect, revoke, link, link_2fa, events_poll');
     expect(error('{"token":"3000/10s"}')).toBe("token must be an object with per_ip and/or per_client");
     expect(error('{"token":{"per_user":"1/s"}}')).toBe('token."per_user" is not a field; use per_ip or per_client');
     expect(error('{"token":{"per_ip":3000}}')).toMatch(/^token\.per_ip must be "COUNT\/WINDOW" such as "3000\/10s"/);

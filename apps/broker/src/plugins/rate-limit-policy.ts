@@ -15,7 +15,7 @@ export interface EndpointLimits {
   perClient?: Limit;
 }
 
-export const RATE_LIMIT_ENDPOINTS = ["token", "par", "register", "introspect", "revoke", "link", "link_2fa"] as const;
+export const RATE_LIMIT_ENDPOINTS = ["token", "par", "register", "introspect", "revoke", "link", "link_2fa", "events_poll"] as const;
 export type RateLimitEndpoint = (typeof RATE_LIMIT_ENDPOINTS)[number];
 export type RateLimits = Readonly<Record<RateLimitEndpoint, Readonly<EndpointLimits>>>;
 
@@ -33,6 +33,9 @@ const per = (max: number, windowSeconds: number): Limit => ({ max, windowSeconds
  *   account_linking_tokens is stopped early: 30 a minute per customer address, 300 per bank.
  * - link_2fa: 10 code checks per link attempt in 5 minutes, on top of the factor's own lock after 5
  *   failures. No per-IP limit: many customers share a carrier's address.
+ * - events_poll: a bank long-polls (one request held up to 10 s) or polls again at once while
+ *   `moreAvailable`, taking up to 1000 events a poll; 30 polls a second per bank drains any backlog
+ *   and still stops a poller spinning on `returnImmediately`. Per IP twice that, as for token.
  */
 export const DEFAULT_RATE_LIMITS: RateLimits = Object.freeze({
   token: { perIp: per(3000, 10), perClient: per(2000, 10) },
@@ -42,6 +45,7 @@ export const DEFAULT_RATE_LIMITS: RateLimits = Object.freeze({
   register: { perIp: per(30, 60) },
   link: { perIp: per(30, 60), perClient: per(300, 60) },
   link_2fa: { perClient: per(10, 5 * 60) },
+  events_poll: { perIp: per(600, 10), perClient: per(300, 10) },
 });
 
 const UNIT_SECONDS = { s: 1, m: 60, h: 3600 } as const;

@@ -18,7 +18,7 @@ import { approvedPairs } from "./consent-terms.ts";
 import { checkRedirectUri, LinkParamError, messengerReturnUrl, parsePlainRequest, toPushedRequest, type PushedRequest } from "./link-params.ts";
 import { Errors } from "./linking-errors.ts";
 import type { LimitCounted, RateLimiter } from "../plugins/rate-limit.ts";
-import type { EndpointLimits } from "../plugins/rate-limit-policy.ts";
+import { clientOwnLimit, type EndpointLimits } from "../plugins/rate-limit-policy.ts";
 import type { TotpService } from "./totp-service.ts";
 
 export interface StartQuery {
@@ -143,7 +143,7 @@ export function createLinkingService(deps: LinkingServiceDeps) {
       }
 
       // Everything above needed no network; the Graph call below spends the bank's quota.
-      const limit = deps.linkLimits.perClient;
+      const limit = clientOwnLimit(client.rateLimits, "link") ?? deps.linkLimits.perClient;
       if (limit) {
         const hit = await deps.rateLimiter.hit(`link:client:${client.id}`, limit);
         counted?.("link-client", limit, hit);

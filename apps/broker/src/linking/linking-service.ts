@@ -109,8 +109,10 @@ export function createLinkingService(deps: LinkingServiceDeps) {
   return {
     attemptFor,
 
-    /** GET /link: checks everything Messenger and the bank sent, then sends the browser to the bank. */
-    /** `counted` hears the per-client limit's state, for the answer's RateLimit fields (the route adds them). */
+    /**
+     * GET /link: checks everything Messenger and the bank sent, then sends the browser to the bank.
+     * `counted` hears the per-client limit's state, for the answer's RateLimit fields (the route adds them).
+     */
     async start(query: StartQuery, requestId: string, counted?: LimitCounted): Promise<{ cookie: string; location: string }> {
       const client = await loadClient(query.client_id);
       const messenger = messengerSettings(client, sealer);

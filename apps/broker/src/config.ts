@@ -76,7 +76,7 @@ export const EnvSchema = Type.Object({
     Type.String({
       minLength: 1,
       description:
-        "JSON merged over the default rate limits, per endpoint (`token`, `par`, `register`, `introspect`, `revoke`, `link`, `link_2fa`) and per caller address (`per_ip`) or client (`per_client`; for `link_2fa`, per link attempt), each `COUNT/WINDOW` with the window in `s`, `m` or `h`. README \"Rate limits\" gives the defaults.",
+        "JSON merged over the default rate limits, per endpoint (`token`, `par`, `register`, `introspect`, `revoke`, `link`, `link_2fa`, `events_poll`) and per caller address (`per_ip`) or client (`per_client`; for `link_2fa`, per link attempt), each `COUNT/WINDOW` with the window in `s`, `m` or `h`. README \"Rate limits\" gives the defaults.",
       docDefault: "the defaults in README",
       example: '{"token":{"per_ip":"3000/10s","per_client":"2000/10s"}}',
     }),

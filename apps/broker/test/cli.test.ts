@@ -102,10 +102,11 @@ describe("link-broker (the bin)", () => {
     }, 900_000);
 
     it("clients create, list and disable", () => {
-      const created = cli("clients", "create", "--name", "Demo Bank", "--scope", "balance:read alerts:fraud");
+      const created = cli("clients", "create", "--name", "Demo Bank", "--scope", "balance:read alerts:fraud", "--rate-limits", '{"token":"5000/10s","link":"600/m"}');
       expect(created.code).toBe(0);
       const body = JSON.parse(created.out.slice(0, created.out.lastIndexOf("}") + 1));
-      expect(body).toMatchObject({ client_id: expect.any(String), client_secret: expect.any(String), registration_access_token: expect.any(String), scope: "balance:read alerts:fraud" });
+      expect(body).toMatchObject({ client_id: expect.any(String), client_secret: expect.any(String), registration_access_token: expect.any(String), scope: "balance:read alerts:fraud", rate_limits: { token: "5000/10s", link: "600/m" } });
+      expect(cli("clients", "create", "--name", "X", "--rate-limits", '{"register":"1/s"}')).toMatchObject({ code: 2, err: [expect.stringMatching(/^link-broker: --rate-limits unknown endpoint "register"; a client's own limit can be set for token, /)] });
       clientId = body.client_id;
       const metaFile = join(cwd, "service.json");
       writeFileSync(metaFile, JSON.stringify({ client_name: "Back office", grant_types: ["client_credentials"], scope: "ledger:check" }));
@@ -113,7 +114,7 @@ describe("link-broker (the bin)", () => {
       expect(cli("clients", "create", "--metadata", join(cwd, "missing.json"))).toMatchObject({ code: 2, err: [expect.stringMatching(/--metadata must name a readable JSON file/)] });
 
       const list = cli("clients", "list");
-      expect(list.out).toContain(`${clientId}  "Demo Bank"  balance:read alerts:fraud  enabled`);
+      expect(list.out).toContain(`${clientId}  "Demo Bank"  balance:read alerts:fraud  enabled  rate limits token=5000/10s link=600/m\n`);
       expect(list.out).not.toContain(body.client_secret);
       expect(cli("clients", "disable", "--client-id", clientId)).toMatchObject({ code: 0, out: expect.stringContaining(`disabled ${clientId}`) });
       expect(cli("clients", "list").out).toMatch(new RegExp(`${clientId}  "Demo Bank"  .* disabled 20`));

@@ -2,6 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildTestApp } from "./support/suite-log.ts";
 import { testConfig } from "./support/app.ts";
 import { basic, registerClient, startRunningBroker, type RunningBroker } from "./support/oauth.ts";
+import { systemClock } from "../src/clock.ts";
+import { createSealer } from "../src/crypto/seal.ts";
+import { createClientRepo } from "../src/oauth/clients/client-repo.ts";
+import { createRegistrationService } from "../src/oauth/clients/register-service.ts";
+import type { ClientMetadata } from "../src/oauth/clients/validate-metadata.ts";
+import type { ClientRateLimits } from "../src/plugins/rate-limit-policy.ts";
 
 describe("OAuth rate limits shared through Postgres", () => {
   let broker: RunningBroker;
@@ -84,6 +90,26 @@ describe("BROKER_RATE_LIMITS", () => {
     }
   });
 
+  it("limits the consent-event poll per client and per IP as events_poll says", async () => {
+    const c = await registerClient(broker.url, { grant_types: ["client_credentials"], scope: "ledger:check" });
+    const config = testConfig({ PUBLIC_URL: broker.url, BROKER_RATE_LIMITS: '{"events_poll":{"per_client":"2/m"}}' });
+    const app = await buildTestApp({ config, db: broker.db, logger: false });
+    try {
+      const poll = () => app.inject({ method: "POST", url: "/events/poll", remoteAddress: "192.0.2.12", headers: { authorization: basic(c.client_id, c.client_secret!) }, payload: { returnImmediately: true } });
+      const first = await poll();
+      expect(first.statusCode).toBe(200);
+      expect(first.headers["ratelimit-policy"]).toBe('"events_poll-ip";q=600;w=10, "events_poll-client";q=2;w=60');
+      expect((await poll()).statusCode).toBe(200);
+      const refused = await poll();
+      expect(refused.statusCode).toBe(429);
+      expect(refused.json().error).toBe("rate_limited");
+      expect(Number(refused.headers["retry-after"])).toBeGreaterThanOrEqual(59);
+      expect(refused.headers.ratelimit).toMatch(/^"events_poll-ip";r=597;t=\d+, "events_poll-client";r=0;t=(59|60)$/);
+    } finally {
+      await app.close();
+    }
+  });
+
   it("carries the fields on a refusal before the body is read, and on the linking pages", async () => {
     const config = testConfig({ PUBLIC_URL: broker.url, BROKER_RATE_LIMITS: '{"par":{"per_ip":"1/h"},"link":{"per_ip":"1/h"}}' });
     const app = await buildTestApp({ config, db: broker.db, logger: false });
@@ -104,6 +130,59 @@ describe("BROKER_RATE_LIMITS", () => {
     } finally {
       await app.close();
     }
+  });
+});
+
+describe("a client's own limits, set by the operator at registration", () => {
+  let broker: RunningBroker;
+  beforeAll(async () => {
+    broker = await startRunningBroker();
+  });
+  afterAll(() => broker?.close());
+
+  /** Registration as the CLI does it (`clients create --rate-limits`): the operator's path. */
+  const registerAsOperator = (rateLimits: ClientRateLimits) =>
+    createRegistrationService({ repo: createClientRepo(broker.db), cache: { invalidate: () => {} }, sealer: createSealer(broker.config.masterKey), config: broker.config, clock: systemClock }).register(
+      { client_name: "Big bank", grant_types: ["client_credentials"], scope: "ledger:check" } as ClientMetadata,
+      { rateLimits },
+    );
+  const token = (c: { client_id: string; client_secret?: string }, remoteAddress: string) =>
+    broker.app.inject({ method: "POST", url: "/oauth/token", remoteAddress, headers: { authorization: basic(c.client_id, c.client_secret!), "content-type": "application/x-www-form-urlencoded" }, payload: "grant_type=client_credentials" });
+
+  it("replace the per_client limits of that client only, on every endpoint they name", async () => {
+    const big = await registerAsOperator({ token: "2/m", events_poll: "5/h" });
+    const other = await registerClient(broker.url, { grant_types: ["client_credentials"], scope: "ledger:check" });
+    const first = await token(big, "192.0.2.20");
+    expect(first.headers["ratelimit-policy"]).toBe('"token-ip";q=3000;w=10, "token-client";q=2;w=60');
+    expect((await token(big, "192.0.2.21")).statusCode).toBe(200);
+    const refused = await token(big, "192.0.2.22");
+    expect(refused.statusCode).toBe(429);
+    expect(refused.headers.ratelimit).toMatch(/"token-client";r=0;t=(59|60)$/);
+    // Another client keeps the defaults, and so does the big one where it set nothing.
+    const others = await token(other, "192.0.2.20");
+    expect(others.statusCode).toBe(200);
+    expect(others.headers["ratelimit-policy"]).toBe('"token-ip";q=3000;w=10, "token-client";q=2000;w=10');
+    const poll = await broker.app.inject({ method: "POST", url: "/events/poll", headers: { authorization: basic(big.client_id, big.client_secret!) }, payload: { returnImmediately: true } });
+    expect(poll.headers["ratelimit-policy"]).toBe('"events_poll-ip";q=600;w=10, "events_poll-client";q=5;w=3600');
+    const introspect = await broker.app.inject({ method: "POST", url: "/oauth/introspect", headers: { authorization: basic(big.client_id, big.client_secret!), "content-type": "application/x-www-form-urlencoded" }, payload: "token=x" });
+    expect(introspect.headers["ratelimit-policy"]).toBe('"introspect-ip";q=5000;w=10, "introspect-client";q=4000;w=10');
+  });
+
+  it("cannot be set by a bank registering itself, nor changed by its registration update", async () => {
+    const self = await registerClient(broker.url, { grant_types: ["client_credentials"], scope: "ledger:check", rate_limits: { token: "1000000/s" }, rateLimits: { token: "1000000/s" } });
+    expect((await broker.db.prisma.client.findUnique({ where: { id: self.client_id } }))?.rateLimits).toBeNull();
+    expect((await token(self, "192.0.2.30")).headers["ratelimit-policy"]).toBe('"token-ip";q=3000;w=10, "token-client";q=2000;w=10');
+
+    const big = await registerAsOperator({ token: "7/m" });
+    const put = await broker.app.inject({
+      method: "PUT",
+      url: `/connect/register/${big.client_id}`,
+      headers: { authorization: `Bearer ${big.registration_access_token}` },
+      payload: { client_id: big.client_id, client_name: "Big bank", grant_types: ["client_credentials"], scope: "ledger:check", rate_limits: { token: "1000000/s" } },
+    });
+    expect(put.statusCode).toBe(200);
+    expect(put.json()).not.toHaveProperty("rate_limits");
+    expect((await broker.db.prisma.client.findUnique({ where: { id: big.client_id } }))?.rateLimits).toEqual({ token: "7/m" });
   });
 });
 

@@ -21,7 +21,7 @@ type Operation = {
 type Doc = {
   info: { version: string };
   paths: Record<string, Record<string, Operation>>;
-  components: { securitySchemes: Record<string, unknown>; responses: Record<string, { headers?: Record<string, unknown> }> };
+  components: { securitySchemes: Record<string, unknown>; responses: Record<string, { headers?: Record<string, unknown> }>; headers: Record<string, { description: string }> };
 };
 
 describe("the OpenAPI document", () => {
@@ -78,6 +78,41 @@ describe("the OpenAPI document", () => {
       const statuses = Object.keys(op.responses);
       expect(statuses.some((s) => /^[45]/.test(s)), `${method} ${path}`).toBe(true);
     }
+  });
+
+  it("documents RateLimit-Policy and RateLimit on every answer of a rate-limited endpoint, and Retry-After on its 429", () => {
+    const ref = (name: string) => ({ $ref: `#/components/headers/${name}` });
+    for (const name of ["RateLimit-Policy", "RateLimit", "Retry-After"]) expect(doc.components.headers[name]?.description, name).toBeTruthy();
+    const limited: [path: string, method: string, response429: string][] = [
+      ["/oauth/token", "post", "OAuthError429"],
+      ["/par", "post", "OAuthError429"],
+      ["/oauth/introspect", "post", "OAuthError429"],
+      ["/oauth/revoke", "post", "OAuthError429"],
+      ["/connect/register", "post", "OAuthError429"],
+      ["/connect/register/{client_id}", "get", "OAuthError429"],
+      ["/connect/register/{client_id}", "put", "OAuthError429"],
+      ["/connect/register/{client_id}", "delete", "OAuthError429"],
+      ["/events/poll", "post", "Error429"],
+      ["/link", "get", "Page429"],
+      ["/link/2fa", "get", "Page429"],
+      ["/link/2fa", "post", "Page429"],
+    ];
+    for (const [path, method, response429] of limited) {
+      const op = doc.paths[path]![method]!;
+      expect(op.responses["429"]?.$ref, `${method} ${path}`).toBe(`#/components/responses/${response429}`);
+      const successes = Object.entries(op.responses).filter(([status]) => /^[23]/.test(status));
+      expect(successes.length, `${method} ${path}`).toBeGreaterThan(0);
+      for (const [status, response] of successes) {
+        expect(response.headers, `${method} ${path} ${status}`).toMatchObject({ "RateLimit-Policy": ref("RateLimit-Policy"), RateLimit: ref("RateLimit") });
+      }
+    }
+    for (const name of ["OAuthError429", "Error429", "Page429"]) {
+      expect(doc.components.responses[name]!.headers, name).toEqual({ "Retry-After": ref("Retry-After"), "RateLimit-Policy": ref("RateLimit-Policy"), RateLimit: ref("RateLimit") });
+    }
+    // An endpoint without a limit claims none.
+    const check = doc.paths["/ledger/check"]!.post!;
+    expect(check.responses["429"]).toBeUndefined();
+    expect(check.responses["200"]!.headers ?? {}).not.toHaveProperty("RateLimit");
   });
 
   it("documents the non-JSON bodies as what they are", () => {

@@ -1,11 +1,12 @@
-// `link-broker clients list | create --name ... | disable --client-id ID`
+// `link-broker clients list | create --name ... [--rate-limits JSON] | disable --client-id ID`
 import { readFileSync } from "node:fs";
 import type { ClientMetadata } from "../oauth/clients/validate-metadata.ts";
+import { CLIENT_LIMIT_ENDPOINTS, type ClientRateLimits } from "../plugins/rate-limit-policy.ts";
 import { str, UsageError, type CliGroup } from "./cli-command.ts";
 
 /** Loaded when a command runs: help and usage errors need none of it. */
 const load = async () => {
-  const [{ systemClock }, { createSealer }, { createStaffAuditRepo }, { BrokerError }, { createClientRepo }, { createRegistrationService }, { ClientMetadataInput }, { Value }] = await Promise.all([
+  const [{ systemClock }, { createSealer }, { createStaffAuditRepo }, { BrokerError }, { createClientRepo }, { createRegistrationService }, { ClientMetadataInput }, { Value }, { parseClientRateLimits, RateLimitsError }] = await Promise.all([
     import("../clock.ts"),
     import("../crypto/seal.ts"),
     import("../console/staff-repo.ts"),
@@ -14,8 +15,9 @@ const load = async () => {
     import("../oauth/clients/register-service.ts"),
     import("../oauth/clients/register-schemas.ts"),
     import("typebox/value"),
+    import("../plugins/rate-limit-policy.ts"),
   ]);
-  return { systemClock, createSealer, createStaffAuditRepo, BrokerError, createClientRepo, createRegistrationService, ClientMetadataInput, Value };
+  return { systemClock, createSealer, createStaffAuditRepo, BrokerError, createClientRepo, createRegistrationService, ClientMetadataInput, Value, parseClientRateLimits, RateLimitsError };
 };
 
 function metadataFile(path: string): Record<string, unknown> {
@@ -29,17 +31,25 @@ function metadataFile(path: string): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
+/** `  rate limits token=5000/10s link=600/m`: the operator's own limits of a client, if any. */
+function ownLimits(stored: unknown): string {
+  if (!stored || typeof stored !== "object" || Array.isArray(stored)) return "";
+  // In the endpoints' own order: the database keeps JSON keys in an order of its own.
+  const set = CLIENT_LIMIT_ENDPOINTS.filter((endpoint) => Object.hasOwn(stored, endpoint));
+  return set.length ? `  rate limits ${set.map((endpoint) => `${endpoint}=${String((stored as Record<string, unknown>)[endpoint])}`).join(" ")}` : "";
+}
+
 export const clientsCommands: CliGroup = {
   summary: "registered bank clients",
   commands: {
     list: {
-      summary: "list registered clients (id, name, scopes, state)",
+      summary: "list registered clients (id, name, scopes, state, the operator's own rate limits)",
       access: "read",
       run: async (ctx) => {
         const { createClientRepo } = await load();
         const clients = await createClientRepo(ctx.db).list();
         if (!clients.length) ctx.out("no clients registered");
-        for (const c of clients) ctx.out(`${c.id}  ${JSON.stringify(c.name)}  ${c.scopes.join(" ")}  ${c.deletedAt ? `disabled ${c.deletedAt.toISOString()}` : "enabled"}`);
+        for (const c of clients) ctx.out(`${c.id}  ${JSON.stringify(c.name)}  ${c.scopes.join(" ")}  ${c.deletedAt ? `disabled ${c.deletedAt.toISOString()}` : "enabled"}${ownLimits(c.rateLimits)}`);
       },
     },
     create: {
@@ -50,9 +60,21 @@ export const clientsCommands: CliGroup = {
         scope: { type: "string", value: "SCOPES", description: "space-separated scopes, e.g. \"balance:read alerts:fraud\"" },
         "grant-type": { type: "string", multiple: true, choices: ["authorization_code", "refresh_token", "client_credentials"], description: "grant types (default authorization_code + refresh_token)" },
         metadata: { type: "string", value: "FILE", description: "a JSON file of RFC 7591 metadata (with messenger and bank_idp objects); the options above override it" },
+        "rate-limits": {
+          type: "string",
+          value: "JSON",
+          description: 'this client\'s own per-client limits, over BROKER_RATE_LIMITS\' per_client, e.g. \'{"token":"5000/10s","link":"600/m"}\' (token, par, introspect, revoke, link, events_poll)',
+        },
       },
       run: async (ctx, values) => {
-        const { systemClock, createSealer, BrokerError, createClientRepo, createRegistrationService, ClientMetadataInput, Value } = await load();
+        const { systemClock, createSealer, BrokerError, createClientRepo, createRegistrationService, ClientMetadataInput, Value, parseClientRateLimits, RateLimitsError } = await load();
+        let rateLimits: ClientRateLimits | undefined;
+        try {
+          rateLimits = values["rate-limits"] === undefined ? undefined : parseClientRateLimits(str(values, "rate-limits")!);
+        } catch (err) {
+          if (err instanceof RateLimitsError) throw new UsageError(`--rate-limits ${err.message}`);
+          throw err;
+        }
         const meta: Record<string, unknown> = values.metadata ? metadataFile(str(values, "metadata")!) : {};
         if (values.name !== undefined) meta.client_name = values.name;
         if (values.scope !== undefined) meta.scope = values.scope;
@@ -62,8 +84,8 @@ export const clientsCommands: CliGroup = {
         if (problem) throw new UsageError(`client metadata ${problem.instancePath || "/"} ${problem.message}`);
         try {
           const registration = createRegistrationService({ repo: createClientRepo(ctx.db), cache: { invalidate: () => {} }, sealer: createSealer(ctx.config.masterKey, ctx.config.previousMasterKeys), config: ctx.config, clock: systemClock });
-          const created = await registration.register(meta as ClientMetadata);
-          ctx.out(JSON.stringify({ client_id: created.client_id, client_secret: created.client_secret, registration_access_token: created.registration_access_token, scope: created.scope, grant_types: created.grant_types }, null, 2));
+          const created = await registration.register(meta as ClientMetadata, { rateLimits });
+          ctx.out(JSON.stringify({ client_id: created.client_id, client_secret: created.client_secret, registration_access_token: created.registration_access_token, scope: created.scope, grant_types: created.grant_types, ...(rateLimits ? { rate_limits: rateLimits } : {}) }, null, 2));
           ctx.out("The client_secret and registration_access_token are not shown again.");
         } catch (err) {
           if (err instanceof BrokerError) throw new UsageError(err.message);

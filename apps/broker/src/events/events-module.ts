@@ -143,7 +143,7 @@ export function createEventsModule(deps: EventsModuleDeps) {
   });
 
   const routes: FastifyPluginAsync<{ clientAuth: preHandlerHookHandler }> = async (app, { clientAuth }) => {
-    await app.register(eventsRoutes, { clientAuth, poll, rateLimiter: deps.rateLimiter });
+    await app.register(eventsRoutes, { clientAuth, poll, rateLimiter: deps.rateLimiter, limits: config.rateLimits.events_poll });
   };
   return {
     /** Reads the ledger up to its head now (tests, benchmarks). */

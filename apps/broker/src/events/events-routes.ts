@@ -1,16 +1,16 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { preHandlerHookHandler } from "fastify";
-import { limitByClient, limitByIp, type Limit, type RateLimiter } from "../plugins/rate-limit.ts";
+import { limitByClient, limitByIp, type RateLimiter } from "../plugins/rate-limit.ts";
+import type { EndpointLimits } from "../plugins/rate-limit-policy.ts";
 import { Type } from "typebox";
 import { UnauthorizedError } from "../errors.ts";
 import { MAX_EVENTS, type createPollService } from "./poll-service.ts";
 
-/** Polls per caller address and per bank (a long poll holds one request for up to 10 s). */
-export const POLL_LIMITS: { perIp: Limit; perClient: Limit } = { perIp: { max: 600, windowSeconds: 10 }, perClient: { max: 300, windowSeconds: 10 } };
-
 export interface EventsRoutesOptions {
   clientAuth: preHandlerHookHandler;
   rateLimiter: RateLimiter;
+  /** Polls per caller address and per bank: BROKER_RATE_LIMITS' `events_poll`. */
+  limits: EndpointLimits;
   poll: ReturnType<typeof createPollService>;
 }
 
@@ -41,12 +41,12 @@ const PollAnswer = Type.Object({
 });
 
 /** RFC 8936 poll delivery of consent events (client authentication as at the token endpoint). */
-export const eventsRoutes: FastifyPluginAsyncTypebox<EventsRoutesOptions> = async (app, { clientAuth, poll, rateLimiter }) => {
-  const perClient = limitByClient(rateLimiter, "events_poll", POLL_LIMITS.perClient);
+export const eventsRoutes: FastifyPluginAsyncTypebox<EventsRoutesOptions> = async (app, { clientAuth, poll, rateLimiter, limits }) => {
+  const perClient = limitByClient(rateLimiter, "events_poll", limits.perClient);
   app.post(
     "/events/poll",
     {
-      onRequest: limitByIp(rateLimiter, "events_poll", POLL_LIMITS.perIp),
+      onRequest: limitByIp(rateLimiter, "events_poll", limits.perIp),
       preHandler: [clientAuth, async (request, reply) => {
         const tooMany = await perClient(request, reply);
         if (tooMany) throw tooMany;

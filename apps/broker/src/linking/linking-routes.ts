@@ -75,7 +75,7 @@ export const linkingRoutes: FastifyPluginAsyncTypebox<LinkingRoutesOptions> = as
 
   app.get("/link", { schema: { tags, summary: "Start linking (Messenger's account_link URL)", querystring: StartQuery, response: PageResponse }, config: pageConfig }, async (request, reply) => {
     await limit(reply, `link:ip:${request.ip}`, "link-ip", options.linkIpLimit, Errors.tooManyLinks);
-    const { cookie, location } = await service.start(request.query, request.id);
+    const { cookie, location } = await service.start(request.query, request.id, (policy, rule, hit) => addRateLimitHeaders(reply, policy, rule, hit));
     setAttemptCookie(reply, cookie, secureCookies);
     return reply.header("cache-control", "no-store").redirect(location, 302);
   });

@@ -17,8 +17,8 @@ import type { LinkAttemptRepo } from "./link-attempt-repo.ts";
 import { approvedPairs } from "./consent-terms.ts";
 import { checkRedirectUri, LinkParamError, messengerReturnUrl, parsePlainRequest, toPushedRequest, type PushedRequest } from "./link-params.ts";
 import { Errors } from "./linking-errors.ts";
-import type { RateLimiter } from "../plugins/rate-limit.ts";
-import type { EndpointLimits } from "../plugins/rate-limit-policy.ts";
+import type { LimitCounted, RateLimiter } from "../plugins/rate-limit.ts";
+import { clientOwnLimit, type EndpointLimits } from "../plugins/rate-limit-policy.ts";
 import type { TotpService } from "./totp-service.ts";
 
 export interface StartQuery {
@@ -109,8 +109,11 @@ export function createLinkingService(deps: LinkingServiceDeps) {
   return {
     attemptFor,
 
-    /** GET /link: checks everything Messenger and the bank sent, then sends the browser to the bank. */
-    async start(query: StartQuery, requestId: string): Promise<{ cookie: string; location: string }> {
+    /**
+     * GET /link: checks everything Messenger and the bank sent, then sends the browser to the bank.
+     * `counted` hears the per-client limit's state, for the answer's RateLimit fields (the route adds them).
+     */
+    async start(query: StartQuery, requestId: string, counted?: LimitCounted): Promise<{ cookie: string; location: string }> {
       const client = await loadClient(query.client_id);
       const messenger = messengerSettings(client, sealer);
       const bank = bankIdpSettings(client, sealer);
@@ -142,9 +145,12 @@ export function createLinkingService(deps: LinkingServiceDeps) {
       }
 
       // Everything above needed no network; the Graph call below spends the bank's quota.
-      const limit = deps.linkLimits.perClient;
-      const hit = limit && (await deps.rateLimiter.hit(`link:client:${client.id}`, limit));
-      if (limit && hit && hit.count > limit.max) throw withReturn(retryAfter(Errors.tooManyLinks(), hit.retryAfter), back);
+      const limit = clientOwnLimit(client.rateLimits, "link") ?? deps.linkLimits.perClient;
+      if (limit) {
+        const hit = await deps.rateLimiter.hit(`link:client:${client.id}`, limit);
+        counted?.("link-client", limit, hit);
+        if (hit.count > limit.max) throw withReturn(retryAfter(Errors.tooManyLinks(), hit.retryAfter), back);
+      }
 
       let psid: string;
       try {

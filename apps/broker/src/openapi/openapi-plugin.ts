@@ -47,8 +47,11 @@ const TAG_BY_SEGMENT: Record<string, string> = {
   console: "console",
 };
 
-/** Endpoints behind a rate limit: they may answer 429 with Retry-After. */
-const RATE_LIMITED = /^(POST \/(par|oauth\/token|oauth\/introspect|oauth\/revoke|events\/poll)|\w+ \/connect\/register(\/|$))/;
+/**
+ * Endpoints behind a rate limit (BROKER_RATE_LIMITS, plugins/rate-limit-policy.ts): every answer
+ * carries RateLimit-Policy and RateLimit, and a 429 also Retry-After.
+ */
+const RATE_LIMITED = /^(POST \/(par|oauth\/token|oauth\/introspect|oauth\/revoke|events\/poll)|\w+ \/connect\/register(\/|$)|GET \/link$|(GET|POST) \/link\/2fa$)/;
 
 /** Responses that are not JSON, by "METHOD /path" and status. */
 const NON_JSON: Record<string, Record<string, string[]>> = {
@@ -86,7 +89,24 @@ const ErrorBody = Type.Object(
 const PageBody = Type.String({ description: "A readable HTML page saying what happened and what to do next." });
 
 const json = (ref: string) => ({ "application/json": { schema: { $ref: `#/components/schemas/${ref}` } } });
-const RETRY_AFTER = { "Retry-After": { description: "Seconds until the limit's window resets.", schema: { type: "integer", minimum: 1 } } };
+const DRAFT = "draft-ietf-httpapi-ratelimit-headers-11";
+/** The rate-limit header fields, shared components: each limited answer references them. */
+const HEADERS = {
+  "RateLimit-Policy": {
+    description: `The limits that applied to this request (${DRAFT}), one list member per limit: per caller address first, then per client, e.g. \`"token-ip";q=3000;w=10, "token-client";q=2000;w=10\` (\`q\` requests per \`w\` seconds). README "Rate limits" gives the defaults; the operator sets them with BROKER_RATE_LIMITS.`,
+    schema: { type: "string" },
+  },
+  RateLimit: {
+    description: `Where the caller stands in each limit of RateLimit-Policy (${DRAFT}), in the same order: \`"token-ip";r=2988;t=7, "token-client";r=1990;t=7\` (\`r\` requests left, \`t\` seconds until the window ends).`,
+    schema: { type: "string" },
+  },
+  "Retry-After": { description: "Seconds until the limit's window resets.", schema: { type: "integer", minimum: 1 } },
+};
+const header = (name: keyof typeof HEADERS) => ({ [name]: { $ref: `#/components/headers/${name}` } });
+/** On every answer of a rate-limited endpoint. */
+const RATE_LIMIT_STATE = { ...header("RateLimit-Policy"), ...header("RateLimit") };
+/** On its 429: the state, and when to retry. */
+const RATE_LIMITED_HEADERS = { ...header("Retry-After"), ...RATE_LIMIT_STATE };
 const WWW_AUTHENTICATE = { "WWW-Authenticate": { description: "The scheme expected and the error (RFC 6750 §3, RFC 9449 §7.1).", schema: { type: "string" } } };
 
 /** Shared error responses, referenced by every operation; names end in their status. */
@@ -95,16 +115,17 @@ const ERROR_RESPONSES = {
   OAuthError401: { description: "Client authentication failed (invalid_client) or a token is not valid (invalid_token).", headers: WWW_AUTHENTICATE, content: json("OAuthError") },
   OAuthError403: { description: "The credential is valid but not allowed here (e.g. insufficient_scope).", content: json("OAuthError") },
   OAuthError404: { description: "No such resource for this client.", content: json("OAuthError") },
-  OAuthError429: { description: "Rate limited (error `rate_limited`): wait Retry-After seconds.", headers: RETRY_AFTER, content: json("OAuthError") },
+  OAuthError429: { description: "Rate limited (error `rate_limited`): wait Retry-After seconds.", headers: RATE_LIMITED_HEADERS, content: json("OAuthError") },
   OAuthError500: { description: "Internal error (`internal_error`); nothing about it is exposed.", content: json("OAuthError") },
   Error400: { description: "Invalid request (`invalid_request`).", content: json("Error") },
   Error401: { description: "Authentication required or failed (`invalid_token`, `invalid_client`, `unauthorized`).", headers: WWW_AUTHENTICATE, content: json("Error") },
   Error403: { description: "Not allowed (`forbidden`, `insufficient_scope`, `invalid_verify_token`).", content: json("Error") },
   Error404: { description: "No such resource for this caller (`not_found`).", content: json("Error") },
   Error415: { description: "The body's content type is not the one documented (`unsupported_media_type`).", content: json("Error") },
-  Error429: { description: "Rate limited (`rate_limited`): wait Retry-After seconds.", headers: RETRY_AFTER, content: json("Error") },
+  Error429: { description: "Rate limited (`rate_limited`): wait Retry-After seconds.", headers: RATE_LIMITED_HEADERS, content: json("Error") },
   Error500: { description: "Internal error (`internal_error`); nothing about it is exposed.", content: json("Error") },
   Page4XX: { description: "An error page (HTML).", content: { "text/html": { schema: PageBody } } },
+  Page429: { description: "A page asking to wait (HTML): `rate_limited`, or on the second-factor pages `second_factor_locked`; wait Retry-After seconds.", headers: RATE_LIMITED_HEADERS, content: { "text/html": { schema: PageBody } } },
   Page5XX: { description: "An error page (HTML).", content: { "text/html": { schema: PageBody } } },
 };
 
@@ -162,7 +183,7 @@ export function describeRoute({ schema, url, route }: { schema: Record<string, u
 
 /** The error responses an operation can answer, by status, as references to ERROR_RESPONSES. */
 function errorResponses(f: RouteFacts): Record<string, string> {
-  if (f.format === "page") return { "4XX": "Page4XX", "5XX": "Page5XX" };
+  if (f.format === "page") return { ...(f.limited ? { 429: "Page429" } : {}), "4XX": "Page4XX", "5XX": "Page5XX" };
   const p = f.format === "oauth" ? "OAuthError" : "Error";
   const out: Record<string, string> = {};
   if (f.input || f.secured) out[400] = `${p}400`;
@@ -181,6 +202,7 @@ function finishDocument({ openapiObject }: { openapiObject: Record<string, unkno
   doc.components = {
     ...doc.components,
     schemas: { ...doc.components?.schemas, OAuthError: OAuthErrorBody, Error: ErrorBody },
+    headers: HEADERS,
     securitySchemes: SECURITY_SCHEMES,
   };
   const used: Record<string, unknown> = {};
@@ -189,10 +211,16 @@ function finishDocument({ openapiObject }: { openapiObject: Record<string, unkno
       const facts = operation[FACTS] as RouteFacts | undefined;
       delete operation[FACTS];
       if (!facts) continue;
-      const responses = operation.responses as Record<string, unknown>;
-      // A status the route declares itself keeps its own schema; a page route's 4xx/5xx are pages.
+      const responses = operation.responses as Record<string, Record<string, unknown>>;
+      if (facts.limited) {
+        for (const [status, response] of Object.entries(responses)) {
+          if (/^[23]/.test(status) && !response.$ref) response.headers = { ...(response.headers as object), ...RATE_LIMIT_STATE };
+        }
+      }
+      // A status the route declares itself keeps its own schema; a page route's 4xx/5xx are pages
+      // (but a limited one's 429 is named, for its headers).
       for (const [status, name] of Object.entries(errorResponses(facts))) {
-        if (responses[status] || responses[`${status[0]}XX`]) continue;
+        if (responses[status] || (status !== "429" && responses[`${status[0]}XX`])) continue;
         responses[status] = { $ref: `#/components/responses/${name}` };
         used[name] = ERROR_RESPONSES[name as keyof typeof ERROR_RESPONSES];
       }

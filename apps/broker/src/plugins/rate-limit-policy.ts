@@ -15,7 +15,7 @@ export interface EndpointLimits {
   perClient?: Limit;
 }
 
-export const RATE_LIMIT_ENDPOINTS = ["token", "par", "register", "introspect", "revoke", "link", "link_2fa"] as const;
+export const RATE_LIMIT_ENDPOINTS = ["token", "par", "register", "introspect", "revoke", "link", "link_2fa", "events_poll"] as const;
 export type RateLimitEndpoint = (typeof RATE_LIMIT_ENDPOINTS)[number];
 export type RateLimits = Readonly<Record<RateLimitEndpoint, Readonly<EndpointLimits>>>;
 
@@ -33,6 +33,9 @@ const per = (max: number, windowSeconds: number): Limit => ({ max, windowSeconds
  *   account_linking_tokens is stopped early: 30 a minute per customer address, 300 per bank.
  * - link_2fa: 10 code checks per link attempt in 5 minutes, on top of the factor's own lock after 5
  *   failures. No per-IP limit: many customers share a carrier's address.
+ * - events_poll: a bank long-polls (one request held up to 10 s) or polls again at once while
+ *   `moreAvailable`, taking up to 1000 events a poll; 30 polls a second per bank drains any backlog
+ *   and still stops a poller spinning on `returnImmediately`. Per IP twice that, as for token.
  */
 export const DEFAULT_RATE_LIMITS: RateLimits = Object.freeze({
   token: { perIp: per(3000, 10), perClient: per(2000, 10) },
@@ -42,6 +45,7 @@ export const DEFAULT_RATE_LIMITS: RateLimits = Object.freeze({
   register: { perIp: per(30, 60) },
   link: { perIp: per(30, 60), perClient: per(300, 60) },
   link_2fa: { perClient: per(10, 5 * 60) },
+  events_poll: { perIp: per(600, 10), perClient: per(300, 10) },
 });
 
 const UNIT_SECONDS = { s: 1, m: 60, h: 3600 } as const;
@@ -92,6 +96,52 @@ export function parseRateLimits(json: string | undefined, defaults: RateLimits =
 }
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/**
+ * Endpoints whose per-client limit an operator may set for one client (`clients create
+ * --rate-limits`): not register (no client yet), not link_2fa (counted per link attempt).
+ */
+export const CLIENT_LIMIT_ENDPOINTS = ["token", "par", "introspect", "revoke", "link", "events_poll"] as const satisfies readonly RateLimitEndpoint[];
+type ClientLimitEndpoint = (typeof CLIENT_LIMIT_ENDPOINTS)[number];
+/** As stored with the client: `{"token":"5000/10s"}`, the operator's own text. */
+export type ClientRateLimits = Partial<Record<ClientLimitEndpoint, string>>;
+
+/** One client's own per-client limits, as JSON text (the CLI's option). Throws RateLimitsError. */
+export function parseClientRateLimits(json: string): ClientRateLimits {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    throw new RateLimitsError('is not valid JSON; e.g. {"token":"5000/10s"}');
+  }
+  if (!isPlainObject(parsed)) throw new RateLimitsError(`must be a JSON object of endpoints (${CLIENT_LIMIT_ENDPOINTS.join(", ")})`);
+  const out: ClientRateLimits = {};
+  for (const [endpoint, text] of Object.entries(parsed)) {
+    if (!(CLIENT_LIMIT_ENDPOINTS as readonly string[]).includes(endpoint)) throw new RateLimitsError(`unknown endpoint ${JSON.stringify(endpoint.slice(0, 40))}; a client's own limit can be set for ${CLIENT_LIMIT_ENDPOINTS.join(", ")}`);
+    if (typeof text !== "string" || !parseLimit(text)) throw new RateLimitsError(`${endpoint} must be "COUNT/WINDOW" such as "5000/10s" (window in s, m or h, at most 24h)`);
+    out[endpoint as ClientLimitEndpoint] = text;
+  }
+  return out;
+}
+
+const parsedTexts = new Map<string, Limit | undefined>();
+
+/**
+ * The limit a client's stored `rateLimits` sets for `endpoint`, if any (else the endpoint's
+ * per_client limit applies). On the hot path: each text is parsed once per process.
+ */
+export function clientOwnLimit(stored: unknown, endpoint: string): Limit | undefined {
+  if (!isPlainObject(stored)) return undefined;
+  const text = stored[endpoint];
+  if (typeof text !== "string") return undefined;
+  let limit = parsedTexts.get(text);
+  if (limit === undefined && !parsedTexts.has(text)) {
+    if (parsedTexts.size > 1_000) parsedTexts.clear();
+    limit = parseLimit(text);
+    parsedTexts.set(text, limit);
+  }
+  return limit;
+}
 
 /** What a limited endpoint counted, for the RateLimit header fields. */
 export interface Counted {

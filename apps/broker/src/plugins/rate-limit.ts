@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from "fastify";
 import { TooManyRequestsError } from "../errors.ts";
 import type { RateLimitRepo } from "./rate-limit-repo.ts";
-import { type Limit, rateLimitFields } from "./rate-limit-policy.ts";
+import { clientOwnLimit, type Limit, rateLimitFields } from "./rate-limit-policy.ts";
 
 export type { Limit } from "./rate-limit-policy.ts";
 
@@ -21,6 +21,9 @@ export interface Hit {
   count: number;
   retryAfter: number;
 }
+
+/** Told of each limit counted for a request, so its answer can carry the RateLimit fields. */
+export type LimitCounted = (policy: string, limit: Limit, hit: Hit) => void;
 
 /**
  * The broker's one rate limiter: windows shared by every broker process through the RateLimit
@@ -140,12 +143,15 @@ export function limitByIp(limiter: RateLimiter, name: string, limit: Limit | und
 }
 
 /**
- * Keyed by the authenticated client; runs right after client authentication. Answers the 429
- * error, or undefined, synchronously unless the window is new in this process.
+ * Keyed by the authenticated client; runs right after client authentication. The client's own
+ * limit for `name`, when the operator set one, replaces `limit`. Answers the 429 error, or
+ * undefined, synchronously unless the window is new in this process.
  */
 export function limitByClient(limiter: RateLimiter, name: string, limit: Limit | undefined) {
   return (request: FastifyRequest, reply: FastifyReply): TooManyRequestsError | undefined | Promise<TooManyRequestsError | undefined> => {
-    if (!limit || !request.client) return undefined;
-    return checkLimit(limiter, `${name}:client:${request.client.id}`, `${name}-client`, limit, reply);
+    if (!request.client) return undefined;
+    const rule = clientOwnLimit(request.client.rateLimits, name) ?? limit;
+    if (!rule) return undefined;
+    return checkLimit(limiter, `${name}:client:${request.client.id}`, `${name}-client`, rule, reply);
   };
 }

@@ -64,4 +64,31 @@ describe("/link spends no Graph quota for callers over their limit", () => {
     expect(refused).toBeGreaterThanOrEqual(4);
     expect(graphLookups() - before).toBeLessThanOrEqual(LINK_CLIENT_LIMIT.max + 1);
   });
+
+  it("the per-client limit's answers and its 429 carry RateLimit-Policy and RateLimit beside the per-IP limit's", async () => {
+    const bank = await env.seedClient();
+    toWindowStart();
+    const policy = `"link-ip";q=${LINK_IP_LIMIT.max};w=60, "link-client";q=${LINK_CLIENT_LIMIT.max};w=60`;
+    const first = await env.broker.inject({ url: bogusLink({}, bank.id), remoteAddress: "10.1.0.0" });
+    expect(first.statusCode).toBe(400); // the bogus token, after the limits
+    expect(first.headers["ratelimit-policy"]).toBe(policy);
+    expect(first.headers.ratelimit).toMatch(new RegExp(`^"link-ip";r=${LINK_IP_LIMIT.max - 1};t=\\d+, "link-client";r=${LINK_CLIENT_LIMIT.max - 1};t=\\d+$`));
+    let last = first;
+    for (let i = 1; i <= LINK_CLIENT_LIMIT.max + 1 && last.statusCode !== 429; i++) last = await env.broker.inject({ url: bogusLink({}, bank.id), remoteAddress: `10.1.0.${i}` });
+    expect(last.statusCode).toBe(429);
+    expect(Number(last.headers["retry-after"])).toBeGreaterThanOrEqual(1);
+    expect(last.headers["ratelimit-policy"]).toBe(policy);
+    expect(last.headers.ratelimit).toMatch(/^"link-ip";r=\d+;t=\d+, "link-client";r=0;t=\d+$/);
+  });
+
+  it("a bank's own link limit, set by the operator, replaces the per-client one for that bank only", async () => {
+    const bank = await env.seedClient({ rateLimits: { link: "2/m" } });
+    toWindowStart();
+    const answers = [];
+    for (let i = 0; i < 3; i++) answers.push(await env.broker.inject({ url: bogusLink({}, bank.id), remoteAddress: `10.2.0.${i}` }));
+    expect(answers.map((a) => a.statusCode)).toEqual([400, 400, 429]);
+    expect(answers[2]!.headers["ratelimit-policy"]).toBe(`"link-ip";q=${LINK_IP_LIMIT.max};w=60, "link-client";q=2;w=60`);
+    const other = await env.broker.inject({ url: bogusLink({}, client.id), remoteAddress: "10.2.1.0" });
+    expect(other.headers["ratelimit-policy"]).toBe(`"link-ip";q=${LINK_IP_LIMIT.max};w=60, "link-client";q=${LINK_CLIENT_LIMIT.max};w=60`);
+  });
 });

@@ -71,6 +71,8 @@ export interface SeedClientOptions {
   scopes?: string[];
   messenger?: boolean;
   bankIdp?: boolean;
+  /** The operator's own per-client limits (CLI `clients create --rate-limits`). */
+  rateLimits?: Record<string, string>;
 }
 
 export interface SeededClient {
@@ -160,6 +162,7 @@ export async function startLinkingEnv(
           grantTypes: ["authorization_code", "refresh_token"],
           scopes: o.scopes ?? ["balance:read", "transactions:read", "alerts:fraud", "support:chat"],
           requirePar: o.requirePar ?? false,
+          ...(o.rateLimits ? { rateLimits: o.rateLimits } : {}),
           messengerPageId: withMessenger ? graph.pageId : null,
           messengerPageTokenSealed: withMessenger ? seal(graph.pageAccessToken, "page_access_token") : null,
           messengerAppSecretSealed: withMessenger ? seal(appSecret, "app_secret") : null,

@@ -10,6 +10,7 @@ import { createAddressPolicy } from "../../net/address-policy.ts";
 import type { ClientCache, ClientRepo, ClientRow } from "./client-repo.ts";
 import type { ClientMetadataOutput } from "./register-schemas.ts";
 import { validateMetadata, type ClientMetadata } from "./validate-metadata.ts";
+import type { ClientRateLimits } from "../../plugins/rate-limit-policy.ts";
 
 type Output = Static<typeof ClientMetadataOutput>;
 
@@ -116,7 +117,11 @@ export function createRegistrationService(deps: { repo: ClientRepo; cache: Pick<
       if (!token || !constantEquals(token, config.registrationToken)) throw InvalidToken("initial access token is missing or not valid");
     },
 
-    async register(meta: ClientMetadata): Promise<Output> {
+    /**
+     * RFC 7591 registration. `operator` holds what only the operator may set (the CLI passes it;
+     * the HTTP endpoint never does): the client's own per-client rate limits.
+     */
+    async register(meta: ClientMetadata, operator: { rateLimits?: ClientRateLimits } = {}): Promise<Output> {
       if (meta.client_id !== undefined) throw InvalidClientMetadata("client_id is assigned by the broker");
       const v = validateMetadata(meta, config.production, addresses);
       const id = randomToken(18);
@@ -129,6 +134,7 @@ export function createRegistrationService(deps: { repo: ClientRepo; cache: Pick<
         registrationTokenHash: hashToken(registrationToken),
         ...metadataColumns(v),
         ...extensionColumns(id, meta),
+        ...(operator.rateLimits && Object.keys(operator.rateLimits).length ? { rateLimits: operator.rateLimits } : {}),
         createdAt: clock.now(),
       });
       return { ...view(row), ...(secret ? { client_secret: secret } : {}), registration_access_token: registrationToken };

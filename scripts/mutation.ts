@@ -5,7 +5,7 @@
 // One mutant at a time, incremental: a re-run tests only mutants whose code or tests changed
 // (reports/mutation/<scope>.incremental.json). Scores: reports/mutation/<scope>.json.
 import { spawnSync } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 interface Scope {
@@ -28,6 +28,19 @@ const authzTests = ["test/authorization-checks.test.ts", "test/security/authoriz
 
 // Everything that exchanges codes and refresh tokens with real clients and a real ledger.
 const tokenTests = ["test/oauth-code.test.ts", "test/refresh-lifetime.test.ts", "test/security/catalogue-codes-tokens.test.ts", "src/oauth/checks/check-pkce.test.ts"];
+
+/**
+ * `file:start-end` for the method that starts at the line holding `opening`, to its closing line at
+ * the same indentation, so a scope follows the method when the file around it changes.
+ */
+function methodLines(cwd: string, file: string, opening: string): string {
+  const lines = readFileSync(join(import.meta.dirname, "..", cwd, file), "utf8").split("\n");
+  const start = lines.findIndex((l) => l.includes(opening));
+  if (start < 0) throw new Error(`${file} has no line with ${opening}`);
+  const indent = /^\s*/.exec(lines[start]!)![0];
+  const end = lines.findIndex((l, i) => i > start && l === `${indent}},`);
+  return `${file}:${start + 1}-${end + 1}`;
+}
 
 export const SCOPES: Record<string, Scope> = {
   // Who may see or end which token, and whose ledger a caller reads.
@@ -106,7 +119,7 @@ export const SCOPES: Record<string, Scope> = {
   // approval grants (consent-terms.ts).
   "linking-consent": {
     cwd: "apps/broker",
-    mutate: ["src/linking/linking-service.ts:281-326", "src/linking/consent-terms.ts"],
+    mutate: [methodLines("apps/broker", "src/linking/linking-service.ts", "async decide("), "src/linking/consent-terms.ts"],
     tests: ["test/linking-flow.test.ts", "test/concurrent-approval.test.ts", "src/linking/linking-pages.test.ts", "src/linking/consent-terms.test.ts"],
   },
   // The ledger's tenant filters: a bank's reads see only its own consents.

@@ -121,6 +121,8 @@ export const SCOPES: Record<string, Scope> = {
     cwd: "apps/broker",
     mutate: [methodLines("apps/broker", "src/linking/linking-service.ts", "async decide("), "src/linking/consent-terms.ts"],
     tests: ["test/linking-flow.test.ts", "test/concurrent-approval.test.ts", "src/linking/linking-pages.test.ts", "src/linking/consent-terms.test.ts"],
+    // The decisions, not the wording of the pages they lead to.
+    excludedMutations: ["StringLiteral"],
   },
   // The ledger's tenant filters: a bank's reads see only its own consents.
   "ledger-tenant": {

@@ -27,7 +27,7 @@ const brokerAuthTests = ["test/authorization-checks.test.ts", "test/oauth-code.t
 const authzTests = ["test/authorization-checks.test.ts", "test/security/authorization-edges.test.ts"];
 
 // Everything that exchanges codes and refresh tokens with real clients and a real ledger.
-const tokenTests = ["test/oauth-code.test.ts", "test/refresh-lifetime.test.ts", "test/security/catalogue-codes-tokens.test.ts", "src/oauth/checks/check-pkce.test.ts"];
+const tokenTests = ["test/oauth-code.test.ts", "test/refresh-lifetime.test.ts", "test/security/catalogue-codes-tokens.test.ts", "src/oauth/checks/check-pkce.test.ts", "src/oauth/token/access-token.test.ts"];
 
 /**
  * `file:start-end` for the method that starts at the line holding `opening`, to its closing line at

@@ -156,7 +156,7 @@ describe("authorization_code", () => {
   it("refuses a client not registered for the grant, and a missing code", async () => {
     const t = setup();
     t.addCode("c1");
-    await expect(t.exchange("c1", { client: t.client("bank-a", ["refresh_token"]) })).rejects.toMatchObject(grantError("unauthorized_client"));
+    await expect(t.exchange("c1", { client: t.client("bank-a", ["refresh_token"]) })).rejects.toMatchObject(grantError("unauthorized_client", "this client is not registered for authorization_code"));
     for (const code of [undefined, "", 42]) await expect(t.exchange(code)).rejects.toMatchObject(grantError("invalid_request", "code is required"));
     await expect(t.exchange("unknown")).rejects.toMatchObject(grantError("invalid_grant", "authorization code is invalid"));
     expect(t.mem.codes.get(hashToken("c1"))!.consumedAt).toBeNull();
@@ -206,6 +206,23 @@ describe("authorization_code", () => {
     expect(t.mem.grants.get("winner")).toMatchObject({ revokedReason: "code_replayed" });
   });
 
+  it("treats a lost race as a replay even when the code is gone by the time it is read again", async () => {
+    const t = setup();
+    t.addCode("c1");
+    t.mem.repo.exchangeCode = async () => {
+      t.mem.codes.clear();
+      return false;
+    };
+    await expect(t.exchange("c1")).rejects.toMatchObject(grantError("invalid_grant", "authorization code was already used"));
+  });
+
+  it("asks the link only about a code that carries both a link and a consent", async () => {
+    const t = setup({ linkActive: false });
+    t.addCode("c1", { consentId: null });
+    expect((await t.exchange("c1")).access_token).toBeTruthy();
+    expect(t.linkChecks).toEqual([]);
+  });
+
   it("revokes the new grant when the consent or the link ended before the exchange", async () => {
     for (const [options, reason, message] of [
       [{ consentActive: false }, "consent_inactive", "consent is no longer active"],
@@ -242,11 +259,12 @@ describe("refresh_token", () => {
     expect(t.claimsOf(res.access_token)).toMatchObject({ sub: "sub-1", link_id: "link-1", consent_id: "consent-1", client_id: "bank-a" });
     const saved = [...t.mem.access.values()].find((a) => a.jti === t.claimsOf(res.access_token).jti)!;
     expect(saved).toMatchObject({ grantId: t.grant.id, clientId: "bank-a" });
+    expect(saved.expiresAt.getTime()).toBe((t.claimsOf(res.access_token).exp as number) * 1000);
   });
 
   it("refuses a client not registered for it, a missing token, an unknown one and another client's", async () => {
     const t = await linked();
-    await expect(t.refreshWith(t.rt, { client: t.client("bank-a", ["authorization_code"]) })).rejects.toMatchObject(grantError("unauthorized_client"));
+    await expect(t.refreshWith(t.rt, { client: t.client("bank-a", ["authorization_code"]) })).rejects.toMatchObject(grantError("unauthorized_client", "this client is not registered for refresh_token"));
     for (const token of [undefined, "", 7]) await expect(t.refreshWith(token)).rejects.toMatchObject(grantError("invalid_request", "refresh_token is required"));
     await expect(t.refreshWith("unknown")).rejects.toMatchObject(grantError("invalid_grant", "refresh token is invalid"));
     await expect(t.refreshWith(t.rt, { client: t.client("bank-b") })).rejects.toMatchObject(grantError("invalid_grant", "refresh token is invalid"));
@@ -288,6 +306,20 @@ describe("refresh_token", () => {
       await expect(t.refreshWith(t.rt)).rejects.toMatchObject(grantError("invalid_grant", "consent is no longer active"));
       expect(t.grant).toMatchObject({ revokedReason: "consent_inactive" });
     }
+  });
+
+  it("refuses an expired token as expired, without ending the grant, though it was spent or its grant is gone", async () => {
+    const t = setup({ consentUntil: undefined });
+    t.addCode("c1", { consentId: null, linkId: null });
+    const first = (await t.exchange("c1")).refresh_token!;
+    await t.refreshWith(first);
+    const spent = t.mem.refresh.get(hashToken(first))!;
+    spent.expiresAt = t.now();
+    await expect(t.refreshWith(first)).rejects.toMatchObject(grantError("invalid_grant", "refresh token has expired"));
+    const grant = [...t.mem.grants.values()][0]!;
+    expect(grant.revokedAt).toBeNull();
+    t.mem.grants.clear();
+    await expect(t.refreshWith(first)).rejects.toMatchObject(grantError("invalid_grant", "refresh token has expired"));
   });
 
   it("lets a consent keep a refresh token alive past the token's own expiry", async () => {
@@ -357,7 +389,7 @@ describe("client_credentials", () => {
     const res = await t.handlers.client_credentials!({ client: t.client(), body: { scope: "ledger:check" }, jkt: "thumb" });
     expect(res).toMatchObject({ token_type: "DPoP", scope: "ledger:check" });
     expect(t.claimsOf(res.access_token)).toMatchObject({ sub: "bank-a", client_id: "bank-a", cnf: { jkt: "thumb" } });
-    await expect(t.handlers.client_credentials!({ client: t.client("bank-a", ["authorization_code"]), body: { scope: "ledger:check" }, jkt: undefined })).rejects.toMatchObject(grantError("unauthorized_client"));
+    await expect(t.handlers.client_credentials!({ client: t.client("bank-a", ["authorization_code"]), body: { scope: "ledger:check" }, jkt: undefined })).rejects.toMatchObject(grantError("unauthorized_client", "this client is not registered for client_credentials"));
   });
 });
 

@@ -14,7 +14,9 @@
 // bench/results/deployed.json and bench/results/deployed.svg (README shows the chart).
 // For profiling: BENCH_BROKER_NODE_ARGS adds node options to the broker (e.g. "--cpu-prof
 // --cpu-prof-dir=/tmp/prof") and BENCH_ONLY keeps the scenarios whose name contains it (e.g.
-// "refresh"; the linking journeys run only for the full set or "refresh"); BENCH_BROKER_ENV (JSON)
+// "refresh"; the linking journeys run only for the full set, "refresh" or "linking", which runs
+// nothing else); BENCH_BROKER_DIR runs an existing deployment (a build.mjs OUT_DIR, e.g. of another
+// commit, to compare two builds in one sitting) instead of building one; BENCH_BROKER_ENV (JSON)
 // adds environment to the broker (e.g. {"LOG_LEVEL":"silent"} to price the default logging).
 // Results are then printed but not written. BENCH_WARMUP (default 5) seconds of unrecorded load
 // come first for each fixed-body scenario.
@@ -80,8 +82,9 @@ async function waitReady(url: string, child: ChildProcess, ms = 120_000): Promis
 async function main() {
   const startedLoad = load();
   process.stdout.write(`load average at start: ${startedLoad}\n`);
-  const deployDir = mkdtempSync(join(tmpdir(), "lb-deployed-"));
-  execFileSync(process.execPath, [join(root, "apps/broker/scripts/build.mjs"), deployDir], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
+  const prebuilt = process.env.BENCH_BROKER_DIR;
+  const deployDir = prebuilt ?? mkdtempSync(join(tmpdir(), "lb-deployed-"));
+  if (!prebuilt) execFileSync(process.execPath, [join(root, "apps/broker/scripts/build.mjs"), deployDir], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
 
   const scratch = await createScratchDatabase(baseUrl);
   const dbUrl = new URL(scratch.url);
@@ -108,7 +111,8 @@ async function main() {
     ...(JSON.parse(process.env.BENCH_BROKER_ENV ?? "{}") as Record<string, string>),
   };
   const only = process.env.BENCH_ONLY;
-  const logFile = join(deployDir, "broker.log");
+  const logDir = mkdtempSync(join(tmpdir(), "lb-deployed-log-"));
+  const logFile = join(logDir, "broker.log");
   const startBroker = async (): Promise<{ child: ChildProcess; ms: number }> => {
     const fd = openSync(logFile, "a");
     const t0 = performance.now();
@@ -189,16 +193,36 @@ async function main() {
       if (res.status !== 200) throw new Error(`code exchange answered ${res.status}`);
       return ((await res.json()) as { refresh_token: string }).refresh_token;
     };
-    const brokerMsPerFlow: number[] = [];
-    const journeys = !only || "broker refresh_token".includes(only);
+    // Per journey, from the access log: the total time of its requests, and of that the time the
+    // broker waited on the bank's IdP and Graph (`upstream_ms`), which is theirs; the rest is the
+    // broker's own. Per step too, and the broker's CPU time over the journeys.
+    const flows: { total: number; upstream: number }[] = [];
+    const steps = new Map<string, number[]>();
+    const journeys = !only || "broker refresh_token linking".includes(only);
+    const flowCpuBefore = cpuMs(broker.pid!);
     for (let i = 0; i < (journeys ? 30 : 0); i++) {
       const from = statSync(logFile).size;
       await journey();
       await new Promise((r) => setTimeout(r, 50)); // the asynchronous log writer
       const lines = readFileSync(logFile, "utf8").slice(from).split("\n");
-      let ms = 0;
-      for (const l of lines) if (l.includes('"msg":"request"') && /"route":"\/(link|oauth\/token)/.test(l)) ms += Number(/"ms":([\d.]+)/.exec(l)?.[1] ?? 0);
-      brokerMsPerFlow.push(ms);
+      const flow = { total: 0, upstream: 0 };
+      for (const l of lines) {
+        if (!l.includes('"msg":"request"') || !/"route":"\/(link|oauth\/token)/.test(l)) continue;
+        const { method, route, ms, upstream_ms = 0 } = JSON.parse(l) as { method: string; route: string; ms: number; upstream_ms?: number };
+        flow.total += ms;
+        flow.upstream += upstream_ms;
+        const step = `${method} ${route}`;
+        steps.set(step, [...(steps.get(step) ?? []), ms - upstream_ms]);
+      }
+      flows.push(flow);
+    }
+    const flowCpuMs = journeys ? (cpuMs(broker.pid!) - flowCpuBefore) / 30 : 0;
+    const flowTotal = median(flows.map((f) => f.total));
+    const flowUpstream = median(flows.map((f) => f.upstream));
+    const flowOwn = median(flows.map((f) => f.total - f.upstream));
+    if (journeys) {
+      process.stdout.write(`linking flow, 30 one at a time, median per flow: total ${flowTotal.toFixed(1)} ms, waiting on the bank IdP and Graph ${flowUpstream.toFixed(1)} ms, broker's own ${flowOwn.toFixed(1)} ms; broker CPU ${flowCpuMs.toFixed(1)} ms per flow\n`);
+      process.stdout.write(`  broker's own time per step (median): ${[...steps].map(([step, ms]) => `${step} ${median(ms).toFixed(1)}`).join(", ")}\n`);
     }
     const concurrentFlows = journeys ? 64 : 0;
     const [flowWall, flowPeak] = await withPeakRss(broker.pid!, async () => {
@@ -210,7 +234,7 @@ async function main() {
       return performance.now() - t0;
     });
     const flowsPerSecond = (concurrentFlows / flowWall) * 1000;
-    if (journeys) process.stdout.write(`linking flow: broker time per flow median ${median(brokerMsPerFlow).toFixed(1)} ms (30 one at a time); ${flowsPerSecond.toFixed(1)} flows/s with 8 at once; peak RSS ${flowPeak.toFixed(0)} MB\n`);
+    if (journeys) process.stdout.write(`linking flow: ${flowsPerSecond.toFixed(1)} flows/s with 8 at once; peak RSS ${flowPeak.toFixed(0)} MB\n`);
 
     // Refresh: each wrk connection takes a token from a queue and puts back the one it gets.
     const refreshScript = async () => {
@@ -269,7 +293,7 @@ end
     ];
     const chosen = plan.filter(([name]) => !only || name.includes(only));
     if (warmup > 0) for (const [, , warm] of chosen) await warm?.();
-    for (let round = 1; round <= rounds; round++) {
+    for (let round = 1; round <= (chosen.length ? rounds : 0); round++) {
       process.stdout.write(`-- round ${round}/${rounds} (load ${load()})\n`);
       for (const [name, run] of chosen) {
         await run();
@@ -288,7 +312,15 @@ end
       method: { load: "wrk -t1", connections, seconds, rounds, warmupSeconds: warmup, figure: "median of rounds", logLevel: "default (info), to a file", rateLimits: "raised through BROKER_RATE_LIMITS" },
       startToReadyMs: { firstStartMigrating: Math.round(first.ms), median: Math.round(median(starts)), starts: starts.map(Math.round) },
       rssMb: { idle: Math.round(idleRss), peakUnderLoad: Math.round(Math.max(flowPeak, ...Object.values(summary).map((s) => s.peakRssMb))) },
-      linkingFlow: { brokerMsPerFlowMedian: Number(median(brokerMsPerFlow).toFixed(1)), flowsPerSecond: Number(flowsPerSecond.toFixed(1)), concurrency: 8 },
+      linkingFlow: {
+        totalMsPerFlowMedian: Number(flowTotal.toFixed(1)),
+        upstreamMsPerFlowMedian: Number(flowUpstream.toFixed(1)),
+        brokerOwnMsPerFlowMedian: Number(flowOwn.toFixed(1)),
+        brokerCpuMsPerFlow: Number(flowCpuMs.toFixed(1)),
+        brokerOwnMsPerStepMedian: Object.fromEntries([...steps].map(([step, ms]) => [step, Number(median(ms).toFixed(1))])),
+        flowsPerSecond: Number(flowsPerSecond.toFixed(1)),
+        concurrency: 8,
+      },
       scenarios: summary,
       ratios: {
         clientCredentialsVsOidcProvider: ratio("broker client_credentials", "oidc-provider client_credentials"),
@@ -306,8 +338,9 @@ end
     await new Promise((r) => setTimeout(r, 1000));
     await Promise.all([graph.close(), idp.close()]);
     await scratch.drop();
-    // The deployment (about 160 MB) and the broker's log.
-    rmSync(deployDir, { recursive: true, force: true });
+    // The deployment (about 160 MB; not one given in BENCH_BROKER_DIR) and the broker's log.
+    if (!prebuilt) rmSync(deployDir, { recursive: true, force: true });
+    rmSync(logDir, { recursive: true, force: true });
   }
 }
 

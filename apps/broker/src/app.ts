@@ -20,7 +20,7 @@ import { createLinkingModule } from "./linking/linking-module.ts";
 import type { LinkLimits } from "./linking/linking-service.ts";
 import { createLinksRepo } from "./links/links-repo.ts";
 import { createLinksModule } from "./links/links-module.ts";
-import { createAccessLogger, loggerOptions } from "./logger.ts";
+import { createAccessLogger, lazyChildLogger, loggerOptions } from "./logger.ts";
 import type { GraphClient } from "./messenger/graph-client.ts";
 import { createMessengerModule } from "./messenger/messenger-module.ts";
 import { createKeysModule } from "./oauth/keys/keys-module.ts";
@@ -78,9 +78,11 @@ function createModules(ctx: BrokerContext, deps: AppDeps) {
   // The links' store, made before OAuth: a code is exchanged only while its link is active and
   // holds the code's consent. The links module below keeps it.
   const linksRepo = createLinksRepo(ctx.db);
-  // A refresh token lives as long as its consent, whatever the consent's duration (1–365 days).
-  const consentExpiry: OAuthModuleDeps["consentExpiry"] = (consentId) => ledger.ledger.activeUntil(consentId);
-  const oauth = createOAuthModule({ ...ctx, keyStore: keys.keyStore, consentCheck, consentExpiry, linkCheck: linksRepo.holdsConsent, ...deps.oauth });
+  // A refresh token lives as long as its consent, whatever the consent's duration (1–365 days):
+  // the code exchange and the refresh grant read the consent's row with the code or token (one
+  // query) and ask the ledger's rule.
+  const consentUntil: OAuthModuleDeps["consentUntil"] = (consent) => ledger.ledger.activeUntilOf(consent);
+  const oauth = createOAuthModule({ ...ctx, keyStore: keys.keyStore, consentCheck, consentUntil, linkCheck: linksRepo.holdsConsent, ...deps.oauth });
   const ports: ModulePorts = { oauth, ledger: ledger.ledger, clientAuth: oauth.clientAuth, ...deps.ports };
   const messenger = createMessengerModule({ ...ctx, clients: oauth.clients, graph: deps.graph });
   const links = createLinksModule({ ...ctx, repo: linksRepo, oauth: ports.oauth, ledger: ports.ledger, jobHandlers: messenger.jobHandlers });
@@ -103,6 +105,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     genReqId: () => randomUUID(),
     // plugins/access-log.ts writes one line per request instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
+    // request.log is made on its first line (logger.ts LazyChildLogger): most requests write none.
+    ...(deps.logger === false ? {} : { childLoggerFactory: lazyChildLogger }),
     requestIdHeader: false,
     trustProxy: trustProxyOption(config.trustProxy),
     bodyLimit: 64 * 1024,

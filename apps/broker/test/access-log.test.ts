@@ -5,6 +5,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestBroker, type TestBroker } from "./support/app.ts";
+import { driveLinkFlow } from "./support/link-flow.ts";
+import { startLinkingEnv } from "./support/linking-env.ts";
 import { freePort } from "./support/ports.ts";
 
 describe("access log: one line per request", () => {
@@ -40,6 +42,30 @@ describe("access log: one line per request", () => {
     expect(mine).toHaveLength(1);
     expect(mine[0]).toMatchObject({ route: "(unmatched)", status: 404, error: "not_found" });
     expect(JSON.stringify(mine)).not.toContain("CODE-SECRET");
+  });
+});
+
+describe("access log: the time a request waited on servers outside", () => {
+  it("writes upstream_ms on the lines of the steps that call the bank's IdP or Graph, and only there", async () => {
+    const lines: string[] = [];
+    const env = await startLinkingEnv({ logStream: { write: (line: string) => void lines.push(line) } });
+    try {
+      const bank = await env.registerBank({ metadata: { require_pushed_authorization_requests: false } });
+      await driveLinkFlow(env, { clientId: bank.client_id });
+      const requests = lines.map((l) => JSON.parse(l)).filter((l) => l.msg === "request");
+      const lineOf = (method: string, route: string) => requests.find((l) => l.method === method && l.route === route);
+      // /link: Graph (the PSID) and the IdP's discovery; the callback: the code exchange at the
+      // bank; the consent page: the Messenger profile. The wait is part of the request's time.
+      for (const [method, route] of [["GET", "/link"], ["GET", "/link/callback"], ["GET", "/link/consent"]] as const) {
+        const line = lineOf(method, route);
+        expect(line, `${method} ${route}`).toBeDefined();
+        expect(typeof line.upstream_ms).toBe("number");
+        expect(line.upstream_ms).toBeLessThanOrEqual(line.ms);
+      }
+      for (const [method, route] of [["GET", "/link/2fa"], ["POST", "/link/2fa"], ["POST", "/link/consent"]] as const) expect(lineOf(method, route)).not.toHaveProperty("upstream_ms");
+    } finally {
+      await env.close();
+    }
   });
 });
 

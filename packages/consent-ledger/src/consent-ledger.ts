@@ -459,11 +459,13 @@ export function createConsentLedger(options: ConsentLedgerOptions) {
       return !!c && effectiveState(c.status, c.expiresAt, clock.now()) === "active";
     },
 
-    /** Until when this consent is active: its expiry while active now, else undefined (ended or unknown). */
-    async activeUntil(consentId: string): Promise<Date | undefined> {
-      if (!nonEmpty(consentId)) return undefined;
-      const c = await store.consentById(consentId);
-      return c && effectiveState(c.status, c.expiresAt, clock.now()) === "active" ? c.expiresAt : undefined;
+    /**
+     * Until when a consent is active: its expiry while active now, else undefined (ended, or
+     * null or undefined: unknown). For a consent row the caller read itself, with the code or
+     * token that names it in one query (the code exchange, the refresh grant): no read of its own.
+     */
+    activeUntilOf(consent: { status: string; expiresAt: Date } | null | undefined): Date | undefined {
+      return consent && effectiveState(consent.status, consent.expiresAt, clock.now()) === "active" ? consent.expiresAt : undefined;
     },
 
     /**

@@ -2,6 +2,7 @@ import type { Client } from "@link-broker/db";
 import * as oidc from "openid-client";
 import { checkUrl } from "../config.ts";
 import { type OutboundFetch, OutboundError } from "../net/outbound-fetch.ts";
+import { timed, type UpstreamMeter } from "../net/upstream-meter.ts";
 import type { Sealer } from "../crypto/seal.ts";
 import { clientSecretContext } from "../oauth/clients/client-secrets.ts";
 
@@ -49,10 +50,11 @@ export interface AuthorizationRequest {
   codeVerifier: string;
 }
 
+/** `meter`, in both: the request the provider is asked for, which adds up its wait (net/upstream-meter.ts). */
 export interface BankIdp {
-  authorizationRequest(settings: BankIdpSettings): Promise<AuthorizationRequest>;
+  authorizationRequest(settings: BankIdpSettings, meter?: UpstreamMeter): Promise<AuthorizationRequest>;
   /** Completes the callback: exchanges the code and checks everything; answers the bank's `sub`. */
-  completeCallback(settings: BankIdpSettings, currentUrl: URL, checks: { state: string; nonce: string; codeVerifier: string }): Promise<{ subject: string }>;
+  completeCallback(settings: BankIdpSettings, currentUrl: URL, checks: { state: string; nonce: string; codeVerifier: string }, meter?: UpstreamMeter): Promise<{ subject: string }>;
 }
 
 export interface BankIdpOptions {
@@ -85,8 +87,10 @@ export function createBankIdp(options: BankIdpOptions): BankIdp {
     return checked;
   }
 
-  async function configuration(settings: BankIdpSettings): Promise<oidc.Configuration> {
+  async function configuration(settings: BankIdpSettings, meter: UpstreamMeter | undefined): Promise<oidc.Configuration> {
     const issuer = issuerUrl(settings.issuer);
+    // A configuration is made per call, so its fetch can time the calls for this request.
+    const fetch = (meter ? (url, init) => timed(meter, () => outboundFetch(url, init)) : outboundFetch) as oidc.CustomFetch;
     const auth = settings.authMethod === "client_secret_post" ? oidc.ClientSecretPost(settings.clientSecret) : oidc.ClientSecretBasic(settings.clientSecret);
     const cached = discovered.get(issuer.href);
     let config: oidc.Configuration;
@@ -98,7 +102,7 @@ export function createBankIdp(options: BankIdpOptions): BankIdp {
         config = await oidc.discovery(issuer, settings.clientId, { client_secret: settings.clientSecret }, auth, {
           execute: insecureAllowed(issuer) ? [oidc.allowInsecureRequests] : [],
           timeout: timeoutSeconds,
-          [oidc.customFetch]: outboundFetch as oidc.CustomFetch,
+          [oidc.customFetch]: fetch,
         });
       } catch {
         throw new BankIdpError("unavailable", "bank identity provider discovery failed");
@@ -106,13 +110,13 @@ export function createBankIdp(options: BankIdpOptions): BankIdp {
       discovered.set(issuer.href, { metadata: config.serverMetadata(), at: now() });
     }
     config.timeout = timeoutSeconds;
-    config[oidc.customFetch] = outboundFetch as oidc.CustomFetch;
+    config[oidc.customFetch] = fetch;
     return config;
   }
 
   return {
-    async authorizationRequest(settings) {
-      const config = await configuration(settings);
+    async authorizationRequest(settings, meter) {
+      const config = await configuration(settings, meter);
       const codeVerifier = oidc.randomPKCECodeVerifier();
       const state = oidc.randomState();
       const nonce = oidc.randomNonce();
@@ -128,8 +132,8 @@ export function createBankIdp(options: BankIdpOptions): BankIdp {
       return { url, state, nonce, codeVerifier };
     },
 
-    async completeCallback(settings, currentUrl, checks) {
-      const config = await configuration(settings);
+    async completeCallback(settings, currentUrl, checks, meter) {
+      const config = await configuration(settings, meter);
       const error = currentUrl.searchParams.get("error");
       if (error) throw new BankIdpError(error === "access_denied" ? "denied" : "invalid_response", `bank identity provider answered ${error.slice(0, 64)}`);
       // openid-client matches the redirect URI against the registered one: rebuild it on PUBLIC_URL.

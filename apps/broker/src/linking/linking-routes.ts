@@ -75,14 +75,14 @@ export const linkingRoutes: FastifyPluginAsyncTypebox<LinkingRoutesOptions> = as
 
   app.get("/link", { schema: { tags, summary: "Start linking (Messenger's account_link URL)", querystring: StartQuery, response: PageResponse }, config: pageConfig }, async (request, reply) => {
     await limit(reply, `link:ip:${request.ip}`, "link-ip", options.linkIpLimit, Errors.tooManyLinks);
-    const { cookie, location } = await service.start(request.query, request.id, (policy, rule, hit) => addRateLimitHeaders(reply, policy, rule, hit));
+    const { cookie, location } = await service.start(request.query, request.id, (policy, rule, hit) => addRateLimitHeaders(reply, policy, rule, hit), request);
     setAttemptCookie(reply, cookie, secureCookies);
     return reply.header("cache-control", "no-store").redirect(location, 302);
   });
 
   app.get("/link/callback", { schema: { tags, summary: "The bank identity provider's redirect back", response: PageResponse }, config: pageConfig }, async (request, reply) => {
     const current = new URL(request.url, options.publicUrl);
-    const { location } = await service.callback(readBinding(request, secureCookies), current);
+    const { location } = await service.callback(readBinding(request, secureCookies), current, request);
     return reply.header("cache-control", "no-store").redirect(location, 303);
   });
 
@@ -108,7 +108,7 @@ export const linkingRoutes: FastifyPluginAsyncTypebox<LinkingRoutesOptions> = as
 
   app.get("/link/consent", { schema: { tags, summary: "Consent: what the bank may do, for what, how long", response: PageResponse }, config: pageConfig }, async (request, reply) => {
     const binding = readBinding(request, secureCookies);
-    const { attempt, bankName, expiresAt, messengerAccount } = await service.consentForm(binding);
+    const { attempt, bankName, expiresAt, messengerAccount } = await service.consentForm(binding, request);
     return sendPage(
       reply,
       consentPage({ bankName, ...consentTerms(attempt), durationDays: attempt.durationDays, expiresOn: expiresAt.toISOString().slice(0, 10), csrf: csrf.tokenFor(binding!, "consent"), messengerAccount }),

@@ -20,6 +20,7 @@ import { Errors } from "./linking-errors.ts";
 import type { LimitCounted, RateLimiter } from "../plugins/rate-limit.ts";
 import { clientOwnLimit, type EndpointLimits } from "../plugins/rate-limit-policy.ts";
 import type { TotpService } from "./totp-service.ts";
+import type { UpstreamMeter } from "../net/upstream-meter.ts";
 
 export interface StartQuery {
   client_id?: string;
@@ -111,9 +112,10 @@ export function createLinkingService(deps: LinkingServiceDeps) {
 
     /**
      * GET /link: checks everything Messenger and the bank sent, then sends the browser to the bank.
-     * `counted` hears the per-client limit's state, for the answer's RateLimit fields (the route adds them).
+     * `counted` hears the per-client limit's state, for the answer's RateLimit fields (the route adds them);
+     * `meter` times the waits on the bank's IdP, for the access log.
      */
-    async start(query: StartQuery, requestId: string, counted?: LimitCounted): Promise<{ cookie: string; location: string }> {
+    async start(query: StartQuery, requestId: string, counted?: LimitCounted, meter?: UpstreamMeter): Promise<{ cookie: string; location: string }> {
       const client = await loadClient(query.client_id);
       const messenger = messengerSettings(client, sealer);
       const bank = bankIdpSettings(client, sealer);
@@ -154,7 +156,7 @@ export function createLinkingService(deps: LinkingServiceDeps) {
 
       let psid: string;
       try {
-        const resolved = await graph.resolvePsid(token, messenger.pageAccessToken);
+        const resolved = await graph.resolvePsid(token, messenger.pageAccessToken, meter);
         if (resolved.pageId !== messenger.pageId) throw withReturn(Errors.pageMismatch(), back);
         if (!/^[\x21-\x7e]{1,128}$/.test(resolved.psid)) throw new GraphError("unavailable", "Graph API answered an unusable PSID");
         psid = resolved.psid;
@@ -165,7 +167,7 @@ export function createLinkingService(deps: LinkingServiceDeps) {
 
       let login: AuthorizationRequest;
       try {
-        login = await bankIdp.authorizationRequest(bank);
+        login = await bankIdp.authorizationRequest(bank, meter);
       } catch (err) {
         if (err instanceof BankIdpError) throw withReturn(Errors.bankDown(), back);
         throw err;
@@ -194,7 +196,7 @@ export function createLinkingService(deps: LinkingServiceDeps) {
     },
 
     /** GET /link/callback: the bank's answer, checked by openid-client, gives the customer's `sub`. */
-    async callback(binding: AttemptBinding | undefined, currentUrl: URL): Promise<{ location: string }> {
+    async callback(binding: AttemptBinding | undefined, currentUrl: URL, meter?: UpstreamMeter): Promise<{ location: string }> {
       const attempt = await attemptFor(binding, "started");
       const state = currentUrl.searchParams.get("state");
       // A state that is not this attempt's is refused and changes nothing: anyone can send this
@@ -217,7 +219,7 @@ export function createLinkingService(deps: LinkingServiceDeps) {
           state,
           nonce: sealer.unseal(attempt.oidcNonceSealed!, nonceContext(attempt.id)),
           codeVerifier: sealer.unseal(attempt.oidcVerifierSealed!, verifierContext(attempt.id)),
-        }));
+        }, meter));
       } catch (err) {
         if (!(err instanceof BankIdpError)) throw err;
         if (err.kind === "unavailable") throw withReturn(Errors.bankDown(), attempt);
@@ -241,7 +243,7 @@ export function createLinkingService(deps: LinkingServiceDeps) {
         await attempts.fail(attempt.id, "second_factor_locked");
         throw withReturn(Errors.locked(status.lockedUntil, clock.now()), attempt);
       }
-      const enrolment = status.state === "enrolled" ? undefined : await totp.enrol(client.id, attempt.bankSubject!, attempt.id, { issuer: client.name, account: `${client.name} customer` });
+      const enrolment = status.state === "enrolled" ? undefined : await totp.enrol(client.id, attempt.bankSubject!, attempt.id, { issuer: client.name, account: `${client.name} customer` }, status.factor);
       return { attempt, bankName: client.name, enrolment };
     },
 
@@ -269,12 +271,12 @@ export function createLinkingService(deps: LinkingServiceDeps) {
      * GET /link/consent. It names the Messenger account being linked (name and picture when the
      * page token may read them), so a customer walked into linking someone else's chat can see it.
      */
-    async consentForm(binding: AttemptBinding | undefined) {
+    async consentForm(binding: AttemptBinding | undefined, meter?: UpstreamMeter) {
       const attempt = await attemptFor(binding, "second_factor_passed");
       const client = await clientOf(attempt);
       const expiresAt = new Date(clock.now().getTime() + attempt.durationDays * 86_400_000);
       const messenger = messengerSettings(client, sealer);
-      const profile = messenger ? await graph.profile(attempt.psid, messenger.pageAccessToken) : undefined;
+      const profile = messenger ? await graph.profile(attempt.psid, messenger.pageAccessToken, meter) : undefined;
       const picture = profile?.pictureUrl ? checkUrl(profile.pictureUrl, config.production) : undefined;
       const messengerAccount = profile?.name || picture instanceof URL ? { name: profile?.name, picture: picture instanceof URL ? picture : undefined } : undefined;
       return { attempt, bankName: client.name, expiresAt, messengerAccount };

@@ -8,10 +8,10 @@ export function createTotpRepo(db: Pick<Db, "prisma">) {
       return prisma.totpFactor.findUnique({ where: { clientId_subject: { clientId, subject } } });
     },
 
-    /** Creates the unconfirmed factor, or answers the one a concurrent request created. */
+    /** Creates the unconfirmed factor, or answers the one a concurrent request created (read only then). */
     async createPending(input: { id: string; clientId: string; subject: string; secretSealed: string; pendingAttemptId: string }): Promise<TotpFactor> {
-      await prisma.totpFactor.createMany({ data: [input], skipDuplicates: true });
-      return (await this.find(input.clientId, input.subject))!;
+      const [created] = await prisma.totpFactor.createManyAndReturn({ data: [input], skipDuplicates: true });
+      return created ?? (await this.find(input.clientId, input.subject))!;
     },
 
     /**
@@ -63,12 +63,17 @@ export function createTotpRepo(db: Pick<Db, "prisma">) {
       await prisma.totpFactor.updateMany({ where: { id, failedCount: { gte: maxFailures } }, data: { lockedUntil: until, failedCount: 0 } });
     },
 
-    /** Replaces a factor's recovery codes (a new enrolment shows new ones; old ones stop working). */
+    /**
+     * Replaces a factor's recovery codes (a new enrolment shows new ones; old ones stop working),
+     * in one statement: one round trip and one commit instead of a transaction's four.
+     */
     async replaceRecoveryCodes(factorId: string, codes: { id: string; codeHash: string }[]): Promise<void> {
-      await prisma.$transaction([
-        prisma.totpRecoveryCode.deleteMany({ where: { factorId } }),
-        prisma.totpRecoveryCode.createMany({ data: codes.map((c) => ({ ...c, factorId })) }),
-      ]);
+      const ids = codes.map((c) => c.id);
+      const hashes = codes.map((c) => c.codeHash);
+      await prisma.$executeRaw`
+        WITH gone AS (DELETE FROM totp_recovery_code WHERE "factorId" = ${factorId})
+        INSERT INTO totp_recovery_code ("id", "factorId", "codeHash", "createdAt")
+        SELECT id, ${factorId}, hash, ${new Date()}::timestamp(3) FROM unnest(${ids}::text[], ${hashes}::text[]) AS c(id, hash)`;
     },
 
     /** Spends a recovery code: one conditional update, so a code works once even when raced. */

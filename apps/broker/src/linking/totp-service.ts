@@ -4,6 +4,7 @@ import QRCode from "qrcode";
 import type { Clock } from "../clock.ts";
 import { hashToken } from "../crypto/hash.ts";
 import type { Sealer } from "../crypto/seal.ts";
+import type { TotpFactor } from "@link-broker/db";
 import type { TotpRepo } from "./totp-repo.ts";
 
 /**
@@ -56,20 +57,24 @@ export interface TotpServiceDeps {
 
 export function createTotpService({ repo, sealer, clock }: TotpServiceDeps) {
   return {
-    /** Whether the customer has a confirmed factor (else the page enrols one), and any lock. */
-    async status(clientId: string, subject: string): Promise<{ state: "enrolled" | "pending" | "none"; lockedUntil?: Date }> {
+    /**
+     * Whether the customer has a confirmed factor (else the page enrols one), and any lock.
+     * `factor`: the row as read, for an `enrol` that follows at once (it need not read it again).
+     */
+    async status(clientId: string, subject: string): Promise<{ state: "enrolled" | "pending" | "none"; lockedUntil?: Date; factor: TotpFactor | null }> {
       const factor = await repo.find(clientId, subject);
-      if (!factor) return { state: "none" };
+      if (!factor) return { state: "none", factor };
       const lockedUntil = factor.lockedUntil && factor.lockedUntil > clock.now() ? factor.lockedUntil : undefined;
-      return { state: factor.confirmedAt ? "enrolled" : "pending", lockedUntil };
+      return { state: factor.confirmedAt ? "enrolled" : "pending", lockedUntil, factor };
     },
 
     /**
      * The enrolment secret of this link attempt, shown as a QR code and as text. An attempt makes
      * one secret (the first time its page is shown) and shows that same one on every reload; a
      * new attempt replaces a secret that was never confirmed. Recovery codes come with each view.
+     * `current`: the factor as the caller just read it (status()), so the first round reads nothing.
      */
-    async enrol(clientId: string, subject: string, attemptId: string, labels: { issuer: string; account: string }): Promise<Enrolment> {
+    async enrol(clientId: string, subject: string, attemptId: string, labels: { issuer: string; account: string }, current?: TotpFactor | null): Promise<Enrolment> {
       const render = async (factorId: string, secret: string): Promise<Enrolment> => {
         // Recovery codes are kept only as hashes, so each view of the page issues a new set (the
         // factor is unconfirmed, so the set it replaces never worked): the newest set shown is the valid one.
@@ -86,7 +91,7 @@ export function createTotpService({ repo, sealer, clock }: TotpServiceDeps) {
         return { factorId, otpauthUri, qrDataUrl, recoveryCodes };
       };
       for (let round = 0; round < 3; round++) {
-        let factor = await repo.find(clientId, subject);
+        let factor = round === 0 && current !== undefined ? current : await repo.find(clientId, subject);
         if (!factor) {
           const id = randomUUID();
           const secret = generateSecret({ length: 20 });

@@ -12,14 +12,17 @@ export function createLinksRepo(db: Pick<Db, "prisma">) {
      * link run one after the other and the second decides from what the first committed.
      */
     async activate(tx: Tx, key: { clientId: string; subject: string; psid: string }): Promise<{ link: Link; wasActive: boolean }> {
-      // A concurrent insert of the same key waits here for the other transaction to end.
-      const { count: created } = await tx.link.createMany({ data: [{ id: randomUUID(), ...key }], skipDuplicates: true });
-      const [locked] = await tx.$queryRaw<{ id: string }[]>`
-        SELECT "id" FROM "link"
-        WHERE "clientId" = ${key.clientId} AND "subject" = ${key.subject} AND "psid" = ${key.psid}
-        FOR UPDATE`;
-      const link = await tx.link.findUniqueOrThrow({ where: { id: locked!.id } });
-      const wasActive = created === 0 && link.status === "active";
+      // One round trip: the insert, or on conflict a no-op update that locks the existing row (a
+      // concurrent insert of the same key waits here for the other transaction to end).
+      const id = randomUUID();
+      const now = new Date();
+      const [row] = await tx.$queryRaw<(Omit<Link, "status" | "createdAt" | "updatedAt" | "unlinkedAt"> & { status: Link["status"]; createdAt: Date | string; updatedAt: Date | string; unlinkedAt: Date | string | null })[]>`
+        INSERT INTO "link" ("id", "clientId", "subject", "psid", "status", "createdAt", "updatedAt")
+        VALUES (${id}, ${key.clientId}, ${key.subject}, ${key.psid}, 'active', ${now}::timestamp(3), ${now}::timestamp(3))
+        ON CONFLICT ("clientId", "subject", "psid") DO UPDATE SET "clientId" = EXCLUDED."clientId"
+        RETURNING "id", "clientId", "subject", "psid", "status"::text AS "status", "consentId", "createdAt", "updatedAt", "unlinkedAt", "unlinkedBy"`;
+      const link: Link = { ...row!, createdAt: new Date(row!.createdAt), updatedAt: new Date(row!.updatedAt), unlinkedAt: row!.unlinkedAt === null ? null : new Date(row!.unlinkedAt) };
+      const wasActive = link.id !== id && link.status === "active";
       if (link.status !== "active") {
         return { link: await tx.link.update({ where: { id: link.id }, data: { status: "active", unlinkedAt: null, unlinkedBy: null } }), wasActive };
       }

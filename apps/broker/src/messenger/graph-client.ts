@@ -1,3 +1,5 @@
+import { timed, type UpstreamMeter } from "../net/upstream-meter.ts";
+
 /**
  * The two Graph API calls the broker makes for Messenger account linking. Tokens travel only in
  * the request; errors never carry them.
@@ -20,9 +22,10 @@ export interface MessengerProfile {
 }
 
 export interface GraphClient {
-  resolvePsid(accountLinkingToken: string, pageAccessToken: string): Promise<{ pageId: string; psid: string }>;
+  /** `meter`: the request the call is made for, which adds up its wait (net/upstream-meter.ts). */
+  resolvePsid(accountLinkingToken: string, pageAccessToken: string, meter?: UpstreamMeter): Promise<{ pageId: string; psid: string }>;
   /** The PSID's name and picture, or undefined when the page token may not read them. */
-  profile(psid: string, pageAccessToken: string): Promise<MessengerProfile | undefined>;
+  profile(psid: string, pageAccessToken: string, meter?: UpstreamMeter): Promise<MessengerProfile | undefined>;
   unlinkAccount(psid: string, pageAccessToken: string): Promise<void>;
   /** Send API: a message the customer did not ask for, tagged ACCOUNT_UPDATE (allowed outside 24 h). */
   sendAccountUpdate(psid: string, text: string, pageAccessToken: string): Promise<void>;
@@ -37,10 +40,10 @@ export interface GraphClientOptions {
 export function createGraphClient({ baseUrl, timeoutMs = 5000, fetch: fetchFn = fetch }: GraphClientOptions): GraphClient {
   const base = baseUrl.replace(/\/$/, "");
 
-  async function call(url: URL, init: RequestInit = {}): Promise<unknown> {
+  async function call(url: URL, init: RequestInit = {}, meter?: UpstreamMeter): Promise<unknown> {
     let response: Response;
     try {
-      response = await fetchFn(url, { ...init, signal: AbortSignal.timeout(timeoutMs), redirect: "error" });
+      response = await timed(meter, () => fetchFn(url, { ...init, signal: AbortSignal.timeout(timeoutMs), redirect: "error" }));
     } catch (err) {
       const reason = (err as Error).name === "TimeoutError" ? "timed out" : "could not be reached";
       throw new GraphError("unavailable", `Graph API ${reason}`);
@@ -61,25 +64,25 @@ export function createGraphClient({ baseUrl, timeoutMs = 5000, fetch: fetchFn = 
   }
 
   return {
-    async resolvePsid(accountLinkingToken, pageAccessToken) {
+    async resolvePsid(accountLinkingToken, pageAccessToken, meter) {
       const url = new URL(`${base}/me`);
       url.searchParams.set("fields", "recipient");
       url.searchParams.set("account_linking_token", accountLinkingToken);
       url.searchParams.set("access_token", pageAccessToken);
-      const body = (await call(url)) as { id?: unknown; recipient?: unknown } | null;
+      const body = (await call(url, {}, meter)) as { id?: unknown; recipient?: unknown } | null;
       if (!body || typeof body.id !== "string" || typeof body.recipient !== "string" || !body.id || !body.recipient) {
         throw new GraphError("unavailable", "Graph API answered without id and recipient");
       }
       return { pageId: body.id, psid: body.recipient };
     },
 
-    async profile(psid, pageAccessToken) {
+    async profile(psid, pageAccessToken, meter) {
       const url = new URL(`${base}/${encodeURIComponent(psid)}`);
       url.searchParams.set("fields", "name,profile_pic");
       url.searchParams.set("access_token", pageAccessToken);
       let body: { name?: unknown; profile_pic?: unknown } | null;
       try {
-        body = (await call(url)) as typeof body;
+        body = (await call(url, {}, meter)) as typeof body;
       } catch (err) {
         // Without the permission (or with Graph down) the page shows a warning instead.
         if (err instanceof GraphError) return undefined;

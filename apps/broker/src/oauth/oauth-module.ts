@@ -21,15 +21,18 @@ import { createSweepRepo } from "./shared/sweep-repo.ts";
 import { createAccessTokens } from "./token/access-token.ts";
 import { createGrantHandlers } from "./token/grants/grant-types.ts";
 import { issueAuthorizationCode, type AuthorizationCodeInput } from "./token/issue-authorization-code.ts";
-import type { ConsentCheck, ConsentExpiry, LinkCheck } from "./token/token-service.ts";
+import type { ConsentCheck, ConsentUntil, LinkCheck } from "./token/token-service.ts";
 import { createTokensRepo } from "./token/tokens-repo.ts";
 
 export interface OAuthModuleDeps extends Pick<BrokerContext, "config" | "db" | "clock" | "sealer" | "log" | "scheduler" | "rateLimiter"> {
   keyStore: KeyStore;
   /** Refresh and introspection end a grant whose consent this says is no longer active (the ledger's). */
   consentCheck: ConsentCheck;
-  /** Bounds refresh tokens: a token lives as long as its grant's consent. */
-  consentExpiry: ConsentExpiry;
+  /**
+   * Bounds refresh tokens: a token lives as long as its grant's consent. The ledger's rule over
+   * a consent row read with the code or refresh token that names it (no query of its own).
+   */
+  consentUntil: ConsentUntil;
   /** At code exchange: the link is active and holds the code's consent (the links' store). */
   linkCheck: LinkCheck;
   /** Per-endpoint limits over config.rateLimits (BROKER_RATE_LIMITS and its defaults); tests lower them. */
@@ -75,7 +78,7 @@ export function createOAuthModule(deps: OAuthModuleDeps) {
     dpop,
     par,
     accessTokens,
-    grants: createGrantHandlers({ repo: tokensRepo, accessTokens, clock, consentCheck, consentExpiry: deps.consentExpiry, linkCheck: deps.linkCheck }),
+    grants: createGrantHandlers({ repo: tokensRepo, accessTokens, clock, consentCheck, consentUntil: deps.consentUntil, linkCheck: deps.linkCheck }),
     introspection,
     rateLimiter: deps.rateLimiter,
     rateLimits: { ...config.rateLimits, ...deps.rateLimits },

@@ -7,6 +7,8 @@ declare module "fastify" {
   interface FastifyRequest {
     /** The error code a refused request was answered with; it goes on the request's access-log line. */
     refusal?: string;
+    /** Milliseconds the request waited on servers outside (net/upstream-meter.ts); `upstream_ms` on its line. */
+    upstreamMs: number;
   }
 }
 
@@ -21,6 +23,7 @@ function line(log: Logger, request: FastifyRequest, reply: FastifyReply, route: 
       ms: Math.round(reply.elapsedTime * 100) / 100,
       client: request.client?.id ?? request.token?.clientId,
       ip: request.ip,
+      ...(request.upstreamMs ? { upstream_ms: Math.round(request.upstreamMs * 100) / 100 } : {}),
       ...(request.refusal ? { error: request.refusal } : {}),
     },
     "request",
@@ -36,6 +39,7 @@ function line(log: Logger, request: FastifyRequest, reply: FastifyReply, route: 
  */
 async function accessLog(app: FastifyInstance, options: { logger?: Logger }) {
   app.decorateRequest("refusal", undefined);
+  app.decorateRequest("upstreamMs", 0);
   // Without a logger of its own (logging off), nothing is written.
   const log = options.logger;
   if (!log) return;

@@ -1,12 +1,12 @@
 import type { Clock } from "../../clock.ts";
 import type { ClientRow } from "../clients/client-repo.ts";
 import type { AccessTokens } from "./access-token.ts";
-import type { GrantRow, TokensRepo } from "./tokens-repo.ts";
+import type { ConsentRow, GrantRow, TokensRepo } from "./tokens-repo.ts";
 
 /** Asks the consent ledger whether a grant's consent is still active. Refresh and introspection call it. */
 export type ConsentCheck = (grant: GrantRow) => Promise<boolean>;
-/** Until when the grant's consent is active (undefined: ended, or the grant has none). */
-export type ConsentExpiry = (consentId: string) => Promise<Date | undefined>;
+/** Until when a consent read with its token is active (undefined: ended, or null: unknown): the ledger's rule, no query. */
+export type ConsentUntil = (consent: ConsentRow | null) => Date | undefined;
 
 /**
  * Asks the links module whether a link is active and holds a consent. The code exchange calls
@@ -34,7 +34,7 @@ export interface TokenServiceDeps {
   accessTokens: AccessTokens;
   clock: Clock;
   consentCheck: ConsentCheck;
-  consentExpiry: ConsentExpiry;
+  consentUntil: ConsentUntil;
   linkCheck: LinkCheck;
 }
 

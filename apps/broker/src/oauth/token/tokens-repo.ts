@@ -1,4 +1,4 @@
-import type { Db, Tx } from "@link-broker/db";
+import type { AuthorizationCode, Db, Tx } from "@link-broker/db";
 
 export interface GrantRow {
   id: string;
@@ -9,6 +9,12 @@ export interface GrantRow {
   scopes: string[];
   dpopJkt: string | null;
   revokedAt: Date | null;
+}
+
+/** A consent's recorded status and expiry, read in the same query as the code or token that names it. */
+export interface ConsentRow {
+  status: string;
+  expiresAt: Date;
 }
 
 export interface NewAccessToken {
@@ -61,6 +67,23 @@ export function createTokensRepo(db: Db) {
   const { prisma } = db;
   return {
     findCode: (codeHash: string) => prisma.authorizationCode.findUnique({ where: { codeHash } }),
+    /**
+     * A code and the status and expiry of its consent in one round trip (the code exchange reads
+     * both; the ledger's rule judges the consent, token-service.ts ConsentUntil). `consent` is
+     * null when the code names none or it is unknown.
+     */
+    async findCodeWithConsent(codeHash: string): Promise<{ code: AuthorizationCode; consent: ConsentRow | null } | null> {
+      const rows = await prisma.$queryRaw<(Omit<AuthorizationCode, "expiresAt" | "consumedAt" | "createdAt"> & { expiresAt: Date | string; consumedAt: Date | string | null; createdAt: Date | string; c_status: string | null; c_expiresAt: Date | string | null })[]>`
+        SELECT a."codeHash", a."clientId", a."linkId", a."attemptId", a."consentId", a."subject", a."scopes", a."codeChallenge", a."codeChallengeMethod",
+          a."expiresAt", a."consumedAt", a."grantId", a."createdAt", c."status" AS "c_status", c."expiresAt" AS "c_expiresAt"
+        FROM authorization_code a LEFT JOIN consent c ON c."id" = a."consentId"
+        WHERE a."codeHash" = ${codeHash}`;
+      const row = rows[0];
+      if (!row) return null;
+      const { c_status, c_expiresAt, ...columns } = row;
+      const code: AuthorizationCode = { ...columns, expiresAt: new Date(row.expiresAt), consumedAt: row.consumedAt === null ? null : new Date(row.consumedAt), createdAt: new Date(row.createdAt) };
+      return { code, consent: c_status === null || c_expiresAt === null ? null : { status: c_status, expiresAt: new Date(c_expiresAt) } };
+    },
     /** Writes a code inside the caller's transaction (the linking flow's consent transaction). */
     async createCode(tx: Tx, code: NewAuthorizationCode): Promise<void> {
       await tx.authorizationCode.create({ data: code });
@@ -71,38 +94,53 @@ export function createTokensRepo(db: Db) {
     findGrant: (id: string): Promise<GrantRow | null> => prisma.grant.findUnique({ where: { id } }),
     findRefresh: (tokenHash: string) => prisma.refreshToken.findUnique({ where: { tokenHash } }),
     /**
-     * A refresh token and its grant in one round trip (the refresh grant's hot path reads both).
-     * `grant` is null when the grant row is gone.
+     * A refresh token, its grant and the status and expiry of the grant's consent in one round
+     * trip (the refresh grant's hot path reads all three; the ledger's rule judges the consent,
+     * token-service.ts ConsentUntil). `grant` is null when the grant row is gone, `consent` when
+     * the grant names none or it is unknown.
      */
-    async findRefreshWithGrant(tokenHash: string): Promise<{ refresh: RefreshRow; grant: GrantRow | null } | null> {
-      const rows = await prisma.$queryRaw<(RefreshRow & { g_id: string | null; g_clientId: string; g_linkId: string | null; g_consentId: string | null; g_subject: string | null; g_scopes: string[]; g_dpopJkt: string | null; g_revokedAt: Date | null })[]>`
+    async findRefreshWithGrant(tokenHash: string): Promise<{ refresh: RefreshRow; grant: GrantRow | null; consent: ConsentRow | null } | null> {
+      const rows = await prisma.$queryRaw<(RefreshRow & { g_id: string | null; g_clientId: string; g_linkId: string | null; g_consentId: string | null; g_subject: string | null; g_scopes: string[]; g_dpopJkt: string | null; g_revokedAt: Date | null; c_status: string | null; c_expiresAt: Date | string | null })[]>`
         SELECT r."tokenHash", r."grantId", r."clientId", r."dpopJkt", r."expiresAt", r."rotatedAt", r."revokedAt", r."createdAt",
           g."id" AS "g_id", g."clientId" AS "g_clientId", g."linkId" AS "g_linkId", g."consentId" AS "g_consentId",
-          g."subject" AS "g_subject", g."scopes" AS "g_scopes", g."dpopJkt" AS "g_dpopJkt", g."revokedAt" AS "g_revokedAt"
-        FROM refresh_token r LEFT JOIN "grant" g ON g."id" = r."grantId"
+          g."subject" AS "g_subject", g."scopes" AS "g_scopes", g."dpopJkt" AS "g_dpopJkt", g."revokedAt" AS "g_revokedAt",
+          c."status" AS "c_status", c."expiresAt" AS "c_expiresAt"
+        FROM refresh_token r LEFT JOIN "grant" g ON g."id" = r."grantId" LEFT JOIN consent c ON c."id" = g."consentId"
         WHERE r."tokenHash" = ${tokenHash}`;
       const row = rows[0];
       if (!row) return null;
       const date = (d: Date | string | null) => (d === null ? null : new Date(d));
       const refresh: RefreshRow = { tokenHash: row.tokenHash, grantId: row.grantId, clientId: row.clientId, dpopJkt: row.dpopJkt, expiresAt: new Date(row.expiresAt), rotatedAt: date(row.rotatedAt), revokedAt: date(row.revokedAt), createdAt: new Date(row.createdAt) };
       const grant: GrantRow | null = row.g_id === null ? null : { id: row.g_id, clientId: row.g_clientId, linkId: row.g_linkId, consentId: row.g_consentId, subject: row.g_subject, scopes: row.g_scopes, dpopJkt: row.g_dpopJkt, revokedAt: date(row.g_revokedAt) };
-      return { refresh, grant };
+      const consent: ConsentRow | null = row.c_status === null || row.c_expiresAt === null ? null : { status: row.c_status, expiresAt: new Date(row.c_expiresAt) };
+      return { refresh, grant, consent };
     },
     findAccessToken: (jti: string) => prisma.accessToken.findUnique({ where: { jti }, select: { revokedAt: true, grantId: true, clientId: true } }),
 
     /**
-     * Consumes a code and records its grant and first tokens in one transaction. Returns false when
-     * the code was already consumed (a concurrent or replayed exchange): nothing is written.
+     * Consumes a code and records its grant and first tokens in one statement, so one round trip
+     * and one commit (as rotateRefresh). Returns false when the code was already consumed (a
+     * concurrent or replayed exchange): then nothing is written. A concurrent exchange waits on
+     * the code's row lock and then finds it consumed.
      */
     async exchangeCode(codeHash: string, now: Date, grant: Omit<GrantRow, "revokedAt">, access: NewAccessToken, refresh: NewRefreshToken): Promise<boolean> {
-      return prisma.$transaction(async (tx) => {
-        const { count } = await tx.authorizationCode.updateMany({ where: { codeHash, consumedAt: null }, data: { consumedAt: now, grantId: grant.id } });
-        if (count !== 1) return false;
-        await tx.grant.create({ data: { ...grant, createdAt: now } });
-        await tx.accessToken.create({ data: access });
-        await tx.refreshToken.create({ data: { ...refresh, createdAt: now } });
-        return true;
-      });
+      const rows = await prisma.$queryRaw<{ exchanged: number | bigint }[]>`
+        WITH used AS (
+          UPDATE authorization_code SET "consumedAt" = ${now}::timestamp(3), "grantId" = ${grant.id}
+          WHERE "codeHash" = ${codeHash} AND "consumedAt" IS NULL
+          RETURNING 1
+        ), g AS (
+          INSERT INTO "grant" ("id", "clientId", "linkId", "consentId", "subject", "scopes", "dpopJkt", "createdAt")
+          SELECT ${grant.id}, ${grant.clientId}, ${grant.linkId}, ${grant.consentId}, ${grant.subject}, ${grant.scopes}::text[], ${grant.dpopJkt}, ${now}::timestamp(3) FROM used
+        ), at AS (
+          INSERT INTO access_token ("jti", "grantId", "clientId", "expiresAt")
+          SELECT ${access.jti}, ${access.grantId}, ${access.clientId}, ${access.expiresAt}::timestamp(3) FROM used
+        ), rt AS (
+          INSERT INTO refresh_token ("tokenHash", "grantId", "clientId", "dpopJkt", "expiresAt", "createdAt")
+          SELECT ${refresh.tokenHash}, ${refresh.grantId}, ${refresh.clientId}, ${refresh.dpopJkt}, ${refresh.expiresAt}::timestamp(3), ${now}::timestamp(3) FROM used
+        )
+        SELECT count(*)::int AS exchanged FROM used`;
+      return Number(rows[0]?.exchanged ?? 0) === 1;
     },
 
     /** A non-rotating (DPoP-bound) refresh token's new expiry: its consent's. */

@@ -12,15 +12,17 @@ import { tokenResponse, type GrantContext, type TokenResponse, type TokenService
  * grant with its tokens written in one transaction, its consent must still be active, and its
  * link must still be active and hold that consent.
  */
-export function authorizationCodeGrant(deps: Pick<TokenServiceDeps, "repo" | "accessTokens" | "clock" | "consentCheck" | "consentExpiry" | "linkCheck">) {
-  const { repo, accessTokens, clock, consentCheck, consentExpiry, linkCheck } = deps;
+export function authorizationCodeGrant(deps: Pick<TokenServiceDeps, "repo" | "accessTokens" | "clock" | "consentCheck" | "consentUntil" | "linkCheck">) {
+  const { repo, accessTokens, clock, consentCheck, consentUntil, linkCheck } = deps;
   return async ({ client, body, jkt }: GrantContext): Promise<TokenResponse> => {
     if (!client.grantTypes.includes("authorization_code")) throw UnauthorizedClient("this client is not registered for authorization_code");
     if (typeof body.code !== "string" || !body.code) throw InvalidRequest("code is required");
     const codeHash = hashToken(body.code);
-    const code = await repo.findCode(codeHash);
+    // The code with its consent's status, in one query.
+    const found = await repo.findCodeWithConsent(codeHash);
     const now = clock.now();
-    if (!code) throw InvalidGrant("authorization code is invalid");
+    if (!found) throw InvalidGrant("authorization code is invalid");
+    const { code, consent } = found;
     if (code.consumedAt) {
       if (code.grantId && code.clientId === client.id) await repo.revokeGrant(code.grantId, "code_replayed", now);
       throw InvalidGrant("authorization code was already used");
@@ -33,7 +35,7 @@ export function authorizationCodeGrant(deps: Pick<TokenServiceDeps, "repo" | "ac
     const { token, claims } = await accessTokens.issue({ clientId: client.id, subject: code.subject, scopes: code.scopes, linkId: code.linkId, consentId: code.consentId, jkt });
     const refreshToken = randomToken();
     // The refresh token ends with the consent (an ended consent is caught below and revokes it).
-    const refreshUntil = (code.consentId ? await consentExpiry(code.consentId) : undefined) ?? new Date(now.getTime() + REFRESH_TOKEN_TTL * 1000);
+    const refreshUntil = (code.consentId ? consentUntil(consent) : undefined) ?? new Date(now.getTime() + REFRESH_TOKEN_TTL * 1000);
     const ok = await repo.exchangeCode(
       codeHash,
       now,
@@ -50,8 +52,9 @@ export function authorizationCodeGrant(deps: Pick<TokenServiceDeps, "repo" | "ac
     // The link may have been unlinked (its consent withdrawn) between approval and exchange.
     // Checked after the grant is written: an unlink withdraws before it revokes the link's
     // grants, so either that revocation sees this grant or this check sees the withdrawal.
-    const grant = await repo.findGrant(grantId);
-    if (!grant || !(await consentCheck(grant))) {
+    // The grant as just written (the check reads only its consent): no read back.
+    const grant = { id: grantId, clientId: client.id, linkId: code.linkId, consentId: code.consentId, subject: code.subject, scopes: code.scopes, dpopJkt: jkt ?? null, revokedAt: null };
+    if (!(await consentCheck(grant))) {
       await repo.revokeGrant(grantId, "consent_inactive", now);
       throw InvalidGrant("consent is no longer active");
     }

@@ -40,10 +40,15 @@ function memoryRepo() {
   let raceWinner: (GrantRow & { revokedReason?: string }) | undefined;
   const repo = {
     findCode: async (h: string) => codes.get(h) ?? null,
+    findCodeWithConsent: async (h: string) => {
+      const code = codes.get(h);
+      return code ? { code, consent: code.consentId ? { status: "active", expiresAt: new Date(0) } : null } : null;
+    },
     findGrant: async (id: string) => grants.get(id) ?? null,
     findRefreshWithGrant: async (h: string) => {
       const r = refresh.get(h);
-      return r ? { refresh: r, grant: grants.get(r.grantId) ?? null } : null;
+      const grant = grants.get(r?.grantId ?? "") ?? null;
+      return r ? { refresh: r, grant, consent: grant?.consentId ? { status: "active", expiresAt: new Date(0) } : null } : null;
     },
     async exchangeCode(h: string, now: Date, grant: Omit<GrantRow, "revokedAt">, a: NewAccessToken, r: NewRefreshToken) {
       const code = codes.get(h)!;
@@ -95,7 +100,8 @@ function setup(options: { consentActive?: boolean; linkActive?: boolean; consent
     accessTokens: createAccessTokens({ keyStore: { signer: { sign: async (c: Record<string, unknown>) => JSON.stringify(c) }, verify: async () => undefined } as never, issuer: "https://broker.example", clock }),
     clock,
     consentCheck: async () => options.consentActive ?? true,
-    consentExpiry: async () => consentUntil,
+    // The ledger's rule over the consent row read with the code or token; here the test decides.
+    consentUntil: (row) => (row ? consentUntil : undefined),
     linkCheck: async (linkId, consentId) => {
       linkChecks.push([linkId, consentId]);
       return options.linkActive ?? true;

@@ -11,9 +11,9 @@ import { tokenResponse, type GrantContext, type TokenResponse, type TokenService
  * included), not a fixed term; a grant without consent keeps its own expiry.
  */
 export function refreshTokenGrant(deps: TokenServiceDeps) {
-  const { repo, accessTokens, clock, consentExpiry } = deps;
-  // Round trips per rotation: the token with its grant (one query), the consent (one query, the
-  // ledger's), then rotation and the new tokens in one statement and one commit.
+  const { repo, accessTokens, clock, consentUntil } = deps;
+  // Round trips per rotation: the token with its grant and its consent's status (one query),
+  // then rotation and the new tokens in one statement and one commit.
   return async ({ client, body, jkt }: GrantContext): Promise<TokenResponse> => {
     if (!client.grantTypes.includes("refresh_token")) throw UnauthorizedClient("this client is not registered for refresh_token");
     if (typeof body.refresh_token !== "string" || !body.refresh_token) throw InvalidRequest("refresh_token is required");
@@ -21,7 +21,7 @@ export function refreshTokenGrant(deps: TokenServiceDeps) {
     const found = await repo.findRefreshWithGrant(tokenHash);
     const now = clock.now();
     if (!found || found.refresh.clientId !== client.id) throw InvalidGrant("refresh token is invalid");
-    const { refresh: rt, grant } = found;
+    const { refresh: rt, grant, consent } = found;
     if (rt.revokedAt) throw InvalidGrant("refresh token was revoked");
     // Without a consent the token's own expiry decides here; with one, the consent does (below).
     if (rt.expiresAt <= now && !grant?.consentId) throw InvalidGrant("refresh token has expired");
@@ -34,9 +34,10 @@ export function refreshTokenGrant(deps: TokenServiceDeps) {
       throw InvalidGrant("refresh token was already used; the grant is revoked");
     }
     if (!grant || grant.revokedAt) throw InvalidGrant("grant was revoked");
-    // The consent is asked again at every refresh: one read answers both whether it is still
-    // active and until when (undefined: ended, withdrawn or unknown).
-    const until = grant.consentId ? await consentExpiry(grant.consentId) : rt.expiresAt;
+    // The consent is asked again at every refresh: its row, read with the token, answers by the
+    // ledger's rule both whether it is still active and until when (undefined: ended, withdrawn
+    // or unknown).
+    const until = grant.consentId ? consentUntil(consent) : rt.expiresAt;
     if (!until || until <= now) {
       if (grant.consentId) await repo.revokeGrant(grant.id, "consent_inactive", now);
       throw InvalidGrant(grant.consentId ? "consent is no longer active" : "refresh token has expired");

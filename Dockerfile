@@ -28,10 +28,21 @@ WORKDIR /app
 COPY --from=build --chown=root:root /app /app
 RUN mkdir -p /app/.data && chown node:node /app/.data
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000
+# Memory (README "Running in production"): glibc gives each thread that allocates its own malloc
+# arena, which the thread pool (ES256 signing) and V8's compiler threads fill under load and keep;
+# two arenas measured about 40 MB less peak RSS.
+ENV MALLOC_ARENA_MAX=2
 EXPOSE 3000
 USER node
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.PORT || 3000}/readyz`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # tini is PID 1: it passes SIGTERM to node (graceful shutdown) and reaps zombies.
 ENTRYPOINT ["/usr/bin/tini", "--"]
-CMD ["node", "dist/main.js"]
+# --max-semi-space-size=4: V8 lets each young-generation semi-space grow to 16 MB by default and
+# keeps it committed, mostly empty between scavenges; 4 MB measured about 25 MB less RSS idle and
+# under load (bench/deployed.bench.ts starts the broker with this CMD's options and ENV).
+# --max-old-space-size=128: V8 otherwise lets garbage pile up to ~170 MB of heap under refresh and
+# linking load (the live heap after it is ~45 MB); with 128 the peak RSS there measured 150 MB
+# instead of 255, for ~10-15% more CPU per refresh. BROKER_MAX_HEAP_USED_MB (90% of this limit by
+# default) sheds load before the heap could run out.
+CMD ["node", "--max-semi-space-size=4", "--max-old-space-size=128", "dist/main.js"]

@@ -1,5 +1,6 @@
 // The broker as deployed: built and deployed as the Dockerfile does (apps/broker/scripts/build.mjs
-// OUT_DIR), started with its own start command (`node dist/main.js`), default configuration and
+// OUT_DIR), started as its runtime stage starts it (`node dist/main.js` with the node options and
+// the allocator's environment of that stage, read from the Dockerfile), default configuration and
 // default LOG_LEVEL (its log written to a file, as a container runtime would take it), rate limits
 // raised through BROKER_RATE_LIMITS only. Beside it, in the same run: oidc-provider configured
 // alike (support/oauth-servers.ts) and a bare Fastify route. oauth.bench.ts gives the in-process
@@ -32,6 +33,7 @@ import { driveLinkFlow, PLAIN_VERIFIER } from "../apps/broker/test/support/link-
 import type { LinkingEnv } from "../apps/broker/test/support/linking-env.ts";
 import { freePort } from "../apps/broker/test/support/ports.ts";
 import { cpuMs, postLoad, wrkScripted, type LoadResult } from "./support/load.ts";
+import { dockerfileRuntime } from "./support/dockerfile-runtime.ts";
 import { createScratchDatabase } from "./support/scratch-db.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -95,8 +97,10 @@ async function main() {
   const messengerRedirect = "http://127.0.0.1:9/messenger_platform/account_linking";
   const registrationToken = randomBytes(32).toString("base64url");
   const high = "999999999/10s";
+  const runtime = dockerfileRuntime(join(root, "Dockerfile"));
   const env = {
     PATH: process.env.PATH!,
+    ...runtime.env,
     PORT: String(port),
     PUBLIC_URL: brokerUrl,
     DATABASE_URL: dbUrl.href,
@@ -116,7 +120,7 @@ async function main() {
   const startBroker = async (): Promise<{ child: ChildProcess; ms: number }> => {
     const fd = openSync(logFile, "a");
     const t0 = performance.now();
-    const nodeArgs = (process.env.BENCH_BROKER_NODE_ARGS ?? "").split(" ").filter(Boolean);
+    const nodeArgs = [...runtime.nodeArgs, ...(process.env.BENCH_BROKER_NODE_ARGS ?? "").split(" ").filter(Boolean)];
     const child = spawn(process.execPath, [...nodeArgs, "dist/main.js"], { cwd: deployDir, env, stdio: ["ignore", fd, fd] });
     closeSync(fd);
     children.push(child);

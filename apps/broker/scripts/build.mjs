@@ -3,12 +3,13 @@
 //   1. bundles the broker and its CLI with the workspace packages into apps/broker/dist/ (esbuild;
 //      npm dependencies stay external), so plain `node` runs them: no tsx, no TypeScript;
 //   2. copies prisma/ (schema and migrations) beside the bundles, where the migrator looks first,
-//      and the files the code reads beside itself at run time (the console's stylesheet);
+//      and the files the code reads beside itself at run time (the console's stylesheet, Prisma's
+//      query compiler as a .wasm file);
 //   3. with an output folder, `pnpm deploy --prod` puts the broker package there with its
 //      production dependencies only, flat (hoisted), so the bundles resolve every external.
 // Usage: node apps/broker/scripts/build.mjs [OUT_DIR]
 import { execFileSync } from "node:child_process";
-import { cpSync, rmSync } from "node:fs";
+import { cpSync, readdirSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -44,6 +45,11 @@ cpSync(join(root, "prisma", "schema.prisma"), join(dist, "prisma", "schema.prism
 cpSync(join(root, "prisma", "migrations"), join(dist, "prisma", "migrations"), { recursive: true });
 // console-routes.ts reads it with `new URL("./console.css", import.meta.url)`: beside main.js once bundled.
 cpSync(join(broker, "src", "console", "console.css"), join(dist, "console.css"));
+// The generated client compiles `new URL("./<name>.wasm", import.meta.url)` (packages/db/scripts/generate.ts).
+const generatedInternal = join(root, "packages", "db", "src", "generated", "internal");
+const wasmFiles = readdirSync(generatedInternal).filter((f) => f.endsWith(".wasm"));
+if (wasmFiles.length === 0) throw new Error(`no query compiler .wasm in ${generatedInternal}: run \`pnpm --filter @link-broker/db generate\``);
+for (const f of wasmFiles) cpSync(join(generatedInternal, f), join(dist, f));
 console.log(`built ${dist}`);
 
 if (out) {

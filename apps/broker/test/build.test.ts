@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { createTestDb, type TestDb } from "@link-broker/db/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { freePort } from "./support/ports.ts";
 
@@ -15,9 +16,13 @@ const brokerDir = join(import.meta.dirname, "..");
 const work = mkdtempSync(join(tmpdir(), "lb-build-"));
 const out = join(work, "app");
 let child: ChildProcess | undefined;
+// On Postgres when DATABASE_URL is set (a database of its own), else on the embedded PGlite.
+let db: TestDb | undefined;
 
-afterAll(() => {
+afterAll(async () => {
   child?.kill("SIGKILL");
+  if (child && child.exitCode === null) await new Promise((r) => child?.once("exit", r));
+  await db?.drop();
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -45,11 +50,14 @@ describe("production build", () => {
     expect(existsSync(join(out, "dist", "main.js"))).toBe(true);
     expect(existsSync(join(out, "dist", "prisma", "migrations"))).toBe(true);
     expect(existsSync(join(out, "src")), "no TypeScript source ships").toBe(false);
+    // Prisma's query compiler ships as a file the generated client compiles (packages/db/scripts/generate.ts).
+    expect(readdirSync(join(out, "dist")).filter((f) => f.endsWith(".wasm"))).toEqual([expect.stringMatching(/^query_compiler_\w+\.postgresql\.wasm$/)]);
     const modules = readdirSync(join(out, "node_modules"));
     for (const dev of ["tsx", "typescript", "vitest", "esbuild", "@redocly", "oidc-provider"]) expect(modules, dev).not.toContain(dev);
 
     const port = await freePort();
-    const env: Record<string, string> = { PATH: process.env.PATH ?? "", PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn" };
+    if (process.env.DATABASE_URL) db = await createTestDb();
+    const env: Record<string, string> = { PATH: process.env.PATH ?? "", PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn", ...(db?.url ? { DATABASE_URL: db.url } : {}) };
     child = spawn(process.execPath, [join(out, "dist", "main.js")], { cwd: work, env, stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     child.stderr?.on("data", (d) => (stderr += d));

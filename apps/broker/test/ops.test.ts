@@ -32,6 +32,8 @@ describe("operations endpoints", () => {
     expect(res.headers["content-type"]).toMatch(/text\/plain/);
     expect(res.body).toMatch(/http_request_duration_seconds_count\{[^}]*route="\/healthz"[^}]*\} \d+/);
     expect(res.body).toMatch(/process_cpu_user_seconds_total/);
+    // The memory figures README's production section names: RSS and the V8 heap.
+    for (const m of ["process_resident_memory_bytes", "nodejs_heap_size_used_bytes", "nodejs_heap_size_total_bytes", "nodejs_external_memory_bytes"]) expect(res.body).toMatch(new RegExp(`^${m} \\d`, "m"));
     // Neither /metrics itself nor an unmatched URL gets a label of its own.
     await broker.app.inject({ url: "/no-such-route-7f3a" });
     const again = await broker.app.inject({ url: "/metrics" });

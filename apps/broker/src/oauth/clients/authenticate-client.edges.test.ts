@@ -48,6 +48,8 @@ beforeAll(async () => {
   jwksHits = {};
   jwksServer = createServer((req, res) => {
     jwksHits[req.url ?? ""] = (jwksHits[req.url ?? ""] ?? 0) + 1;
+    // A key set padded past the 64 KB the broker reads of any outside answer.
+    if (req.url === "/big.json") return res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: sets["/a.json"]!.keys, pad: "x".repeat(70 * 1024) }));
     const set = sets[req.url ?? ""];
     res.writeHead(set ? 200 : 404, { "content-type": "application/json" }).end(JSON.stringify(set ?? {}));
   });
@@ -76,6 +78,7 @@ function setup() {
   add({ id: "remote-a", tokenEndpointAuthMethod: "private_key_jwt", jwksUri: jwksUrl("/a.json") });
   add({ id: "remote-b", tokenEndpointAuthMethod: "private_key_jwt", jwksUri: jwksUrl("/b.json") });
   add({ id: "no-keys", tokenEndpointAuthMethod: "private_key_jwt" });
+  add({ id: "remote-big", tokenEndpointAuthMethod: "private_key_jwt", jwksUri: jwksUrl("/big.json") });
   const ready = (async () => {
     const jwk = await c();
     add({ id: "local", tokenEndpointAuthMethod: "private_key_jwt", jwks: { keys: [jwk] } as never });
@@ -140,7 +143,7 @@ describe("client_secret_basic: what a credential may hold", () => {
   it("refuses a client_id in the body that is not the authenticated client", async () => {
     const { withBasic } = setup();
     expect((await withBasic("basic", "s3cret", { client_id: "basic" })).id).toBe("basic");
-    await expect(withBasic("basic", "s3cret", { client_id: "other" })).rejects.toMatchObject({ code: "invalid_request", status: 400 });
+    await expect(withBasic("basic", "s3cret", { client_id: "other" })).rejects.toMatchObject({ code: "invalid_request", status: 400, message: "client_id does not match the authenticated client" });
   });
 
   it("refuses an unknown client, a client registered for assertions, and a client without a secret", async () => {
@@ -244,7 +247,7 @@ describe("private_key_jwt: the assertion", () => {
   it("refuses a client_id in the body that is not the assertion's client", async () => {
     const { ready, assertion, withAssertion } = setup();
     await ready;
-    await expect(withAssertion(await assertion("local"), { client_id: "basic" })).rejects.toMatchObject({ code: "invalid_request" });
+    await expect(withAssertion(await assertion("local"), { client_id: "basic" })).rejects.toMatchObject({ code: "invalid_request", message: "client_id does not match the authenticated client" });
     expect((await withAssertion(await assertion("local"), { client_id: "local" })).id).toBe("local");
   });
 
@@ -289,6 +292,8 @@ describe("private_key_jwt: keys at a jwks_uri", () => {
     expect((await withAssertion(await assertion("remote-a", {}, keys.a, "a"))).id).toBe("remote-a");
     expect((await withAssertion(await assertion("remote-b", {}, keys.b, "b"))).id).toBe("remote-b");
     expect({ a: jwksHits["/a.json"]! - before.a, b: jwksHits["/b.json"]! - before.b }).toEqual({ a: 1, b: 1 });
+    // A key set larger than the broker reads from outside is not read at all.
+    await expect(withAssertion(await assertion("remote-big", {}, keys.a, "a"))).rejects.toMatchObject(refused("client assertion is not valid"));
     // One client's key does not open another's account.
     await expect(withAssertion(await assertion("remote-b", {}, keys.a, "a"))).rejects.toMatchObject(refused());
   });

@@ -120,7 +120,7 @@ export const SCOPES: Record<string, Scope> = {
   "linking-consent": {
     cwd: "apps/broker",
     mutate: [methodLines("apps/broker", "src/linking/linking-service.ts", "async decide("), "src/linking/consent-terms.ts"],
-    tests: ["test/linking-flow.test.ts", "test/concurrent-approval.test.ts", "src/linking/linking-pages.test.ts", "src/linking/consent-terms.test.ts"],
+    tests: ["test/linking-flow.test.ts", "test/concurrent-approval.test.ts", "test/security/second-factor-recovery.test.ts", "src/linking/linking-pages.test.ts", "src/linking/consent-terms.test.ts"],
     // The decisions, not the wording of the pages they lead to.
     excludedMutations: ["StringLiteral"],
   },

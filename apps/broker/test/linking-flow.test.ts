@@ -27,6 +27,8 @@ describe("linking flow: /link → bank login → TOTP → consent", () => {
 
     const attempt = await env.db.prisma.linkAttempt.findFirstOrThrow({ where: { psid: "psid-happy" } });
     expect(attempt.state).toBe("code_issued");
+    // The attempt names the link it made, for tracing one from the other.
+    expect(attempt.linkId).toBe((await env.db.prisma.link.findFirstOrThrow({ where: { psid: "psid-happy" } })).id);
     expect(attempt.bankSubject).toBe("cust-alice-001");
     const link = await env.db.prisma.link.findFirstOrThrow({ where: { psid: "psid-happy" } });
     expect(link).toMatchObject({ clientId: client.id, subject: "cust-alice-001", status: "active" });
@@ -34,7 +36,7 @@ describe("linking flow: /link → bank login → TOTP → consent", () => {
     const { consent, entries } = await ledger().get(link.consentId!);
     expect(consent).toMatchObject({ clientId: client.id, subject: "cust-alice-001", linkId: link.id, psid: "psid-happy", status: "active", scopes: ["alerts:fraud", "balance:read"], purposes: ["account_servicing", "fraud_alerts"] });
     expect(entries).toHaveLength(1);
-    expect(entries[0]).toMatchObject({ action: "granted", actor: "customer", evidence: { second_factor: "totp", request_id: expect.any(String), attempt_id: attempt.id } });
+    expect(entries[0]).toMatchObject({ action: "granted", actor: "customer", evidence: { second_factor: "totp", second_factor_at: attempt.secondFactorAt!.toISOString(), request_id: expect.any(String), attempt_id: attempt.id } });
     // The bank exchanges the code for tokens bound to that link and consent.
     const tokens = await exchange(client, result.authorizationCode!);
     expect(tokens.status).toBe(200);
@@ -85,6 +87,57 @@ describe("linking flow: /link → bank login → TOTP → consent", () => {
     expect(consent.status).toBe("active");
     expect(entries.map((e) => e.action)).toEqual(["granted", "renewed"]);
     expect(await env.db.prisma.consent.count({ where: { linkId: links[0]!.id } })).toBe(1);
+  });
+
+  it("re-linking after an unlink records a new consent; the withdrawn one stays withdrawn", async () => {
+    env.clock.advance(60_000);
+    await driveLinkFlow(env, { clientId: client.id, psid: "psid-after-unlink", username: "bob" });
+    const link = await env.db.prisma.link.findFirstOrThrow({ where: { psid: "psid-after-unlink" } });
+    const withdrawn = link.consentId!;
+    expect(await env.broker.modules.links.service.unlink(link.id, { actor: "bank", reason: "customer asked the bank", notifyMessenger: false })).toMatchObject({ status: "unlinked" });
+    env.clock.advance(60_000);
+    const again = await driveLinkFlow(env, { clientId: client.id, psid: "psid-after-unlink", username: "bob" });
+    expect(again.authorizationCode).toBeTruthy();
+    const relinked = await env.db.prisma.link.findFirstOrThrow({ where: { psid: "psid-after-unlink" } });
+    expect(relinked).toMatchObject({ id: link.id, status: "active" });
+    expect(relinked.consentId).not.toBe(withdrawn);
+    expect((await ledger().get(withdrawn)).consent.status).toBe("withdrawn");
+    const { consent, entries } = await ledger().get(relinked.consentId!);
+    expect(consent.status).toBe("active");
+    expect(entries.map((e) => e.action)).toEqual(["granted"]);
+  });
+
+  it("an approval that fails part-way records nothing: no consent, no renewal, no link change", async () => {
+    // The code cannot be written (a trigger stands in for any failure after the ledger's entry):
+    // the ledger's grant or renewal must roll back with the rest of the approval.
+    const fail = async <T>(run: () => Promise<T>) => {
+      await env.db.adminQuery(`CREATE FUNCTION lb_test_refuse_code() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$;
+        CREATE TRIGGER lb_test_refuse_code BEFORE INSERT ON authorization_code FOR EACH ROW EXECUTE FUNCTION lb_test_refuse_code();`);
+      try {
+        return await run();
+      } finally {
+        await env.db.adminQuery("DROP TRIGGER lb_test_refuse_code ON authorization_code; DROP FUNCTION lb_test_refuse_code();");
+      }
+    };
+    const entriesNow = () => env.db.prisma.ledgerEntry.count();
+    // A first link: the grant must not stay behind.
+    env.clock.advance(60_000);
+    const before = await entriesNow();
+    const first = await fail(() => driveLinkFlow(env, { clientId: client.id, psid: "psid-half-approved", username: "bob" }));
+    expect(first.authorizationCode).toBeUndefined();
+    expect(first.last.status).toBeGreaterThanOrEqual(400);
+    expect(await entriesNow()).toBe(before);
+    expect(await env.db.prisma.link.count({ where: { psid: "psid-half-approved" } })).toBe(0);
+    // A re-link of a live link: the renewal must not stay behind either.
+    env.clock.advance(60_000);
+    await driveLinkFlow(env, { clientId: client.id, psid: "psid-half-approved", username: "bob" });
+    const link = await env.db.prisma.link.findFirstOrThrow({ where: { psid: "psid-half-approved" } });
+    const { consent } = await ledger().get(link.consentId!);
+    env.clock.advance(60_000);
+    const after = await entriesNow();
+    await fail(() => driveLinkFlow(env, { clientId: client.id, psid: "psid-half-approved", username: "bob" }));
+    expect(await entriesNow()).toBe(after);
+    expect((await ledger().get(link.consentId!)).consent.expiresAt).toEqual(consent.expiresAt);
   });
 
   it("deny: 303 to redirect_uri without a code, attempt declined, no link, nothing in the ledger", async () => {

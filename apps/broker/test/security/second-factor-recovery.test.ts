@@ -51,6 +51,14 @@ describe("recovery codes", () => {
     expect(res.status).toBe(303);
     const attempt = await env.db.prisma.linkAttempt.findFirstOrThrow({ where: { psid: "psid-alice-2" } });
     expect(attempt).toMatchObject({ state: "second_factor_passed", secondFactorMethod: "recovery_code" });
+    // The consent's evidence says how the customer confirmed: with a recovery code, and when.
+    const consentPage = await jar.fetch(`${env.brokerUrl}/link/consent`);
+    expect((await postForm(jar, `${env.brokerUrl}/link/consent`, { decision: "approve", csrf: csrfOf(await consentPage.text()) })).status).toBe(303);
+    const link = await env.db.prisma.link.findFirstOrThrow({ where: { psid: "psid-alice-2" } });
+    const { entries } = await env.broker.modules.ledger.ledger.get(link.consentId!);
+    expect(entries.at(-1)).toMatchObject({ action: "granted", evidence: { second_factor: "recovery_code", second_factor_at: attempt.secondFactorAt!.toISOString() } });
+    // That chat is unlinked again from Messenger's side, so alice has one linked chat below.
+    await env.broker.modules.links.service.unlink(link.id, { actor: "messenger", reason: "test cleanup", notifyMessenger: false });
   });
 
   it("attack: the same recovery code again → refused, counted as a failure", async () => {

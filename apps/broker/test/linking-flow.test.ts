@@ -191,6 +191,18 @@ describe("linking flow: /link → bank login → TOTP → consent", () => {
     expect(await env.db.prisma.ledgerEntry.count()).toBe(entries + 1);
   });
 
+  it("two concurrent refusals of one attempt: one ends it, the others are told it already ended", async () => {
+    env.clock.advance(60_000);
+    const result = await driveLinkFlow(env, { clientId: client.id, psid: "psid-race-deny", stopAt: "consent" });
+    const csrf = csrfOf(await result.last.text());
+    const cookie = result.jar.header(env.brokerUrl)!;
+    const deny = () =>
+      fetch(`${env.brokerUrl}/link/consent`, { method: "POST", redirect: "manual", headers: { "content-type": "application/x-www-form-urlencoded", cookie }, body: new URLSearchParams({ decision: "deny", csrf }) });
+    const statuses = (await Promise.all([deny(), deny(), deny()])).map((r) => r.status).sort();
+    expect(statuses).toEqual([303, 409, 409]);
+    expect((await env.db.prisma.linkAttempt.findFirstOrThrow({ where: { psid: "psid-race-deny" } })).state).toBe("declined");
+  });
+
   it("the consent page says what the bank may do, for what, how long, and that it is never for advertising", async () => {
     env.clock.advance(60_000);
     const result = await driveLinkFlow(env, { clientId: client.id, psid: "psid-page", stopAt: "consent", params: { scope: "balance:read alerts:fraud", code_challenge: PLAIN_PARAMS.code_challenge, code_challenge_method: "S256", consent_duration_days: "30" } });

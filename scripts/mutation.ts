@@ -103,6 +103,12 @@ export const SCOPES: Record<string, Scope> = {
     mutate: ["src/oauth/token/grants/authorization-code.ts", "src/oauth/token/grants/refresh-token.ts", "src/oauth/token/grants/client-credentials.ts", "src/oauth/token/grants/grant-types.ts", "src/oauth/token/access-token.ts", "src/oauth/checks/check-pkce.ts"],
     tests: [...tokenTests, "src/oauth/token/grants/grants.edges.test.ts"],
   },
+  // The request checks: content types, the form's limits, scopes, purposes and duration.
+  "oauth-checks": {
+    cwd: "apps/broker",
+    mutate: ["src/oauth/checks/check-form.ts", "src/oauth/checks/check-scope.ts", "src/oauth/checks/check-purposes.ts"],
+    tests: ["src/oauth/checks/check-form.test.ts", "src/oauth/checks/check-pkce.test.ts", "src/oauth/checks/checks.edges.test.ts"],
+  },
   // DPoP proofs (RFC 9449): binding, replay, nonce, htm/htu, iat window.
   dpop: {
     cwd: "apps/broker",

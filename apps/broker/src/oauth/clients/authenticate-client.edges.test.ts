@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hashToken } from "../../crypto/hash.ts";
 import { parseCidrList } from "../../net/address-policy.ts";
 import { registrantFetch } from "../../net/outbound-fetch.ts";
-import type { ReplayRepo } from "../shared/replay-repo.ts";
+import { memoryReplay } from "../../../test/support/memory-replay.ts";
 import { ASSERTION_TYPE, createClientAuthenticator } from "./authenticate-client.ts";
 import type { ClientRow } from "./client-repo.ts";
 
@@ -20,19 +20,6 @@ const HOUR = 3600_000;
 type Key = Awaited<ReturnType<typeof generateKeyPair>>;
 
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString("base64")}`;
-
-/** ReplayGuard's rule in memory: a key is taken until it expires, then it may be taken again. */
-function memoryReplay(): ReplayRepo {
-  const taken = new Map<string, Date>();
-  return {
-    async consumeOnce(key, expiresAt, now) {
-      const until = taken.get(key);
-      if (until && until >= now) return false;
-      taken.set(key, expiresAt);
-      return true;
-    },
-  };
-}
 
 let keys: Record<"a" | "b" | "c", Key>;
 let jwksServer: Server;

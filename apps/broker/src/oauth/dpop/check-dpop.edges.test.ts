@@ -4,24 +4,11 @@
 import { createHash, randomUUID } from "node:crypto";
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { ReplayRepo } from "../shared/replay-repo.ts";
+import { memoryReplay } from "../../../test/support/memory-replay.ts";
 import { createDpopVerifier, DPOP_IAT_WINDOW } from "./check-dpop.ts";
 
 const HTU = "https://broker.example/oauth/token";
 type Key = Awaited<ReturnType<typeof generateKeyPair>>;
-
-/** ReplayGuard's rule in memory: a key is taken until it expires, then it may be taken again. */
-function memoryReplay(): ReplayRepo {
-  const taken = new Map<string, Date>();
-  return {
-    async consumeOnce(key, expiresAt, now) {
-      const until = taken.get(key);
-      if (until && until >= now) return false;
-      taken.set(key, expiresAt);
-      return true;
-    },
-  };
-}
 
 let key: Key;
 let other: Key;

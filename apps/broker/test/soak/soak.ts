@@ -42,7 +42,7 @@ export interface SoakOptions {
 
 const TOTP_STEP_MS = 30_000;
 
-/** One (bank, customer) TOTP factor; usable once per 30-second step, as a real authenticator. */
+/** One (bank, customer) TOTP factor; usable once per 30-second step, as a real authenticator (one session per two steps here). */
 interface Factor {
   bank: number;
   username: string;
@@ -106,7 +106,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         const step = Math.floor(Date.now() / TOTP_STEP_MS);
         const free = factors.find((f) => f.lastStep < step);
         if (free) {
-          free.lastStep = step;
+          // Held through the next step too: a journey that crosses into it still uses its code
+          // there, and another session must not present the same code in that step (a replay).
+          free.lastStep = step + 1;
           return free;
         }
         await new Promise((r) => setTimeout(r, 250));

@@ -35,6 +35,7 @@ import { freePort } from "../apps/broker/test/support/ports.ts";
 import { cpuMs, postLoad, wrkScripted, type LoadResult } from "./support/load.ts";
 import { dockerfileRuntime } from "./support/dockerfile-runtime.ts";
 import { createScratchDatabase } from "./support/scratch-db.ts";
+import { reportNodeArgs, stallWatch } from "./support/stall-watch.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);
@@ -120,7 +121,7 @@ async function main() {
   const startBroker = async (): Promise<{ child: ChildProcess; ms: number }> => {
     const fd = openSync(logFile, "a");
     const t0 = performance.now();
-    const nodeArgs = [...runtime.nodeArgs, ...(process.env.BENCH_BROKER_NODE_ARGS ?? "").split(" ").filter(Boolean)];
+    const nodeArgs = [...runtime.nodeArgs, ...reportNodeArgs(logDir), ...(process.env.BENCH_BROKER_NODE_ARGS ?? "").split(" ").filter(Boolean)];
     const child = spawn(process.execPath, [...nodeArgs, "dist/main.js"], { cwd: deployDir, env, stdio: ["ignore", fd, fd] });
     closeSync(fd);
     children.push(child);
@@ -134,6 +135,7 @@ async function main() {
       child.kill("SIGTERM");
     });
 
+  let failed = false;
   try {
     // Start to ready: the first start migrates an empty database; later ones have nothing to do.
     const first = await startBroker();
@@ -163,7 +165,9 @@ async function main() {
     const op = await peer(["oidc"]);
     const floor = await peer(["floor"]);
 
-    const reg = await fetch(`${brokerUrl}/connect/register`, {
+    // A request the broker never answers stops the run with what the broker was doing.
+    const stalls = stallWatch({ pid: () => broker.pid!, url: brokerUrl, databaseUrl: dbUrl.href, dir: logDir });
+    const reg = await stalls.watch("registration", () => fetch(`${brokerUrl}/connect/register`, {
       method: "POST",
       headers: { authorization: `Bearer ${registrationToken}`, "content-type": "application/json" },
       body: JSON.stringify({
@@ -174,12 +178,12 @@ async function main() {
         messenger: { page_id: graph.pageId, page_access_token: graph.pageAccessToken, app_secret: randomBytes(16).toString("hex"), verify_token: randomBytes(8).toString("hex") },
         bank_idp: { issuer: idp.issuer, client_id: idp.clientId, client_secret: idp.clientSecret },
       }),
-    });
+    }));
     if (reg.status !== 201) throw new Error(`registration answered ${reg.status}: ${await reg.text()}`);
     const bank = (await reg.json()) as { client_id: string; client_secret: string };
     const auth = { ...form, authorization: basic(bank.client_id, bank.client_secret) };
     const ccBody = "grant_type=client_credentials&scope=ledger%3Acheck";
-    const token = ((await (await fetch(`${brokerUrl}/oauth/token`, { method: "POST", headers: auth, body: ccBody })).json()) as { access_token: string }).access_token;
+    const token = (await stalls.watch("the first client_credentials token", async () => (await fetch(`${brokerUrl}/oauth/token`, { method: "POST", headers: auth, body: ccBody })).json()) as { access_token: string }).access_token;
     const jwtAuth = { ...form, authorization: basic("bench-jwt", "bench-secret-bench-secret-bench-secret-1") };
     const opaqueAuth = { ...form, authorization: basic("bench-opaque", "bench-secret-bench-secret-bench-secret-2") };
     const opToken = ((await (await fetch(`${op}/token`, { method: "POST", headers: opaqueAuth, body: ccBody })).json()) as { access_token: string }).access_token;
@@ -191,9 +195,9 @@ async function main() {
     const journey = async (): Promise<string> => {
       const username = `customer-${++customers}`;
       idp.addAccount(username, "pw", `sub-${username}`);
-      const r = await driveLinkFlow(linkEnv, { clientId: bank.client_id, username });
+      const r = await stalls.watch(`the linking journey of ${username}`, () => driveLinkFlow(linkEnv, { clientId: bank.client_id, username }));
       if (!r.authorizationCode) throw new Error(`no authorization code: ${r.last.status}`);
-      const res = await fetch(`${brokerUrl}/oauth/token`, { method: "POST", headers: auth, body: `grant_type=authorization_code&code=${r.authorizationCode}&code_verifier=${PLAIN_VERIFIER}` });
+      const res = await stalls.watch(`the code exchange of ${username}`, () => fetch(`${brokerUrl}/oauth/token`, { method: "POST", headers: auth, body: `grant_type=authorization_code&code=${r.authorizationCode}&code_verifier=${PLAIN_VERIFIER}` }));
       if (res.status !== 200) throw new Error(`code exchange answered ${res.status}`);
       return ((await res.json()) as { refresh_token: string }).refresh_token;
     };
@@ -337,6 +341,9 @@ end
     writeFileSync(join(out, "deployed.json"), `${JSON.stringify(results, null, 2)}\n`);
     writeFileSync(join(out, "deployed.svg"), chart(results.scenarios, results.machine.loadAverageAtStart, results.date));
     process.stdout.write(`\n${JSON.stringify({ startToReadyMs: results.startToReadyMs, rssMb: results.rssMb, linkingFlow: results.linkingFlow, ratios: results.ratios })}\nwrote bench/results/deployed.json and deployed.svg\n`);
+  } catch (err) {
+    failed = true;
+    throw err;
   } finally {
     for (const c of children) c.kill("SIGTERM");
     await new Promise((r) => setTimeout(r, 1000));
@@ -344,7 +351,9 @@ end
     await scratch.drop();
     // The deployment (about 160 MB; not one given in BENCH_BROKER_DIR) and the broker's log.
     if (!prebuilt) rmSync(deployDir, { recursive: true, force: true });
-    rmSync(logDir, { recursive: true, force: true });
+    // Kept when the run failed: the broker's log, and a stall's diagnosis and report.
+    if (failed) process.stderr.write(`the broker's log and any stall diagnosis: ${logDir}\n`);
+    else rmSync(logDir, { recursive: true, force: true });
   }
 }
 

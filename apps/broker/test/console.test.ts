@@ -98,8 +98,13 @@ describe("sign-in", () => {
     const fifth = await passwordStep(broker.app, "locked@bank.example", "wrong 5");
     expect(fifth.res.statusCode).toBe(429);
     expect(fifth.res.body).toContain("locked until");
-    expect((await passwordStep(broker.app, "locked@bank.example", "correct horse battery staple")).res.statusCode).toBe(429);
-    advance(15 * 60_000 + 1_000);
+    // Answered like any rate limit: when to retry, and the policy it broke (five tries per 15 minutes).
+    expect(fifth.res.headers).toMatchObject({ "retry-after": "900", "ratelimit-policy": '"console-password";q=5;w=900', ratelimit: '"console-password";r=0;t=900' });
+    advance(60_000);
+    const still = await passwordStep(broker.app, "locked@bank.example", "correct horse battery staple");
+    expect(still.res.statusCode).toBe(429);
+    expect(still.res.headers).toMatchObject({ "retry-after": "840", ratelimit: '"console-password";r=0;t=840' });
+    advance(14 * 60_000 + 1_000);
     expect((await passwordStep(broker.app, "locked@bank.example", "correct horse battery staple")).res.statusCode).toBe(303);
   });
 
@@ -112,7 +117,7 @@ describe("sign-in", () => {
     const page = await get("/console/login/totp", `lb_staff=${s}`);
     const res = await postForm(broker.app, "/console/login/totp", `lb_staff=${s}`, { code: "123456", csrf: csrfOf(page.body) });
     expect(res.statusCode).toBe(429);
-    expect(res.headers["retry-after"]).toBeDefined();
+    expect(res.headers).toMatchObject({ "retry-after": "900", "ratelimit-policy": '"console-second-factor";q=5;w=900', ratelimit: '"console-second-factor";r=0;t=900' });
     expect(res.body).toContain("locked until");
     expect((await get("/console", `lb_staff=${s}`)).headers.location).toBe("/console/login?expired=1");
   });

@@ -144,7 +144,10 @@ describe("/link/2fa over HTTP", () => {
     for (let i = 0; i < 2; i++) locked.push(await postForm(third.jar, `${env.brokerUrl}/link/2fa`, { code: "123 456", csrf: third.csrf }));
     const last = locked.at(-1)!;
     expect(last.status).toBe(429);
-    expect(last.headers.get("retry-after")).toBeTruthy();
+    // Answered like any rate limit: when to retry, and the policy (five codes, then 15 minutes locked).
+    expect(last.headers.get("retry-after")).toBe("900");
+    expect(last.headers.get("ratelimit-policy")).toBe('"second-factor";q=5;w=900');
+    expect(last.headers.get("ratelimit")).toBe('"second-factor";r=0;t=900');
     const body = await last.text();
     expect(body).toMatch(/locked until \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC/);
     expect(body).toContain("Return to Messenger");

@@ -53,7 +53,7 @@ export function createConsoleModule(deps: ConsoleModuleDeps) {
   return {
     services: { staff, console: service, staffOfRequest },
     routes: async (app: FastifyInstance) => {
-      await app.register(consoleRoutes, { staff, console: service, csrf, cookies, issuer: new URL(config.publicUrl).host });
+      await app.register(consoleRoutes, { staff, console: service, csrf, cookies, issuer: new URL(config.publicUrl).host, clock });
     },
   };
 }

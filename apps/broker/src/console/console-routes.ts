@@ -3,7 +3,10 @@ import { readFileSync } from "node:fs";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { Type } from "typebox";
+import type { Clock } from "../clock.ts";
 import { BadRequestError, BrokerError, ForbiddenError, UnauthorizedError } from "../errors.ts";
+import { LOCK_MS, MAX_FAILURES } from "../linking/totp-service.ts";
+import { lockoutHeaders } from "../plugins/rate-limit-policy.ts";
 import type { ConsentSearch } from "./console-repo.ts";
 import { auditPage, banksPage, passwordPage, consentPage, customerLookupPage, customerPage, errorPage, integrityPage, loginPage, overviewPage, searchPage, totpPage, type Chrome, type SearchForm } from "./console-pages.ts";
 import { PAGE_SIZE, type ConsoleService, type StaffActor } from "./console-service.ts";
@@ -17,6 +20,8 @@ export interface ConsoleRoutesOptions {
   cookies: ConsoleCookies;
   /** The TOTP issuer shown in authenticator apps. */
   issuer: string;
+  /** The clock the lockouts were set by, for how long they have left. */
+  clock: Clock;
 }
 
 /** No script at all; styles from one same-origin file; images only the enrolment QR (data:). */
@@ -83,7 +88,7 @@ function parsePage(raw: string | undefined): number {
 }
 
 export const consoleRoutes: FastifyPluginAsyncTypebox<ConsoleRoutesOptions> = async (app, options) => {
-  const { staff, console: service, csrf, cookies, issuer } = options;
+  const { staff, console: service, csrf, cookies, issuer, clock } = options;
   const sessionCookie = (request: FastifyRequest) => readCookie(request, cookies.session);
   const actorOf = (request: FastifyRequest): StaffActor => ({ staff: request.staffSession!.staff, requestId: request.id, ip: request.ip });
   const chromeOf = (request: FastifyRequest, current: string): Chrome => {
@@ -144,6 +149,7 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<ConsoleRoutesOptions> = as
     if (!outcome.ok) {
       await service.recordSignInFailure(outcome.staff, email, { requestId: request.id, ip: request.ip }, { step: "password", reason: outcome.reason });
       const text = outcome.reason === "locked" ? `Too many failed attempts. This account is locked until ${outcome.lockedUntil.toISOString().slice(11, 16)} UTC.` : "Wrong email or password.";
+      if (outcome.reason === "locked") reply.headers(lockoutHeaders("console-password", MAX_FAILURES, LOCK_MS, outcome.lockedUntil, clock.now()));
       return sendPage(reply, loginPage(csrf.tokenFor(binding, "login"), { kind: "error", text }, email), outcome.reason === "locked" ? 429 : 401);
     }
     setSessionCookie(reply, cookies, outcome.cookie);
@@ -184,7 +190,7 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<ConsoleRoutesOptions> = as
     if (outcome.reason === "locked") {
       await staff.signOut(p.session);
       clearSessionCookie(reply, cookies);
-      reply.header("retry-after", String(Math.max(1, Math.ceil((outcome.lockedUntil.getTime() - Date.now()) / 1000))));
+      reply.headers(lockoutHeaders("console-second-factor", MAX_FAILURES, LOCK_MS, outcome.lockedUntil, clock.now()));
       return sendPage(reply, errorPage("Locked", `Too many wrong codes. Your second factor is locked until ${outcome.lockedUntil.toISOString().slice(11, 16)} UTC.`, request.id, false), 429);
     }
     const message = outcome.reason === "replayed" ? "That code was already used. Wait for the next one." : "That code is not right. Try again.";

@@ -1,4 +1,6 @@
 import { PageError } from "../errors.ts";
+import { lockoutHeaders } from "../plugins/rate-limit-policy.ts";
+import { LOCK_MS, MAX_FAILURES } from "./totp-service.ts";
 
 /** The linking flow's page errors; the error handler renders them with their "Return to Messenger" link. */
 export const linkError = (code: string, title: string, message: string, nextStep: string, status = 400) => new PageError(code, title, message, nextStep, status);
@@ -24,7 +26,7 @@ export const Errors = {
   csrf: () => linkError("invalid_form", "This form has expired", "The form was not sent from this link's page.", START_AGAIN, 403),
   locked: (until: Date, now: Date) => {
     const e = linkError("second_factor_locked", "Security code locked", `Too many wrong codes. Your security code is locked until ${until.toISOString().replace("T", " ").slice(0, 16)} UTC.`, "Wait until then, then start again from the chat.", 429);
-    e.headers["retry-after"] = String(Math.max(1, Math.ceil((until.getTime() - now.getTime()) / 1000)));
+    Object.assign(e.headers, lockoutHeaders("second-factor", MAX_FAILURES, LOCK_MS, until, now));
     return e;
   },
   tooManyLinks: () => linkError("rate_limited", "Please wait", "Too many links were opened in a short time.", "Wait a minute, then tap the link in Messenger again.", 429),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { clientOwnLimit, DEFAULT_RATE_LIMITS, parseClientRateLimits, parseLimit, parseRateLimits, rateLimitFields, RateLimitsError } from "./rate-limit-policy.ts";
+import { clientOwnLimit, DEFAULT_RATE_LIMITS, parseClientRateLimits, parseLimit, parseRateLimits, lockoutHeaders, rateLimitFields, RateLimitsError } from "./rate-limit-policy.ts";
 
 const error = (json: string) => {
   try {
@@ -101,5 +101,19 @@ describe("rateLimitFields", () => {
       { policy: "token-client", limit: { max: 5, windowSeconds: 60 }, count: 9, retryAfter: 0.1 },
     ]);
     expect(fields).toEqual({ "ratelimit-policy": '"token-ip";q=3000;w=10, "token-client";q=5;w=60', ratelimit: '"token-ip";r=2988;t=8, "token-client";r=0;t=1' });
+  });
+});
+
+describe("lockoutHeaders", () => {
+  const now = new Date("2026-01-01T00:00:00Z");
+  it("says when the lock ends, in whole seconds rounded up, with no tries left", () => {
+    expect(lockoutHeaders("second-factor", 5, 15 * 60_000, new Date(now.getTime() + 299_500), now)).toEqual({
+      "retry-after": "300",
+      "ratelimit-policy": '"second-factor";q=5;w=900',
+      ratelimit: '"second-factor";r=0;t=300',
+    });
+  });
+  it("never answers a retry in zero seconds, even for a lock that just ended", () => {
+    expect(lockoutHeaders("console-password", 5, 900_000, now, now)["retry-after"]).toBe("1");
   });
 });

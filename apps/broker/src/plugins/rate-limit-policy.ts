@@ -167,3 +167,14 @@ export function rateLimitFields(counted: readonly Counted[]): { "ratelimit-polic
   }
   return { "ratelimit-policy": policy, ratelimit: state };
 }
+
+/**
+ * The header fields of a lockout's 429: `maxFailures` wrong tries lock for `lockMs`, so the policy
+ * is that many tries per lock period, none remain, and both Retry-After and the RateLimit state
+ * say when the lock ends. A lockout answers like any other limit, so one client rule handles both.
+ */
+export function lockoutHeaders(policy: string, maxFailures: number, lockMs: number, until: Date, now: Date): Record<string, string> {
+  const retryAfter = Math.max(1, Math.ceil((until.getTime() - now.getTime()) / 1000));
+  const limit = { max: maxFailures, windowSeconds: Math.ceil(lockMs / 1000) };
+  return { "retry-after": String(retryAfter), ...rateLimitFields([{ policy, limit, count: maxFailures, retryAfter }]) };
+}

@@ -29,8 +29,8 @@ describe("link-broker (the bin)", () => {
   it("answers --help on every level with exit 0", () => {
     const top = cli("--help");
     expect(top.code).toBe(0);
-    for (const group of ["migrate", "staff create|disable|reset-totp|list", "clients list|create|disable", "keys rotate|list", "ledger verify|export|checkpoint|keys rotate|keys list"]) expect(top.out).toContain(group);
-    for (const args of [["staff", "--help"], ["ledger", "-h"], ["migrate", "--help"], ["staff", "create", "--help"], ["staff", "disable", "--help"], ["staff", "reset-totp", "--help"], ["clients", "create", "--help"], ["clients", "list", "--help"], ["clients", "disable", "--help"], ["keys", "rotate", "--help"], ["keys", "list", "--help"], ["ledger", "verify", "--help"], ["ledger", "export", "--help"], ["ledger", "checkpoint", "--help"], ["ledger", "keys", "rotate", "--help"], ["ledger", "keys", "list", "--help"]]) {
+    for (const group of ["migrate", "staff create|disable|reset-totp|list", "clients list|create|rate-limits|disable", "keys rotate|list", "ledger verify|export|checkpoint|keys rotate|keys list"]) expect(top.out).toContain(group);
+    for (const args of [["staff", "--help"], ["ledger", "-h"], ["migrate", "--help"], ["staff", "create", "--help"], ["staff", "disable", "--help"], ["staff", "reset-totp", "--help"], ["clients", "create", "--help"], ["clients", "list", "--help"], ["clients", "disable", "--help"], ["clients", "rate-limits", "--help"], ["keys", "rotate", "--help"], ["keys", "list", "--help"], ["ledger", "verify", "--help"], ["ledger", "export", "--help"], ["ledger", "checkpoint", "--help"], ["ledger", "keys", "rotate", "--help"], ["ledger", "keys", "list", "--help"]]) {
       const r = cli(...args);
       expect(r.code, args.join(" ")).toBe(0);
       expect(r.out).toMatch(/^usage: link-broker/);
@@ -116,6 +116,17 @@ describe("link-broker (the bin)", () => {
       const list = cli("clients", "list");
       expect(list.out).toContain(`${clientId}  "Demo Bank"  balance:read alerts:fraud  enabled  rate limits token=5000/10s link=600/m\n`);
       expect(list.out).not.toContain(body.client_secret);
+
+      // An operator changes the client's own limits later, or removes them; bad input changes nothing.
+      expect(cli("clients", "rate-limits", "--client-id", clientId, "--set", '{"introspect":"9000/10s"}')).toMatchObject({ code: 0, out: expect.stringContaining(`${clientId}: rate limits introspect=9000/10s`) });
+      expect(cli("clients", "list").out).toContain(`${clientId}  "Demo Bank"  balance:read alerts:fraud  enabled  rate limits introspect=9000/10s\n`);
+      expect(cli("clients", "rate-limits", "--client-id", clientId, "--set", '{"token":"lots"}')).toMatchObject({ code: 2, err: [expect.stringMatching(/^link-broker: --set token must be "COUNT\/WINDOW"/)] });
+      expect(cli("clients", "rate-limits", "--client-id", clientId)).toMatchObject({ code: 2, err: ["link-broker: give either --set JSON or --clear (see `link-broker clients rate-limits --help`)"] });
+      expect(cli("clients", "rate-limits", "--client-id", clientId, "--set", "{}", "--clear")).toMatchObject({ code: 2, err: ["link-broker: give either --set JSON or --clear (see `link-broker clients rate-limits --help`)"] });
+      expect(cli("clients", "rate-limits", "--client-id", "no-such-client", "--clear")).toMatchObject({ code: 1, err: ["link-broker: no enabled client no-such-client"] });
+      expect(cli("clients", "list").out).toContain(`${clientId}  "Demo Bank"  balance:read alerts:fraud  enabled  rate limits introspect=9000/10s\n`);
+      expect(cli("clients", "rate-limits", "--client-id", clientId, "--clear")).toMatchObject({ code: 0, out: expect.stringContaining("its own rate limits removed") });
+      expect(cli("clients", "list").out).toContain(`${clientId}  "Demo Bank"  balance:read alerts:fraud  enabled\n`);
       expect(cli("clients", "disable", "--client-id", clientId)).toMatchObject({ code: 0, out: expect.stringContaining(`disabled ${clientId}`) });
       expect(cli("clients", "list").out).toMatch(new RegExp(`${clientId}  "Demo Bank"  .* disabled 20`));
       expect(cli("clients", "disable", "--client-id", "no-such-client")).toMatchObject({ code: 1, err: ["link-broker: no enabled client no-such-client"] });

@@ -1,4 +1,4 @@
-// `link-broker clients list | create --name ... [--rate-limits JSON] | disable --client-id ID`
+// `link-broker clients list | create --name ... [--rate-limits JSON] | rate-limits --client-id ID (--set JSON | --clear) | disable --client-id ID`
 import { readFileSync } from "node:fs";
 import type { ClientMetadata } from "../oauth/clients/validate-metadata.ts";
 import { CLIENT_LIMIT_ENDPOINTS, type ClientRateLimits } from "../plugins/rate-limit-policy.ts";
@@ -91,6 +91,32 @@ export const clientsCommands: CliGroup = {
           if (err instanceof BrokerError) throw new UsageError(err.message);
           throw err;
         }
+      },
+    },
+    "rate-limits": {
+      summary: "set or clear a client's own per-client rate limits (running brokers apply them within 5 s)",
+      access: "write",
+      options: {
+        "client-id": { type: "string", value: "ID", required: true, description: "the client_id" },
+        set: { type: "string", value: "JSON", description: 'the client\'s own limits, replacing any it had, e.g. \'{"token":"5000/10s"}\' (token, par, introspect, revoke, link, events_poll)' },
+        clear: { type: "boolean", description: "remove the client's own limits: BROKER_RATE_LIMITS' per_client apply again" },
+      },
+      run: async (ctx, values) => {
+        if ((values.set === undefined) === !values.clear) throw new UsageError("give either --set JSON or --clear");
+        const { systemClock, createStaffAuditRepo, createClientRepo, parseClientRateLimits, RateLimitsError } = await load();
+        let rateLimits: ClientRateLimits | null = null;
+        try {
+          if (values.set !== undefined) rateLimits = parseClientRateLimits(str(values, "set")!);
+        } catch (err) {
+          if (err instanceof RateLimitsError) throw new UsageError(`--set ${err.message}`);
+          throw err;
+        }
+        // An empty object clears too: no endpoint of its own left.
+        if (rateLimits && !Object.keys(rateLimits).length) rateLimits = null;
+        const id = str(values, "client-id")!;
+        if (!(await createClientRepo(ctx.db).setRateLimits(id, rateLimits))) throw new Error(`no enabled client ${id}`);
+        await createStaffAuditRepo(ctx.db).append({ staffId: null, email: null, action: "client.rate_limits", target: `client:${id}`, detail: { via: "cli", rate_limits: rateLimits }, at: systemClock.now() });
+        ctx.out(rateLimits ? `${id}: rate limits${ownLimits(rateLimits).replace("  rate limits", "")} (running brokers apply them within 5 s)` : `${id}: its own rate limits removed; BROKER_RATE_LIMITS' per_client apply (within 5 s)`);
       },
     },
     disable: {

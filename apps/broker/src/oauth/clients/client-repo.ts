@@ -22,6 +22,11 @@ export function createClientRepo(db: Db) {
     async update(id: string, data: ClientWrite<Prisma.ClientUpdateInput>): Promise<ClientRow> {
       return db.prisma.client.update({ where: { id }, data: jwksColumn(data) as Prisma.ClientUpdateInput });
     },
+    /** Sets an enabled client's own per-client limits (`null`: back to BROKER_RATE_LIMITS'); false when there is no such client. */
+    async setRateLimits(id: string, rateLimits: object | null): Promise<boolean> {
+      const { count } = await db.prisma.client.updateMany({ where: { id, deletedAt: null }, data: { rateLimits: rateLimits ?? Prisma.DbNull } });
+      return count === 1;
+    },
     /** Soft delete (also "disable"): the client's grants and tokens end with it, and it can start no link. */
     async remove(id: string, now: Date): Promise<void> {
       await db.prisma.$transaction(async (tx) => {

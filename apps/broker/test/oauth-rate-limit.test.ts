@@ -51,6 +51,21 @@ describe("OAuth rate limits shared through Postgres", () => {
       await app.close();
     }
   });
+
+  it("puts the RateLimit fields on refusals too: they were counted before they were refused", async () => {
+    const app = await buildTestApp({ config: testConfig({ PUBLIC_URL: broker.url }), db: broker.db, logger: false, oauth: { rateLimits: { token: { perIp: { max: 50, windowSeconds: 60 } } } } });
+    try {
+      const token = (headers: Record<string, string>, payload: string) => app.inject({ method: "POST", url: "/oauth/token", remoteAddress: "192.0.2.9", headers, payload });
+      const badClient = await token({ authorization: basic("no-such-client", "wrong"), "content-type": "application/x-www-form-urlencoded" }, "grant_type=client_credentials");
+      expect(badClient.statusCode).toBe(401);
+      expect(badClient.headers).toMatchObject({ "ratelimit-policy": '"token-ip";q=50;w=60', ratelimit: '"token-ip";r=49;t=60' });
+      const badType = await token({ "content-type": "application/json" }, "{}");
+      expect(badType.statusCode).toBe(400);
+      expect(badType.headers).toMatchObject({ "ratelimit-policy": '"token-ip";q=50;w=60', ratelimit: expect.stringMatching(/^"token-ip";r=48;t=(59|60)$/) });
+    } finally {
+      await app.close();
+    }
+  });
 });
 
 describe("BROKER_RATE_LIMITS", () => {

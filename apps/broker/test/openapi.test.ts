@@ -82,6 +82,7 @@ describe("the OpenAPI document", () => {
 
   it("documents RateLimit-Policy and RateLimit on every answer of a rate-limited endpoint, and Retry-After on its 429", () => {
     const ref = (name: string) => ({ $ref: `#/components/headers/${name}` });
+    const check = doc.paths["/ledger/check"]!.post!;
     for (const name of ["RateLimit-Policy", "RateLimit", "Retry-After"]) expect(doc.components.headers[name]?.description, name).toBeTruthy();
     const limited: [path: string, method: string, response429: string][] = [
       ["/oauth/token", "post", "OAuthError429"],
@@ -106,11 +107,22 @@ describe("the OpenAPI document", () => {
         expect(response.headers, `${method} ${path} ${status}`).toMatchObject({ "RateLimit-Policy": ref("RateLimit-Policy"), RateLimit: ref("RateLimit") });
       }
     }
+    // Their JSON refusals (400, 401, ...) were counted before they were refused: the fields are on them too.
+    for (const [path, method] of limited.filter(([, , r]) => r !== "Page429")) {
+      const refusals = Object.entries(doc.paths[path]![method]!.responses).filter(([status]) => /^4/.test(status) && status !== "429");
+      expect(refusals.length, `${method} ${path}`).toBeGreaterThan(0);
+      for (const [status, response] of refusals) {
+        const shared = doc.components.responses[String(response.$ref).split("/").pop()!]!;
+        expect(shared.headers, `${method} ${path} ${status}`).toMatchObject({ "RateLimit-Policy": ref("RateLimit-Policy"), RateLimit: ref("RateLimit") });
+      }
+    }
+    // An endpoint without a limit keeps the shared refusals, which claim no fields.
+    expect(doc.paths["/links"]!.get!.responses["401"]?.$ref).toBe("#/components/responses/Error401");
+    expect(doc.components.responses.Error401!.headers).not.toHaveProperty("RateLimit");
     for (const name of ["OAuthError429", "Error429", "Page429"]) {
       expect(doc.components.responses[name]!.headers, name).toEqual({ "Retry-After": ref("Retry-After"), "RateLimit-Policy": ref("RateLimit-Policy"), RateLimit: ref("RateLimit") });
     }
     // An endpoint without a limit claims none.
-    const check = doc.paths["/ledger/check"]!.post!;
     expect(check.responses["429"]).toBeUndefined();
     expect(check.responses["200"]!.headers ?? {}).not.toHaveProperty("RateLimit");
   });

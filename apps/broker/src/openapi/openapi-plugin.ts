@@ -221,8 +221,17 @@ function finishDocument({ openapiObject }: { openapiObject: Record<string, unkno
       // (but a limited one's 429 is named, for its headers).
       for (const [status, name] of Object.entries(errorResponses(facts))) {
         if (responses[status] || (status !== "429" && responses[`${status[0]}XX`])) continue;
+        const shared = ERROR_RESPONSES[name as keyof typeof ERROR_RESPONSES];
+        // A refusal of a limited JSON endpoint was counted first (per caller address, in the
+        // request's first hook), so it carries the RateLimit fields too: its own variant says so.
+        if (facts.limited && facts.format !== "page" && /^4(?!29)/.test(status)) {
+          const limitedName = `${name}Limited`;
+          responses[status] = { $ref: `#/components/responses/${limitedName}` };
+          used[limitedName] = { ...shared, description: `${shared.description} The limits counted before the refusal are in RateLimit-Policy and RateLimit.`, headers: { ...("headers" in shared ? shared.headers : {}), ...RATE_LIMIT_STATE } };
+          continue;
+        }
         responses[status] = { $ref: `#/components/responses/${name}` };
-        used[name] = ERROR_RESPONSES[name as keyof typeof ERROR_RESPONSES];
+        used[name] = shared;
       }
     }
   }

@@ -794,20 +794,24 @@ export interface components {
                 "application/json": components["schemas"]["OAuthError"];
             };
         };
-        /** @description The request is malformed or a parameter is invalid (e.g. invalid_request, invalid_grant, invalid_scope, invalid_client_metadata, invalid_dpop_proof, use_dpop_nonce). */
-        OAuthError400: {
+        /** @description The request is malformed or a parameter is invalid (e.g. invalid_request, invalid_grant, invalid_scope, invalid_client_metadata, invalid_dpop_proof, use_dpop_nonce). The limits counted before the refusal are in RateLimit-Policy and RateLimit. */
+        OAuthError400Limited: {
             headers: {
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 [name: string]: unknown;
             };
             content: {
                 "application/json": components["schemas"]["OAuthError"];
             };
         };
-        /** @description Client authentication failed (invalid_client) or a token is not valid (invalid_token). */
-        OAuthError401: {
+        /** @description Client authentication failed (invalid_client) or a token is not valid (invalid_token). The limits counted before the refusal are in RateLimit-Policy and RateLimit. */
+        OAuthError401Limited: {
             headers: {
                 /** @description The scheme expected and the error (RFC 6750 §3, RFC 9449 §7.1). */
                 "WWW-Authenticate"?: string;
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 [name: string]: unknown;
             };
             content: {
@@ -892,6 +896,52 @@ export interface components {
             };
             content: {
                 "text/html": string;
+            };
+        };
+        /** @description Invalid request (`invalid_request`). The limits counted before the refusal are in RateLimit-Policy and RateLimit. */
+        Error400Limited: {
+            headers: {
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description Authentication required or failed (`invalid_token`, `invalid_client`, `unauthorized`). The limits counted before the refusal are in RateLimit-Policy and RateLimit. */
+        Error401Limited: {
+            headers: {
+                /** @description The scheme expected and the error (RFC 6750 §3, RFC 9449 §7.1). */
+                "WWW-Authenticate"?: string;
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description Not allowed (`forbidden`, `insufficient_scope`, `invalid_verify_token`). The limits counted before the refusal are in RateLimit-Policy and RateLimit. */
+        Error403Limited: {
+            headers: {
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The body's content type is not the one documented (`unsupported_media_type`). The limits counted before the refusal are in RateLimit-Policy and RateLimit. */
+        Error415Limited: {
+            headers: {
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
             };
         };
         /** @description Rate limited (`rate_limited`): wait Retry-After seconds. */
@@ -1206,8 +1256,8 @@ export interface operations {
                     };
                 };
             };
-            400: components["responses"]["OAuthError400"];
-            401: components["responses"]["OAuthError401"];
+            400: components["responses"]["OAuthError400Limited"];
+            401: components["responses"]["OAuthError401Limited"];
             429: components["responses"]["OAuthError429"];
             500: components["responses"]["OAuthError500"];
         };
@@ -1270,8 +1320,8 @@ export interface operations {
                     };
                 };
             };
-            400: components["responses"]["OAuthError400"];
-            401: components["responses"]["OAuthError401"];
+            400: components["responses"]["OAuthError400Limited"];
+            401: components["responses"]["OAuthError401Limited"];
             429: components["responses"]["OAuthError429"];
             500: components["responses"]["OAuthError500"];
         };
@@ -1375,8 +1425,8 @@ export interface operations {
                     };
                 };
             };
-            400: components["responses"]["OAuthError400"];
-            401: components["responses"]["OAuthError401"];
+            400: components["responses"]["OAuthError400Limited"];
+            401: components["responses"]["OAuthError401Limited"];
             429: components["responses"]["OAuthError429"];
             500: components["responses"]["OAuthError500"];
         };
@@ -1401,8 +1451,8 @@ export interface operations {
                 };
                 content?: never;
             };
-            400: components["responses"]["OAuthError400"];
-            401: components["responses"]["OAuthError401"];
+            400: components["responses"]["OAuthError400Limited"];
+            401: components["responses"]["OAuthError401Limited"];
             429: components["responses"]["OAuthError429"];
             500: components["responses"]["OAuthError500"];
         };
@@ -1453,8 +1503,8 @@ export interface operations {
                     };
                 };
             };
-            400: components["responses"]["OAuthError400"];
-            401: components["responses"]["OAuthError401"];
+            400: components["responses"]["OAuthError400Limited"];
+            401: components["responses"]["OAuthError401Limited"];
             429: components["responses"]["OAuthError429"];
             500: components["responses"]["OAuthError500"];
         };
@@ -1505,8 +1555,8 @@ export interface operations {
                     };
                 };
             };
-            400: components["responses"]["OAuthError400"];
-            401: components["responses"]["OAuthError401"];
+            400: components["responses"]["OAuthError400Limited"];
+            401: components["responses"]["OAuthError401Limited"];
             429: components["responses"]["OAuthError429"];
             500: components["responses"]["OAuthError500"];
         };
@@ -1561,8 +1611,8 @@ export interface operations {
                     };
                 };
             };
-            400: components["responses"]["OAuthError400"];
-            401: components["responses"]["OAuthError401"];
+            400: components["responses"]["OAuthError400Limited"];
+            401: components["responses"]["OAuthError401Limited"];
             429: components["responses"]["OAuthError429"];
             500: components["responses"]["OAuthError500"];
         };
@@ -1601,8 +1651,8 @@ export interface operations {
                     "application/json": Record<string, never>;
                 };
             };
-            400: components["responses"]["OAuthError400"];
-            401: components["responses"]["OAuthError401"];
+            400: components["responses"]["OAuthError400Limited"];
+            401: components["responses"]["OAuthError401Limited"];
             429: components["responses"]["OAuthError429"];
             500: components["responses"]["OAuthError500"];
         };
@@ -2779,10 +2829,10 @@ export interface operations {
                     };
                 };
             };
-            400: components["responses"]["Error400"];
-            401: components["responses"]["Error401"];
-            403: components["responses"]["Error403"];
-            415: components["responses"]["Error415"];
+            400: components["responses"]["Error400Limited"];
+            401: components["responses"]["Error401Limited"];
+            403: components["responses"]["Error403Limited"];
+            415: components["responses"]["Error415Limited"];
             429: components["responses"]["Error429"];
             500: components["responses"]["Error500"];
         };

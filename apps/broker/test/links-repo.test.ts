@@ -10,11 +10,11 @@ const now = new Date("2030-01-01T00:00:00Z");
 
 beforeAll(async () => {
   db = await createTestDb();
-  repo = createLinksRepo(db);
 });
 afterAll(async () => db?.drop());
 beforeEach(async () => {
   await db.prisma.link.deleteMany({});
+  repo = createLinksRepo(db);
 });
 
 /** A link row as the linking flow leaves it. */
@@ -67,12 +67,13 @@ describe("reads", () => {
   });
 
   it("listByPsid: the client's links for that PSID, oldest first, whatever their status; never another bank's", async () => {
-    await row("l-b", { subject: "s2", createdAt: new Date("2030-01-02T00:00:00Z"), status: "unlinked" });
-    await row("l-a", { subject: "s1", createdAt: new Date("2030-01-01T00:00:00Z") });
-    await row("l-c", { subject: "s3", createdAt: new Date("2030-01-03T00:00:00Z") });
+    // Neither the order of ids nor the order of insertion is the order of creation.
+    await row("l-a", { subject: "s1", createdAt: new Date("2030-01-02T00:00:00Z"), status: "unlinked" });
+    await row("l-c", { subject: "s2", createdAt: new Date("2030-01-01T00:00:00Z") });
+    await row("l-b", { subject: "s3", createdAt: new Date("2030-01-03T00:00:00Z") });
     await row("l-other-bank", { clientId: "bank-b", subject: "s1" });
     await row("l-other-psid", { psid: "psid-2" });
-    expect((await repo.listByPsid("bank-a", "psid-1")).map((l) => l.id)).toEqual(["l-a", "l-b", "l-c"]);
+    expect((await repo.listByPsid("bank-a", "psid-1")).map((l) => l.id)).toEqual(["l-c", "l-a", "l-b"]);
     expect((await repo.listByPsid("bank-b", "psid-1")).map((l) => l.id)).toEqual(["l-other-bank"]);
     expect(await repo.listByPsid("bank-c", "psid-1")).toEqual([]);
   });

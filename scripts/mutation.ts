@@ -43,11 +43,14 @@ function methodLines(cwd: string, file: string, opening: string): string {
 }
 
 export const SCOPES: Record<string, Scope> = {
-  // Who may see or end which token, and whose ledger a caller reads.
+  // Who may see or end which token, and whose ledger a caller reads. Introspection and revocation
+  // (RFC 7662 / RFC 7009) are one service, introspect-service.ts. The unit tests beside the code
+  // run first (`--without` the three integration files); string literals stay mutated (token
+  // types, roles, revocation reasons and the JWT test are values the checks compare or record).
   "oauth-auth": {
     cwd: "apps/broker",
     mutate: ["src/oauth/introspect/introspect-service.ts", "src/ledger/ledger-auth.ts", "src/plugins/client-auth.ts"],
-    tests: brokerAuthTests,
+    tests: [...brokerAuthTests, "src/oauth/introspect/introspect-service.test.ts", "src/ledger/ledger-auth.test.ts", "src/plugins/client-auth.test.ts"],
   },
   // Only the authorization and tenant checks of oauth-auth, against the tests written for them.
   "authz-checks": {
@@ -115,11 +118,14 @@ export const SCOPES: Record<string, Scope> = {
     mutate: ["src/oauth/dpop/check-dpop.ts"],
     tests: ["test/oauth-code.test.ts", "test/security/authorization-edges.test.ts", "test/security/catalogue-codes-tokens.test.ts", "src/oauth/dpop/check-dpop.edges.test.ts"],
   },
-  // Link management: a bank sees and ends only its own links.
+  // Link management: a bank sees and ends only its own links. The unit tests beside the code and
+  // test/links-repo.test.ts (one database, no app) kill most mutants in seconds; the end-to-end
+  // files follow. String literals stay mutated here: most of them are states ("active",
+  // "unlinked"), actors and route paths that the checks compare, not the wording of refusals.
   links: {
     cwd: "apps/broker",
     mutate: ["src/links/links-routes.ts", "src/links/links-service.ts", "src/links/links-repo.ts"],
-    tests: ["test/links-webhook.test.ts", "test/unlink-e2e.test.ts", "test/concurrent-approval.test.ts", "src/links/links-service.test.ts"],
+    tests: ["test/links-webhook.test.ts", "test/unlink-e2e.test.ts", "test/concurrent-approval.test.ts", "src/links/links-service.test.ts", "src/links/links-routes.test.ts", "test/links-repo.test.ts"],
   },
   // The consent step of the linking flow: approve or deny (LinkingService.decide) and what an
   // approval grants (consent-terms.ts).

@@ -82,6 +82,12 @@ describe("introspecting an access token", () => {
     expect(answer).not.toHaveProperty("consent_id");
   });
 
+  it("a linked token that cannot be traced to its row and grant is inactive, whatever its signature", async () => {
+    // Its row gone (or never written), or written without its grant: nothing ties it to a consent.
+    expect(await setup({ ...live, accessRows: {} }).service.introspect(bankA, jwt("a"))).toEqual({ active: false });
+    expect(await setup({ ...live, accessRows: { "jti-1": { revokedAt: null, grantId: null } } }).service.introspect(bankA, jwt("a"))).toEqual({ active: false });
+  });
+
   it("another client's token is inactive to the caller", async () => {
     const { service } = setup(live);
     expect(await service.introspect(bankB, jwt("a"))).toEqual({ active: false });

@@ -41,15 +41,15 @@ export function createIntrospectionService(deps: { repo: Pick<TokensRepo, "findA
       if (await deps.feed.isRevoked(claims.jti)) return undefined;
       return (await deps.clientExists(claims.client_id)) ? claims : undefined;
     }
+    // A linked token is live only through its row, its grant and that grant's consent: one that
+    // cannot be traced to them (its row gone) is refused, never trusted on its signature alone.
     const row = await repo.findAccessToken(claims.jti);
-    if (row?.revokedAt) return undefined;
-    if (row?.grantId) {
-      const grant = await repo.findGrant(row.grantId);
-      if (!grant || grant.revokedAt) return undefined;
-      if (!(await consentCheck(grant))) {
-        await repo.revokeGrant(grant.id, "consent_inactive", clock.now());
-        return undefined;
-      }
+    if (!row?.grantId || row.revokedAt) return undefined;
+    const grant = await repo.findGrant(row.grantId);
+    if (!grant || grant.revokedAt) return undefined;
+    if (!(await consentCheck(grant))) {
+      await repo.revokeGrant(grant.id, "consent_inactive", clock.now());
+      return undefined;
     }
     return claims;
   }

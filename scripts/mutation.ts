@@ -19,6 +19,24 @@ interface Scope {
   excludedMutations?: string[];
 }
 
+// Every test file of the consent-ledger package, named one by one so `--without` can leave the
+// integration files (test/) out and run the unit tests beside the code first (a glob cannot).
+const ledgerTests = [
+  "src/canonical-json.test.ts",
+  "src/consent-state.test.ts",
+  "src/export.test.ts",
+  "src/hash-chain.test.ts",
+  "src/policy.test.ts",
+  "src/policy.rules.test.ts",
+  "test/concurrency.test.ts",
+  "test/ledger.contract.test.ts",
+  "test/ledger-rules.test.ts",
+  "test/pairs-migration.test.ts",
+  "test/propagation.test.ts",
+  "test/runtime-role.test.ts",
+  "test/tamper.test.ts",
+];
+
 // ledger.test.ts is left out: its checkpoint schedule test depends on timers the sandbox upsets.
 const brokerAuthTests = ["test/authorization-checks.test.ts", "test/oauth-code.test.ts", "test/oauth-clients.test.ts"];
 
@@ -143,10 +161,32 @@ export const SCOPES: Record<string, Scope> = {
     tests: ["test/ledger.contract.test.ts"],
     excludedMutations: ["StringLiteral"],
   },
+  // The rule-bearing methods of consent-ledger.ts alone (tenant checks, state transitions, the
+  // check's answer), against every test of the package: the whole of `ledger` re-tests each of its
+  // ~530 consent-ledger.ts mutants against database tests (hours); these ~210 take well under one.
+  "ledger-rules": {
+    cwd: "packages/consent-ledger",
+    mutate: [
+      "src/consent-ledger.ts:163-168", // consentOrThrow: the tenant check of every read and write by id
+      "src/consent-ledger.ts:200-213", // expireOne: which consents the sweeper expires
+      methodLines("packages/consent-ledger", "src/consent-ledger.ts", "async withdraw("),
+      methodLines("packages/consent-ledger", "src/consent-ledger.ts", "async renew("),
+      methodLines("packages/consent-ledger", "src/consent-ledger.ts", "async reconsent("),
+      methodLines("packages/consent-ledger", "src/consent-ledger.ts", "async check("),
+      "src/consent-ledger.ts:367-373", // find: the tenant filter
+      methodLines("packages/consent-ledger", "src/consent-ledger.ts", "async isActive("),
+      "src/consent-ledger.ts:467-469", // activeUntilOf
+    ],
+    tests: ledgerTests,
+    excludedMutations: ["StringLiteral"],
+  },
+  // The ledger's rules: grants, transitions, tenant filters, policy and the hash chain.
   ledger: {
     cwd: "packages/consent-ledger",
     mutate: ["src/consent-ledger.ts", "src/policy.ts", "src/consent-state.ts", "src/hash-chain.ts"],
-    tests: ["src/**/*.test.ts", "test/**/*.test.ts"],
+    tests: ledgerTests,
+    // The checks (tenant, state, policy, chain), not the wording of their refusals.
+    excludedMutations: ["StringLiteral"],
   },
 };
 

@@ -45,3 +45,32 @@ describe("entry hash", () => {
     expect(entryHash("1".repeat(64), entry)).not.toBe(h);
   });
 });
+
+describe("canonical JSON of values JSON has no member for", () => {
+  it("drops object members that are undefined and writes undefined in an array as null, as JSON.stringify does", () => {
+    expect(canonicalJson({ b: undefined, a: 1 })).toBe('{"a":1}');
+    expect(canonicalJson([1, undefined, null])).toBe("[1,null,null]");
+    expect(canonicalJson(undefined)).toBe("null");
+  });
+  it("refuses functions and symbols rather than writing them as objects", () => {
+    expect(() => canonicalJson(() => 1)).toThrow(TypeError);
+    expect(() => canonicalJson({ f: Symbol("x") })).toThrow(TypeError);
+  });
+});
+
+describe("entry hash across ledger formats", () => {
+  const pairs = [{ purpose: "account_servicing", scope: "balance:read" }];
+  it("hashes a format 1 entry (no pairs) without a pairs member, whether pairs is absent or null", () => {
+    expect(hashedFields(entry)).not.toHaveProperty("pairs");
+    expect(hashedFields({ ...entry, pairs: null })).not.toHaveProperty("pairs");
+    expect(entryHash(GENESIS_HASH, { ...entry, pairs: null })).toBe(entryHash(GENESIS_HASH, entry));
+    expect(entryHash(GENESIS_HASH, { ...entry, pairs: undefined })).toBe(entryHash(GENESIS_HASH, entry));
+  });
+  it("hashes a format 2 entry's pairs as stored, so rewritten pairs no longer verify", () => {
+    expect(canonicalJson(hashedFields({ ...entry, pairs }))).toContain('"pairs":[{"purpose":"account_servicing","scope":"balance:read"}]');
+    const h = entryHash(GENESIS_HASH, { ...entry, pairs });
+    expect(h).not.toBe(entryHash(GENESIS_HASH, entry));
+    expect(entryHash(GENESIS_HASH, { ...entry, pairs: [{ scope: "balance:read", purpose: "fraud_alerts" }] })).not.toBe(h);
+    expect(entryHash(GENESIS_HASH, { ...entry, pairs: [] })).not.toBe(h);
+  });
+});

@@ -44,9 +44,18 @@ export interface CheckCache {
   stats(): { hits: number; misses: number; invalidations: number; size: number };
 }
 
+/**
+ * Where invalidations come from: subscribes `deliver` to every append's payload and answers the
+ * unsubscribe. Given, it replaces Postgres LISTEN (and its heartbeat) and PGlite's listen; a test
+ * passes one that holds the notifications back, to see what this process does without them.
+ */
+export type InvalidationSource = (deliver: (payload: unknown) => void) => Promise<() => Promise<void>>;
+
 export interface CheckCacheOptions {
-  /** Override the invalidation source (tests). Default: Postgres LISTEN, or PGlite listen. */
+  /** False: never cache. */
   enabled?: boolean;
+  /** The invalidation source; default Postgres LISTEN, or PGlite listen. */
+  source?: InvalidationSource;
   now?: () => number;
   /** Called for every append this process hears of (its own and other processes'), after commit. */
   onAppend?: () => void;
@@ -63,7 +72,7 @@ export function createCheckCache(db: Db, options: CheckCacheOptions = {}): Check
   let listening = false;
   let subscriber: Subscriber | undefined;
   let heartbeat: NodeJS.Timeout | undefined;
-  let unlistenPglite: (() => Promise<void>) | undefined;
+  let unlisten: (() => Promise<void>) | undefined;
   const token = `${process.pid}-${Math.random().toString(36).slice(2)}`;
   const enabled = options.enabled ?? true;
 
@@ -93,7 +102,7 @@ export function createCheckCache(db: Db, options: CheckCacheOptions = {}): Check
 
   const usable = () => {
     if (!enabled || !listening) return false;
-    if (db.kind === "pglite") return true;
+    if (db.kind === "pglite" || options.source) return true;
     return now() < trustedUntil;
   };
 
@@ -122,8 +131,13 @@ export function createCheckCache(db: Db, options: CheckCacheOptions = {}): Check
 
     async start() {
       if (!enabled) return;
+      if (options.source) {
+        unlisten = await options.source(onPayload);
+        listening = true;
+        return;
+      }
       if (db.kind === "pglite" && db.pglite) {
-        unlistenPglite = await db.pglite.listen(INVALIDATION_CHANNEL, (raw) => {
+        unlisten = await db.pglite.listen(INVALIDATION_CHANNEL, (raw) => {
           try {
             onPayload(JSON.parse(raw));
           } catch {
@@ -175,7 +189,7 @@ export function createCheckCache(db: Db, options: CheckCacheOptions = {}): Check
       listening = false;
       if (heartbeat) clearInterval(heartbeat);
       clear();
-      if (unlistenPglite) await unlistenPglite().catch(() => {});
+      if (unlisten) await unlisten().catch(() => {});
       if (subscriber) await subscriber.close().catch(() => {});
     },
   };

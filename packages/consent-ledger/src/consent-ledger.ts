@@ -5,7 +5,7 @@ import type { Readable } from "node:stream";
 import type { Consent, Db, Tx } from "@link-broker/db";
 import { decodeProtectedHeader } from "jose";
 import { appendCheckpointLine } from "./checkpoint-file.ts";
-import { createCheckCache, type CheckCache } from "./check-cache.ts";
+import { createCheckCache, type CheckCache, type InvalidationSource } from "./check-cache.ts";
 import { effectiveState, transition, type ConsentState } from "./consent-state.ts";
 import { exportLedger, type ExportFormat } from "./export.ts";
 import { canonicalJson } from "./hash-chain.ts";
@@ -110,6 +110,8 @@ export interface ConsentLedgerOptions {
   checkpointFile?: string;
   /** The in-process check cache (default on). */
   cache?: boolean;
+  /** Where the cache hears of appends; default the database's notifications (check-cache.ts). */
+  invalidations?: InvalidationSource;
 }
 
 export type ConsentLedger = ReturnType<typeof createConsentLedger>;
@@ -146,6 +148,7 @@ export function createConsentLedger(options: ConsentLedgerOptions) {
   const appendListeners = new Set<() => void>();
   const cache: CheckCache = createCheckCache(db, {
     enabled: options.cache ?? true,
+    ...(options.invalidations ? { source: options.invalidations } : {}),
     onAppend: () => {
       for (const listener of appendListeners) listener();
     },

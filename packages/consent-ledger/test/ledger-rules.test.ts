@@ -201,3 +201,41 @@ describe("reconsent decides renew or replace on the exact set of pairs", () => {
     expect(await ledger.check({ linkId: newLink }, { scope: "alerts:fraud" })).toMatchObject({ allowed: true, consentId: r.consentId });
   });
 });
+
+describe("this process's own changes, before the database's notification arrives", () => {
+  // The notifications are held back: only the ledger's own invalidation, at commit, can make the
+  // next check in this process see a change it just made (other processes wait for the NOTIFY).
+  let own: ConsentLedger;
+  beforeAll(async () => {
+    ({ ledger: own } = await makeLedger(db, clock, undefined, { invalidations: async () => async () => {} }));
+  });
+  afterAll(() => own?.close());
+
+  it("a renewal, a consent given again with new terms, and a withdrawal are seen by the very next check", async () => {
+    const [linkId, psid, subject] = [uniq("link"), uniq("psid"), uniq("cust")];
+    const g = await own.grant({ clientId: "bank-a", subject, linkId, psid, scopes: ["balance:read"], actor: "customer" });
+    const byPsid = { clientId: "bank-a", psid };
+    const check = (who: { linkId: string } | typeof byPsid) => own.check(who, { scope: "balance:read" });
+    for (const who of [{ linkId }, byPsid]) {
+      expect(await check(who)).toMatchObject({ allowed: true, consentId: g.consentId });
+    }
+    const hits = own.cacheStats().hits;
+    expect(await check({ linkId })).toMatchObject({ allowed: true, consentId: g.consentId });
+    expect(own.cacheStats().hits).toBe(hits + 1); // answered from the cache: what follows must not be
+
+    const later = new Date(g.expiresAt.getTime() + DAY);
+    await own.renew({ consentId: g.consentId, actor: "bank", expiresAt: later }, { clientId: "bank-a" });
+    for (const who of [{ linkId }, byPsid]) expect(await check(who)).toMatchObject({ allowed: true, consentId: g.consentId, expiresAt: later });
+
+    // Given again with new terms under a new link (a re-link), whose empty answer was cached.
+    const [relink, newPsid] = [{ linkId: uniq("link") }, { clientId: "bank-a", psid: uniq("psid") }];
+    for (const who of [relink, newPsid]) expect(await check(who)).toMatchObject({ allowed: false, reason: "no_consent" });
+    const again = await own.reconsent({ consentId: g.consentId, clientId: "bank-a", subject, linkId: relink.linkId, psid: newPsid.psid, scopes: ["balance:read", "alerts:fraud"], actor: "customer" });
+    expect(again.consentId).not.toBe(g.consentId);
+    for (const who of [relink, newPsid]) expect(await own.check(who, { scope: "alerts:fraud" })).toMatchObject({ allowed: true, consentId: again.consentId });
+    for (const who of [{ linkId }, byPsid]) expect(await check(who)).toMatchObject({ allowed: false, reason: "withdrawn", consentId: g.consentId });
+
+    await own.withdraw({ consentId: again.consentId, actor: "customer" }, { clientId: "bank-a" });
+    for (const who of [relink, newPsid]) expect(await check(who)).toMatchObject({ allowed: false, reason: "withdrawn" });
+  });
+});

@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import type { InvalidationSource } from "../src/check-cache.ts";
 import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,7 +24,7 @@ export function fakeClock(start = new Date("2026-03-01T10:00:00.000Z")) {
 
 export const DAY = 24 * 60 * 60 * 1000;
 
-export async function makeLedger(db: Db, clock = fakeClock(), keys?: TestKeys, options: { checkpointFile?: string } = {}): Promise<{ ledger: ConsentLedger; clock: ReturnType<typeof fakeClock>; keys: TestKeys }> {
+export async function makeLedger(db: Db, clock = fakeClock(), keys?: TestKeys, options: { checkpointFile?: string; invalidations?: InvalidationSource } = {}): Promise<{ ledger: ConsentLedger; clock: ReturnType<typeof fakeClock>; keys: TestKeys }> {
   const k = keys ?? createEphemeralLedgerKeys({ clock });
   const ledger = createConsentLedger({ db, keys: k, clock, subjectKey: "receipt-subject-key", ...options });
   await ledger.ready();

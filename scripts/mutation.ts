@@ -48,15 +48,15 @@ const authzTests = ["test/authorization-checks.test.ts", "test/security/authoriz
 const tokenTests = ["test/oauth-code.test.ts", "test/refresh-lifetime.test.ts", "test/security/catalogue-codes-tokens.test.ts", "src/oauth/checks/check-pkce.test.ts", "src/oauth/token/access-token.test.ts"];
 
 /**
- * `file:start-end` for the method that starts at the line holding `opening`, to its closing line at
- * the same indentation, so a scope follows the method when the file around it changes.
+ * `file:start-end` for the method or function that starts at the line holding `opening`, to its
+ * closing line at the same indentation, so a scope follows it when the file around it changes.
  */
 function methodLines(cwd: string, file: string, opening: string): string {
   const lines = readFileSync(join(import.meta.dirname, "..", cwd, file), "utf8").split("\n");
   const start = lines.findIndex((l) => l.includes(opening));
   if (start < 0) throw new Error(`${file} has no line with ${opening}`);
   const indent = /^\s*/.exec(lines[start]!)![0];
-  const end = lines.findIndex((l, i) => i > start && l === `${indent}},`);
+  const end = lines.findIndex((l, i) => i > start && (l === `${indent}},` || l === `${indent}}`));
   return `${file}:${start + 1}-${end + 1}`;
 }
 
@@ -167,18 +167,34 @@ export const SCOPES: Record<string, Scope> = {
   "ledger-rules": {
     cwd: "packages/consent-ledger",
     mutate: [
-      "src/consent-ledger.ts:163-168", // consentOrThrow: the tenant check of every read and write by id
-      "src/consent-ledger.ts:200-213", // expireOne: which consents the sweeper expires
+      // consentOrThrow: the tenant check of every read and write by id
+      methodLines("packages/consent-ledger", "src/consent-ledger.ts", "async function consentOrThrow("),
+      // expireOne: which consents the sweeper expires
+      methodLines("packages/consent-ledger", "src/consent-ledger.ts", "async function expireOne("),
       methodLines("packages/consent-ledger", "src/consent-ledger.ts", "async withdraw("),
       methodLines("packages/consent-ledger", "src/consent-ledger.ts", "async renew("),
       methodLines("packages/consent-ledger", "src/consent-ledger.ts", "async reconsent("),
       methodLines("packages/consent-ledger", "src/consent-ledger.ts", "async check("),
-      "src/consent-ledger.ts:367-373", // find: the tenant filter
+      // find: its tenant filter
+      methodLines("packages/consent-ledger", "src/consent-ledger.ts", "async find("),
       methodLines("packages/consent-ledger", "src/consent-ledger.ts", "async isActive("),
-      "src/consent-ledger.ts:467-469", // activeUntilOf
+      methodLines("packages/consent-ledger", "src/consent-ledger.ts", "activeUntilOf(consent"),
     ],
     tests: ledgerTests,
     excludedMutations: ["StringLiteral"],
+  },
+  // The ledger's proof: what `verify` checks (chain links, hashes, signed checkpoints, projections)
+  // on the database and on an export file. A mutant that lets a rewritten ledger verify, or names
+  // the wrong problem to an auditor, must fail a test.
+  "ledger-proof": {
+    cwd: "packages/consent-ledger",
+    mutate: [
+      "src/ledger-audit.ts",
+      "src/verify-export.ts",
+      methodLines("packages/consent-ledger", "src/consent-ledger.ts", "function verifyWith("),
+      methodLines("packages/consent-ledger", "src/consent-ledger.ts", "async verify("),
+    ],
+    tests: ledgerTests,
   },
   // The ledger's rules: grants, transitions, tenant filters, policy and the hash chain.
   ledger: {

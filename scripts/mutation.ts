@@ -2,7 +2,8 @@
 //   pnpm mutation            every scope below, one after another
 //   pnpm mutation oauth-auth one scope
 // Slow (each mutant re-runs the integration tests that cover it), so it is a script, not CI.
-// One mutant at a time, incremental: a re-run tests only mutants whose code or tests changed
+// One mutant at a time (MUTATION_CONCURRENCY=2 runs two: each database test makes its own
+// database, so they do not meet), incremental: a re-run tests only mutants whose code or tests changed
 // (reports/mutation/<scope>.incremental.json). Scores: reports/mutation/<scope>.json.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
@@ -236,7 +237,7 @@ for (const name of names) {
     mutate: scope.mutate,
     ...(scope.excludedMutations ? { mutator: { excludedMutations: scope.excludedMutations } } : {}),
     coverageAnalysis: "perTest",
-    concurrency: 1,
+    concurrency: Number(process.env.MUTATION_CONCURRENCY ?? 1),
     incremental: true,
     incrementalFile: join(reports, `${name}.incremental.json`),
     reporters: ["clear-text", "progress", "json"],

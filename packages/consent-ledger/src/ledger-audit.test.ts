@@ -160,6 +160,18 @@ describe("checkpoints", () => {
     expect(walk(keys, [], [cp3]).result).toMatchObject({ ok: false, checked: 0, firstBadSeq: "3", problem: "missing_entry" });
   });
 
+  it("many checkpoints in two sorted runs (the database's, then an anchoring file's) are merged by seq", async () => {
+    const { keys, checkpoint } = await chainKeys();
+    const entries = buildChain(Array.from({ length: 80 }, () => ({})));
+    const stored = await Promise.all(entries.map((e) => checkpoint(e)));
+    // The anchoring file's copies were signed at another moment: other signatures, the same heads.
+    const anchored = await Promise.all(entries.map((e) => checkpoint(e, { iat: Math.floor(chainMinute(90).getTime() / 1000) })));
+    const shuffled = [...stored].sort((a, b) => (Number(a.seq) * 37) % 80 - (Number(b.seq) * 37) % 80);
+    for (const given of [[...stored, ...anchored], [...anchored].reverse().concat(stored), shuffled.concat(anchored)]) {
+      expect(walk(keys, entries, given).result).toMatchObject({ ok: true, checked: 80, checkpointsVerified: 160 });
+    }
+  });
+
   it("a checkpoint whose seq is not a number sorts first and fails its signature", async () => {
     const { keys, checkpoint } = await chainKeys();
     const entries = buildChain([{}]);

@@ -10,7 +10,7 @@ import type { ChainEntry } from "./hash-chain.ts";
 
 /** A date as the export writes it (ISO 8601 UTC with milliseconds); anything else is an invalid date. */
 function isoDate(v: unknown): Date {
-  const d = new Date(typeof v === "string" ? v : Number.NaN);
+  const d = new Date(v as string);
   return !Number.isNaN(d.getTime()) && d.toISOString() === v ? d : new Date(Number.NaN);
 }
 
@@ -96,6 +96,7 @@ export async function verifyExportLines(lines: AsyncIterable<string> | Iterable<
   return audit.result();
 }
 
+// Read as bytes: readline decodes UTF-8 itself, also where a character spans two chunks.
 export function verifyExportFile(path: string, keys: LedgerKeySet, anchored: CheckpointRecord[] = []): Promise<VerifyResult> {
-  return verifyExportLines(createInterface({ input: createReadStream(path, "utf8"), crlfDelay: Number.POSITIVE_INFINITY }), keys, anchored);
+  return verifyExportLines(createInterface({ input: createReadStream(path), crlfDelay: Number.POSITIVE_INFINITY }), keys, anchored);
 }

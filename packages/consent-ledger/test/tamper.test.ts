@@ -8,8 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createTestDb, type TestDb } from "@link-broker/db/testing";
 import { afterEach, describe, expect, it } from "vitest";
-import { CHECKPOINT_TYP, entryHash, signLedgerJws, type ConsentLedger } from "../src/index.ts";
-import { DAY, makeLedger, verifyEveryWay, type TestKeys } from "./support.ts";
+import { CHECKPOINT_TYP, entryHash, signLedgerJws, type ConsentLedger, type LedgerKeySet } from "../src/index.ts";
+import { createEphemeralLedgerKeys } from "../src/testing.ts";
+import { DAY, fakeClock, makeLedger, verifyEveryWay, type TestKeys } from "./support.ts";
 
 let db: TestDb | undefined;
 let ledger: ConsentLedger | undefined;
@@ -252,5 +253,63 @@ describe("the consent projection", () => {
       `INSERT INTO consent (id, "clientId", subject, status, scopes, purposes, "expiresAt", "grantedAt", "updatedAt", "lastSeq") SELECT 'invented', 'bank-a', 'mallory', 'active', ARRAY['balance:read'], ARRAY['account_servicing'], now() + interval '1 day', now(), now(), 0`,
     );
     expect(await verifyEveryWay(ledger, keys)).toMatchObject({ ok: false, problem: "projection_mismatch", consent_id: "invented", first_bad_seq: "0" });
+  });
+});
+
+describe("verify on the database", () => {
+  it("reads past its batches: more than a thousand entries and five hundred consents, the last of each checked", async () => {
+    const { db, ledger } = await seeded(0);
+    // 501 grants and 500 withdrawals: 1,001 entries (two entry batches), 501 consents (two row batches).
+    for (let i = 0; i < 501; i++) {
+      const g = await ledger.grant({ clientId: "bank-a", subject: `bulk-${i}`, scopes: ["balance:read"], actor: "customer" });
+      if (i > 0) await ledger.withdraw({ consentId: g.consentId, actor: "customer" });
+    }
+    const last = (await db.prisma.ledgerEntry.findFirst({ orderBy: { seq: "desc" } }))!;
+    expect(await ledger.verify()).toMatchObject({ ok: true, checked: 1001, headSeq: last.seq.toString(), headHash: last.hash });
+    // The consent that sorts last by id sits in the second batch of rows.
+    const lastRow = (await db.prisma.consent.findFirst({ orderBy: { id: "desc" } }))!;
+    await db.adminQuery(`UPDATE consent SET subject = 'someone-else' WHERE id = '${lastRow.id}'`);
+    expect(await ledger.verify()).toMatchObject({ ok: false, checked: 1001, problem: "projection_mismatch", consentId: lastRow.id, firstBadSeq: lastRow.lastSeq.toString() });
+    await db.adminQuery(`UPDATE consent SET subject = '${lastRow.subject}' WHERE id = '${lastRow.id}'`);
+    // The newest entry sits in the second batch of entries.
+    await db.adminQuery(untriggered(`UPDATE ledger_entry SET actor = 'bank' WHERE seq = ${last.seq}`));
+    expect(await ledger.verify()).toMatchObject({ ok: false, checked: 1001, problem: "hash_mismatch", firstBadSeq: last.seq.toString() });
+  }, 180_000);
+
+  it("a ledger key rotated while verify read the keys: it reads them again once, and the new key's checkpoint verifies", async () => {
+    db = await createTestDb();
+    const clock = fakeClock();
+    const keys = createEphemeralLedgerKeys({ clock });
+    // A key list read just before the rotation, handed out once: what a verify racing a rotation sees.
+    let stale: LedgerKeySet | null = null;
+    let reads = 0;
+    const racing: TestKeys = {
+      ...keys,
+      async published() {
+        reads++;
+        const s = stale;
+        stale = null;
+        return s ?? keys.published();
+      },
+    };
+    ({ ledger } = await makeLedger(db, clock, racing));
+    await ledger.grant({ clientId: "bank-a", subject: "cust-1", scopes: ["balance:read"], actor: "customer" });
+    await ledger.checkpoint();
+    stale = await keys.published();
+    clock.advance(DAY);
+    keys.rotate();
+    await ledger.grant({ clientId: "bank-a", subject: "cust-2", scopes: ["balance:read"], actor: "customer" });
+    await ledger.checkpoint();
+    reads = 0;
+    expect(await ledger.verify()).toMatchObject({ ok: true, checked: 2, checkpointsVerified: 2 });
+    expect(reads).toBe(2);
+    // Anchored checkpoints are kept for the second reading too: a forged one still fails.
+    const forged = { seq: "2", headHash: "f".repeat(64), kid: "ledger-test-2", jws: "a.b.c" };
+    stale = { keys: (await keys.published()).keys.slice(0, 1) };
+    expect(await ledger.verify({ checkpoints: [forged] })).toMatchObject({ ok: false, problem: "checkpoint_signature", firstBadSeq: "2" });
+    // An honest ledger whose keys were read fresh verifies with one reading.
+    reads = 0;
+    expect(await ledger.verify()).toMatchObject({ ok: true });
+    expect(reads).toBe(1);
   });
 });

@@ -24,10 +24,12 @@ interface Scope {
 // integration files (test/) out and run the unit tests beside the code first (a glob cannot).
 const ledgerTests = [
   "src/canonical-json.test.ts",
+  "src/checkpoint-file.test.ts",
   "src/consent-state.test.ts",
   "src/export.test.ts",
   "src/hash-chain.test.ts",
   "src/ledger-audit.test.ts",
+  "src/ledger-keys.test.ts",
   "src/policy.test.ts",
   "src/policy.rules.test.ts",
   "src/verify-export.test.ts",
@@ -194,6 +196,9 @@ export const SCOPES: Record<string, Scope> = {
     mutate: [
       "src/ledger-audit.ts",
       "src/verify-export.ts",
+      // The signature check of checkpoints (and receipts), and the anchoring file.
+      "src/ledger-keys.ts",
+      "src/checkpoint-file.ts",
       methodLines("packages/consent-ledger", "src/consent-ledger.ts", "function verifyWith("),
       methodLines("packages/consent-ledger", "src/consent-ledger.ts", "async verify("),
     ],

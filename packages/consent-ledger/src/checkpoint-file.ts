@@ -6,7 +6,7 @@ import type { CheckpointRecord } from "./ledger-audit.ts";
 import { invalidRequest } from "./ledger-errors.ts";
 
 export async function appendCheckpointLine(path: string, c: CheckpointRecord): Promise<void> {
-  await appendFile(path, `${JSON.stringify({ type: "checkpoint", seq: c.seq, head_hash: c.headHash, kid: c.kid, jws: c.jws })}\n`, { encoding: "utf8", mode: 0o640 });
+  await appendFile(path, `${JSON.stringify({ type: "checkpoint", seq: c.seq, head_hash: c.headHash, kid: c.kid, jws: c.jws })}\n`, { mode: 0o640 });
 }
 
 /** A checkpoint line (`{"type":"checkpoint", seq, head_hash, kid, jws}`), or null for any other line. */

@@ -204,6 +204,22 @@ export const SCOPES: Record<string, Scope> = {
     ],
     tests: ledgerTests,
   },
+  // The rest of the ledger package: grant's input checks, checkpoint writing, receipts, reads and
+  // paging, the export's lines, the check cache and the wire records.
+  "ledger-rest": {
+    cwd: "packages/consent-ledger",
+    mutate: [
+      ...["function expiryFrom(", "function committed(", "async function lookup(", "function parseLookup(", "async grant(", "async get(", "async checkpoint(", "async receipt(", "async endOf(", "async entriesAfter(", "async expiringBetween("].map((m) =>
+        methodLines("packages/consent-ledger", "src/consent-ledger.ts", m),
+      ),
+      "src/export.ts",
+      "src/receipt.ts",
+      "src/records.ts",
+      "src/check-cache.ts",
+    ],
+    tests: ledgerTests,
+    excludedMutations: ["StringLiteral"],
+  },
   // The ledger's rules: grants, transitions, tenant filters, policy and the hash chain.
   ledger: {
     cwd: "packages/consent-ledger",

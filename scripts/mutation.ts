@@ -24,6 +24,7 @@ interface Scope {
 // integration files (test/) out and run the unit tests beside the code first (a glob cannot).
 const ledgerTests = [
   "src/canonical-json.test.ts",
+  "src/check-cache.test.ts",
   "src/checkpoint-file.test.ts",
   "src/consent-state.test.ts",
   "src/export.test.ts",
@@ -32,6 +33,7 @@ const ledgerTests = [
   "src/ledger-keys.test.ts",
   "src/policy.test.ts",
   "src/policy.rules.test.ts",
+  "src/receipt.test.ts",
   "src/verify-export.test.ts",
   "test/concurrency.test.ts",
   "test/ledger.contract.test.ts",

@@ -96,6 +96,23 @@ describe("the check cache", () => {
     expect(appends()).toBe(2);
   });
 
+  it("needs no one to tell of appends", async () => {
+    const m = manualSource();
+    const cache = createCheckCache(postgres, { source: m.source });
+    await cache.start();
+    cache.set("l:1", rows("c1"), cache.epoch());
+    m.deliver({ consentId: "c1", keys: ["l:1"] });
+    expect(cache.get("l:1")).toBeUndefined();
+    let raw: ((s: string) => void) | undefined;
+    const listen = async (_: string, cb: (s: string) => void) => {
+      raw = cb;
+      return async () => {};
+    };
+    const embedded = createCheckCache({ kind: "pglite", pglite: { listen } } as unknown as Db);
+    await embedded.start();
+    expect(() => raw!("{not json")).not.toThrow();
+  });
+
   it("ignores heartbeats when the source is given (they belong to its own LISTEN connection)", async () => {
     const { cache, deliver, appends } = await started();
     cache.set("l:1", rows("c1"), cache.epoch());

@@ -73,10 +73,10 @@ async function* lines(store: ExportStore, tx: Tx, options: { format: ExportForma
         chunk += `${CSV_COLUMNS.map((c) => csvField(row[c])).join(",")}\r\n`;
         continue;
       }
-      // Checkpoints of seqs the export has no entry for (they cannot exist) still go out, in order.
+      // A merge by seq: the checkpoints before this entry go out first, so each follows the entry it
+      // signs (and one of a seq the export has no entry for, which cannot exist, still goes out in order).
       for (; next < checkpoints.length && checkpoints[next]!.seq < e.seq; next++) chunk += `${JSON.stringify(checkpointToWire(checkpoints[next]!))}\n`;
       chunk += `${JSON.stringify(w)}\n`;
-      for (; next < checkpoints.length && checkpoints[next]!.seq === e.seq; next++) chunk += `${JSON.stringify(checkpointToWire(checkpoints[next]!))}\n`;
     }
     if (chunk) yield chunk;
     if (batch.length < BATCH) break;

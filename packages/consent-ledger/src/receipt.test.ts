@@ -101,11 +101,13 @@ describe("consent receipts", () => {
   it("name the bank with what its metadata gives that is well formed", () => {
     expect(receipt().piiControllers).toEqual([{ piiController: "Bank A", contact: "dpo@bank-a.example", email: "dpo@bank-a.example", piiControllerUrl: "https://bank-a.example" }]);
     expect(receipt().policyUrl).toBe("https://bank-a.example/privacy");
-    const sloppy = { ...controller, metadata: { contacts: [42, "call us", "not@an email"], client_uri: "javascript:alert(1)", policy_uri: "ftp://x" } };
+    const sloppy = { ...controller, metadata: { contacts: [42, "call us", "not@an email", "write to dpo@bank-a.example"], client_uri: "javascript:alert('https://x')", policy_uri: ["https://bank-a.example/privacy"] } };
     const r = receipt({ controller: sloppy });
     expect(r.piiControllers).toEqual([{ piiController: "Bank A", contact: "call us" }]);
     expect(r).not.toHaveProperty("policyUrl");
     expect(receipt({ controller: { ...controller, metadata: { contacts: "dpo@bank-a.example" } } }).piiControllers).toEqual([{ piiController: "Bank A", contact: "Bank A" }]);
+    // Plain http is taken as given (registration decides which schemes a bank may use).
+    expect(receipt({ controller: { ...controller, metadata: { policy_uri: "http://bank-a.example/privacy" } } }).policyUrl).toBe("http://bank-a.example/privacy");
   });
 
   it("carry the deployment's issuer, jurisdiction, language and receipt page when set", () => {

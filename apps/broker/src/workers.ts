@@ -7,8 +7,14 @@ import cluster, { type Worker } from "node:cluster";
  * have all gone. If workers die before any of them ever listened (bad configuration, port
  * taken), the group stops with exit code 1: restarting them would only fail again.
  * Workers share state only through Postgres, as separate replicas do.
+ *
+ * Connections are accepted by the workers themselves on the shared socket (SCHED_NONE), not by
+ * the primary: with node's round-robin the primary accepts and hands each connection on, and one
+ * handed to a worker at the moment it dies stays open in the primary with no one to answer it, so
+ * the client hangs until its own timeout. Here a dying worker loses only what it had accepted.
  */
 export function superviseWorkers(count: number, log: (line: string) => void): void {
+  cluster.schedulingPolicy = cluster.SCHED_NONE;
   let stopping = false;
   const listening = new Set<Worker>();
   const alive = new Set<Worker>();

@@ -62,10 +62,12 @@ export async function startChildBroker(port: number, env: Record<string, string>
     }
   };
   // Generous: on a busy 2-core machine a group of workers takes a minute or more to start.
-  await until(`the broker on ${url}`, async () => {
-    if (child.exitCode !== null) throw new Error(`the broker exited: ${out}`);
-    return (await fetch(`${url}/readyz`)).status === 200 ? true : undefined;
+  // A broker that exits while starting ends the wait at once, with what it printed.
+  const ready = await until(`the broker on ${url}`, async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return "exited";
+    return (await fetch(`${url}/readyz`)).status === 200 ? "ready" : undefined;
   }, 150_000);
+  if (ready === "exited") throw new Error(`the broker exited: ${out}`);
   return {
     url,
     process: child,

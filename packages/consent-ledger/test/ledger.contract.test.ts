@@ -62,6 +62,13 @@ describe("grant", () => {
     ["an unknown purpose", "invalid_purpose", () => grantOne({ purposes: ["resale"] })],
     ["an expiry in the past", "invalid_expiry", () => grantOne({ expiresAt: new Date(clock.now().getTime() - 1000) })],
     ["an expiry over 365 days", "invalid_expiry", () => grantOne({ expiresAt: new Date(clock.now().getTime() + 366 * DAY) })],
+    ["an expiry that is not a date", "invalid_expiry", () => grantOne({ expiresAt: new Date(Number.NaN) })],
+    ["an expiry given as a string", "invalid_expiry", () => grantOne({ expiresAt: "2099-01-01T00:00:00Z" as never })],
+    ["an expiry of this very moment", "invalid_expiry", () => grantOne({ expiresAt: new Date(clock.now().getTime()) })],
+    ["an empty client id", "invalid_request", () => grantOne({ clientId: "" })],
+    ["an empty link id", "invalid_request", () => grantOne({ linkId: "" })],
+    ["an empty PSID", "invalid_request", () => grantOne({ psid: "" })],
+    ["an empty consent id", "invalid_request", () => grantOne({ consentId: "" })],
     ["an empty subject", "invalid_subject", () => grantOne({ subject: "" })],
     ["a blank subject", "invalid_subject", () => grantOne({ subject: "   " })],
     ["an unknown actor", "invalid_request", () => grantOne({ actor: "robot" as never })],
@@ -77,6 +84,15 @@ describe("grant", () => {
       expect(await entryCount(db)).toBe(before);
     });
   }
+
+  it("refuses a caller-chosen consent id already in use, with invalid_request, and writes nothing", async () => {
+    const first = await grantOne();
+    const before = await entryCount(db);
+    await expect(grantOne({ consentId: first.consentId })).rejects.toMatchObject({ code: "invalid_request", message: expect.stringContaining("already exists") });
+    expect(await entryCount(db)).toBe(before);
+    const chosen = uniq("chosen");
+    expect((await grantOne({ consentId: chosen })).consentId).toBe(chosen);
+  });
 
   it("accepts exactly 365 days", async () => {
     const g = await grantOne({ expiresAt: new Date(clock.now().getTime() + 365 * DAY) });
@@ -290,6 +306,13 @@ describe("check", () => {
     await expect(ledger.check({ clientId: "bank-a", subject: "x" }, { scope: "balance:write" })).rejects.toMatchObject({ code: "invalid_scope" });
     await expect(ledger.check({ clientId: "bank-a", subject: "" }, { scope: "balance:read" })).rejects.toMatchObject({ code: "invalid_subject" });
     await expect(ledger.check({} as never, { scope: "balance:read" })).rejects.toMatchObject({ code: "invalid_request" });
+    await expect(ledger.check({ linkId: "" }, { scope: "balance:read" })).rejects.toMatchObject({ code: "invalid_request" });
+    // A customer or PSID without the bank is no key: it would reach every bank's consents.
+    await expect(ledger.check({ subject: "x" } as never, { scope: "balance:read" })).rejects.toMatchObject({ code: "invalid_request" });
+    await expect(ledger.check({ psid: "x" } as never, { scope: "balance:read" })).rejects.toMatchObject({ code: "invalid_request" });
+    // The bank alone is no key either: it would reach every customer of that bank.
+    await expect(ledger.check({ clientId: "bank-a" } as never, { scope: "balance:read" })).rejects.toMatchObject({ code: "invalid_request" });
+    await expect(ledger.check({ clientId: "bank-a", psid: "" } as never, { scope: "balance:read" })).rejects.toMatchObject({ code: "invalid_request" });
     await expect(ledger.check({ linkId: "l" }, { scope: "balance:read", purpose: "resale" })).rejects.toMatchObject({ code: "invalid_purpose" });
   });
 
@@ -436,6 +459,31 @@ describe("find, export, receipts, checkpoints", () => {
     expect(JSON.stringify(payload)).not.toContain(subject);
   });
 
+  it("names the client id as the controller of a receipt whose bank is gone", async () => {
+    const g = await grantOne({ clientId: "bank-gone" });
+    const { payload } = await jwtVerify(await ledger.receipt(g.consentId), createLocalJWKSet((await keys.published()) as never));
+    expect(payload.controller).toMatchObject({ name: "bank-gone", client_id: "bank-gone" });
+  });
+
+  it("reads entries after a seq and consents about to expire, a bounded page at a time", async () => {
+    const subject = uniq("page");
+    const a = await grantOne({ subject, expiresAt: new Date(clock.now().getTime() + 3 * DAY) });
+    const b = await grantOne({ subject, expiresAt: new Date(clock.now().getTime() + 3 * DAY + 1000) });
+    const after = (BigInt(a.seq) - 1n).toString();
+    // A limit below 1 reads one; a fractional one is cut to a whole number.
+    expect((await ledger.entriesAfter(after, 0)).map((e) => e.seq)).toEqual([a.seq]);
+    expect((await ledger.entriesAfter(after, 2.9)).map((e) => e.seq)).toEqual([a.seq, b.seq]);
+    const from = new Date(clock.now().getTime() + 2 * DAY);
+    const to = new Date(clock.now().getTime() + 4 * DAY);
+    const page = await ledger.expiringBetween(from, to, 0);
+    expect(page).toHaveLength(1);
+    expect(page[0]).toMatchObject({ status: "active", subject: expect.any(String), expiresAt: expect.any(Date) });
+    const all = (await ledger.expiringBetween(from, to, 1.5)).map((c) => c.id);
+    expect(all).toHaveLength(1);
+    const ids = (await ledger.expiringBetween(from, to, 1000)).filter((c) => c.subject === subject).map((c) => c.id);
+    expect(ids).toEqual([a.consentId, b.consentId]);
+  });
+
   it("records signed checkpoints that verify", async () => {
     const cp = (await ledger.checkpoint())!;
     const { payload } = await compactVerify(cp.jws, createLocalJWKSet((await keys.published()) as never));
@@ -444,5 +492,13 @@ describe("find, export, receipts, checkpoints", () => {
     const v = await ledger.verify();
     expect(v).toMatchObject({ ok: true, headHash: cp.headHash, headSeq: cp.seq, checkpointsVerified: 1, firstBadSeq: null, problem: null });
     expect(v.checked).toBe(await entryCount(db));
+  });
+
+  it("signs a checkpoint once per head: asked again with nothing appended, it gives back the same one", async () => {
+    await grantOne();
+    const first = (await ledger.checkpoint())!;
+    const again = (await ledger.checkpoint())!;
+    expect(again).toEqual(first);
+    expect(await db.prisma.ledgerCheckpoint.count({ where: { seq: BigInt(first.seq) } })).toBe(1);
   });
 });

@@ -5,6 +5,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { createTestDb, type TestDb } from "@link-broker/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createCheckCache, STALE_MS } from "../src/check-cache.ts";
 import { createConsentLedger, type ConsentLedger } from "../src/index.ts";
 import { createEphemeralLedgerKeys } from "../src/testing.ts";
 import { fakeClock, makeLedger } from "./support.ts";
@@ -21,6 +22,30 @@ afterAll(async () => {
 });
 
 describe("withdrawal propagation", () => {
+  // A listener that stops hearing its own heartbeat may be missing withdrawals: it must answer
+  // from the database until it hears one again, and forget what it had cached meanwhile.
+  it.runIf(process.env.DATABASE_URL)("on Postgres, stops serving the cache once its heartbeat is older than STALE_MS, and drops what it cached", async () => {
+    let t = Date.now();
+    const cache = createCheckCache(db, { now: () => t });
+    await cache.start();
+    try {
+      expect(cache.usable()).toBe(true);
+      cache.set("k", [], cache.epoch());
+      expect(cache.get("k")).toEqual([]);
+      t += STALE_MS + 60_000; // no heartbeat for longer than STALE_MS
+      expect(cache.usable()).toBe(false);
+      cache.set("k2", [], cache.epoch());
+      // The next heartbeat (sent at the new time) makes it usable again, with nothing cached from before.
+      const until = Date.now() + 5_000;
+      while (!cache.usable() && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+      expect(cache.usable()).toBe(true);
+      expect(cache.get("k")).toBeUndefined();
+      expect(cache.get("k2")).toBeUndefined();
+    } finally {
+      await cache.close();
+    }
+  });
+
   it("a second ledger on the same database (single process, both runtimes) refuses at once", async () => {
     const other = createConsentLedger({ db, keys: createEphemeralLedgerKeys() });
     await other.ready();

@@ -34,6 +34,7 @@ describe("withdrawal propagation", () => {
       expect(cache.get("k")).toEqual([]);
       t += STALE_MS + 60_000; // no heartbeat for longer than STALE_MS
       expect(cache.usable()).toBe(false);
+      expect(cache.get("k")).toBeUndefined();
       cache.set("k2", [], cache.epoch());
       // The next heartbeat (sent at the new time) makes it usable again, with nothing cached from before.
       const until = Date.now() + 5_000;

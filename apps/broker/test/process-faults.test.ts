@@ -203,7 +203,6 @@ function getOnce(url: string, ms: number): Promise<number | "connection lost" | 
   return new Promise((resolve) => {
     const req = get(url, { agent: false }, (res) => {
       res.resume();
-      res.on("end", () => resolve(res.statusCode!));
       res.on("close", () => resolve(res.complete ? res.statusCode! : "connection lost"));
     });
     req.setTimeout(ms, () => {

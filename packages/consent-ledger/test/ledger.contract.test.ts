@@ -478,8 +478,7 @@ describe("find, export, receipts, checkpoints", () => {
     const page = await ledger.expiringBetween(from, to, 0);
     expect(page).toHaveLength(1);
     expect(page[0]).toMatchObject({ status: "active", subject: expect.any(String), expiresAt: expect.any(Date) });
-    const all = (await ledger.expiringBetween(from, to, 1.5)).map((c) => c.id);
-    expect(all).toHaveLength(1);
+    expect(await ledger.expiringBetween(from, to, 1.5)).toHaveLength(1);
     const ids = (await ledger.expiringBetween(from, to, 1000)).filter((c) => c.subject === subject).map((c) => c.id);
     expect(ids).toEqual([a.consentId, b.consentId]);
   });

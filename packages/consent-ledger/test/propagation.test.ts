@@ -4,7 +4,7 @@ import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { createTestDb, type TestDb } from "@link-broker/db/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createCheckCache, STALE_MS } from "../src/check-cache.ts";
 import { createConsentLedger, type ConsentLedger } from "../src/index.ts";
 import { createEphemeralLedgerKeys } from "../src/testing.ts";
@@ -28,20 +28,24 @@ describe("withdrawal propagation", () => {
     let t = Date.now();
     const cache = createCheckCache(db, { now: () => t });
     await cache.start();
+    // The next heartbeat, sent at the new time, makes the cache usable again.
+    const heard = () => vi.waitFor(() => expect(cache.usable()).toBe(true), { timeout: 5_000, interval: 10 });
     try {
       expect(cache.usable()).toBe(true);
       cache.set("k", [], cache.epoch());
       expect(cache.get("k")).toEqual([]);
       t += STALE_MS + 60_000; // no heartbeat for longer than STALE_MS
+      // Stale: nothing is served or stored, even before the next heartbeat.
       expect(cache.usable()).toBe(false);
       expect(cache.get("k")).toBeUndefined();
       cache.set("k2", [], cache.epoch());
-      // The next heartbeat (sent at the new time) makes it usable again, with nothing cached from before.
-      const until = Date.now() + 5_000;
-      while (!cache.usable() && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
-      expect(cache.usable()).toBe(true);
-      expect(cache.get("k")).toBeUndefined();
+      await heard();
       expect(cache.get("k2")).toBeUndefined();
+      // Stale again with no read meanwhile: the heartbeat that ends it drops what was cached before.
+      cache.set("k3", [], cache.epoch());
+      t += STALE_MS + 60_000;
+      await heard();
+      expect(cache.get("k3")).toBeUndefined();
     } finally {
       await cache.close();
     }

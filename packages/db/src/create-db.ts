@@ -5,12 +5,15 @@ import type { SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapt
 import pg from "pg";
 import { PrismaClient } from "./generated/client.ts";
 import { pgliteMigrationAdapter, pgMigrationAdapter } from "./migration-adapters.ts";
+import { pgliteSql, postgresSql, type Sql } from "./prepared-sql.ts";
 
 export type DbKind = "postgres" | "pglite";
 
 export interface Db {
   prisma: PrismaClient;
   kind: DbKind;
+  /** A named statement outside any transaction, for hot paths (prepared-sql.ts). */
+  sql: Sql;
   /** A migration-safe adapter factory for the schema engine (migrate, drift, diff). */
   migrationAdapter(): SqlMigrationAwareDriverAdapterFactory;
   /** The Postgres connection string (postgres only), for LISTEN/NOTIFY connections. */
@@ -61,6 +64,7 @@ export async function createDb(options: CreateDbOptions = {}): Promise<Db> {
     return {
       prisma,
       kind: "postgres",
+      sql: postgresSql(pool),
       migrationAdapter: () => pgMigrationAdapter(url),
       url,
       async close() {
@@ -80,6 +84,7 @@ export async function createDb(options: CreateDbOptions = {}): Promise<Db> {
   return {
     prisma,
     kind: "pglite",
+    sql: pgliteSql(pglite),
     migrationAdapter: () => pgliteMigrationAdapter(pglite),
     pglite,
     async close() {

@@ -1,4 +1,4 @@
-import type { AuthorizationCode, Db, Tx } from "@link-broker/db";
+import type { AuthorizationCode, Db, Statement, Tx } from "@link-broker/db";
 
 export interface GrantRow {
   id: string;
@@ -57,6 +57,60 @@ export interface RefreshRow {
   createdAt: Date;
 }
 
+// The code exchange's and the refresh grant's statements, prepared once per connection (Db.sql).
+const FIND_CODE: Statement = {
+  name: "lb_find_code",
+  text: `SELECT a."codeHash", a."clientId", a."linkId", a."attemptId", a."consentId", a."subject", a."scopes", a."codeChallenge", a."codeChallengeMethod",
+      a."expiresAt", a."consumedAt", a."grantId", a."createdAt", c."status" AS "c_status", c."expiresAt" AS "c_expiresAt"
+    FROM authorization_code a LEFT JOIN consent c ON c."id" = a."consentId"
+    WHERE a."codeHash" = $1`,
+};
+
+const FIND_REFRESH: Statement = {
+  name: "lb_find_refresh",
+  text: `SELECT r."tokenHash", r."grantId", r."clientId", r."dpopJkt", r."expiresAt", r."rotatedAt", r."revokedAt", r."createdAt",
+      g."id" AS "g_id", g."clientId" AS "g_clientId", g."linkId" AS "g_linkId", g."consentId" AS "g_consentId",
+      g."subject" AS "g_subject", g."scopes" AS "g_scopes", g."dpopJkt" AS "g_dpopJkt", g."revokedAt" AS "g_revokedAt",
+      c."status" AS "c_status", c."expiresAt" AS "c_expiresAt"
+    FROM refresh_token r LEFT JOIN "grant" g ON g."id" = r."grantId" LEFT JOIN consent c ON c."id" = g."consentId"
+    WHERE r."tokenHash" = $1`,
+};
+
+const EXCHANGE_CODE: Statement = {
+  name: "lb_exchange_code",
+  text: `WITH used AS (
+      UPDATE authorization_code SET "consumedAt" = $1::timestamp(3), "grantId" = $2
+      WHERE "codeHash" = $3 AND "consumedAt" IS NULL
+      RETURNING 1
+    ), g AS (
+      INSERT INTO "grant" ("id", "clientId", "linkId", "consentId", "subject", "scopes", "dpopJkt", "createdAt")
+      SELECT $2, $4, $5, $6, $7, $8::text[], $9, $1::timestamp(3) FROM used
+    ), at AS (
+      INSERT INTO access_token ("jti", "grantId", "clientId", "expiresAt")
+      SELECT $10, $11, $12, $13::timestamp(3) FROM used
+    ), rt AS (
+      INSERT INTO refresh_token ("tokenHash", "grantId", "clientId", "dpopJkt", "expiresAt", "createdAt")
+      SELECT $14, $15, $16, $17, $18::timestamp(3), $1::timestamp(3) FROM used
+    )
+    SELECT count(*)::int AS exchanged FROM used`,
+};
+
+const ROTATE_REFRESH: Statement = {
+  name: "lb_rotate_refresh",
+  text: `WITH used AS (
+      UPDATE refresh_token SET "rotatedAt" = $1::timestamp(3)
+      WHERE "tokenHash" = $2 AND "rotatedAt" IS NULL AND "revokedAt" IS NULL
+      RETURNING 1
+    ), at AS (
+      INSERT INTO access_token ("jti", "grantId", "clientId", "expiresAt")
+      SELECT $3, $4, $5, $6::timestamp(3) FROM used
+    ), rt AS (
+      INSERT INTO refresh_token ("tokenHash", "grantId", "clientId", "dpopJkt", "expiresAt", "createdAt")
+      SELECT $7, $8, $9, $10, $11::timestamp(3), $1::timestamp(3) FROM used
+    )
+    SELECT count(*)::int AS rotated FROM used`,
+};
+
 async function revokeGrantIn(tx: Tx, grantId: string, reason: string, now: Date) {
   await tx.grant.updateMany({ where: { id: grantId, revokedAt: null }, data: { revokedAt: now, revokedReason: reason } });
   await tx.refreshToken.updateMany({ where: { grantId, revokedAt: null }, data: { revokedAt: now } });
@@ -64,7 +118,7 @@ async function revokeGrantIn(tx: Tx, grantId: string, reason: string, now: Date)
 }
 
 export function createTokensRepo(db: Db) {
-  const { prisma } = db;
+  const { prisma, sql } = db;
   return {
     findCode: (codeHash: string) => prisma.authorizationCode.findUnique({ where: { codeHash } }),
     /**
@@ -73,16 +127,11 @@ export function createTokensRepo(db: Db) {
      * null when the code names none or it is unknown.
      */
     async findCodeWithConsent(codeHash: string): Promise<{ code: AuthorizationCode; consent: ConsentRow | null } | null> {
-      const rows = await prisma.$queryRaw<(Omit<AuthorizationCode, "expiresAt" | "consumedAt" | "createdAt"> & { expiresAt: Date | string; consumedAt: Date | string | null; createdAt: Date | string; c_status: string | null; c_expiresAt: Date | string | null })[]>`
-        SELECT a."codeHash", a."clientId", a."linkId", a."attemptId", a."consentId", a."subject", a."scopes", a."codeChallenge", a."codeChallengeMethod",
-          a."expiresAt", a."consumedAt", a."grantId", a."createdAt", c."status" AS "c_status", c."expiresAt" AS "c_expiresAt"
-        FROM authorization_code a LEFT JOIN consent c ON c."id" = a."consentId"
-        WHERE a."codeHash" = ${codeHash}`;
+      const rows = await sql<AuthorizationCode & { c_status: string | null; c_expiresAt: Date | null }>(FIND_CODE, [codeHash]);
       const row = rows[0];
       if (!row) return null;
-      const { c_status, c_expiresAt, ...columns } = row;
-      const code: AuthorizationCode = { ...columns, expiresAt: new Date(row.expiresAt), consumedAt: row.consumedAt === null ? null : new Date(row.consumedAt), createdAt: new Date(row.createdAt) };
-      return { code, consent: c_status === null || c_expiresAt === null ? null : { status: c_status, expiresAt: new Date(c_expiresAt) } };
+      const { c_status, c_expiresAt, ...code } = row;
+      return { code, consent: c_status === null || c_expiresAt === null ? null : { status: c_status, expiresAt: c_expiresAt } };
     },
     /** Writes a code inside the caller's transaction (the linking flow's consent transaction). */
     async createCode(tx: Tx, code: NewAuthorizationCode): Promise<void> {
@@ -100,19 +149,12 @@ export function createTokensRepo(db: Db) {
      * the grant names none or it is unknown.
      */
     async findRefreshWithGrant(tokenHash: string): Promise<{ refresh: RefreshRow; grant: GrantRow | null; consent: ConsentRow | null } | null> {
-      const rows = await prisma.$queryRaw<(RefreshRow & { g_id: string | null; g_clientId: string; g_linkId: string | null; g_consentId: string | null; g_subject: string | null; g_scopes: string[]; g_dpopJkt: string | null; g_revokedAt: Date | null; c_status: string | null; c_expiresAt: Date | string | null })[]>`
-        SELECT r."tokenHash", r."grantId", r."clientId", r."dpopJkt", r."expiresAt", r."rotatedAt", r."revokedAt", r."createdAt",
-          g."id" AS "g_id", g."clientId" AS "g_clientId", g."linkId" AS "g_linkId", g."consentId" AS "g_consentId",
-          g."subject" AS "g_subject", g."scopes" AS "g_scopes", g."dpopJkt" AS "g_dpopJkt", g."revokedAt" AS "g_revokedAt",
-          c."status" AS "c_status", c."expiresAt" AS "c_expiresAt"
-        FROM refresh_token r LEFT JOIN "grant" g ON g."id" = r."grantId" LEFT JOIN consent c ON c."id" = g."consentId"
-        WHERE r."tokenHash" = ${tokenHash}`;
+      const rows = await sql<RefreshRow & { g_id: string | null; g_clientId: string; g_linkId: string | null; g_consentId: string | null; g_subject: string | null; g_scopes: string[]; g_dpopJkt: string | null; g_revokedAt: Date | null; c_status: string | null; c_expiresAt: Date | null }>(FIND_REFRESH, [tokenHash]);
       const row = rows[0];
       if (!row) return null;
-      const date = (d: Date | string | null) => (d === null ? null : new Date(d));
-      const refresh: RefreshRow = { tokenHash: row.tokenHash, grantId: row.grantId, clientId: row.clientId, dpopJkt: row.dpopJkt, expiresAt: new Date(row.expiresAt), rotatedAt: date(row.rotatedAt), revokedAt: date(row.revokedAt), createdAt: new Date(row.createdAt) };
-      const grant: GrantRow | null = row.g_id === null ? null : { id: row.g_id, clientId: row.g_clientId, linkId: row.g_linkId, consentId: row.g_consentId, subject: row.g_subject, scopes: row.g_scopes, dpopJkt: row.g_dpopJkt, revokedAt: date(row.g_revokedAt) };
-      const consent: ConsentRow | null = row.c_status === null || row.c_expiresAt === null ? null : { status: row.c_status, expiresAt: new Date(row.c_expiresAt) };
+      const refresh: RefreshRow = { tokenHash: row.tokenHash, grantId: row.grantId, clientId: row.clientId, dpopJkt: row.dpopJkt, expiresAt: row.expiresAt, rotatedAt: row.rotatedAt, revokedAt: row.revokedAt, createdAt: row.createdAt };
+      const grant: GrantRow | null = row.g_id === null ? null : { id: row.g_id, clientId: row.g_clientId, linkId: row.g_linkId, consentId: row.g_consentId, subject: row.g_subject, scopes: row.g_scopes, dpopJkt: row.g_dpopJkt, revokedAt: row.g_revokedAt };
+      const consent: ConsentRow | null = row.c_status === null || row.c_expiresAt === null ? null : { status: row.c_status, expiresAt: row.c_expiresAt };
       return { refresh, grant, consent };
     },
     findAccessToken: (jti: string) => prisma.accessToken.findUnique({ where: { jti }, select: { revokedAt: true, grantId: true, clientId: true } }),
@@ -124,23 +166,12 @@ export function createTokensRepo(db: Db) {
      * the code's row lock and then finds it consumed.
      */
     async exchangeCode(codeHash: string, now: Date, grant: Omit<GrantRow, "revokedAt">, access: NewAccessToken, refresh: NewRefreshToken): Promise<boolean> {
-      const rows = await prisma.$queryRaw<{ exchanged: number | bigint }[]>`
-        WITH used AS (
-          UPDATE authorization_code SET "consumedAt" = ${now}::timestamp(3), "grantId" = ${grant.id}
-          WHERE "codeHash" = ${codeHash} AND "consumedAt" IS NULL
-          RETURNING 1
-        ), g AS (
-          INSERT INTO "grant" ("id", "clientId", "linkId", "consentId", "subject", "scopes", "dpopJkt", "createdAt")
-          SELECT ${grant.id}, ${grant.clientId}, ${grant.linkId}, ${grant.consentId}, ${grant.subject}, ${grant.scopes}::text[], ${grant.dpopJkt}, ${now}::timestamp(3) FROM used
-        ), at AS (
-          INSERT INTO access_token ("jti", "grantId", "clientId", "expiresAt")
-          SELECT ${access.jti}, ${access.grantId}, ${access.clientId}, ${access.expiresAt}::timestamp(3) FROM used
-        ), rt AS (
-          INSERT INTO refresh_token ("tokenHash", "grantId", "clientId", "dpopJkt", "expiresAt", "createdAt")
-          SELECT ${refresh.tokenHash}, ${refresh.grantId}, ${refresh.clientId}, ${refresh.dpopJkt}, ${refresh.expiresAt}::timestamp(3), ${now}::timestamp(3) FROM used
-        )
-        SELECT count(*)::int AS exchanged FROM used`;
-      return Number(rows[0]?.exchanged ?? 0) === 1;
+      const rows = await sql<{ exchanged: number }>(EXCHANGE_CODE, [
+        now, grant.id, codeHash, grant.clientId, grant.linkId, grant.consentId, grant.subject, grant.scopes, grant.dpopJkt,
+        access.jti, access.grantId, access.clientId, access.expiresAt,
+        refresh.tokenHash, refresh.grantId, refresh.clientId, refresh.dpopJkt, refresh.expiresAt,
+      ]);
+      return rows[0]?.exchanged === 1;
     },
 
     /** A non-rotating (DPoP-bound) refresh token's new expiry: its consent's. */
@@ -156,20 +187,10 @@ export function createTokensRepo(db: Db) {
      * re-checks the WHERE clause on the updated row).
      */
     async rotateRefresh(usedHash: string, now: Date, access: NewAccessToken, next: NewRefreshToken): Promise<boolean> {
-      const rows = await prisma.$queryRaw<{ rotated: number | bigint }[]>`
-        WITH used AS (
-          UPDATE refresh_token SET "rotatedAt" = ${now}::timestamp(3)
-          WHERE "tokenHash" = ${usedHash} AND "rotatedAt" IS NULL AND "revokedAt" IS NULL
-          RETURNING 1
-        ), at AS (
-          INSERT INTO access_token ("jti", "grantId", "clientId", "expiresAt")
-          SELECT ${access.jti}, ${access.grantId}, ${access.clientId}, ${access.expiresAt}::timestamp(3) FROM used
-        ), rt AS (
-          INSERT INTO refresh_token ("tokenHash", "grantId", "clientId", "dpopJkt", "expiresAt", "createdAt")
-          SELECT ${next.tokenHash}, ${next.grantId}, ${next.clientId}, ${next.dpopJkt}, ${next.expiresAt}::timestamp(3), ${now}::timestamp(3) FROM used
-        )
-        SELECT count(*)::int AS rotated FROM used`;
-      return Number(rows[0]?.rotated ?? 0) === 1;
+      const rows = await sql<{ rotated: number }>(ROTATE_REFRESH, [
+        now, usedHash, access.jti, access.grantId, access.clientId, access.expiresAt, next.tokenHash, next.grantId, next.clientId, next.dpopJkt, next.expiresAt,
+      ]);
+      return rows[0]?.rotated === 1;
     },
 
     /** An access token issued on a refresh token that is kept (DPoP-bound, not rotated). */

@@ -1,0 +1,60 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createDb, type Db } from "../src/index.ts";
+import { createTestDb, type TestDb } from "../src/testing.ts";
+
+const onPostgres = !!process.env.DATABASE_URL;
+const NOW = new Date("2026-03-01T23:30:00.123Z");
+
+describe(`Db.sql on ${onPostgres ? "Postgres" : "PGlite"}`, () => {
+  let db: TestDb;
+  beforeAll(async () => {
+    db = await createTestDb();
+  });
+  afterAll(() => db?.drop());
+
+  const insert = { name: "test_insert_refresh", text: `INSERT INTO refresh_token ("tokenHash", "grantId", "clientId", "dpopJkt", "expiresAt", "createdAt") VALUES ($1, $2, $3, $4, $5::timestamp(3), $6::timestamp(3)) RETURNING "tokenHash"` };
+  const read = { name: "test_read_refresh", text: `SELECT "tokenHash", "dpopJkt", "expiresAt", "rotatedAt", "createdAt" FROM refresh_token WHERE "tokenHash" = $1` };
+
+  it("writes and reads timestamp(3) columns as UTC, whatever the process's time zone", async () => {
+    const zone = process.env.TZ;
+    process.env.TZ = "America/New_York"; // pg's own parser would read the column in this zone
+    try {
+      expect(await db.sql(insert, ["tz", "g1", "bank", null, NOW, NOW])).toEqual([{ tokenHash: "tz" }]);
+      const [row] = await db.sql<{ expiresAt: Date; rotatedAt: Date | null; createdAt: Date; dpopJkt: string | null }>(read, ["tz"]);
+      expect(row?.expiresAt.toISOString()).toBe(NOW.toISOString());
+      expect(row?.createdAt.toISOString()).toBe(NOW.toISOString());
+      expect(row?.rotatedAt).toBeNull();
+      expect(row?.dpopJkt).toBeNull();
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
+    // Prisma reads the same instant from the row that Db.sql wrote.
+    expect((await db.prisma.refreshToken.findUnique({ where: { tokenHash: "tz" } }))?.expiresAt.toISOString()).toBe(NOW.toISOString());
+  });
+
+  it("binds a string array to a text[] parameter, and reads it back as an array", async () => {
+    const statement = { name: "test_grant_scopes", text: `INSERT INTO "grant" ("id", "clientId", "scopes", "createdAt") VALUES ($1, $2, $3::text[], $4::timestamp(3)) RETURNING "scopes"` };
+    expect(await db.sql(statement, ["g-scopes", "bank", ["balance:read", "alerts:fraud"], NOW])).toEqual([{ scopes: ["balance:read", "alerts:fraud"] }]);
+    expect(await db.sql(statement, ["g-none", "bank", [], NOW])).toEqual([{ scopes: [] }]);
+  });
+
+  it("reports a failed statement as an error and stays usable", async () => {
+    await db.sql(insert, ["dup", "g1", "bank", null, NOW, NOW]);
+    await expect(db.sql(insert, ["dup", "g1", "bank", null, NOW, NOW])).rejects.toThrow(/duplicate key/);
+    expect(await db.sql(read, ["dup"])).toHaveLength(1);
+    expect(await db.sql(read, ["absent"])).toEqual([]);
+  });
+
+  it.skipIf(!onPostgres)("prepares a named statement once per connection on Postgres", async () => {
+    const one: Db = await createDb({ url: db.url, poolSize: 1 });
+    try {
+      await one.sql(read, ["absent"]);
+      await one.sql(read, ["absent"]);
+      const prepared = await one.sql<{ name: string }>({ name: "test_prepared", text: "SELECT name FROM pg_prepared_statements ORDER BY name" }, []);
+      expect(prepared.map((p) => p.name)).toEqual(["test_prepared", "test_read_refresh"]);
+    } finally {
+      await one.close();
+    }
+  });
+});

@@ -1,5 +1,12 @@
-import type { AttemptState, Db, LinkAttempt, Prisma, Tx } from "@link-broker/db";
+import type { AttemptState, Db, LinkAttempt, Prisma, Statement, Tx } from "@link-broker/db";
 import { AttemptStateError, canMove, LIVE_STATES } from "./link-attempt.ts";
+
+// Every step of the linking flow reads its attempt: prepared statements (Db.sql).
+const COLUMNS = `"id", "bindingHash", "clientId", "state"::text AS "state", "psid", "redirectUri", "scopes", "optionalScopes", "purposes", "durationDays", "codeChallenge",
+  "oidcStateHash", "oidcNonceSealed", "oidcVerifierSealed", "bankSubject", "secondFactorMethod", "secondFactorAt", "failureReason", "linkId", "requestId",
+  "expiresAt", "createdAt", "updatedAt"`;
+const BY_ID: Statement = { name: "lb_attempt_by_id", text: `SELECT ${COLUMNS} FROM link_attempt WHERE "id" = $1` };
+const BY_STATE_HASH: Statement = { name: "lb_attempt_by_state_hash", text: `SELECT ${COLUMNS} FROM link_attempt WHERE "oidcStateHash" = $1` };
 
 export type NewAttempt = Pick<
   LinkAttempt,
@@ -8,8 +15,8 @@ export type NewAttempt = Pick<
 export type AttemptChanges = Partial<Pick<LinkAttempt, "oidcStateHash" | "oidcNonceSealed" | "oidcVerifierSealed" | "bankSubject" | "secondFactorMethod" | "secondFactorAt" | "failureReason" | "linkId">>;
 
 /** Link attempts. A transition is `updateMany where { id, state: from, expiresAt > now }` hitting one row. */
-export function createLinkAttemptRepo(db: Pick<Db, "prisma">) {
-  const { prisma } = db;
+export function createLinkAttemptRepo(db: Pick<Db, "prisma" | "sql">) {
+  const { prisma, sql } = db;
 
   async function explain(client: Tx | Db["prisma"], id: string, from: AttemptState, now: Date): Promise<never> {
     const row = await client.linkAttempt.findUnique({ where: { id }, select: { state: true, expiresAt: true } });
@@ -28,12 +35,12 @@ export function createLinkAttemptRepo(db: Pick<Db, "prisma">) {
       return prisma.linkAttempt.create({ data: { ...attempt, state: "started" } });
     },
 
-    find(id: string): Promise<LinkAttempt | null> {
-      return prisma.linkAttempt.findUnique({ where: { id } });
+    async find(id: string): Promise<LinkAttempt | null> {
+      return (await sql<LinkAttempt>(BY_ID, [id]))[0] ?? null;
     },
 
-    findByStateHash(oidcStateHash: string): Promise<LinkAttempt | null> {
-      return prisma.linkAttempt.findUnique({ where: { oidcStateHash } });
+    async findByStateHash(oidcStateHash: string): Promise<LinkAttempt | null> {
+      return (await sql<LinkAttempt>(BY_STATE_HASH, [oidcStateHash]))[0] ?? null;
     },
 
     /** Moves from `from` to `to` if the attempt is still in `from` and live; else AttemptStateError. */

@@ -6,6 +6,7 @@
 // alike (support/oauth-servers.ts) and a bare Fastify route. oauth.bench.ts gives the in-process
 // figures of the same endpoints.
 //   client_credentials and introspection    vs oidc-provider (ES256 JWT; opaque token in memory)
+//   introspection of a customer's token     (its row, grant and consent; with the linking journeys)
 //   POST /ledger/check                      vs a bare Fastify JSON route
 //   refresh_token grant on Postgres         (each request uses the refresh token the last answer gave)
 //   the linking flow over HTTP              /link → test IdP sign-in → callback → 2fa → consent → token
@@ -15,7 +16,8 @@
 // bench/results/deployed.json and bench/results/deployed.svg (README shows the chart).
 // For profiling: BENCH_BROKER_NODE_ARGS adds node options to the broker (e.g. "--cpu-prof
 // --cpu-prof-dir=/tmp/prof") and BENCH_ONLY keeps the scenarios whose name contains it (e.g.
-// "refresh"; the linking journeys run only for the full set, "refresh" or "linking", which runs
+// "refresh"; the linking journeys run only for the full set, "refresh", "customer token" or
+// "linking", which runs
 // nothing else); BENCH_BROKER_DIR runs an existing deployment (a build.mjs OUT_DIR, e.g. of another
 // commit, to compare two builds in one sitting) instead of building one; BENCH_BROKER_ENV (JSON)
 // adds environment to the broker (e.g. {"LOG_LEVEL":"silent"} to price the default logging).
@@ -192,6 +194,7 @@ async function main() {
     // access log), then several at once (journeys per second). Each journey is a new customer.
     const linkEnv = { brokerUrl, graph, idp, clock: { now: () => new Date() }, messengerRedirect, totpSecrets: new Map() } as unknown as LinkingEnv;
     let customers = 0;
+    let linkedAccess = ""; // a customer's access token, from the first journey
     const journey = async (): Promise<string> => {
       const username = `customer-${++customers}`;
       idp.addAccount(username, "pw", `sub-${username}`);
@@ -199,14 +202,16 @@ async function main() {
       if (!r.authorizationCode) throw new Error(`no authorization code: ${r.last.status}`);
       const res = await stalls.watch(`the code exchange of ${username}`, () => fetch(`${brokerUrl}/oauth/token`, { method: "POST", headers: auth, body: `grant_type=authorization_code&code=${r.authorizationCode}&code_verifier=${PLAIN_VERIFIER}` }));
       if (res.status !== 200) throw new Error(`code exchange answered ${res.status}`);
-      return ((await res.json()) as { refresh_token: string }).refresh_token;
+      const tokens = (await res.json()) as { access_token: string; refresh_token: string };
+      linkedAccess ||= tokens.access_token;
+      return tokens.refresh_token;
     };
     // Per journey, from the access log: the total time of its requests, and of that the time the
     // broker waited on the bank's IdP and Graph (`upstream_ms`), which is theirs; the rest is the
     // broker's own. Per step too, and the broker's CPU time over the journeys.
     const flows: { total: number; upstream: number }[] = [];
     const steps = new Map<string, number[]>();
-    const journeys = !only || "broker refresh_token linking".includes(only);
+    const journeys = !only || "broker refresh_token linking, broker introspection, customer token".includes(only);
     const flowCpuBefore = cpuMs(broker.pid!);
     for (let i = 0; i < (journeys ? 30 : 0); i++) {
       const from = statSync(logFile).size;
@@ -288,6 +293,8 @@ end
       fixed("oidc-provider client_credentials", undefined, `${op}/token`, jwtAuth, ccBody),
       fixed("broker introspection", broker.pid, `${brokerUrl}/oauth/introspect`, auth, `token=${token}`),
       fixed("oidc-provider introspection", undefined, `${op}/token/introspection`, opaqueAuth, `token=${opToken}`),
+      // A customer's token: live only through its row, its grant and its consent (one query, the check cache).
+      ...(linkedAccess ? [fixed("broker introspection, customer token", broker.pid, `${brokerUrl}/oauth/introspect`, auth, `token=${linkedAccess}`)] : []),
       fixed("broker /ledger/check", broker.pid, `${brokerUrl}/ledger/check`, { ...json, authorization: `Bearer ${token}` }, checkBody),
       fixed("bare Fastify route", undefined, `${floor}/ledger/check`, json, checkBody),
       [
@@ -362,12 +369,13 @@ function chart(s: Record<string, { rps: number }>, loadAverage: string, date: st
   const groups: [string, string, string | undefined][] = [
     ["client_credentials", "broker client_credentials", "oidc-provider client_credentials"],
     ["introspection", "broker introspection", "oidc-provider introspection"],
+    ["introspection, customer token", "broker introspection, customer token", undefined],
     ["/ledger/check", "broker /ledger/check", "bare Fastify route"],
     ["refresh_token", "broker refresh_token", undefined],
   ];
   const max = Math.max(...Object.values(s).map((x) => x.rps));
   const width = 720;
-  const left = 150;
+  const left = 200;
   const barMax = width - left - 90;
   let y = 40;
   let body = "";

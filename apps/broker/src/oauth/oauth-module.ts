@@ -64,7 +64,7 @@ export function createOAuthModule(deps: OAuthModuleDeps) {
     feed: createRevocationFeed({ repo: tokensRepo }),
     clientExists: async (id) => (await clients.get(id)) !== null,
     clock,
-    consentCheck,
+    consentUntil: deps.consentUntil,
     issuer: config.publicUrl,
   });
   const sweepRepo = createSweepRepo(db);

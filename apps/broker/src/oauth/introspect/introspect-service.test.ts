@@ -14,15 +14,23 @@ const bankB = { id: "bank-b" } as ClientRow;
 const jwt = (name: string) => `h.${name}.s`;
 const claims = (over: Partial<AccessTokenClaims> = {}): AccessTokenClaims => ({ iss: ISSUER, sub: "cust", aud: ISSUER, client_id: "bank-a", scope: "balance:read", jti: "jti-1", iat: 1_893_455_000, exp: 1_893_456_000, ...over });
 const grant = (over: Partial<GrantRow> = {}): GrantRow => ({ id: "g-1", clientId: "bank-a", linkId: "link-1", consentId: "consent-1", subject: "cust", scopes: ["balance:read", "transactions:read"], dpopJkt: null, revokedAt: null, ...over });
+/** The consent row the repo reads with every token here. */
+const CONSENT = { status: "active", expiresAt: new Date(NOW.getTime() + 86_400_000) };
 const refresh = (over: Partial<RefreshRow> = {}): RefreshRow => ({ tokenHash: hashToken("rt-1"), grantId: "g-1", clientId: "bank-a", dpopJkt: null, expiresAt: new Date(NOW.getTime() + 3_600_500), rotatedAt: null, revokedAt: null, createdAt: NOW, ...over });
 
 function setup(state: { tokens?: Record<string, AccessTokenClaims>; accessRows?: Record<string, { revokedAt: Date | null; grantId: string | null }>; grants?: GrantRow[]; refreshes?: RefreshRow[]; feedRevoked?: string[]; clients?: string[]; consentActive?: boolean } = {}) {
   const calls = { revokeGrant: [] as unknown[], revokeAccessToken: [] as unknown[], feedAdd: [] as unknown[] };
   const service = createIntrospectionService({
     repo: {
-      // The repo answers Prisma's promises; plain ones do here.
-      findAccessToken: (async (jti: string) => (state.accessRows?.[jti] ? { ...state.accessRows[jti], clientId: "bank-a" } : null)) as never,
-      findGrant: async (id) => state.grants?.find((g) => g.id === id) ?? null,
+      // The repo answers Prisma's promises for some; plain ones do here.
+      findAccessTokenGrant: async (jti) => {
+        const row = state.accessRows?.[jti];
+        return row ? { revokedAt: row.revokedAt, grant: state.grants?.find((g) => g.id === row.grantId) ?? null, consent: CONSENT } : null;
+      },
+      findRefreshWithGrant: async (hash) => {
+        const rt = state.refreshes?.find((r) => r.tokenHash === hash);
+        return rt ? { refresh: rt, grant: state.grants?.find((g) => g.id === rt.grantId) ?? null, consent: CONSENT } : null;
+      },
       findRefresh: (async (hash: string) => state.refreshes?.find((r) => r.tokenHash === hash) ?? null) as never,
       revokeGrant: async (...args) => {
         calls.revokeGrant.push(args);
@@ -40,7 +48,8 @@ function setup(state: { tokens?: Record<string, AccessTokenClaims>; accessRows?:
     },
     clientExists: async (id) => (state.clients ?? ["bank-a", "bank-b"]).includes(id),
     clock: { now: () => NOW },
-    consentCheck: async () => state.consentActive ?? true,
+    // The ledger's rule on the consent row read with the token; here the state decides.
+    consentUntil: (consent) => (consent === CONSENT && (state.consentActive ?? true) ? consent.expiresAt : undefined),
     issuer: ISSUER,
   });
   return { service, calls };

@@ -2,8 +2,8 @@ import type { Clock } from "../../clock.ts";
 import { hashToken } from "../../crypto/hash.ts";
 import type { ClientRow } from "../clients/client-repo.ts";
 import type { AccessTokenClaims, AccessTokens } from "../token/access-token.ts";
-import type { ConsentCheck } from "../token/token-service.ts";
-import type { TokensRepo } from "../token/tokens-repo.ts";
+import type { ConsentUntil } from "../token/token-service.ts";
+import type { ConsentRow, GrantRow, TokensRepo } from "../token/tokens-repo.ts";
 import type { RevocationFeed } from "./revocation-feed.ts";
 
 export interface IntrospectionResponse {
@@ -29,8 +29,18 @@ const looksLikeJwt = (t: string) => t.split(".").length === 3;
  * Introspection (RFC 7662) and revocation (RFC 7009). A client only ever sees or ends its own
  * tokens: another client's token is simply inactive, and revoking it does nothing.
  */
-export function createIntrospectionService(deps: { repo: Pick<TokensRepo, "findAccessToken" | "findGrant" | "findRefresh" | "revokeGrant" | "revokeAccessToken">; accessTokens: Pick<AccessTokens, "verify">; feed: RevocationFeed; clientExists: (id: string) => Promise<boolean>; clock: Clock; consentCheck: ConsentCheck; issuer: string }) {
-  const { repo, accessTokens, clock, consentCheck } = deps;
+export function createIntrospectionService(deps: { repo: Pick<TokensRepo, "findAccessTokenGrant" | "findRefreshWithGrant" | "findRefresh" | "revokeGrant" | "revokeAccessToken">; accessTokens: Pick<AccessTokens, "verify">; feed: RevocationFeed; clientExists: (id: string) => Promise<boolean>; clock: Clock; consentUntil: ConsentUntil; issuer: string }) {
+  const { repo, accessTokens, clock, consentUntil } = deps;
+
+  /**
+   * Whether a grant's consent still stands, judged by the ledger's rule on the consent row read
+   * with the token (no query of its own); one that ended revokes the grant.
+   */
+  async function consentStands(grant: GrantRow, consent: ConsentRow | null): Promise<boolean> {
+    if (!grant.consentId || consentUntil(consent)) return true;
+    await repo.revokeGrant(grant.id, "consent_inactive", clock.now());
+    return false;
+  }
 
   /** An access token is live when it verifies, is not revoked, and its grant and consent still stand. */
   async function liveAccessToken(token: string): Promise<AccessTokenClaims | undefined> {
@@ -43,27 +53,19 @@ export function createIntrospectionService(deps: { repo: Pick<TokensRepo, "findA
     }
     // A linked token is live only through its row, its grant and that grant's consent: one that
     // cannot be traced to them (its row gone) is refused, never trusted on its signature alone.
-    const row = await repo.findAccessToken(claims.jti);
-    if (!row?.grantId || row.revokedAt) return undefined;
-    const grant = await repo.findGrant(row.grantId);
-    if (!grant || grant.revokedAt) return undefined;
-    if (!(await consentCheck(grant))) {
-      await repo.revokeGrant(grant.id, "consent_inactive", clock.now());
-      return undefined;
-    }
-    return claims;
+    const row = await repo.findAccessTokenGrant(claims.jti);
+    const grant = row?.grant;
+    if (!grant || row.revokedAt || grant.revokedAt) return undefined;
+    return (await consentStands(grant, row.consent)) ? claims : undefined;
   }
 
   async function liveRefreshToken(token: string) {
-    const rt = await repo.findRefresh(hashToken(token));
-    if (!rt || rt.revokedAt || rt.rotatedAt || rt.expiresAt <= clock.now()) return undefined;
-    const grant = await repo.findGrant(rt.grantId);
+    const found = await repo.findRefreshWithGrant(hashToken(token));
+    if (!found) return undefined;
+    const { refresh: rt, grant, consent } = found;
+    if (rt.revokedAt || rt.rotatedAt || rt.expiresAt <= clock.now()) return undefined;
     if (!grant || grant.revokedAt) return undefined;
-    if (!(await consentCheck(grant))) {
-      await repo.revokeGrant(grant.id, "consent_inactive", clock.now());
-      return undefined;
-    }
-    return { rt, grant };
+    return (await consentStands(grant, consent)) ? { rt, grant } : undefined;
   }
 
   return {

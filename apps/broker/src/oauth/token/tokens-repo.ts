@@ -66,14 +66,31 @@ const FIND_CODE: Statement = {
     WHERE a."codeHash" = $1`,
 };
 
+// A grant's columns joined as `g`, prefixed so they do not collide with the token's own.
+const GRANT_COLUMNS = `g."id" AS "g_id", g."clientId" AS "g_clientId", g."linkId" AS "g_linkId", g."consentId" AS "g_consentId",
+      g."subject" AS "g_subject", g."scopes" AS "g_scopes", g."dpopJkt" AS "g_dpopJkt", g."revokedAt" AS "g_revokedAt"`;
+type GrantColumns = { g_id: string | null; g_clientId: string; g_linkId: string | null; g_consentId: string | null; g_subject: string | null; g_scopes: string[]; g_dpopJkt: string | null; g_revokedAt: Date | null };
+const grantOf = (row: GrantColumns): GrantRow | null =>
+  row.g_id === null ? null : { id: row.g_id, clientId: row.g_clientId, linkId: row.g_linkId, consentId: row.g_consentId, subject: row.g_subject, scopes: row.g_scopes, dpopJkt: row.g_dpopJkt, revokedAt: row.g_revokedAt };
+// A consent's status and expiry joined as `c`.
+type ConsentColumns = { c_status: string | null; c_expiresAt: Date | null };
+const consentOf = (row: ConsentColumns): ConsentRow | null => (row.c_status === null || row.c_expiresAt === null ? null : { status: row.c_status, expiresAt: row.c_expiresAt });
+
 const FIND_REFRESH: Statement = {
   name: "lb_find_refresh",
   text: `SELECT r."tokenHash", r."grantId", r."clientId", r."dpopJkt", r."expiresAt", r."rotatedAt", r."revokedAt", r."createdAt",
-      g."id" AS "g_id", g."clientId" AS "g_clientId", g."linkId" AS "g_linkId", g."consentId" AS "g_consentId",
-      g."subject" AS "g_subject", g."scopes" AS "g_scopes", g."dpopJkt" AS "g_dpopJkt", g."revokedAt" AS "g_revokedAt",
+      ${GRANT_COLUMNS},
       c."status" AS "c_status", c."expiresAt" AS "c_expiresAt"
     FROM refresh_token r LEFT JOIN "grant" g ON g."id" = r."grantId" LEFT JOIN consent c ON c."id" = g."consentId"
     WHERE r."tokenHash" = $1`,
+};
+
+// An access token's row, its grant and that grant's consent: introspection of a customer's token reads all three.
+const FIND_ACCESS: Statement = {
+  name: "lb_find_access",
+  text: `SELECT a."revokedAt", ${GRANT_COLUMNS}, c."status" AS "c_status", c."expiresAt" AS "c_expiresAt"
+    FROM access_token a LEFT JOIN "grant" g ON g."id" = a."grantId" LEFT JOIN consent c ON c."id" = g."consentId"
+    WHERE a."jti" = $1`,
 };
 
 const EXCHANGE_CODE: Statement = {
@@ -140,7 +157,6 @@ export function createTokensRepo(db: Db) {
     /** Access tokens revoked since `since` that are still unexpired at `now` (the revocation feed). */
     revokedAccessTokens: (since: Date, now: Date): Promise<{ jti: string; expiresAt: Date }[]> =>
       prisma.accessToken.findMany({ where: { expiresAt: { gt: now }, revokedAt: { not: null, gte: since } }, select: { jti: true, expiresAt: true } }),
-    findGrant: (id: string): Promise<GrantRow | null> => prisma.grant.findUnique({ where: { id } }),
     findRefresh: (tokenHash: string) => prisma.refreshToken.findUnique({ where: { tokenHash } }),
     /**
      * A refresh token, its grant and the status and expiry of the grant's consent in one round
@@ -149,15 +165,21 @@ export function createTokensRepo(db: Db) {
      * the grant names none or it is unknown.
      */
     async findRefreshWithGrant(tokenHash: string): Promise<{ refresh: RefreshRow; grant: GrantRow | null; consent: ConsentRow | null } | null> {
-      const rows = await sql<RefreshRow & { g_id: string | null; g_clientId: string; g_linkId: string | null; g_consentId: string | null; g_subject: string | null; g_scopes: string[]; g_dpopJkt: string | null; g_revokedAt: Date | null; c_status: string | null; c_expiresAt: Date | null }>(FIND_REFRESH, [tokenHash]);
+      const rows = await sql<RefreshRow & GrantColumns & ConsentColumns>(FIND_REFRESH, [tokenHash]);
       const row = rows[0];
       if (!row) return null;
       const refresh: RefreshRow = { tokenHash: row.tokenHash, grantId: row.grantId, clientId: row.clientId, dpopJkt: row.dpopJkt, expiresAt: row.expiresAt, rotatedAt: row.rotatedAt, revokedAt: row.revokedAt, createdAt: row.createdAt };
-      const grant: GrantRow | null = row.g_id === null ? null : { id: row.g_id, clientId: row.g_clientId, linkId: row.g_linkId, consentId: row.g_consentId, subject: row.g_subject, scopes: row.g_scopes, dpopJkt: row.g_dpopJkt, revokedAt: row.g_revokedAt };
-      const consent: ConsentRow | null = row.c_status === null || row.c_expiresAt === null ? null : { status: row.c_status, expiresAt: row.c_expiresAt };
-      return { refresh, grant, consent };
+      return { refresh, grant: grantOf(row), consent: consentOf(row) };
     },
-    findAccessToken: (jti: string) => prisma.accessToken.findUnique({ where: { jti }, select: { revokedAt: true, grantId: true, clientId: true } }),
+    /**
+     * An access token's row, its grant and the status and expiry of the grant's consent in one
+     * round trip. `grant` is null when the row names none or it is gone, `consent` when the grant
+     * names none or it is unknown.
+     */
+    async findAccessTokenGrant(jti: string): Promise<{ revokedAt: Date | null; grant: GrantRow | null; consent: ConsentRow | null } | null> {
+      const row = (await sql<GrantColumns & ConsentColumns & { revokedAt: Date | null }>(FIND_ACCESS, [jti]))[0];
+      return row ? { revokedAt: row.revokedAt, grant: grantOf(row), consent: consentOf(row) } : null;
+    },
 
     /**
      * Consumes a code and records its grant and first tokens in one statement, so one round trip

@@ -44,7 +44,6 @@ function memoryRepo() {
       const code = codes.get(h);
       return code ? { code, consent: code.consentId ? { status: "active", expiresAt: new Date(0) } : null } : null;
     },
-    findGrant: async (id: string) => grants.get(id) ?? null,
     findRefreshWithGrant: async (h: string) => {
       const r = refresh.get(h);
       const grant = grants.get(r?.grantId ?? "") ?? null;

@@ -374,9 +374,9 @@ function chart(s: Record<string, { rps: number }>, loadAverage: string, date: st
     ["refresh_token", "broker refresh_token", undefined],
   ];
   const max = Math.max(...Object.values(s).map((x) => x.rps));
-  const width = 720;
+  const width = 800;
   const left = 200;
-  const barMax = width - left - 90;
+  const barMax = width - left - 180;
   let y = 40;
   let body = "";
   for (const [label, ours, theirs] of groups) {

@@ -93,6 +93,19 @@ const FIND_ACCESS: Statement = {
     WHERE a."jti" = $1`,
 };
 
+/**
+ * The CTEs that write an access token and the next refresh token, only when the `used` CTE
+ * consumed a code or a refresh token: $n..$n+3 the access token (jti, grant, client, expiry),
+ * $n+4..$n+8 the refresh token (hash, grant, client, DPoP key, expiry); $1 is now.
+ */
+const tokenInserts = (n: number) => `at AS (
+      INSERT INTO access_token ("jti", "grantId", "clientId", "expiresAt")
+      SELECT $${n}, $${n + 1}, $${n + 2}, $${n + 3}::timestamp(3) FROM used
+    ), rt AS (
+      INSERT INTO refresh_token ("tokenHash", "grantId", "clientId", "dpopJkt", "expiresAt", "createdAt")
+      SELECT $${n + 4}, $${n + 5}, $${n + 6}, $${n + 7}, $${n + 8}::timestamp(3), $1::timestamp(3) FROM used
+    )`;
+
 const EXCHANGE_CODE: Statement = {
   name: "lb_exchange_code",
   text: `WITH used AS (
@@ -102,13 +115,7 @@ const EXCHANGE_CODE: Statement = {
     ), g AS (
       INSERT INTO "grant" ("id", "clientId", "linkId", "consentId", "subject", "scopes", "dpopJkt", "createdAt")
       SELECT $2, $4, $5, $6, $7, $8::text[], $9, $1::timestamp(3) FROM used
-    ), at AS (
-      INSERT INTO access_token ("jti", "grantId", "clientId", "expiresAt")
-      SELECT $10, $11, $12, $13::timestamp(3) FROM used
-    ), rt AS (
-      INSERT INTO refresh_token ("tokenHash", "grantId", "clientId", "dpopJkt", "expiresAt", "createdAt")
-      SELECT $14, $15, $16, $17, $18::timestamp(3), $1::timestamp(3) FROM used
-    )
+    ), ${tokenInserts(10)}
     SELECT count(*)::int AS exchanged FROM used`,
 };
 
@@ -118,13 +125,7 @@ const ROTATE_REFRESH: Statement = {
       UPDATE refresh_token SET "rotatedAt" = $1::timestamp(3)
       WHERE "tokenHash" = $2 AND "rotatedAt" IS NULL AND "revokedAt" IS NULL
       RETURNING 1
-    ), at AS (
-      INSERT INTO access_token ("jti", "grantId", "clientId", "expiresAt")
-      SELECT $3, $4, $5, $6::timestamp(3) FROM used
-    ), rt AS (
-      INSERT INTO refresh_token ("tokenHash", "grantId", "clientId", "dpopJkt", "expiresAt", "createdAt")
-      SELECT $7, $8, $9, $10, $11::timestamp(3), $1::timestamp(3) FROM used
-    )
+    ), ${tokenInserts(3)}
     SELECT count(*)::int AS rotated FROM used`,
 };
 

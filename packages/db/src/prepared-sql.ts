@@ -11,11 +11,12 @@ export interface Statement {
 }
 
 /**
- * One statement on its own (never inside a Prisma transaction: it takes a connection of its own),
- * for the hot paths. On Postgres it is a named prepared statement, so the server skips parsing and
- * planning after each connection's first use (a refresh's two statements went from about 1,600 to
- * 3,000 a second on this schema under pgbench); Prisma's raw queries parse every time. Timestamp
- * columns come back as Dates read as UTC on both databases.
+ * One statement on its own, for the hot paths. Never inside a Prisma transaction: on Postgres it
+ * takes a connection of its own and does not see the transaction's writes, and on PGlite it waits
+ * for the transaction to end. On Postgres it is a named prepared statement, so the server skips
+ * parsing and planning after each connection's first use (a refresh's two statements went from
+ * about 1,600 to 3,000 a second on this schema under pgbench); Prisma's raw queries parse every
+ * time. Timestamp columns come back as Dates read as UTC on both databases.
  */
 export type Sql = <Row>(statement: Statement, values: readonly SqlValue[]) => Promise<Row[]>;
 

@@ -57,7 +57,7 @@ export interface RefreshRow {
   createdAt: Date;
 }
 
-// The code exchange's and the refresh grant's statements, prepared once per connection (Db.sql).
+// The token endpoint's and introspection's statements, prepared once per connection (Db.sql).
 const FIND_CODE: Statement = {
   name: "lb_find_code",
   text: `SELECT a."codeHash", a."clientId", a."linkId", a."attemptId", a."consentId", a."subject", a."scopes", a."codeChallenge", a."codeChallengeMethod",
@@ -149,7 +149,7 @@ export function createTokensRepo(db: Db) {
       const row = rows[0];
       if (!row) return null;
       const { c_status, c_expiresAt, ...code } = row;
-      return { code, consent: c_status === null || c_expiresAt === null ? null : { status: c_status, expiresAt: c_expiresAt } };
+      return { code, consent: consentOf({ c_status, c_expiresAt }) };
     },
     /** Writes a code inside the caller's transaction (the linking flow's consent transaction). */
     async createCode(tx: Tx, code: NewAuthorizationCode): Promise<void> {

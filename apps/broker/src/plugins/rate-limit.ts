@@ -12,6 +12,8 @@ interface Counter {
   shared: number;
   /** Hits counted here and not yet written. */
   pending: number;
+  /** Hits being written now: still counted until the write answers the shared count with them. */
+  writing: number;
   /** The first hit's round trip, while the window is being opened. */
   opening?: Promise<void>;
   flushing?: boolean;
@@ -46,16 +48,18 @@ export function createRateLimiter(deps: { repo: RateLimitRepo; now?: () => numbe
     setTimeout(async () => {
       const add = c.pending;
       c.pending = 0;
+      c.writing = add;
       try {
         if (add > 0) c.shared = (await repo.add(key, add, new Date(now()), windowMs)).count;
       } catch {
         c.pending += add;
       }
+      c.writing = 0;
       c.flushing = false;
     }, flushMs).unref();
   }
 
-  const answer = (c: Counter, t: number): Hit => ({ count: c.shared + c.pending, retryAfter: Math.max(0, c.resetAt - t) / 1000 });
+  const answer = (c: Counter, t: number): Hit => ({ count: c.shared + c.writing + c.pending, retryAfter: Math.max(0, c.resetAt - t) / 1000 });
 
   return {
     /**
@@ -68,7 +72,7 @@ export function createRateLimiter(deps: { repo: RateLimitRepo; now?: () => numbe
       const c = counters.get(key);
       if (!c || (!c.opening && c.resetAt <= t)) {
         if (counters.size > 50_000) counters.clear();
-        const counter: Counter = { resetAt: t + windowMs, shared: 0, pending: 0 };
+        const counter: Counter = { resetAt: t + windowMs, shared: 0, pending: 0, writing: 0 };
         counters.set(key, counter);
         counter.opening = repo.add(key, 1, new Date(t), windowMs).then(
           (r) => {

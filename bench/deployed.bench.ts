@@ -17,8 +17,7 @@
 // For profiling: BENCH_BROKER_NODE_ARGS adds node options to the broker (e.g. "--cpu-prof
 // --cpu-prof-dir=/tmp/prof") and BENCH_ONLY keeps the scenarios whose name contains it (e.g.
 // "refresh"; the linking journeys run only for the full set, "refresh", "customer token" or
-// "linking", which runs
-// nothing else); BENCH_BROKER_DIR runs an existing deployment (a build.mjs OUT_DIR, e.g. of another
+// "linking", which runs nothing else); BENCH_BROKER_DIR runs an existing deployment (a build.mjs OUT_DIR, e.g. of another
 // commit, to compare two builds in one sitting) instead of building one; BENCH_BROKER_ENV (JSON)
 // adds environment to the broker (e.g. {"LOG_LEVEL":"silent"} to price the default logging).
 // Results are then printed but not written. BENCH_WARMUP (default 5) seconds of unrecorded load
@@ -293,7 +292,7 @@ end
       fixed("oidc-provider client_credentials", undefined, `${op}/token`, jwtAuth, ccBody),
       fixed("broker introspection", broker.pid, `${brokerUrl}/oauth/introspect`, auth, `token=${token}`),
       fixed("oidc-provider introspection", undefined, `${op}/token/introspection`, opaqueAuth, `token=${opToken}`),
-      // A customer's token: live only through its row, its grant and its consent (one query, the check cache).
+      // A customer's token: live only through its row, its grant and its consent, read in one statement.
       ...(linkedAccess ? [fixed("broker introspection, customer token", broker.pid, `${brokerUrl}/oauth/introspect`, auth, `token=${linkedAccess}`)] : []),
       fixed("broker /ledger/check", broker.pid, `${brokerUrl}/ledger/check`, { ...json, authorization: `Bearer ${token}` }, checkBody),
       fixed("bare Fastify route", undefined, `${floor}/ledger/check`, json, checkBody),

@@ -54,7 +54,7 @@ export interface AppDeps {
   /** Test doubles for what the links and linking modules ask of OAuth and the ledger, and for /links client auth. */
   ports?: Partial<ModulePorts>;
   /** OAuth limits over the defaults (the benchmark raises them), or another consent check. */
-  oauth?: Partial<Pick<OAuthModuleDeps, "rateLimits" | "consentCheck">>;
+  oauth?: Partial<Pick<OAuthModuleDeps, "rateLimits">>;
   /** The ledger signing keys (receipts, checkpoints); default: the broker's, sealed in its database. */
   ledgerKeys?: LedgerKeys;
   /** false: periodic tasks do not run on their own (tests run them with `modules.scheduler.run`). */
@@ -73,16 +73,12 @@ export interface AppDeps {
 function createModules(ctx: BrokerContext, deps: AppDeps) {
   const keys = createKeysModule(ctx);
   const ledger = createLedgerModule({ ...ctx, keys: deps.ledgerKeys });
-  // Refresh and introspection end a grant whose consent the ledger no longer holds active.
-  const consentCheck: OAuthModuleDeps["consentCheck"] = async (grant) => !grant.consentId || (await ledger.ledger.isActive(grant.consentId));
-  // The links' store, made before OAuth: a code is exchanged only while its link is active and
-  // holds the code's consent. The links module below keeps it.
   const linksRepo = createLinksRepo(ctx.db);
   // A refresh token lives as long as its consent, whatever the consent's duration (1–365 days):
-  // the code exchange and the refresh grant read the consent's row with the code or token (one
-  // query) and ask the ledger's rule.
+  // the code exchange, the refresh grant and introspection read the consent's row with the code
+  // or token (one query) and ask the ledger's rule, which ends the grant of a consent that ended.
   const consentUntil: OAuthModuleDeps["consentUntil"] = (consent) => ledger.ledger.activeUntilOf(consent);
-  const oauth = createOAuthModule({ ...ctx, keyStore: keys.keyStore, consentCheck, consentUntil, linkCheck: linksRepo.holdsConsent, ...deps.oauth });
+  const oauth = createOAuthModule({ ...ctx, keyStore: keys.keyStore, consentUntil, ...deps.oauth });
   const ports: ModulePorts = { oauth, ledger: ledger.ledger, clientAuth: oauth.clientAuth, ...deps.ports };
   const messenger = createMessengerModule({ ...ctx, clients: oauth.clients, graph: deps.graph });
   const links = createLinksModule({ ...ctx, repo: linksRepo, oauth: ports.oauth, ledger: ports.ledger, jobHandlers: messenger.jobHandlers });

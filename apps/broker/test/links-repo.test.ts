@@ -53,19 +53,6 @@ describe("activate", () => {
 });
 
 describe("reads", () => {
-  it("holdsConsent: only an active link holding exactly that consent", async () => {
-    await row("l-1", { consentId: "c-1" });
-    await row("l-2", { consentId: "c-2", status: "unlinked", psid: "psid-2" });
-    expect(await repo.holdsConsent("l-1", "c-1")).toBe(true);
-    expect(await repo.holdsConsent("l-1", "c-2")).toBe(false);
-    expect(await repo.holdsConsent("l-2", "c-2")).toBe(false);
-    expect(await repo.holdsConsent("l-9", "c-1")).toBe(false);
-    await db.prisma.$transaction((tx) => repo.setConsent(tx, "l-1", "c-3"));
-    expect(await repo.holdsConsent("l-1", "c-1")).toBe(false);
-    expect(await repo.holdsConsent("l-1", "c-3")).toBe(true);
-    expect((await repo.find("l-2"))?.consentId).toBe("c-2");
-  });
-
   it("listByPsid: the client's links for that PSID, oldest first, whatever their status; never another bank's", async () => {
     // Neither the order of ids nor the order of insertion is the order of creation.
     await row("l-a", { subject: "s1", createdAt: new Date("2030-01-02T00:00:00Z"), status: "unlinked" });

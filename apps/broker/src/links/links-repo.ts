@@ -29,11 +29,6 @@ export function createLinksRepo(db: Pick<Db, "prisma">) {
       return { link, wasActive };
     },
 
-    /** Whether the link is active and holds this consent (a code or grant of an older consent is not its own). */
-    async holdsConsent(linkId: string, consentId: string): Promise<boolean> {
-      return (await prisma.link.count({ where: { id: linkId, status: "active", consentId } })) === 1;
-    },
-
     async setConsent(tx: Tx, linkId: string, consentId: string): Promise<void> {
       await tx.link.update({ where: { id: linkId }, data: { consentId } });
     },

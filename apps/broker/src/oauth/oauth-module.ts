@@ -21,20 +21,16 @@ import { createSweepRepo } from "./shared/sweep-repo.ts";
 import { createAccessTokens } from "./token/access-token.ts";
 import { createGrantHandlers } from "./token/grants/grant-types.ts";
 import { issueAuthorizationCode, type AuthorizationCodeInput } from "./token/issue-authorization-code.ts";
-import type { ConsentCheck, ConsentUntil, LinkCheck } from "./token/token-service.ts";
+import type { ConsentUntil } from "./token/token-service.ts";
 import { createTokensRepo } from "./token/tokens-repo.ts";
 
 export interface OAuthModuleDeps extends Pick<BrokerContext, "config" | "db" | "clock" | "sealer" | "log" | "scheduler" | "rateLimiter"> {
   keyStore: KeyStore;
-  /** Refresh and introspection end a grant whose consent this says is no longer active (the ledger's). */
-  consentCheck: ConsentCheck;
   /**
    * Bounds refresh tokens: a token lives as long as its grant's consent. The ledger's rule over
    * a consent row read with the code or refresh token that names it (no query of its own).
    */
   consentUntil: ConsentUntil;
-  /** At code exchange: the link is active and holds the code's consent (the links' store). */
-  linkCheck: LinkCheck;
   /** Per-endpoint limits over config.rateLimits (BROKER_RATE_LIMITS and its defaults); tests lower them. */
   rateLimits?: Partial<Record<OAuthEndpoint, EndpointLimits>>;
 }
@@ -49,7 +45,7 @@ export const OAUTH_SWEEP_INTERVAL_MS = 10 * 60_000;
  * registers its endpoints.
  */
 export function createOAuthModule(deps: OAuthModuleDeps) {
-  const { db, clock, sealer, config, keyStore, consentCheck, scheduler } = deps;
+  const { db, clock, sealer, config, keyStore, scheduler } = deps;
   const clientRepo = createClientRepo(db);
   const clients = createClientCache(clientRepo);
   const replay = createReplayRepo(db);
@@ -78,7 +74,7 @@ export function createOAuthModule(deps: OAuthModuleDeps) {
     dpop,
     par,
     accessTokens,
-    grants: createGrantHandlers({ repo: tokensRepo, accessTokens, clock, consentCheck, consentUntil: deps.consentUntil, linkCheck: deps.linkCheck }),
+    grants: createGrantHandlers({ repo: tokensRepo, accessTokens, clock, consentUntil: deps.consentUntil }),
     introspection,
     rateLimiter: deps.rateLimiter,
     rateLimits: { ...config.rateLimits, ...deps.rateLimits },

@@ -1,18 +1,10 @@
 import type { Clock } from "../../clock.ts";
 import type { ClientRow } from "../clients/client-repo.ts";
 import type { AccessTokens } from "./access-token.ts";
-import type { ConsentRow, GrantRow, TokensRepo } from "./tokens-repo.ts";
+import type { ConsentRow, TokensRepo } from "./tokens-repo.ts";
 
-/** Asks the consent ledger whether a grant's consent is still active. Refresh and introspection call it. */
-export type ConsentCheck = (grant: GrantRow) => Promise<boolean>;
 /** Until when a consent read with its token is active (undefined: ended, or null: unknown): the ledger's rule, no query. */
 export type ConsentUntil = (consent: ConsentRow | null) => Date | undefined;
-
-/**
- * Asks the links module whether a link is active and holds a consent. The code exchange calls
- * it: a code is only good while its link is live and its consent is still the link's.
- */
-export type LinkCheck = (linkId: string, consentId: string) => Promise<boolean>;
 
 export interface TokenResponse {
   access_token: string;
@@ -33,9 +25,7 @@ export interface TokenServiceDeps {
   repo: TokensRepo;
   accessTokens: AccessTokens;
   clock: Clock;
-  consentCheck: ConsentCheck;
   consentUntil: ConsentUntil;
-  linkCheck: LinkCheck;
 }
 
 export function tokenResponse(token: string, exp: number, iat: number, scopes: readonly string[], jkt: string | undefined, refreshToken?: string): TokenResponse {

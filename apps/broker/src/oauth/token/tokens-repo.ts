@@ -93,6 +93,15 @@ const FIND_ACCESS: Statement = {
     WHERE a."jti" = $1`,
 };
 
+// After a code exchange wrote its grant: the consent's status and expiry, and whether the link
+// is active and holds that consent, in one read (the grant is then kept or revoked).
+const FIND_STANDING: Statement = {
+  name: "lb_find_standing",
+  text: `SELECT c."status" AS "c_status", c."expiresAt" AS "c_expiresAt",
+      EXISTS (SELECT 1 FROM link l WHERE l."id" = $2 AND l."status" = 'active' AND l."consentId" = $1) AS "linkHolds"
+    FROM (SELECT 1) AS one LEFT JOIN consent c ON c."id" = $1`,
+};
+
 /**
  * The CTEs that write an access token and the next refresh token, only when the `used` CTE
  * consumed a code or a refresh token: $n..$n+3 the access token (jti, grant, client, expiry),
@@ -150,6 +159,14 @@ export function createTokensRepo(db: Db) {
       if (!row) return null;
       const { c_status, c_expiresAt, ...code } = row;
       return { code, consent: consentOf({ c_status, c_expiresAt }) };
+    },
+    /**
+     * A consent's status and expiry (null when it is unknown), and whether the link is active and
+     * holds exactly that consent: what a code exchange checks once its grant is written.
+     */
+    async findStanding(consentId: string, linkId: string | null): Promise<{ consent: ConsentRow | null; linkHolds: boolean }> {
+      const row = (await sql<ConsentColumns & { linkHolds: boolean }>(FIND_STANDING, [consentId, linkId]))[0]!;
+      return { consent: consentOf(row), linkHolds: row.linkHolds };
     },
     /** Writes a code inside the caller's transaction (the linking flow's consent transaction). */
     async createCode(tx: Tx, code: NewAuthorizationCode): Promise<void> {

@@ -12,8 +12,8 @@ import { tokenResponse, type GrantContext, type TokenResponse, type TokenService
  * grant with its tokens written in one transaction, its consent must still be active, and its
  * link must still be active and hold that consent.
  */
-export function authorizationCodeGrant(deps: Pick<TokenServiceDeps, "repo" | "accessTokens" | "clock" | "consentCheck" | "consentUntil" | "linkCheck">) {
-  const { repo, accessTokens, clock, consentCheck, consentUntil, linkCheck } = deps;
+export function authorizationCodeGrant(deps: Pick<TokenServiceDeps, "repo" | "accessTokens" | "clock" | "consentUntil">) {
+  const { repo, accessTokens, clock, consentUntil } = deps;
   return async ({ client, body, jkt }: GrantContext): Promise<TokenResponse> => {
     if (!client.grantTypes.includes("authorization_code")) throw UnauthorizedClient("this client is not registered for authorization_code");
     if (typeof body.code !== "string" || !body.code) throw InvalidRequest("code is required");
@@ -49,20 +49,21 @@ export function authorizationCodeGrant(deps: Pick<TokenServiceDeps, "repo" | "ac
       if (again?.grantId) await repo.revokeGrant(again.grantId, "code_replayed", now);
       throw InvalidGrant("authorization code was already used");
     }
-    // The link may have been unlinked (its consent withdrawn) between approval and exchange.
-    // Checked after the grant is written: an unlink withdraws before it revokes the link's
-    // grants, so either that revocation sees this grant or this check sees the withdrawal.
-    // The grant as just written (the check reads only its consent): no read back.
-    const grant = { id: grantId, clientId: client.id, linkId: code.linkId, consentId: code.consentId, subject: code.subject, scopes: code.scopes, dpopJkt: jkt ?? null, revokedAt: null };
-    if (!(await consentCheck(grant))) {
-      await repo.revokeGrant(grantId, "consent_inactive", now);
-      throw InvalidGrant("consent is no longer active");
-    }
-    // The link must still be live and hold this code's consent (unlink marks the link after it
-    // revokes, so a grant written after that revocation is caught here).
-    if (grant.linkId && grant.consentId && !(await linkCheck(grant.linkId, grant.consentId))) {
-      await repo.revokeGrant(grantId, "link_inactive", now);
-      throw InvalidGrant("the link is no longer active");
+    // The consent may have been withdrawn, or the link unlinked, between approval and exchange.
+    // Checked after the grant is written, in one read: an unlink withdraws before it revokes the
+    // link's grants, and marks the link after that, so either that revocation sees this grant or
+    // this read sees the withdrawal or the ended link.
+    if (code.consentId) {
+      const standing = await repo.findStanding(code.consentId, code.linkId);
+      if (!consentUntil(standing.consent)) {
+        await repo.revokeGrant(grantId, "consent_inactive", now);
+        throw InvalidGrant("consent is no longer active");
+      }
+      // The link must still be live and hold this code's consent.
+      if (code.linkId && !standing.linkHolds) {
+        await repo.revokeGrant(grantId, "link_inactive", now);
+        throw InvalidGrant("the link is no longer active");
+      }
     }
     return tokenResponse(token, claims.exp, claims.iat, code.scopes, jkt, refreshToken);
   };

@@ -31,7 +31,7 @@ interface CodeRow {
 }
 
 /** The tokens repository's rules, in memory. */
-function memoryRepo() {
+function memoryRepo(standing: (consentId: string, linkId: string | null) => { consentActive: boolean; linkHolds: boolean }) {
   const codes = new Map<string, CodeRow>();
   const grants = new Map<string, GrantRow & { revokedReason?: string }>();
   const refresh = new Map<string, RefreshRow>();
@@ -40,6 +40,10 @@ function memoryRepo() {
   let raceWinner: (GrantRow & { revokedReason?: string }) | undefined;
   const repo = {
     findCode: async (h: string) => codes.get(h) ?? null,
+    findStanding: async (consentId: string, linkId: string | null) => {
+      const { consentActive, linkHolds } = standing(consentId, linkId);
+      return { consent: { status: consentActive ? "active" : "withdrawn", expiresAt: new Date(0) }, linkHolds };
+    },
     findCodeWithConsent: async (h: string) => {
       const code = codes.get(h);
       return code ? { code, consent: code.consentId ? { status: "active", expiresAt: new Date(0) } : null } : null;
@@ -90,21 +94,20 @@ function memoryRepo() {
 function setup(options: { consentActive?: boolean; linkActive?: boolean; consentUntil?: Date | undefined } = {}) {
   let now = new Date("2026-06-01T12:00:00Z");
   const clock = { now: () => now };
-  const mem = memoryRepo();
+  const linkChecks: [string | null, string][] = [];
+  // The code exchange's read after its grant is written: here the test decides what it finds.
+  const mem = memoryRepo((consentId, linkId) => {
+    linkChecks.push([linkId, consentId]);
+    return { consentActive: options.consentActive ?? true, linkHolds: options.linkActive ?? true };
+  });
   let consentUntil = "consentUntil" in options ? options.consentUntil : new Date(now.getTime() + 90 * DAY);
-  const linkChecks: [string, string][] = [];
   const deps: TokenServiceDeps = {
     repo: mem.repo as unknown as TokensRepo,
     // A signer that shows the claims: the grants' choices are in them.
     accessTokens: createAccessTokens({ keyStore: { signer: { sign: async (c: Record<string, unknown>) => JSON.stringify(c) }, verify: async () => undefined } as never, issuer: "https://broker.example", clock }),
     clock,
-    consentCheck: async () => options.consentActive ?? true,
     // The ledger's rule over the consent row read with the code or token; here the test decides.
-    consentUntil: (row) => (row ? consentUntil : undefined),
-    linkCheck: async (linkId, consentId) => {
-      linkChecks.push([linkId, consentId]);
-      return options.linkActive ?? true;
-    },
+    consentUntil: (row) => (row ? (row.status === "active" ? consentUntil : undefined) : undefined),
   };
   const handlers = createGrantHandlers(deps);
   const client = (id = "bank-a", grantTypes = ["authorization_code", "refresh_token", "client_credentials"]) =>

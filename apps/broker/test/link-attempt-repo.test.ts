@@ -38,6 +38,22 @@ describe("link attempt reads", () => {
     }
   });
 
+  it("a transition moves only from its state, while the attempt is live, and keeps the columns it does not change", async () => {
+    const repo = createLinkAttemptRepo(db);
+    await repo.create({
+      id: "att-2", bindingHash: "b".repeat(64), clientId: "bank-a", psid: "psid-2", redirectUri: "https://bank.example/cb",
+      scopes: ["balance:read"], optionalScopes: [], purposes: ["account_servicing"], durationDays: 30,
+      codeChallenge: "c".repeat(43), expiresAt: new Date(now.getTime() + 600_000), requestId: "req-2", oidcStateHash: "t".repeat(64), oidcNonceSealed: "nonce", oidcVerifierSealed: "verifier",
+    });
+    await expect(repo.transition("att-2", "authenticated", "second_factor_passed", now)).rejects.toMatchObject({ reason: "wrong_state" });
+    await expect(repo.transition("absent", "started", "authenticated", now)).rejects.toMatchObject({ reason: "not_found" });
+    await expect(repo.transition("att-2", "started", "authenticated", new Date(now.getTime() + 600_000), { bankSubject: "late" })).rejects.toMatchObject({ reason: "expired" });
+    expect(await repo.find("att-2")).toMatchObject({ state: "started", bankSubject: null });
+    await repo.transition("att-2", "started", "authenticated", now, { bankSubject: "cust-2" });
+    await repo.transition("att-2", "authenticated", "failed", now, { failureReason: "second_factor_locked" });
+    expect(await repo.find("att-2")).toMatchObject({ state: "failed", bankSubject: "cust-2", failureReason: "second_factor_locked", oidcNonceSealed: "nonce", requestId: "req-2", updatedAt: now });
+  });
+
   it("find nothing for an unknown id or state hash", async () => {
     const repo = createLinkAttemptRepo(db);
     expect(await repo.find("absent")).toBeNull();

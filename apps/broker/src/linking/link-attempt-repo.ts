@@ -7,6 +7,23 @@ const COLUMNS = `"id", "bindingHash", "clientId", "state"::text AS "state", "psi
   "expiresAt", "createdAt", "updatedAt"`;
 const BY_ID: Statement = { name: "lb_attempt_by_id", text: `SELECT ${COLUMNS} FROM link_attempt WHERE "id" = $1` };
 const BY_STATE_HASH: Statement = { name: "lb_attempt_by_state_hash", text: `SELECT ${COLUMNS} FROM link_attempt WHERE "oidcStateHash" = $1` };
+const CREATE: Statement = {
+  name: "lb_attempt_create",
+  text: `INSERT INTO link_attempt ("id", "bindingHash", "clientId", "state", "psid", "redirectUri", "scopes", "optionalScopes", "purposes", "durationDays", "codeChallenge",
+      "oidcStateHash", "oidcNonceSealed", "oidcVerifierSealed", "requestId", "expiresAt", "createdAt", "updatedAt")
+    VALUES ($1, $2, $3, 'started', $4, $5, $6::text[], $7::text[], $8::text[], $9::int, $10, $11, $12, $13, $14, $15::timestamp(3), $16::timestamp(3), $16::timestamp(3))`,
+};
+// A transition outside a transaction: the state moves only from `from` while the attempt is live,
+// and each change given replaces its column (null keeps it: no transition clears one).
+const TRANSITION: Statement = {
+  name: "lb_attempt_transition",
+  text: `UPDATE link_attempt SET "state" = $3::text::"AttemptState", "updatedAt" = $4::timestamp(3),
+      "oidcStateHash" = COALESCE($5, "oidcStateHash"), "oidcNonceSealed" = COALESCE($6, "oidcNonceSealed"), "oidcVerifierSealed" = COALESCE($7, "oidcVerifierSealed"),
+      "bankSubject" = COALESCE($8, "bankSubject"), "secondFactorMethod" = COALESCE($9, "secondFactorMethod"), "secondFactorAt" = COALESCE($10::timestamp(3), "secondFactorAt"),
+      "failureReason" = COALESCE($11, "failureReason"), "linkId" = COALESCE($12, "linkId")
+    WHERE "id" = $1 AND "state" = $2::text::"AttemptState" AND "expiresAt" > $4::timestamp(3)
+    RETURNING 1 AS "moved"`,
+};
 
 export type NewAttempt = Pick<
   LinkAttempt,
@@ -14,7 +31,7 @@ export type NewAttempt = Pick<
 >;
 export type AttemptChanges = Partial<Pick<LinkAttempt, "oidcStateHash" | "oidcNonceSealed" | "oidcVerifierSealed" | "bankSubject" | "secondFactorMethod" | "secondFactorAt" | "failureReason" | "linkId">>;
 
-/** Link attempts. A transition is `updateMany where { id, state: from, expiresAt > now }` hitting one row. */
+/** Link attempts. A transition is one update `where id, state = from, expiresAt > now` hitting one row. */
 export function createLinkAttemptRepo(db: Pick<Db, "prisma" | "sql">) {
   const { prisma, sql } = db;
 
@@ -31,8 +48,11 @@ export function createLinkAttemptRepo(db: Pick<Db, "prisma" | "sql">) {
       return prisma.$transaction(fn);
     },
 
-    async create(attempt: NewAttempt): Promise<LinkAttempt> {
-      return prisma.linkAttempt.create({ data: { ...attempt, state: "started" } });
+    async create(a: NewAttempt): Promise<void> {
+      await sql(CREATE, [
+        a.id, a.bindingHash, a.clientId, a.psid, a.redirectUri, a.scopes, a.optionalScopes, a.purposes, a.durationDays, a.codeChallenge,
+        a.oidcStateHash, a.oidcNonceSealed, a.oidcVerifierSealed, a.requestId, a.expiresAt, new Date(),
+      ]);
     },
 
     async find(id: string): Promise<LinkAttempt | null> {
@@ -43,13 +63,24 @@ export function createLinkAttemptRepo(db: Pick<Db, "prisma" | "sql">) {
       return (await sql<LinkAttempt>(BY_STATE_HASH, [oidcStateHash]))[0] ?? null;
     },
 
-    /** Moves from `from` to `to` if the attempt is still in `from` and live; else AttemptStateError. */
+    /**
+     * Moves from `from` to `to` if the attempt is still in `from` and live; else AttemptStateError.
+     * Outside a transaction one prepared statement; with `tx`, inside the consent transaction.
+     */
     async transition(id: string, from: AttemptState, to: AttemptState, now: Date, changes: AttemptChanges = {}, tx?: Tx): Promise<void> {
       if (!canMove(from, to)) throw new AttemptStateError("wrong_state", from);
-      const client = tx ?? prisma;
+      if (!tx) {
+        const c = changes;
+        const moved = await sql(TRANSITION, [
+          id, from, to, now, c.oidcStateHash ?? null, c.oidcNonceSealed ?? null, c.oidcVerifierSealed ?? null,
+          c.bankSubject ?? null, c.secondFactorMethod ?? null, c.secondFactorAt ?? null, c.failureReason ?? null, c.linkId ?? null,
+        ]);
+        if (moved.length !== 1) await explain(prisma, id, from, now);
+        return;
+      }
       const where: Prisma.LinkAttemptWhereInput = { id, state: from, expiresAt: { gt: now } };
-      const { count } = await client.linkAttempt.updateMany({ where, data: { ...changes, state: to } });
-      if (count !== 1) await explain(client, id, from, now);
+      const { count } = await tx.linkAttempt.updateMany({ where, data: { ...changes, state: to } });
+      if (count !== 1) await explain(tx, id, from, now);
     },
 
     /** Ends a live attempt as failed; a no-op when it already ended. */

@@ -1,17 +1,49 @@
-import type { Db, TotpFactor } from "@link-broker/db";
+import type { Db, Statement, TotpFactor } from "@link-broker/db";
+
+// The linking flow's second-factor steps: prepared statements (Db.sql).
+const COLUMNS = `"id", "clientId", "subject", "secretSealed", "confirmedAt", "lastUsedStep", "failedCount", "lockedUntil", "pendingAttemptId", "createdAt", "updatedAt"`;
+const FIND: Statement = { name: "lb_totp_find", text: `SELECT ${COLUMNS} FROM totp_factor WHERE "clientId" = $1 AND "subject" = $2` };
+const CREATE_PENDING: Statement = {
+  name: "lb_totp_create_pending",
+  text: `INSERT INTO totp_factor ("id", "clientId", "subject", "secretSealed", "failedCount", "pendingAttemptId", "createdAt", "updatedAt")
+    VALUES ($1, $2, $3, $4, 0, $5, $6::timestamp(3), $6::timestamp(3)) ON CONFLICT DO NOTHING RETURNING ${COLUMNS}`,
+};
+const CLAIM_TRY: Statement = {
+  name: "lb_totp_claim_try",
+  text: `UPDATE totp_factor SET "failedCount" = "failedCount" + 1, "updatedAt" = $3::timestamp(3)
+    WHERE "id" = $1 AND "failedCount" < $2::int AND ("lockedUntil" IS NULL OR "lockedUntil" <= $3::timestamp(3))
+    RETURNING "failedCount"`,
+};
+const USE_STEP: Statement = {
+  name: "lb_totp_use_step",
+  text: `UPDATE totp_factor SET "lastUsedStep" = $2::bigint, "failedCount" = 0, "lockedUntil" = NULL, "confirmedAt" = $3::timestamp(3), "updatedAt" = $3::timestamp(3)
+    WHERE "id" = $1 AND ("lastUsedStep" IS NULL OR "lastUsedStep" < $2::bigint) AND ("lockedUntil" IS NULL OR "lockedUntil" <= $3::timestamp(3))
+    RETURNING 1 AS "used"`,
+};
+const REPLACE_RECOVERY_CODES: Statement = {
+  name: "lb_totp_replace_recovery_codes",
+  text: `WITH gone AS (DELETE FROM totp_recovery_code WHERE "factorId" = $1)
+    INSERT INTO totp_recovery_code ("id", "factorId", "codeHash", "createdAt")
+    SELECT id, $1, hash, $2::timestamp(3) FROM unnest($3::text[], $4::text[]) AS c(id, hash)`,
+};
+
+/** A factor as read: int8 comes back as a string (pg) or a bigint (PGlite). */
+type FactorRow = Omit<TotpFactor, "lastUsedStep"> & { lastUsedStep: string | bigint | null };
+const factorOf = (row: FactorRow): TotpFactor => ({ ...row, lastUsedStep: row.lastUsedStep === null ? null : BigInt(row.lastUsedStep) });
 
 /** TOTP factors of bank customers. Every change that guards a secret is a conditional update. */
-export function createTotpRepo(db: Pick<Db, "prisma">) {
-  const { prisma } = db;
+export function createTotpRepo(db: Pick<Db, "prisma" | "sql">) {
+  const { prisma, sql } = db;
   return {
-    find(clientId: string, subject: string): Promise<TotpFactor | null> {
-      return prisma.totpFactor.findUnique({ where: { clientId_subject: { clientId, subject } } });
+    async find(clientId: string, subject: string): Promise<TotpFactor | null> {
+      const row = (await sql<FactorRow>(FIND, [clientId, subject]))[0];
+      return row ? factorOf(row) : null;
     },
 
     /** Creates the unconfirmed factor, or answers the one a concurrent request created (read only then). */
     async createPending(input: { id: string; clientId: string; subject: string; secretSealed: string; pendingAttemptId: string }): Promise<TotpFactor> {
-      const [created] = await prisma.totpFactor.createManyAndReturn({ data: [input], skipDuplicates: true });
-      return created ?? (await this.find(input.clientId, input.subject))!;
+      const [created] = await sql<FactorRow>(CREATE_PENDING, [input.id, input.clientId, input.subject, input.secretSealed, input.pendingAttemptId, new Date()]);
+      return created ? factorOf(created) : (await this.find(input.clientId, input.subject))!;
     },
 
     /**
@@ -29,15 +61,7 @@ export function createTotpRepo(db: Pick<Db, "prisma">) {
      * and the factor is not locked, so two concurrent submissions of one code cannot both pass.
      */
     async useStep(id: string, step: number, now: Date): Promise<boolean> {
-      const { count } = await prisma.totpFactor.updateMany({
-        where: {
-          id,
-          OR: [{ lastUsedStep: null }, { lastUsedStep: { lt: BigInt(step) } }],
-          AND: [{ OR: [{ lockedUntil: null }, { lockedUntil: { lte: now } }] }],
-        },
-        data: { lastUsedStep: BigInt(step), failedCount: 0, lockedUntil: null, confirmedAt: now },
-      });
-      return count === 1;
+      return (await sql(USE_STEP, [id, step, now])).length === 1;
     },
 
     /**
@@ -46,10 +70,7 @@ export function createTotpRepo(db: Pick<Db, "prisma">) {
      * or undefined when no try is left (locked, or the last tries are still being checked).
      */
     async claimTry(id: string, maxFailures: number, now: Date): Promise<number | undefined> {
-      const rows = await prisma.$queryRaw<{ failedCount: number }[]>`
-        UPDATE totp_factor SET "failedCount" = "failedCount" + 1, "updatedAt" = ${now}
-        WHERE id = ${id} AND "failedCount" < ${maxFailures} AND ("lockedUntil" IS NULL OR "lockedUntil" <= ${now})
-        RETURNING "failedCount"`;
+      const rows = await sql<{ failedCount: number }>(CLAIM_TRY, [id, maxFailures, now]);
       return rows[0] ? Number(rows[0].failedCount) : undefined;
     },
 
@@ -68,12 +89,7 @@ export function createTotpRepo(db: Pick<Db, "prisma">) {
      * in one statement: one round trip and one commit instead of a transaction's four.
      */
     async replaceRecoveryCodes(factorId: string, codes: { id: string; codeHash: string }[]): Promise<void> {
-      const ids = codes.map((c) => c.id);
-      const hashes = codes.map((c) => c.codeHash);
-      await prisma.$executeRaw`
-        WITH gone AS (DELETE FROM totp_recovery_code WHERE "factorId" = ${factorId})
-        INSERT INTO totp_recovery_code ("id", "factorId", "codeHash", "createdAt")
-        SELECT id, ${factorId}, hash, ${new Date()}::timestamp(3) FROM unnest(${ids}::text[], ${hashes}::text[]) AS c(id, hash)`;
+      await sql(REPLACE_RECOVERY_CODES, [factorId, new Date(), codes.map((c) => c.id), codes.map((c) => c.codeHash)]);
     },
 
     /** Spends a recovery code: one conditional update, so a code works once even when raced. */

@@ -135,7 +135,10 @@ async function main() {
   // A worker leaves SIGINT to its supervisor, which passes it on as SIGTERM: a terminal's Ctrl-C
   // reaches the whole process group, and a second signal would cut the graceful close short.
   if (cluster.isWorker) process.on("SIGINT", () => {});
-  closeWithGrace({ delay: 10_000, skip: cluster.isWorker ? ["SIGINT"] : [] }, async ({ signal, err }) => {
+  // Started with --report-on-signal, Node's report signal (SIGUSR2 unless --report-signal says
+  // otherwise) asks for a diagnostic report of the running broker: it must not also stop it.
+  const skip: string[] = [...(cluster.isWorker ? ["SIGINT"] : []), ...(process.report.reportOnSignal ? [process.report.signal] : [])];
+  closeWithGrace({ delay: 10_000, skip: skip as closeWithGrace.AllEvents[] }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, "shutting down after an error");
     else app.log.info({ signal }, "shutting down");
     // Stops accepting, lets in-flight requests finish, then the database closes.

@@ -1,5 +1,5 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readdirSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -60,6 +60,36 @@ describe("start-up with bad configuration", () => {
     expect(code).toBe(1);
     expect(stderr).toEqual(["link-broker: DATABASE_URL: is required when NODE_ENV=production"]);
   });
+});
+
+describe("signals", () => {
+  it("writes a diagnostic report on Node's report signal and keeps serving; SIGTERM still stops it", async () => {
+    const cwd = mkdtempSync(join(tmpdir(), "lb-main-"));
+    const port = await freePort();
+    const child = spawn(process.execPath, ["--report-on-signal", `--report-directory=${cwd}`, "--import", TSX, MAIN], {
+      cwd,
+      env: { PATH: process.env.PATH!, INIT_CWD: cwd, PORT: String(port), LOG_LEVEL: "info" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+    try {
+      const healthy = async () => ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok ? true : undefined);
+      await until("the broker to answer", healthy, 60_000);
+      child.kill("SIGUSR2");
+      await until("the report", () => (readdirSync(cwd).some((f) => f.startsWith("report.") && f.endsWith(".json")) ? true : undefined));
+      await new Promise((r) => setTimeout(r, 500));
+      expect(child.exitCode).toBeNull();
+      expect(await healthy()).toBe(true);
+      expect(out).not.toContain("shutting down");
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+      expect(out).toContain('"signal":"SIGTERM","msg":"shutting down"');
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+    }
+  }, 90_000);
 });
 
 /** The broker worker processes under `pid` (node:cluster forks of main.ts). */

@@ -53,7 +53,7 @@ export interface AppDeps {
   bankIdp?: BankIdp;
   /** Test doubles for what the links and linking modules ask of OAuth and the ledger, and for /links client auth. */
   ports?: Partial<ModulePorts>;
-  /** OAuth limits over the defaults (the benchmark raises them), or another consent check. */
+  /** OAuth limits over the defaults (the benchmark raises them). */
   oauth?: Partial<Pick<OAuthModuleDeps, "rateLimits">>;
   /** The ledger signing keys (receipts, checkpoints); default: the broker's, sealed in its database. */
   ledgerKeys?: LedgerKeys;

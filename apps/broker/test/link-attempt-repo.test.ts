@@ -54,6 +54,30 @@ describe("link attempt reads", () => {
     expect(await repo.find("att-2")).toMatchObject({ state: "failed", bankSubject: "cust-2", failureReason: "second_factor_locked", oidcNonceSealed: "nonce", requestId: "req-2", updatedAt: now });
   });
 
+  it("a transition inside a transaction follows the same rules, and is undone with it", async () => {
+    const repo = createLinkAttemptRepo(db);
+    await repo.create({
+      id: "att-3", bindingHash: "b".repeat(64), clientId: "bank-a", psid: "psid-3", redirectUri: "https://bank.example/cb",
+      scopes: ["balance:read"], optionalScopes: [], purposes: ["account_servicing"], durationDays: 30,
+      codeChallenge: "c".repeat(43), expiresAt: new Date(now.getTime() + 600_000), requestId: null, oidcStateHash: "u".repeat(64), oidcNonceSealed: "nonce", oidcVerifierSealed: "verifier",
+    });
+    await repo.transition("att-3", "started", "authenticated", now, { bankSubject: "cust-3" });
+    await repo.transition("att-3", "authenticated", "second_factor_passed", now, { secondFactorMethod: "totp", secondFactorAt: now });
+    await expect(repo.inTransaction((tx) => repo.transition("att-3", "consented", "code_issued", now, { linkId: "l-3" }, tx))).rejects.toMatchObject({ reason: "wrong_state" });
+    await expect(
+      repo.inTransaction(async (tx) => {
+        await repo.transition("att-3", "second_factor_passed", "consented", now, {}, tx);
+        throw new Error("rolled back");
+      }),
+    ).rejects.toThrow("rolled back");
+    expect(await repo.find("att-3")).toMatchObject({ state: "second_factor_passed" });
+    await repo.inTransaction(async (tx) => {
+      await repo.transition("att-3", "second_factor_passed", "consented", now, {}, tx);
+      await repo.transition("att-3", "consented", "code_issued", now, { linkId: "l-3" }, tx);
+    });
+    expect(await repo.find("att-3")).toMatchObject({ state: "code_issued", linkId: "l-3", bankSubject: "cust-3", secondFactorMethod: "totp", secondFactorAt: now, updatedAt: now });
+  });
+
   it("find nothing for an unknown id or state hash", async () => {
     const repo = createLinkAttemptRepo(db);
     expect(await repo.find("absent")).toBeNull();

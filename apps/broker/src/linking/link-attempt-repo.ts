@@ -1,4 +1,4 @@
-import type { AttemptState, Db, LinkAttempt, Prisma, Statement, Tx } from "@link-broker/db";
+import type { AttemptState, Db, LinkAttempt, Statement, Tx } from "@link-broker/db";
 import { AttemptStateError, canMove, LIVE_STATES } from "./link-attempt.ts";
 
 // Every step of the linking flow reads its attempt: prepared statements (Db.sql).
@@ -13,8 +13,8 @@ const CREATE: Statement = {
       "oidcStateHash", "oidcNonceSealed", "oidcVerifierSealed", "requestId", "expiresAt", "createdAt", "updatedAt")
     VALUES ($1, $2, $3, 'started', $4, $5, $6::text[], $7::text[], $8::text[], $9::int, $10, $11, $12, $13, $14, $15::timestamp(3), $16::timestamp(3), $16::timestamp(3))`,
 };
-// A transition outside a transaction: the state moves only from `from` while the attempt is live,
-// and each change given replaces its column (null keeps it: no transition clears one).
+// A transition: the state moves only from `from` while the attempt is live, and each change given
+// replaces its column (null keeps it: no transition clears one).
 const TRANSITION: Statement = {
   name: "lb_attempt_transition",
   text: `UPDATE link_attempt SET "state" = $3::text::"AttemptState", "updatedAt" = $4::timestamp(3),
@@ -65,22 +65,17 @@ export function createLinkAttemptRepo(db: Pick<Db, "prisma" | "sql">) {
 
     /**
      * Moves from `from` to `to` if the attempt is still in `from` and live; else AttemptStateError.
-     * Outside a transaction one prepared statement; with `tx`, inside the consent transaction.
+     * With `tx`, inside the consent transaction; else as a prepared statement.
      */
     async transition(id: string, from: AttemptState, to: AttemptState, now: Date, changes: AttemptChanges = {}, tx?: Tx): Promise<void> {
       if (!canMove(from, to)) throw new AttemptStateError("wrong_state", from);
-      if (!tx) {
-        const c = changes;
-        const moved = await sql(TRANSITION, [
-          id, from, to, now, c.oidcStateHash ?? null, c.oidcNonceSealed ?? null, c.oidcVerifierSealed ?? null,
-          c.bankSubject ?? null, c.secondFactorMethod ?? null, c.secondFactorAt ?? null, c.failureReason ?? null, c.linkId ?? null,
-        ]);
-        if (moved.length !== 1) await explain(prisma, id, from, now);
-        return;
-      }
-      const where: Prisma.LinkAttemptWhereInput = { id, state: from, expiresAt: { gt: now } };
-      const { count } = await tx.linkAttempt.updateMany({ where, data: { ...changes, state: to } });
-      if (count !== 1) await explain(tx, id, from, now);
+      const values = [
+        id, from, to, now, changes.oidcStateHash ?? null, changes.oidcNonceSealed ?? null, changes.oidcVerifierSealed ?? null,
+        changes.bankSubject ?? null, changes.secondFactorMethod ?? null, changes.secondFactorAt ?? null, changes.failureReason ?? null, changes.linkId ?? null,
+      ];
+      // The same statement in the consent transaction, through it (Db.sql stays outside transactions).
+      const moved = tx ? await tx.$queryRawUnsafe<unknown[]>(TRANSITION.text, ...values) : await sql(TRANSITION, values);
+      if (moved.length !== 1) await explain(tx ?? prisma, id, from, now);
     },
 
     /** Ends a live attempt as failed; a no-op when it already ended. */

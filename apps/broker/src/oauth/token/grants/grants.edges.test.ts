@@ -107,7 +107,7 @@ function setup(options: { consentActive?: boolean; linkActive?: boolean; consent
     accessTokens: createAccessTokens({ keyStore: { signer: { sign: async (c: Record<string, unknown>) => JSON.stringify(c) }, verify: async () => undefined } as never, issuer: "https://broker.example", clock }),
     clock,
     // The ledger's rule over the consent row read with the code or token; here the test decides.
-    consentUntil: (row) => (row ? (row.status === "active" ? consentUntil : undefined) : undefined),
+    consentUntil: (row) => (row?.status === "active" ? consentUntil : undefined),
   };
   const handlers = createGrantHandlers(deps);
   const client = (id = "bank-a", grantTypes = ["authorization_code", "refresh_token", "client_credentials"]) =>

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { ConsentEvent, Db, Tx } from "@link-broker/db";
+import type { ConsentEvent, Db, Statement } from "@link-broker/db";
 
 /** The ledger cursor's row name. */
 const LEDGER_CURSOR = "ledger";
@@ -26,18 +26,52 @@ export type PushRow = Pick<ConsentEvent, "jti" | "clientId" | "consentId" | "pos
 export const pushJobId = (jti: string) => `event:${jti}`;
 export const PUSH_JOB_KIND = "events.push";
 
+const CURSOR: Statement = { name: "lb_event_cursor", text: `SELECT "seq"::text AS "seq" FROM "event_cursor" WHERE "name" = $1` };
+
+/**
+ * `store` in one statement. `moved` takes the cursor row's lock and moves it only from the
+ * expected seq, so a second collector that read the same batch waits for the first, then moves
+ * nothing and stores nothing. The row is missing only before the first store (it reads as seq 0,
+ * and rows are never deleted), which creates it. Events are inserted in their given order
+ * (`position` follows it), skipping keys that have an event, and each pending one gets its push
+ * job.
+ */
+const STORE: Statement = {
+  name: "lb_event_store",
+  text: `WITH moved AS (
+      INSERT INTO "event_cursor" ("name", "seq") VALUES ($1, $3::bigint)
+      ON CONFLICT ("name") DO UPDATE SET "seq" = EXCLUDED."seq" WHERE "event_cursor"."seq" = $2::bigint
+      RETURNING 1
+    ), fresh AS (
+      INSERT INTO "consent_event" ("jti", "key", "clientId", "consentId", "type", "ledgerSeq", "set", "createdAt", "push")
+      SELECT e."jti", e."key", e."clientId", e."consentId", e."type", e."ledgerSeq", e."set", e."createdAt", e."push"
+      FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::text[], $12::timestamp(3)[], $13::text[])
+        WITH ORDINALITY AS e("jti", "key", "clientId", "consentId", "type", "ledgerSeq", "set", "createdAt", "push", "n")
+      WHERE EXISTS (SELECT 1 FROM moved)
+      ORDER BY e."n"
+      ON CONFLICT ("key") DO NOTHING
+      RETURNING "jti", "push"
+    ), jobs AS (
+      INSERT INTO "job" ("id", "kind", "payload", "runAt", "createdAt")
+      SELECT j."id", $15, jsonb_build_object('jti', f."jti"), $4::timestamp(3), $4::timestamp(3)
+      FROM fresh f JOIN unnest($5::text[], $14::text[]) AS j("jti", "id") ON j."jti" = f."jti"
+      WHERE f."push" = 'pending'
+    )
+    SELECT EXISTS (SELECT 1 FROM moved) AS "moved", ARRAY(SELECT "jti" FROM fresh) AS "stored"`,
+};
+
 /**
  * The consent events store. Every insert happens under the ledger cursor's row lock (`store`), so
  * events are made by one writer at a time and `position` follows the ledger's order.
  */
-export function createEventsRepo(db: Pick<Db, "prisma">) {
-  const { prisma } = db;
+export function createEventsRepo(db: Pick<Db, "prisma" | "sql">) {
+  const { prisma, sql } = db;
 
   return {
     /** How far the ledger has been read (0 before the first event). */
     async cursor(): Promise<string> {
-      const row = await prisma.eventCursor.findUnique({ where: { name: LEDGER_CURSOR } });
-      return (row?.seq ?? 0n).toString();
+      const [row] = await sql<{ seq: string }>(CURSOR, [LEDGER_CURSOR]);
+      return row?.seq ?? "0";
     },
 
     /**
@@ -47,14 +81,15 @@ export function createEventsRepo(db: Pick<Db, "prisma">) {
      * when another writer moved the cursor first.
      */
     async store(expected: string, cursorTo: string, events: NewEvent[], now: Date): Promise<NewEvent[] | null> {
-      return prisma.$transaction(async (tx) => {
-        await tx.$executeRaw`INSERT INTO "event_cursor" ("name", "seq") VALUES (${LEDGER_CURSOR}, 0) ON CONFLICT ("name") DO NOTHING`;
-        const [row] = await tx.$queryRaw<{ seq: bigint }[]>`SELECT "seq" FROM "event_cursor" WHERE "name" = ${LEDGER_CURSOR} FOR UPDATE`;
-        if (row!.seq.toString() !== expected) return null;
-        const stored = await insertNew(tx, events, now);
-        if (cursorTo !== expected) await tx.eventCursor.update({ where: { name: LEDGER_CURSOR }, data: { seq: BigInt(cursorTo) } });
-        return stored;
-      });
+      const col = (of: (e: NewEvent) => string) => events.map(of);
+      const [row] = await sql<{ moved: boolean; stored: string[] }>(STORE, [
+        LEDGER_CURSOR, expected, cursorTo, now,
+        col((e) => e.jti), col((e) => e.key), col((e) => e.clientId), col((e) => e.consentId), col((e) => e.type), col((e) => e.ledgerSeq),
+        col((e) => e.set), col((e) => e.createdAt.toISOString()), col((e) => e.push), col((e) => pushJobId(e.jti)), PUSH_JOB_KIND,
+      ]);
+      if (!row!.moved) return null;
+      const stored = new Set(row!.stored);
+      return events.filter((e) => stored.has(e.jti));
     },
 
     /** Which of these keys already have an event. */
@@ -140,17 +175,6 @@ export function createEventsRepo(db: Pick<Db, "prisma">) {
           SELECT "jti" FROM "consent_event" WHERE "createdAt" < ${before}
           LIMIT ${limit} FOR UPDATE SKIP LOCKED)`,
   };
-
-  async function insertNew(tx: Tx, events: NewEvent[], now: Date): Promise<NewEvent[]> {
-    if (events.length === 0) return [];
-    const existing = new Set((await tx.consentEvent.findMany({ where: { key: { in: events.map((e) => e.key) } }, select: { key: true } })).map((r) => r.key));
-    const fresh = events.filter((e) => !existing.has(e.key));
-    // One by one, in order: `position` is the order of insertion.
-    for (const e of fresh) await tx.consentEvent.create({ data: { ...e, ledgerSeq: BigInt(e.ledgerSeq) } });
-    const pending = fresh.filter((e) => e.push === "pending");
-    if (pending.length) await tx.job.createMany({ data: pending.map((e) => ({ id: pushJobId(e.jti), kind: PUSH_JOB_KIND, payload: { jti: e.jti }, runAt: now, createdAt: now })) });
-    return fresh;
-  }
 }
 
 export type EventsRepo = ReturnType<typeof createEventsRepo>;

@@ -19,10 +19,12 @@ describe("totp repo", () => {
     process.env.TZ = "Pacific/Auckland";
     try {
       const repo = createTotpRepo(db);
-      const created = await repo.createPending({ id: "f-1", clientId: "bank-a", subject: "cust-1", secretSealed: "sealed-1", pendingAttemptId: "att-1" });
+      const created = await repo.createPending({ id: "f-1", clientId: "bank-a", subject: "cust-1", secretSealed: "sealed-1", pendingAttemptId: "att-1" }, [{ id: "r-a", codeHash: "h-a" }]);
       expect(created).toEqual(await db.prisma.totpFactor.findUnique({ where: { id: "f-1" } }));
-      const again = await repo.createPending({ id: "f-2", clientId: "bank-a", subject: "cust-1", secretSealed: "sealed-2", pendingAttemptId: "att-2" });
+      // The concurrent request that lost: the factor there is answered, and its codes are not stored.
+      const again = await repo.createPending({ id: "f-2", clientId: "bank-a", subject: "cust-1", secretSealed: "sealed-2", pendingAttemptId: "att-2" }, [{ id: "r-b", codeHash: "h-b" }]);
       expect(again).toMatchObject({ id: "f-1", secretSealed: "sealed-1", pendingAttemptId: "att-1" });
+      expect(await db.prisma.totpRecoveryCode.findMany({ select: { id: true, factorId: true, codeHash: true, usedAt: true } })).toEqual([{ id: "r-a", factorId: "f-1", codeHash: "h-a", usedAt: null }]);
 
       expect(await repo.useStep("f-1", 66_000_001, now)).toBe(true);
       const used = await repo.find("bank-a", "cust-1");
@@ -37,24 +39,30 @@ describe("totp repo", () => {
 
   it("accepts a time step once, claims tries up to the limit, and refuses both while locked", async () => {
     const repo = createTotpRepo(db);
-    await repo.createPending({ id: "f-3", clientId: "bank-a", subject: "cust-3", secretSealed: "sealed", pendingAttemptId: "att-3" });
+    await repo.createPending({ id: "f-3", clientId: "bank-a", subject: "cust-3", secretSealed: "sealed", pendingAttemptId: "att-3" }, []);
     expect(await repo.useStep("f-3", 100, now)).toBe(true);
     expect(await repo.useStep("f-3", 100, now)).toBe(false);
     expect(await repo.useStep("f-3", 99, now)).toBe(false);
-    expect(await repo.claimTry("f-3", 2, now)).toBe(1);
-    expect(await repo.claimTry("f-3", 2, now)).toBe(2);
-    expect(await repo.claimTry("f-3", 2, now)).toBeUndefined();
+    // A claim answers the factor as claimed: what Prisma reads after it.
+    const claimed = await repo.claimTry("bank-a", "cust-3", 2, now);
+    expect(claimed).toEqual(await db.prisma.totpFactor.findUnique({ where: { id: "f-3" } }));
+    expect(claimed).toMatchObject({ id: "f-3", failedCount: 1, secretSealed: "sealed", lastUsedStep: 100n });
+    expect((await repo.claimTry("bank-a", "cust-3", 2, now))?.failedCount).toBe(2);
+    expect(await repo.claimTry("bank-a", "cust-3", 2, now)).toBeUndefined();
     await repo.lockSpent("f-3", 2, later(60_000));
-    expect(await repo.claimTry("f-3", 2, now)).toBeUndefined();
+    expect(await repo.claimTry("bank-a", "cust-3", 2, now)).toBeUndefined();
     expect(await repo.useStep("f-3", 101, now)).toBe(false);
+    // Another customer's factor, or none, is never claimed.
+    expect(await repo.claimTry("bank-a", "cust-absent", 2, later(60_000))).toBeUndefined();
+    expect(await repo.claimTry("bank-b", "cust-3", 2, later(60_000))).toBeUndefined();
     // The lock ends at its time.
-    expect(await repo.claimTry("f-3", 2, later(60_000))).toBe(1);
+    expect((await repo.claimTry("bank-a", "cust-3", 2, later(60_000)))?.failedCount).toBe(1);
     expect(await repo.useStep("f-3", 101, later(60_000))).toBe(true);
   });
 
   it("replaces a factor's recovery codes in one statement", async () => {
     const repo = createTotpRepo(db);
-    await repo.createPending({ id: "f-4", clientId: "bank-a", subject: "cust-4", secretSealed: "sealed", pendingAttemptId: "att-4" });
+    await repo.createPending({ id: "f-4", clientId: "bank-a", subject: "cust-4", secretSealed: "sealed", pendingAttemptId: "att-4" }, [{ id: "r-0", codeHash: "h-0" }]);
     await repo.replaceRecoveryCodes("f-4", [{ id: "r-1", codeHash: "h-1" }, { id: "r-2", codeHash: "h-2" }]);
     await repo.replaceRecoveryCodes("f-4", [{ id: "r-3", codeHash: "h-3" }]);
     expect(await db.prisma.totpRecoveryCode.findMany({ where: { factorId: "f-4" }, select: { id: true, codeHash: true } })).toEqual([{ id: "r-3", codeHash: "h-3" }]);

@@ -3,16 +3,24 @@ import type { Db, Statement, TotpFactor } from "@link-broker/db";
 // The linking flow's second-factor steps: prepared statements (Db.sql).
 const COLUMNS = `"id", "clientId", "subject", "secretSealed", "confirmedAt", "lastUsedStep", "failedCount", "lockedUntil", "pendingAttemptId", "createdAt", "updatedAt"`;
 const FIND: Statement = { name: "lb_totp_find", text: `SELECT ${COLUMNS} FROM totp_factor WHERE "clientId" = $1 AND "subject" = $2` };
+// The factor and its recovery codes, only when this insert made the factor (the codes' hashes
+// name its id).
 const CREATE_PENDING: Statement = {
   name: "lb_totp_create_pending",
-  text: `INSERT INTO totp_factor ("id", "clientId", "subject", "secretSealed", "failedCount", "pendingAttemptId", "createdAt", "updatedAt")
-    VALUES ($1, $2, $3, $4, 0, $5, $6::timestamp(3), $6::timestamp(3)) ON CONFLICT DO NOTHING RETURNING ${COLUMNS}`,
+  text: `WITH f AS (
+      INSERT INTO totp_factor ("id", "clientId", "subject", "secretSealed", "failedCount", "pendingAttemptId", "createdAt", "updatedAt")
+      VALUES ($1, $2, $3, $4, 0, $5, $6::timestamp(3), $6::timestamp(3)) ON CONFLICT DO NOTHING RETURNING ${COLUMNS}
+    ), codes AS (
+      INSERT INTO totp_recovery_code ("id", "factorId", "codeHash", "createdAt")
+      SELECT c.id, f."id", c.hash, $6::timestamp(3) FROM f, unnest($7::text[], $8::text[]) AS c(id, hash)
+    )
+    SELECT ${COLUMNS} FROM f`,
 };
 const CLAIM_TRY: Statement = {
   name: "lb_totp_claim_try",
-  text: `UPDATE totp_factor SET "failedCount" = "failedCount" + 1, "updatedAt" = $3::timestamp(3)
-    WHERE "id" = $1 AND "failedCount" < $2::int AND ("lockedUntil" IS NULL OR "lockedUntil" <= $3::timestamp(3))
-    RETURNING "failedCount"`,
+  text: `UPDATE totp_factor SET "failedCount" = "failedCount" + 1, "updatedAt" = $4::timestamp(3)
+    WHERE "clientId" = $1 AND "subject" = $2 AND "failedCount" < $3::int AND ("lockedUntil" IS NULL OR "lockedUntil" <= $4::timestamp(3))
+    RETURNING ${COLUMNS}`,
 };
 const USE_STEP: Statement = {
   name: "lb_totp_use_step",
@@ -27,6 +35,12 @@ const REPLACE_RECOVERY_CODES: Statement = {
     SELECT id, $1, hash, $2::timestamp(3) FROM unnest($3::text[], $4::text[]) AS c(id, hash)`,
 };
 
+/** A recovery code as stored: only its hash. */
+export interface RecoveryCodeRow {
+  id: string;
+  codeHash: string;
+}
+
 /** A factor as read: int8 comes back as a string (pg) or a bigint (PGlite). */
 type FactorRow = Omit<TotpFactor, "lastUsedStep"> & { lastUsedStep: string | bigint | null };
 const factorOf = (row: FactorRow): TotpFactor => ({ ...row, lastUsedStep: row.lastUsedStep === null ? null : BigInt(row.lastUsedStep) });
@@ -40,9 +54,13 @@ export function createTotpRepo(db: Pick<Db, "prisma" | "sql">) {
       return row ? factorOf(row) : null;
     },
 
-    /** Creates the unconfirmed factor, or answers the one a concurrent request created (read only then). */
-    async createPending(input: { id: string; clientId: string; subject: string; secretSealed: string; pendingAttemptId: string }): Promise<TotpFactor> {
-      const [created] = await sql<FactorRow>(CREATE_PENDING, [input.id, input.clientId, input.subject, input.secretSealed, input.pendingAttemptId, new Date()]);
+    /**
+     * Creates the unconfirmed factor with its recovery codes, in one statement, or answers the one
+     * a concurrent request created (read only then; the codes are then not stored).
+     */
+    async createPending(input: { id: string; clientId: string; subject: string; secretSealed: string; pendingAttemptId: string }, codes: RecoveryCodeRow[]): Promise<TotpFactor> {
+      const values = [input.id, input.clientId, input.subject, input.secretSealed, input.pendingAttemptId, new Date(), codes.map((c) => c.id), codes.map((c) => c.codeHash)];
+      const [created] = await sql<FactorRow>(CREATE_PENDING, values);
       return created ? factorOf(created) : (await this.find(input.clientId, input.subject))!;
     },
 
@@ -66,12 +84,13 @@ export function createTotpRepo(db: Pick<Db, "prisma" | "sql">) {
 
     /**
      * Claims one try before a code is checked: counts it as a failure, in one conditional update
-     * that only succeeds while the factor is unlocked and has tries left. Answers the new count,
-     * or undefined when no try is left (locked, or the last tries are still being checked).
+     * that only succeeds while the customer's factor is unlocked and has tries left. Answers the
+     * factor as claimed (its `failedCount` counts this try), or undefined when there is no factor
+     * or no try left (locked, or the last tries are still being checked).
      */
-    async claimTry(id: string, maxFailures: number, now: Date): Promise<number | undefined> {
-      const rows = await sql<{ failedCount: number }>(CLAIM_TRY, [id, maxFailures, now]);
-      return rows[0] ? Number(rows[0].failedCount) : undefined;
+    async claimTry(clientId: string, subject: string, maxFailures: number, now: Date): Promise<TotpFactor | undefined> {
+      const [row] = await sql<FactorRow>(CLAIM_TRY, [clientId, subject, maxFailures, now]);
+      return row ? factorOf(row) : undefined;
     },
 
     /** A recovery code proved right: the tries counted so far are forgiven. */
@@ -88,7 +107,7 @@ export function createTotpRepo(db: Pick<Db, "prisma" | "sql">) {
      * Replaces a factor's recovery codes (a new enrolment shows new ones; old ones stop working),
      * in one statement: one round trip and one commit instead of a transaction's four.
      */
-    async replaceRecoveryCodes(factorId: string, codes: { id: string; codeHash: string }[]): Promise<void> {
+    async replaceRecoveryCodes(factorId: string, codes: RecoveryCodeRow[]): Promise<void> {
       await sql(REPLACE_RECOVERY_CODES, [factorId, new Date(), codes.map((c) => c.id), codes.map((c) => c.codeHash)]);
     },
 

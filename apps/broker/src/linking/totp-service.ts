@@ -75,14 +75,20 @@ export function createTotpService({ repo, sealer, clock }: TotpServiceDeps) {
      * `current`: the factor as the caller just read it (status()), so the first round reads nothing.
      */
     async enrol(clientId: string, subject: string, attemptId: string, labels: { issuer: string; account: string }, current?: TotpFactor | null): Promise<Enrolment> {
-      const render = async (factorId: string, secret: string): Promise<Enrolment> => {
-        // Recovery codes are kept only as hashes, so each view of the page issues a new set (the
-        // factor is unconfirmed, so the set it replaces never worked): the newest set shown is the valid one.
-        const recoveryCodes = Array.from({ length: RECOVERY_CODES }, newRecoveryCode);
-        await repo.replaceRecoveryCodes(
-          factorId,
-          recoveryCodes.map((code) => ({ id: randomUUID(), codeHash: recoveryCodeHash(factorId, normalizeRecoveryCode(code)) })),
-        );
+      // Recovery codes are kept only as hashes, so each view of the page issues a new set (the
+      // factor is unconfirmed, so the set it replaces never worked): the newest set shown is the valid one.
+      const newCodes = (factorId: string) => {
+        const codes = Array.from({ length: RECOVERY_CODES }, newRecoveryCode);
+        return { codes, rows: codes.map((code) => ({ id: randomUUID(), codeHash: recoveryCodeHash(factorId, normalizeRecoveryCode(code)) })) };
+      };
+      /** `stored`: the codes the factor was just created with; else a new set replaces the old. */
+      const render = async (factorId: string, secret: string, stored?: string[]): Promise<Enrolment> => {
+        let recoveryCodes = stored;
+        if (!recoveryCodes) {
+          const fresh = newCodes(factorId);
+          await repo.replaceRecoveryCodes(factorId, fresh.rows);
+          recoveryCodes = fresh.codes;
+        }
         const otpauthUri = generateURI({ issuer: labels.issuer, label: labels.account, secret, algorithm: "sha1", digits: 6, period: TOTP_PERIOD });
         // SVG, not PNG: the same code drawn without PNG filtering and deflate, 6-10x less CPU per
         // page view (the costliest step of the linking journey in a --cpu-prof profile).
@@ -95,8 +101,9 @@ export function createTotpService({ repo, sealer, clock }: TotpServiceDeps) {
         if (!factor) {
           const id = randomUUID();
           const secret = generateSecret({ length: 20 });
-          factor = await repo.createPending({ id, clientId, subject, secretSealed: sealer.seal(secret, totpSecretContext(id)), pendingAttemptId: attemptId });
-          if (factor.id === id) return render(id, secret);
+          const codes = newCodes(id);
+          factor = await repo.createPending({ id, clientId, subject, secretSealed: sealer.seal(secret, totpSecretContext(id)), pendingAttemptId: attemptId }, codes.rows);
+          if (factor.id === id) return render(id, secret, codes.codes);
         }
         if (factor.confirmedAt) throw new Error("factor already confirmed");
         if (factor.pendingAttemptId === attemptId) return render(factor.id, sealer.unseal(factor.secretSealed, totpSecretContext(factor.id)));
@@ -108,18 +115,18 @@ export function createTotpService({ repo, sealer, clock }: TotpServiceDeps) {
     },
 
     async verify(clientId: string, subject: string, code: string): Promise<VerifyOutcome> {
-      const factor = await repo.find(clientId, subject);
-      if (!factor) return { ok: false, reason: "not_enrolled" };
       const now = clock.now();
-      if (factor.lockedUntil && factor.lockedUntil > now) return { ok: false, reason: "locked", lockedUntil: factor.lockedUntil };
       // Every try is claimed before its code is looked at, in one conditional update that counts
       // it as a failure unless it proves right: at most MAX_FAILURES codes are ever checked, even
-      // when wrong codes arrive all at once.
-      const failures = await repo.claimTry(factor.id, MAX_FAILURES, now);
-      if (failures === undefined) {
+      // when wrong codes arrive all at once. The claim reads the factor too; only a refused one
+      // is read again, to say why.
+      const factor = await repo.claimTry(clientId, subject, MAX_FAILURES, now);
+      if (!factor) {
         const current = await repo.find(clientId, subject);
-        return { ok: false, reason: "locked", lockedUntil: current?.lockedUntil && current.lockedUntil > now ? current.lockedUntil : new Date(now.getTime() + LOCK_MS) };
+        if (!current) return { ok: false, reason: "not_enrolled" };
+        return { ok: false, reason: "locked", lockedUntil: current.lockedUntil && current.lockedUntil > now ? current.lockedUntil : new Date(now.getTime() + LOCK_MS) };
       }
+      const failures = factor.failedCount;
 
       const token = code.replace(/\s+/g, "");
       // A recovery code stands in for a lost authenticator, once, on a confirmed factor only.

@@ -81,14 +81,14 @@ export function createTotpService({ repo, sealer, clock }: TotpServiceDeps) {
         const codes = Array.from({ length: RECOVERY_CODES }, newRecoveryCode);
         return { codes, rows: codes.map((code) => ({ id: randomUUID(), codeHash: recoveryCodeHash(factorId, normalizeRecoveryCode(code)) })) };
       };
+      const replaceCodes = async (factorId: string) => {
+        const fresh = newCodes(factorId);
+        await repo.replaceRecoveryCodes(factorId, fresh.rows);
+        return fresh.codes;
+      };
       /** `stored`: the codes the factor was just created with; else a new set replaces the old. */
       const render = async (factorId: string, secret: string, stored?: string[]): Promise<Enrolment> => {
-        let recoveryCodes = stored;
-        if (!recoveryCodes) {
-          const fresh = newCodes(factorId);
-          await repo.replaceRecoveryCodes(factorId, fresh.rows);
-          recoveryCodes = fresh.codes;
-        }
+        const recoveryCodes = stored ?? (await replaceCodes(factorId));
         const otpauthUri = generateURI({ issuer: labels.issuer, label: labels.account, secret, algorithm: "sha1", digits: 6, period: TOTP_PERIOD });
         // SVG, not PNG: the same code drawn without PNG filtering and deflate, 6-10x less CPU per
         // page view (the costliest step of the linking journey in a --cpu-prof profile).
@@ -126,7 +126,6 @@ export function createTotpService({ repo, sealer, clock }: TotpServiceDeps) {
         if (!current) return { ok: false, reason: "not_enrolled" };
         return { ok: false, reason: "locked", lockedUntil: current.lockedUntil && current.lockedUntil > now ? current.lockedUntil : new Date(now.getTime() + LOCK_MS) };
       }
-      const failures = factor.failedCount;
 
       const token = code.replace(/\s+/g, "");
       // A recovery code stands in for a lost authenticator, once, on a confirmed factor only.
@@ -144,12 +143,13 @@ export function createTotpService({ repo, sealer, clock }: TotpServiceDeps) {
       if (step !== undefined) {
         if (await repo.useStep(factor.id, step, now)) return { ok: true, step, at: now, method: "totp" };
       }
-      if (failures >= MAX_FAILURES) {
+      // The factor as claimed: its count includes this try.
+      if (factor.failedCount >= MAX_FAILURES) {
         const lockedUntil = new Date(now.getTime() + LOCK_MS);
         await repo.lockSpent(factor.id, MAX_FAILURES, lockedUntil);
         return { ok: false, reason: "locked", lockedUntil };
       }
-      return { ok: false, reason: step !== undefined ? "replayed" : "invalid", failures };
+      return { ok: false, reason: step !== undefined ? "replayed" : "invalid", failures: factor.failedCount };
     },
   };
 }

@@ -24,7 +24,9 @@ let ledger: ConsentLedger;
 const ledgerKeys = async () => (await broker.app.inject({ url: "/ledger/keys.json" })).json() as { keys: JWK[] };
 
 beforeAll(async () => {
-  broker = await startTestBroker();
+  // Periodic tasks run only when a test runs them by name: a checkpoint or expiry sweep on its
+  // own tick would append or sign between a test's steps.
+  broker = await startTestBroker({ deps: { startScheduler: false } });
   ledger = broker.app.modules.ledger.ledger;
   await ledger.ready();
   await broker.db.prisma.client.create({ data: { id: "bank-a", name: "Bank A", registrationTokenHash: "h", tokenEndpointAuthMethod: "client_secret_basic" } });
@@ -264,7 +266,7 @@ describe("audit routes", () => {
     let seq = (head?.seq ?? 0n) + 1n;
     const rows = [];
     for (let i = 0; i < 5_000; i++, seq++) {
-      const e = { seq, consentId: `bulk-${i}`, action: "granted" as const, clientId: "bank-a", subject: `bulk-${i}`, linkId: null, psid: null, scopes: ["balance:read"], purposes: ["account_servicing"], pairs: [{ scope: "balance:read", purpose: "account_servicing" }], expiresAt: new Date("2027-01-01T00:00:00.000Z"), actor: "customer", evidence: {}, recordedAt: new Date("2026-06-01T00:00:00.000Z") };
+      const e = { seq, consentId: `bulk-${i}`, action: "granted" as const, clientId: "bank-a", subject: `bulk-${i}`, linkId: null, psid: null, scopes: ["balance:read"], purposes: ["account_servicing"], pairs: [{ scope: "balance:read", purpose: "account_servicing" }], expiresAt: new Date("2099-01-01T00:00:00.000Z"), actor: "customer", evidence: {}, recordedAt: new Date("2026-06-01T00:00:00.000Z") };
       const hash = entryHash(prev, e);
       rows.push({ ...e, prevHash: prev, hash });
       prev = hash;

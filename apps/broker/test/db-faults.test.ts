@@ -186,7 +186,7 @@ describe.runIf(process.env.DATABASE_URL)("database faults (private Postgres)", (
     const c = await admin();
     try {
       db = await createDb({ url: env.db.url!, poolSize: 2, connectTimeoutMs: 300, statementTimeoutMs: 500 });
-      const app = await buildTestApp({ config: env.config, db, logger: false, startScheduler: false });
+      const app = await buildTestApp({ config: env.config, db, logger: false });
       await c.query("BEGIN");
       await c.query(`LOCK TABLE client IN ACCESS EXCLUSIVE MODE`);
       const register = () =>

@@ -18,7 +18,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => db?.drop());
 
-const start = () => buildTestApp({ config, db, logger: false, startScheduler: false });
+const start = () => buildTestApp({ config, db, logger: false });
 type Sets = Record<string, string>;
 const typesAndSeqs = (sets: Sets) => Object.values(sets).map((s) => Object.entries((decodeJwt(s) as { events: Record<string, { seq: string }> }).events)[0]!).map(([type, e]) => `${type}@${e.seq}`);
 

@@ -41,7 +41,7 @@ async function verifySet(set: string, audience: string) {
 
 beforeAll(async () => {
   receiver = await startEventReceiver();
-  broker = await startTestBroker({ deps: { clock, startScheduler: false } });
+  broker = await startTestBroker({ deps: { clock } });
   ledger = broker.app.modules.ledger.ledger;
   await ledger.ready();
   const a = await register({ client_name: "Push bank", events_uri: receiver.url });

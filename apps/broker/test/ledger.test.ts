@@ -24,9 +24,7 @@ let ledger: ConsentLedger;
 const ledgerKeys = async () => (await broker.app.inject({ url: "/ledger/keys.json" })).json() as { keys: JWK[] };
 
 beforeAll(async () => {
-  // Periodic tasks run only when a test runs them by name: a checkpoint or expiry sweep on its
-  // own tick would append or sign between a test's steps.
-  broker = await startTestBroker({ deps: { startScheduler: false } });
+  broker = await startTestBroker();
   ledger = broker.app.modules.ledger.ledger;
   await ledger.ready();
   await broker.db.prisma.client.create({ data: { id: "bank-a", name: "Bank A", registrationTokenHash: "h", tokenEndpointAuthMethod: "client_secret_basic" } });

@@ -14,10 +14,8 @@ let url: string;
 let bankA: Registered;
 let bankB: Registered;
 
-// Periodic tasks run only when a test runs them by name: the links reconciler would otherwise
-// revoke a withdrawn consent's grant on its own tick, racing the introspection these tests read.
 beforeAll(async () => {
-  ({ broker, url, bankA, bankB } = await startTwoBanks(undefined, { startScheduler: false }));
+  ({ broker, url, bankA, bankB } = await startTwoBanks());
 });
 afterAll(() => broker?.close());
 

@@ -112,7 +112,7 @@ export async function startLinkingEnv(
   const clock = testClock();
   const ports = options.deps === "real" || options.deps === undefined ? undefined : options.deps;
   const build = () =>
-    buildTestApp({ config, db, clock, logger: process.env.LB_TEST_LOG === "1" || options.logStream !== undefined, ...(options.logStream ? { logStream: options.logStream } : {}), ports, startScheduler: false, linkLimits: options.linkLimits });
+    buildTestApp({ config, db, clock, logger: process.env.LB_TEST_LOG === "1" || options.logStream !== undefined, ...(options.logStream ? { logStream: options.logStream } : {}), ports, linkLimits: options.linkLimits });
   const replicas: LinkingEnv["replicas"] = [];
   let proxy: RoundRobinProxy | undefined;
   if ((options.replicas ?? 1) === 1) {

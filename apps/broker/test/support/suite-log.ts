@@ -154,7 +154,11 @@ const SUITE_LEVEL = (process.env.LB_SUITE_LOG_LEVEL ?? "debug") as AppDeps["conf
  * it handles recorded (see the top of this file). A test that silences logs (`logger: false`, the
  * default config's `silent`) still logs to the run's file at the suite's level.
  */
-export async function buildTestApp(deps: AppDeps, dir = process.env.LB_SUITE_LOG_DIR): Promise<FastifyInstance> {
+export async function buildTestApp(given: AppDeps, dir = process.env.LB_SUITE_LOG_DIR): Promise<FastifyInstance> {
+  // Periodic tasks run only when a test runs them by name (`modules.scheduler.run`) or asks for
+  // them (`startScheduler: true`): a tick on its own would land between a test's steps on a slow
+  // machine (the links reconciler revoking a grant before the introspection under test).
+  const deps: AppDeps = { startScheduler: false, ...given };
   if (!dir) return buildApp(deps);
   const fds = suiteFiles(dir);
   const level = deps.logger === false || deps.config.logLevel === "silent" ? SUITE_LEVEL : deps.config.logLevel;

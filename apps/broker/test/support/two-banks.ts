@@ -3,13 +3,12 @@
 import { createHash, randomUUID } from "node:crypto";
 import * as oidc from "openid-client";
 import { expect } from "vitest";
-import type { AppDeps } from "../../src/app.ts";
 import { basic, postForm, registerClient, startRunningBroker, type Registered, type RunningBroker } from "./oauth.ts";
 
 const challengeOf = (v: string) => createHash("sha256").update(v).digest("base64url");
 
-export async function startTwoBanks(scope = "balance:read alerts:fraud ledger:check ledger:audit", deps?: Partial<AppDeps>) {
-  const broker = await startRunningBroker({ deps });
+export async function startTwoBanks(scope = "balance:read alerts:fraud ledger:check ledger:audit") {
+  const broker = await startRunningBroker();
   const bankA = await registerClient(broker.url, { scope });
   const bankB = await registerClient(broker.url, { scope });
   return { broker, url: broker.url, bankA, bankB };

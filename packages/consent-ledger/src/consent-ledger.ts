@@ -202,13 +202,13 @@ export function createConsentLedger(options: ConsentLedgerOptions) {
 
   async function expireOne(consentId: string): Promise<boolean> {
     const now = clock.now();
-    const changed = await store.withChainLock(undefined, async (tx) => {
+    const changed = await store.withChainLock(undefined, async (tx, head) => {
       const c = await store.consentById(consentId, tx);
       if (!c) return null;
       // The recorded state decides: only a recorded-active consent whose expiry passed is expired.
       if (c.expiresAt.getTime() > now.getTime()) return null;
       if (transition(c.status as ConsentState, "expire").kind !== "append") return null;
-      await store.appendLocked(tx, { consentId: c.id, action: "expired", clientId: c.clientId, subject: c.subject, linkId: c.linkId, psid: c.psid, scopes: c.scopes, purposes: c.purposes, pairs: pairsOf(c), expiresAt: c.expiresAt, actor: "system", evidence: { reason: "expires_at passed" }, recordedAt: now });
+      await store.appendLocked(tx, head, { consentId: c.id, action: "expired", clientId: c.clientId, subject: c.subject, linkId: c.linkId, psid: c.psid, scopes: c.scopes, purposes: c.purposes, pairs: pairsOf(c), expiresAt: c.expiresAt, actor: "system", evidence: { reason: "expires_at passed" }, recordedAt: now });
       return c;
     });
     if (changed) committed(changed);
@@ -261,11 +261,11 @@ export function createConsentLedger(options: ConsentLedgerOptions) {
       const consentId = i.consentId ?? randomUUID();
       if (!nonEmpty(consentId)) throw invalidRequest("consentId must be a non-empty string");
       const fields = { clientId: i.clientId, subject: i.subject, linkId: i.linkId ?? null, psid: i.psid ?? null };
-      const row = await store.withChainLock(opts.tx, async (tx) => {
+      const row = await store.withChainLock(opts.tx, async (tx, head) => {
         // A random id cannot collide; a caller-chosen one is checked (else the insert would abort the transaction).
         if (i.consentId !== undefined && (await store.consentById(consentId, tx))) throw invalidRequest(`consent ${consentId} already exists`);
-        return store.appendLocked(tx, { consentId, action: "granted", ...fields, scopes, purposes, pairs, expiresAt, actor, evidence, recordedAt: now });
-      });
+        return store.appendLocked(tx, head, { consentId, action: "granted", ...fields, scopes, purposes, pairs, expiresAt, actor, evidence, recordedAt: now });
+      }, true);
       // In the caller's transaction the NOTIFY invalidates after its commit; a stale "no consent"
       // until then is harmless (it never allows anything).
       if (!opts.tx) committed(fields);
@@ -277,12 +277,12 @@ export function createConsentLedger(options: ConsentLedgerOptions) {
       const evidence = { ...assertEvidence(input.evidence), ...(input.reason !== undefined ? { reason: String(input.reason) } : {}) };
       await consentOrThrow(input.consentId, tenant, opts.tx);
       const now = clock.now();
-      const out = await store.withChainLock(opts.tx, async (tx) => {
+      const out = await store.withChainLock(opts.tx, async (tx, head) => {
         const c = await consentOrThrow(input.consentId, tenant, tx);
         const state = effectiveState(c.status, c.expiresAt, now);
         const t = transition(state, "withdraw");
         if (t.kind !== "append") return { c, result: { consentId: c.id, changed: false, state: state as "withdrawn" | "expired", message: `no-op: ${t.reason}` } };
-        const row = await store.appendLocked(tx, { consentId: c.id, action: "withdrawn", clientId: c.clientId, subject: c.subject, linkId: c.linkId, psid: c.psid, scopes: c.scopes, purposes: c.purposes, pairs: pairsOf(c), expiresAt: c.expiresAt, actor, evidence, recordedAt: now });
+        const row = await store.appendLocked(tx, head, { consentId: c.id, action: "withdrawn", clientId: c.clientId, subject: c.subject, linkId: c.linkId, psid: c.psid, scopes: c.scopes, purposes: c.purposes, pairs: pairsOf(c), expiresAt: c.expiresAt, actor, evidence, recordedAt: now });
         return { c, result: { consentId: c.id, changed: true, state: "withdrawn" as const, message: "withdrawn", seq: row.seq.toString() } };
       });
       if (out.result.changed && !opts.tx) committed(out.c);
@@ -295,13 +295,13 @@ export function createConsentLedger(options: ConsentLedgerOptions) {
       const now = clock.now();
       const expiresAt = expiryFrom(now, input.expiresAt);
       await consentOrThrow(input.consentId, tenant, opts.tx);
-      const { c, row } = await store.withChainLock(opts.tx, async (tx) => {
+      const { c, row } = await store.withChainLock(opts.tx, async (tx, head) => {
         const c = await consentOrThrow(input.consentId, tenant, tx);
         const state = effectiveState(c.status, c.expiresAt, now);
         const t = transition(state, "renew");
         if (t.kind !== "append") throw notActive(c.id, state);
         if (expiresAt.getTime() <= c.expiresAt.getTime()) throw invalidExpiry("a renewal must extend the consent beyond its current expiry");
-        const row = await store.appendLocked(tx, { consentId: c.id, action: "renewed", clientId: c.clientId, subject: c.subject, linkId: c.linkId, psid: c.psid, scopes: c.scopes, purposes: c.purposes, pairs: pairsOf(c), expiresAt, actor, evidence, recordedAt: now });
+        const row = await store.appendLocked(tx, head, { consentId: c.id, action: "renewed", clientId: c.clientId, subject: c.subject, linkId: c.linkId, psid: c.psid, scopes: c.scopes, purposes: c.purposes, pairs: pairsOf(c), expiresAt, actor, evidence, recordedAt: now });
         return { c, row };
       });
       if (!opts.tx) committed(c);

@@ -27,6 +27,12 @@ export function keyOf(k: LookupKey): string {
   return `p:${k.clientId}:${k.psid}`;
 }
 
+/** The chain as read under its lock: the newest entry's hash (the genesis when none), and the seq taken for the next append, if one was. */
+export interface ChainHead {
+  hash: string;
+  next: bigint | null;
+}
+
 export interface AppendInput {
   consentId: string;
   action: LedgerAction;
@@ -64,23 +70,28 @@ export const SNAPSHOT_TIMEOUT_MS = 60 * 60_000;
 export function createLedgerStore(db: Db) {
   const prisma: PrismaClient = db.prisma;
 
-  /** Takes the chain lock for the rest of the transaction. */
-  async function lockChain(tx: Tx) {
-    await tx.$executeRaw`SELECT pg_advisory_xact_lock(${CHAIN_LOCK_KEY})`;
+  /**
+   * Takes the chain lock for the rest of the transaction and reads the head, with the next seq
+   * when `takeSeq`, in one round trip: the `ledger_lock_head` function, whose read is a new query
+   * and so sees what the previous holder committed. Only a grant, which appends unless it fails,
+   * takes the seq here; a caller that may decide not to append (a no-op withdrawal, a refused
+   * renewal) takes it when it appends, so deciding not to leaves no gap.
+   */
+  async function lockChain(tx: Tx, takeSeq: boolean): Promise<ChainHead> {
+    const [row] = await tx.$queryRaw<{ head_hash: string | null; next_seq: bigint | null }[]>`
+      SELECT head_hash, next_seq FROM ledger_lock_head(${CHAIN_LOCK_KEY}::bigint, ${takeSeq}::boolean)`;
+    return { hash: row?.head_hash ?? GENESIS_HASH, next: row?.next_seq == null ? null : BigInt(row.next_seq) };
   }
 
   /**
-   * Appends one entry inside `tx`, which must already hold the chain lock: reads the head, takes
-   * the next seq, hashes, inserts, updates the consent projection and queues the NOTIFY (sent by
-   * Postgres at commit, never for a rolled-back append).
+   * Appends one entry after `head` inside `tx`, which must hold the chain lock that `head` was
+   * read under: hashes, inserts, updates the consent projection and queues the NOTIFY (sent by
+   * Postgres at commit, never for a rolled-back append). `head` then names the new entry, so a
+   * second append under the same lock follows it.
    */
-  async function appendLocked(tx: Tx, input: AppendInput): Promise<{ seq: bigint; hash: string }> {
-    // After the lock: a new statement, so its snapshot sees the head committed by the previous holder.
-    const [head] = await tx.$queryRaw<{ prev: string | null; seq: bigint }[]>`
-      SELECT (SELECT hash FROM ledger_entry ORDER BY seq DESC LIMIT 1) AS prev,
-             nextval(pg_get_serial_sequence('ledger_entry', 'seq')) AS seq`;
-    const prevHash = head!.prev ?? GENESIS_HASH;
-    const seq = BigInt(head!.seq);
+  async function appendLocked(tx: Tx, head: ChainHead, input: AppendInput): Promise<{ seq: bigint; hash: string }> {
+    const prevHash = head.hash;
+    const seq = head.next ?? BigInt((await tx.$queryRaw<{ seq: bigint }[]>`SELECT nextval(pg_get_serial_sequence('ledger_entry', 'seq')) AS seq`)[0]!.seq);
     const hash = entryHash(prevHash, { ...input, seq });
     const status = statusAfter(input.action);
     const payload = JSON.stringify({ consentId: input.consentId, keys: keysOf(input) });
@@ -107,19 +118,18 @@ export function createLedgerStore(db: Db) {
         FROM e WHERE consent.id = ${input.consentId}
         RETURNING consent.id`;
     await tx.$executeRaw`WITH e AS (${entry}), c AS (${projection}) SELECT pg_notify(${INVALIDATION_CHANNEL}, ${payload}) FROM c`;
+    head.hash = hash;
+    head.next = null;
     return { seq, hash };
   }
 
-  /** Runs `fn` in `tx` when given, else in a new transaction; the chain lock is taken first. */
-  async function withChainLock<T>(tx: Tx | undefined, fn: (tx: Tx) => Promise<T>): Promise<T> {
-    if (tx) {
-      await lockChain(tx);
-      return fn(tx);
-    }
-    return prisma.$transaction(async (t) => {
-      await lockChain(t);
-      return fn(t);
-    });
+  /**
+   * Runs `fn` in `tx` when given, else in a new transaction; the chain lock is taken first and `fn`
+   * gets the head. `appends`: `fn` always appends unless it throws, so the next seq comes with the lock.
+   */
+  async function withChainLock<T>(tx: Tx | undefined, fn: (tx: Tx, head: ChainHead) => Promise<T>, appends = false): Promise<T> {
+    if (tx) return fn(tx, await lockChain(tx, appends));
+    return prisma.$transaction(async (t) => fn(t, await lockChain(t, appends)));
   }
 
   return {

@@ -35,6 +35,17 @@ describe("concurrent appends", () => {
     expect(v.checked).toBe(before + 8 * (10 + 4));
   });
 
+  it("takes a seq only to append: a no-op withdrawal and a refused renewal leave no gap", async () => {
+    const a = await ledger.grant({ clientId: "bank-a", subject: "seq-a", scopes: ["balance:read"], actor: "customer" });
+    const w = await ledger.withdraw({ consentId: a.consentId, actor: "customer" });
+    expect(w.seq).toBe(String(BigInt(a.seq) + 1n));
+    expect((await ledger.withdraw({ consentId: a.consentId, actor: "customer" })).changed).toBe(false);
+    await expect(ledger.renew({ consentId: a.consentId, actor: "bank" })).rejects.toMatchObject({ code: "not_active" });
+    const b = await ledger.grant({ clientId: "bank-a", subject: "seq-b", scopes: ["balance:read"], actor: "customer" });
+    expect(b.seq).toBe(String(BigInt(a.seq) + 2n));
+    expect((await ledger.verify()).ok).toBe(true);
+  });
+
   it.runIf(process.env.DATABASE_URL)("8 concurrent appenders on separate connections (Postgres) produce a valid chain", async () => {
     const keys = createEphemeralLedgerKeys();
     const dbs = await Promise.all(Array.from({ length: 8 }, () => createDb({ url: db.url!, poolSize: 1 })));

@@ -265,7 +265,7 @@ export function createConsentLedger(options: ConsentLedgerOptions) {
         // A random id cannot collide; a caller-chosen one is checked (else the insert would abort the transaction).
         if (i.consentId !== undefined && (await store.consentById(consentId, tx))) throw invalidRequest(`consent ${consentId} already exists`);
         return store.appendLocked(tx, head, { consentId, action: "granted", ...fields, scopes, purposes, pairs, expiresAt, actor, evidence, recordedAt: now });
-      }, true);
+      }, { takeSeq: true });
       // In the caller's transaction the NOTIFY invalidates after its commit; a stale "no consent"
       // until then is harmless (it never allows anything).
       if (!opts.tx) committed(fields);

@@ -125,11 +125,11 @@ export function createLedgerStore(db: Db) {
 
   /**
    * Runs `fn` in `tx` when given, else in a new transaction; the chain lock is taken first and `fn`
-   * gets the head. `appends`: `fn` always appends unless it throws, so the next seq comes with the lock.
+   * gets the head. `takeSeq`: `fn` always appends unless it throws, so the next seq comes with the lock.
    */
-  async function withChainLock<T>(tx: Tx | undefined, fn: (tx: Tx, head: ChainHead) => Promise<T>, appends = false): Promise<T> {
-    if (tx) return fn(tx, await lockChain(tx, appends));
-    return prisma.$transaction(async (t) => fn(t, await lockChain(t, appends)));
+  async function withChainLock<T>(tx: Tx | undefined, fn: (tx: Tx, head: ChainHead) => Promise<T>, { takeSeq = false } = {}): Promise<T> {
+    if (tx) return fn(tx, await lockChain(tx, takeSeq));
+    return prisma.$transaction(async (t) => fn(t, await lockChain(t, takeSeq)));
   }
 
   return {

@@ -1,5 +1,5 @@
 import type { Actor, ConsentLedger } from "@link-broker/consent-ledger";
-import type { Client, Link, Tx } from "@link-broker/db";
+import type { Client, Link, TxSql } from "@link-broker/db";
 import type { preHandlerHookHandler } from "fastify";
 import type { PushedRequestParams } from "./oauth/par/par-service.ts";
 import type { AuthorizationCodeInput } from "./oauth/token/issue-authorization-code.ts";
@@ -20,7 +20,7 @@ export interface OAuthPort {
   /** Single-use and bound to the client; undefined when unknown, used, expired or another client's. */
   consumePushedRequest(clientId: string, requestUri: string): Promise<PushedRequestParams | undefined>;
   /** A single-use code (≤ 60 s), stored hashed inside the caller's transaction. */
-  issueAuthorizationCode(tx: Tx, input: AuthorizationCodeInput): Promise<string>;
+  issueAuthorizationCode(tx: TxSql, input: AuthorizationCodeInput): Promise<string>;
   /** Ends every grant (access and refresh tokens) of the link; answers how many were active. */
   revokeGrantsOfLink(linkId: string, reason: string): Promise<number>;
 }

@@ -21,7 +21,7 @@ beforeEach(async () => {
 async function row(id: string, data: { clientId?: string; subject?: string; psid?: string; status?: "active" | "unlinked"; consentId?: string | null; createdAt?: Date }) {
   return db.prisma.link.create({ data: { id, clientId: "bank-a", subject: "cust", psid: "psid-1", status: "active", consentId: `consent-${id}`, ...data } });
 }
-const activate = (key: Partial<{ clientId: string; subject: string; psid: string }> = {}) => db.prisma.$transaction((tx) => repo.activate(tx, { clientId: "bank-a", subject: "cust", psid: "psid-1", ...key }));
+const activate = (key: Partial<{ clientId: string; subject: string; psid: string }> = {}) => db.transaction((tx) => repo.activate(tx, { clientId: "bank-a", subject: "cust", psid: "psid-1", ...key }));
 
 describe("activate", () => {
   it("makes a new active link, then finds the same one active again", async () => {

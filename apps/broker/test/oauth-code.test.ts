@@ -3,6 +3,7 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type Crypt
 import * as oidc from "openid-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { basic, clientConfig, postForm, registerClient, startRunningBroker, type Registered, type RunningBroker } from "./support/oauth.ts";
+import { insertLink } from "./support/link-row.ts";
 
 const verifier = () => oidc.randomPKCECodeVerifier();
 const challengeOf = (v: string) => createHash("sha256").update(v).digest("base64url");
@@ -34,9 +35,9 @@ describe("OAuth: PAR, authorization codes, refresh tokens, DPoP", () => {
   /** What the linking flow does inside its consent transaction: the link, a ledger grant, then the code. */
   async function issueCode(client: Registered, codeVerifier: string, scopes = ["balance:read"]) {
     const linkId = randomUUID();
-    return broker.db.prisma.$transaction(async (tx) => {
+    return broker.db.transaction(async (tx) => {
       const { consentId } = await broker.app.modules.ledger.ledger.grant({ clientId: client.client_id, subject: "customer-1", linkId, psid: "psid-1", scopes, actor: "customer" }, { tx });
-      await tx.link.create({ data: { id: linkId, clientId: client.client_id, subject: "customer-1", psid: linkId, consentId } });
+      await insertLink(tx, { id: linkId, clientId: client.client_id, subject: "customer-1", psid: linkId, consentId });
       return broker.app.modules.oauth.issueAuthorizationCode(tx, { clientId: client.client_id, linkId, attemptId: randomUUID(), consentId, subject: "customer-1", scopes, codeChallenge: challengeOf(codeVerifier) });
     });
   }

@@ -6,6 +6,7 @@ import * as oidc from "openid-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hashToken } from "../src/crypto/hash.ts";
 import { basic, postForm, registerClient, startRunningBroker, type Registered, type RunningBroker } from "./support/oauth.ts";
+import { insertLink } from "./support/link-row.ts";
 
 const DAY = 86_400_000;
 
@@ -26,9 +27,9 @@ describe("refresh tokens last as long as the consent", () => {
     const v = oidc.randomPKCECodeVerifier();
     const linkId = randomUUID();
     const expiresAt = new Date(clock.now().getTime() + durationDays * DAY);
-    const { code, consentId } = await broker.db.prisma.$transaction(async (tx) => {
+    const { code, consentId } = await broker.db.transaction(async (tx) => {
       const { consentId } = await broker.app.modules.ledger.ledger.grant({ clientId: bank.client_id, subject: `customer-${linkId}`, linkId, psid: linkId, scopes: ["balance:read"], expiresAt, actor: "customer" }, { tx });
-      await tx.link.create({ data: { id: linkId, clientId: bank.client_id, subject: `customer-${linkId}`, psid: linkId, consentId } });
+      await insertLink(tx, { id: linkId, clientId: bank.client_id, subject: `customer-${linkId}`, psid: linkId, consentId });
       const code = await broker.app.modules.oauth.issueAuthorizationCode(tx, { clientId: bank.client_id, linkId, attemptId: randomUUID(), consentId, subject: `customer-${linkId}`, scopes: ["balance:read"], codeChallenge: createHash("sha256").update(v).digest("base64url") });
       return { code, consentId };
     });

@@ -35,7 +35,7 @@ describe("findStanding", () => {
     expect((await repo.findStanding("c-1", "l-9")).linkHolds).toBe(false);
     expect((await repo.findStanding("c-1", null)).linkHolds).toBe(false);
     // A re-link gives the link a new consent: the old consent's code no longer holds it.
-    await db.prisma.$transaction((tx) => createLinksRepo(db).setConsent(tx, "l-1", "c-3"));
+    await db.transaction((tx) => createLinksRepo(db).setConsent(tx, "l-1", "c-3"));
     expect((await repo.findStanding("c-1", "l-1")).linkHolds).toBe(false);
   });
 

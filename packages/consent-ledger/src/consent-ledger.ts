@@ -2,7 +2,7 @@
 // storage in ledger-store.ts; the hot-path cache in check-cache.ts.
 import { randomUUID } from "node:crypto";
 import type { Readable } from "node:stream";
-import type { Consent, Db, Tx } from "@link-broker/db";
+import type { Consent, Db, TxSql } from "@link-broker/db";
 import { decodeProtectedHeader } from "jose";
 import { appendCheckpointLine } from "./checkpoint-file.ts";
 import { createCheckCache, type CheckCache, type InvalidationSource } from "./check-cache.ts";
@@ -163,7 +163,7 @@ export function createConsentLedger(options: ConsentLedgerOptions) {
     return expiresAt;
   }
 
-  async function consentOrThrow(consentId: unknown, tenant?: TenantOptions, tx?: Tx): Promise<Consent> {
+  async function consentOrThrow(consentId: unknown, tenant?: TenantOptions, tx?: TxSql): Promise<Consent> {
     if (!nonEmpty(consentId)) throw unknownConsent(String(consentId));
     const c = await store.consentById(consentId, tx);
     if (!c || (tenant?.clientId !== undefined && c.clientId !== tenant.clientId)) throw unknownConsent(consentId);
@@ -247,7 +247,7 @@ export function createConsentLedger(options: ConsentLedgerOptions) {
     /** Resolves once the invalidation listener is up (checks are correct before; only slower). */
     ready: () => ready,
 
-    async grant(input: GrantInput, opts: { tx?: Tx } = {}): Promise<GrantResult> {
+    async grant(input: GrantInput, opts: { tx?: TxSql } = {}): Promise<GrantResult> {
       const i = (input ?? {}) as GrantInput;
       if (!nonEmpty(i.clientId)) throw invalidRequest("clientId must be a non-empty string");
       if (!nonEmpty(i.subject)) throw invalidSubject();
@@ -272,7 +272,7 @@ export function createConsentLedger(options: ConsentLedgerOptions) {
       return { consentId, seq: row.seq.toString(), hash: row.hash, pairs, scopes, purposes, expiresAt };
     },
 
-    async withdraw(input: { consentId: string; actor: Actor; reason?: string; evidence?: Record<string, unknown> }, tenant?: TenantOptions, opts: { tx?: Tx } = {}): Promise<WithdrawResult> {
+    async withdraw(input: { consentId: string; actor: Actor; reason?: string; evidence?: Record<string, unknown> }, tenant?: TenantOptions, opts: { tx?: TxSql } = {}): Promise<WithdrawResult> {
       const actor = assertActor(input?.actor);
       const evidence = { ...assertEvidence(input.evidence), ...(input.reason !== undefined ? { reason: String(input.reason) } : {}) };
       await consentOrThrow(input.consentId, tenant, opts.tx);
@@ -289,7 +289,7 @@ export function createConsentLedger(options: ConsentLedgerOptions) {
       return out.result;
     },
 
-    async renew(input: RenewInput, tenant?: TenantOptions, opts: { tx?: Tx } = {}): Promise<GrantResult> {
+    async renew(input: RenewInput, tenant?: TenantOptions, opts: { tx?: TxSql } = {}): Promise<GrantResult> {
       const actor = assertActor(input?.actor);
       const evidence = assertEvidence(input.evidence);
       const now = clock.now();
@@ -313,7 +313,7 @@ export function createConsentLedger(options: ConsentLedgerOptions) {
      * (scope, purpose) pairs with a later expiry renew it; anything else withdraws it (if still active) and
      * grants a new one. Joins the caller's transaction like `grant`.
      */
-    async reconsent(input: { consentId: string } & GrantInput, opts: { tx?: Tx } = {}): Promise<GrantResult> {
+    async reconsent(input: { consentId: string } & GrantInput, opts: { tx?: TxSql } = {}): Promise<GrantResult> {
       // Decide under the chain lock, from the consent as committed: a concurrent reconsent or
       // withdrawal cannot slip between the read and the append.
       const { current, granted } = await store.withChainLock(opts.tx, async (tx) => {

@@ -1,10 +1,9 @@
 // The ledger's storage: the only file of this package that uses Prisma.
-import { type Consent, type Db, type LedgerAction, type LedgerEntry, Prisma, type PrismaClient, type Tx } from "@link-broker/db";
+import type { Consent, Db, LedgerAction, LedgerEntry, Prisma, PrismaClient, Statement, Tx, TxSql } from "@link-broker/db";
 import { statusAfter } from "./consent-state.ts";
 import { entryHash, GENESIS_HASH } from "./hash-chain.ts";
 import type { ScopePurpose } from "./policy.ts";
 
-const { sql } = Prisma;
 
 /** pg_advisory_xact_lock key that serializes appends to the one chain ("ledger" in ASCII). */
 export const CHAIN_LOCK_KEY = 0x6c6564676572n;
@@ -62,6 +61,36 @@ export interface ConsentFilters {
   cursor?: string;
 }
 
+// The statements of an append, prepared once per connection (they run in every consent change).
+const LOCK_HEAD: Statement = { name: "lb_ledger_lock_head", text: "SELECT head_hash, next_seq::text AS next_seq FROM ledger_lock_head($1::bigint, $2::boolean)" };
+const NEXT_SEQ: Statement = { name: "lb_ledger_next_seq", text: "SELECT nextval(pg_get_serial_sequence('ledger_entry', 'seq'))::text AS seq" };
+// One statement: the entry, the consent projection (a grant creates it, the others update it) and
+// the NOTIFY that Postgres sends at commit. $1..$16 the entry, $17 the consent's status, $18..$19 the NOTIFY.
+const ENTRY = `WITH e AS (
+      INSERT INTO ledger_entry (seq, "consentId", action, "clientId", subject, "linkId", psid, scopes, purposes, pairs, "expiresAt", actor, evidence, "recordedAt", "prevHash", hash)
+      VALUES ($1::bigint, $2, $3::"LedgerAction", $4, $5, $6, $7, $8::text[], $9::text[], $10::jsonb, $11::timestamp(3), $12, $13::jsonb, $14::timestamp(3), $15, $16)
+      RETURNING seq)`;
+const APPEND_GRANT: Statement = {
+  name: "lb_ledger_append_grant",
+  text: `${ENTRY}, c AS (
+      INSERT INTO consent (id, "clientId", subject, "linkId", psid, status, scopes, purposes, pairs, "expiresAt", "grantedAt", "updatedAt", "lastSeq")
+      SELECT $2, $4, $5, $6, $7, $17, $8::text[], $9::text[], $10::jsonb, $11::timestamp(3), $14::timestamp(3), $14::timestamp(3), seq FROM e
+      RETURNING id)
+    SELECT pg_notify($18, $19) FROM c`,
+};
+const APPEND_CHANGE: Statement = {
+  name: "lb_ledger_append_change",
+  text: `${ENTRY}, c AS (
+      UPDATE consent SET status = $17, "expiresAt" = $11::timestamp(3), "updatedAt" = $14::timestamp(3), "lastSeq" = e.seq
+      FROM e WHERE consent.id = $2
+      RETURNING consent.id)
+    SELECT pg_notify($18, $19) FROM c`,
+};
+const CONSENT_BY_ID: Statement = {
+  name: "lb_ledger_consent_by_id",
+  text: `SELECT id, "clientId", subject, "linkId", psid, status, scopes, purposes, pairs, "expiresAt", "grantedAt", "updatedAt", "lastSeq"::text AS "lastSeq" FROM consent WHERE id = $1`,
+};
+
 export type LedgerStore = ReturnType<typeof createLedgerStore>;
 
 /** How long a verify or export may hold its snapshot open. */
@@ -77,9 +106,8 @@ export function createLedgerStore(db: Db) {
    * takes the seq here; a caller that may decide not to append (a no-op withdrawal, a refused
    * renewal) takes it when it appends, so deciding not to leaves no gap.
    */
-  async function lockChain(tx: Tx, takeSeq: boolean): Promise<ChainHead> {
-    const [row] = await tx.$queryRaw<{ head_hash: string | null; next_seq: bigint | null }[]>`
-      SELECT head_hash, next_seq FROM ledger_lock_head(${CHAIN_LOCK_KEY}::bigint, ${takeSeq}::boolean)`;
+  async function lockChain(tx: TxSql, takeSeq: boolean): Promise<ChainHead> {
+    const [row] = await tx<{ head_hash: string | null; next_seq: string | null }>(LOCK_HEAD, [CHAIN_LOCK_KEY.toString(), takeSeq]);
     return { hash: row?.head_hash ?? GENESIS_HASH, next: row?.next_seq == null ? null : BigInt(row.next_seq) };
   }
 
@@ -89,35 +117,18 @@ export function createLedgerStore(db: Db) {
    * Postgres at commit, never for a rolled-back append). `head` then names the new entry, so a
    * second append under the same lock follows it.
    */
-  async function appendLocked(tx: Tx, head: ChainHead, input: AppendInput): Promise<{ seq: bigint; hash: string }> {
+  async function appendLocked(tx: TxSql, head: ChainHead, input: AppendInput): Promise<{ seq: bigint; hash: string }> {
     const prevHash = head.hash;
-    const seq = head.next ?? BigInt((await tx.$queryRaw<{ seq: bigint }[]>`SELECT nextval(pg_get_serial_sequence('ledger_entry', 'seq')) AS seq`)[0]!.seq);
+    const seq = head.next ?? BigInt((await tx<{ seq: string }>(NEXT_SEQ, []))[0]!.seq);
     const hash = entryHash(prevHash, { ...input, seq });
-    const status = statusAfter(input.action);
-    const payload = JSON.stringify({ consentId: input.consentId, keys: keysOf(input) });
-    // Timestamps travel as ISO strings cast to timestamp(3): UTC, whatever the session time zone.
-    const expiresAt = input.expiresAt.toISOString();
-    const recordedAt = input.recordedAt.toISOString();
     const pairs = JSON.stringify(input.pairs);
-    // One statement: the entry, the consent projection (a grant must create it, the others
-    // update it) and the NOTIFY that Postgres sends at commit.
-    const entry = sql`
-        INSERT INTO ledger_entry (seq, "consentId", action, "clientId", subject, "linkId", psid, scopes, purposes, pairs, "expiresAt", actor, evidence, "recordedAt", "prevHash", hash)
-        VALUES (${seq}, ${input.consentId}, ${input.action}::"LedgerAction", ${input.clientId}, ${input.subject}, ${input.linkId}, ${input.psid}, ${input.scopes}::text[], ${input.purposes}::text[], ${pairs}::jsonb,
-                ${expiresAt}::timestamp(3), ${input.actor}, ${JSON.stringify(input.evidence)}::jsonb, ${recordedAt}::timestamp(3), ${prevHash}, ${hash})
-        RETURNING seq`;
-    const projection =
-      input.action === "granted"
-        ? sql`
-        INSERT INTO consent (id, "clientId", subject, "linkId", psid, status, scopes, purposes, pairs, "expiresAt", "grantedAt", "updatedAt", "lastSeq")
-        SELECT ${input.consentId}, ${input.clientId}, ${input.subject}, ${input.linkId}, ${input.psid}, ${status}, ${input.scopes}::text[], ${input.purposes}::text[], ${pairs}::jsonb,
-               ${expiresAt}::timestamp(3), ${recordedAt}::timestamp(3), ${recordedAt}::timestamp(3), seq FROM e
-        RETURNING id`
-        : sql`
-        UPDATE consent SET status = ${status}, "expiresAt" = ${expiresAt}::timestamp(3), "updatedAt" = ${recordedAt}::timestamp(3), "lastSeq" = e.seq
-        FROM e WHERE consent.id = ${input.consentId}
-        RETURNING consent.id`;
-    await tx.$executeRaw`WITH e AS (${entry}), c AS (${projection}) SELECT pg_notify(${INVALIDATION_CHANNEL}, ${payload}) FROM c`;
+    // Timestamps travel as ISO strings cast to timestamp(3): UTC, whatever the session time zone.
+    const entry = [
+      seq.toString(), input.consentId, input.action, input.clientId, input.subject, input.linkId, input.psid, input.scopes, input.purposes, pairs,
+      input.expiresAt.toISOString(), input.actor, JSON.stringify(input.evidence), input.recordedAt.toISOString(), prevHash, hash,
+      statusAfter(input.action), INVALIDATION_CHANNEL, JSON.stringify({ consentId: input.consentId, keys: keysOf(input) }),
+    ];
+    await tx(input.action === "granted" ? APPEND_GRANT : APPEND_CHANGE, entry);
     head.hash = hash;
     head.next = null;
     return { seq, hash };
@@ -127,16 +138,22 @@ export function createLedgerStore(db: Db) {
    * Runs `fn` in `tx` when given, else in a new transaction; the chain lock is taken first and `fn`
    * gets the head. `takeSeq`: `fn` always appends unless it throws, so the next seq comes with the lock.
    */
-  async function withChainLock<T>(tx: Tx | undefined, fn: (tx: Tx, head: ChainHead) => Promise<T>, { takeSeq = false } = {}): Promise<T> {
+  async function withChainLock<T>(tx: TxSql | undefined, fn: (tx: TxSql, head: ChainHead) => Promise<T>, { takeSeq = false } = {}): Promise<T> {
     if (tx) return fn(tx, await lockChain(tx, takeSeq));
-    return prisma.$transaction(async (t) => fn(t, await lockChain(t, takeSeq)));
+    return db.transaction(async (t) => fn(t, await lockChain(t, takeSeq)));
+  }
+
+  /** A consent read inside a chain-locked transaction (the projection row as Prisma types it). */
+  async function consentIn(tx: TxSql, id: string): Promise<Consent | null> {
+    const [row] = await tx<Omit<Consent, "lastSeq"> & { lastSeq: string }>(CONSENT_BY_ID, [id]);
+    return row ? { ...row, lastSeq: BigInt(row.lastSeq) } : null;
   }
 
   return {
     withChainLock,
     appendLocked,
 
-    consentById: (id: string, tx?: Tx): Promise<Consent | null> => (tx ?? prisma).consent.findUnique({ where: { id } }),
+    consentById: (id: string, tx?: TxSql): Promise<Consent | null> => (tx ? consentIn(tx, id) : prisma.consent.findUnique({ where: { id } })),
 
     /** Consents a lookup answers for, newest first. */
     consentsByKey(k: LookupKey): Promise<Consent[]> {

@@ -41,13 +41,13 @@ describe("grant", () => {
   it("joins the caller's transaction: a rollback leaves no entry, a commit keeps it", async () => {
     const before = await entryCount(db);
     await expect(
-      db.prisma.$transaction(async (tx) => {
+      db.transaction(async (tx) => {
         await ledger.grant({ clientId: "bank-a", subject: "tx-cust", scopes: ["balance:read"], actor: "customer" }, { tx });
         throw new Error("rollback");
       }),
     ).rejects.toThrow("rollback");
     expect(await entryCount(db)).toBe(before);
-    const id = await db.prisma.$transaction(async (tx) => (await ledger.grant({ clientId: "bank-a", subject: "tx-cust", scopes: ["balance:read"], actor: "customer" }, { tx })).consentId);
+    const id = await db.transaction(async (tx) => (await ledger.grant({ clientId: "bank-a", subject: "tx-cust", scopes: ["balance:read"], actor: "customer" }, { tx })).consentId);
     expect((await ledger.get(id)).entries).toHaveLength(1);
     expect((await ledger.verify()).ok).toBe(true);
   });
@@ -183,7 +183,7 @@ describe("reconsent (re-linking)", () => {
     const g = await grantOne({ expiresAt: new Date(clock.now().getTime() + 30 * DAY) });
     const { consent } = await ledger.get(g.consentId);
     const later = new Date(clock.now().getTime() + 60 * DAY);
-    const r = await db.prisma.$transaction((tx) => ledger.reconsent({ consentId: g.consentId, clientId: "bank-a", subject: consent.subject, linkId: consent.linkId ?? undefined, psid: consent.psid ?? undefined, scopes: ["balance:read"], expiresAt: later, actor: "customer" }, { tx }));
+    const r = await db.transaction((tx) => ledger.reconsent({ consentId: g.consentId, clientId: "bank-a", subject: consent.subject, linkId: consent.linkId ?? undefined, psid: consent.psid ?? undefined, scopes: ["balance:read"], expiresAt: later, actor: "customer" }, { tx }));
     expect(r.consentId).toBe(g.consentId);
     expect((await ledger.get(g.consentId)).entries.map((e) => e.action)).toEqual(["granted", "renewed"]);
     expect(r.expiresAt).toEqual(later);
@@ -192,7 +192,7 @@ describe("reconsent (re-linking)", () => {
   it("replaces a consent given on other terms: the old one is withdrawn, a new one granted", async () => {
     const g = await grantOne();
     const { consent } = await ledger.get(g.consentId);
-    const r = await db.prisma.$transaction((tx) => ledger.reconsent({ consentId: g.consentId, clientId: "bank-a", subject: consent.subject, linkId: consent.linkId ?? undefined, psid: consent.psid ?? undefined, scopes: ["balance:read", "alerts:fraud"], actor: "customer" }, { tx }));
+    const r = await db.transaction((tx) => ledger.reconsent({ consentId: g.consentId, clientId: "bank-a", subject: consent.subject, linkId: consent.linkId ?? undefined, psid: consent.psid ?? undefined, scopes: ["balance:read", "alerts:fraud"], actor: "customer" }, { tx }));
     expect(r.consentId).not.toBe(g.consentId);
     expect((await ledger.get(g.consentId)).consent.status).toBe("withdrawn");
     expect((await ledger.get(r.consentId)).consent).toMatchObject({ status: "active", scopes: ["alerts:fraud", "balance:read"] });
@@ -207,7 +207,7 @@ describe("reconsent (re-linking)", () => {
     await expect(ledger.reconsent({ consentId: g.consentId, clientId: "bank-a", subject: "someone-else", scopes: ["balance:read"], actor: "customer" })).rejects.toMatchObject({ code: "invalid_request" });
     const before = await entryCount(db);
     await expect(
-      db.prisma.$transaction(async (tx) => {
+      db.transaction(async (tx) => {
         await ledger.reconsent({ consentId: g.consentId, clientId: "bank-a", subject: consent.subject, scopes: ["support:chat"], actor: "customer" }, { tx });
         throw new Error("rollback");
       }),

@@ -104,8 +104,8 @@ describe("tamper detection", () => {
     const grant = (subject: string) => l.grant({ clientId: "bank-a", subject, scopes: ["balance:read"], actor: "customer" });
     const a = await grant("a");
     // A rolled-back grant burns a seq: seqs are not contiguous, and the gap is where a forger aims.
-    await db.prisma
-      .$transaction(async (tx) => {
+    await db
+      .transaction(async (tx) => {
         await l.grant({ clientId: "bank-a", subject: "rolled-back", scopes: ["balance:read"], actor: "customer" }, { tx });
         throw new Error("rollback");
       })

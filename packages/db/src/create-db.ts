@@ -5,7 +5,7 @@ import type { SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapt
 import pg from "pg";
 import { PrismaClient } from "./generated/client.ts";
 import { pgliteMigrationAdapter, pgMigrationAdapter } from "./migration-adapters.ts";
-import { pgliteSql, postgresSql, type Sql } from "./prepared-sql.ts";
+import { pgliteSql, pgliteTransaction, postgresSql, postgresTransaction, type Sql, type Transaction } from "./prepared-sql.ts";
 
 export type DbKind = "postgres" | "pglite";
 
@@ -14,6 +14,8 @@ export interface Db {
   kind: DbKind;
   /** A named statement outside any transaction, for hot paths (prepared-sql.ts). */
   sql: Sql;
+  /** One transaction of named statements on one connection, for hot paths (prepared-sql.ts TxSql). */
+  transaction: Transaction;
   /** A migration-safe adapter factory for the schema engine (migrate, drift, diff). */
   migrationAdapter(): SqlMigrationAwareDriverAdapterFactory;
   /** The Postgres connection string (postgres only), for LISTEN/NOTIFY connections. */
@@ -65,6 +67,7 @@ export async function createDb(options: CreateDbOptions = {}): Promise<Db> {
       prisma,
       kind: "postgres",
       sql: postgresSql(pool),
+      transaction: postgresTransaction(pool),
       migrationAdapter: () => pgMigrationAdapter(url),
       url,
       async close() {
@@ -85,6 +88,7 @@ export async function createDb(options: CreateDbOptions = {}): Promise<Db> {
     prisma,
     kind: "pglite",
     sql: pgliteSql(pglite),
+    transaction: pgliteTransaction(pglite),
     migrationAdapter: () => pgliteMigrationAdapter(pglite),
     pglite,
     async close() {

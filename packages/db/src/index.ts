@@ -1,5 +1,5 @@
 export { createDb, isPostgresUrl, type Db, type DbKind, type CreateDbOptions } from "./create-db.ts";
-export type { Sql, SqlValue, Statement } from "./prepared-sql.ts";
+export type { Sql, SqlValue, Statement, Transaction, TxSql } from "./prepared-sql.ts";
 export { migrate, migrationStatus, MIGRATIONS_DIR, SCHEMA_PATH, type MigrateResult } from "./migrate.ts";
 export { checkDrift, createMigration } from "./schema-diff.ts";
 export { migrateAsOwner, migrateIfPending } from "./migrate-as-owner.ts";

@@ -20,20 +20,68 @@ export interface Statement {
  */
 export type Sql = <Row>(statement: Statement, values: readonly SqlValue[]) => Promise<Row[]>;
 
+/**
+ * The statements of one transaction (Db.transaction), on its own connection: named prepared
+ * statements as with Sql, read as Sql reads them. A Prisma interactive transaction costs each
+ * statement its query compilation and an engine round trip (about 0.3 ms more than this on
+ * Postgres here); the consent transaction that ends every linking journey runs nine.
+ */
+export type TxSql = Sql;
+
+/** Runs `fn` in one transaction: committed when it returns, rolled back when it throws. */
+export type Transaction = <T>(fn: (tx: TxSql) => Promise<T>) => Promise<T>;
+
 const TIMESTAMP = 1114; // timestamp without time zone
 const utc = (text: string) => new Date(`${text.replace(" ", "T")}Z`);
 const param = (v: SqlValue) => (v instanceof Date ? v.toISOString() : v);
 
-export function postgresSql(pool: pg.Pool): Sql {
-  // Not pg's default, which reads a timestamp without time zone in the process's local zone.
-  const types = { getTypeParser: (oid: number, format?: "text" | "binary") => (oid === TIMESTAMP ? utc : pg.types.getTypeParser(oid, format)) } as pg.CustomTypesConfig;
+// Not pg's default, which reads a timestamp without time zone in the process's local zone.
+const types = { getTypeParser: (oid: number, format?: "text" | "binary") => (oid === TIMESTAMP ? utc : pg.types.getTypeParser(oid, format)) } as pg.CustomTypesConfig;
+const parsers = { [TIMESTAMP]: utc };
+
+/** Statements on `client`: the pool, or one connection taken from it for a transaction. */
+function onPostgres(client: pg.Pool | pg.PoolClient): Sql {
   return async <Row>(statement: Statement, values: readonly SqlValue[]) => {
-    const result = await pool.query({ name: statement.name, text: statement.text, values: values.map(param), types });
+    const result = await client.query({ name: statement.name, text: statement.text, values: values.map(param), types });
     return result.rows as Row[];
   };
 }
 
+export function postgresSql(pool: pg.Pool): Sql {
+  return onPostgres(pool);
+}
+
+export function postgresTransaction(pool: pg.Pool): Transaction {
+  return async (fn) => {
+    const client = await pool.connect();
+    let broken: Error | undefined;
+    // A connection's errors come to it, not to the pool, while it is taken: without a listener, a
+    // server that dies mid-transaction would end the process. The statement then fails as well.
+    const onError = (err: Error) => {
+      broken = err;
+    };
+    client.on("error", onError);
+    try {
+      await client.query("BEGIN");
+      const result = await fn(onPostgres(client));
+      await client.query("COMMIT");
+      return result;
+    } catch (err) {
+      // A connection that cannot even roll back is dropped, not returned to the pool mid-transaction.
+      await client.query("ROLLBACK").catch((e: Error) => (broken = e));
+      throw err;
+    } finally {
+      client.off("error", onError);
+      client.release(broken);
+    }
+  };
+}
+
 export function pgliteSql(pglite: PGlite): Sql {
-  const parsers = { [TIMESTAMP]: utc };
   return async <Row>(statement: Statement, values: readonly SqlValue[]) => (await pglite.query<Row>(statement.text, values.map(param), { parsers })).rows;
+}
+
+export function pgliteTransaction(pglite: PGlite): Transaction {
+  return (fn) =>
+    pglite.transaction((tx) => fn(async <Row>(statement: Statement, values: readonly SqlValue[]) => (await tx.query<Row>(statement.text, values.map(param), { parsers })).rows));
 }

@@ -57,4 +57,67 @@ describe(`Db.sql on ${onPostgres ? "Postgres" : "PGlite"}`, () => {
       await one.close();
     }
   });
+
+  describe("Db.transaction", () => {
+    const count = { name: "test_count_refresh", text: `SELECT count(*)::int AS n FROM refresh_token WHERE "tokenHash" LIKE $1` };
+
+    it("commits what its statements wrote when it returns, and each statement sees the ones before", async () => {
+      const seen = await db.transaction(async (tx) => {
+        await tx(insert, ["tx-1", "g1", "bank", null, NOW, NOW]);
+        await tx(insert, ["tx-2", "g1", "bank", null, NOW, NOW]);
+        return (await tx<{ n: number }>(count, ["tx-%"]))[0]?.n;
+      });
+      expect(seen).toBe(2);
+      const [row] = await db.sql<{ expiresAt: Date }>(read, ["tx-1"]);
+      expect(row?.expiresAt.toISOString()).toBe(NOW.toISOString());
+    });
+
+    it("rolls everything back when it throws, a failed statement included, and passes the error on", async () => {
+      await expect(
+        db.transaction(async (tx) => {
+          await tx(insert, ["rb-1", "g1", "bank", null, NOW, NOW]);
+          throw new Error("refused");
+        }),
+      ).rejects.toThrow("refused");
+      await expect(
+        db.transaction(async (tx) => {
+          await tx(insert, ["rb-2", "g1", "bank", null, NOW, NOW]);
+          await tx(insert, ["rb-2", "g1", "bank", null, NOW, NOW]);
+        }),
+      ).rejects.toThrow(/duplicate key/);
+      expect((await db.sql<{ n: number }>(count, ["rb-%"]))[0]?.n).toBe(0);
+    });
+
+    it.skipIf(!onPostgres)("hands its connection back after a rollback: a pool of one still serves the next transaction", async () => {
+      const one: Db = await createDb({ url: db.url, poolSize: 1 });
+      try {
+        await expect(one.transaction(() => Promise.reject(new Error("refused")))).rejects.toThrow("refused");
+        expect(await one.transaction((tx) => tx<{ n: number }>(count, ["absent"]))).toEqual([{ n: 0 }]);
+        // Outside a transaction again: a write on that connection is committed at once, so another
+        // connection sees it (inside a stale transaction it would not be).
+        await one.sql(insert, ["after-rb", "g1", "bank", null, NOW, NOW]);
+        expect(await db.sql(read, ["after-rb"])).toHaveLength(1);
+      } finally {
+        await one.close();
+      }
+    });
+
+    it.skipIf(!onPostgres)("fails, without ending the process, when its connection dies mid-transaction; the pool then opens a new one", async () => {
+      const one: Db = await createDb({ url: db.url, poolSize: 1 });
+      try {
+        // The server ends this transaction's own connection, as a crash or failover would.
+        const kill = { name: "test_kill_self", text: "SELECT pg_terminate_backend(pg_backend_pid())" };
+        await expect(
+          one.transaction(async (tx) => {
+            await tx(insert, ["dies-1", "g1", "bank", null, NOW, NOW]);
+            await tx(kill, []);
+          }),
+        ).rejects.toThrow(/terminat/);
+        expect(await db.sql(read, ["dies-1"])).toEqual([]);
+        expect(await one.transaction((tx) => tx<{ n: number }>(count, ["absent"]))).toEqual([{ n: 0 }]);
+      } finally {
+        await one.close();
+      }
+    });
+  });
 });

@@ -1,4 +1,4 @@
-import type { AttemptState, Db, LinkAttempt, Statement, Tx } from "@link-broker/db";
+import type { AttemptState, Db, LinkAttempt, Sql, Statement, TxSql } from "@link-broker/db";
 import { AttemptStateError, canMove, LIVE_STATES } from "./link-attempt.ts";
 
 // Every step of the linking flow reads its attempt: prepared statements (Db.sql).
@@ -32,11 +32,11 @@ export type NewAttempt = Pick<
 export type AttemptChanges = Partial<Pick<LinkAttempt, "oidcStateHash" | "oidcNonceSealed" | "oidcVerifierSealed" | "bankSubject" | "secondFactorMethod" | "secondFactorAt" | "failureReason" | "linkId">>;
 
 /** Link attempts. A transition is one update `where id, state = from, expiresAt > now` hitting one row. */
-export function createLinkAttemptRepo(db: Pick<Db, "prisma" | "sql">) {
+export function createLinkAttemptRepo(db: Pick<Db, "prisma" | "sql" | "transaction">) {
   const { prisma, sql } = db;
 
-  async function explain(client: Tx | Db["prisma"], id: string, from: AttemptState, now: Date): Promise<never> {
-    const row = await client.linkAttempt.findUnique({ where: { id }, select: { state: true, expiresAt: true } });
+  async function explain(client: Sql, id: string, from: AttemptState, now: Date): Promise<never> {
+    const [row] = await client<LinkAttempt>(BY_ID, [id]);
     if (!row) throw new AttemptStateError("not_found", from);
     if (row.state === from && row.expiresAt <= now) throw new AttemptStateError("expired", from, row.state);
     throw new AttemptStateError("wrong_state", from, row.state);
@@ -44,8 +44,8 @@ export function createLinkAttemptRepo(db: Pick<Db, "prisma" | "sql">) {
 
   return {
     /** Runs `fn` in one transaction: the consent transaction (attempt, link, ledger entry, code). */
-    inTransaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-      return prisma.$transaction(fn);
+    inTransaction<T>(fn: (tx: TxSql) => Promise<T>): Promise<T> {
+      return db.transaction(fn);
     },
 
     async create(a: NewAttempt): Promise<void> {
@@ -67,15 +67,15 @@ export function createLinkAttemptRepo(db: Pick<Db, "prisma" | "sql">) {
      * Moves from `from` to `to` if the attempt is still in `from` and live; else AttemptStateError.
      * With `tx`, inside the consent transaction; else as a prepared statement.
      */
-    async transition(id: string, from: AttemptState, to: AttemptState, now: Date, changes: AttemptChanges = {}, tx?: Tx): Promise<void> {
+    async transition(id: string, from: AttemptState, to: AttemptState, now: Date, changes: AttemptChanges = {}, tx?: TxSql): Promise<void> {
       if (!canMove(from, to)) throw new AttemptStateError("wrong_state", from);
       const values = [
         id, from, to, now, changes.oidcStateHash ?? null, changes.oidcNonceSealed ?? null, changes.oidcVerifierSealed ?? null,
         changes.bankSubject ?? null, changes.secondFactorMethod ?? null, changes.secondFactorAt ?? null, changes.failureReason ?? null, changes.linkId ?? null,
       ];
       // The same statement in the consent transaction, through it (Db.sql stays outside transactions).
-      const moved = tx ? await tx.$queryRawUnsafe<unknown[]>(TRANSITION.text, ...values) : await sql(TRANSITION, values);
-      if (moved.length !== 1) await explain(tx ?? prisma, id, from, now);
+      const moved = await (tx ?? sql)(TRANSITION, values);
+      if (moved.length !== 1) await explain(tx ?? sql, id, from, now);
     },
 
     /** Ends a live attempt as failed; a no-op when it already ended. */

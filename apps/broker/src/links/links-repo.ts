@@ -1,5 +1,21 @@
 import { randomUUID } from "node:crypto";
-import type { Db, Link, Tx } from "@link-broker/db";
+import type { Db, Link, Statement, Tx, TxSql } from "@link-broker/db";
+
+const LINK_COLUMNS = `"id", "clientId", "subject", "psid", "status"::text AS "status", "consentId", "createdAt", "updatedAt", "unlinkedAt", "unlinkedBy"`;
+// The insert, or on conflict a no-op update that locks the existing row (a concurrent insert of
+// the same key waits here for the other transaction to end).
+const ACTIVATE: Statement = {
+  name: "lb_link_activate",
+  text: `INSERT INTO "link" ("id", "clientId", "subject", "psid", "status", "createdAt", "updatedAt")
+    VALUES ($1, $2, $3, $4, 'active', $5::timestamp(3), $5::timestamp(3))
+    ON CONFLICT ("clientId", "subject", "psid") DO UPDATE SET "clientId" = EXCLUDED."clientId"
+    RETURNING ${LINK_COLUMNS}`,
+};
+const REACTIVATE: Statement = {
+  name: "lb_link_reactivate",
+  text: `UPDATE "link" SET "status" = 'active', "unlinkedAt" = NULL, "unlinkedBy" = NULL, "updatedAt" = $2::timestamp(3) WHERE "id" = $1 RETURNING ${LINK_COLUMNS}`,
+};
+const SET_CONSENT: Statement = { name: "lb_link_set_consent", text: `UPDATE "link" SET "consentId" = $2, "updatedAt" = $3::timestamp(3) WHERE "id" = $1` };
 
 /** Links between a bank customer (client + `sub`) and a Messenger PSID. */
 export function createLinksRepo(db: Pick<Db, "prisma">) {
@@ -11,26 +27,17 @@ export function createLinksRepo(db: Pick<Db, "prisma">) {
      * anew). The row stays locked until the caller's transaction ends, so two approvals for one
      * link run one after the other and the second decides from what the first committed.
      */
-    async activate(tx: Tx, key: { clientId: string; subject: string; psid: string }): Promise<{ link: Link; wasActive: boolean }> {
-      // One round trip: the insert, or on conflict a no-op update that locks the existing row (a
-      // concurrent insert of the same key waits here for the other transaction to end).
+    async activate(tx: TxSql, key: { clientId: string; subject: string; psid: string }): Promise<{ link: Link; wasActive: boolean }> {
       const id = randomUUID();
       const now = new Date();
-      const [row] = await tx.$queryRaw<(Omit<Link, "status" | "createdAt" | "updatedAt" | "unlinkedAt"> & { status: Link["status"]; createdAt: Date | string; updatedAt: Date | string; unlinkedAt: Date | string | null })[]>`
-        INSERT INTO "link" ("id", "clientId", "subject", "psid", "status", "createdAt", "updatedAt")
-        VALUES (${id}, ${key.clientId}, ${key.subject}, ${key.psid}, 'active', ${now}::timestamp(3), ${now}::timestamp(3))
-        ON CONFLICT ("clientId", "subject", "psid") DO UPDATE SET "clientId" = EXCLUDED."clientId"
-        RETURNING "id", "clientId", "subject", "psid", "status"::text AS "status", "consentId", "createdAt", "updatedAt", "unlinkedAt", "unlinkedBy"`;
-      const link: Link = { ...row!, createdAt: new Date(row!.createdAt), updatedAt: new Date(row!.updatedAt), unlinkedAt: row!.unlinkedAt === null ? null : new Date(row!.unlinkedAt) };
-      const wasActive = link.id !== id && link.status === "active";
-      if (link.status !== "active") {
-        return { link: await tx.link.update({ where: { id: link.id }, data: { status: "active", unlinkedAt: null, unlinkedBy: null } }), wasActive };
-      }
-      return { link, wasActive };
+      const [link] = await tx<Link>(ACTIVATE, [id, key.clientId, key.subject, key.psid, now]);
+      const wasActive = link!.id !== id && link!.status === "active";
+      if (link!.status !== "active") return { link: (await tx<Link>(REACTIVATE, [link!.id, now]))[0]!, wasActive };
+      return { link: link!, wasActive };
     },
 
-    async setConsent(tx: Tx, linkId: string, consentId: string): Promise<void> {
-      await tx.link.update({ where: { id: linkId }, data: { consentId } });
+    async setConsent(tx: TxSql, linkId: string, consentId: string): Promise<void> {
+      await tx(SET_CONSENT, [linkId, consentId, new Date()]);
     },
 
     find(id: string): Promise<Link | null> {

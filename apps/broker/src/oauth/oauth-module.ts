@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { Tx } from "@link-broker/db";
+import type { TxSql } from "@link-broker/db";
 import type { FastifyPluginAsync } from "fastify";
 import type { BrokerContext } from "../broker-context.ts";
 import { registrantFetch } from "../net/outbound-fetch.ts";
@@ -83,7 +83,7 @@ export function createOAuthModule(deps: OAuthModuleDeps) {
     /** Deletes expired replay guards, rate-limit windows, pushed requests and old codes. */
     sweepExpired: () => sweepRepo.sweep(clock.now()),
     /** Contract: a single-use code inside the caller's transaction, valid 60 s from the broker clock. */
-    issueAuthorizationCode: (tx: Tx, input: AuthorizationCodeInput) => issueAuthorizationCode(tokensRepo, tx, input, clock.now()),
+    issueAuthorizationCode: (tx: TxSql, input: AuthorizationCodeInput) => issueAuthorizationCode(tokensRepo, tx, input, clock.now()),
     /** Contract: single-use, bound to the client; undefined when unknown, used, expired or another client's. */
     consumePushedRequest: par.consumePushedRequest,
     /** Console: every registered client, disabled ones too. */

@@ -5,6 +5,7 @@ import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from "j
 import * as oidc from "openid-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { basic, postForm, registerClient, startRunningBroker, type Registered, type RunningBroker } from "../support/oauth.ts";
+import { insertLink } from "../support/link-row.ts";
 
 const challengeOf = (v: string) => createHash("sha256").update(v).digest("base64url");
 let broker: RunningBroker;
@@ -28,9 +29,9 @@ afterAll(() => broker?.close());
 
 async function issueCode(client: Registered, verifier: string) {
   const linkId = randomUUID();
-  return broker.db.prisma.$transaction(async (tx) => {
+  return broker.db.transaction(async (tx) => {
     const { consentId } = await broker.app.modules.ledger.ledger.grant({ clientId: client.client_id, subject: "customer-1", linkId, psid: linkId, scopes: ["balance:read"], actor: "customer" }, { tx });
-    await tx.link.create({ data: { id: linkId, clientId: client.client_id, subject: "customer-1", psid: linkId, consentId } });
+    await insertLink(tx, { id: linkId, clientId: client.client_id, subject: "customer-1", psid: linkId, consentId });
     return broker.app.modules.oauth.issueAuthorizationCode(tx, { clientId: client.client_id, linkId, attemptId: randomUUID(), consentId, subject: "customer-1", scopes: ["balance:read"], codeChallenge: challengeOf(verifier) });
   });
 }

@@ -4,6 +4,7 @@ import { createHash, randomUUID } from "node:crypto";
 import * as oidc from "openid-client";
 import { expect } from "vitest";
 import { basic, postForm, registerClient, startRunningBroker, type Registered, type RunningBroker } from "./oauth.ts";
+import { insertLink } from "./link-row.ts";
 
 const challengeOf = (v: string) => createHash("sha256").update(v).digest("base64url");
 
@@ -34,9 +35,9 @@ export function bankCalls(current: () => RunningBroker) {
     const verifier = oidc.randomPKCECodeVerifier();
     const linkId = randomUUID();
     const scopes = ["balance:read"];
-    const { code, consentId } = await db.prisma.$transaction(async (tx) => {
+    const { code, consentId } = await db.transaction(async (tx) => {
       const { consentId } = await app.modules.ledger.ledger.grant({ clientId: c.client_id, subject, linkId, psid: `psid-${subject}`, scopes, actor: "customer" }, { tx });
-      await tx.link.create({ data: { id: linkId, clientId: c.client_id, subject, psid: `psid-${subject}`, consentId } });
+      await insertLink(tx, { id: linkId, clientId: c.client_id, subject, psid: `psid-${subject}`, consentId });
       const code = await app.modules.oauth.issueAuthorizationCode(tx, { clientId: c.client_id, linkId, attemptId: randomUUID(), consentId, subject, scopes, codeChallenge: challengeOf(verifier) });
       return { code, consentId };
     });

@@ -1,4 +1,4 @@
-import type { Tx } from "@link-broker/db";
+import type { TxSql } from "@link-broker/db";
 import { hashToken, randomToken } from "../../crypto/hash.ts";
 import { CODE_TTL } from "../scopes.ts";
 import type { TokensRepo } from "./tokens-repo.ts";
@@ -18,7 +18,7 @@ export interface AuthorizationCodeInput {
  * Issues a single-use authorization code inside the caller's transaction (the linking flow's
  * consent transaction). Stored as SHA-256; valid for 60 seconds from `now`.
  */
-export async function issueAuthorizationCode(repo: Pick<TokensRepo, "createCode">, tx: Tx, input: AuthorizationCodeInput, now: Date): Promise<string> {
+export async function issueAuthorizationCode(repo: Pick<TokensRepo, "createCode">, tx: TxSql, input: AuthorizationCodeInput, now: Date): Promise<string> {
   const code = randomToken();
   await repo.createCode(tx, {
     codeHash: hashToken(code),

@@ -1,4 +1,4 @@
-import type { AuthorizationCode, Db, Statement, Tx } from "@link-broker/db";
+import type { AuthorizationCode, Db, Statement, Tx, TxSql } from "@link-broker/db";
 
 export interface GrantRow {
   id: string;
@@ -64,6 +64,12 @@ const FIND_CODE: Statement = {
       a."expiresAt", a."consumedAt", a."grantId", a."createdAt", c."status" AS "c_status", c."expiresAt" AS "c_expiresAt"
     FROM authorization_code a LEFT JOIN consent c ON c."id" = a."consentId"
     WHERE a."codeHash" = $1`,
+};
+
+const CREATE_CODE: Statement = {
+  name: "lb_create_code",
+  text: `INSERT INTO authorization_code ("codeHash", "clientId", "linkId", "attemptId", "consentId", "subject", "scopes", "codeChallenge", "codeChallengeMethod", "expiresAt", "createdAt")
+    VALUES ($1, $2, $3, $4, $5, $6, $7::text[], $8, $9, $10::timestamp(3), $11::timestamp(3))`,
 };
 
 // A grant's columns joined as `g`, prefixed so they do not collide with the token's own.
@@ -169,8 +175,8 @@ export function createTokensRepo(db: Db) {
       return { consent: consentOf(row), linkHolds: row.linkHolds };
     },
     /** Writes a code inside the caller's transaction (the linking flow's consent transaction). */
-    async createCode(tx: Tx, code: NewAuthorizationCode): Promise<void> {
-      await tx.authorizationCode.create({ data: code });
+    async createCode(tx: TxSql, c: NewAuthorizationCode): Promise<void> {
+      await tx(CREATE_CODE, [c.codeHash, c.clientId, c.linkId, c.attemptId, c.consentId, c.subject, c.scopes, c.codeChallenge, c.codeChallengeMethod, c.expiresAt, c.createdAt]);
     },
     /** Access tokens revoked since `since` that are still unexpired at `now` (the revocation feed). */
     revokedAccessTokens: (since: Date, now: Date): Promise<{ jti: string; expiresAt: Date }[]> =>

@@ -24,6 +24,9 @@ export interface AccessTokenInput {
   linkId?: string | null;
   consentId?: string | null;
   jkt?: string | null;
+  /** The token's id and issue time when its row is written before it is signed (the refresh grant's one statement). */
+  jti?: string;
+  iat?: number;
 }
 
 /**
@@ -36,14 +39,14 @@ export function createAccessTokens(deps: { keyStore: Pick<KeyStore, "signer" | "
   const verified = new Map<string, AccessTokenClaims>();
   return {
     async issue(input: AccessTokenInput): Promise<{ token: string; claims: AccessTokenClaims }> {
-      const iat = Math.floor(clock.now().getTime() / 1000);
+      const iat = input.iat ?? Math.floor(clock.now().getTime() / 1000);
       const claims: AccessTokenClaims = {
         iss: issuer,
         sub: input.subject,
         aud: issuer,
         client_id: input.clientId,
         scope: input.scopes.join(" "),
-        jti: randomUUID(),
+        jti: input.jti ?? randomUUID(),
         iat,
         exp: iat + ACCESS_TOKEN_TTL,
         ...(input.linkId ? { link_id: input.linkId } : {}),

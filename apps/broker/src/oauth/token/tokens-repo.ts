@@ -91,6 +91,18 @@ const FIND_REFRESH: Statement = {
     WHERE r."tokenHash" = $1`,
 };
 
+type RefreshColumns = RefreshRow & GrantColumns & ConsentColumns;
+export interface RefreshWithGrant {
+  refresh: RefreshRow;
+  grant: GrantRow | null;
+  consent: ConsentRow | null;
+}
+const refreshWithGrant = (row: RefreshColumns): RefreshWithGrant => ({
+  refresh: { tokenHash: row.tokenHash, grantId: row.grantId, clientId: row.clientId, dpopJkt: row.dpopJkt, expiresAt: row.expiresAt, rotatedAt: row.rotatedAt, revokedAt: row.revokedAt, createdAt: row.createdAt },
+  grant: grantOf(row),
+  consent: consentOf(row),
+});
+
 // An access token's row, its grant and that grant's consent: introspection of a customer's token reads all three.
 const FIND_ACCESS: Statement = {
   name: "lb_find_access",
@@ -144,6 +156,36 @@ const ROTATE_REFRESH: Statement = {
     SELECT count(*)::int AS rotated FROM used`,
 };
 
+/**
+ * A refresh token's first use in one statement: reads the token, its grant and its consent (as
+ * FIND_REFRESH) and, only when the token may rotate, rotates it and writes the access token and
+ * the next refresh token, as ROTATE_REFRESH does. It may rotate when it is the client's, neither
+ * revoked, rotated nor DPoP-bound, its grant stands, and it is live: by its consent under the
+ * ledger's rule (consent-state.ts effectiveState: not withdrawn or expired, and not past its
+ * expiry), or by its own expiry without one. The next token lives until then. $1 now, $2 the used
+ * token's hash, $3 the client, $4..$5 the access token (jti, expiry), $6 the next token's hash.
+ */
+const ROTATE_FIRST_USE: Statement = {
+  name: "lb_rotate_first_use",
+  text: `WITH r AS (
+      ${FIND_REFRESH.text.replace("$1", "$2")}
+    ), live AS (
+      SELECT "grantId", CASE WHEN "g_consentId" IS NULL THEN "expiresAt" ELSE "c_expiresAt" END AS "until" FROM r
+      WHERE "clientId" = $3 AND "revokedAt" IS NULL AND "rotatedAt" IS NULL AND "dpopJkt" IS NULL AND "g_id" IS NOT NULL AND "g_revokedAt" IS NULL
+        AND CASE WHEN "g_consentId" IS NULL THEN "expiresAt" > $1::timestamp(3)
+                 ELSE "c_status" NOT IN ('withdrawn', 'expired') AND "c_expiresAt" > $1::timestamp(3) END
+    ), used AS (
+      UPDATE refresh_token SET "rotatedAt" = $1::timestamp(3)
+      FROM live WHERE refresh_token."tokenHash" = $2 AND refresh_token."rotatedAt" IS NULL AND refresh_token."revokedAt" IS NULL
+      RETURNING live."grantId", live."until"
+    ), at AS (
+      INSERT INTO access_token ("jti", "grantId", "clientId", "expiresAt") SELECT $4, "grantId", $3, $5::timestamp(3) FROM used
+    ), rt AS (
+      INSERT INTO refresh_token ("tokenHash", "grantId", "clientId", "dpopJkt", "expiresAt", "createdAt") SELECT $6, "grantId", $3, NULL, "until", $1::timestamp(3) FROM used
+    )
+    SELECT r.*, (SELECT count(*) FROM used)::int AS "rotated" FROM r`,
+};
+
 async function revokeGrantIn(tx: Tx, grantId: string, reason: string, now: Date) {
   await tx.grant.updateMany({ where: { id: grantId, revokedAt: null }, data: { revokedAt: now, revokedReason: reason } });
   await tx.refreshToken.updateMany({ where: { grantId, revokedAt: null }, data: { revokedAt: now } });
@@ -188,12 +230,20 @@ export function createTokensRepo(db: Db) {
      * token-service.ts ConsentUntil). `grant` is null when the grant row is gone, `consent` when
      * the grant names none or it is unknown.
      */
-    async findRefreshWithGrant(tokenHash: string): Promise<{ refresh: RefreshRow; grant: GrantRow | null; consent: ConsentRow | null } | null> {
-      const rows = await sql<RefreshRow & GrantColumns & ConsentColumns>(FIND_REFRESH, [tokenHash]);
-      const row = rows[0];
-      if (!row) return null;
-      const refresh: RefreshRow = { tokenHash: row.tokenHash, grantId: row.grantId, clientId: row.clientId, dpopJkt: row.dpopJkt, expiresAt: row.expiresAt, rotatedAt: row.rotatedAt, revokedAt: row.revokedAt, createdAt: row.createdAt };
-      return { refresh, grant: grantOf(row), consent: consentOf(row) };
+    async findRefreshWithGrant(tokenHash: string): Promise<RefreshWithGrant | null> {
+      const row = (await sql<RefreshColumns>(FIND_REFRESH, [tokenHash]))[0];
+      return row ? refreshWithGrant(row) : null;
+    },
+    /**
+     * The refresh grant's common case in one round trip (ROTATE_FIRST_USE): the token, its grant and
+     * its consent as findRefreshWithGrant reads them, and whether this use rotated it (then the
+     * access token `access` and the next refresh token `nextHash` are written, until the consent's
+     * expiry or, without one, the used token's). Not rotated: nothing is written, and the caller
+     * judges from what was read.
+     */
+    async rotateFirstUse(tokenHash: string, now: Date, clientId: string, access: { jti: string; expiresAt: Date }, nextHash: string): Promise<(RefreshWithGrant & { rotated: boolean }) | null> {
+      const row = (await sql<RefreshColumns & { rotated: number }>(ROTATE_FIRST_USE, [now, tokenHash, clientId, access.jti, access.expiresAt, nextHash]))[0];
+      return row ? { ...refreshWithGrant(row), rotated: row.rotated === 1 } : null;
     },
     /**
      * An access token's row, its grant and the status and expiry of the grant's consent in one

@@ -78,6 +78,21 @@ function memoryRepo(standing: (consentId: string, linkId: string | null) => { co
       refresh.set(next.tokenHash, { ...next, rotatedAt: null, revokedAt: null, createdAt: now });
       return true;
     },
+    // ROTATE_FIRST_USE's rules: rotates only a live, unbound, unused token of the client, by the
+    // ledger's rule on its consent row (or its own expiry without one), and answers what it read.
+    async rotateFirstUse(h: string, now: Date, clientId: string, a: { jti: string; expiresAt: Date }, nextHash: string) {
+      const found = await repo.findRefreshWithGrant(h);
+      if (!found) return null;
+      const { refresh: r, grant, consent } = found;
+      const read = { ...found, refresh: { ...r } };
+      const consentLive = consent !== null && consent.status !== "withdrawn" && consent.status !== "expired" && consent.expiresAt > now;
+      const until = grant?.consentId ? (consentLive ? consent!.expiresAt : undefined) : r.expiresAt > now ? r.expiresAt : undefined;
+      if (r.clientId !== clientId || r.revokedAt || r.rotatedAt || r.dpopJkt || !grant || grant.revokedAt || !until) return { ...read, rotated: false };
+      r.rotatedAt = now;
+      access.set(a.jti, { jti: a.jti, grantId: grant.id, clientId, expiresAt: a.expiresAt, revokedAt: null });
+      refresh.set(nextHash, { tokenHash: nextHash, grantId: grant.id, clientId, dpopJkt: null, expiresAt: until, rotatedAt: null, revokedAt: null, createdAt: now });
+      return { ...read, rotated: true };
+    },
     async saveAccessToken(a: NewAccessToken) {
       access.set(a.jti, { ...a, revokedAt: null });
     },

@@ -1,7 +1,10 @@
+import { randomUUID } from "node:crypto";
 import { hashToken, randomToken } from "../../../crypto/hash.ts";
 import { InvalidDpopProof, InvalidGrant, InvalidRequest, UnauthorizedClient } from "../../../errors.ts";
 import { checkNarrowedScope } from "../../checks/check-scope.ts";
+import { ACCESS_TOKEN_TTL } from "../../scopes.ts";
 import { tokenResponse, type GrantContext, type TokenResponse, type TokenServiceDeps } from "../token-service.ts";
+import type { GrantRow, RefreshWithGrant } from "../tokens-repo.ts";
 
 /**
  * refresh_token (RFC 6749 §6). DPoP-bound refresh tokens are sender-constrained and not rotated
@@ -12,14 +15,38 @@ import { tokenResponse, type GrantContext, type TokenResponse, type TokenService
  */
 export function refreshTokenGrant(deps: TokenServiceDeps) {
   const { repo, accessTokens, clock, consentUntil } = deps;
-  // Round trips per rotation: the token with its grant and its consent's status (one query),
-  // then rotation and the new tokens in one statement and one commit.
-  return async ({ client, body, jkt }: GrantContext): Promise<TokenResponse> => {
+
+  /**
+   * Signs the access token whose row the one-statement rotation wrote, at the grant's full scope
+   * (a bearer grant may start using DPoP here, as below). The statement judged the consent by the
+   * ledger's rule; the rule itself has the last word.
+   */
+  async function issueRotated({ client, jkt }: GrantContext, { grant, consent }: RefreshWithGrant & { grant: GrantRow }, id: { jti: string; iat: number }, next: string): Promise<TokenResponse> {
+    if (grant.consentId && !consentUntil(consent)) {
+      await repo.revokeGrant(grant.id, "consent_inactive", clock.now());
+      throw InvalidGrant("consent is no longer active");
+    }
+    const { token, claims } = await accessTokens.issue({ clientId: client.id, subject: grant.subject ?? client.id, scopes: grant.scopes, linkId: grant.linkId, consentId: grant.consentId, jkt, ...id });
+    return tokenResponse(token, claims.exp, claims.iat, grant.scopes, jkt, next);
+  }
+  return async (context: GrantContext): Promise<TokenResponse> => {
+    const { client, body, jkt } = context;
     if (!client.grantTypes.includes("refresh_token")) throw UnauthorizedClient("this client is not registered for refresh_token");
     if (typeof body.refresh_token !== "string" || !body.refresh_token) throw InvalidRequest("refresh_token is required");
     const tokenHash = hashToken(body.refresh_token);
-    const found = await repo.findRefreshWithGrant(tokenHash);
     const now = clock.now();
+    let found: RefreshWithGrant | null | undefined;
+    if (body.scope === undefined || body.scope === "") {
+      // The common case, a bearer token's first use at the full scope, in one round trip: the
+      // statement rotates only what the checks below would let rotate, and reads what they need.
+      const jti = randomUUID();
+      const iat = Math.floor(now.getTime() / 1000);
+      const next = randomToken();
+      const first = await repo.rotateFirstUse(tokenHash, now, client.id, { jti, expiresAt: new Date((iat + ACCESS_TOKEN_TTL) * 1000) }, hashToken(next));
+      if (first?.rotated && first.grant) return issueRotated(context, { ...first, grant: first.grant }, { jti, iat }, next);
+      found = first; // not rotated: the checks below say why (or rotate it, if it changed meanwhile)
+    }
+    if (found === undefined) found = await repo.findRefreshWithGrant(tokenHash);
     if (!found || found.refresh.clientId !== client.id) throw InvalidGrant("refresh token is invalid");
     const { refresh: rt, grant, consent } = found;
     if (rt.revokedAt) throw InvalidGrant("refresh token was revoked");

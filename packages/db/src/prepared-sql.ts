@@ -77,11 +77,24 @@ export function postgresTransaction(pool: pg.Pool): Transaction {
   };
 }
 
+/**
+ * A failed statement's error without the values bound to it: PGlite's carries them (`params`),
+ * and an error may be logged, while a bound value may be a secret or a customer's identifier.
+ */
+function withoutValues(err: unknown): never {
+  if (err && typeof err === "object") for (const key of ["params", "queryOptions"]) delete (err as Record<string, unknown>)[key];
+  throw err;
+}
+
+/** Statements on the embedded database, or on one of its transactions. */
+function onPglite(db: Pick<PGlite, "query">): Sql {
+  return async <Row>(statement: Statement, values: readonly SqlValue[]) => (await db.query<Row>(statement.text, values.map(param), { parsers }).catch(withoutValues)).rows;
+}
+
 export function pgliteSql(pglite: PGlite): Sql {
-  return async <Row>(statement: Statement, values: readonly SqlValue[]) => (await pglite.query<Row>(statement.text, values.map(param), { parsers })).rows;
+  return onPglite(pglite);
 }
 
 export function pgliteTransaction(pglite: PGlite): Transaction {
-  return (fn) =>
-    pglite.transaction((tx) => fn(async <Row>(statement: Statement, values: readonly SqlValue[]) => (await tx.query<Row>(statement.text, values.map(param), { parsers })).rows));
+  return (fn) => pglite.transaction((tx) => fn(onPglite(tx)));
 }

@@ -88,6 +88,14 @@ describe(`Db.sql on ${onPostgres ? "Postgres" : "PGlite"}`, () => {
       expect((await db.sql<{ n: number }>(count, ["rb-%"]))[0]?.n).toBe(0);
     });
 
+    it("fails without the values bound to the statement on the error: errors get logged, and a value may be a secret", async () => {
+      const failed = await db.transaction((tx) => tx(insert, ["tx-1", "g1", "bank", null, NOW, NOW])).catch((e: unknown) => e);
+      expect(failed).toBeInstanceOf(Error);
+      expect(Object.keys(failed as object)).not.toContain("params");
+      const alone = await db.sql(insert, ["tx-1", "g1", "bank", null, NOW, NOW]).catch((e: unknown) => e);
+      expect(Object.keys(alone as object)).not.toContain("params");
+    });
+
     it.skipIf(!onPostgres)("hands its connection back after a rollback: a pool of one still serves the next transaction", async () => {
       const one: Db = await createDb({ url: db.url, poolSize: 1 });
       try {

@@ -4,7 +4,6 @@ import { statusAfter } from "./consent-state.ts";
 import { entryHash, GENESIS_HASH } from "./hash-chain.ts";
 import type { ScopePurpose } from "./policy.ts";
 
-
 /** pg_advisory_xact_lock key that serializes appends to the one chain ("ledger" in ASCII). */
 export const CHAIN_LOCK_KEY = 0x6c6564676572n;
 /** NOTIFY channel carrying `{ consentId, keys }` for each committed append. */

@@ -40,15 +40,11 @@ const types = { getTypeParser: (oid: number, format?: "text" | "binary") => (oid
 const parsers = { [TIMESTAMP]: utc };
 
 /** Statements on `client`: the pool, or one connection taken from it for a transaction. */
-function onPostgres(client: pg.Pool | pg.PoolClient): Sql {
+export function postgresSql(client: pg.Pool | pg.PoolClient): Sql {
   return async <Row>(statement: Statement, values: readonly SqlValue[]) => {
     const result = await client.query({ name: statement.name, text: statement.text, values: values.map(param), types });
     return result.rows as Row[];
   };
-}
-
-export function postgresSql(pool: pg.Pool): Sql {
-  return onPostgres(pool);
 }
 
 export function postgresTransaction(pool: pg.Pool): Transaction {
@@ -63,7 +59,7 @@ export function postgresTransaction(pool: pg.Pool): Transaction {
     client.on("error", onError);
     try {
       await client.query("BEGIN");
-      const result = await fn(onPostgres(client));
+      const result = await fn(postgresSql(client));
       await client.query("COMMIT");
       return result;
     } catch (err) {
@@ -87,14 +83,10 @@ function withoutValues(err: unknown): never {
 }
 
 /** Statements on the embedded database, or on one of its transactions. */
-function onPglite(db: Pick<PGlite, "query">): Sql {
+export function pgliteSql(db: Pick<PGlite, "query">): Sql {
   return async <Row>(statement: Statement, values: readonly SqlValue[]) => (await db.query<Row>(statement.text, values.map(param), { parsers }).catch(withoutValues)).rows;
 }
 
-export function pgliteSql(pglite: PGlite): Sql {
-  return onPglite(pglite);
-}
-
 export function pgliteTransaction(pglite: PGlite): Transaction {
-  return (fn) => pglite.transaction((tx) => fn(onPglite(tx)));
+  return (fn) => pglite.transaction((tx) => fn(pgliteSql(tx)));
 }

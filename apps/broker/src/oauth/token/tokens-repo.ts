@@ -82,14 +82,13 @@ const grantOf = (row: GrantColumns): GrantRow | null =>
 type ConsentColumns = { c_status: string | null; c_expiresAt: Date | null };
 const consentOf = (row: ConsentColumns): ConsentRow | null => (row.c_status === null || row.c_expiresAt === null ? null : { status: row.c_status, expiresAt: row.c_expiresAt });
 
-const FIND_REFRESH: Statement = {
-  name: "lb_find_refresh",
-  text: `SELECT r."tokenHash", r."grantId", r."clientId", r."dpopJkt", r."expiresAt", r."rotatedAt", r."revokedAt", r."createdAt",
+// A refresh token (its hash the parameter `hash` names), its grant and that grant's consent.
+const refreshWithGrantBy = (hash: string) => `SELECT r."tokenHash", r."grantId", r."clientId", r."dpopJkt", r."expiresAt", r."rotatedAt", r."revokedAt", r."createdAt",
       ${GRANT_COLUMNS},
       c."status" AS "c_status", c."expiresAt" AS "c_expiresAt"
     FROM refresh_token r LEFT JOIN "grant" g ON g."id" = r."grantId" LEFT JOIN consent c ON c."id" = g."consentId"
-    WHERE r."tokenHash" = $1`,
-};
+    WHERE r."tokenHash" = ${hash}`;
+const FIND_REFRESH: Statement = { name: "lb_find_refresh", text: refreshWithGrantBy("$1") };
 
 type RefreshColumns = RefreshRow & GrantColumns & ConsentColumns;
 export interface RefreshWithGrant {
@@ -168,7 +167,7 @@ const ROTATE_REFRESH: Statement = {
 const ROTATE_FIRST_USE: Statement = {
   name: "lb_rotate_first_use",
   text: `WITH r AS (
-      ${FIND_REFRESH.text.replace("$1", "$2")}
+      ${refreshWithGrantBy("$2")}
     ), live AS (
       SELECT "grantId", CASE WHEN "g_consentId" IS NULL THEN "expiresAt" ELSE "c_expiresAt" END AS "until" FROM r
       WHERE "clientId" = $3 AND "revokedAt" IS NULL AND "rotatedAt" IS NULL AND "dpopJkt" IS NULL AND "g_id" IS NOT NULL AND "g_revokedAt" IS NULL

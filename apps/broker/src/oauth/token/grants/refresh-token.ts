@@ -4,7 +4,7 @@ import { InvalidDpopProof, InvalidGrant, InvalidRequest, UnauthorizedClient } fr
 import { checkNarrowedScope } from "../../checks/check-scope.ts";
 import { ACCESS_TOKEN_TTL } from "../../scopes.ts";
 import { tokenResponse, type GrantContext, type TokenResponse, type TokenServiceDeps } from "../token-service.ts";
-import type { GrantRow, RefreshWithGrant } from "../tokens-repo.ts";
+import type { ConsentRow, GrantRow, RefreshWithGrant } from "../tokens-repo.ts";
 
 /**
  * refresh_token (RFC 6749 §6). DPoP-bound refresh tokens are sender-constrained and not rotated
@@ -21,7 +21,7 @@ export function refreshTokenGrant(deps: TokenServiceDeps) {
    * (a bearer grant may start using DPoP here, as below). The statement judged the consent by the
    * ledger's rule; the rule itself has the last word.
    */
-  async function issueRotated({ client, jkt }: GrantContext, { grant, consent }: RefreshWithGrant & { grant: GrantRow }, id: { jti: string; iat: number }, next: string): Promise<TokenResponse> {
+  async function issueRotated({ client, jkt }: GrantContext, grant: GrantRow, consent: ConsentRow | null, id: { jti: string; iat: number }, next: string): Promise<TokenResponse> {
     if (grant.consentId && !consentUntil(consent)) {
       await repo.revokeGrant(grant.id, "consent_inactive", clock.now());
       throw InvalidGrant("consent is no longer active");
@@ -43,7 +43,7 @@ export function refreshTokenGrant(deps: TokenServiceDeps) {
       const iat = Math.floor(now.getTime() / 1000);
       const next = randomToken();
       const first = await repo.rotateFirstUse(tokenHash, now, client.id, { jti, expiresAt: new Date((iat + ACCESS_TOKEN_TTL) * 1000) }, hashToken(next));
-      if (first?.rotated && first.grant) return issueRotated(context, { ...first, grant: first.grant }, { jti, iat }, next);
+      if (first?.rotated && first.grant) return issueRotated(context, first.grant, first.consent, { jti, iat }, next);
       found = first; // not rotated: the checks below say why (or rotate it, if it changed meanwhile)
     }
     if (found === undefined) found = await repo.findRefreshWithGrant(tokenHash);

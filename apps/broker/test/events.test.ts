@@ -2,7 +2,7 @@
 // ledger, pushed over real HTTP to a bank endpoint on loopback, and polled.
 import type { ConsentLedger } from "@link-broker/consent-ledger";
 import { createLocalJWKSet, decodeJwt, jwtVerify, type JWK } from "jose";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createAddressPolicy } from "../src/net/address-policy.ts";
 import { validateMetadata } from "../src/oauth/clients/validate-metadata.ts";
 import { startTestBroker, TEST_REGISTRATION_TOKEN, type TestBroker } from "./support/app.ts";
@@ -151,6 +151,24 @@ describe("push (RFC 8935)", () => {
     const res = await poll(pushBank, { returnImmediately: true });
     expect(Object.keys(res.json().sets)).toContain(refused.jti);
     await poll(pushBank, { ack: Object.keys(res.json().sets), returnImmediately: true, maxEvents: 0 });
+  });
+
+  it("a collection that fails is tried again on its own: the event arrives with no further append and no scheduled run", async () => {
+    // Test brokers run no periodic tasks, so only the collector's own retry can make this event.
+    let failing = true;
+    const read = ledger.entriesAfter.bind(ledger);
+    const spy = vi.spyOn(ledger, "entriesAfter").mockImplementation((...args) => (failing ? Promise.reject(new Error("database unavailable")) : read(...args)));
+    try {
+      const g = await grant(pushBank.client_id);
+      await until(async () => spy.mock.calls.length >= 1); // the wake-up at commit, failed
+      await new Promise((r) => setTimeout(r, 300));
+      expect(eventsOf(g.consentId)).toHaveLength(0);
+      failing = false;
+      await receiver.until(() => eventsOf(g.consentId).length === 1);
+      expect(eventsOf(g.consentId)[0]!.type).toBe("consent.granted");
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
 

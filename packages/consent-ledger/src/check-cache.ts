@@ -57,7 +57,10 @@ export interface CheckCacheOptions {
   /** The invalidation source; default Postgres LISTEN, or PGlite listen. */
   source?: InvalidationSource;
   now?: () => number;
-  /** Called for every append this process hears of (its own and other processes'), after commit. */
+  /**
+   * Called for every append this process hears of (its own and other processes'), after commit,
+   * and once when the LISTEN connection is back after a loss (appends in the gap went unheard).
+   */
   onAppend?: () => void;
 }
 
@@ -158,9 +161,13 @@ export function createCheckCache(db: Db, options: CheckCacheOptions = {}): Check
         listening = false;
         clear();
       });
+      let connectedBefore = false;
       sub.events.on("connected", () => {
         clear();
         listening = true;
+        // Appends made while the connection was down were not heard: listeners catch up now.
+        if (connectedBefore) options.onAppend?.();
+        connectedBefore = true;
       });
       sub.events.on("error", () => {
         listening = false;

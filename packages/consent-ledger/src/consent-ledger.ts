@@ -170,9 +170,13 @@ export function createConsentLedger(options: ConsentLedgerOptions) {
     return c;
   }
 
-  /** Own transactions invalidate this process's cache at once; other processes hear the NOTIFY. */
+  /**
+   * Own transactions invalidate this process's cache and wake its listeners at once; other
+   * processes hear the NOTIFY (so a wake-up never hangs on the LISTEN connection alone).
+   */
   function committed(c: Pick<Consent, "clientId" | "subject" | "linkId" | "psid">) {
     cache.invalidate(keysOf(c));
+    for (const listener of appendListeners) listener();
   }
 
   async function lookup(key: LookupKey): Promise<Consent[]> {
@@ -503,8 +507,11 @@ export function createConsentLedger(options: ConsentLedgerOptions) {
     },
 
     /**
-     * Calls `listener` after every committed append this process hears of (its own and, through
-     * Postgres NOTIFY, other processes'); only while the check cache listens. Returns the unsubscribe.
+     * Calls `listener` after every committed append this process hears of: its own at commit
+     * (those in a caller's transaction through the NOTIFY), other processes' through Postgres
+     * NOTIFY while the check cache listens, and once after the LISTEN connection comes back (it
+     * may have missed some). A listener may be called more than once for one append. Returns the
+     * unsubscribe.
      */
     onAppend(listener: () => void): () => void {
       appendListeners.add(listener);

@@ -238,4 +238,21 @@ describe("this process's own changes, before the database's notification arrives
     await own.withdraw({ consentId: again.consentId, actor: "customer" }, { clientId: "bank-a" });
     for (const who of [relink, newPsid]) expect(await check(who)).toMatchObject({ allowed: false, reason: "withdrawn" });
   });
+
+  it("wakes this process's append listeners at commit, without the notification (consent events rely on it)", async () => {
+    let heard = 0;
+    const stop = own.onAppend(() => heard++);
+    try {
+      const g = await own.grant({ clientId: "bank-a", subject: uniq("cust"), scopes: ["balance:read"], actor: "customer" });
+      expect(heard).toBe(1);
+      await own.renew({ consentId: g.consentId, actor: "bank", expiresAt: new Date(g.expiresAt.getTime() + DAY) });
+      await own.withdraw({ consentId: g.consentId, actor: "customer" });
+      expect(heard).toBe(3);
+      // A withdrawal that appends nothing wakes no one.
+      await own.withdraw({ consentId: g.consentId, actor: "customer" });
+      expect(heard).toBe(3);
+    } finally {
+      stop();
+    }
+  });
 });

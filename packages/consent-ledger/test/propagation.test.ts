@@ -131,4 +131,17 @@ describe("listener connection loss", () => {
     for (let i = 0; i < 20; i++) expect((await other.check(who, { scope: "balance:read" })).reason).toBe("withdrawn");
     await other.close();
   });
+
+  it.runIf(process.env.DATABASE_URL)("wakes append listeners once the LISTEN connection is back: appends made in the gap were not heard", async () => {
+    const other = createConsentLedger({ db, keys: createEphemeralLedgerKeys() });
+    await other.ready();
+    let heard = 0;
+    other.onAppend(() => heard++);
+    try {
+      await db.adminQuery(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'link-broker-ledger-listener'`);
+      await vi.waitFor(() => expect(heard).toBeGreaterThan(0), { timeout: 5_000, interval: 10 });
+    } finally {
+      await other.close();
+    }
+  });
 });

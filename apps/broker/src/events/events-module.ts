@@ -27,6 +27,9 @@ export const COLLECT_INTERVAL_MS = 1_000;
 export const PUSH_INTERVAL_MS = 2_000;
 /** The consent.expiring scan, and the purge of old events. */
 export const EXPIRING_INTERVAL_MS = 60_000;
+/** First and longest pause before collecting again after a failed collection. */
+const COLLECT_RETRY_MS = 100;
+const COLLECT_RETRY_MAX_MS = 5_000;
 const MAX_ATTEMPTS = 12;
 const KICK_TRIES = 40;
 const PUSH_CONCURRENCY = 16;
@@ -129,7 +132,25 @@ export function createEventsModule(deps: EventsModuleDeps) {
     })();
     return collecting;
   }
-  const wake = () => void collectNow().catch((err) => log.warn({ err }, "collecting consent events failed; the next run retries"));
+  // A failed collection is tried again on its own, with backoff, so an event never waits for the
+  // next append or the catch-up run; one warning per run of failures.
+  let retryMs = 0;
+  let retry: NodeJS.Timeout | undefined;
+  const wake = () =>
+    void collectNow().then(
+      () => (retryMs = 0),
+      (err) => {
+        if (closed) return;
+        if (retryMs === 0) log.warn({ err }, "collecting consent events failed; retrying");
+        retryMs = Math.min(retryMs * 2 || COLLECT_RETRY_MS, COLLECT_RETRY_MAX_MS);
+        if (retry) return;
+        retry = setTimeout(() => {
+          retry = undefined;
+          wake();
+        }, retryMs);
+        retry.unref();
+      },
+    );
   const unsubscribe = ledger.onAppend(wake);
 
   const retentionMs = Math.max(30, config.eventsExpiringDays + 7) * DAY_MS;
@@ -155,6 +176,7 @@ export function createEventsModule(deps: EventsModuleDeps) {
     close: async () => {
       closed = true;
       unsubscribe();
+      clearTimeout(retry);
       await collecting?.catch(() => {});
       while (inFlight.size) await Promise.allSettled([...inFlight]);
       await ownFetch?.close();

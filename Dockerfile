@@ -30,8 +30,12 @@ RUN mkdir -p /app/.data && chown node:node /app/.data
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000
 # Memory (README "Running in production"): glibc gives each thread that allocates its own malloc
 # arena, which the thread pool (ES256 signing) and V8's compiler threads fill under load and keep;
-# two arenas measured about 40 MB less peak RSS.
-ENV MALLOC_ARENA_MAX=2
+# two arenas measured about 40 MB less peak RSS. MALLOC_MMAP_THRESHOLD_=32768: blocks of 32 KB and
+# more (V8's compiler zones, most of them at start-up) are mapped on their own and returned when
+# freed, instead of staying in the heap that glibc does not shrink; measured 100 against 107 MB
+# 3 s after ready and 117-120 against 122-133 MB at the peak of introspection load, with no
+# change in its throughput (README "Running in production").
+ENV MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=32768
 EXPOSE 3000
 USER node
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \

@@ -74,6 +74,9 @@ async function withPeakRss<T>(pid: number, run: () => Promise<T>): Promise<[T, n
   }
 }
 
+/** How long the kept broker is left idle before its settled RSS is read. */
+const IDLE_SETTLE_MS = 30_000;
+
 async function waitReady(url: string, child: ChildProcess, ms = 120_000): Promise<void> {
   const end = Date.now() + ms;
   for (;;) {
@@ -116,6 +119,8 @@ async function main() {
     MESSENGER_GRAPH_URL: graph.url,
     MESSENGER_REDIRECT_ALLOWLIST: messengerRedirect,
     BROKER_OUTBOUND_ALLOWLIST: "127.0.0.0/8,::1",
+    // Production's default (NODE_ENV=production turns /docs off; the bench cannot set it, see above).
+    BROKER_DOCS: "false",
     ...(JSON.parse(process.env.BENCH_BROKER_ENV ?? "{}") as Record<string, string>),
   };
   const only = process.env.BENCH_ONLY;
@@ -156,7 +161,12 @@ async function main() {
       if (i < 2) await stop(s.child);
     }
     const idleRss = median(idles);
-    process.stdout.write(`start to ready: first (migrating) ${first.ms.toFixed(0)} ms, then median ${median(starts).toFixed(0)} ms of ${starts.map((s) => s.toFixed(0)).join(", ")}; idle RSS median ${idleRss.toFixed(0)} MB of ${idles.map((m) => m.toFixed(0)).join(", ")}\n`);
+    // Settled: the last broker, left idle for IDLE_SETTLE_MS after it was ready. V8 gives back
+    // what start-up used only at its first collections after it (about 20 s in, at the idle
+    // broker's own allocation rate), so 3 s after ready still holds start-up's heap.
+    await new Promise((r) => setTimeout(r, IDLE_SETTLE_MS - 3000));
+    const settledRss = rssMb(broker.pid!);
+    process.stdout.write(`start to ready: first (migrating) ${first.ms.toFixed(0)} ms, then median ${median(starts).toFixed(0)} ms of ${starts.map((s) => s.toFixed(0)).join(", ")}; idle RSS 3 s after ready: median ${idleRss.toFixed(0)} MB of ${idles.map((m) => m.toFixed(0)).join(", ")}; settled (${IDLE_SETTLE_MS / 1000} s idle) ${settledRss.toFixed(0)} MB\n`);
 
     const peer = async (args: string[]) => {
       const p = await freePort();
@@ -332,7 +342,7 @@ end
       machine: { cores: availableParallelism(), loadAverageAtStart: startedLoad, loadAverageAtEnd: load() },
       method: { load: "wrk -t1", connections, seconds, rounds, warmupSeconds: warmup, warmupJourneys: flowWarmup, figure: "median of rounds", logLevel: "default (info), to a file", rateLimits: "raised through BROKER_RATE_LIMITS" },
       startToReadyMs: { firstStartMigrating: Math.round(first.ms), median: Math.round(median(starts)), starts: starts.map(Math.round) },
-      rssMb: { idle: Math.round(idleRss), idleStarts: idles.map(Math.round), peakUnderLoad: Math.round(Math.max(flowPeak, ...Object.values(summary).map((s) => s.peakRssMb))) },
+      rssMb: { idle: Math.round(idleRss), idleStarts: idles.map(Math.round), idleSettled: Math.round(settledRss), idleSettledAfterMs: IDLE_SETTLE_MS, peakUnderLoad: Math.round(Math.max(flowPeak, ...Object.values(summary).map((s) => s.peakRssMb))) },
       linkingFlow: {
         totalMsPerFlowMedian: Number(flowTotal.toFixed(1)),
         upstreamMsPerFlowMedian: Number(flowUpstream.toFixed(1)),

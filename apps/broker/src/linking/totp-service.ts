@@ -1,6 +1,5 @@
 import { randomInt, randomUUID } from "node:crypto";
 import { generateSecret, generateURI, verify } from "otplib";
-import QRCode from "qrcode";
 import type { Clock } from "../clock.ts";
 import { hashToken } from "../crypto/hash.ts";
 import type { Sealer } from "../crypto/seal.ts";
@@ -92,6 +91,8 @@ export function createTotpService({ repo, sealer, clock }: TotpServiceDeps) {
         const otpauthUri = generateURI({ issuer: labels.issuer, label: labels.account, secret, algorithm: "sha1", digits: 6, period: TOTP_PERIOD });
         // SVG, not PNG: the same code drawn without PNG filtering and deflate, 6-10x less CPU per
         // page view (the costliest step of the linking journey in a --cpu-prof profile).
+        // Loaded here, at enrollment only: its code is not kept in memory for the broker's life.
+        const { default: QRCode } = await import("qrcode");
         const svg = await QRCode.toString(otpauthUri, { type: "svg", errorCorrectionLevel: "M", margin: 2, width: 240 });
         const qrDataUrl = `data:image/svg+xml;base64,${Buffer.from(svg).toString("base64")}`;
         return { factorId, otpauthUri, qrDataUrl, recoveryCodes };

@@ -1,5 +1,5 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from "node:dns";
-import { Agent, buildConnector, fetch as undiciFetch } from "undici";
+import type { Agent, buildConnector } from "undici";
 import { type AddressPolicy, type Cidr, createAddressPolicy, ipLiteralOf } from "./address-policy.ts";
 
 /** The most the broker reads of any response from outside (a JWKS, a discovery document, a token response). */
@@ -44,8 +44,15 @@ function checkedLookup(policy: AddressPolicy) {
   };
 }
 
+/**
+ * undici, loaded on the first request from outside: a broker that never fetches (most of its
+ * time) does not keep its code and its HTTP parser in memory.
+ */
+const loadUndici = () => import("undici");
+
 /** An undici dispatcher that refuses, at connect time, every address the policy does not allow. */
-export function guardedAgent(policy: AddressPolicy, connectTimeoutMs: number): Agent {
+async function guardedAgent(policy: AddressPolicy, connectTimeoutMs: number): Promise<Agent> {
+  const { Agent, buildConnector } = await loadUndici();
   const connector = buildConnector({ lookup: checkedLookup(policy), timeout: connectTimeoutMs } as buildConnector.BuildOptions);
   return new Agent({
     connect(options, callback) {
@@ -94,7 +101,8 @@ const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
  */
 export function createOutboundFetch(options: OutboundFetchOptions = {}): OutboundFetch & { close(): Promise<void> } {
   const { policy, maxBytes = MAX_RESPONSE_BYTES, timeoutMs = 5_000, failureTtlMs = 30_000, now = Date.now } = options;
-  const dispatcher = policy ? guardedAgent(policy, timeoutMs) : new Agent({ connect: { timeout: timeoutMs } });
+  let dispatcher: Promise<Agent> | undefined;
+  const dispatcherOf = () => (dispatcher ??= policy ? guardedAgent(policy, timeoutMs) : loadUndici().then(({ Agent }) => new Agent({ connect: { timeout: timeoutMs } })));
   const failures = new Map<string, { error: Error; until: number }>();
 
   function remember(key: string, error: Error) {
@@ -113,13 +121,14 @@ export function createOutboundFetch(options: OutboundFetchOptions = {}): Outboun
     const controller = new AbortController();
     const signal = AbortSignal.any([controller.signal, AbortSignal.timeout(timeoutMs), ...(init.signal ? [init.signal] : [])]);
     try {
+      const [{ fetch: undiciFetch }, agent] = await Promise.all([loadUndici(), dispatcherOf()]);
       const response = await undiciFetch(url, {
         method,
         headers: init.headers as never,
         body: init.body as never,
         redirect: init.redirect === "follow" || init.redirect === undefined ? "manual" : init.redirect,
         signal,
-        dispatcher,
+        dispatcher: agent,
       });
       const body = await readCapped(response.body as ReadableStream<Uint8Array> | null, response.headers.get("content-length"), maxBytes, () => controller.abort());
       const copy = new Response(NULL_BODY_STATUS.has(response.status) ? null : body, {
@@ -138,7 +147,7 @@ export function createOutboundFetch(options: OutboundFetchOptions = {}): Outboun
     }
   }
 
-  return Object.assign(outboundFetch, { close: () => dispatcher.close() });
+  return Object.assign(outboundFetch, { close: async () => (await dispatcher)?.close() });
 }
 
 /** The fetch for URLs a registrant controls (jwks_uri, a bank's issuer and its endpoints). */

@@ -3,7 +3,6 @@
 // responses of each error format, so a new route is documented correctly by declaring its
 // schemas and its `errorFormat` alone.
 import swagger from "@fastify/swagger";
-import swaggerUi from "@fastify/swagger-ui";
 import { docsCsp } from "../plugins/frame-protection.ts";
 import type { FastifyInstance, RouteOptions } from "fastify";
 import { Type } from "typebox";
@@ -269,5 +268,6 @@ export async function registerOpenApi(app: FastifyInstance, options: { publicUrl
     transformObject: finishDocument as never,
   });
   // The document is always built (app.swagger(), the client's generated types); /docs only when enabled.
-  if (options.ui !== false) await app.register(swaggerUi, { routePrefix: "/docs", staticCSP: true, transformStaticCSP: docsCsp });
+  // Imported only when served: the UI's static files plugin stays out of memory otherwise.
+  if (options.ui !== false) await app.register((await import("@fastify/swagger-ui")).default, { routePrefix: "/docs", staticCSP: true, transformStaticCSP: docsCsp });
 }

@@ -119,7 +119,7 @@ async function main() {
     MESSENGER_GRAPH_URL: graph.url,
     MESSENGER_REDIRECT_ALLOWLIST: messengerRedirect,
     BROKER_OUTBOUND_ALLOWLIST: "127.0.0.0/8,::1",
-    // Production's default (NODE_ENV=production turns /docs off; the bench cannot set it, see above).
+    // Production's default: NODE_ENV=production turns /docs off, but it also refuses these http:// URLs.
     BROKER_DOCS: "false",
     ...(JSON.parse(process.env.BENCH_BROKER_ENV ?? "{}") as Record<string, string>),
   };

@@ -45,10 +45,11 @@ function checkedLookup(policy: AddressPolicy) {
 }
 
 /**
- * undici, loaded on the first request from outside: a broker that never fetches (most of its
- * time) does not keep its code and its HTTP parser in memory.
+ * undici, loaded on the first request from outside (then kept): a broker that never fetches
+ * (most of its time) does not keep its code and its HTTP parser in memory.
  */
-const loadUndici = () => import("undici");
+let undici: Promise<typeof import("undici")> | undefined;
+const loadUndici = () => (undici ??= import("undici"));
 
 /** An undici dispatcher that refuses, at connect time, every address the policy does not allow. */
 async function guardedAgent(policy: AddressPolicy, connectTimeoutMs: number): Promise<Agent> {

@@ -48,9 +48,16 @@ export function createRateLimiter(deps: { repo: RateLimitRepo; now?: () => numbe
     setTimeout(async () => {
       const add = c.pending;
       c.pending = 0;
+      const t = now();
+      // The window these hits were counted in has ended: writing them now would open the next
+      // window with them (the database starts one at the first write after the end).
+      if (c.resetAt <= t) {
+        c.flushing = false;
+        return;
+      }
       c.writing = add;
       try {
-        if (add > 0) c.shared = (await repo.add(key, add, new Date(now()), windowMs)).count;
+        if (add > 0) c.shared = (await repo.add(key, add, new Date(t), windowMs)).count;
       } catch {
         c.pending += add;
       }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The production build (the Dockerfile runs it; test/build.test.ts in apps/broker too):
 //   1. bundles the broker and its CLI with the workspace packages into apps/broker/dist/ (esbuild;
-//      npm dependencies stay external), so plain `node` runs them: no tsx, no TypeScript;
+//      npm dependencies stay external, but for TypeBox), so plain `node` runs them: no tsx, no TypeScript;
 //   2. copies prisma/ (schema and migrations) beside the bundles, where the migrator looks first,
 //      and the files the code reads beside itself at run time (the console's stylesheet, Prisma's
 //      query compiler as a .wasm file);
@@ -19,11 +19,22 @@ const broker = join(root, "apps", "broker");
 const dist = join(broker, "dist");
 const out = process.argv[2] ? resolve(process.argv[2]) : undefined;
 
-/** npm packages stay external (installed by `pnpm deploy --prod`); workspace sources are bundled. */
+/**
+ * Bundled although they come from npm: TypeBox, whose schema builders the routes and the
+ * configuration call at start. Loaded from node_modules it reads about 700 module files, and
+ * the broker keeps their source and module records for as long as it runs; bundled, only what
+ * is used comes along (measured: 94 against 100 MB of RSS 3 s after ready, 85 against 90 MB
+ * settled, start to ready about 0.2 s sooner). No external package imports it at run time.
+ */
+const BUNDLED_NPM = /^typebox(\/|$)/;
+
+/** npm packages stay external (installed by `pnpm deploy --prod`), but for BUNDLED_NPM; workspace sources are bundled. */
 const externalNpm = {
   name: "external-npm",
   setup(b) {
-    b.onResolve({ filter: /^[^./]/ }, (args) => (args.path.startsWith("@link-broker/") || args.path.startsWith("node:") ? undefined : { path: args.path, external: true }));
+    b.onResolve({ filter: /^[^./]/ }, (args) =>
+      args.path.startsWith("@link-broker/") || args.path.startsWith("node:") || BUNDLED_NPM.test(args.path) ? undefined : { path: args.path, external: true },
+    );
   },
 };
 

@@ -46,15 +46,11 @@ export function createRateLimiter(deps: { repo: RateLimitRepo; now?: () => numbe
     if (c.flushing) return;
     c.flushing = true;
     setTimeout(async () => {
-      const add = c.pending;
-      c.pending = 0;
       const t = now();
-      // The window these hits were counted in has ended: writing them now would open the next
-      // window with them (the database starts one at the first write after the end).
-      if (c.resetAt <= t) {
-        c.flushing = false;
-        return;
-      }
+      // Hits of a window that has ended are dropped: writing them now would open the next window
+      // with them (the database starts one at the first write after the end).
+      const add = c.resetAt > t ? c.pending : 0;
+      c.pending = 0;
       c.writing = add;
       try {
         if (add > 0) c.shared = (await repo.add(key, add, new Date(t), windowMs)).count;

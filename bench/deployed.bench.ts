@@ -11,6 +11,10 @@
 //   refresh_token grant on Postgres         (each request uses the refresh token the last answer gave)
 //   the linking flow over HTTP              /link → test IdP sign-in → callback → 2fa → consent → token
 //   start to ready                          spawn to /readyz 200, nothing to migrate (and the first start, migrating)
+//   one process per core, "(xN)"            client_credentials, introspection and /ledger/check again, the
+//                                           broker with BROKER_WORKERS=auto against oidc-provider per core (its
+//                                           store in Redis, REDIS_URL) and the bare route per core; on one core,
+//                                           or with BENCH_PER_CORE=0, left out
 // Each HTTP figure is the median of BENCH_ROUNDS (default 3) runs of BENCH_SECONDS (default 8) with
 // wrk at 50 connections, with p50/p99 latency and the broker's peak RSS. Writes
 // bench/results/deployed.json and bench/results/deployed.svg (README shows the chart).
@@ -35,7 +39,7 @@ import { startFakeGraph } from "../apps/broker/test/support/fake-graph.ts";
 import { driveLinkFlow, PLAIN_VERIFIER } from "../apps/broker/test/support/link-flow.ts";
 import type { LinkingEnv } from "../apps/broker/test/support/linking-env.ts";
 import { freePort } from "../apps/broker/test/support/ports.ts";
-import { cpuMs, postLoad, wrkScripted, type LoadResult } from "./support/load.ts";
+import { cpuMs, postLoad, processGroupPids, rssMb, wrkScripted, type LoadResult } from "./support/load.ts";
 import { dockerfileRuntime } from "./support/dockerfile-runtime.ts";
 import { createScratchDatabase } from "./support/scratch-db.ts";
 import { reportNodeArgs, stallWatch } from "./support/stall-watch.ts";
@@ -55,20 +59,13 @@ const median = (xs: number[]) => {
 };
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString("base64")}`;
 const form = { "content-type": "application/x-www-form-urlencoded" };
-const rssMb = (pid: number) => {
-  try {
-    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
-  } catch {
-    return 0;
-  }
-};
-
-/** The peak RSS of `pid` while `run` runs, sampled every 100 ms. */
+/** The peak RSS of `pid` and its workers together while `run` runs, sampled every 100 ms (0: none). */
 async function withPeakRss<T>(pid: number, run: () => Promise<T>): Promise<[T, number]> {
-  let peak = rssMb(pid);
-  const timer = setInterval(() => (peak = Math.max(peak, rssMb(pid))), 100);
+  const pids = pid ? processGroupPids(pid) : [];
+  let peak = rssMb(pids);
+  const timer = setInterval(() => (peak = Math.max(peak, rssMb(pids))), 100);
   try {
-    return [await run(), Math.max(peak, rssMb(pid))];
+    return [await run(), Math.max(peak, rssMb(pids))];
   } finally {
     clearInterval(timer);
   }
@@ -126,14 +123,15 @@ async function main() {
   const only = process.env.BENCH_ONLY;
   const logDir = mkdtempSync(join(tmpdir(), "lb-deployed-log-"));
   const logFile = join(logDir, "broker.log");
-  const startBroker = async (): Promise<{ child: ChildProcess; ms: number }> => {
-    const fd = openSync(logFile, "a");
+  /** Starts the deployment with `env` and `extra` over it (another port, say), logging to `log`. */
+  const startBroker = async (url = brokerUrl, extra: Record<string, string> = {}, log = logFile): Promise<{ child: ChildProcess; ms: number }> => {
+    const fd = openSync(log, "a");
     const t0 = performance.now();
     const nodeArgs = [...runtime.nodeArgs, ...reportNodeArgs(logDir), ...(process.env.BENCH_BROKER_NODE_ARGS ?? "").split(" ").filter(Boolean)];
-    const child = spawn(process.execPath, [...nodeArgs, "dist/main.js"], { cwd: deployDir, env, stdio: ["ignore", fd, fd] });
+    const child = spawn(process.execPath, [...nodeArgs, "dist/main.js"], { cwd: deployDir, env: { ...env, ...extra }, stdio: ["ignore", fd, fd] });
     closeSync(fd);
     children.push(child);
-    await waitReady(brokerUrl, child);
+    await waitReady(url, child);
     return { child, ms: performance.now() - t0 };
   };
   const stop = (child: ChildProcess) =>
@@ -157,7 +155,7 @@ async function main() {
       starts.push(s.ms);
       broker = s.child;
       await new Promise((r) => setTimeout(r, 3000));
-      idles.push(rssMb(broker.pid!));
+      idles.push(rssMb(processGroupPids(broker.pid!)));
       if (i < 2) await stop(s.child);
     }
     const idleRss = median(idles);
@@ -165,7 +163,7 @@ async function main() {
     // what start-up used only at its first collections after it (about 20 s in, at the idle
     // broker's own allocation rate), so 3 s after ready still holds start-up's heap.
     await new Promise((r) => setTimeout(r, IDLE_SETTLE_MS - 3000));
-    const settledRss = rssMb(broker.pid!);
+    const settledRss = rssMb(processGroupPids(broker.pid!));
     process.stdout.write(`start to ready: first (migrating) ${first.ms.toFixed(0)} ms, then median ${median(starts).toFixed(0)} ms of ${starts.map((s) => s.toFixed(0)).join(", ")}; idle RSS 3 s after ready: median ${idleRss.toFixed(0)} MB of ${idles.map((m) => m.toFixed(0)).join(", ")}; settled (${IDLE_SETTLE_MS / 1000} s idle) ${settledRss.toFixed(0)} MB\n`);
 
     const peer = async (args: string[]) => {
@@ -203,6 +201,24 @@ async function main() {
     const jwtAuth = { ...form, authorization: basic("bench-jwt", "bench-secret-bench-secret-bench-secret-1") };
     const opaqueAuth = { ...form, authorization: basic("bench-opaque", "bench-secret-bench-secret-bench-secret-2") };
     const opToken = ((await (await fetch(`${op}/token`, { method: "POST", headers: opaqueAuth, body: ccBody })).json()) as { access_token: string }).access_token;
+    // One process per core, as the production section of README runs the broker on a host
+    // (BROKER_WORKERS=auto), beside peers run alike: oidc-provider per core, its store in Redis for
+    // introspection (its processes must share the opaque tokens), and the bare route per core. The
+    // same database and client; its own token, as each broker's address is its issuer here.
+    // BENCH_PER_CORE=0 leaves it out; on one core there is nothing to add.
+    const cores = availableParallelism();
+    const perCoreTag = `(x${cores})`;
+    const perCoreNames = ["broker client_credentials", "oidc-provider client_credentials", "broker introspection", "oidc-provider introspection", "broker /ledger/check", "bare Fastify route"].map((n) => `${n} ${perCoreTag}`);
+    const startPerCore = async () => {
+      if (cores < 2 || process.env.BENCH_PER_CORE === "0" || (only && !perCoreNames.some((n) => n.includes(only)))) return undefined;
+      const p = await freePort();
+      const url = `http://127.0.0.1:${p}`;
+      const { child } = await startBroker(url, { PORT: String(p), PUBLIC_URL: url, BROKER_WORKERS: "auto" }, join(logDir, "broker-per-core.log"));
+      const token = ((await (await fetch(`${url}/oauth/token`, { method: "POST", headers: auth, body: ccBody })).json()) as { access_token: string }).access_token;
+      const [op, opRedis, floor] = await Promise.all([peer(["oidc", String(cores)]), peer(["oidc-redis", String(cores)]), peer(["floor", String(cores)])]);
+      const opRedisToken = ((await (await fetch(`${opRedis}/token`, { method: "POST", headers: opaqueAuth, body: ccBody })).json()) as { access_token: string }).access_token;
+      return { tag: perCoreTag, pid: child.pid!, url, token, op, opRedis, floor, opRedisToken };
+    };
 
     // The linking flow: first one journey at a time (the broker's own time per journey, from its
     // access log), then several at once (journeys per second). Each journey is a new customer.
@@ -283,21 +299,23 @@ end
     };
 
     type Run = LoadResult & { peakRssMb: number; cpuUsPerRequest: number };
-    /** The broker's CPU time per request (main thread and thread pool) while `load` runs: the load on this shared machine moves it less than the throughput. */
-    const withCpu = async (load: () => Promise<LoadResult>): Promise<LoadResult & { cpuUsPerRequest: number }> => {
-      const before = cpuMs(broker.pid!);
+    /** The CPU time per request of broker `pid` (its threads and workers; 0: a peer, not read) while `load` runs: the load on this shared machine moves it less than the throughput. */
+    const withCpu = async (pid: number, load: () => Promise<LoadResult>): Promise<LoadResult & { cpuUsPerRequest: number }> => {
+      if (!pid) return { ...(await load()), cpuUsPerRequest: 0 };
+      const before = cpuMs(pid);
       const r = await load();
-      return { ...r, cpuUsPerRequest: ((cpuMs(broker.pid!) - before) * 1000) / Math.max(1, r.requests) };
+      return { ...r, cpuUsPerRequest: ((cpuMs(pid) - before) * 1000) / Math.max(1, r.requests) };
     };
     const runs: Record<string, Run[]> = {};
     const record = (name: string, run: Run) => {
       runs[name] = [...(runs[name] ?? []), run];
     };
     const post = (name: string, pid: number | undefined, url: string, headers: Record<string, string>, body: string) => async () => {
-      const [r, peak] = await withPeakRss(pid ?? 0, () => withCpu(() => postLoad({ url, headers, body, seconds, connections })));
-      record(name, { ...r, peakRssMb: pid ? peak : 0, cpuUsPerRequest: pid ? r.cpuUsPerRequest : 0 });
+      const [r, peak] = await withPeakRss(pid ?? 0, () => withCpu(pid ?? 0, () => postLoad({ url, headers, body, seconds, connections })));
+      record(name, { ...r, peakRssMb: pid ? peak : 0 });
     };
     const json = { "content-type": "application/json" };
+    const perCore = await startPerCore();
     const checkBody = JSON.stringify({ client_id: bank.client_id, subject: "sub-customer-1", scope: "balance:read" });
     type Scenario = [name: string, run: () => Promise<void>, warm?: () => Promise<unknown>];
     // Each fixed-body scenario first runs once for BENCH_WARMUP seconds, unrecorded: a process's
@@ -313,11 +331,21 @@ end
       ...(linkedAccess ? [fixed("broker introspection, customer token", broker.pid, `${brokerUrl}/oauth/introspect`, auth, `token=${linkedAccess}`)] : []),
       fixed("broker /ledger/check", broker.pid, `${brokerUrl}/ledger/check`, { ...json, authorization: `Bearer ${token}` }, checkBody),
       fixed("bare Fastify route", undefined, `${floor}/ledger/check`, json, checkBody),
+      ...(perCore
+        ? [
+            fixed(`broker client_credentials ${perCore.tag}`, perCore.pid, `${perCore.url}/oauth/token`, auth, ccBody),
+            fixed(`oidc-provider client_credentials ${perCore.tag}`, undefined, `${perCore.op}/token`, jwtAuth, ccBody),
+            fixed(`broker introspection ${perCore.tag}`, perCore.pid, `${perCore.url}/oauth/introspect`, auth, `token=${perCore.token}`),
+            fixed(`oidc-provider introspection ${perCore.tag}`, undefined, `${perCore.opRedis}/token/introspection`, opaqueAuth, `token=${perCore.opRedisToken}`),
+            fixed(`broker /ledger/check ${perCore.tag}`, perCore.pid, `${perCore.url}/ledger/check`, { ...json, authorization: `Bearer ${perCore.token}` }, checkBody),
+            fixed(`bare Fastify route ${perCore.tag}`, undefined, `${perCore.floor}/ledger/check`, json, checkBody),
+          ]
+        : []),
       [
         "broker refresh_token",
         async () => {
           const script = await refreshScript();
-          const [r, peak] = await withPeakRss(broker.pid!, () => withCpu(() => wrkScripted({ url: brokerUrl, script, seconds, connections })));
+          const [r, peak] = await withPeakRss(broker.pid!, () => withCpu(broker.pid!, () => wrkScripted({ url: brokerUrl, script, seconds, connections })));
           record("broker refresh_token", { ...r, peakRssMb: peak });
         },
       ],
@@ -333,6 +361,11 @@ end
       }
     }
     if (only) return;
+    // A run with other settings is not the deployment the committed results describe.
+    if (process.env.BENCH_BROKER_ENV) {
+      process.stdout.write("BENCH_BROKER_ENV is set: results printed, not written\n");
+      return;
+    }
     const summary = Object.fromEntries(
       Object.entries(runs).map(([name, rs]) => [name, { rps: Math.round(median(rs.map((r) => r.rps))), p50Ms: median(rs.map((r) => r.p50Ms)), p99Ms: median(rs.map((r) => r.p99Ms)), failures: rs.reduce((a, r) => a + r.failures, 0), peakRssMb: Math.round(Math.max(...rs.map((r) => r.peakRssMb))), cpuUsPerRequest: Math.round(median(rs.map((r) => r.cpuUsPerRequest))), runs: rs.map((r) => Math.round(r.rps)) }]),
     );
@@ -342,7 +375,7 @@ end
       machine: { cores: availableParallelism(), loadAverageAtStart: startedLoad, loadAverageAtEnd: load() },
       method: { load: "wrk -t1", connections, seconds, rounds, warmupSeconds: warmup, warmupJourneys: flowWarmup, figure: "median of rounds", logLevel: "default (info), to a file", rateLimits: "raised through BROKER_RATE_LIMITS" },
       startToReadyMs: { firstStartMigrating: Math.round(first.ms), median: Math.round(median(starts)), starts: starts.map(Math.round) },
-      rssMb: { idle: Math.round(idleRss), idleStarts: idles.map(Math.round), idleSettled: Math.round(settledRss), idleSettledAfterMs: IDLE_SETTLE_MS, peakUnderLoad: Math.round(Math.max(flowPeak, ...Object.values(summary).map((s) => s.peakRssMb))) },
+      rssMb: { idle: Math.round(idleRss), idleStarts: idles.map(Math.round), idleSettled: Math.round(settledRss), idleSettledAfterMs: IDLE_SETTLE_MS, peakUnderLoad: Math.round(Math.max(flowPeak, ...Object.entries(summary).filter(([name]) => !perCoreNames.includes(name)).map(([, s]) => s.peakRssMb))) },
       linkingFlow: {
         totalMsPerFlowMedian: Number(flowTotal.toFixed(1)),
         upstreamMsPerFlowMedian: Number(flowUpstream.toFixed(1)),
@@ -358,12 +391,26 @@ end
         introspectionVsOidcProvider: ratio("broker introspection", "oidc-provider introspection"),
         ledgerCheckVsBareFastify: ratio("broker /ledger/check", "bare Fastify route"),
       },
+      // Both sides one process per core; the peak RSS is the supervisor's and its workers' together.
+      ...(perCore
+        ? {
+            perCore: {
+              processes: cores,
+              peakRssMbUnderLoad: Math.max(...perCoreNames.filter((n) => n.startsWith("broker")).map((n) => summary[n]!.peakRssMb)),
+              ratios: {
+                clientCredentialsVsOidcProvider: ratio(perCoreNames[0]!, perCoreNames[1]!),
+                introspectionVsOidcProvider: ratio(perCoreNames[2]!, perCoreNames[3]!),
+                ledgerCheckVsBareFastify: ratio(perCoreNames[4]!, perCoreNames[5]!),
+              },
+            },
+          }
+        : {}),
     };
     const out = join(root, "bench/results");
     mkdirSync(out, { recursive: true });
     writeFileSync(join(out, "deployed.json"), `${JSON.stringify(results, null, 2)}\n`);
     writeFileSync(join(out, "deployed.svg"), chart(results.scenarios, results.machine.loadAverageAtStart, results.date));
-    process.stdout.write(`\n${JSON.stringify({ startToReadyMs: results.startToReadyMs, rssMb: results.rssMb, linkingFlow: results.linkingFlow, ratios: results.ratios })}\nwrote bench/results/deployed.json and deployed.svg\n`);
+    process.stdout.write(`\n${JSON.stringify({ startToReadyMs: results.startToReadyMs, rssMb: results.rssMb, linkingFlow: results.linkingFlow, ratios: results.ratios, perCore: results.perCore })}\nwrote bench/results/deployed.json and deployed.svg\n`);
   } catch (err) {
     failed = true;
     throw err;
@@ -389,12 +436,17 @@ function chart(s: Record<string, { rps: number }>, loadAverage: string, date: st
     ["/ledger/check", "broker /ledger/check", "bare Fastify route"],
     ["refresh_token", "broker refresh_token", undefined],
   ];
+  // The same, one process per core on both sides, when the run measured it.
+  const perCore = Object.keys(s).find((name) => name.startsWith("bare Fastify route ("))?.slice("bare Fastify route ".length);
+  if (perCore) {
+    for (const [label, ours, theirs] of groups.slice(0, 4).filter(([, , theirs]) => theirs)) groups.push([`${label} ${perCore}`, `${ours} ${perCore}`, `${theirs} ${perCore}`]);
+  }
   const max = Math.max(...Object.values(s).map((x) => x.rps));
   const width = 800;
   const left = 200;
   const barMax = width - left - 180;
-  let y = 40;
-  let body = "";
+  let y = perCore ? 58 : 40;
+  let body = perCore ? `<text x="10" y="40">${perCore}: one process per core on both sides (the broker with BROKER_WORKERS=auto; oidc-provider's store in Redis)</text>` : "";
   for (const [label, ours, theirs] of groups) {
     body += `<text x="10" y="${y + 14}" font-weight="bold">${label}</text>`;
     for (const [name, colour] of [[ours, "#2563eb"], [theirs, "#9ca3af"]] as const) {

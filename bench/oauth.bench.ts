@@ -150,9 +150,9 @@ async function main() {
     const line = (name: string, r: Pair, target: number) =>
       `${name.padEnd(20)}broker ${Math.round(sum(r.broker, "rps") / rounds)}/s, oidc-provider ${Math.round(sum(r.op, "rps") / rounds)}/s, ratio ${(sum(r.broker, "rps") / sum(r.op, "rps")).toFixed(2)}x (target ${target}x)` +
       `; CPU per request ${(sum(r.broker, "cpuUs") / rounds).toFixed(1)} vs ${(sum(r.op, "cpuUs") / rounds).toFixed(1)} µs, ${(sum(r.op, "cpuUs") / sum(r.broker, "cpuUs")).toFixed(2)}x less\n`;
-    process.stdout.write(`\none process each:\n${line("client_credentials:", cc, 2)}${line("introspection:", intro, 3)}`);
+    process.stdout.write(`\none process each:\n${line("client_credentials:", cc, 3)}${line("introspection:", intro, 3)}`);
     process.stdout.write(`${"".padEnd(20)}one broker process reaches ${Math.round((100 * sum(intro.broker, "rps")) / sum(floor, "rps"))}% of an empty Fastify route (${Math.round(sum(floor, "rps") / rounds)}/s, ${(sum(floor, "cpuUs") / rounds).toFixed(1)} µs CPU/req)\n`);
-    process.stdout.write(`${perCore} processes each:\n${line("client_credentials:", ccPerCore, 2)}${line("introspection:", introPerCore, 3)}`);
+    process.stdout.write(`${perCore} processes each:\n${line("client_credentials:", ccPerCore, 3)}${line("introspection:", introPerCore, 3)}`);
     process.stdout.write(`${"".padEnd(20)}against one oidc-provider process with its in-memory store: ${(sum(introPerCore.broker, "rps") / sum(intro.op, "rps")).toFixed(2)}x\n`);
   } finally {
     for (const c of children) c.kill();

@@ -65,7 +65,8 @@ export function wrkScripted(o: { url: string; script: string; seconds: number; c
       if (code !== 0 || !Number.isFinite(rps)) return reject(new Error(`wrk failed (${code}): ${out}`));
       const pct = (p: string) => {
         const m = new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s)\\b`).exec(out);
-        return m ? Number(m[1]) * ({ us: 0.001, ms: 1, s: 1000 } as Record<string, number>)[m[2]!]! : Number.NaN;
+        // Rounded to the microsecond wrk reports: 570us is 0.57 ms, not 0.5700000000000001.
+        return m ? Math.round(Number(m[1]) * ({ us: 1, ms: 1000, s: 1_000_000 } as Record<string, number>)[m[2]!]!) / 1000 : Number.NaN;
       };
       const p50Ms = pct("50");
       const p99Ms = pct("99");
@@ -85,8 +86,8 @@ async function autocannon(o: LoadOptions): Promise<LoadResult> {
   return { rps: r.requests.average, p50Ms: (r.latency as { p50?: number }).p50 ?? Number.NaN, p99Ms: r.latency.p99, failures: r.non2xx + r.errors, requests: r.requests.total };
 }
 
-/** CPU time (user + system, ms) used so far by a process and all its descendants (Linux /proc). */
-export function cpuMs(rootPid: number): number {
+/** A process and all its descendants (Linux /proc), each with its CPU time so far (user + system, ms). */
+function processTree(rootPid: number): { pid: number; ms: number }[] {
   const tick = 1000 / 100; // USER_HZ is 100 on Linux
   const stats: { pid: number; ppid: number; ms: number }[] = [];
   for (const name of readdirSync("/proc")) {
@@ -109,5 +110,28 @@ export function cpuMs(rootPid: number): number {
       grew = true;
     }
   }
-  return stats.filter((s) => tree.has(s.pid)).reduce((a, s) => a + s.ms, 0);
+  return stats.filter((s) => tree.has(s.pid));
+}
+
+/** CPU time (user + system, ms) used so far by a process and all its descendants. */
+export function cpuMs(rootPid: number): number {
+  return processTree(rootPid).reduce((a, s) => a + s.ms, 0);
+}
+
+/** A process and all its descendants: a supervisor and its workers. */
+export function processGroupPids(rootPid: number): number[] {
+  return processTree(rootPid).map((s) => s.pid);
+}
+
+/** Resident memory (MB) of these processes together (read from /proc, so cheap enough to sample often). */
+export function rssMb(pids: readonly number[]): number {
+  let kb = 0;
+  for (const pid of pids) {
+    try {
+      kb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
+    } catch {
+      // the process ended while we read
+    }
+  }
+  return kb / 1024;
 }

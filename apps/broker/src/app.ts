@@ -20,7 +20,7 @@ import { createLinkingModule } from "./linking/linking-module.ts";
 import type { LinkLimits } from "./linking/linking-service.ts";
 import { createLinksRepo } from "./links/links-repo.ts";
 import { createLinksModule } from "./links/links-module.ts";
-import { createAccessLogger, lazyChildLogger, loggerOptions } from "./logger.ts";
+import { createAccessLogWriter, lazyChildLogger, loggerOptions } from "./logger.ts";
 import type { GraphClient } from "./messenger/graph-client.ts";
 import { createMessengerModule } from "./messenger/messenger-module.ts";
 import { createKeysModule } from "./oauth/keys/keys-module.ts";
@@ -125,7 +125,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     done();
   });
   await app.register(errorHandlerPlugin);
-  await app.register(accessLogPlugin, { logger: deps.logger === false ? undefined : createAccessLogger(config.logLevel, deps.logStream) });
+  await app.register(accessLogPlugin, { write: deps.logger === false ? undefined : createAccessLogWriter(config.logLevel, deps.logStream) });
   await app.register(loadSheddingPlugin, { ...config.loadShedding, ...deps.loadShedding });
   await app.register(securityHeadersPlugin, { production: config.production });
   await app.register(frameProtectionPlugin);

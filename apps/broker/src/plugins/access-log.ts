@@ -1,6 +1,6 @@
+import { hostname } from "node:os";
 import type { FastifyInstance, FastifyReply, FastifyRequest, onResponseHookHandler } from "fastify";
 import fp from "fastify-plugin";
-import type { Logger } from "pino";
 import { redactUrl } from "../logger.ts";
 
 declare module "fastify" {
@@ -12,22 +12,26 @@ declare module "fastify" {
   }
 }
 
-function line(log: Logger, request: FastifyRequest, reply: FastifyReply, route: string) {
-  log.info(
-    {
-      reqId: request.id,
-      method: request.method,
-      route,
-      url: redactUrl(request.url),
-      status: reply.statusCode,
-      ms: Math.round(reply.elapsedTime * 100) / 100,
-      client: request.client?.id ?? request.token?.clientId,
-      ip: request.ip,
-      ...(request.upstreamMs ? { upstream_ms: Math.round(request.upstreamMs * 100) / 100 } : {}),
-      ...(request.refusal ? { error: request.refusal } : {}),
-    },
-    "request",
-  );
+/** What pino puts before a line's own fields (its default `base`): the process id and host name. */
+const BASE = `,"pid":${process.pid},"hostname":${JSON.stringify(hostname())}`;
+const str = JSON.stringify;
+
+/**
+ * The request's line, in the shape pino gives an `info` line (`level`, `time`, `pid`, `hostname`,
+ * the fields, `msg`), formatted here: its fields are few, fixed and the broker's own, and pino's
+ * general formatter cost about 3 µs of CPU per request (measured on the deployed broker, 64
+ * against 61 µs per `/ledger/check`). Every text value goes through JSON.stringify; a field with
+ * no value is left out, as pino leaves out `undefined`. `routeJson` is the route, already JSON.
+ */
+export function accessLine(request: FastifyRequest, reply: FastifyReply, routeJson: string, time: number): string {
+  const client = request.client?.id ?? request.token?.clientId;
+  const ip = request.ip;
+  let line = `{"level":30,"time":${time}${BASE},"reqId":${str(request.id)},"method":${str(request.method)},"route":${routeJson},"url":${str(redactUrl(request.url))},"status":${reply.statusCode},"ms":${Math.round(reply.elapsedTime * 100) / 100}`;
+  if (typeof client === "string") line += `,"client":${str(client)}`;
+  if (typeof ip === "string") line += `,"ip":${str(ip)}`;
+  if (request.upstreamMs) line += `,"upstream_ms":${Math.round(request.upstreamMs * 100) / 100}`;
+  if (request.refusal) line += `,"error":${str(request.refusal)}`;
+  return `${line},"msg":"request"}\n`;
 }
 
 /**
@@ -35,24 +39,25 @@ function line(log: Logger, request: FastifyRequest, reply: FastifyReply, route: 
  * "incoming request" / "request completed" lines is turned off in app.ts). The route label is
  * fixed when each route is added, as in the metrics plugin: reading request.routeOptions builds
  * a new object on every access. Unmatched URLs get their own hook; they have no route. Lines go
- * through `logger` (logger.ts createAccessLogger: the app's destination, without redaction).
+ * through `write` (logger.ts createAccessLogWriter: the app's destination, without redaction;
+ * absent when the log level leaves out info).
  */
-async function accessLog(app: FastifyInstance, options: { logger?: Logger }) {
+async function accessLog(app: FastifyInstance, options: { write?: (line: string) => void }) {
   app.decorateRequest("refusal", undefined);
   app.decorateRequest("upstreamMs", 0);
-  // Without a logger of its own (logging off), nothing is written.
-  const log = options.logger;
-  if (!log) return;
+  const write = options.write;
+  if (!write) return;
   app.addHook("onRoute", (route) => {
-    const label = route.url;
-    const write: onResponseHookHandler = (request, reply, done) => {
-      line(log, request, reply, label);
+    const label = str(route.url);
+    const onResponse: onResponseHookHandler = (request, reply, done) => {
+      write(accessLine(request, reply, label, Date.now()));
       done();
     };
-    route.onResponse = route.onResponse ? [...[route.onResponse].flat(), write] : write;
+    route.onResponse = route.onResponse ? [...[route.onResponse].flat(), onResponse] : onResponse;
   });
+  const unmatched = str("(unmatched)");
   app.addHook("onResponse", (request, reply, done) => {
-    if (request.is404) line(log, request, reply, "(unmatched)");
+    if (request.is404) write(accessLine(request, reply, unmatched, Date.now()));
     done();
   });
 }

@@ -19,7 +19,14 @@ interface Case {
 /** The line pino itself writes for the same request: the shape operators and log shippers read. */
 function pinoLine(c: Case, route: string): string {
   let out = "";
-  const log = pino({ level: "info" }, { write: (line: string) => void (out = line) });
+  const log = pino(
+    { level: "info" },
+    {
+      write(line: string) {
+        out = line;
+      },
+    },
+  );
   log.info(
     {
       reqId: c.id,

@@ -63,6 +63,7 @@ describe("accessLine", () => {
     ["a refused request with time spent upstream", { id: "r-2", method: "GET", url: "/link/callback?code=abc&state=xyz&x=1", ip: "::1", statusCode: 400, elapsedTime: 12.5, upstreamMs: 7.891, refusal: "invalid_request" }, "/link/callback"],
     ["text a caller chose: quotes, backslashes, control and non-ASCII characters", { id: "r-3", method: "GET", url: '/nope/"quoted"\\back\u0001\u2028Zoë·銀行🏦\ud800', ip: "10.0.0.1", statusCode: 404, elapsedTime: 0.1 }, "(unmatched)"],
     ["a caller gone before the answer (no address)", { id: "r-4", method: "POST", url: "/oauth/token", ip: undefined, statusCode: 200, elapsedTime: 3 }, "/oauth/token"],
+    ["a request refused before its timing started", { id: "r-6", method: "GET", url: "/%zz", ip: "127.0.0.1", statusCode: 400, elapsedTime: Number.NaN }, "(unmatched)"],
   ];
 
   it.each(cases)("writes what pino would, field for field and in the same order: %s", (_name, c, route) => {

@@ -15,6 +15,8 @@ declare module "fastify" {
 /** What pino puts before a line's own fields (its default `base`): the process id and host name. */
 const BASE = `,"pid":${process.pid},"hostname":${JSON.stringify(hostname())}`;
 const str = JSON.stringify;
+/** A number as JSON; pino writes null for one that is not finite. */
+const finite = (n: number) => (Number.isFinite(n) ? n : null);
 
 /**
  * The request's line, in the shape pino gives an `info` line (`level`, `time`, `pid`, `hostname`,
@@ -26,7 +28,7 @@ const str = JSON.stringify;
 export function accessLine(request: FastifyRequest, reply: FastifyReply, routeJson: string, time: number): string {
   const client = request.client?.id ?? request.token?.clientId;
   const ip = request.ip;
-  let line = `{"level":30,"time":${time}${BASE},"reqId":${str(request.id)},"method":${str(request.method)},"route":${routeJson},"url":${str(redactUrl(request.url))},"status":${reply.statusCode},"ms":${Math.round(reply.elapsedTime * 100) / 100}`;
+  let line = `{"level":30,"time":${time}${BASE},"reqId":${str(request.id)},"method":${str(request.method)},"route":${routeJson},"url":${str(redactUrl(request.url))},"status":${reply.statusCode},"ms":${finite(Math.round(reply.elapsedTime * 100) / 100)}`;
   if (typeof client === "string") line += `,"client":${str(client)}`;
   if (typeof ip === "string") line += `,"ip":${str(ip)}`;
   if (request.upstreamMs) line += `,"upstream_ms":${Math.round(request.upstreamMs * 100) / 100}`;

@@ -200,7 +200,9 @@ async function main() {
     const token = (await stalls.watch("the first client_credentials token", async () => (await fetch(`${brokerUrl}/oauth/token`, { method: "POST", headers: auth, body: ccBody })).json()) as { access_token: string }).access_token;
     const jwtAuth = { ...form, authorization: basic("bench-jwt", "bench-secret-bench-secret-bench-secret-1") };
     const opaqueAuth = { ...form, authorization: basic("bench-opaque", "bench-secret-bench-secret-bench-secret-2") };
-    const opToken = ((await (await fetch(`${op}/token`, { method: "POST", headers: opaqueAuth, body: ccBody })).json()) as { access_token: string }).access_token;
+    /** A client_credentials access token from the token endpoint `url`. */
+    const tokenFrom = async (url: string, headers: Record<string, string>) => ((await (await fetch(url, { method: "POST", headers, body: ccBody })).json()) as { access_token: string }).access_token;
+    const opToken = await tokenFrom(`${op}/token`, opaqueAuth);
     // One process per core, as the production section of README runs the broker on a host
     // (BROKER_WORKERS=auto), beside peers run alike: oidc-provider per core, its store in Redis for
     // introspection (its processes must share the opaque tokens), and the bare route per core. The
@@ -209,15 +211,16 @@ async function main() {
     const cores = availableParallelism();
     const perCoreTag = `(x${cores})`;
     const perCoreNames = ["broker client_credentials", "oidc-provider client_credentials", "broker introspection", "oidc-provider introspection", "broker /ledger/check", "bare Fastify route"].map((n) => `${n} ${perCoreTag}`);
+    const [ccPerCore, opCcPerCore, introPerCore, opIntroPerCore, checkPerCore, floorPerCore] = perCoreNames as [string, string, string, string, string, string];
     const startPerCore = async () => {
       if (cores < 2 || process.env.BENCH_PER_CORE === "0" || (only && !perCoreNames.some((n) => n.includes(only)))) return undefined;
       const p = await freePort();
       const url = `http://127.0.0.1:${p}`;
       const { child } = await startBroker(url, { PORT: String(p), PUBLIC_URL: url, BROKER_WORKERS: "auto" }, join(logDir, "broker-per-core.log"));
-      const token = ((await (await fetch(`${url}/oauth/token`, { method: "POST", headers: auth, body: ccBody })).json()) as { access_token: string }).access_token;
+      const token = await tokenFrom(`${url}/oauth/token`, auth);
       const [op, opRedis, floor] = await Promise.all([peer(["oidc", String(cores)]), peer(["oidc-redis", String(cores)]), peer(["floor", String(cores)])]);
-      const opRedisToken = ((await (await fetch(`${opRedis}/token`, { method: "POST", headers: opaqueAuth, body: ccBody })).json()) as { access_token: string }).access_token;
-      return { tag: perCoreTag, pid: child.pid!, url, token, op, opRedis, floor, opRedisToken };
+      const opRedisToken = await tokenFrom(`${opRedis}/token`, opaqueAuth);
+      return { pid: child.pid!, url, token, op, opRedis, floor, opRedisToken };
     };
 
     // The linking flow: first one journey at a time (the broker's own time per journey, from its
@@ -333,12 +336,12 @@ end
       fixed("bare Fastify route", undefined, `${floor}/ledger/check`, json, checkBody),
       ...(perCore
         ? [
-            fixed(`broker client_credentials ${perCore.tag}`, perCore.pid, `${perCore.url}/oauth/token`, auth, ccBody),
-            fixed(`oidc-provider client_credentials ${perCore.tag}`, undefined, `${perCore.op}/token`, jwtAuth, ccBody),
-            fixed(`broker introspection ${perCore.tag}`, perCore.pid, `${perCore.url}/oauth/introspect`, auth, `token=${perCore.token}`),
-            fixed(`oidc-provider introspection ${perCore.tag}`, undefined, `${perCore.opRedis}/token/introspection`, opaqueAuth, `token=${perCore.opRedisToken}`),
-            fixed(`broker /ledger/check ${perCore.tag}`, perCore.pid, `${perCore.url}/ledger/check`, { ...json, authorization: `Bearer ${perCore.token}` }, checkBody),
-            fixed(`bare Fastify route ${perCore.tag}`, undefined, `${perCore.floor}/ledger/check`, json, checkBody),
+            fixed(ccPerCore, perCore.pid, `${perCore.url}/oauth/token`, auth, ccBody),
+            fixed(opCcPerCore, undefined, `${perCore.op}/token`, jwtAuth, ccBody),
+            fixed(introPerCore, perCore.pid, `${perCore.url}/oauth/introspect`, auth, `token=${perCore.token}`),
+            fixed(opIntroPerCore, undefined, `${perCore.opRedis}/token/introspection`, opaqueAuth, `token=${perCore.opRedisToken}`),
+            fixed(checkPerCore, perCore.pid, `${perCore.url}/ledger/check`, { ...json, authorization: `Bearer ${perCore.token}` }, checkBody),
+            fixed(floorPerCore, undefined, `${perCore.floor}/ledger/check`, json, checkBody),
           ]
         : []),
       [
@@ -396,11 +399,11 @@ end
         ? {
             perCore: {
               processes: cores,
-              peakRssMbUnderLoad: Math.max(...perCoreNames.filter((n) => n.startsWith("broker")).map((n) => summary[n]!.peakRssMb)),
+              peakRssMbUnderLoad: Math.max(...[ccPerCore, introPerCore, checkPerCore].map((n) => summary[n]!.peakRssMb)),
               ratios: {
-                clientCredentialsVsOidcProvider: ratio(perCoreNames[0]!, perCoreNames[1]!),
-                introspectionVsOidcProvider: ratio(perCoreNames[2]!, perCoreNames[3]!),
-                ledgerCheckVsBareFastify: ratio(perCoreNames[4]!, perCoreNames[5]!),
+                clientCredentialsVsOidcProvider: ratio(ccPerCore, opCcPerCore),
+                introspectionVsOidcProvider: ratio(introPerCore, opIntroPerCore),
+                ledgerCheckVsBareFastify: ratio(checkPerCore, floorPerCore),
               },
             },
           }
@@ -409,7 +412,7 @@ end
     const out = join(root, "bench/results");
     mkdirSync(out, { recursive: true });
     writeFileSync(join(out, "deployed.json"), `${JSON.stringify(results, null, 2)}\n`);
-    writeFileSync(join(out, "deployed.svg"), chart(results.scenarios, results.machine.loadAverageAtStart, results.date));
+    writeFileSync(join(out, "deployed.svg"), chart(results.scenarios, results.machine.loadAverageAtStart, results.date, perCore ? perCoreTag : undefined));
     process.stdout.write(`\n${JSON.stringify({ startToReadyMs: results.startToReadyMs, rssMb: results.rssMb, linkingFlow: results.linkingFlow, ratios: results.ratios, perCore: results.perCore })}\nwrote bench/results/deployed.json and deployed.svg\n`);
   } catch (err) {
     failed = true;
@@ -427,8 +430,8 @@ end
   }
 }
 
-/** Throughput per scenario, the broker as deployed beside its peer, as horizontal bars. */
-function chart(s: Record<string, { rps: number }>, loadAverage: string, date: string): string {
+/** Throughput per scenario, the broker as deployed beside its peer, as horizontal bars; `perCore`: the tag of the one-process-per-core scenarios, when measured. */
+function chart(s: Record<string, { rps: number }>, loadAverage: string, date: string, perCore?: string): string {
   const groups: [string, string, string | undefined][] = [
     ["client_credentials", "broker client_credentials", "oidc-provider client_credentials"],
     ["introspection", "broker introspection", "oidc-provider introspection"],
@@ -436,8 +439,7 @@ function chart(s: Record<string, { rps: number }>, loadAverage: string, date: st
     ["/ledger/check", "broker /ledger/check", "bare Fastify route"],
     ["refresh_token", "broker refresh_token", undefined],
   ];
-  // The same, one process per core on both sides, when the run measured it.
-  const perCore = Object.keys(s).find((name) => name.startsWith("bare Fastify route ("))?.slice("bare Fastify route ".length);
+  // The same, one process per core on both sides (scenarios named with its tag), when the run measured it.
   if (perCore) {
     for (const [label, ours, theirs] of groups.slice(0, 4).filter(([, , theirs]) => theirs)) groups.push([`${label} ${perCore}`, `${ours} ${perCore}`, `${theirs} ${perCore}`]);
   }

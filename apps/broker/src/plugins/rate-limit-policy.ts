@@ -162,11 +162,34 @@ export function rateLimitFields(counted: readonly Counted[]): { "ratelimit-polic
   let state = "";
   for (const c of counted) {
     const sep = policy ? ", " : "";
-    policy += `${sep}"${c.policy}";q=${c.limit.max};w=${c.limit.windowSeconds}`;
-    state += `${sep}"${c.policy}";r=${Math.max(0, c.limit.max - c.count)};t=${Math.ceil(c.retryAfter)}`;
+    policy += sep + policyMember(c.policy, c.limit);
+    state += sep + stateMember(c.policy, c.limit, c.count, c.retryAfter);
   }
   return { "ratelimit-policy": policy, ratelimit: state };
 }
+
+// A limit's RateLimit-Policy member never changes (limits are fixed at start-up, a client's own
+// are parsed once per text), so each is built once, not on every request it answers.
+const policyMembers = new WeakMap<Limit, Map<string, string>>();
+
+/** One limit's RateLimit-Policy member: `"token-ip";q=3000;w=10`. */
+export function policyMember(policy: string, limit: Limit): string {
+  let byPolicy = policyMembers.get(limit);
+  if (!byPolicy) {
+    byPolicy = new Map();
+    policyMembers.set(limit, byPolicy);
+  }
+  let member = byPolicy.get(policy);
+  if (member === undefined) {
+    member = `"${policy}";q=${limit.max};w=${limit.windowSeconds}`;
+    byPolicy.set(policy, member);
+  }
+  return member;
+}
+
+/** One limit's RateLimit member: `"token-ip";r=2990;t=7` (remaining, seconds to the reset). */
+export const stateMember = (policy: string, limit: Limit, count: number, retryAfter: number): string =>
+  `"${policy}";r=${Math.max(0, limit.max - count)};t=${Math.ceil(retryAfter)}`;
 
 /**
  * The header fields of a lockout's 429: `maxFailures` wrong tries lock for `lockMs`, so the policy

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from "fastify";
 import { TooManyRequestsError } from "../errors.ts";
 import type { RateLimitRepo } from "./rate-limit-repo.ts";
-import { clientOwnLimit, type Limit, rateLimitFields } from "./rate-limit-policy.ts";
+import { clientOwnLimit, type Limit, policyMember, stateMember } from "./rate-limit-policy.ts";
 
 export type { Limit } from "./rate-limit-policy.ts";
 
@@ -114,11 +114,17 @@ const tooMany = (hit: Hit, limit: Limit) =>
  * per-IP limit first, then the per-client one).
  */
 export function addRateLimitHeaders(reply: FastifyReply, policy: string, limit: Limit, hit: Hit): void {
-  const fields = rateLimitFields([{ policy, limit, count: hit.count, retryAfter: hit.retryAfter }]);
+  const member = policyMember(policy, limit);
+  const state = stateMember(policy, limit, hit.count, hit.retryAfter);
   const policies = reply.getHeader("ratelimit-policy");
   const states = reply.getHeader("ratelimit");
-  reply.header("ratelimit-policy", policies ? `${policies}, ${fields["ratelimit-policy"]}` : fields["ratelimit-policy"]);
-  reply.header("ratelimit", states ? `${states}, ${fields.ratelimit}` : fields.ratelimit);
+  reply.header("ratelimit-policy", policies ? `${policies}, ${member}` : member);
+  reply.header("ratelimit", states ? `${states}, ${state}` : state);
+}
+
+function judge(reply: FastifyReply, policy: string, limit: Limit, hit: Hit): TooManyRequestsError | undefined {
+  addRateLimitHeaders(reply, policy, limit, hit);
+  return tooMany(hit, limit);
 }
 
 /**
@@ -127,11 +133,7 @@ export function addRateLimitHeaders(reply: FastifyReply, policy: string, limit: 
  */
 export function checkLimit(limiter: RateLimiter, key: string, policy: string, limit: Limit, reply: FastifyReply): TooManyRequestsError | undefined | Promise<TooManyRequestsError | undefined> {
   const hit = limiter.hit(key, limit);
-  const judge = (h: Hit) => {
-    addRateLimitHeaders(reply, policy, limit, h);
-    return tooMany(h, limit);
-  };
-  return hit instanceof Promise ? hit.then(judge) : judge(hit);
+  return hit instanceof Promise ? hit.then((h) => judge(reply, policy, limit, h)) : judge(reply, policy, limit, hit);
 }
 
 /**
@@ -141,9 +143,11 @@ export function checkLimit(limiter: RateLimiter, key: string, policy: string, li
  * limit only `then` runs.
  */
 export function limitByIp(limiter: RateLimiter, name: string, limit: Limit | undefined, then?: (request: FastifyRequest) => Error | undefined): onRequestHookHandler {
+  const policy = `${name}-ip`;
+  const keyPrefix = `${name}:ip:`;
   return (request, reply, done) => {
     if (!limit) return done(then?.(request));
-    const result = checkLimit(limiter, `${name}:ip:${request.ip}`, `${name}-ip`, limit, reply);
+    const result = checkLimit(limiter, keyPrefix + request.ip, policy, limit, reply);
     if (result instanceof Promise) result.then((err) => done(err ?? then?.(request)), done);
     else done(result ?? then?.(request));
   };
@@ -155,10 +159,12 @@ export function limitByIp(limiter: RateLimiter, name: string, limit: Limit | und
  * undefined, synchronously unless the window is new in this process.
  */
 export function limitByClient(limiter: RateLimiter, name: string, limit: Limit | undefined) {
+  const policy = `${name}-client`;
+  const keyPrefix = `${name}:client:`;
   return (request: FastifyRequest, reply: FastifyReply): TooManyRequestsError | undefined | Promise<TooManyRequestsError | undefined> => {
     if (!request.client) return undefined;
     const rule = clientOwnLimit(request.client.rateLimits, name) ?? limit;
     if (!rule) return undefined;
-    return checkLimit(limiter, `${name}:client:${request.client.id}`, `${name}-client`, rule, reply);
+    return checkLimit(limiter, keyPrefix + request.client.id, policy, rule, reply);
   };
 }

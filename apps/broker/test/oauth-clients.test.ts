@@ -297,3 +297,32 @@ describe("OAuth: metadata, registration, client credentials, introspection", () 
     expect([400, 401, 404]).toContain(weird.status);
   });
 });
+
+// Its own broker: the registrations above use up much of the per-IP registration limit (30 a minute).
+describe("OAuth: what the process holds in memory", () => {
+  let broker: RunningBroker;
+  let url: string;
+  beforeAll(async () => {
+    broker = await startRunningBroker();
+    url = broker.url;
+  });
+  afterAll(() => broker?.close());
+
+  it("a client deleted is refused at once, though this process had its secret and token in memory", async () => {
+    const c = await registerClient(url, { client_name: "Bank back office", grant_types: ["client_credentials"], scope: "ledger:check" });
+    const auth = { authorization: basic(c.client_id, c.client_secret!) };
+    const access_token = String((await postForm(`${url}/oauth/token`, { grant_type: "client_credentials", scope: "ledger:check" }, auth)).json.access_token);
+    const check = () =>
+      fetch(`${url}/ledger/check`, { method: "POST", headers: { authorization: `Bearer ${access_token}`, "content-type": "application/json" }, body: JSON.stringify({ client_id: c.client_id, subject: "nobody", scope: "balance:read" }) });
+    // Used twice each: the second time, the secret, the client and the token are answered from memory.
+    for (let i = 0; i < 2; i++) {
+      expect((await postForm(`${url}/oauth/introspect`, { token: access_token }, auth)).json.active).toBe(true);
+      expect((await check()).status).toBe(200);
+    }
+    const del = await fetch(c.registration_client_uri!, { method: "DELETE", headers: { authorization: `Bearer ${c.registration_access_token}` } });
+    expect(del.status).toBe(204);
+    expect((await postForm(`${url}/oauth/introspect`, { token: access_token }, auth)).status).toBe(401);
+    expect((await postForm(`${url}/oauth/token`, { grant_type: "client_credentials", scope: "ledger:check" }, auth)).status).toBe(401);
+    expect((await check()).status).toBe(401);
+  });
+});

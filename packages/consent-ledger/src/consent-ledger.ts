@@ -179,10 +179,13 @@ export function createConsentLedger(options: ConsentLedgerOptions) {
     for (const listener of appendListeners) listener();
   }
 
-  async function lookup(key: LookupKey): Promise<Consent[]> {
+  /** The consents of a key: from the cache without a promise when it holds them (the hot path). */
+  function lookup(key: LookupKey): Consent[] | Promise<Consent[]> {
     const k = keyOf(key);
-    const hit = cache.get(k);
-    if (hit) return hit;
+    return cache.get(k) ?? read(key, k);
+  }
+
+  async function read(key: LookupKey, k: string): Promise<Consent[]> {
     const epoch = cache.epoch();
     const rows = await store.consentsByKey(key);
     cache.set(k, rows, epoch);
@@ -352,8 +355,11 @@ export function createConsentLedger(options: ConsentLedgerOptions) {
       const purpose = opts.purpose === undefined ? DEFAULT_PURPOSE[scope] : assertPurpose(String(opts.purpose));
       const at = opts.at ?? clock.now();
       if (!(at instanceof Date) || Number.isNaN(at.getTime())) throw invalidRequest("at must be a date");
-      let rows = await lookup(key);
-      if (tenant?.clientId !== undefined) rows = rows.filter((c) => c.clientId === tenant.clientId);
+      const found = lookup(key);
+      let rows = found instanceof Promise ? await found : found;
+      const clientId = tenant?.clientId;
+      // A key by client and subject or PSID holds only that client's consents: no copy to filter.
+      if (clientId !== undefined && rows.some((c) => c.clientId !== clientId)) rows = rows.filter((c) => c.clientId === clientId);
       if (rows.length === 0) return { allowed: false, consentId: null, expiresAt: null, reason: "no_consent" };
       const active = rows.filter((c) => effectiveState(c.status, c.expiresAt, at) === "active");
       // Only the exact pair the customer approved: a scope granted for another purpose is not granted for this one.

@@ -1,15 +1,18 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerHookHandler } from "fastify";
 import { describe, expect, it } from "vitest";
 import { UnauthorizedError } from "../errors.ts";
 import { ledgerAuth, tenantOf } from "./ledger-auth.ts";
 
 /** A bearer check that accepts only `Bearer bank-a-token` (as bank-a), as requireScope would. */
-const bearer = async function (this: FastifyInstance, request: FastifyRequest) {
-  if (request.headers.authorization !== "Bearer bank-a-token") throw new UnauthorizedError("access token is not valid", "invalid_token");
-  request.token = { clientId: "bank-a", scopes: ["ledger:check"] } as FastifyRequest["token"];
+const bearer: preHandlerHookHandler = (request, _reply, done) => {
+  if (request.headers.authorization !== "Bearer bank-a-token") return done(new UnauthorizedError("access token is not valid", "invalid_token"));
+  request.token = { clientId: "bank-a", scopes: ["ledger:check"] as readonly string[] } as FastifyRequest["token"];
+  done();
 };
 const request = (authorization?: string) => ({ headers: authorization === undefined ? {} : { authorization } }) as FastifyRequest;
-const run = (hook: ReturnType<typeof ledgerAuth>, req: FastifyRequest) => hook.call({} as FastifyInstance, req, {} as FastifyReply);
+/** Runs the hook as Fastify would: resolves when it lets the request through, rejects with its error. */
+const run = (hook: ReturnType<typeof ledgerAuth>, req: FastifyRequest) =>
+  new Promise<void>((resolve, reject) => hook.call({} as FastifyInstance, req, {} as FastifyReply, (error?: Error) => (error ? reject(error) : resolve())));
 const staff = async () => ({ id: "staff-1" });
 const noStaff = async () => undefined;
 

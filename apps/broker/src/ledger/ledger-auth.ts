@@ -4,7 +4,7 @@
 // its own consents. Compliance staff see every bank's through a console session (signed in with
 // password and TOTP); the operator's registration token is no compliance credential.
 import type { TenantOptions } from "@link-broker/consent-ledger";
-import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, preHandlerHookHandler } from "fastify";
 
 export interface LedgerCaller {
   /** Set for a bank's token: the tenant filter. Unset for compliance: sees all. */
@@ -26,14 +26,22 @@ export type StaffOfRequest = (request: FastifyRequest) => Promise<unknown | unde
  * where `staffOf` is given, a staff console session (compliance: sees all). A request that
  * carries an Authorization header is always judged by its token.
  */
-export function ledgerAuth(bearer: preHandlerAsyncHookHandler, staffOf?: StaffOfRequest): preHandlerAsyncHookHandler {
-  return async function ledgerAuthHook(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
-    if (staffOf && request.headers.authorization === undefined && (await staffOf(request))) {
-      request.ledgerCaller = { role: "compliance" };
+export function ledgerAuth(bearer: preHandlerHookHandler, staffOf?: StaffOfRequest): preHandlerHookHandler {
+  // Callback style, as `bearer` is: the hot path (a known bank token) costs no promise.
+  return function ledgerAuthHook(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
+    const asBank: HookHandlerDoneFunction = (error?: Error) => {
+      if (!error) request.ledgerCaller = { role: "bank", clientId: request.token!.clientId };
+      done(error);
+    };
+    if (staffOf && request.headers.authorization === undefined) {
+      staffOf(request).then((staff) => {
+        if (!staff) return bearer.call(this, request, reply, asBank);
+        request.ledgerCaller = { role: "compliance" };
+        done();
+      }, done);
       return;
     }
-    await bearer.call(this, request, reply);
-    request.ledgerCaller = { role: "bank", clientId: request.token!.clientId };
+    bearer.call(this, request, reply, asBank);
   };
 }
 

@@ -3,7 +3,7 @@
 // authorization as options.
 import { createHmac } from "node:crypto";
 import { createConsentLedger, type ConsentLedger, type LedgerKeys } from "@link-broker/consent-ledger";
-import type { FastifyPluginAsync, preHandlerAsyncHookHandler } from "fastify";
+import type { FastifyPluginAsync, preHandlerHookHandler } from "fastify";
 import type { BrokerContext } from "../broker-context.ts";
 import { ledgerAuth, type StaffOfRequest } from "./ledger-auth.ts";
 import { createLedgerKeyRing } from "./ledger-key-ring.ts";
@@ -18,7 +18,7 @@ export const CHECKPOINT_INTERVAL_MS = 10 * 60_000;
 
 export interface LedgerRoutesAuth {
   /** The OAuth module's bearer check: a broker access token carrying the scope. */
-  requireScope(scope: "ledger:check" | "ledger:audit"): preHandlerAsyncHookHandler;
+  requireScope(scope: "ledger:check" | "ledger:audit"): preHandlerHookHandler;
   /** The console module's staff session check: compliance staff read every bank's consents. */
   staffOf: StaffOfRequest;
 }

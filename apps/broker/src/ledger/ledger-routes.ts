@@ -1,7 +1,7 @@
 // The ledger's HTTP routes (DESIGN.md "Consent ledger"). Thin: validate, call the ledger, map.
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { consentToWire, entryToWire, readCheckpointFile, type ConsentLedger } from "@link-broker/consent-ledger";
-import type { preHandlerAsyncHookHandler } from "fastify";
+import type { preHandlerAsyncHookHandler, preHandlerHookHandler } from "fastify";
 import { Type } from "typebox";
 import { BadRequestError, BrokerError } from "../errors.ts";
 import { tenantOf } from "./ledger-auth.ts";
@@ -15,9 +15,9 @@ export interface LedgerRoutesDeps {
   /** LEDGER_CHECKPOINT_FILE: verify checks against it too. */
   checkpointFile?: string;
   /** `ledger:check` access. */
-  checkAuth: preHandlerAsyncHookHandler;
+  checkAuth: preHandlerHookHandler | preHandlerAsyncHookHandler;
   /** `ledger:audit` access, or compliance (the operator's registration token until staff sessions exist). */
-  auditAuth: preHandlerAsyncHookHandler;
+  auditAuth: preHandlerHookHandler | preHandlerAsyncHookHandler;
 }
 
 const errors = { 400: ErrorReply, 401: ErrorReply, 403: ErrorReply, 404: ErrorReply, 409: ErrorReply };

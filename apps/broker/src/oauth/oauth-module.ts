@@ -58,7 +58,7 @@ export function createOAuthModule(deps: OAuthModuleDeps) {
     repo: tokensRepo,
     accessTokens,
     feed: createRevocationFeed({ repo: tokensRepo }),
-    clientExists: async (id) => (await clients.get(id)) !== null,
+    clientExists: (id) => (clients.cached(id) ? true : clients.get(id).then((row) => row !== null)),
     clock,
     consentUntil: deps.consentUntil,
     issuer: config.publicUrl,

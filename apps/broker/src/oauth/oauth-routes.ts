@@ -34,6 +34,7 @@ export interface OAuthRoutesOptions {
     rateLimiter: RateLimiter;
     rateLimits: Readonly<Record<OAuthEndpoint, EndpointLimits>>;
     authenticateRequest(request: FastifyRequest): Promise<void>;
+    authenticatedFromMemory(request: FastifyRequest): boolean;
   };
   publicUrl: string;
 }
@@ -57,14 +58,25 @@ export const oauthRoutes: FastifyPluginAsync<OAuthRoutesOptions> = async (appBas
   const ipJson = (name: keyof typeof limits) => limitByIp(m.rateLimiter, name, limits[name].perIp, jsonContentTypeError);
   /** A form endpoint's onRequest: the IP limit, then the content type. */
   const ipForm = (name: keyof typeof limits) => limitByIp(m.rateLimiter, name, limits[name].perIp, formContentTypeError);
-  /** Client authentication, then the per-client limit: one preHandler, so one hook stage. */
-  const authenticated = (name: keyof typeof limits) => {
+  /**
+   * Client authentication, then the per-client limit: one preHandler, so one hook stage. Callback
+   * style: a client whose secret this process already checked passes without a promise.
+   */
+  const authenticated = (name: keyof typeof limits): preHandlerHookHandler => {
     const perClient = limitByClient(m.rateLimiter, name, limits[name].perClient);
-    return async (request: FastifyRequest, reply: FastifyReply) => {
-      await m.authenticateRequest(request);
-      const limited = perClient(request, reply);
-      const err = limited instanceof Promise ? await limited : limited;
-      if (err) throw err;
+    const limit = (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => {
+      let limited: ReturnType<typeof perClient>;
+      try {
+        limited = perClient(request, reply);
+      } catch (error) {
+        return done(error as Error);
+      }
+      if (limited instanceof Promise) limited.then((error) => done(error), done);
+      else done(limited);
+    };
+    return (request, reply, done) => {
+      if (m.authenticatedFromMemory(request)) return limit(request, reply, done);
+      m.authenticateRequest(request).then(() => limit(request, reply, done), done);
     };
   };
   // Error responses get no-store from the error handler; successful ones set it here.

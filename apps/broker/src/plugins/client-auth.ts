@@ -18,17 +18,31 @@ export const endpointUrl = (publicUrl: string, request: FastifyRequest) => `${pu
  * invalid_client with WWW-Authenticate. The OAuth module builds it and hands it to the routes
  * that need it (token, PAR, introspection, revocation, /links).
  */
-export function createClientAuth(deps: { authenticator: Pick<ClientAuthenticator, "authenticate">; publicUrl: string }) {
+export function createClientAuth(deps: { authenticator: Pick<ClientAuthenticator, "authenticate"> & Partial<Pick<ClientAuthenticator, "provenFromMemory">>; publicUrl: string }) {
   const { authenticator } = deps;
+  const inputOf = (request: FastifyRequest) => ({
+    authorization: request.headers.authorization,
+    body: (request.body && typeof request.body === "object" ? request.body : {}) as Record<string, unknown>,
+  });
 
   /** What `clientAuth` does, for routes that run it inside a larger preHandler. */
   async function authenticateRequest(request: FastifyRequest): Promise<void> {
-    const body = (request.body && typeof request.body === "object" ? request.body : {}) as Record<string, unknown>;
-    request.client = await authenticator.authenticate({ authorization: request.headers.authorization, body });
+    request.client = await authenticator.authenticate(inputOf(request));
+  }
+
+  /**
+   * Sets `request.client` and answers true when memory alone proves the client (a secret this
+   * process already checked: authenticate-client.ts `provenFromMemory`); false: run
+   * `authenticateRequest`, which decides. The hot paths skip its promises with it.
+   */
+  function authenticatedFromMemory(request: FastifyRequest): boolean {
+    const client = authenticator.provenFromMemory?.(inputOf(request));
+    if (client) request.client = client;
+    return client !== undefined;
   }
 
   const clientAuth: preHandlerAsyncHookHandler = async function clientAuth(request) {
     await authenticateRequest(request);
   };
-  return { clientAuth, authenticateRequest };
+  return { clientAuth, authenticateRequest, authenticatedFromMemory };
 }

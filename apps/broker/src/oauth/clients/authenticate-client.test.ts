@@ -10,15 +10,17 @@ const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secr
 function setup() {
   const secret = randomToken();
   const client = { id: "bank-1", tokenEndpointAuthMethod: "client_secret_basic", secretHash: hashToken(secret) } as ClientRow;
+  /** What the client cache would answer at once: the client, while `cache.holds`. */
+  const cache = { holds: true };
   const authenticator = createClientAuthenticator({
-    clients: { get: async (id) => (id === client.id ? client : null) },
+    clients: { get: async (id) => (id === client.id ? client : null), cached: (id) => (cache.holds && id === client.id ? client : undefined) },
     replay: { consumeOnce: async () => true },
     clock: systemClock,
     config: { publicUrl: "http://127.0.0.1:3000" },
     fetch: registrantFetch([]),
   });
   const auth = (s: string) => authenticator.authenticate({ authorization: basic(client.id, s), body: {} });
-  return { secret, client, auth };
+  return { secret, client, auth, authenticator, cache };
 }
 
 describe("client_secret_basic", () => {
@@ -45,5 +47,35 @@ describe("client_secret_basic", () => {
     const { client, auth } = setup();
     (client as { secretHash: string }).secretHash = hashToken("a b+c%");
     expect((await auth(encodeURIComponent("a b+c%").replace(/%20/g, "+"))).id).toBe("bank-1");
+  });
+});
+
+describe("the memory-only path (a client proven before, no promise)", () => {
+  const input = (authorization: string | undefined, body: Record<string, unknown> = {}) => ({ authorization, body });
+
+  it("knows nobody until a secret has been checked against the stored hash", async () => {
+    const { secret, auth, authenticator } = setup();
+    expect(authenticator.provenFromMemory(input(basic("bank-1", secret)))).toBeUndefined();
+    await auth(secret);
+    expect(authenticator.provenFromMemory(input(basic("bank-1", secret)))?.id).toBe("bank-1");
+  });
+
+  it("never vouches for a wrong, replaced or misplaced secret, nor for a client the cache no longer holds", async () => {
+    const { secret, client, auth, authenticator, cache } = setup();
+    await auth(secret);
+    const wrong = `${secret.slice(0, -1)}${secret.endsWith("A") ? "B" : "A"}`;
+    expect(authenticator.provenFromMemory(input(basic("bank-1", wrong)))).toBeUndefined();
+    expect(authenticator.provenFromMemory(input(basic("bank-2", secret)))).toBeUndefined();
+    // Ambiguous or refused methods are left to `authenticate`, which answers the error.
+    expect(authenticator.provenFromMemory(input(basic("bank-1", secret), { client_secret: secret }))).toBeUndefined();
+    expect(authenticator.provenFromMemory(input(basic("bank-1", secret), { client_assertion: "x" }))).toBeUndefined();
+    expect(authenticator.provenFromMemory(input(basic("bank-1", secret), { client_id: "bank-2" }))).toBeUndefined();
+    expect(authenticator.provenFromMemory(input("Basic %%%"))).toBeUndefined();
+    expect(authenticator.provenFromMemory(input(undefined))).toBeUndefined();
+    cache.holds = false;
+    expect(authenticator.provenFromMemory(input(basic("bank-1", secret)))).toBeUndefined();
+    cache.holds = true;
+    (client as { secretHash: string }).secretHash = hashToken(randomToken());
+    expect(authenticator.provenFromMemory(input(basic("bank-1", secret)))).toBeUndefined();
   });
 });

@@ -27,7 +27,8 @@ export interface ClientAuthInput {
  * 401 invalid_client, whatever went wrong, so an attacker learns nothing about which part.
  */
 export function createClientAuthenticator(deps: {
-  clients: Pick<ClientCache, "get">;
+  /** `cached`, when given, answers a known client without a promise (the hot path). */
+  clients: Pick<ClientCache, "get"> & Partial<Pick<ClientCache, "cached">>;
   replay: ReplayRepo;
   clock: Clock;
   config: Pick<Config, "publicUrl">;
@@ -54,7 +55,8 @@ export function createClientAuthenticator(deps: {
     return set;
   }
 
-  async function basic(header: string, bodyClientId: unknown): Promise<ClientRow> {
+  /** The client id and secret of a Basic Authorization header; throws the 401 (or 400) on anything else. */
+  function basicCredentials(header: string, bodyClientId: unknown): { id: string; secret: string } {
     const decoded = Buffer.from(header.slice(6).trim(), "base64").toString("utf8");
     const colon = decoded.indexOf(":");
     if (colon < 0) throw InvalidClient("malformed Basic credentials");
@@ -69,13 +71,25 @@ export function createClientAuthenticator(deps: {
     }
     if (bodyClientId !== undefined && bodyClientId !== id) throw InvalidRequest("client_id does not match the authenticated client");
     if (id.length > 200 || secret.length > 500 || hasControlCharacter(id) || hasControlCharacter(secret)) throw InvalidClient();
-    const client = await clients.get(id);
+    return { id, secret };
+  }
+
+  /**
+   * The secret this client last proved is kept in memory with the stored hash it matched, so a
+   * busy client is checked by a constant-time compare instead of a SHA-256 per request (the
+   * largest cost of an introspection). A changed secret changes the hash and drops the entry.
+   */
+  function provedBefore(client: ClientRow | null | undefined, secret: string): boolean {
+    if (client?.tokenEndpointAuthMethod !== "client_secret_basic" || !client.secretHash) return false;
+    const known = proven.get(client.id);
+    return known?.secretHash === client.secretHash && sameLengthEquals(secret, known.secret);
+  }
+
+  async function basic(header: string, bodyClientId: unknown): Promise<ClientRow> {
+    const { id, secret } = basicCredentials(header, bodyClientId);
+    const client = clients.cached?.(id) ?? (await clients.get(id));
     if (client?.tokenEndpointAuthMethod !== "client_secret_basic" || !client.secretHash) throw InvalidClient();
-    // The secret this client last proved is kept in memory with the stored hash it matched, so a
-    // busy client is checked by a constant-time compare instead of a SHA-256 per request (the
-    // largest cost of an introspection). A changed secret changes the hash and drops the entry.
-    const known = proven.get(id);
-    if (known?.secretHash === client.secretHash && sameLengthEquals(secret, known.secret)) return client;
+    if (provedBefore(client, secret)) return client;
     if (!matchesHash(secret, client.secretHash)) throw InvalidClient();
     if (proven.size >= 10_000) proven.clear();
     proven.set(id, { secretHash: client.secretHash, secret });
@@ -127,21 +141,42 @@ export function createClientAuthenticator(deps: {
     return client;
   }
 
+  /** Which method the request uses; throws when it uses none, both, or client_secret_post. */
+  function methodOf(input: ClientAuthInput): "basic" | "assertion" {
+    const { authorization, body } = input;
+    const hasBasic = typeof authorization === "string" && /^basic /i.test(authorization);
+    const hasAssertion = body.client_assertion !== undefined || body.client_assertion_type !== undefined;
+    if (body.client_secret !== undefined) throw InvalidClient("client_secret_post is not supported");
+    if (hasBasic && hasAssertion) throw InvalidRequest("use exactly one client authentication method");
+    if (hasBasic) return "basic";
+    if (hasAssertion) return "assertion";
+    throw InvalidClient("client authentication is required");
+  }
+
   return {
     async authenticate(input: ClientAuthInput): Promise<ClientRow> {
       const { authorization, body } = input;
-      const hasBasic = typeof authorization === "string" && /^basic /i.test(authorization);
-      const hasAssertion = body.client_assertion !== undefined || body.client_assertion_type !== undefined;
-      if (body.client_secret !== undefined) throw InvalidClient("client_secret_post is not supported");
-      if (hasBasic && hasAssertion) throw InvalidRequest("use exactly one client authentication method");
-      if (hasBasic) return basic(authorization!, body.client_id);
-      if (hasAssertion) {
-        if (body.client_assertion_type !== ASSERTION_TYPE || typeof body.client_assertion !== "string") {
-          throw InvalidClient("unsupported client_assertion_type");
-        }
-        return assertion(body.client_assertion, body.client_id);
+      if (methodOf(input) === "basic") return basic(authorization!, body.client_id);
+      if (body.client_assertion_type !== ASSERTION_TYPE || typeof body.client_assertion !== "string") {
+        throw InvalidClient("unsupported client_assertion_type");
       }
-      throw InvalidClient("client authentication is required");
+      return assertion(body.client_assertion, body.client_id);
+    },
+
+    /**
+     * The client, when memory alone proves it: Basic credentials whose secret this process already
+     * checked against the client's stored hash, for a client the cache holds. Undefined otherwise
+     * (then `authenticate`, which decides and answers every failure). Never throws.
+     */
+    provenFromMemory(input: ClientAuthInput): ClientRow | undefined {
+      try {
+        if (methodOf(input) !== "basic") return undefined;
+        const { id, secret } = basicCredentials(input.authorization!, input.body.client_id);
+        const client = clients.cached?.(id);
+        return client && provedBefore(client, secret) ? client : undefined;
+      } catch {
+        return undefined;
+      }
     },
   };
 }

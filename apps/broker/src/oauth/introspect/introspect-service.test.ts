@@ -18,7 +18,9 @@ const grant = (over: Partial<GrantRow> = {}): GrantRow => ({ id: "g-1", clientId
 const CONSENT = { status: "active", expiresAt: new Date(NOW.getTime() + 86_400_000) };
 const refresh = (over: Partial<RefreshRow> = {}): RefreshRow => ({ tokenHash: hashToken("rt-1"), grantId: "g-1", clientId: "bank-a", dpopJkt: null, expiresAt: new Date(NOW.getTime() + 3_600_500), rotatedAt: null, revokedAt: null, createdAt: NOW, ...over });
 
-function setup(state: { tokens?: Record<string, AccessTokenClaims>; accessRows?: Record<string, { revokedAt: Date | null; grantId: string | null }>; grants?: GrantRow[]; refreshes?: RefreshRow[]; feedRevoked?: string[]; clients?: string[]; consentActive?: boolean } = {}) {
+function setup(state: { tokens?: Record<string, AccessTokenClaims>; accessRows?: Record<string, { revokedAt: Date | null; grantId: string | null }>; grants?: GrantRow[]; refreshes?: RefreshRow[]; feedRevoked?: string[]; clients?: string[]; consentActive?: boolean; answersAtOnce?: boolean } = {}) {
+  // The real verifier, revocation mirror and client cache answer at once what they hold in memory.
+  const answer = <T>(value: T): T | Promise<T> => (state.answersAtOnce ? value : Promise.resolve(value));
   const calls = { revokeGrant: [] as unknown[], revokeAccessToken: [] as unknown[], feedAdd: [] as unknown[] };
   const service = createIntrospectionService({
     repo: {
@@ -39,14 +41,14 @@ function setup(state: { tokens?: Record<string, AccessTokenClaims>; accessRows?:
         calls.revokeAccessToken.push(args);
       },
     },
-    accessTokens: { verify: async (token) => state.tokens?.[token] },
+    accessTokens: { verify: (token) => answer(state.tokens?.[token]) },
     feed: {
-      isRevoked: async (jti) => (state.feedRevoked ?? []).includes(jti),
+      isRevoked: (jti) => answer((state.feedRevoked ?? []).includes(jti)),
       add: (...args) => {
         calls.feedAdd.push(args);
       },
     },
-    clientExists: async (id) => (state.clients ?? ["bank-a", "bank-b"]).includes(id),
+    clientExists: (id) => answer((state.clients ?? ["bank-a", "bank-b"]).includes(id)),
     clock: { now: () => NOW },
     // The ledger's rule on the consent row read with the token; here the state decides.
     consentUntil: (consent) => (consent === CONSENT && (state.consentActive ?? true) ? consent.expiresAt : undefined),
@@ -124,6 +126,19 @@ describe("introspecting an access token", () => {
     expect(await setup({ tokens: token, feedRevoked: ["jti-1"] }).service.introspect(bankA, jwt("c"))).toEqual({ active: false });
     expect(await setup({ tokens: token, clients: ["bank-b"] }).service.introspect(bankA, jwt("c"))).toEqual({ active: false });
     expect(await setup({ tokens: token }).service.liveAccessToken(jwt("c"))).toEqual(claims());
+  });
+
+  it("answers from memory without a promise, and still refuses what memory says is revoked or gone", async () => {
+    const token = { [jwt("c")]: claims() };
+    expect(setup({ tokens: token, answersAtOnce: true }).service.liveAccessToken(jwt("c"))).toEqual(claims());
+    expect(setup({ tokens: token, answersAtOnce: true, feedRevoked: ["jti-1"] }).service.liveAccessToken(jwt("c"))).toBeUndefined();
+    expect(setup({ tokens: token, answersAtOnce: true, clients: ["bank-b"] }).service.liveAccessToken(jwt("c"))).toBeUndefined();
+    expect(setup({ answersAtOnce: true }).service.liveAccessToken(jwt("c"))).toBeUndefined();
+    expect(await setup({ tokens: token, answersAtOnce: true, feedRevoked: ["jti-1"] }).service.introspect(bankA, jwt("c"))).toEqual({ active: false });
+    expect(await setup({ tokens: token, answersAtOnce: true }).service.introspect(bankB, jwt("c"))).toEqual({ active: false });
+    // A linked token is always traced to its row, even when its signature is known.
+    const linked = { tokens: { [jwt("a")]: claims({ link_id: "link-1", consent_id: "consent-1" }) }, answersAtOnce: true };
+    expect(await setup(linked).service.liveAccessToken(jwt("a"))).toBeUndefined();
   });
 });
 

@@ -23,13 +23,47 @@ export interface IntrospectionResponse {
 }
 
 const INACTIVE: IntrospectionResponse = { active: false };
-const looksLikeJwt = (t: string) => t.split(".").length === 3;
+type MaybeLive = AccessTokenClaims | undefined;
+
+// One answer per live access token's claims (access-token.ts keeps one claims object per token):
+// a token introspected again costs no new answer. Only ever handed out after the checks above.
+const answers = new WeakMap<AccessTokenClaims, IntrospectionResponse>();
+
+/** RFC 7662's answer for a live access token. */
+function activeAnswer(c: AccessTokenClaims): IntrospectionResponse {
+  let answer = answers.get(c);
+  if (!answer) {
+    answer = Object.freeze({
+      active: true,
+      scope: c.scope,
+      client_id: c.client_id,
+      token_type: c.cnf ? "DPoP" : "Bearer",
+      exp: c.exp,
+      iat: c.iat,
+      sub: c.sub,
+      aud: c.aud,
+      iss: c.iss,
+      jti: c.jti,
+      ...(c.cnf ? { cnf: c.cnf } : {}),
+      ...(c.link_id ? { link_id: c.link_id } : {}),
+      ...(c.consent_id ? { consent_id: c.consent_id } : {}),
+    });
+    answers.set(c, answer);
+  }
+  return answer;
+}
+/** Two dots and no third: a JWS compact serialization (checked without splitting the token). */
+const looksLikeJwt = (t: string) => {
+  const first = t.indexOf(".");
+  const second = first < 0 ? -1 : t.indexOf(".", first + 1);
+  return second > 0 && t.indexOf(".", second + 1) < 0;
+};
 
 /**
  * Introspection (RFC 7662) and revocation (RFC 7009). A client only ever sees or ends its own
  * tokens: another client's token is simply inactive, and revoking it does nothing.
  */
-export function createIntrospectionService(deps: { repo: Pick<TokensRepo, "findAccessTokenGrant" | "findRefreshWithGrant" | "findRefresh" | "revokeGrant" | "revokeAccessToken">; accessTokens: Pick<AccessTokens, "verify">; feed: RevocationFeed; clientExists: (id: string) => Promise<boolean>; clock: Clock; consentUntil: ConsentUntil; issuer: string }) {
+export function createIntrospectionService(deps: { repo: Pick<TokensRepo, "findAccessTokenGrant" | "findRefreshWithGrant" | "findRefresh" | "revokeGrant" | "revokeAccessToken">; accessTokens: Pick<AccessTokens, "verify">; feed: RevocationFeed; clientExists: (id: string) => boolean | Promise<boolean>; clock: Clock; consentUntil: ConsentUntil; issuer: string }) {
   const { repo, accessTokens, clock, consentUntil } = deps;
 
   /**
@@ -42,17 +76,34 @@ export function createIntrospectionService(deps: { repo: Pick<TokensRepo, "findA
     return false;
   }
 
-  /** An access token is live when it verifies, is not revoked, and its grant and consent still stand. */
-  async function liveAccessToken(token: string): Promise<AccessTokenClaims | undefined> {
-    const claims = await accessTokens.verify(token);
+  /**
+   * An access token is live when it verifies, is not revoked, and its grant and consent still
+   * stand. A client_credentials token whose signature, revocation mirror and client are all in
+   * memory is answered without a promise (the hot path of `/ledger/check` and introspection).
+   */
+  function liveAccessToken(token: string): MaybeLive | Promise<MaybeLive> {
+    const claims = accessTokens.verify(token);
+    return claims instanceof Promise ? claims.then(liveClaims) : liveClaims(claims);
+  }
+
+  function liveClaims(claims: MaybeLive): MaybeLive | Promise<MaybeLive> {
     if (!claims) return undefined;
-    if (!claims.link_id) {
-      // client_credentials: no row unless revoked; the in-memory feed answers without a query.
-      if (await deps.feed.isRevoked(claims.jti)) return undefined;
-      return (await deps.clientExists(claims.client_id)) ? claims : undefined;
-    }
-    // A linked token is live only through its row, its grant and that grant's consent: one that
-    // cannot be traced to them (its row gone) is refused, never trusted on its signature alone.
+    if (claims.link_id) return liveLinkedClaims(claims);
+    // client_credentials: no row unless revoked; the in-memory feed answers without a query.
+    const revoked = deps.feed.isRevoked(claims.jti);
+    if (revoked instanceof Promise) return revoked.then((r) => (r ? undefined : ofExistingClient(claims)));
+    return revoked ? undefined : ofExistingClient(claims);
+  }
+
+  function ofExistingClient(claims: AccessTokenClaims): MaybeLive | Promise<MaybeLive> {
+    const exists = deps.clientExists(claims.client_id);
+    if (exists instanceof Promise) return exists.then((e) => (e ? claims : undefined));
+    return exists ? claims : undefined;
+  }
+
+  // A linked token is live only through its row, its grant and that grant's consent: one that
+  // cannot be traced to them (its row gone) is refused, never trusted on its signature alone.
+  async function liveLinkedClaims(claims: AccessTokenClaims): Promise<MaybeLive> {
     const row = await repo.findAccessTokenGrant(claims.jti);
     const grant = row?.grant;
     if (!grant || row.revokedAt || grant.revokedAt) return undefined;
@@ -71,23 +122,10 @@ export function createIntrospectionService(deps: { repo: Pick<TokensRepo, "findA
   return {
     async introspect(client: ClientRow, token: string): Promise<IntrospectionResponse> {
       if (looksLikeJwt(token)) {
-        const c = await liveAccessToken(token);
+        const live = liveAccessToken(token);
+        const c = live instanceof Promise ? await live : live;
         if (!c || c.client_id !== client.id) return INACTIVE;
-        return {
-          active: true,
-          scope: c.scope,
-          client_id: c.client_id,
-          token_type: c.cnf ? "DPoP" : "Bearer",
-          exp: c.exp,
-          iat: c.iat,
-          sub: c.sub,
-          aud: c.aud,
-          iss: c.iss,
-          jti: c.jti,
-          ...(c.cnf ? { cnf: c.cnf } : {}),
-          ...(c.link_id ? { link_id: c.link_id } : {}),
-          ...(c.consent_id ? { consent_id: c.consent_id } : {}),
-        };
+        return activeAnswer(c);
       }
       const live = await liveRefreshToken(token);
       if (!live || live.rt.clientId !== client.id) return INACTIVE;

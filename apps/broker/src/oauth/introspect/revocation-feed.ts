@@ -34,8 +34,9 @@ export function createRevocationFeed(deps: { repo: Pick<TokensRepo, "revokedAcce
   }
 
   return {
-    async isRevoked(jti: string): Promise<boolean> {
-      if (syncedAt === 0 || Date.now() - syncedAt > refreshMs) await refresh();
+    /** Answered at once while the mirror is fresh (the hot path), after a sync otherwise. */
+    isRevoked(jti: string): boolean | Promise<boolean> {
+      if (syncedAt === 0 || Date.now() - syncedAt > refreshMs) return refresh().then(() => revoked.has(jti));
       return revoked.has(jti);
     },
     /** Records a revocation made in this process. */

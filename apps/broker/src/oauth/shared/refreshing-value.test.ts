@@ -49,4 +49,30 @@ describe("refreshing value", () => {
     expect(await value.get()).toBe("after clear");
     expect(load).toHaveBeenCalledTimes(2);
   });
+
+  it("peek gives at once what get would give at once, and nothing get would wait for", async () => {
+    vi.useFakeTimers();
+    try {
+      const { load, pending } = loads();
+      const value = refreshingValue(1000, load, 2000);
+      expect(value.peek()).toBeUndefined();
+      const first = value.get();
+      pending[0]!("one");
+      await first;
+      expect(value.peek()?.value).toBe("one");
+      // Stale: still served, and one background load starts, as get does.
+      vi.advanceTimersByTime(1500);
+      expect(value.peek()?.value).toBe("one");
+      expect(load).toHaveBeenCalledTimes(2);
+      // Past maxAgeMs: get waits for the load, so peek has nothing to give.
+      vi.advanceTimersByTime(1000);
+      expect(value.peek()).toBeUndefined();
+      pending[1]!("two");
+      await vi.waitFor(() => expect(value.peek()?.value).toBe("two"));
+      value.clear();
+      expect(value.peek()).toBeUndefined();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });

@@ -21,14 +21,20 @@ export function refreshingValue<T>(ttlMs: number, load: () => Promise<T>, maxAge
     loading = run;
     return run;
   };
+  /** The value when it can be served at once (a stale one starts its reload), else undefined. */
+  const peek = (): { readonly value: T } | undefined => {
+    if (!current) return undefined;
+    const age = Date.now() - current.loadedAt;
+    if (age >= maxAgeMs) return undefined;
+    if (age >= ttlMs) reload().catch(() => {});
+    return current;
+  };
   return {
     reload,
+    peek,
     async get(): Promise<T> {
-      if (!current) return reload();
-      const age = Date.now() - current.loadedAt;
-      if (age >= maxAgeMs) return reload();
-      if (age >= ttlMs) reload().catch(() => {});
-      return current.value;
+      const served = peek();
+      return served ? served.value : reload();
     },
     clear() {
       current = undefined;

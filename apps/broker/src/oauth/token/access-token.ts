@@ -56,12 +56,21 @@ export function createAccessTokens(deps: { keyStore: Pick<KeyStore, "signer" | "
       const token = await keyStore.signer.sign(claims as unknown as Record<string, unknown>, { typ: "at+jwt" });
       return { token, claims };
     },
-    /** Signature, typ, issuer, audience and expiry; undefined for anything else. Revocation is the caller's. */
-    async verify(token: string): Promise<AccessTokenClaims | undefined> {
+    /**
+     * Signature, typ, issuer, audience and expiry; undefined for anything else. Revocation is the
+     * caller's. A token already verified here is answered without a promise (the hot path); the
+     * answer is never a thrown error.
+     */
+    verify(token: string): AccessTokenClaims | undefined | Promise<AccessTokenClaims | undefined> {
       if (typeof token !== "string" || token.length > 4096) return undefined;
       const now = Math.floor(clock.now().getTime() / 1000);
       const cached = verified.get(token);
       if (cached) return cached.exp > now ? cached : undefined;
+      return verifyNew(token, now);
+    },
+  };
+
+  async function verifyNew(token: string, now: number): Promise<AccessTokenClaims | undefined> {
       const result = await keyStore.verify(token);
       if (result?.header.typ !== "at+jwt") return undefined;
       const c = result.payload as unknown as AccessTokenClaims;
@@ -69,7 +78,6 @@ export function createAccessTokens(deps: { keyStore: Pick<KeyStore, "signer" | "
       if (verified.size >= 10_000) verified.clear();
       verified.set(token, c);
       return c;
-    },
-  };
+  }
 }
 export type AccessTokens = ReturnType<typeof createAccessTokens>;

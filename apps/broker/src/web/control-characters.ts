@@ -13,7 +13,8 @@ export function containsControlCharacter(value: unknown, depth = 0): boolean {
   if (typeof value === "string") return CONTROL.test(value);
   if (depth > 32 || value === null || typeof value !== "object" || Buffer.isBuffer(value)) return false;
   if (Array.isArray(value)) return value.some((item) => containsControlCharacter(item, depth + 1));
-  for (const key of Object.keys(value)) {
+  // for…in, not Object.keys: no array per object on every request (inherited keys only add checks).
+  for (const key in value) {
     if (CONTROL.test(key) || containsControlCharacter((value as Record<string, unknown>)[key], depth + 1)) return true;
   }
   return false;

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bankIdpSettings } from "../src/linking/bank-idp.ts";
 import { messengerSettings } from "../src/messenger/messenger-secrets.ts";
 import { TEST_REGISTRATION_TOKEN } from "./support/app.ts";
-import { basic, clientConfig, postForm, registerClient, startRunningBroker, type RunningBroker } from "./support/oauth.ts";
+import { basic, clientConfig, postForm, registerClient, runningBrokerForSuite, startRunningBroker, type RunningBroker } from "./support/oauth.ts";
 
 describe("OAuth: metadata, registration, client credentials, introspection", () => {
   let broker: RunningBroker;
@@ -300,15 +300,10 @@ describe("OAuth: metadata, registration, client credentials, introspection", () 
 
 // Its own broker: the registrations above use up much of the per-IP registration limit (30 a minute).
 describe("OAuth: what the process holds in memory", () => {
-  let broker: RunningBroker;
-  let url: string;
-  beforeAll(async () => {
-    broker = await startRunningBroker();
-    url = broker.url;
-  });
-  afterAll(() => broker?.close());
+  const suite = runningBrokerForSuite();
 
   it("a client deleted is refused at once, though this process had its secret and token in memory", async () => {
+    const url = suite.broker.url;
     const c = await registerClient(url, { client_name: "Bank back office", grant_types: ["client_credentials"], scope: "ledger:check" });
     const auth = { authorization: basic(c.client_id, c.client_secret!) };
     const access_token = String((await postForm(`${url}/oauth/token`, { grant_type: "client_credentials", scope: "ledger:check" }, auth)).json.access_token);

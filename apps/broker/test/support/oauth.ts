@@ -1,6 +1,7 @@
 import { createTestDb, type TestDb } from "@link-broker/db/testing";
 import type { FastifyInstance } from "fastify";
 import * as oidc from "openid-client";
+import { afterAll, beforeAll } from "vitest";
 import type { AppDeps } from "../../src/app.ts";
 import { buildTestApp } from "./suite-log.ts";
 import type { Config } from "../../src/config.ts";
@@ -35,6 +36,16 @@ export async function startRunningBroker(options: { deps?: Partial<AppDeps>; set
       await db.drop();
     },
   };
+}
+
+/** A broker of its own for the enclosing describe block: started before its tests, closed after them. */
+export function runningBrokerForSuite(): { readonly broker: RunningBroker } {
+  const suite = {} as { broker: RunningBroker };
+  beforeAll(async () => {
+    suite.broker = await startRunningBroker();
+  });
+  afterAll(() => suite.broker?.close());
+  return suite;
 }
 
 export interface Registered {

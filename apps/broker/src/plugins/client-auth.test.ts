@@ -17,6 +17,8 @@ function setup() {
         if (input.authorization !== "Basic good") throw new OAuthError("invalid_client", "client authentication failed", 401);
         return bank;
       },
+      // Nothing proven in memory: every request takes `authenticate`.
+      provenFromMemory: () => undefined,
     },
   });
   return { ...auth, inputs };

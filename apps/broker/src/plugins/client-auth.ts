@@ -18,7 +18,7 @@ export const endpointUrl = (publicUrl: string, request: FastifyRequest) => `${pu
  * invalid_client with WWW-Authenticate. The OAuth module builds it and hands it to the routes
  * that need it (token, PAR, introspection, revocation, /links).
  */
-export function createClientAuth(deps: { authenticator: Pick<ClientAuthenticator, "authenticate"> & Partial<Pick<ClientAuthenticator, "provenFromMemory">>; publicUrl: string }) {
+export function createClientAuth(deps: { authenticator: Pick<ClientAuthenticator, "authenticate" | "provenFromMemory">; publicUrl: string }) {
   const { authenticator } = deps;
   const inputOf = (request: FastifyRequest) => ({
     authorization: request.headers.authorization,
@@ -36,7 +36,7 @@ export function createClientAuth(deps: { authenticator: Pick<ClientAuthenticator
    * `authenticateRequest`, which decides. The hot paths skip its promises with it.
    */
   function authenticatedFromMemory(request: FastifyRequest): boolean {
-    const client = authenticator.provenFromMemory?.(inputOf(request));
+    const client = authenticator.provenFromMemory(inputOf(request));
     if (client) request.client = client;
     return client !== undefined;
   }

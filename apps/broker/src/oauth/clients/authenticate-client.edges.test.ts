@@ -74,7 +74,7 @@ function setup() {
     add({ id: "secret-with-keys", tokenEndpointAuthMethod: "client_secret_basic", secretHash: hashToken("s3cret"), jwks: { keys: [jwk] } as never });
   })();
   const authenticator = createClientAuthenticator({
-    clients: { get: async (id) => clients.get(id) ?? null },
+    clients: { get: async (id) => clients.get(id) ?? null, cached: () => undefined },
     replay: memoryReplay(),
     clock: { now: () => now },
     config: { publicUrl: ISSUER },
@@ -157,7 +157,7 @@ describe("client_secret_basic: what a credential may hold", () => {
   it("asks for authentication when there is none", async () => {
     const { ready } = setup();
     await ready;
-    const plain = createClientAuthenticator({ clients: { get: async () => null }, replay: memoryReplay(), clock: { now: () => new Date() }, config: { publicUrl: ISSUER }, fetch: registrantFetch([]) });
+    const plain = createClientAuthenticator({ clients: { get: async () => null, cached: () => undefined }, replay: memoryReplay(), clock: { now: () => new Date() }, config: { publicUrl: ISSUER }, fetch: registrantFetch([]) });
     await expect(plain.authenticate({ body: {} })).rejects.toMatchObject(refused("client authentication is required"));
   });
 });

@@ -27,8 +27,8 @@ export interface ClientAuthInput {
  * 401 invalid_client, whatever went wrong, so an attacker learns nothing about which part.
  */
 export function createClientAuthenticator(deps: {
-  /** `cached`, when given, answers a known client without a promise (the hot path). */
-  clients: Pick<ClientCache, "get"> & Partial<Pick<ClientCache, "cached">>;
+  /** `cached` answers a client the cache holds without a promise (the hot path). */
+  clients: Pick<ClientCache, "get" | "cached">;
   replay: ReplayRepo;
   clock: Clock;
   config: Pick<Config, "publicUrl">;
@@ -87,7 +87,7 @@ export function createClientAuthenticator(deps: {
 
   async function basic(header: string, bodyClientId: unknown): Promise<ClientRow> {
     const { id, secret } = basicCredentials(header, bodyClientId);
-    const client = clients.cached?.(id) ?? (await clients.get(id));
+    const client = clients.cached(id) ?? (await clients.get(id));
     if (client?.tokenEndpointAuthMethod !== "client_secret_basic" || !client.secretHash) throw InvalidClient();
     if (provedBefore(client, secret)) return client;
     if (!matchesHash(secret, client.secretHash)) throw InvalidClient();
@@ -172,7 +172,7 @@ export function createClientAuthenticator(deps: {
       try {
         if (methodOf(input) !== "basic") return undefined;
         const { id, secret } = basicCredentials(input.authorization!, input.body.client_id);
-        const client = clients.cached?.(id);
+        const client = clients.cached(id);
         return client && provedBefore(client, secret) ? client : undefined;
       } catch {
         return undefined;

@@ -87,7 +87,7 @@ export function createClientAuthenticator(deps: {
 
   async function basic(header: string, bodyClientId: unknown): Promise<ClientRow> {
     const { id, secret } = basicCredentials(header, bodyClientId);
-    const client = clients.cached(id) ?? (await clients.get(id));
+    const client = await clients.get(id);
     if (client?.tokenEndpointAuthMethod !== "client_secret_basic" || !client.secretHash) throw InvalidClient();
     if (provedBefore(client, secret)) return client;
     if (!matchesHash(secret, client.secretHash)) throw InvalidClient();

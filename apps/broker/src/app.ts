@@ -20,6 +20,7 @@ import { createLinkingModule } from "./linking/linking-module.ts";
 import type { LinkLimits } from "./linking/linking-service.ts";
 import { createLinksRepo } from "./links/links-repo.ts";
 import { createLinksModule } from "./links/links-module.ts";
+import { createWriteCoalescer } from "./net/write-coalescing.ts";
 import { createAccessLogWriter, lazyChildLogger, loggerOptions } from "./logger.ts";
 import type { GraphClient } from "./messenger/graph-client.ts";
 import { createMessengerModule } from "./messenger/messenger-module.ts";
@@ -110,6 +111,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     frameworkErrors: frameworkError,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: "array", allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  // Each event-loop turn's responses are written together (net/write-coalescing.ts).
+  app.server.on("connection", createWriteCoalescer());
 
   // Shared by every module.
   const scheduler = createScheduler({ onError: (task, err) => app.log.warn({ task, err }, "periodic task failed") });

@@ -1,0 +1,46 @@
+import { once } from "node:events";
+import { connect } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startRunningBroker, type RunningBroker } from "./support/oauth.ts";
+
+describe("the broker's HTTP listener", () => {
+  let broker: RunningBroker;
+  const marks: string[] = [];
+  beforeAll(async () => {
+    broker = await startRunningBroker({
+      setup: (app) => {
+        // For /healthz only: it answers within the turn its request was read in.
+        app.addHook("onRequest", (request, _reply, done) => {
+          if (request.url === "/healthz") setImmediate(() => marks.push("turn ended"));
+          done();
+        });
+        app.addHook("onResponse", (request, _reply, done) => {
+          if (request.url === "/healthz") marks.push("answer sent");
+          done();
+        });
+      },
+    });
+  });
+  afterAll(() => broker?.close());
+
+  it("writes a turn's answers when the turn has read everything ready (net/write-coalescing.ts)", async () => {
+    const res = await fetch(`${broker.url}/healthz`);
+    expect(res.status).toBe(200);
+    await res.text();
+    // Written at once, the answer would be sent (and onResponse run) before the turn ended.
+    expect(marks).toEqual(["turn ended", "answer sent"]);
+  });
+
+  it("answers pipelined requests on one connection in order, each with its own request id", async () => {
+    const client = connect(Number(new URL(broker.url).port), "127.0.0.1");
+    let text = "";
+    client.on("data", (d: Buffer) => (text += d.toString()));
+    const paths = ["/healthz", "/ledger/keys.json", "/no-such-path", "/.well-known/oauth-authorization-server"];
+    client.write(paths.map((p, i) => `GET ${p} HTTP/1.1\r\nHost: 127.0.0.1\r\n${i === paths.length - 1 ? "Connection: close\r\n" : ""}\r\n`).join(""));
+    await once(client, "close");
+    // A body has no line end of its own: the next status line follows it directly.
+    expect(text.match(/HTTP\/1\.1 \d{3}/g)).toEqual(["HTTP/1.1 200", "HTTP/1.1 200", "HTTP/1.1 404", "HTTP/1.1 200"]);
+    expect(new Set(text.match(/x-request-id: [\w-]+/g))).toHaveProperty("size", 4);
+    expect(text).toContain(`"issuer":"${broker.url}"`);
+  });
+});

@@ -43,4 +43,14 @@ describe("the broker's HTTP listener", () => {
     expect(new Set(text.match(/x-request-id: [\w-]+/g))).toHaveProperty("size", 4);
     expect(text).toContain(`"issuer":"${broker.url}"`);
   });
+
+  it("answers a malformed request with its 400 before closing the connection", async () => {
+    const client = connect(Number(new URL(broker.url).port), "127.0.0.1");
+    let text = "";
+    client.on("data", (d: Buffer) => (text += d.toString()));
+    client.on("error", () => {});
+    client.write("NOT HTTP AT ALL\r\n\r\n");
+    await once(client, "close");
+    expect(text).toMatch(/^HTTP\/1\.1 400 Bad Request/);
+  });
 });

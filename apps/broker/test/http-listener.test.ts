@@ -23,6 +23,17 @@ describe("the broker's HTTP listener", () => {
   });
   afterAll(() => broker?.close());
 
+  /** What the broker sends back on one raw connection for `text`, until it closes the connection. */
+  async function exchange(text: string): Promise<string> {
+    const client = connect(Number(new URL(broker.url).port), "127.0.0.1");
+    let got = "";
+    client.on("data", (d: Buffer) => (got += d.toString()));
+    client.on("error", () => {});
+    client.write(text);
+    await once(client, "close");
+    return got;
+  }
+
   it("writes a turn's answers when the turn has read everything ready (net/write-coalescing.ts)", async () => {
     const res = await fetch(`${broker.url}/healthz`);
     expect(res.status).toBe(200);
@@ -32,12 +43,8 @@ describe("the broker's HTTP listener", () => {
   });
 
   it("answers pipelined requests on one connection in order, each with its own request id", async () => {
-    const client = connect(Number(new URL(broker.url).port), "127.0.0.1");
-    let text = "";
-    client.on("data", (d: Buffer) => (text += d.toString()));
     const paths = ["/healthz", "/ledger/keys.json", "/no-such-path", "/.well-known/oauth-authorization-server"];
-    client.write(paths.map((p, i) => `GET ${p} HTTP/1.1\r\nHost: 127.0.0.1\r\n${i === paths.length - 1 ? "Connection: close\r\n" : ""}\r\n`).join(""));
-    await once(client, "close");
+    const text = await exchange(paths.map((p, i) => `GET ${p} HTTP/1.1\r\nHost: 127.0.0.1\r\n${i === paths.length - 1 ? "Connection: close\r\n" : ""}\r\n`).join(""));
     // A body has no line end of its own: the next status line follows it directly.
     expect(text.match(/HTTP\/1\.1 \d{3}/g)).toEqual(["HTTP/1.1 200", "HTTP/1.1 200", "HTTP/1.1 404", "HTTP/1.1 200"]);
     expect(new Set(text.match(/x-request-id: [\w-]+/g))).toHaveProperty("size", 4);
@@ -45,12 +52,6 @@ describe("the broker's HTTP listener", () => {
   });
 
   it("answers a malformed request with its 400 before closing the connection", async () => {
-    const client = connect(Number(new URL(broker.url).port), "127.0.0.1");
-    let text = "";
-    client.on("data", (d: Buffer) => (text += d.toString()));
-    client.on("error", () => {});
-    client.write("NOT HTTP AT ALL\r\n\r\n");
-    await once(client, "close");
-    expect(text).toMatch(/^HTTP\/1\.1 400 Bad Request/);
+    expect(await exchange("NOT HTTP AT ALL\r\n\r\n")).toMatch(/^HTTP\/1\.1 400 Bad Request/);
   });
 });

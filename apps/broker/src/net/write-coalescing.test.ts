@@ -24,11 +24,13 @@ async function listen(onSocket: (socket: Socket) => void): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
-/** Everything the peer receives until the server closes the connection. */
-async function received(port: number): Promise<Buffer> {
+/** Everything a peer receives, having sent `text` if given, until the server closes the connection. */
+async function received(port: number, text?: string): Promise<Buffer> {
   const client = connect(port, "127.0.0.1");
   const chunks: Buffer[] = [];
   client.on("data", (d: Buffer) => chunks.push(d));
+  client.on("error", () => {});
+  if (text !== undefined) client.write(text);
   await once(client, "close");
   return Buffer.concat(chunks);
 }
@@ -137,17 +139,8 @@ describe("write coalescing", () => {
     server.listen(0, "127.0.0.1");
     await once(server, "listening");
     const port = (server.address() as AddressInfo).port;
-    const raw = async (text: string) => {
-      const client = connect(port, "127.0.0.1");
-      let got = "";
-      client.on("data", (d: Buffer) => (got += d.toString()));
-      client.on("error", () => {});
-      client.write(text);
-      await once(client, "close");
-      return got;
-    };
-    expect(await raw("NOT HTTP AT ALL\r\n\r\n")).toMatch(/^HTTP\/1\.1 400 Bad Request/);
-    const answer = await raw("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    expect((await received(port, "NOT HTTP AT ALL\r\n\r\n")).toString()).toMatch(/^HTTP\/1\.1 400 Bad Request/);
+    const answer = (await received(port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")).toString();
     expect(answer).toMatch(/^HTTP\/1\.1 200 OK/);
     expect(answer).toContain("last answer");
   });
@@ -163,11 +156,8 @@ describe("write coalescing", () => {
     servers.push(server);
     server.listen(0, "127.0.0.1");
     await once(server, "listening");
-    const client = connect((server.address() as AddressInfo).port, "127.0.0.1");
-    let text = "";
-    client.on("data", (d: Buffer) => (text += d.toString()));
-    client.write(["/1", "/2", "/3"].map((p) => `GET ${p} HTTP/1.1\r\nHost: x\r\n${p === "/3" ? "Connection: close\r\n" : ""}\r\n`).join(""));
-    await once(client, "close");
+    const requests = ["/1", "/2", "/3"].map((p) => `GET ${p} HTTP/1.1\r\nHost: x\r\n${p === "/3" ? "Connection: close\r\n" : ""}\r\n`).join("");
+    const text = (await received((server.address() as AddressInfo).port, requests)).toString();
     const bodies = text.match(/answer to \/\d/g);
     expect(bodies).toEqual(["answer to /1", "answer to /2", "answer to /3"]);
     expect(text.match(/HTTP\/1\.1 200 OK/g)).toHaveLength(3);

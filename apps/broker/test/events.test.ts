@@ -4,6 +4,7 @@ import type { ConsentLedger } from "@link-broker/consent-ledger";
 import { createLocalJWKSet, decodeJwt, jwtVerify, type JWK } from "jose";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createAddressPolicy } from "../src/net/address-policy.ts";
+import { pushJobId } from "../src/events/events-repo.ts";
 import { validateMetadata } from "../src/oauth/clients/validate-metadata.ts";
 import { startTestBroker, TEST_REGISTRATION_TOKEN, type TestBroker } from "./support/app.ts";
 import { startEventReceiver } from "./support/event-receiver.ts";
@@ -169,6 +170,58 @@ describe("push (RFC 8935)", () => {
     } finally {
       spy.mockRestore();
     }
+  });
+});
+
+// Two statements on separate connections interleaved as they can be under load: the broker marks
+// the renewal delivered while the withdrawal is being stored and pushed. Postgres only: PGlite runs
+// one statement at a time, so they cannot interleave there.
+describe.runIf(process.env.DATABASE_URL)("push, concurrent statements (Postgres)", () => {
+  it("an event stored while the one before it is being marked delivered is pushed at once, not left waiting", async () => {
+    const events = broker.app.modules.events;
+    const g = await grant(pushBank.client_id);
+    await until(async () => (await events.ofConsent(g.consentId)).some((e) => e.push === "delivered"));
+    // The renewal reaches the bank, which holds its answer.
+    const release = receiver.hold();
+    await ledger.renew({ consentId: g.consentId, actor: "customer", expiresAt: new Date(t + 120 * DAY) });
+    await until(async () => eventsOf(g.consentId).length === 2);
+    const renewal = eventsOf(g.consentId)[1]!.jti;
+    // A lock on the renewal's row makes the broker's "delivered" statement wait, its snapshot
+    // already taken, while the withdrawal is stored.
+    let unlock!: () => void;
+    let locked!: () => void;
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    const lockTx = broker.db.prisma.$transaction(
+      async (tx) => {
+        await tx.$queryRaw`SELECT 1 FROM "consent_event" WHERE "jti" = ${renewal} FOR UPDATE`;
+        locked();
+        await new Promise<void>((resolve) => (unlock = resolve));
+      },
+      { timeout: 30_000 },
+    );
+    try {
+      await isLocked;
+      release();
+      await until(async () => {
+        const [row] = await broker.db.prisma.$queryRaw<{ n: number }[]>`
+          SELECT count(*)::int AS n FROM pg_stat_activity
+          WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE ${`%SET "push" = 'delivered'%`}`;
+        return row!.n > 0;
+      });
+      // The withdrawal's own push finds the renewal still pending and goes back to wait.
+      await ledger.withdraw({ consentId: g.consentId, actor: "customer" });
+      await until(async () => {
+        const withdrawal = (await events.ofConsent(g.consentId)).find((e) => e.type === "consent.withdrawn");
+        const job = withdrawal && (await broker.db.prisma.job.findUnique({ where: { id: pushJobId(withdrawal.jti) } }));
+        return !!job?.lastError?.includes("waiting for the earlier event") && job.lockedUntil === null;
+      });
+    } finally {
+      unlock?.();
+      await lockTx;
+    }
+    // No scheduled run and a frozen clock: only the delivery of the renewal can send it.
+    await receiver.until(() => eventsOf(g.consentId).length === 3, 5_000);
+    expect(eventsOf(g.consentId).map((r) => r.type)).toEqual(["consent.granted", "consent.renewed", "consent.withdrawn"]);
   });
 });
 

@@ -23,10 +23,12 @@ export async function startEventReceiver() {
   const received: ReceivedSet[] = [];
   const answers: number[] = [];
   const waiters: (() => void)[] = [];
+  // While held, a SET is recorded on arrival and answered only on release.
+  let held: Promise<void> | undefined;
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
+    req.on("end", async () => {
       const set = Buffer.concat(chunks).toString("utf8");
       const status = answers.shift() ?? 202;
       try {
@@ -34,6 +36,7 @@ export async function startEventReceiver() {
         const [type, event] = Object.entries(claims.events)[0]!;
         received.push({ jti: claims.jti, type, event, set, contentType: req.headers["content-type"], status, at: performance.now() });
       } catch {}
+      await held;
       res.writeHead(status, { "content-type": "application/json" }).end(status === 400 ? JSON.stringify({ err: "invalid_request", description: "refused by the test bank" }) : "");
       for (const w of waiters.splice(0)) w();
     });
@@ -43,6 +46,15 @@ export async function startEventReceiver() {
     url: `http://127.0.0.1:${port}/events`,
     received,
     answers,
+    /** Holds the answers to what arrives from now on until the returned release is called. */
+    hold(): () => void {
+      let release!: () => void;
+      held = new Promise<void>((resolve) => (release = resolve));
+      return () => {
+        held = undefined;
+        release();
+      };
+    },
     /** First arrivals only, in arrival order (a bank dedupes by jti). */
     unique(): ReceivedSet[] {
       const seen = new Set<string>();

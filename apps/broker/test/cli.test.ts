@@ -132,6 +132,22 @@ describe("link-broker (the bin)", () => {
       expect(cli("clients", "disable", "--client-id", "no-such-client")).toMatchObject({ code: 1, err: ["link-broker: no enabled client no-such-client"] });
     }, 900_000);
 
+    it("takes a client id that starts with a dash after --client-id (ids made before they stopped starting with one)", async () => {
+      const created = cli("clients", "create", "--name", "Dash Bank");
+      expect(created.code).toBe(0);
+      const id = JSON.parse(created.out.slice(0, created.out.lastIndexOf("}") + 1)).client_id as string;
+      expect(id).not.toMatch(/^-/);
+      const dashed = `-${id.slice(1)}`;
+      const db = await openDb();
+      try {
+        await db.prisma.$executeRaw`UPDATE "client" SET "id" = ${dashed} WHERE "id" = ${id}`;
+      } finally {
+        await db.close();
+      }
+      expect(cli("clients", "rate-limits", "--client-id", dashed, "--set", '{"introspect":"9000/10s"}')).toMatchObject({ code: 0, out: expect.stringContaining(`${dashed}: rate limits introspect=9000/10s`) });
+      expect(cli("clients", "disable", "--client-id", dashed)).toMatchObject({ code: 0, out: expect.stringContaining(`disabled ${dashed}`) });
+    }, 900_000);
+
     it("keys rotate and list", () => {
       expect(cli("keys", "list").out).toContain("no signing keys yet");
       const rotated = cli("keys", "rotate");

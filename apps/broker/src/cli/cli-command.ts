@@ -48,6 +48,24 @@ export class UsageError extends Error {}
 
 export const str = (values: CliValues, name: string): string | undefined => (typeof values[name] === "string" ? (values[name] as string) : undefined);
 
+/**
+ * Joins `--name VALUE` into `--name=VALUE` when VALUE starts with one dash (a client id or a
+ * customer id may): parseArgs would refuse it as ambiguous, naming a fix on a line the one-line
+ * usage error drops. `-h` and values starting with `--` are left to parseArgs.
+ */
+export function joinDashValues(args: readonly string[], options: Record<string, Pick<CliOption, "type">>): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const next = args[i + 1];
+    if (arg.startsWith("--") && options[arg.slice(2)]?.type === "string" && next !== undefined && /^-[^-]/.test(next) && next !== "-h") {
+      joined.push(`${arg}=${next}`);
+      i++;
+    } else joined.push(arg);
+  }
+  return joined;
+}
+
 export function isoDateError(raw: string): string | undefined {
   return /^\d{4}-\d{2}-\d{2}([T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(raw) && !Number.isNaN(new Date(raw).getTime()) ? undefined : "must be an ISO date (2026-01-31 or 2026-01-31T12:00:00Z)";
 }

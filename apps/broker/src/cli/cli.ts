@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { Db } from "@link-broker/db";
 import type { Config } from "../config.ts";
-import { formatCommandHelp, formatGroupHelp, formatTopHelp, isoDateError, UsageError, type CliCommand, type CliGroup } from "./cli-command.ts";
+import { formatCommandHelp, formatGroupHelp, formatTopHelp, isoDateError, joinDashValues, UsageError, type CliCommand, type CliGroup } from "./cli-command.ts";
 
 const groups: Record<string, () => Promise<CliGroup>> = {
   migrate: async () => (await import("./migrate-command.ts")).migrateCommand,
@@ -62,7 +62,7 @@ function parse(path: string, command: CliCommand, args: string[]): Record<string
   const options = Object.fromEntries(Object.entries(command.options ?? {}).map(([name, o]) => [name, { type: o.type, ...(o.multiple ? { multiple: true } : {}) }]));
   let values: Record<string, string | boolean | string[] | undefined>;
   try {
-    ({ values } = parseArgs({ args, options: { ...options, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false }));
+    ({ values } = parseArgs({ args: joinDashValues(args, command.options ?? {}), options: { ...options, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false }));
   } catch (err) {
     usageFailure((err as Error).message, path);
   }

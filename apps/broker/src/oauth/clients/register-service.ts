@@ -49,6 +49,17 @@ function destinationChanged(meta: ClientMetadata, jwksUri: string | null, curren
   );
 }
 
+/**
+ * A new client_id: 18 random bytes, base64url, drawn again when it would start with "-" (one in
+ * 64), so that an id given after an option on a command line is never read as an option.
+ */
+export function newClientId(random: () => string = () => randomToken(18)): string {
+  for (;;) {
+    const id = random();
+    if (!id.startsWith("-")) return id;
+  }
+}
+
 export function createRegistrationService(deps: { repo: ClientRepo; cache: Pick<ClientCache, "invalidate">; sealer: Sealer; config: Pick<Config, "publicUrl" | "production" | "registrationToken" | "outboundAllowlist">; clock: Clock }) {
   const { repo, cache, sealer, config, clock } = deps;
   const addresses = createAddressPolicy(config.outboundAllowlist);
@@ -124,7 +135,7 @@ export function createRegistrationService(deps: { repo: ClientRepo; cache: Pick<
     async register(meta: ClientMetadata, operator: { rateLimits?: ClientRateLimits } = {}): Promise<Output> {
       if (meta.client_id !== undefined) throw InvalidClientMetadata("client_id is assigned by the broker");
       const v = validateMetadata(meta, config.production, addresses);
-      const id = randomToken(18);
+      const id = newClientId();
       const secret = v.tokenEndpointAuthMethod === "client_secret_basic" ? randomToken(32) : undefined;
       const registrationToken = randomToken(32);
       const row = await repo.create({

@@ -47,6 +47,7 @@ describe("link-broker (the bin)", () => {
       [["staff", "create", "--email", "a@bank.example", "--role", "root"], /--role must be auditor or admin/],
       [["staff", "disable"], /--email is required/],
       [["clients", "disable", "extra"], /Unexpected argument 'extra'/],
+      [["clients", "disable", "--client-id", "--clear"], /^link-broker: --client-id needs a value \(one that starts with a dash is written --client-id=VALUE\)/],
       [["clients", "create", "--grant-type", "password", "--name", "x"], /--grant-type must be/],
       [["bogus"], /unknown command 'bogus'/],
       [["keys", "spin"], /unknown command 'keys spin'/],

@@ -66,6 +66,13 @@ export function joinDashValues(args: readonly string[], options: Record<string, 
   return joined;
 }
 
+/** parseArgs's message as one line an operator can act on (its "ambiguous" names the fix lines later). */
+export function argsErrorLine(message: string): string {
+  const ambiguous = /^Option '(--[a-z-]+)' argument is ambiguous/.exec(message);
+  if (ambiguous) return `${ambiguous[1]} needs a value (one that starts with a dash is written ${ambiguous[1]}=VALUE)`;
+  return message.split("\n")[0]!.replace(/\. To specify a positional.*$/, "");
+}
+
 export function isoDateError(raw: string): string | undefined {
   return /^\d{4}-\d{2}-\d{2}([T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(raw) && !Number.isNaN(new Date(raw).getTime()) ? undefined : "must be an ISO date (2026-01-31 or 2026-01-31T12:00:00Z)";
 }

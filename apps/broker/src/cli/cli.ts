@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { Db } from "@link-broker/db";
 import type { Config } from "../config.ts";
-import { formatCommandHelp, formatGroupHelp, formatTopHelp, isoDateError, joinDashValues, UsageError, type CliCommand, type CliGroup } from "./cli-command.ts";
+import { argsErrorLine, formatCommandHelp, formatGroupHelp, formatTopHelp, isoDateError, joinDashValues, UsageError, type CliCommand, type CliGroup } from "./cli-command.ts";
 
 const groups: Record<string, () => Promise<CliGroup>> = {
   migrate: async () => (await import("./migrate-command.ts")).migrateCommand,
@@ -25,7 +25,7 @@ const out = (text: string) => process.stdout.write(text.endsWith("\n") ? text : 
 
 /** One line, exit 2: what was wrong and where to look. */
 function usageFailure(message: string, where: string): never {
-  process.stderr.write(`link-broker: ${message.split("\n")[0]!.replace(/\. To specify a positional.*$/, "")} (see \`${where} --help\`)\n`);
+  process.stderr.write(`link-broker: ${message.split("\n")[0]} (see \`${where} --help\`)\n`);
   process.exit(2);
 }
 
@@ -64,7 +64,7 @@ function parse(path: string, command: CliCommand, args: string[]): Record<string
   try {
     ({ values } = parseArgs({ args: joinDashValues(args, command.options ?? {}), options: { ...options, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false }));
   } catch (err) {
-    usageFailure((err as Error).message, path);
+    usageFailure(argsErrorLine((err as Error).message), path);
   }
   if (values.help) {
     out(formatCommandHelp(path, command));

@@ -67,6 +67,9 @@ const STORE: Statement = {
 export function createEventsRepo(db: Pick<Db, "prisma" | "sql">) {
   const { prisma, sql } = db;
 
+  const nextPending = (e: Pick<ConsentEvent, "consentId" | "clientId" | "position">) =>
+    prisma.consentEvent.findFirst({ where: { consentId: e.consentId, clientId: e.clientId, push: "pending", ackedAt: null, position: { gt: e.position } }, orderBy: { position: "asc" }, select: { jti: true } });
+
   return {
     /** How far the ledger has been read (0 before the first event). */
     async cursor(): Promise<string> {
@@ -111,23 +114,28 @@ export function createEventsRepo(db: Pick<Db, "prisma" | "sql">) {
       return row ?? null;
     },
 
-    /** Marks a pending event delivered and answers the next of its consent waiting for push (one round trip). */
-    async deliveredThenNext(jti: string, now: Date): Promise<string | null> {
+    /**
+     * Marks a pending event delivered and answers the next of its consent waiting for push (one
+     * round trip, a second when there seems to be none). The statement reads with a snapshot taken
+     * before its own commit, so it can miss an event stored meanwhile whose own push saw this one
+     * still pending and went back to wait; nothing else would wake that one. Read again after the
+     * commit, one side always sees the other.
+     */
+    async deliveredThenNext(event: Pick<ConsentEvent, "jti" | "consentId" | "clientId" | "position">, now: Date): Promise<string | null> {
       const [next] = await prisma.$queryRaw<{ jti: string }[]>`
         WITH d AS (
           UPDATE "consent_event" SET "push" = 'delivered', "deliveredAt" = ${now}, "lastError" = NULL
-          WHERE "jti" = ${jti} AND "push" = 'pending'
+          WHERE "jti" = ${event.jti} AND "push" = 'pending'
           RETURNING "consentId", "clientId", "position")
         SELECT n."jti" FROM "consent_event" n, d
         WHERE n."consentId" = d."consentId" AND n."clientId" = d."clientId" AND n."push" = 'pending'
           AND n."ackedAt" IS NULL AND n."position" > d."position"
         ORDER BY n."position" LIMIT 1`;
-      return next?.jti ?? null;
+      return next?.jti ?? (await nextPending(event))?.jti ?? null;
     },
 
     /** The next event of the same consent waiting for push after this one. */
-    nextPending: (e: Pick<ConsentEvent, "consentId" | "clientId" | "position">) =>
-      prisma.consentEvent.findFirst({ where: { consentId: e.consentId, clientId: e.clientId, push: "pending", ackedAt: null, position: { gt: e.position } }, orderBy: { position: "asc" }, select: { jti: true } }),
+    nextPending,
 
     async setPush(jti: string, push: PushState, now: Date, error?: string): Promise<void> {
       await prisma.consentEvent.updateMany({

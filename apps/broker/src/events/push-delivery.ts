@@ -55,10 +55,7 @@ export function createPushDelivery(deps: PushDeps) {
     try {
       const res = await deps.fetch(uri, { method: "POST", headers: { "content-type": "application/secevent+jwt", accept: "application/json" }, body: event.set });
       if (ACCEPTED.has(res.status)) {
-        // That statement reads with a snapshot taken before its own commit, so it can miss an event
-        // stored meanwhile whose own push saw this one still pending and went back to wait: nothing
-        // would wake it. A read after the commit finds it; then one side always sees the other.
-        const next = (await repo.deliveredThenNext(jti, clock.now())) ?? (await repo.nextPending(event))?.jti;
+        const next = await repo.deliveredThenNext(event, clock.now());
         metrics.delivered.inc();
         metrics.latency.observe((clock.now().getTime() - event.createdAt.getTime()) / 1000);
         if (next) deps.runNext(next);

@@ -1,6 +1,7 @@
 // Consent events on a real database (PGlite, or Postgres with DATABASE_URL): SETs made from the
 // ledger, pushed over real HTTP to a bank endpoint on loopback, and polled.
 import type { ConsentLedger } from "@link-broker/consent-ledger";
+import type { Tx } from "@link-broker/db";
 import { createLocalJWKSet, decodeJwt, jwtVerify, type JWK } from "jose";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createAddressPolicy } from "../src/net/address-policy.ts";
@@ -173,10 +174,40 @@ describe("push (RFC 8935)", () => {
   });
 });
 
-// Two statements on separate connections interleaved as they can be under load: the broker marks
-// the renewal delivered while the withdrawal is being stored and pushed. Postgres only: PGlite runs
-// one statement at a time, so they cannot interleave there.
+// Statements on separate connections interleaved as they can be under load, forced with a row
+// lock held by the test. Postgres only: PGlite runs one statement at a time, so they cannot
+// interleave there.
 describe.runIf(process.env.DATABASE_URL)("push, concurrent statements (Postgres)", () => {
+  /** Holds a row lock (taken by `lock`, a SELECT ... FOR UPDATE) until `unlock` is awaited. */
+  async function holdLock(lock: (tx: Tx) => Promise<unknown>) {
+    let unlock!: () => void;
+    let locked!: () => void;
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    const tx = broker.db.prisma.$transaction(
+      async (tx) => {
+        await lock(tx);
+        locked();
+        await new Promise<void>((resolve) => (unlock = resolve));
+      },
+      { timeout: 30_000 },
+    );
+    await Promise.race([isLocked, tx]);
+    return {
+      async unlock() {
+        unlock();
+        await tx;
+      },
+    };
+  }
+
+  /** Until the push job of the consent's `type` event has gone back to wait for the one before it. */
+  const waitingBehindEarlier = (consentId: string, type: string) =>
+    until(async () => {
+      const event = (await broker.app.modules.events.ofConsent(consentId)).find((e) => e.type === type);
+      const job = event && (await broker.db.prisma.job.findUnique({ where: { id: pushJobId(event.jti) } }));
+      return !!job?.lastError?.includes("waiting for the earlier event") && job.lockedUntil === null;
+    });
+
   it("an event stored while the one before it is being marked delivered is pushed at once, not left waiting", async () => {
     const events = broker.app.modules.events;
     const g = await grant(pushBank.client_id);
@@ -188,19 +219,8 @@ describe.runIf(process.env.DATABASE_URL)("push, concurrent statements (Postgres)
     const renewal = eventsOf(g.consentId)[1]!.jti;
     // A lock on the renewal's row makes the broker's "delivered" statement wait, its snapshot
     // already taken, while the withdrawal is stored.
-    let unlock!: () => void;
-    let locked!: () => void;
-    const isLocked = new Promise<void>((resolve) => (locked = resolve));
-    const lockTx = broker.db.prisma.$transaction(
-      async (tx) => {
-        await tx.$queryRaw`SELECT 1 FROM "consent_event" WHERE "jti" = ${renewal} FOR UPDATE`;
-        locked();
-        await new Promise<void>((resolve) => (unlock = resolve));
-      },
-      { timeout: 30_000 },
-    );
+    const lock = await holdLock((tx) => tx.$queryRaw`SELECT 1 FROM "consent_event" WHERE "jti" = ${renewal} FOR UPDATE`);
     try {
-      await isLocked;
       release();
       await until(async () => {
         const [row] = await broker.db.prisma.$queryRaw<{ n: number }[]>`
@@ -210,18 +230,35 @@ describe.runIf(process.env.DATABASE_URL)("push, concurrent statements (Postgres)
       });
       // The withdrawal's own push finds the renewal still pending and goes back to wait.
       await ledger.withdraw({ consentId: g.consentId, actor: "customer" });
-      await until(async () => {
-        const withdrawal = (await events.ofConsent(g.consentId)).find((e) => e.type === "consent.withdrawn");
-        const job = withdrawal && (await broker.db.prisma.job.findUnique({ where: { id: pushJobId(withdrawal.jti) } }));
-        return !!job?.lastError?.includes("waiting for the earlier event") && job.lockedUntil === null;
-      });
+      await waitingBehindEarlier(g.consentId, "consent.withdrawn");
     } finally {
-      unlock?.();
-      await lockTx;
+      await lock.unlock();
     }
     // No scheduled run and a frozen clock: only the delivery of the renewal can send it.
     await receiver.until(() => eventsOf(g.consentId).length === 3, 5_000);
     expect(eventsOf(g.consentId).map((r) => r.type)).toEqual(["consent.granted", "consent.renewed", "consent.withdrawn"]);
+  });
+
+  it("an event whose job cannot be claimed at the moment the one before it is settled is pushed once it can be", async () => {
+    const release = receiver.hold();
+    const g = await grant(pushBank.client_id);
+    await receiver.until(() => eventsOf(g.consentId).length === 1);
+    await ledger.withdraw({ consentId: g.consentId, actor: "customer" });
+    await waitingBehindEarlier(g.consentId, "consent.withdrawn");
+    const withdrawal = (await broker.app.modules.events.ofConsent(g.consentId)).find((e) => e.type === "consent.withdrawn")!;
+    // A lock on the withdrawal's job, as while its last attempt is putting it back: the claim made
+    // when the grant is delivered skips the row, which then looks free to anyone reading it.
+    const lock = await holdLock((tx) => tx.$queryRaw`SELECT 1 FROM "job" WHERE "id" = ${pushJobId(withdrawal.jti)} FOR UPDATE`);
+    try {
+      release();
+      await until(async () => (await broker.app.modules.events.ofConsent(g.consentId))[0]!.push === "delivered");
+      await new Promise((r) => setTimeout(r, 300)); // the wake-up's first claim has been skipped
+    } finally {
+      await lock.unlock();
+    }
+    // No scheduled run and a frozen clock: only that wake-up can send it.
+    await receiver.until(() => eventsOf(g.consentId).length === 2, 5_000);
+    expect(eventsOf(g.consentId).map((r) => r.type)).toEqual(["consent.granted", "consent.withdrawn"]);
   });
 });
 

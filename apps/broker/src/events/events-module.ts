@@ -20,6 +20,7 @@ import { createEventsMetrics } from "./events-metrics.ts";
 import { createEventsRepo, PUSH_JOB_KIND, pushJobId, type NewEvent } from "./events-repo.ts";
 import { createPollService } from "./poll-service.ts";
 import { createPushDelivery, WaitingForEarlierEvent } from "./push-delivery.ts";
+import { createPushKick } from "./push-kick.ts";
 
 /** Catch-up read of the ledger, should a notification be missed (wake-ups do the prompt work). */
 export const COLLECT_INTERVAL_MS = 1_000;
@@ -56,31 +57,16 @@ export function createEventsModule(deps: EventsModuleDeps) {
   const eventsUriOf = async (clientId: string) => (await deps.clients.get(clientId))?.eventsUri ?? null;
 
   const collector = createEventCollector({ repo, ledger, signer: deps.signer, pushes: async (id) => (await eventsUriOf(id)) !== null, clock, issuer: config.publicUrl, expiringDays: config.eventsExpiringDays });
-  /**
-   * Runs an event's push job now. Its job may be held for a moment by an attempt that found an
-   * earlier event still pending (and is about to put it back): try again briefly, so the wake-up
-   * is not lost to that race.
-   */
-  async function kick(jti: string): Promise<void> {
-    const id = pushJobId(jti);
-    for (let i = 0; i < KICK_TRIES; i++) {
-      if (closed) return;
-      if (await runner.runOne(id)) return;
-      const job = await jobs.find(id);
-      const held = job !== null && job.doneAt === null && job.lockedUntil !== null && job.lockedUntil > clock.now();
-      if (!held) return;
-      await new Promise((r) => setTimeout(r, KICK_PAUSE_MS));
-    }
-  }
   // Pushes started outside the scheduler: at most PUSH_CONCURRENCY at once (a burst of events
   // must not take every database connection), the rest queued; awaited on close.
   const queue: string[] = [];
   const inFlight = new Set<Promise<unknown>>();
   let closed = false;
+  const kick = createPushKick({ runOne: (id) => runner.runOne(id), find: jobs.find, closed: () => closed, tries: KICK_TRIES, pauseMs: KICK_PAUSE_MS });
   function drain() {
     while (!closed && inFlight.size < PUSH_CONCURRENCY && queue.length) {
       const jti = queue.shift()!;
-      const run = kick(jti).catch((err) => log.warn({ err, jti }, "event push failed to start"));
+      const run = kick(pushJobId(jti)).catch((err) => log.warn({ err, jti }, "event push failed to start"));
       inFlight.add(run);
       void run.finally(() => {
         inFlight.delete(run);

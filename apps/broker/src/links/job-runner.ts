@@ -3,6 +3,9 @@ import type { ClaimedJob, JobRepo } from "./job-repo.ts";
 
 export type JobHandler = (job: ClaimedJob) => Promise<void>;
 
+/** What `runOne` did: ran the job to completion, ran it and it failed, or could not claim it. */
+export type RunOutcome = "done" | "failed" | "taken";
+
 export interface JobRunnerOptions {
   repo: Pick<JobRepo, "claim" | "claimDue" | "done" | "retryLater" | "purgeDone">;
   handlers: Record<string, JobHandler>;
@@ -34,26 +37,26 @@ export function createJobRunner(options: JobRunnerOptions) {
   // Several runners share the job table (links, events): each claims only its own kinds.
   const kinds = Object.keys(handlers);
 
-  async function run(job: ClaimedJob): Promise<boolean> {
+  async function run(job: ClaimedJob): Promise<"done" | "failed"> {
     const handler = handlers[job.kind];
     try {
       if (!handler) throw new Error(`no handler for job kind ${job.kind}`);
       await handler(job);
       if (!(await repo.done(job, clock.now()))) onLeaseLost?.(job);
-      return true;
+      return "done";
     } catch (err) {
       onError?.(job, err);
       const now = clock.now();
       const runAt = job.attempts >= maxAttempts ? new Date(8.64e15) : new Date(now.getTime() + backoffMs(job.attempts));
       if (!(await repo.retryLater(job, now, runAt, (err as Error).message ?? String(err)))) onLeaseLost?.(job);
-      return false;
+      return "failed";
     }
   }
 
-  /** Claims and runs one job now (e.g. right after enqueueing); false if taken or failed. */
-  async function runOne(id: string): Promise<boolean> {
+  /** Claims and runs one job now (e.g. right after enqueueing); "taken" if it could not claim it. */
+  async function runOne(id: string): Promise<RunOutcome> {
     const job = await repo.claim(id, clock.now(), leaseMs);
-    return job ? run(job) : false;
+    return job ? run(job) : "taken";
   }
 
   async function runDue(limit = BATCH): Promise<void> {

@@ -200,13 +200,18 @@ describe.runIf(process.env.DATABASE_URL)("push, concurrent statements (Postgres)
     };
   }
 
-  /** Until the push job of the consent's `type` event has gone back to wait for the one before it. */
-  const waitingBehindEarlier = (consentId: string, type: string) =>
-    until(async () => {
+  /** Waits until the push job of the consent's `type` event has gone back to wait for the one before it; answers that job's id. */
+  async function waitingBehindEarlier(consentId: string, type: string): Promise<string> {
+    let id = "";
+    await until(async () => {
       const event = (await broker.app.modules.events.ofConsent(consentId)).find((e) => e.type === type);
-      const job = event && (await broker.db.prisma.job.findUnique({ where: { id: pushJobId(event.jti) } }));
+      if (!event) return false;
+      id = pushJobId(event.jti);
+      const job = await broker.db.prisma.job.findUnique({ where: { id } });
       return !!job?.lastError?.includes("waiting for the earlier event") && job.lockedUntil === null;
     });
+    return id;
+  }
 
   it("an event stored while the one before it is being marked delivered is pushed at once, not left waiting", async () => {
     const events = broker.app.modules.events;
@@ -244,11 +249,10 @@ describe.runIf(process.env.DATABASE_URL)("push, concurrent statements (Postgres)
     const g = await grant(pushBank.client_id);
     await receiver.until(() => eventsOf(g.consentId).length === 1);
     await ledger.withdraw({ consentId: g.consentId, actor: "customer" });
-    await waitingBehindEarlier(g.consentId, "consent.withdrawn");
-    const withdrawal = (await broker.app.modules.events.ofConsent(g.consentId)).find((e) => e.type === "consent.withdrawn")!;
+    const withdrawalJob = await waitingBehindEarlier(g.consentId, "consent.withdrawn");
     // A lock on the withdrawal's job, as while its last attempt is putting it back: the claim made
     // when the grant is delivered skips the row, which then looks free to anyone reading it.
-    const lock = await holdLock((tx) => tx.$queryRaw`SELECT 1 FROM "job" WHERE "id" = ${pushJobId(withdrawal.jti)} FOR UPDATE`);
+    const lock = await holdLock((tx) => tx.$queryRaw`SELECT 1 FROM "job" WHERE "id" = ${withdrawalJob} FOR UPDATE`);
     try {
       release();
       await until(async () => (await broker.app.modules.events.ofConsent(g.consentId))[0]!.push === "delivered");
